@@ -1,0 +1,117 @@
+/**
+ * The metadata read API of one tenant, answered from the head:
+ * `series`, `labels`, `label/<name>/values`. Output is Prometheus's JSON.
+ */
+import { isValidLabelName } from '../../../wire/remote-write.js';
+import type { TenantHead, MemSeries } from '../head/head.js';
+import { compareLabels } from '../model/labels.js';
+import type { Matcher } from '../model/matcher.js';
+import { parseSeriesSelector, SelectorError } from '../promql/selector.js';
+import { labelsObject, stringArray, successJson } from './prom-json.js';
+import { MAX_TIME_MS, MIN_TIME_MS, ParamError, parseTime } from './params.js';
+
+export interface ReadRequest {
+  params: URLSearchParams;
+}
+
+export type ReadResult = { status: 200; body: string } | { status: 400 | 422; errorType: 'bad_data' | 'execution'; message: string; unsupported?: boolean };
+
+function bad(message: string, unsupported = false): ReadResult {
+  return { status: 400, errorType: 'bad_data', message, unsupported };
+}
+
+function timeRange(params: URLSearchParams): { mint: number; maxt: number } {
+  const mint = parseTime('start', params.get('start') ?? undefined, MIN_TIME_MS);
+  const maxt = parseTime('end', params.get('end') ?? undefined, MAX_TIME_MS);
+  if (maxt < mint) throw new ParamError('invalid parameter "end": end timestamp must not be before start time');
+  return { mint, maxt };
+}
+
+function parseMatchers(params: URLSearchParams): Matcher[][] {
+  return params.getAll('match[]').map((m) => parseSeriesSelector(m));
+}
+
+/** Series matching any of the selectors, deduplicated and sorted by labels. */
+function selectUnion(head: TenantHead | undefined, sets: Matcher[][], mint: number, maxt: number): MemSeries[] {
+  if (!head) return [];
+  const seen = new Set<number>();
+  const out: MemSeries[] = [];
+  for (const ms of sets) {
+    for (const s of head.select(ms, mint, maxt)) {
+      if (seen.has(s.ref)) continue;
+      seen.add(s.ref);
+      out.push(s);
+    }
+  }
+  return out;
+}
+
+function limitOf(params: URLSearchParams): number {
+  const raw = params.get('limit');
+  if (raw === null || raw === '') return 0;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ParamError(`invalid parameter "limit": cannot parse ${JSON.stringify(raw)} to a non-negative integer`);
+  return n;
+}
+
+function guard(fn: () => ReadResult): ReadResult {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ParamError) return bad(e.message);
+    if (e instanceof SelectorError) return bad(`invalid parameter "match[]": ${e.message}`, e.unsupported);
+    throw e;
+  }
+}
+
+export function seriesApi(head: TenantHead | undefined, params: URLSearchParams): ReadResult {
+  return guard(() => {
+    const sets = parseMatchers(params);
+    if (sets.length === 0) return bad('no match[] parameter provided');
+    const { mint, maxt } = timeRange(params);
+    const limit = limitOf(params);
+    const series = selectUnion(head, sets, mint, maxt);
+    series.sort((a, b) => compareLabels(a.labels, b.labels));
+    const shown = limit > 0 ? series.slice(0, limit) : series;
+    return { status: 200, body: successJson('[' + shown.map((s) => labelsObject(s.labels)).join(',') + ']') };
+  });
+}
+
+export function labelsApi(head: TenantHead | undefined, params: URLSearchParams): ReadResult {
+  return guard(() => {
+    const sets = parseMatchers(params);
+    const { mint, maxt } = timeRange(params);
+    const limit = limitOf(params);
+    let names: string[];
+    if (!head) names = [];
+    else if (sets.length === 0) names = head.labelNames(mint, maxt);
+    else {
+      const set = new Set<string>();
+      for (const s of selectUnion(head, sets, mint, maxt)) for (let i = 0; i < s.labels.length; i += 2) set.add(s.labels[i]!);
+      names = [...set];
+    }
+    names.sort();
+    return { status: 200, body: successJson(stringArray(limit > 0 ? names.slice(0, limit) : names)) };
+  });
+}
+
+export function labelValuesApi(head: TenantHead | undefined, name: string, params: URLSearchParams): ReadResult {
+  return guard(() => {
+    if (!isValidLabelName(name)) return bad(`invalid label name: ${JSON.stringify(name)}`);
+    const sets = parseMatchers(params);
+    const { mint, maxt } = timeRange(params);
+    const limit = limitOf(params);
+    let values: string[];
+    if (!head) values = [];
+    else if (sets.length === 0) values = head.labelValues(name, mint, maxt);
+    else {
+      const set = new Set<string>();
+      for (const s of selectUnion(head, sets, mint, maxt)) {
+        for (let i = 0; i < s.labels.length; i += 2) if (s.labels[i] === name) set.add(s.labels[i + 1]!);
+      }
+      values = [...set];
+    }
+    values.sort();
+    return { status: 200, body: successJson(stringArray(limit > 0 ? values.slice(0, limit) : values)) };
+  });
+}

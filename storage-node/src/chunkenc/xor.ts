@@ -1,0 +1,353 @@
+/**
+ * Prometheus's XOR chunk ("Gorilla" compression), byte-compatible with
+ * prometheus/tsdb/chunkenc: chunk = u16 BE sample count, then a bit stream.
+ *
+ *   sample 0: timestamp as signed varint (zig-zag), value as 64 raw bits
+ *   sample 1: timestamp delta as uvarint, value XOR-encoded against sample 0
+ *   sample n: delta-of-delta in one of 5 buckets, value XOR-encoded
+ *
+ *   delta-of-delta dod:  0 -> '0'
+ *                        in [-(2^13-1), 2^13] -> '10'   + 14 bits
+ *                        in [-(2^16-1), 2^16] -> '110'  + 17 bits
+ *                        in [-(2^19-1), 2^19] -> '1110' + 20 bits
+ *                        else                 -> '1111' + 64 bits
+ *   value x = v ^ prev:  0 -> '0'
+ *                        fits the previous leading/trailing window -> '10' + window bits
+ *                        else -> '11' + 5 bits leading zeros + 6 bits significant
+ *                                bit count (64 written as 0) + the significant bits
+ *
+ * See docs/format/chunks.md. Timestamps are int64 ms held in doubles; every
+ * timestamp in a safe-integer range round-trips exactly.
+ */
+import { BitReader, BitWriter } from './bstream.js';
+
+/** Samples per chunk before the head cuts a new one (Prometheus's default). */
+export const SAMPLES_PER_CHUNK = 120;
+/** Encoding byte Prometheus uses for XOR chunks in block chunk files. */
+export const ENCODING_XOR = 1;
+
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer); // little-endian hosts: u32[0] = low word
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LO = LITTLE_ENDIAN ? 0 : 1;
+const HI = LITTLE_ENDIAN ? 1 : 0;
+
+function clz64(hi: number, lo: number): number {
+  return hi !== 0 ? Math.clz32(hi) : 32 + Math.clz32(lo);
+}
+function ctz32(x: number): number {
+  return x === 0 ? 32 : 31 - Math.clz32(x & -x);
+}
+function ctz64(hi: number, lo: number): number {
+  return lo !== 0 ? ctz32(lo) : 32 + ctz32(hi);
+}
+
+/**
+ * Appends samples to one XOR chunk. The chunk is complete at SAMPLES_PER_CHUNK
+ * samples (the caller checks `count` and starts a new appender).
+ */
+export class XorAppender {
+  readonly w: BitWriter;
+  count = 0;
+  private t = 0;
+  private tDelta = 0;
+  private vHi = 0;
+  private vLo = 0;
+  private leading = 0xff;
+  private trailing = 0;
+
+  constructor(initialBytes = 32) {
+    this.w = new BitWriter(initialBytes);
+    this.w.writeBits(0, 16); // sample count, patched in bytes()
+  }
+
+  append(t: number, v: number): void {
+    const w = this.w;
+    f64[0] = v;
+    const hi = u32[HI]!;
+    const lo = u32[LO]!;
+    if (this.count === 0) {
+      writeVarint(w, t);
+      w.write64(hi, lo);
+    } else if (this.count === 1) {
+      const tDelta = t - this.t;
+      writeUvarint(w, tDelta);
+      this.writeValue(hi, lo);
+      this.tDelta = tDelta;
+    } else {
+      const tDelta = t - this.t;
+      const dod = tDelta - this.tDelta;
+      if (dod === 0) {
+        w.writeBit(0);
+      } else if (dod >= -8191 && dod <= 8192) {
+        w.writeBits(0b10, 2);
+        w.writeBits(dod & 0x3fff, 14);
+      } else if (dod >= -65535 && dod <= 65536) {
+        w.writeBits(0b110, 3);
+        w.writeBits(dod & 0x1ffff, 17);
+      } else if (dod >= -524287 && dod <= 524288) {
+        w.writeBits(0b1110, 4);
+        w.writeBits(dod & 0xfffff, 20);
+      } else {
+        w.writeBits(0b1111, 4);
+        writeInt64Bits(w, dod);
+      }
+      this.writeValue(hi, lo);
+      this.tDelta = tDelta;
+    }
+    this.t = t;
+    this.vHi = hi;
+    this.vLo = lo;
+    this.count++;
+  }
+
+  private writeValue(hi: number, lo: number): void {
+    const w = this.w;
+    const xHi = (hi ^ this.vHi) >>> 0;
+    const xLo = (lo ^ this.vLo) >>> 0;
+    if (xHi === 0 && xLo === 0) {
+      w.writeBit(0);
+      return;
+    }
+    w.writeBit(1);
+    let leading = clz64(xHi, xLo);
+    const trailing = ctz64(xHi, xLo);
+    if (leading >= 32) leading = 31; // 5 bits hold at most 31
+    if (this.leading !== 0xff && leading >= this.leading && trailing >= this.trailing) {
+      w.writeBit(0);
+      writeSignificant(w, xHi, xLo, this.trailing, 64 - this.leading - this.trailing);
+      return;
+    }
+    this.leading = leading;
+    this.trailing = trailing;
+    w.writeBit(1);
+    w.writeBits(leading, 5);
+    const sig = 64 - leading - trailing;
+    w.writeBits(sig & 63, 6); // 64 significant bits are written as 0
+    writeSignificant(w, xHi, xLo, trailing, sig);
+  }
+
+  /** Chunk bytes with the sample count header; a view valid until the next append. */
+  bytes(): Uint8Array {
+    const b = this.w.bytes();
+    b[0] = this.count >>> 8;
+    b[1] = this.count & 0xff;
+    return b;
+  }
+
+  /** Exact-size copy of the chunk, for sealing it. */
+  seal(): Uint8Array {
+    return this.bytes().slice();
+  }
+
+  get lastT(): number {
+    return this.t;
+  }
+}
+
+/** Write bits [shift, shift+n) of the 64-bit x (hi:lo), most significant first. */
+function writeSignificant(w: BitWriter, hi: number, lo: number, shift: number, n: number): void {
+  // x >> shift, as a 64-bit (hi:lo) pair.
+  let sHi: number;
+  let sLo: number;
+  if (shift === 0) {
+    sHi = hi;
+    sLo = lo;
+  } else if (shift < 32) {
+    sLo = ((lo >>> shift) | (hi << (32 - shift))) >>> 0;
+    sHi = hi >>> shift;
+  } else {
+    sLo = hi >>> (shift - 32);
+    sHi = 0;
+  }
+  if (n > 32) {
+    w.writeBits(sHi, n - 32);
+    w.writeBits(sLo, 32);
+  } else {
+    w.writeBits(sLo, n);
+  }
+}
+
+/** Zig-zag signed varint (Go's binary.PutVarint), byte by byte into the bit stream. */
+function writeVarint(w: BitWriter, x: number): void {
+  // zigzag: 2x for x >= 0, -2x-1 for x < 0; exact in doubles for |x| < 2^52.
+  writeUvarint(w, x >= 0 ? x * 2 : -x * 2 - 1);
+}
+
+function writeUvarint(w: BitWriter, x: number): void {
+  if (x < 0) throw new RangeError(`uvarint of negative ${x}: timestamps must not decrease within a chunk`);
+  while (x >= 0x80) {
+    w.writeByte((x % 0x80) | 0x80);
+    x = Math.floor(x / 0x80);
+  }
+  w.writeByte(x);
+}
+
+function writeInt64Bits(w: BitWriter, x: number): void {
+  const hi = Math.floor(x / 0x100000000);
+  const lo = x - hi * 0x100000000;
+  w.writeBits(hi >>> 0, 32);
+  w.writeBits(lo >>> 0, 32);
+}
+
+/**
+ * Iterates an XOR chunk. Reusable (`reset`), allocation-free per sample:
+ * read `t` and `v` after each `next()` that returned true.
+ */
+export class XorIterator {
+  t = 0;
+  v = 0;
+  private readonly r = new BitReader();
+  private total = 0;
+  private read = 0;
+  private tDelta = 0;
+  private vHi = 0;
+  private vLo = 0;
+  private leading = 0;
+  private trailing = 0;
+  /** Set when the chunk ended early or was malformed. */
+  err: Error | undefined;
+
+  reset(chunk: Uint8Array): this {
+    if (chunk.length < 2) {
+      this.total = 0;
+      this.err = chunk.length === 0 ? undefined : new Error('XOR chunk shorter than its header');
+    } else {
+      this.total = (chunk[0]! << 8) | chunk[1]!;
+      this.err = undefined;
+    }
+    this.r.reset(chunk, 2);
+    this.read = 0;
+    this.leading = 0;
+    this.trailing = 0;
+    return this;
+  }
+
+  /** Sample count from the header. */
+  get numSamples(): number {
+    return this.total;
+  }
+
+  next(): boolean {
+    if (this.read >= this.total || this.err) return false;
+    try {
+      this.step();
+    } catch (e) {
+      this.err = e as Error;
+      return false;
+    }
+    this.read++;
+    return true;
+  }
+
+  private step(): void {
+    const r = this.r;
+    if (this.read === 0) {
+      const z = readUvarint(r);
+      this.t = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+      this.vHi = r.readBits(32);
+      this.vLo = r.readBits(32);
+      this.setValue();
+      return;
+    }
+    if (this.read === 1) {
+      this.tDelta = readUvarint(r);
+      this.t += this.tDelta;
+      this.readValue();
+      return;
+    }
+    let prefix = 0;
+    let i = 0;
+    for (; i < 4; i++) {
+      prefix <<= 1;
+      if (r.readBit() === 0) break;
+      prefix |= 1;
+    }
+    let dod = 0;
+    let bits = 0;
+    switch (i) {
+      case 0:
+        break;
+      case 1:
+        bits = 14;
+        break;
+      case 2:
+        bits = 17;
+        break;
+      case 3:
+        bits = 20;
+        break;
+      default:
+        bits = 64;
+    }
+    if (bits === 64) {
+      const hi = r.readBits(32) | 0;
+      const lo = r.readBits(32);
+      dod = hi * 0x100000000 + lo;
+    } else if (bits > 0) {
+      dod = r.readBits(bits);
+      if (dod > 1 << (bits - 1)) dod -= 1 << bits; // two's complement in `bits` bits
+    }
+    this.tDelta += dod;
+    this.t += this.tDelta;
+    this.readValue();
+  }
+
+  private readValue(): void {
+    const r = this.r;
+    if (r.readBit() === 0) {
+      this.setValue();
+      return;
+    }
+    if (r.readBit() === 1) {
+      this.leading = r.readBits(5);
+      let sig = r.readBits(6);
+      if (sig === 0) sig = 64;
+      this.trailing = 64 - this.leading - sig;
+    }
+    const sig = 64 - this.leading - this.trailing;
+    // Read `sig` bits and shift left by `trailing` into a 64-bit (hi:lo).
+    let hi = 0;
+    let lo = 0;
+    if (sig > 32) {
+      hi = r.readBits(sig - 32);
+      lo = r.readBits(32);
+    } else {
+      lo = r.readBits(sig);
+    }
+    const t = this.trailing;
+    let xHi: number;
+    let xLo: number;
+    if (t === 0) {
+      xHi = hi;
+      xLo = lo;
+    } else if (t < 32) {
+      xHi = ((hi << t) | (lo >>> (32 - t))) >>> 0;
+      xLo = (lo << t) >>> 0;
+    } else {
+      xHi = (lo << (t - 32)) >>> 0;
+      xLo = 0;
+    }
+    this.vHi = (this.vHi ^ xHi) >>> 0;
+    this.vLo = (this.vLo ^ xLo) >>> 0;
+    this.setValue();
+  }
+
+  private setValue(): void {
+    u32[HI] = this.vHi;
+    u32[LO] = this.vLo;
+    this.v = f64[0]!;
+  }
+}
+
+function readUvarint(r: BitReader): number {
+  let x = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    const b = r.readByte();
+    x += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) return x;
+    mul *= 128;
+  }
+  throw new Error('uvarint longer than 10 bytes in XOR chunk');
+}

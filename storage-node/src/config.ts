@@ -1,0 +1,32 @@
+/**
+ * Storage-node settings, from the environment (zod-validated at start, so a
+ * bad value stops the process with a message instead of misbehaving later).
+ */
+import { z } from 'zod';
+
+/** Development default of the internal secret; documented in the README, refused in production. */
+export const DEV_NODE_SECRET = 'isobar-dev-node-secret';
+
+const Env = z.object({
+  ISOBAR_DATA_DIR: z.string().default('.isobar'),
+  ISOBAR_NODE_HOST: z.string().default('127.0.0.1'),
+  ISOBAR_NODE_PORT: z.coerce.number().int().min(0).max(65535).default(8790),
+  ISOBAR_NODE_SECRET: z.string().min(16, 'ISOBAR_NODE_SECRET must be at least 16 characters').default(DEV_NODE_SECRET),
+  ISOBAR_ENV: z.enum(['development', 'production']).default('development'),
+  ISOBAR_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type NodeConfig = z.infer<typeof Env> & { nodeDir: string };
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid storage-node configuration: ${issues}`);
+  }
+  const c = parsed.data;
+  if (c.ISOBAR_ENV === 'production' && c.ISOBAR_NODE_SECRET === DEV_NODE_SECRET) {
+    throw new Error('ISOBAR_NODE_SECRET must be set to a real secret in production');
+  }
+  return { ...c, nodeDir: `${c.ISOBAR_DATA_DIR.replace(/\/$/, '')}/node` };
+}

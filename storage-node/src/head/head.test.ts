@@ -1,0 +1,98 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { seriesHash } from '../../../wire/hash.js';
+import { Matcher, type MatchType } from '../model/matcher.js';
+import { parseSeriesSelector } from '../promql/selector.js';
+import { TenantHead, type AppendResult } from './head.js';
+
+function add(head: TenantHead, labels: [string, string][], samples: [number, number][]) {
+  const h = seriesHash(labels);
+  const { s } = head.getOrCreate(labels.map((l) => l[0]), labels.map((l) => l[1]), h.hi, h.lo);
+  const res: AppendResult = { appended: 0, duplicates: 0, discarded: {}, newSeries: 0 };
+  head.appendSamples(s, Float64Array.from(samples.map((x) => x[0])), Float64Array.from(samples.map((x) => x[1])), samples.length, res);
+  return { s, res };
+}
+
+function fixture() {
+  const head = new TenantHead();
+  add(head, [['__name__', 'up'], ['job', 'api'], ['env', 'prod']].sort() as [string, string][], [[1000, 1]]);
+  add(head, [['__name__', 'up'], ['job', 'db']], [[1000, 1]]);
+  add(head, [['__name__', 'http_requests_total'], ['job', 'api'], ['method', 'GET']], [[2000, 5]]);
+  return head;
+}
+
+const names = (head: TenantHead, sel: string) =>
+  head
+    .select(parseSeriesSelector(sel), -Infinity, Infinity)
+    .map((s) => s.labels.join(','))
+    .sort();
+
+describe('TenantHead', () => {
+  it('selects with Prometheus matcher semantics', () => {
+    const head = fixture();
+    expect(names(head, 'up')).toHaveLength(2);
+    expect(names(head, 'up{env=""}')).toEqual(['__name__,up,job,db']);
+    expect(names(head, 'up{env!="prod"}')).toEqual(['__name__,up,job,db']);
+    expect(names(head, '{job=~"a.*"}')).toHaveLength(2);
+    expect(names(head, '{job=~"a"}')).toHaveLength(0);
+    expect(names(head, '{__name__=~".+", method!~"GET|PUT"}')).toHaveLength(2);
+    expect(names(head, '{__name__=~"up|http_requests_total", env=~"prod|"}')).toHaveLength(3);
+  });
+
+  it('refuses selectors with only empty-matching matchers', () => {
+    expect(() => parseSeriesSelector('{job=~".*"}')).toThrow(/at least one non-empty matcher/);
+    expect(() => parseSeriesSelector('{job=""}')).toThrow(/non-empty matcher/);
+    expect(() => parseSeriesSelector('up{job="a"')).toThrow(/parse error/);
+  });
+
+  it('stores in-order samples, ignores exact duplicates, counts conflicts', () => {
+    const head = new TenantHead();
+    const { s, res } = add(head, [['__name__', 'm']], [[1, 1], [2, 2], [2, 2], [2, 3], [1, 9], [3, NaN]]);
+    expect(res.appended).toBe(3);
+    expect(res.duplicates).toBe(1);
+    expect(res.discarded).toEqual({ duplicate_timestamp: 1, out_of_order: 1 });
+    const got = head.samples(s, -Infinity, Infinity);
+    expect(got.slice(0, 2)).toEqual([[1, 1], [2, 2]]);
+    expect(got[2]![0]).toBe(3);
+    expect(Number.isNaN(got[2]![1])).toBe(true);
+  });
+
+  it('cuts chunks at 120 samples and reads across them', () => {
+    const head = new TenantHead();
+    const samples = Array.from({ length: 500 }, (_, i) => [i * 15000, i] as [number, number]);
+    const { s } = add(head, [['__name__', 'm']], samples);
+    expect(s.sealed.length).toBe(4);
+    expect(head.samples(s, 0, Infinity)).toEqual(samples);
+    expect(head.samples(s, 15000 * 100, 15000 * 130)).toEqual(samples.slice(100, 131));
+  });
+
+  it('selects exactly what a brute-force filter selects (property)', () => {
+    const value = fc.constantFrom('', 'a', 'b', 'ab', 'x');
+    const labelSet = fc.record({ job: value, env: value, zone: value });
+    const matcher = fc.record({
+      type: fc.constantFrom<MatchType>('=', '!=', '=~', '!~'),
+      name: fc.constantFrom('job', 'env', 'zone', 'nope'),
+      value: fc.constantFrom('', 'a', 'b', 'a|b', 'a.*', '.*', '.+', 'x|'),
+    });
+    fc.assert(
+      fc.property(fc.array(labelSet, { maxLength: 30 }), fc.array(matcher, { maxLength: 3 }), (sets, ms) => {
+        const head = new TenantHead();
+        const all: [string, string][][] = [];
+        sets.forEach((ls, i) => {
+          const labels = ([['__name__', 'm'], ['i', String(i)]] as [string, string][])
+            .concat(Object.entries(ls).filter(([, v]) => v !== ''))
+            .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+          all.push(labels);
+          add(head, labels, [[1, 1]]);
+        });
+        const matchers = [new Matcher('=', '__name__', 'm'), ...ms.map((m) => new Matcher(m.type, m.name, m.value))];
+        const got = head.select(matchers, -Infinity, Infinity).map((s) => s.labels.join(',')).sort();
+        const want = all
+          .filter((ls) => matchers.every((m) => m.matches(ls.find(([n]) => n === m.name)?.[1] ?? '')))
+          .map((ls) => ls.flat().join(','))
+          .sort();
+        expect(got).toEqual(want);
+      }),
+    );
+  });
+});

@@ -1,0 +1,256 @@
+/**
+ * The in-memory head of one tenant: series, their XOR chunks and an inverted
+ * index from label pairs to series.
+ *
+ * Memory layout: one MemSeries per series (labels as one flat string array with
+ * interned strings, the open chunk's bit stream, sealed chunks as exact-size
+ * byte arrays); samples exist only inside chunks, never as objects.
+ */
+import { XorAppender, XorIterator, SAMPLES_PER_CHUNK } from '../chunkenc/xor.js';
+import type { Labels } from '../model/labels.js';
+import type { Matcher } from '../model/matcher.js';
+import { intersect, subtract, unionAll } from './postings.js';
+
+export interface SealedChunk {
+  readonly minT: number;
+  readonly maxT: number;
+  readonly data: Uint8Array;
+}
+
+export class MemSeries {
+  minT = Infinity;
+  maxT = -Infinity;
+  /** Bits of the last value, to tell a harmless duplicate from a conflicting one. */
+  lastValue = NaN;
+  sealed: SealedChunk[] = [];
+  open: XorAppender | undefined;
+  openMinT = 0;
+
+  constructor(
+    readonly ref: number,
+    readonly labels: Labels,
+  ) {}
+
+  /** Every chunk of the series, oldest first, open chunk last (a view). */
+  *chunks(): Generator<SealedChunk> {
+    yield* this.sealed;
+    if (this.open && this.open.count > 0) yield { minT: this.openMinT, maxT: this.maxT, data: this.open.bytes() };
+  }
+}
+
+/** Why a sample was not stored; also the `reason` label of the discarded counter. */
+export type DiscardReason = 'duplicate_timestamp' | 'out_of_order';
+
+export interface AppendResult {
+  appended: number;
+  duplicates: number;
+  discarded: Partial<Record<DiscardReason, number>>;
+  newSeries: number;
+}
+
+const f64 = new Float64Array(2);
+const u32 = new Uint32Array(f64.buffer);
+function sameBits(a: number, b: number): boolean {
+  f64[0] = a;
+  f64[1] = b;
+  return u32[0] === u32[2] && u32[1] === u32[3];
+}
+
+export class TenantHead {
+  private readonly series: MemSeries[] = [];
+  /** 53-bit fold of the series hash -> ref; collisions chain through `collisions`. */
+  private readonly byHash = new Map<number, number>();
+  private readonly collisions = new Map<number, number[]>();
+  /** name -> value -> ascending refs. */
+  private readonly postings = new Map<string, Map<string, number[]>>();
+  private readonly strings = new Map<string, string>();
+  private readonly allRefs: number[] = [];
+  chunkCount = 0;
+
+  get numSeries(): number {
+    return this.series.length;
+  }
+
+  private intern(s: string): string {
+    const c = this.strings.get(s);
+    if (c !== undefined) return c;
+    this.strings.set(s, s);
+    return s;
+  }
+
+  /** Find or create the series with these (sorted, valid) labels. */
+  getOrCreate(names: readonly string[], values: readonly string[], hashHi: number, hashLo: number): { s: MemSeries; created: boolean } {
+    const key = (hashHi & 0x1fffff) * 0x100000000 + (hashLo >>> 0);
+    const ref = this.byHash.get(key);
+    if (ref !== undefined) {
+      const s = this.series[ref]!;
+      if (sameLabels(s.labels, names, values)) return { s, created: false };
+      for (const r of this.collisions.get(key) ?? []) {
+        const c = this.series[r]!;
+        if (sameLabels(c.labels, names, values)) return { s: c, created: false };
+      }
+    }
+    const labels: string[] = new Array(names.length * 2);
+    for (let i = 0; i < names.length; i++) {
+      labels[2 * i] = this.intern(names[i]!);
+      labels[2 * i + 1] = this.intern(values[i]!);
+    }
+    const s = new MemSeries(this.series.length, labels);
+    this.series.push(s);
+    this.allRefs.push(s.ref);
+    if (ref === undefined) this.byHash.set(key, s.ref);
+    else {
+      const list = this.collisions.get(key);
+      if (list) list.push(s.ref);
+      else this.collisions.set(key, [s.ref]);
+    }
+    for (let i = 0; i < labels.length; i += 2) {
+      let byValue = this.postings.get(labels[i]!);
+      if (!byValue) {
+        byValue = new Map();
+        this.postings.set(labels[i]!, byValue);
+      }
+      const list = byValue.get(labels[i + 1]!);
+      if (list) list.push(s.ref);
+      else byValue.set(labels[i + 1]!, [s.ref]);
+    }
+    return { s, created: true };
+  }
+
+  /**
+   * Append samples (in the order given) to a series. In-order samples are
+   * stored; an equal timestamp with identical value bits is a harmless
+   * duplicate; anything else older than the newest sample is discarded and
+   * counted (the out-of-order head is a later stage).
+   */
+  appendSamples(s: MemSeries, ts: Float64Array, vs: Float64Array, n: number, res: AppendResult): void {
+    for (let i = 0; i < n; i++) {
+      const t = ts[i]!;
+      const v = vs[i]!;
+      if (t <= s.maxT) {
+        if (t === s.maxT) {
+          if (sameBits(v, s.lastValue)) res.duplicates++;
+          else res.discarded.duplicate_timestamp = (res.discarded.duplicate_timestamp ?? 0) + 1;
+        } else {
+          res.discarded.out_of_order = (res.discarded.out_of_order ?? 0) + 1;
+        }
+        continue;
+      }
+      let app = s.open;
+      if (!app || app.count >= SAMPLES_PER_CHUNK) {
+        if (app) s.sealed.push({ minT: s.openMinT, maxT: app.lastT, data: app.seal() });
+        app = s.open = new XorAppender(32);
+        s.openMinT = t;
+        this.chunkCount++;
+      }
+      app.append(t, v);
+      if (t < s.minT) s.minT = t;
+      s.maxT = t;
+      s.lastValue = v;
+      res.appended++;
+    }
+  }
+
+  /** Refs of series matching all matchers (Prometheus's PostingsForMatchers). */
+  postingsFor(matchers: readonly Matcher[]): number[] {
+    let result: number[] | undefined;
+    const negatives: Matcher[] = [];
+    for (const m of matchers) {
+      if (m.matchesEmpty) {
+        negatives.push(m);
+        continue;
+      }
+      const p = this.matching(m, true);
+      result = result ? intersect(result, p) : p;
+      if (result.length === 0) return result;
+    }
+    if (!result) result = this.allRefs.slice();
+    for (const m of negatives) {
+      // Exclude series whose value for m.name exists and does not match.
+      result = subtract(result, this.matching(m, false));
+      if (result.length === 0) break;
+    }
+    return result;
+  }
+
+  /** Union of postings of m.name's values where m.matches(value) === want. */
+  private matching(m: Matcher, want: boolean): number[] {
+    const byValue = this.postings.get(m.name);
+    if (!byValue) return [];
+    if (m.type === '=' && want) return byValue.get(m.value)?.slice() ?? [];
+    const lists: number[][] = [];
+    for (const [value, refs] of byValue) if (m.matches(value) === want) lists.push(refs);
+    return unionAll(lists);
+  }
+
+  get(ref: number): MemSeries {
+    return this.series[ref]!;
+  }
+
+  /** Series matching `matchers` with at least one sample in [mint, maxt]. */
+  select(matchers: readonly Matcher[], mint: number, maxt: number): MemSeries[] {
+    const out: MemSeries[] = [];
+    for (const ref of this.postingsFor(matchers)) {
+      const s = this.series[ref]!;
+      if (s.maxT >= mint && s.minT <= maxt) out.push(s);
+    }
+    return out;
+  }
+
+  /** Every label name with at least one series in [mint, maxt]. */
+  labelNames(mint: number, maxt: number): string[] {
+    const out: string[] = [];
+    for (const [name, byValue] of this.postings) {
+      if (this.anyInRange(byValue, mint, maxt)) out.push(name);
+    }
+    return out;
+  }
+
+  /** Values of `name` with at least one series in [mint, maxt]. */
+  labelValues(name: string, mint: number, maxt: number): string[] {
+    const byValue = this.postings.get(name);
+    if (!byValue) return [];
+    const out: string[] = [];
+    for (const [value, refs] of byValue) {
+      for (const r of refs) {
+        const s = this.series[r]!;
+        if (s.maxT >= mint && s.minT <= maxt) {
+          out.push(value);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  private anyInRange(byValue: Map<string, number[]>, mint: number, maxt: number): boolean {
+    for (const refs of byValue.values()) {
+      for (const r of refs) {
+        const s = this.series[r]!;
+        if (s.maxT >= mint && s.minT <= maxt) return true;
+      }
+    }
+    return false;
+  }
+
+  /** Samples of one series in [mint, maxt], oldest first (tests and the query engine's seed). */
+  samples(s: MemSeries, mint: number, maxt: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    const it = new XorIterator();
+    for (const c of s.chunks()) {
+      if (c.maxT < mint || c.minT > maxt) continue;
+      it.reset(c.data);
+      while (it.next()) if (it.t >= mint && it.t <= maxt) out.push([it.t, it.v]);
+    }
+    return out;
+  }
+}
+
+function sameLabels(ls: Labels, names: readonly string[], values: readonly string[]): boolean {
+  if (ls.length !== names.length * 2) return false;
+  for (let i = 0; i < names.length; i++) {
+    if (ls[2 * i] !== names[i] || ls[2 * i + 1] !== values[i]) return false;
+  }
+  return true;
+}
+

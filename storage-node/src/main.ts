@@ -1,0 +1,36 @@
+/**
+ * Storage-node entry point: `node dist/storage-node/main.mjs`.
+ * Reads its settings from the environment (see config.ts), serves HTTP, and
+ * stops cleanly on SIGTERM/SIGINT.
+ */
+import { serve } from '@hono/node-server';
+import { mkdirSync } from 'node:fs';
+import { createLogger, errorFields } from '../../wire/log.js';
+import { loadConfig } from './config.js';
+import { NodeMetrics } from './metrics.js';
+import { createServer } from './server.js';
+import { NodeStore } from './store.js';
+
+const config = loadConfig();
+const log = createLogger('storage-node', config.ISOBAR_LOG_LEVEL);
+mkdirSync(config.nodeDir, { recursive: true });
+
+const metrics = new NodeMetrics();
+const store = new NodeStore(metrics, log);
+const app = createServer({ store, metrics, log, secret: config.ISOBAR_NODE_SECRET });
+
+const server = serve({ fetch: app.fetch, hostname: config.ISOBAR_NODE_HOST, port: config.ISOBAR_NODE_PORT }, (info) => {
+  log.info('storage node listening', { address: `http://${info.address}:${info.port}`, dataDir: config.nodeDir, bootId: store.bootId, node: process.version });
+});
+
+function shutdown(signal: string) {
+  log.info('shutting down', { signal });
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('uncaughtException', (e) => {
+  log.error('uncaught exception', errorFields(e));
+  process.exit(1);
+});

@@ -1,0 +1,62 @@
+/**
+ * The node's own metrics in Prometheus text format (`GET /metrics`).
+ * Kept to plain counters and gauges computed on scrape; no client library.
+ */
+import type { AppendResult } from './head/head.js';
+import type { NodeStore } from './store.js';
+
+export class NodeMetrics {
+  samplesAppended = 0;
+  duplicateSamples = 0;
+  seriesCreated = 0;
+  corruptRecords = 0;
+  applyRequests = 0;
+  applyGaps = 0;
+  /** reason -> tenant -> samples */
+  private readonly discards = new Map<string, Map<string, number>>();
+
+  appended(tenant: string, r: AppendResult): void {
+    this.samplesAppended += r.appended;
+    this.duplicateSamples += r.duplicates;
+    this.seriesCreated += r.newSeries;
+    for (const [reason, n] of Object.entries(r.discarded)) if (n) this.discarded(tenant, reason, n);
+  }
+
+  discarded(tenant: string, reason: string, n: number): void {
+    let byTenant = this.discards.get(reason);
+    if (!byTenant) this.discards.set(reason, (byTenant = new Map()));
+    byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + n);
+  }
+
+  render(store: NodeStore): string {
+    const lines: string[] = [];
+    const metric = (name: string, type: string, help: string, samples: Array<[string, number]>) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, v] of samples) lines.push(`${name}${labels} ${v}`);
+    };
+    let series = 0;
+    let chunks = 0;
+    const perTenant: Array<[string, number]> = [];
+    for (const [tenant, head] of store.tenants()) {
+      series += head.numSeries;
+      chunks += head.chunkCount;
+      perTenant.push([`{tenant=${JSON.stringify(tenant)}}`, head.numSeries]);
+    }
+    metric('isobar_node_head_series', 'gauge', 'Series in the head.', [['', series]]);
+    metric('isobar_node_head_series_by_tenant', 'gauge', 'Series in the head per tenant.', perTenant);
+    metric('isobar_node_head_chunks_created_total', 'counter', 'XOR chunks started in the head.', [['', chunks]]);
+    metric('isobar_node_samples_appended_total', 'counter', 'Samples appended to the head.', [['', this.samplesAppended]]);
+    metric('isobar_node_duplicate_samples_total', 'counter', 'Samples ignored as exact duplicates (same timestamp and value).', [['', this.duplicateSamples]]);
+    metric('isobar_node_series_created_total', 'counter', 'Series created in the head.', [['', this.seriesCreated]]);
+    const disc: Array<[string, number]> = [];
+    for (const [reason, byTenant] of this.discards) for (const [t, n] of byTenant) disc.push([`{reason=${JSON.stringify(reason)},tenant=${JSON.stringify(t)}}`, n]);
+    metric('isobar_node_discarded_samples_total', 'counter', 'Samples not stored, by reason.', disc);
+    metric('isobar_node_corrupt_records_total', 'counter', 'Commit-log records skipped as unreadable.', [['', this.corruptRecords]]);
+    metric('isobar_node_apply_requests_total', 'counter', 'Apply requests from shard coordinators.', [['', this.applyRequests]]);
+    metric('isobar_node_apply_gaps_total', 'counter', 'Apply requests answered with a sequence gap (replay needed).', [['', this.applyGaps]]);
+    const mem = process.memoryUsage();
+    metric('isobar_node_resident_memory_bytes', 'gauge', 'Resident set size.', [['', mem.rss]]);
+    metric('isobar_node_heap_used_bytes', 'gauge', 'V8 heap in use.', [['', mem.heapUsed]]);
+    return lines.join('\n') + '\n';
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The storage node's HTTP surface (Hono):
+ *   GET  /-/healthy, /-/ready, /metrics                       (open)
+ *   POST /internal/v1/tenants/:tenant/shards/:shard/apply      (secret)
+ *   GET  /internal/v1/tenants/:tenant/shards/:shard            (secret)
+ *   GET|POST /internal/v1/tenants/:tenant/prom/api/v1/{series,labels,label/:name/values}  (secret)
+ * The internal routes are never exposed publicly; the edge reaches them with
+ * the shared secret after authenticating the tenant.
+ */
+import { Hono, type Context } from 'hono';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { INTERNAL_PREFIX, LOG_START_HEADER } from '../../wire/internal-api.js';
+import { BatchFormatError } from '../../wire/node-batch.js';
+import { errorFields, type Logger } from '../../wire/log.js';
+import { errorJson } from './api/prom-json.js';
+import { labelsApi, labelValuesApi, seriesApi, type ReadResult } from './api/read.js';
+import type { NodeMetrics } from './metrics.js';
+import type { NodeStore } from './store.js';
+
+const TENANT_ID = /^[a-z0-9-]{1,63}$/;
+/** Largest apply body accepted: a coordinator sends at most a few MB of log rows at a time. */
+const MAX_APPLY_BODY = 64 * 1024 * 1024;
+
+export interface ServerDeps {
+  store: NodeStore;
+  metrics: NodeMetrics;
+  log: Logger;
+  secret: string;
+}
+
+export function createServer({ store, metrics, log, secret }: ServerDeps): Hono {
+  const app = new Hono();
+  const secretDigest = createHash('sha256').update(secret).digest();
+
+  app.get('/-/healthy', (c) => c.text('Isobar storage node is Healthy.\n'));
+  app.get('/-/ready', (c) => c.text('Isobar storage node is Ready.\n'));
+  app.get('/metrics', (c) => c.text(metrics.render(store), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }));
+
+  app.use(`${INTERNAL_PREFIX}/*`, async function requireSecret(c, next) {
+    const auth = c.req.header('authorization') ?? '';
+    const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    const ok = timingSafeEqual(createHash('sha256').update(given).digest(), secretDigest);
+    if (!ok) return c.text('internal API: missing or wrong node secret', 401);
+    await next();
+  });
+
+  app.use(`${INTERNAL_PREFIX}/tenants/:tenant/*`, async function checkTenant(c, next) {
+    if (!TENANT_ID.test(c.req.param('tenant') ?? '')) return c.text('bad tenant id', 400);
+    await next();
+  });
+
+  app.post(`${INTERNAL_PREFIX}/tenants/:tenant/shards/:shard/apply`, async (c) => {
+    const tenant = c.req.param('tenant');
+    const shard = Number(c.req.param('shard'));
+    if (!Number.isInteger(shard) || shard < 0) return c.text('bad shard', 400);
+    const len = Number(c.req.header('content-length') ?? '0');
+    if (len > MAX_APPLY_BODY) return c.text(`apply body of ${len} bytes over ${MAX_APPLY_BODY}`, 413);
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const logStart = Number(c.req.header(LOG_START_HEADER) ?? '1') || 1;
+    metrics.applyRequests++;
+    try {
+      const out = store.apply(tenant, shard, body, logStart);
+      if (!out.ok) {
+        metrics.applyGaps++;
+        log.info('sequence gap: asking coordinator to replay', { tenant, shard, applied: out.state.applied });
+        return c.json(out.state, 409);
+      }
+      return c.json(out.state);
+    } catch (e) {
+      if (e instanceof BatchFormatError) {
+        log.error('malformed apply batch', { tenant, shard, ...errorFields(e) });
+        return c.text(`malformed batch: ${e.message}`, 400);
+      }
+      throw e;
+    }
+  });
+
+  app.get(`${INTERNAL_PREFIX}/tenants/:tenant/shards/:shard`, (c) => {
+    const shard = Number(c.req.param('shard'));
+    if (!Number.isInteger(shard) || shard < 0) return c.text('bad shard', 400);
+    return c.json(store.shardState(c.req.param('tenant'), shard));
+  });
+
+  const read = (fn: (tenant: string, params: URLSearchParams, c: Context) => ReadResult) =>
+    async function promRead(c: Context) {
+      const params = await requestParams(c);
+      const r = fn(c.req.param('tenant')!, params, c);
+      if (r.status === 200) return c.body(r.body, 200, { 'Content-Type': 'application/json' });
+      return c.body(errorJson(r.errorType, r.message), r.status, { 'Content-Type': 'application/json' });
+    };
+  const prom = `${INTERNAL_PREFIX}/tenants/:tenant/prom/api/v1`;
+  for (const method of ['get', 'post'] as const) {
+    app[method](`${prom}/series`, read((t, p) => seriesApi(store.head(t), p)));
+    app[method](`${prom}/labels`, read((t, p) => labelsApi(store.head(t), p)));
+    app[method](`${prom}/label/:name/values`, read((t, p, c) => labelValuesApi(store.head(t), c.req.param('name')!, p)));
+  }
+
+  app.onError((e, c) => {
+    log.error('request failed', { path: c.req.path, ...errorFields(e) });
+    return c.text(`internal error: ${e.message}`, 500);
+  });
+  return app;
+}
+
+/** Query-string and form-encoded body parameters together, as Prometheus reads them. */
+async function requestParams(c: Context): Promise<URLSearchParams> {
+  const params = new URL(c.req.url).searchParams;
+  if (c.req.method === 'POST' && (c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded')) {
+    const form = new URLSearchParams(await c.req.text());
+    for (const [k, v] of form) params.append(k, v);
+  }
+  return params;
+}

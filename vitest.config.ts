@@ -1,0 +1,30 @@
+// Node-side tests: shared codecs, the storage node, and end-to-end tests that
+// drive real processes (storage node, wrangler dev, Prometheus). The workerd
+// tests have their own config (vitest.workers.config.ts): they need the
+// Cloudflare pool, which runs on the tool Node.js (see scripts/tool-node.mjs).
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['wire/**/*.test.ts', 'storage-node/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+          globalSetup: ['test/e2e/global-setup.ts'],
+        },
+      },
+    ],
+  },
+});

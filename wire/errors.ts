@@ -1,0 +1,95 @@
+/**
+ * Stable error ids, and the one mapping from an error's cause to an HTTP status.
+ *
+ * The registry is append-only: an id, once shipped, keeps its meaning, because
+ * users grep logs and runbooks for it and `docs/errors.md` has a section per id.
+ * The same id is the `reason` label on the discarded-samples counters.
+ */
+export const ErrorIds = {
+  // auth
+  missingCredentials: 'err-isobar-missing-credentials',
+  invalidCredentials: 'err-isobar-invalid-credentials',
+  insufficientScope: 'err-isobar-insufficient-scope',
+  adminTokenRequired: 'err-isobar-admin-token-required',
+  // request framing
+  bodyTooLarge: 'err-isobar-body-too-large',
+  decompressedTooLarge: 'err-isobar-decompressed-too-large',
+  invalidSnappy: 'err-isobar-invalid-snappy',
+  unsupportedEncoding: 'err-isobar-unsupported-content-encoding',
+  malformedProtobuf: 'err-isobar-malformed-protobuf',
+  // series validation
+  missingMetricName: 'err-isobar-missing-metric-name',
+  invalidMetricName: 'err-isobar-invalid-metric-name',
+  invalidLabelName: 'err-isobar-invalid-label-name',
+  emptyLabelValue: 'err-isobar-empty-label-value',
+  duplicateLabelNames: 'err-isobar-duplicate-label-names',
+  unsortedLabels: 'err-isobar-labels-not-sorted',
+  invalidUtf8: 'err-isobar-invalid-utf8',
+  invalidTimestamp: 'err-isobar-invalid-timestamp',
+  nativeHistogramsUnsupported: 'err-isobar-native-histograms-unsupported',
+  maxLabelNamesPerSeries: 'err-isobar-max-label-names-per-series',
+  labelNameTooLong: 'err-isobar-label-name-too-long',
+  labelValueTooLong: 'err-isobar-label-value-too-long',
+  // query side
+  badMatcher: 'err-isobar-bad-matcher',
+  unsupportedRegex: 'err-isobar-unsupported-regex',
+  badParameter: 'err-isobar-bad-parameter',
+  // service side
+  storageUnavailable: 'err-isobar-storage-unavailable',
+  internal: 'err-isobar-internal',
+} as const;
+
+export type ErrorId = (typeof ErrorIds)[keyof typeof ErrorIds];
+
+/** What kind of failure an error is; decides the HTTP status, in one place. */
+export type Cause =
+  | 'bad-data'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'too-large'
+  | 'limited'
+  | 'unavailable'
+  | 'internal';
+
+/** An error a user can act on: a stable id, a cause, and a message saying what and which limit. */
+export class IsobarError extends Error {
+  constructor(
+    readonly id: ErrorId,
+    readonly cause_: Cause,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'IsobarError';
+  }
+  /** `message (err-isobar-...)`: what a client shows its user. */
+  describe(): string {
+    return `${this.message} (${this.id})`;
+  }
+}
+
+/** The one cause → HTTP status mapping (STYLE: classify once, map once). */
+export function httpStatusOf(cause: Cause): 400 | 401 | 403 | 413 | 429 | 500 | 503 {
+  switch (cause) {
+    case 'bad-data':
+      return 400;
+    case 'unauthenticated':
+      return 401;
+    case 'forbidden':
+      return 403;
+    case 'too-large':
+      return 413;
+    case 'limited':
+      return 429;
+    case 'unavailable':
+      return 503;
+    case 'internal':
+      return 500;
+    default:
+      return unreachable(cause);
+  }
+}
+
+/** Closes a switch over a union: a new member becomes a compile error here. */
+export function unreachable(x: never): never {
+  throw new Error(`unreachable: ${String(x)}`);
+}

@@ -1,0 +1,33 @@
+/**
+ * The internal HTTP API between shard coordinators / the edge and storage
+ * nodes: paths, headers and response shapes, shared by both sides.
+ * Every request carries `Authorization: Bearer <ISOBAR_NODE_SECRET>`.
+ */
+
+export const INTERNAL_PREFIX = '/internal/v1';
+
+export function applyPath(tenant: string, shard: number): string {
+  return `${INTERNAL_PREFIX}/tenants/${encodeURIComponent(tenant)}/shards/${shard}/apply`;
+}
+
+export function shardStatePath(tenant: string, shard: number): string {
+  return `${INTERNAL_PREFIX}/tenants/${encodeURIComponent(tenant)}/shards/${shard}`;
+}
+
+/** Prefix under which a node serves a tenant's Prometheus read API (`.../api/v1/series`, ...). */
+export function promApiPrefix(tenant: string): string {
+  return `${INTERNAL_PREFIX}/tenants/${encodeURIComponent(tenant)}/prom`;
+}
+
+/** Header: the oldest sequence number still in the coordinator's log (all below are persisted). */
+export const LOG_START_HEADER = 'x-isobar-log-start';
+
+/** What a node answers to apply and shard-state requests. */
+export interface ShardState {
+  /** Highest commit-log sequence number the node has applied (0: none). */
+  applied: number;
+  /** Highest sequence number the node has made durable on its own (0 until blocks exist). */
+  persisted: number;
+  /** Changes every time the node process starts. */
+  bootId: string;
+}

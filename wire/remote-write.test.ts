@@ -1,0 +1,134 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { IsobarError } from './errors.js';
+import { encodeWriteRequest, WriteRequestReader, type SeriesInput } from './remote-write.js';
+import { seriesHash } from './hash.js';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+function readAll(buf: Uint8Array) {
+  const r = new WriteRequestReader(buf);
+  const out: Array<{ labels: [string, string][]; samples: [number, number][]; problem?: string; range: [number, number]; hash: [number, number] }> = [];
+  while (r.next()) {
+    out.push({
+      labels: r.names.map((n, i) => [n, r.values[i]!]),
+      samples: Array.from({ length: r.sampleCount }, (_, i) => [r.timestamps[i]!, r.sampleValues[i]!] as [number, number]),
+      problem: r.problem?.id,
+      range: [r.seriesStart, r.seriesEnd],
+      hash: [r.hashHi, r.hashLo],
+    });
+  }
+  return out;
+}
+
+describe('WriteRequest encoding', () => {
+  it('matches hand-derived golden bytes', () => {
+    // WriteRequest{timeseries: [{labels: [{__name__, up}], samples: [{value: 1, timestamp: 1000}]}]}
+    const golden =
+      '0a1e' + // field 1 (timeseries), 30 bytes
+      '0a0e' + '0a085f5f6e616d655f5f' + '12027570' + // label {name: "__name__", value: "up"}
+      '120c' + '09000000000000f03f' + '10e807'; // sample {value: 1.0 (LE double), timestamp: 1000}
+    const enc = encodeWriteRequest([{ labels: [['__name__', 'up']], samples: [[1000, 1]] }]);
+    expect(hex(enc)).toBe(golden);
+    expect(readAll(enc)).toMatchObject([{ labels: [['__name__', 'up']], samples: [[1000, 1]], problem: undefined, range: [0, 32] }]);
+  });
+
+  it('decodes negative int64 timestamps (10-byte varints)', () => {
+    const enc = encodeWriteRequest([{ labels: [['__name__', 'x']], samples: [[-1, 2], [-86_400_000, 3]] }]);
+    expect(readAll(enc)[0]!.samples).toEqual([[-1, 2], [-86_400_000, 3]]);
+  });
+});
+
+const labelName = fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,8}$/).filter((n) => n !== '__name__');
+const seriesArb: fc.Arbitrary<SeriesInput> = fc
+  .record({
+    name: fc.stringMatching(/^[a-zA-Z_:][a-zA-Z0-9_:]{0,10}$/),
+    labels: fc.uniqueArray(fc.tuple(labelName, fc.string({ minLength: 1, maxLength: 12, unit: 'grapheme' })), { maxLength: 5, selector: (l) => l[0] }),
+    samples: fc.array(fc.tuple(fc.integer({ min: -(2 ** 50), max: 2 ** 50 }), fc.double()), { maxLength: 20 }),
+  })
+  .map(({ name, labels, samples }) => ({
+    labels: ([['__name__', name], ...labels] as [string, string][]).sort((a, b) => (a[0] < b[0] ? -1 : 1)),
+    samples,
+  }));
+
+describe('WriteRequestReader properties', () => {
+  it('round-trips any valid request, with byte ranges that re-form the request', () => {
+    fc.assert(
+      fc.property(fc.array(seriesArb, { maxLength: 8 }), (series) => {
+        const enc = encodeWriteRequest(series);
+        const got = readAll(enc);
+        expect(got.length).toBe(series.length);
+        const pieces: Uint8Array[] = [];
+        got.forEach((g, i) => {
+          expect(g.problem).toBeUndefined();
+          expect(g.labels).toEqual(series[i]!.labels);
+          expect(g.samples.map(([t]) => t)).toEqual(series[i]!.samples.map(([t]) => t));
+          g.samples.forEach(([, v], j) => expect(Object.is(v, series[i]!.samples[j]![1]) || (Number.isNaN(v) && Number.isNaN(series[i]!.samples[j]![1]))).toBe(true));
+          expect(g.hash).toEqual(Object.values(seriesHash(series[i]!.labels)));
+          pieces.push(enc.subarray(...g.range));
+        });
+        // The concatenated ranges are a valid request equal to the original.
+        expect(hex(Buffer.concat(pieces))).toBe(hex(enc));
+      }),
+    );
+  });
+
+  it('never throws anything but a bad-data IsobarError on arbitrary bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          readAll(bytes);
+        } catch (e) {
+          expect(e).toBeInstanceOf(IsobarError);
+          expect((e as IsobarError).cause_).toBe('bad-data');
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('never throws on truncations of a valid request, or says where it broke', () => {
+    fc.assert(
+      fc.property(fc.array(seriesArb, { minLength: 1, maxLength: 4 }), fc.nat(), (series, cut) => {
+        const enc = encodeWriteRequest(series);
+        const at = cut % enc.length;
+        try {
+          readAll(enc.subarray(0, at));
+        } catch (e) {
+          expect((e as IsobarError).message).toMatch(/at byte \d+/);
+        }
+      }),
+    );
+  });
+});
+
+describe('series validation', () => {
+  const problem = (labels: [string, string][], samples: [number, number][] = [[1, 1]]) =>
+    readAll(encodeWriteRequest([{ labels, samples }]))[0]!.problem;
+
+  it.each([
+    ['missing metric name', [['job', 'x']], 'err-isobar-missing-metric-name'],
+    ['empty metric name', [['__name__', '']], 'err-isobar-empty-label-value'],
+    ['invalid metric name', [['__name__', '1up']], 'err-isobar-invalid-metric-name'],
+    ['invalid label name', [['__name__', 'up'], ['bad-name', 'x']], 'err-isobar-invalid-label-name'],
+    ['duplicate labels', [['__name__', 'up'], ['a', '1'], ['a', '2']], 'err-isobar-duplicate-label-names'],
+    ['unsorted labels', [['__name__', 'up'], ['b', '1'], ['a', '2']], 'err-isobar-labels-not-sorted'],
+    ['empty value', [['__name__', 'up'], ['a', '']], 'err-isobar-empty-label-value'],
+  ] as const)('%s', (_, labels, id) => {
+    expect(problem(labels.map((l) => [...l]) as [string, string][])).toBe(id);
+  });
+
+  it('flags non-UTF-8 label values', () => {
+    const enc = encodeWriteRequest([{ labels: [['__name__', 'up'], ['a', 'ÿÿ']], samples: [[1, 1]] }]);
+    // Replace the UTF-8 encoding of "ÿÿ" (c3 bf c3 bf) with invalid bytes (ff ff ff ff).
+    const s = hex(enc).replace('c3bfc3bf', 'ffffffff');
+    expect(readAll(Buffer.from(s, 'hex'))[0]!.problem).toBe('err-isobar-invalid-utf8');
+  });
+
+  it('flags timestamps outside the safe integer range', () => {
+    // One series {__name__="up"} whose sample timestamp is the varint 2^62 (80 x8, 40).
+    const sample = '09000000000000f03f' + '10' + '808080808080808040'; // 19 bytes
+    const series = '0a0e0a085f5f6e616d655f5f12027570' + '1213' + sample; // 16 + 21 = 37 bytes
+    expect(readAll(Buffer.from('0a25' + series, 'hex'))[0]!.problem).toBe('err-isobar-invalid-timestamp');
+  });
+});
