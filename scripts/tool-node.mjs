@@ -13,8 +13,8 @@
 //   node scripts/tool-node.mjs install        fetch it if needed (npm postinstall)
 //   node scripts/tool-node.mjs path           print the binary's path
 //   node scripts/tool-node.mjs run CMD ARGS   run a bin from node_modules/.bin with it
-import { spawnSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -56,10 +56,8 @@ export function toolCommand(binName, args) {
 }
 
 function binEntry(name) {
-  // Resolved from the package's own manifest, so a version bump cannot break it.
-  const manifest = JSON.parse(spawnSync(process.execPath, ['-e', `process.stdout.write(require('fs').readFileSync(require.resolve('${name}/package.json',{paths:['${ROOT}']}),'utf8'))`]).stdout.toString());
-  const b = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin[name];
-  return b;
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8'));
+  return typeof manifest.bin === 'string' ? manifest.bin : manifest.bin[name];
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -30,6 +30,8 @@ export const ErrorIds = {
   maxLabelNamesPerSeries: 'err-isobar-max-label-names-per-series',
   labelNameTooLong: 'err-isobar-label-name-too-long',
   labelValueTooLong: 'err-isobar-label-value-too-long',
+  seriesTooLarge: 'err-isobar-series-too-large',
+  remoteWriteV2Unsupported: 'err-isobar-remote-write-2-unsupported',
   // query side
   badMatcher: 'err-isobar-bad-matcher',
   unsupportedRegex: 'err-isobar-unsupported-regex',
@@ -47,6 +49,7 @@ export type Cause =
   | 'unauthenticated'
   | 'forbidden'
   | 'too-large'
+  | 'unsupported-media'
   | 'limited'
   | 'unavailable'
   | 'internal';
@@ -68,7 +71,7 @@ export class IsobarError extends Error {
 }
 
 /** The one cause → HTTP status mapping (STYLE: classify once, map once). */
-export function httpStatusOf(cause: Cause): 400 | 401 | 403 | 413 | 429 | 500 | 503 {
+export function httpStatusOf(cause: Cause): 400 | 401 | 403 | 413 | 415 | 429 | 500 | 503 {
   switch (cause) {
     case 'bad-data':
       return 400;
@@ -78,6 +81,8 @@ export function httpStatusOf(cause: Cause): 400 | 401 | 403 | 413 | 429 | 500 | 
       return 403;
     case 'too-large':
       return 413;
+    case 'unsupported-media':
+      return 415;
     case 'limited':
       return 429;
     case 'unavailable':

@@ -21,7 +21,7 @@
 import { ErrorIds, IsobarError, type ErrorId } from './errors.js';
 import { SeriesHasher } from './hash.js';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const METRIC_NAME = '__name__';
 
 export interface SeriesProblem {

@@ -12,7 +12,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { INTERNAL_PREFIX, LOG_START_HEADER } from '../../wire/internal-api.js';
 import { BatchFormatError } from '../../wire/node-batch.js';
 import { errorFields, type Logger } from '../../wire/log.js';
-import { errorJson } from './api/prom-json.js';
+import { errorJson } from '../../wire/prom-json.js';
 import { labelsApi, labelValuesApi, seriesApi, type ReadResult } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeStore } from './store.js';

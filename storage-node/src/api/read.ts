@@ -7,7 +7,7 @@ import type { TenantHead, MemSeries } from '../head/head.js';
 import { compareLabels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
 import { parseSeriesSelector, SelectorError } from '../promql/selector.js';
-import { labelsObject, stringArray, successJson } from './prom-json.js';
+import { labelsObject, stringArray, successJson } from '../../../wire/prom-json.js';
 import { MAX_TIME_MS, MIN_TIME_MS, ParamError, parseTime } from './params.js';
 
 export interface ReadRequest {

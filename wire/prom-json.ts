@@ -4,7 +4,8 @@
  * difference. Prometheus encodes with Go's rules: `<`, `>`, `&`, U+2028 and
  * U+2029 escaped as \uXXXX, invalid UTF-16 replaced by U+FFFD.
  */
-import type { Labels } from '../model/labels.js';
+/** A flat, name-sorted label list [name0, value0, ...]. */
+type Labels = readonly string[];
 
 const HEX = '0123456789abcdef';
 

@@ -1,0 +1,34 @@
+/** Bindings and variables of the Worker and its Durable Objects (see wrangler.toml). */
+import type { ShardCoordinator } from './shard-coordinator.js';
+import type { TenantRegistry } from './tenant-registry.js';
+
+export interface Env {
+  SHARD_COORDINATOR: DurableObjectNamespace<ShardCoordinator>;
+  TENANT_REGISTRY: DurableObjectNamespace<TenantRegistry>;
+  /** Production: storage nodes as Cloudflare Containers (see storage-node-container.ts). */
+  STORAGE_NODE?: DurableObjectNamespace;
+  /** `development` or `production`. */
+  ISOBAR_ENV?: string;
+  /** Development / self-hosted: comma-separated storage-node base URLs. */
+  ISOBAR_NODE_URLS?: string;
+  /** Production: how many storage-node containers share the shards. */
+  ISOBAR_NODE_COUNT?: string;
+  /** Shared secret of the internal API (secret). */
+  ISOBAR_NODE_SECRET: string;
+  /** Operator token for /admin/v1 (secret). */
+  ISOBAR_ADMIN_TOKEN: string;
+  /** Development only: key of tenant `demo`, created on first use. */
+  ISOBAR_DEMO_KEY?: string;
+  /** Development only: shard count of tenant `demo`. */
+  ISOBAR_DEMO_SHARDS?: string;
+  ISOBAR_MAX_BODY_BYTES?: string;
+  ISOBAR_MAX_DECOMPRESSED_BYTES?: string;
+  ISOBAR_KEY_CACHE_TTL_SECONDS?: string;
+  ISOBAR_LOG_LEVEL?: string;
+}
+
+/** A positive integer variable, or the default. */
+export function intVar(raw: string | undefined, fallback: number): number {
+  const n = raw === undefined || raw === '' ? NaN : Number(raw);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}

@@ -1,0 +1,319 @@
+/**
+ * ShardCoordinator: one per tenant×shard (name `<tenant>/<shard>`), SQLite-backed.
+ *
+ * Durability: `append` returns only after the batch is a row of the commit log
+ * (Durable Object storage is replicated; the output gate holds our reply until
+ * the write is confirmed). That is the moment the edge may acknowledge.
+ *
+ * Forwarding: one pump per object sends log rows to the storage node that owns
+ * the shard, strictly in sequence order, several rows per request. The node
+ * answers with the highest sequence it has applied; a node that restarted and
+ * lost its head answers lower, and the pump simply resends from there. While
+ * the node is unreachable, an alarm retries with backoff; writes keep being
+ * acknowledged from the log.
+ *
+ * Truncation: rows are deleted only up to what the node reports as persisted
+ * (durable on its own). Until storage nodes cut blocks, that is nothing.
+ *
+ * Cost: concurrent appends are group-committed into one row (rows written are
+ * billed), and applied/persisted positions are not written at all: they are
+ * re-learned from the node after the object restarts.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { applyPath, LOG_START_HEADER, shardStatePath, type ShardState } from '../wire/internal-api.js';
+import { createLogger, errorFields, type Logger } from '../wire/log.js';
+import { encodeBatch, MAX_RECORD_BYTES, RECORD_HEADER_BYTES } from '../wire/node-batch.js';
+import type { Env } from './env.js';
+import { transportFrom, type NodeTransport } from './transport.js';
+
+/** A log row's payload stays under Durable Object SQLite's 2 MB value limit. */
+export const MAX_ROW_BYTES = 1_950_000;
+/** Bytes of log rows per apply request to the node. */
+const MAX_FORWARD_BYTES = 8 * 1024 * 1024;
+/** How long `append` waits for the node to apply before answering from the log alone. */
+const FORWARD_WAIT_MS = 2_000;
+const APPLY_TIMEOUT_MS = 15_000;
+/** Retry backoff while the node is unreachable: 0.5 s doubling to 30 s. */
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 30_000;
+/**
+ * While the log holds rows the node has not persisted, check the node this
+ * often, so a node that restarted (and lost its head) is refilled even when no
+ * new writes arrive. One alarm per interval per such object.
+ */
+const SYNC_INTERVAL_MS = 15_000;
+
+export interface AppendAck {
+  /** Sequence number of the (last) row holding this batch. */
+  seq: number;
+  /** Whether the storage node had applied it when we answered. */
+  applied: boolean;
+}
+
+export interface CoordinatorState {
+  tenant: string;
+  shard: number;
+  nextSeq: number;
+  applied: number;
+  persisted: number;
+  rows: number;
+  bytes: number;
+  nodeBootId: string;
+}
+
+interface PendingAppend {
+  payloads: Uint8Array[];
+  resolve: (seq: number) => void;
+  reject: (e: unknown) => void;
+}
+
+export class ShardCoordinator extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private readonly log: Logger;
+  private tenant = '';
+  private shard = -1;
+  private nextSeq = 1;
+  private applied = 0;
+  private persisted = 0;
+  private nodeBootId = '';
+  private synced = false;
+  private failures = 0;
+  private group: PendingAppend[] = [];
+  private groupScheduled = false;
+  private pumping: Promise<void> | undefined;
+  private pumpAgain = false;
+  private waiters: Array<{ seq: number; resolve: (applied: boolean) => void }> = [];
+  private transportCache: NodeTransport | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.log = createLogger('shard-coordinator', (env.ISOBAR_LOG_LEVEL as 'info') ?? 'info');
+    void ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL, bytes INTEGER NOT NULL)`);
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)`);
+      for (const r of this.sql.exec<{ k: string; v: string }>(`SELECT k, v FROM meta`)) {
+        if (r.k === 'tenant') this.tenant = r.v;
+        if (r.k === 'shard') this.shard = Number(r.v);
+        if (r.k === 'persisted') this.persisted = Number(r.v);
+      }
+      const max = this.sql.exec<{ m: number | null }>(`SELECT MAX(seq) AS m FROM log`).one().m;
+      // Sequence numbers never go back, even after truncation emptied the log.
+      this.nextSeq = Math.max(max ?? 0, this.persisted) + 1;
+      this.applied = this.persisted;
+    });
+  }
+
+  private get transport(): NodeTransport {
+    return (this.transportCache ??= transportFrom(this.env));
+  }
+
+  /**
+   * Append a batch (snappy-compressed WriteRequests of this shard's series,
+   * each at most MAX_RECORD_BYTES) to the commit log. Resolves once durable.
+   */
+  async append(tenant: string, shard: number, payloads: Uint8Array[]): Promise<AppendAck> {
+    this.identify(tenant, shard);
+    for (const p of payloads) {
+      if (p.byteLength > MAX_RECORD_BYTES) throw new RangeError(`payload of ${p.byteLength} bytes over the ${MAX_RECORD_BYTES}-byte record limit`);
+    }
+    const seq = await new Promise<number>((resolve, reject) => {
+      this.group.push({ payloads, resolve, reject });
+      if (!this.groupScheduled) {
+        this.groupScheduled = true;
+        // One macrotask hop lets appends already queued at this object join the same row.
+        setTimeout(() => this.commitGroup(), 0);
+      }
+    });
+    this.kick();
+    return { seq, applied: await this.waitApplied(seq, FORWARD_WAIT_MS) };
+  }
+
+  /** Write the pending appends as few rows as fit, in one transaction. */
+  private commitGroup(): void {
+    const group = this.group;
+    this.group = [];
+    this.groupScheduled = false;
+    const rows: Array<{ seq: number; records: Uint8Array[]; bytes: number }> = [];
+    const seqOf: number[] = [];
+    let cur: { seq: number; records: Uint8Array[]; bytes: number } | undefined;
+    let seq = this.nextSeq;
+    for (const a of group) {
+      for (const p of a.payloads) {
+        const size = RECORD_HEADER_BYTES + p.byteLength;
+        if (!cur || cur.bytes + size > MAX_ROW_BYTES) {
+          cur = { seq: seq++, records: [], bytes: 0 };
+          rows.push(cur);
+        }
+        cur.records.push(p);
+        cur.bytes += size;
+      }
+      seqOf.push(cur?.seq ?? seq - 1);
+    }
+    try {
+      this.ctx.storage.transactionSync(() => {
+        for (const r of rows) {
+          const payload = encodeBatch(r.records.map((p) => ({ seq: r.seq, payload: p })));
+          this.sql.exec(`INSERT INTO log (seq, payload, bytes) VALUES (?, ?, ?)`, r.seq, payload, payload.byteLength);
+        }
+      });
+      this.nextSeq = seq;
+      group.forEach((a, i) => a.resolve(seqOf[i]!));
+    } catch (e) {
+      this.log.error('commit-log write failed', { tenant: this.tenant, shard: this.shard, ...errorFields(e) });
+      for (const a of group) a.reject(e);
+    }
+  }
+
+  private identify(tenant: string, shard: number): void {
+    if (this.tenant === tenant && this.shard === shard) return;
+    if (this.tenant !== '') throw new Error(`coordinator ${this.tenant}/${this.shard} asked to append for ${tenant}/${shard}`);
+    this.tenant = tenant;
+    this.shard = shard;
+    this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('tenant', ?), ('shard', ?)`, tenant, String(shard));
+  }
+
+  private waitApplied(seq: number, ms: number): Promise<boolean> {
+    if (this.applied >= seq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = { seq, resolve };
+      this.waiters.push(w);
+      setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        resolve(this.applied >= seq);
+      }, ms);
+    });
+  }
+
+  private settleWaiters(): void {
+    const keep: typeof this.waiters = [];
+    for (const w of this.waiters) (this.applied >= w.seq ? w.resolve(true) : keep.push(w));
+    this.waiters = keep;
+  }
+
+  /** Start the pump, or tell the running one to go round again (rows may have landed after its last read). */
+  private kick(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = (async () => {
+      do {
+        this.pumpAgain = false;
+        await this.pump();
+      } while (this.pumpAgain && this.failures === 0);
+    })().finally(() => (this.pumping = undefined));
+  }
+
+  /** Send everything past `applied` to the node, in order, until caught up or it fails. */
+  private async pump(): Promise<void> {
+    if (this.tenant === '') return;
+    const node = this.transport.nodeFor(this.tenant, this.shard);
+    let lastGapAt = -1;
+    try {
+      if (!this.synced) await this.syncWithNode();
+      while (this.applied < this.nextSeq - 1) {
+        const rows = this.sql.exec<{ seq: number; payload: ArrayBuffer }>(`SELECT seq, payload FROM log WHERE seq > ? ORDER BY seq LIMIT 256`, this.applied).toArray();
+        if (rows.length === 0) break;
+        const parts: Uint8Array[] = [];
+        let size = 0;
+        for (const r of rows) {
+          if (parts.length > 0 && size + r.payload.byteLength > MAX_FORWARD_BYTES) break;
+          parts.push(new Uint8Array(r.payload));
+          size += r.payload.byteLength;
+        }
+        const body = new Uint8Array(size);
+        let o = 0;
+        for (const p of parts) {
+          body.set(p, o);
+          o += p.byteLength;
+        }
+        const logStart = this.sql.exec<{ m: number }>(`SELECT MIN(seq) AS m FROM log`).one().m;
+        const res = await node.fetch(applyPath(this.tenant, this.shard), {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/octet-stream', [LOG_START_HEADER]: String(logStart) },
+          signal: AbortSignal.timeout(APPLY_TIMEOUT_MS),
+        });
+        if (res.status !== 200 && res.status !== 409) throw new Error(`node ${node.id} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+        const st = (await res.json()) as ShardState;
+        if (res.status === 409) {
+          if (st.applied === lastGapAt) throw new Error(`node ${node.id} keeps reporting a gap at ${st.applied}`);
+          lastGapAt = st.applied;
+          this.log.info('node is behind the log; replaying', { tenant: this.tenant, shard: this.shard, nodeApplied: st.applied, logStart });
+        }
+        this.onNodeState(st);
+      }
+      this.failures = 0;
+      await this.scheduleAlarm(this.hasUnpersisted() ? SYNC_INTERVAL_MS : undefined);
+    } catch (e) {
+      this.failures++;
+      const delay = Math.min(RETRY_MIN_MS * 2 ** (this.failures - 1), RETRY_MAX_MS);
+      this.log.warn('forwarding to storage node failed; will retry', { tenant: this.tenant, shard: this.shard, node: node.id, retryInMs: delay, ...errorFields(e) });
+      await this.scheduleAlarm(delay);
+      // Appends waiting for the node answer now: their rows are durable in the log.
+      for (const w of this.waiters) w.resolve(false);
+      this.waiters = [];
+    }
+  }
+
+  private async syncWithNode(): Promise<void> {
+    const node = this.transport.nodeFor(this.tenant, this.shard);
+    const res = await node.fetch(shardStatePath(this.tenant, this.shard), { signal: AbortSignal.timeout(APPLY_TIMEOUT_MS) });
+    if (!res.ok) throw new Error(`node ${node.id} answered ${res.status} to a state request`);
+    const st = (await res.json()) as ShardState;
+    if (st.applied < this.applied || (this.nodeBootId !== '' && st.bootId !== this.nodeBootId)) {
+      this.log.info('storage node restarted; replaying the log', { tenant: this.tenant, shard: this.shard, nodeApplied: st.applied, ours: this.applied });
+    }
+    this.onNodeState(st);
+    this.synced = true;
+  }
+
+  private onNodeState(st: ShardState): void {
+    this.applied = Math.min(st.applied, this.nextSeq - 1);
+    this.nodeBootId = st.bootId;
+    if (st.persisted > this.persisted) {
+      this.persisted = Math.min(st.persisted, this.applied);
+      this.ctx.storage.transactionSync(() => {
+        this.sql.exec(`DELETE FROM log WHERE seq <= ?`, this.persisted);
+        this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('persisted', ?)`, String(this.persisted));
+      });
+    }
+    this.settleWaiters();
+  }
+
+  private hasUnpersisted(): boolean {
+    return this.nextSeq - 1 > this.persisted;
+  }
+
+  private async scheduleAlarm(inMs: number | undefined): Promise<void> {
+    if (inMs === undefined) return;
+    const at = Date.now() + inMs;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Retry forwarding, and check a node that may have restarted. Safe to run twice. */
+  override async alarm(): Promise<void> {
+    if (this.tenant === '') return;
+    this.synced = false; // re-learn the node's position: it may have restarted since
+    this.kick();
+    await this.pumping;
+  }
+
+  /** Readiness probe: the object and its storage answer. */
+  async ping(): Promise<boolean> {
+    this.sql.exec(`SELECT 1`);
+    return true;
+  }
+
+  async state(): Promise<CoordinatorState> {
+    const s = this.sql.exec<{ n: number; b: number | null }>(`SELECT COUNT(*) AS n, SUM(bytes) AS b FROM log`).one();
+    return { tenant: this.tenant, shard: this.shard, nextSeq: this.nextSeq, applied: this.applied, persisted: this.persisted, rows: s.n, bytes: s.b ?? 0, nodeBootId: this.nodeBootId };
+  }
+
+  /** Sequence numbers in the log, in order (tests and operators). */
+  async logSeqs(): Promise<number[]> {
+    return this.sql.exec<{ seq: number }>(`SELECT seq FROM log ORDER BY seq`).toArray().map((r) => r.seq);
+  }
+}

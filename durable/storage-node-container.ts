@@ -1,0 +1,26 @@
+/**
+ * Production storage nodes: each is a Cloudflare Container (image built from
+ * infra/storage-node.Dockerfile) fronted by this Durable Object class.
+ * Wired in wrangler.toml under [env.production]; not used in development,
+ * where ISOBAR_NODE_URLS points at a local process instead.
+ */
+import { Container } from '@cloudflare/containers';
+import type { Env } from './env.js';
+
+export class StorageNodeContainer extends Container<Env> {
+  override defaultPort = 8790;
+  // Storage nodes hold the head in memory; keep them up rather than sleeping.
+  override sleepAfter = '24h';
+  override enableInternet = true; // object storage (R2 over the S3 API)
+
+  constructor(ctx: DurableObjectState<{}>, env: Env) {
+    super(ctx, env);
+    this.envVars = {
+      ISOBAR_ENV: 'production',
+      ISOBAR_NODE_HOST: '0.0.0.0',
+      ISOBAR_NODE_PORT: String(this.defaultPort),
+      ISOBAR_NODE_SECRET: env.ISOBAR_NODE_SECRET,
+      ISOBAR_DATA_DIR: '/data',
+    };
+  }
+}

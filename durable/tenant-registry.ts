@@ -1,0 +1,132 @@
+/**
+ * TenantRegistry: the source of truth for tenants and API keys. One instance
+ * (name "global"), SQLite-backed.
+ *
+ * Keys have the form `isb_<keyId>_<secret>`. Only SHA-256(secret) is stored;
+ * `keyId` finds the row without a scan, and the hash comparison is constant
+ * time. A key's secret is returned once, when it is created.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import type { Env } from './env.js';
+import { intVar } from './env.js';
+
+export type Scope = 'write' | 'read' | 'admin';
+
+export interface Principal {
+  tenant: string;
+  keyId: string;
+  scopes: Scope[];
+  shards: number;
+}
+
+export interface TenantInfo {
+  id: string;
+  name: string;
+  shards: number;
+  createdAt: string;
+}
+
+export const DEMO_TENANT = 'demo';
+export const TENANT_ID_RE = /^[a-z0-9-]{1,63}$/;
+const KEY_RE = /^isb_([a-z0-9]{4,32})_([A-Za-z0-9_-]{16,128})$/;
+
+/** Split a presented key into id and secret; undefined if it is not a key at all. */
+export function parseApiKey(key: string): { keyId: string; secret: string } | undefined {
+  const m = KEY_RE.exec(key);
+  return m ? { keyId: m[1]!, secret: m[2]! } : undefined;
+}
+
+export async function sha256(text: string): Promise<ArrayBuffer> {
+  return crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+}
+
+function randomToken(bytes: number): string {
+  const b = crypto.getRandomValues(new Uint8Array(bytes));
+  let s = '';
+  for (const x of b) s += String.fromCharCode(x);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export class TenantRegistry extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    void ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS tenants (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, shards INTEGER NOT NULL, created_ms INTEGER NOT NULL)`);
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS keys (
+        id TEXT PRIMARY KEY, tenant TEXT NOT NULL, secret_sha256 BLOB NOT NULL, scopes TEXT NOT NULL,
+        name TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER, revoked INTEGER NOT NULL DEFAULT 0)`);
+      await this.ensureDevTenant();
+    });
+  }
+
+  /** Development: tenant `demo` with the key in ISOBAR_DEMO_KEY (never in production). */
+  private async ensureDevTenant(): Promise<void> {
+    const key = this.env.ISOBAR_DEMO_KEY;
+    if (this.env.ISOBAR_ENV === 'production' || !key) return;
+    const parsed = parseApiKey(key);
+    if (!parsed) throw new Error('ISOBAR_DEMO_KEY is not of the form isb_<id>_<secret>');
+    const shards = intVar(this.env.ISOBAR_DEMO_SHARDS, 4);
+    this.sql.exec(
+      `INSERT INTO tenants (id, name, shards, created_ms) VALUES (?, 'Development tenant', ?, ?)
+       ON CONFLICT(id) DO UPDATE SET shards = excluded.shards`,
+      DEMO_TENANT, shards, Date.now(),
+    );
+    const hash = await sha256(parsed.secret);
+    this.sql.exec(
+      `INSERT INTO keys (id, tenant, secret_sha256, scopes, name, created_ms) VALUES (?, ?, ?, 'write,read,admin', 'demo key', ?)
+       ON CONFLICT(id) DO UPDATE SET secret_sha256 = excluded.secret_sha256, tenant = excluded.tenant, revoked = 0`,
+      parsed.keyId, DEMO_TENANT, hash, Date.now(),
+    );
+  }
+
+  /** Readiness probe. */
+  async ping(): Promise<boolean> {
+    return true;
+  }
+
+  /** The principal for a presented key, or undefined (unknown, wrong, revoked or expired). */
+  async verify(keyId: string, secretSha256: ArrayBuffer): Promise<Principal | undefined> {
+    const row = this.sql
+      .exec<{ tenant: string; secret_sha256: ArrayBuffer; scopes: string; expires_ms: number | null; revoked: number; shards: number }>(
+        `SELECT k.tenant, k.secret_sha256, k.scopes, k.expires_ms, k.revoked, t.shards
+         FROM keys k JOIN tenants t ON t.id = k.tenant WHERE k.id = ?`,
+        keyId,
+      )
+      .toArray()[0];
+    // Compare even when there is no row, so timing does not tell which key ids exist.
+    const stored = row ? new Uint8Array(row.secret_sha256) : new Uint8Array(32);
+    const given = new Uint8Array(secretSha256);
+    const same = stored.byteLength === given.byteLength && crypto.subtle.timingSafeEqual(stored, given);
+    if (!row || !same || row.revoked || (row.expires_ms !== null && row.expires_ms <= Date.now())) return undefined;
+    return { tenant: row.tenant, keyId, scopes: row.scopes.split(',') as Scope[], shards: row.shards };
+  }
+
+  async createTenant(id: string, name: string, shards: number): Promise<TenantInfo | 'exists'> {
+    const exists = this.sql.exec(`SELECT 1 FROM tenants WHERE id = ?`, id).toArray().length > 0;
+    if (exists) return 'exists';
+    const now = Date.now();
+    this.sql.exec(`INSERT INTO tenants (id, name, shards, created_ms) VALUES (?, ?, ?, ?)`, id, name, shards, now);
+    return { id, name, shards, createdAt: new Date(now).toISOString() };
+  }
+
+  async getTenant(id: string): Promise<TenantInfo | undefined> {
+    const r = this.sql.exec<{ id: string; name: string; shards: number; created_ms: number }>(`SELECT * FROM tenants WHERE id = ?`, id).toArray()[0];
+    return r ? { id: r.id, name: r.name, shards: r.shards, createdAt: new Date(r.created_ms).toISOString() } : undefined;
+  }
+
+  /** Create a key; the returned `key` is the only time its secret exists outside the client. */
+  async createKey(tenant: string, scopes: Scope[], name: string, expiresMs?: number): Promise<{ id: string; key: string; scopes: Scope[] } | 'no-tenant'> {
+    if (!(await this.getTenant(tenant))) return 'no-tenant';
+    const id = randomToken(9).toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 12).padEnd(12, '0');
+    const secret = randomToken(32);
+    this.sql.exec(
+      `INSERT INTO keys (id, tenant, secret_sha256, scopes, name, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      id, tenant, await sha256(secret), scopes.join(','), name, Date.now(), expiresMs ?? null,
+    );
+    return { id, key: `isb_${id}_${secret}`, scopes };
+  }
+}

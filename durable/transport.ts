@@ -1,0 +1,78 @@
+/**
+ * How the edge and the coordinators reach storage nodes: one interface, two
+ * implementations.
+ *  - UrlTransport: plain HTTP base URLs (development, self-hosted NVMe nodes).
+ *  - ContainerTransport: Cloudflare Containers, one container-backed Durable
+ *    Object per node (production).
+ * A tenant×shard is placed on a node by jump hash, so adding nodes moves only
+ * a proportional share of shards.
+ */
+import { jumpHash, seriesHash } from '../wire/hash.js';
+import type { Env } from './env.js';
+import { intVar } from './env.js';
+
+export interface NodeClient {
+  /** Stable id for logs (`http://10.0.0.5:8790`, `container-3`). */
+  readonly id: string;
+  /** Request a path of the node's internal API; the secret is added here. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+}
+
+export interface NodeTransport {
+  nodeFor(tenant: string, shard: number): NodeClient;
+  /** Every node, for fan-out reads. */
+  all(): NodeClient[];
+}
+
+function placement(tenant: string, shard: number, nodes: number): number {
+  const h = seriesHash([['tenant', tenant], ['shard', String(shard)]]);
+  return jumpHash(h.hi, h.lo, nodes);
+}
+
+function withSecret(init: RequestInit | undefined, secret: string): RequestInit {
+  const headers = new Headers(init?.headers);
+  headers.set('authorization', `Bearer ${secret}`);
+  return { ...init, headers };
+}
+
+export class UrlTransport implements NodeTransport {
+  private readonly nodes: NodeClient[];
+  constructor(urls: readonly string[], secret: string) {
+    if (urls.length === 0) throw new Error('UrlTransport needs at least one storage-node URL');
+    this.nodes = urls.map((u) => {
+      const base = u.replace(/\/+$/, '');
+      return { id: base, fetch: (path: string, init?: RequestInit) => fetch(base + path, withSecret(init, secret)) };
+    });
+  }
+  nodeFor(tenant: string, shard: number): NodeClient {
+    return this.nodes[placement(tenant, shard, this.nodes.length)]!;
+  }
+  all(): NodeClient[] {
+    return this.nodes;
+  }
+}
+
+export class ContainerTransport implements NodeTransport {
+  private readonly nodes: NodeClient[];
+  constructor(ns: DurableObjectNamespace, count: number, secret: string) {
+    this.nodes = Array.from({ length: count }, (_, i) => {
+      const stub = ns.get(ns.idFromName(`storage-node-${i}`));
+      // The container listens on its default port; the host part of the URL is ignored.
+      return { id: `container-${i}`, fetch: (path: string, init?: RequestInit) => stub.fetch(`http://storage-node${path}`, withSecret(init, secret)) };
+    });
+  }
+  nodeFor(tenant: string, shard: number): NodeClient {
+    return this.nodes[placement(tenant, shard, this.nodes.length)]!;
+  }
+  all(): NodeClient[] {
+    return this.nodes;
+  }
+}
+
+/** The transport the environment configures: URLs when given, else containers. */
+export function transportFrom(env: Env): NodeTransport {
+  const urls = (env.ISOBAR_NODE_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (urls.length > 0) return new UrlTransport(urls, env.ISOBAR_NODE_SECRET);
+  if (env.STORAGE_NODE) return new ContainerTransport(env.STORAGE_NODE, intVar(env.ISOBAR_NODE_COUNT, 1), env.ISOBAR_NODE_SECRET);
+  throw new Error('no storage nodes configured: set ISOBAR_NODE_URLS or bind STORAGE_NODE');
+}

@@ -1,0 +1,74 @@
+/**
+ * Operator API under /admin/v1, guarded by ISOBAR_ADMIN_TOKEN (Bearer).
+ * This is the first slice (create tenants and keys, inspect a shard's commit
+ * log); bodies are validated with zod and every rejection says what was wrong.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { ErrorIds, IsobarError } from '../../wire/errors.js';
+import { sha256, TENANT_ID_RE } from '../../durable/tenant-registry.js';
+import type { AppEnv } from './context.js';
+
+const CreateTenant = z.object({
+  id: z.string().regex(TENANT_ID_RE, 'tenant ids are 1-63 characters of [a-z0-9-]'),
+  name: z.string().max(200).optional(),
+  shards: z.number().int().min(1).max(1024).optional(),
+});
+const CreateKey = z.object({
+  scopes: z.array(z.enum(['write', 'read', 'admin'])).min(1),
+  name: z.string().max(200).optional(),
+  expiresAt: z.iso.datetime({ offset: true }).optional(),
+});
+
+function jsonError(status: 400 | 401 | 404 | 409, id: string, message: string): Response {
+  return Response.json({ error: message, id }, { status });
+}
+
+export function adminApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use('*', async function requireOperatorToken(c, next) {
+    const header = c.req.header('authorization') ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+    const [a, b] = await Promise.all([sha256(given), sha256(c.env.ISOBAR_ADMIN_TOKEN ?? '')]);
+    if (!given || !c.env.ISOBAR_ADMIN_TOKEN || !crypto.subtle.timingSafeEqual(a, b)) {
+      const e = new IsobarError(ErrorIds.adminTokenRequired, 'unauthenticated', 'the admin API needs the operator token: Authorization: Bearer $ISOBAR_ADMIN_TOKEN');
+      return jsonError(401, e.id, e.message);
+    }
+    await next();
+  });
+
+  const registry = (env: AppEnv['Bindings']) => env.TENANT_REGISTRY.get(env.TENANT_REGISTRY.idFromName('global'));
+
+  app.post('/tenants', async (c) => {
+    const parsed = CreateTenant.safeParse(await c.req.json().catch(() => undefined));
+    if (!parsed.success) return jsonError(400, ErrorIds.badParameter, z.prettifyError(parsed.error));
+    const t = await registry(c.env).createTenant(parsed.data.id, parsed.data.name ?? parsed.data.id, parsed.data.shards ?? 1);
+    if (t === 'exists') return jsonError(409, ErrorIds.badParameter, `tenant ${parsed.data.id} already exists`);
+    return c.json(t, 201);
+  });
+
+  app.get('/tenants/:id', async (c) => {
+    const t = await registry(c.env).getTenant(c.req.param('id'));
+    return t ? c.json(t) : jsonError(404, ErrorIds.badParameter, `no tenant ${c.req.param('id')}`);
+  });
+
+  app.post('/tenants/:id/keys', async (c) => {
+    const parsed = CreateKey.safeParse(await c.req.json().catch(() => undefined));
+    if (!parsed.success) return jsonError(400, ErrorIds.badParameter, z.prettifyError(parsed.error));
+    const { scopes, name, expiresAt } = parsed.data;
+    const k = await registry(c.env).createKey(c.req.param('id'), scopes, name ?? '', expiresAt ? Date.parse(expiresAt) : undefined);
+    if (k === 'no-tenant') return jsonError(404, ErrorIds.badParameter, `no tenant ${c.req.param('id')}`);
+    return c.json(k, 201);
+  });
+
+  // The commit-log state of one shard coordinator (operators; restart and replay checks).
+  app.get('/tenants/:id/shards/:shard/log', async (c) => {
+    const shard = Number(c.req.param('shard'));
+    if (!Number.isInteger(shard) || shard < 0) return jsonError(400, ErrorIds.badParameter, 'shard must be a non-negative integer');
+    const stub = c.env.SHARD_COORDINATOR.get(c.env.SHARD_COORDINATOR.idFromName(`${c.req.param('id')}/${shard}`));
+    return c.json(await stub.state());
+  });
+
+  return app;
+}

@@ -1,0 +1,178 @@
+/**
+ * Remote write: `POST /api/v1/write` (and `/api/v1/push`).
+ *
+ * The pipeline, in order:
+ *   1. auth          (middleware; `write` scope)
+ *   2. body limit    413 over ISOBAR_MAX_BODY_BYTES, checked before and while reading
+ *   3. decode        snappy, refusing blocks that declare more than ISOBAR_MAX_DECOMPRESSED_BYTES
+ *   4. validate      each series (labels, UTF-8, timestamps); bad series are dropped and reported
+ *   5. route         series hash -> jump hash over the tenant's shard count
+ *   6. commit        one RPC per shard coordinator, in parallel, carrying the shard's
+ *                    series as their original bytes, snappy-compressed
+ * Answer: 204 when every series is in its coordinator's commit log; 400 naming
+ * the first bad series when some were rejected (the valid ones are kept, and
+ * clients do not retry 400s); 503 when a coordinator could not take the batch.
+ */
+import type { Context } from 'hono';
+import { ErrorIds, IsobarError } from '../../wire/errors.js';
+import { jumpHash } from '../../wire/hash.js';
+import { createLogger, errorFields } from '../../wire/log.js';
+import { MAX_RECORD_BYTES } from '../../wire/node-batch.js';
+import { WriteRequestReader, type SeriesProblem } from '../../wire/remote-write.js';
+import { snappyDecode, snappyEncode } from '../../wire/snappy.js';
+import { intVar } from '../../durable/env.js';
+import type { AppEnv } from './context.js';
+import { textError } from './respond.js';
+
+const log = createLogger('edge');
+
+/**
+ * Uncompressed bytes per record sent to a coordinator. Snappy's worst case is
+ * n + n/6 + 32 bytes, so 1.5 MB stays under the record limit (MAX_RECORD_BYTES).
+ */
+const MAX_RECORD_UNCOMPRESSED = 1_500_000;
+export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 32 * 1024 * 1024;
+
+/** Read the body, refusing more than `max` bytes whether or not Content-Length says so. */
+async function readCapped(req: Request, max: number): Promise<Uint8Array | IsobarError> {
+  const tooLarge = (n: number | string) =>
+    new IsobarError(ErrorIds.bodyTooLarge, 'too-large', `request body of ${n} bytes is over the limit of ${max} bytes (max_body_bytes); send smaller batches (Prometheus: queue_config.max_samples_per_send)`);
+  const declared = Number(req.headers.get('content-length') ?? NaN);
+  if (declared > max) return tooLarge(declared);
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return tooLarge(`more than ${max}`);
+    }
+    parts.push(value);
+  }
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
+
+interface ShardBatch {
+  ranges: number[]; // start, end pairs into the decoded request
+  bytes: number;
+}
+
+export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
+  const env = c.env;
+  const principal = c.get('principal');
+
+  // Remote write 2.0 is negotiated by content type; receivers without it answer 415.
+  const ctype = c.req.header('content-type') ?? '';
+  if (/proto=io\.prometheus\.write\.v2\.Request/i.test(ctype)) {
+    return textError(new IsobarError(ErrorIds.remoteWriteV2Unsupported, 'unsupported-media', 'remote write 2.0 is not supported yet; send remote write 1.0 (Prometheus: protobuf_message: prometheus.WriteRequest)'));
+  }
+  const encoding = (c.req.header('content-encoding') ?? '').toLowerCase();
+  if (encoding !== 'snappy') {
+    return textError(new IsobarError(ErrorIds.unsupportedEncoding, 'bad-data', `Content-Encoding must be "snappy" for remote write, got ${JSON.stringify(encoding)}`));
+  }
+
+  // 2. body limit
+  const body = await readCapped(c.req.raw, intVar(env.ISOBAR_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES));
+  if (body instanceof IsobarError) return textError(body);
+
+  // 3. decode
+  let raw: Uint8Array;
+  try {
+    raw = snappyDecode(body, intVar(env.ISOBAR_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_DECOMPRESSED_BYTES));
+  } catch (e) {
+    if (e instanceof IsobarError) return textError(e);
+    throw e;
+  }
+
+  // 4. validate and 5. route
+  const shards = principal.shards;
+  const byShard = new Map<number, ShardBatch>();
+  let total = 0;
+  let rejected = 0;
+  let samples = 0;
+  let first: SeriesProblem | undefined;
+  const reader = new WriteRequestReader(raw);
+  try {
+    while (reader.next()) {
+      total++;
+      let problem = reader.problem;
+      if (!problem && reader.seriesEnd - reader.seriesStart > MAX_RECORD_UNCOMPRESSED) {
+        problem = {
+          id: ErrorIds.seriesTooLarge,
+          message: `series ${reader.describeSeries()} is ${reader.seriesEnd - reader.seriesStart} bytes in one request, over the limit of ${MAX_RECORD_UNCOMPRESSED}; send fewer samples per series per request`,
+        };
+      }
+      if (problem) {
+        rejected++;
+        first ??= problem;
+        continue;
+      }
+      samples += reader.sampleCount;
+      const shard = jumpHash(reader.hashHi, reader.hashLo, shards);
+      let b = byShard.get(shard);
+      if (!b) byShard.set(shard, (b = { ranges: [], bytes: 0 }));
+      b.ranges.push(reader.seriesStart, reader.seriesEnd);
+      b.bytes += reader.seriesEnd - reader.seriesStart;
+    }
+  } catch (e) {
+    if (e instanceof IsobarError) return textError(e);
+    throw e;
+  }
+
+  // 6. commit, one RPC per shard, in parallel
+  try {
+    await Promise.all(
+      [...byShard].map(([shard, b]) => {
+        const stub = env.SHARD_COORDINATOR.get(env.SHARD_COORDINATOR.idFromName(`${principal.tenant}/${shard}`));
+        return stub.append(principal.tenant, shard, recordsOf(raw, b));
+      }),
+    );
+  } catch (e) {
+    log.error('commit to shard coordinators failed', { tenant: principal.tenant, ...errorFields(e) });
+    return textError(new IsobarError(ErrorIds.storageUnavailable, 'unavailable', 'the commit log could not take this batch; retry (nothing from it was acknowledged)'), { 'retry-after': '1' });
+  }
+
+  if (first) {
+    const e = new IsobarError(first.id, 'bad-data', `${first.message}; ${rejected} of ${total} series rejected, the other ${total - rejected} (${samples} samples) were accepted`);
+    return textError(e);
+  }
+  return c.body(null, 204);
+}
+
+/** The shard's series as original bytes, cut into snappy records under the size limit. */
+function recordsOf(raw: Uint8Array, b: ShardBatch): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let buf = new Uint8Array(Math.min(b.bytes, MAX_RECORD_UNCOMPRESSED));
+  let len = 0;
+  const flush = () => {
+    if (len === 0) return;
+    const rec = snappyEncode(buf.subarray(0, len));
+    if (rec.byteLength > MAX_RECORD_BYTES) throw new Error(`record of ${rec.byteLength} bytes after compression`);
+    out.push(rec);
+    len = 0;
+  };
+  for (let i = 0; i < b.ranges.length; i += 2) {
+    const s = b.ranges[i]!;
+    const e = b.ranges[i + 1]!;
+    if (len + (e - s) > buf.length) {
+      flush();
+      if (e - s > buf.length) buf = new Uint8Array(e - s);
+    }
+    buf.set(raw.subarray(s, e), len);
+    len += e - s;
+  }
+  flush();
+  return out;
+}

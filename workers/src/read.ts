@@ -1,0 +1,96 @@
+/**
+ * The Prometheus HTTP API under the Grafana datasource URL (`/prometheus`).
+ * The edge authenticates (`read` scope) and asks the storage nodes, which
+ * answer for the key's tenant only; with several nodes the answers are merged.
+ */
+import { Hono, type Context } from 'hono';
+import { ErrorIds, IsobarError } from '../../wire/errors.js';
+import { promApiPrefix } from '../../wire/internal-api.js';
+import { createLogger, errorFields } from '../../wire/log.js';
+import { goString, labelsObject, stringArray, successJson } from '../../wire/prom-json.js';
+import { transportFrom, type NodeClient } from '../../durable/transport.js';
+import { authenticate } from './auth.js';
+import type { AppEnv } from './context.js';
+import { promError, promJson } from './respond.js';
+
+const log = createLogger('edge');
+
+/** What /status/buildinfo reports: the Prometheus API version we follow, and our own build. */
+export const BUILD_INFO = {
+  version: '3.0.0',
+  revision: 'isobar-0.1.0',
+  branch: 'main',
+  buildUser: 'isobar',
+  buildDate: '',
+  goVersion: '',
+} as const;
+
+type Merge = 'series' | 'strings';
+
+export function readApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('/api/v1/*', authenticate({ scope: 'read', format: 'prom' }));
+
+  const forward = (path: (c: Context<AppEnv>) => string, merge: Merge) =>
+    async function proxyToNodes(c: Context<AppEnv>): Promise<Response> {
+      const tenant = c.get('principal').tenant;
+      const url = new URL(c.req.url);
+      const target = promApiPrefix(tenant) + path(c) + url.search;
+      const init: RequestInit = { method: c.req.method };
+      if (c.req.method === 'POST') {
+        init.body = await c.req.text();
+        init.headers = { 'content-type': c.req.header('content-type') ?? 'application/x-www-form-urlencoded' };
+      }
+      let nodes: NodeClient[];
+      try {
+        nodes = transportFrom(c.env).all();
+        const answers = await Promise.all(nodes.map((n) => n.fetch(target, { ...init, signal: AbortSignal.timeout(30_000) })));
+        if (answers.length === 1) {
+          const a = answers[0]!;
+          if (a.status >= 500) throw new Error(`storage node answered ${a.status}`);
+          return new Response(a.body, { status: a.status, headers: { 'content-type': 'application/json' } });
+        }
+        return await mergeAnswers(answers, merge);
+      } catch (e) {
+        log.error('read from storage nodes failed', { tenant, path: url.pathname, ...errorFields(e) });
+        return promError(new IsobarError(ErrorIds.storageUnavailable, 'unavailable', 'storage is unavailable; retry'));
+      }
+    };
+
+  for (const method of ['get', 'post'] as const) {
+    app[method]('/api/v1/series', forward(() => '/api/v1/series', 'series'));
+    app[method]('/api/v1/labels', forward(() => '/api/v1/labels', 'strings'));
+    app[method]('/api/v1/label/:name/values', forward((c) => `/api/v1/label/${encodeURIComponent(c.req.param('name')!)}/values`, 'strings'));
+    app[method]('/api/v1/status/buildinfo', (c) =>
+      promJson(successJson('{' + Object.entries(BUILD_INFO).map(([k, v]) => `${goString(k)}:${goString(v)}`).join(',') + '}')),
+    );
+  }
+  app.all('/api/v1/*', (c) =>
+    promJson(`{"status":"error","errorType":"not_found","error":${goString(`${new URL(c.req.url).pathname} is not served yet`)}}`, 404),
+  );
+  return app;
+}
+
+/** Union of several nodes' answers: series sorted by labels, strings sorted, as Prometheus sorts them. */
+async function mergeAnswers(answers: Response[], merge: Merge): Promise<Response> {
+  const bodies = await Promise.all(answers.map(async (a) => ({ status: a.status, json: (await a.json()) as { status: string; data: unknown } })));
+  const failed = bodies.find((b) => b.json.status !== 'success');
+  if (failed) return promJson(JSON.stringify(failed.json), failed.status);
+  if (merge === 'strings') {
+    const set = new Set<string>();
+    for (const b of bodies) for (const s of b.json.data as string[]) set.add(s);
+    return promJson(successJson(stringArray([...set].sort())));
+  }
+  const seen = new Map<string, string[]>();
+  for (const b of bodies) {
+    for (const obj of b.json.data as Array<Record<string, string>>) {
+      const flat = Object.entries(obj).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).flat();
+      seen.set(flat.join('\u0000'), flat);
+    }
+  }
+  const all = [...seen.values()].sort((a, b) => {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+    return a.length - b.length;
+  });
+  return promJson(successJson('[' + all.map(labelsObject).join(',') + ']'));
+}

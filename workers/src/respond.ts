@@ -1,0 +1,22 @@
+/**
+ * Error responses, in the two shapes clients parse:
+ *  - write path: plain text, as Prometheus's remote-write receiver answers
+ *    (clients log the body; 4xx are not retried, 5xx and 429 are);
+ *  - read path: Prometheus API JSON `{"status":"error","errorType":...,"error":...}`.
+ */
+import { httpStatusOf, type IsobarError } from '../../wire/errors.js';
+import { errorJson, type PromErrorType } from '../../wire/prom-json.js';
+
+export function textError(e: IsobarError, headers: Record<string, string> = {}): Response {
+  return new Response(e.describe() + '\n', { status: httpStatusOf(e.cause_), headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } });
+}
+
+export function promError(e: IsobarError): Response {
+  const status = httpStatusOf(e.cause_);
+  const type: PromErrorType = status === 400 ? 'bad_data' : status >= 500 ? 'unavailable' : ((e.cause_ === 'unauthenticated' ? 'unauthorized' : 'forbidden') as PromErrorType);
+  return new Response(errorJson(type, e.describe()), { status, headers: { 'content-type': 'application/json' } });
+}
+
+export function promJson(body: string, status = 200): Response {
+  return new Response(body, { status, headers: { 'content-type': 'application/json' } });
+}
