@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { encodeWriteRequest } from '../../wire/remote-write.js';
+import { snappyEncode } from '../../wire/snappy.js';
+import { eventually, now, read, write } from './helpers.js';
+
+type L = [string, string][];
+const s = (labels: L, v = 1) => ({ labels, samples: [[now(), v]] as [number, number][] });
+
+describe('remote write validation', () => {
+  it.each([
+    ['missing __name__', [['job', 'x']], /no metric name.*err-isobar-missing-metric-name/s],
+    ['empty __name__', [['__name__', '']], /empty value.*err-isobar-empty-label-value/s],
+    ['invalid label name', [['__name__', 'v1'], ['bad.name', 'x']], /label name "bad.name".*invalid.*err-isobar-invalid-label-name/s],
+    ['duplicate labels', [['__name__', 'v2'], ['a', '1'], ['a', '2']], /label a more than once.*err-isobar-duplicate-label-names/s],
+    ['unsorted labels', [['__name__', 'v3'], ['b', '1'], ['a', '1']], /not sorted.*err-isobar-labels-not-sorted/s],
+  ] as Array<[string, L, RegExp]>)('%s -> 400 naming the problem', async (_, labels, msg) => {
+    const r = await write([s(labels)]);
+    expect(r.status).toBe(400);
+    expect(await r.text()).toMatch(msg);
+  });
+
+  it('non-UTF-8 label value -> 400', async () => {
+    const raw = encodeWriteRequest([s([['__name__', 'v4'], ['a', 'ÿÿ']])]);
+    const hex = [...raw].map((b) => b.toString(16).padStart(2, '0')).join('').replace('c3bfc3bf', 'ffffffff');
+    const bytes = new Uint8Array(hex.match(/../g)!.map((h) => parseInt(h, 16)));
+    const r = await write(snappyEncode(bytes));
+    expect(r.status).toBe(400);
+    expect(await r.text()).toMatch(/not valid UTF-8.*err-isobar-invalid-utf8/s);
+  });
+
+  it('timestamp that is not a valid int64 millisecond -> 400', async () => {
+    const sample = '09000000000000f03f' + '10' + '808080808080808040';
+    const series = '0a0e0a085f5f6e616d655f5f12027570' + '1213' + sample;
+    const bytes = new Uint8Array(('0a25' + series).match(/../g)!.map((h) => parseInt(h, 16)));
+    const r = await write(snappyEncode(bytes));
+    expect(r.status).toBe(400);
+    expect(await r.text()).toMatch(/err-isobar-invalid-timestamp/);
+  });
+
+  it('keeps the valid series of a partly bad request', async () => {
+    const name = `partial_ok_${Date.now()}`;
+    const r = await write([s([['__name__', name]]), s([['job', 'no-name']]), s([['__name__', name], ['x', 'y']])]);
+    expect(r.status).toBe(400);
+    expect(await r.text()).toMatch(/1 of 3 series rejected, the other 2 \(2 samples\) were accepted/);
+    const got = await eventually(() => read(`series?match[]=${name}`), (x) => x.body?.data?.length === 2);
+    expect(got.body.data).toEqual([{ __name__: name }, { __name__: name, x: 'y' }]);
+  });
+
+  it('oversized body -> 413 naming the limit', async () => {
+    const big = new Uint8Array(1024 * 1024 + 1);
+    const r = await write(big);
+    expect(r.status).toBe(413);
+    expect(await r.text()).toMatch(/over the limit of 1048576 bytes \(max_body_bytes\).*err-isobar-body-too-large/s);
+  });
+
+  it('snappy bomb -> 400 before decompressing', async () => {
+    // Declares 4 GiB - 1 of output in a 5-byte preamble.
+    const r = await write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]));
+    expect(r.status).toBe(400);
+    expect(await r.text()).toMatch(/declares 4294967295 uncompressed bytes, over the limit of 4194304.*err-isobar-decompressed-too-large/s);
+  });
+
+  it('corrupt snappy and corrupt protobuf -> 400', async () => {
+    expect((await write(new Uint8Array([0x0a, 0x00]))).status).toBe(400);
+    const r = await write(snappyEncode(new Uint8Array([0x0a, 0x7f, 0x01])));
+    expect(r.status).toBe(400);
+    expect(await r.text()).toMatch(/not a valid prometheus.WriteRequest/);
+  });
+
+  it('wrong content encoding -> 400, remote write 2.0 -> 415', async () => {
+    expect((await write([s([['__name__', 'x']])], { 'content-encoding': 'gzip' })).status).toBe(400);
+    expect((await write([s([['__name__', 'x']])], { 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' })).status).toBe(415);
+  });
+
+  it('an accepted write is readable through every metadata endpoint', async () => {
+    const name = `roundtrip_${Date.now()}`;
+    expect((await write([s([['__name__', name], ['env', 'prod'], ['job', 'api']]), s([['__name__', name], ['job', 'db']])])).status).toBe(204);
+    const series = await read(`series?match[]=${name}`);
+    expect(series.text).toBe(`{"status":"success","data":[{"__name__":"${name}","env":"prod","job":"api"},{"__name__":"${name}","job":"db"}]}`);
+    expect((await read(`series?match[]=${name}{env=""}`)).body.data).toEqual([{ __name__: name, job: 'db' }]);
+    const q = (sel: string) => read(`series?match[]=${encodeURIComponent(sel)}`);
+    expect((await q(`{__name__="${name}",job=~"a.+"}`)).body.data).toEqual([{ __name__: name, env: 'prod', job: 'api' }]);
+    expect((await q(`{__name__="${name}",job!~"api|db"}`)).body.data).toHaveLength(0);
+    expect((await q(`{__name__=~"${name}|nothing",env!="prod"}`)).body.data).toEqual([{ __name__: name, job: 'db' }]);
+    expect((await read(`labels?match[]=${name}`)).body.data).toEqual(['__name__', 'env', 'job']);
+    expect((await read(`label/job/values?match[]=${name}`)).body.data).toEqual(['api', 'db']);
+  });
+
+  it('bad selectors and regexes are 400 bad_data', async () => {
+    const r = await read('series?match[]=up{job="a"');
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ status: 'error', errorType: 'bad_data' });
+    const re = await read(`series?match[]=${encodeURIComponent('{job=~"(a)\\\\1"}')}`);
+    expect(re.status).toBe(400);
+    expect(re.body.error).toMatch(/backreference/);
+    expect((await read('series')).body.error).toBe('no match[] parameter provided');
+    expect((await read('series?match[]={job=~".*"}')).body.error).toMatch(/at least one non-empty matcher/);
+  });
+
+  it('buildinfo answers like Prometheus', async () => {
+    const r = await read('status/buildinfo');
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe('success');
+    expect(r.body.data.version).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
