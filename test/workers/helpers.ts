@@ -6,12 +6,6 @@ export const ADMIN = 'test-admin-token';
 export const DEMO_KEY = 'isb_demo_test-demo-key-0123456789';
 const BASE = 'http://isobar.test';
 
-declare module 'cloudflare:test' {
-  interface ProvidedEnv {
-    CONTROL_URL: string;
-  }
-}
-
 export function write(series: SeriesInput[] | Uint8Array, headers: Record<string, string> = {}, auth = `Bearer ${DEMO_KEY}`): Promise<Response> {
   const body = series instanceof Uint8Array ? series : snappyEncode(encodeWriteRequest(series));
   return SELF.fetch(`${BASE}/api/v1/write`, {
