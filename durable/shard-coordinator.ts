@@ -247,6 +247,9 @@ export class ShardCoordinator extends DurableObject<Env> {
       this.failures = 0;
       await this.scheduleAlarm(this.hasUnpersisted() ? SYNC_INTERVAL_MS : undefined);
     } catch (e) {
+      // Re-learn the node's position (a cheap, body-less request) before sending again:
+      // it may have restarted, and a refused connection costs nothing to find out.
+      this.synced = false;
       this.failures++;
       const delay = Math.min(RETRY_MIN_MS * 2 ** (this.failures - 1), RETRY_MAX_MS);
       this.log.warn('forwarding to storage node failed; will retry', { tenant: this.tenant, shard: this.shard, node: node.id, retryInMs: delay, ...errorFields(e) });

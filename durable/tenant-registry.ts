@@ -69,7 +69,7 @@ export class TenantRegistry extends DurableObject<Env> {
     if (this.env.ISOBAR_ENV === 'production' || !key) return;
     const parsed = parseApiKey(key);
     if (!parsed) throw new Error('ISOBAR_DEMO_KEY is not of the form isb_<id>_<secret>');
-    const shards = intVar(this.env.ISOBAR_DEMO_SHARDS, 4);
+    const shards = intVar(this.env.ISOBAR_DEMO_SHARDS, 1);
     this.sql.exec(
       `INSERT INTO tenants (id, name, shards, created_ms) VALUES (?, 'Development tenant', ?, ?)
        ON CONFLICT(id) DO UPDATE SET shards = excluded.shards`,

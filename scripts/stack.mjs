@@ -73,6 +73,7 @@ export async function startEdge(s, { inheritOutput = false, extraVars = {} } = {
     ISOBAR_NODE_SECRET: s.ISOBAR_NODE_SECRET,
     ISOBAR_ADMIN_TOKEN: s.ISOBAR_ADMIN_TOKEN,
     ISOBAR_DEMO_KEY: s.ISOBAR_DEMO_KEY,
+    ...(process.env.ISOBAR_DEMO_SHARDS ? { ISOBAR_DEMO_SHARDS: process.env.ISOBAR_DEMO_SHARDS } : {}),
     ...extraVars,
   };
   const args = [

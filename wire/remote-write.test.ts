@@ -132,3 +132,31 @@ describe('series validation', () => {
     expect(readAll(Buffer.from('0a25' + series, 'hex'))[0]!.problem).toBe('err-isobar-invalid-timestamp');
   });
 });
+
+describe('equalsLabels', () => {
+  it('is true exactly for the same label set, ASCII or not (property)', () => {
+    fc.assert(
+      fc.property(seriesArb, fc.string({ minLength: 1, maxLength: 6, unit: 'grapheme' }), (series, other) => {
+        const r = new WriteRequestReader(encodeWriteRequest([series]));
+        r.next();
+        const flat = series.labels.flat();
+        expect(r.equalsLabels(flat)).toBe(true);
+        const changed = flat.slice();
+        const k = changed.length - 1;
+        changed[k] = changed[k] === other ? other + 'x' : other;
+        expect(r.equalsLabels(changed)).toBe(false);
+        expect(r.equalsLabels(flat.slice(0, -2))).toBe(false);
+        expect(r.equalsLabels([...flat, 'zz', 'v'])).toBe(false);
+      }),
+    );
+  });
+
+  it('decodes names and values on demand', () => {
+    const r = new WriteRequestReader(encodeWriteRequest([{ labels: [['__name__', 'up'], ['city', 'Zürich']], samples: [] }]));
+    r.next();
+    expect(r.names).toEqual(['__name__', 'city']);
+    expect(r.values).toEqual(['up', 'Zürich']);
+    expect(r.equalsLabels(['__name__', 'up', 'city', 'Zürich'])).toBe(true);
+    expect(r.equalsLabels(['__name__', 'up', 'city', 'Zurich'])).toBe(false);
+  });
+});

@@ -19,37 +19,53 @@
  * a request and reject only the bad ones.
  */
 import { ErrorIds, IsobarError, type ErrorId } from './errors.js';
-import { SeriesHasher } from './hash.js';
+import { SeriesHasher, seriesHash } from './hash.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const METRIC_NAME = '__name__';
+const utf8Lossy = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+/** "__name__" as bytes. */
+const METRIC_NAME_BYTES = [0x5f, 0x5f, 0x6e, 0x61, 0x6d, 0x65, 0x5f, 0x5f];
 
 export interface SeriesProblem {
   id: ErrorId;
   message: string;
 }
 
-/** Limits checked while reading; each breach is a per-series problem. */
+/** Limits checked while reading (lengths in bytes); each breach is a per-series problem. */
 export interface SeriesLimits {
   maxLabelNamesPerSeries: number;
   maxLabelNameLength: number;
   maxLabelValueLength: number;
 }
 
+/** A label set readable one label at a time, and comparable without allocating. */
+export interface LabelSource {
+  readonly labelCount: number;
+  readonly hashHi: number;
+  readonly hashLo: number;
+  name(i: number): string;
+  value(i: number): string;
+  /** Does this label set equal the flat, sorted [name, value, ...] list? */
+  equalsLabels(flat: readonly string[]): boolean;
+}
+
 /**
  * A reusable cursor over one WriteRequest.
  *
- * Ownership: the reader never copies `buf`; `timestamps`/`values` are reused
- * between series and valid only until the next `next()`. Label strings are
- * fresh per series (callers may keep them).
+ * Validation works on bytes; label strings are decoded only when asked for
+ * (`name(i)`, `value(i)`), so the edge, which only validates, hashes and
+ * forwards, never builds a string, and the storage node builds them only for
+ * series it has not seen.
+ *
+ * Ownership: the reader never copies `buf`; offsets, `timestamps` and
+ * `sampleValues` are reused between series and valid only until the next
+ * `next()`. Strings returned are fresh (callers may keep them).
  */
-export class WriteRequestReader {
+export class WriteRequestReader implements LabelSource {
   /** Byte range [seriesStart, seriesEnd) of the current TimeSeries *field* (tag included). */
   seriesStart = 0;
   seriesEnd = 0;
-  /** Flat label list: names[i] = values[i]; wire order, which valid series have sorted. */
-  names: string[] = [];
-  values: string[] = [];
+  labelCount = 0;
   sampleCount = 0;
   timestamps = new Float64Array(64);
   sampleValues = new Float64Array(64);
@@ -64,6 +80,8 @@ export class WriteRequestReader {
   private pos = 0;
   private readonly view: DataView;
   private readonly hasher = new SeriesHasher();
+  /** Per label: nameStart, nameEnd, valueStart, valueEnd. */
+  private offs = new Int32Array(128);
 
   constructor(
     private readonly buf: Uint8Array,
@@ -95,15 +113,42 @@ export class WriteRequestReader {
     return false;
   }
 
+  name(i: number): string {
+    return utf8Lossy.decode(this.buf.subarray(this.offs[4 * i]!, this.offs[4 * i + 1]!));
+  }
+
+  value(i: number): string {
+    return utf8Lossy.decode(this.buf.subarray(this.offs[4 * i + 2]!, this.offs[4 * i + 3]!));
+  }
+
+  /** All label names of the current series (allocates). */
+  get names(): string[] {
+    return Array.from({ length: this.labelCount }, (_, i) => this.name(i));
+  }
+
+  /** All label values of the current series (allocates). */
+  get values(): string[] {
+    return Array.from({ length: this.labelCount }, (_, i) => this.value(i));
+  }
+
+  equalsLabels(flat: readonly string[]): boolean {
+    if (flat.length !== this.labelCount * 2) return false;
+    const o = this.offs;
+    for (let i = 0; i < this.labelCount; i++) {
+      if (!bytesEqualString(this.buf, o[4 * i]!, o[4 * i + 1]!, flat[2 * i]!)) return false;
+      if (!bytesEqualString(this.buf, o[4 * i + 2]!, o[4 * i + 3]!, flat[2 * i + 1]!)) return false;
+    }
+    return true;
+  }
+
   private readSeries(end: number): void {
-    this.names.length = 0;
-    this.values.length = 0;
+    this.labelCount = 0;
     this.sampleCount = 0;
     this.histogramCount = 0;
     this.exemplarCount = 0;
     this.problem = undefined;
     this.hasher.reset();
-    let prevName = '';
+    let hasName = false;
     while (this.pos < end) {
       const at = this.pos;
       const tag = this.varint32();
@@ -117,8 +162,7 @@ export class WriteRequestReader {
       const fend = this.pos + len;
       if (fend > end) this.malformed(at, 'field runs past the end of its timeseries');
       if (field === 1) {
-        this.readLabel(fend, prevName);
-        prevName = this.names[this.names.length - 1]!;
+        if (this.readLabel(fend)) hasName = true;
       } else if (field === 2) {
         this.readSample(fend);
       } else if (field === 3) {
@@ -131,28 +175,28 @@ export class WriteRequestReader {
     this.hashHi = this.hasher.hi;
     this.hashLo = this.hasher.lo;
     if (this.problem) return;
-    const nameIdx = this.names.indexOf(METRIC_NAME);
-    if (nameIdx < 0) {
+    if (!hasName) {
       this.fail(ErrorIds.missingMetricName, `series ${this.describeSeries()} has no metric name (__name__ label)`);
     } else if (this.histogramCount > 0) {
       this.fail(
         ErrorIds.nativeHistogramsUnsupported,
         `series ${this.describeSeries()} carries native histogram samples, which Isobar does not ingest yet; send classic histograms (Prometheus: drop send_native_histograms / scrape_native_histograms)`,
       );
-    } else if (this.limits && this.names.length > this.limits.maxLabelNamesPerSeries) {
+    } else if (this.limits && this.labelCount > this.limits.maxLabelNamesPerSeries) {
       this.fail(
         ErrorIds.maxLabelNamesPerSeries,
-        `series ${this.describeSeries()} has ${this.names.length} labels, over the limit of ${this.limits.maxLabelNamesPerSeries} (max_label_names_per_series)`,
+        `series ${this.describeSeries()} has ${this.labelCount} labels, over the limit of ${this.limits.maxLabelNamesPerSeries} (max_label_names_per_series)`,
       );
     }
   }
 
-  private readLabel(end: number, prevName: string): void {
+  /** Read one Label; validates it against the previous one. True when it is __name__. */
+  private readLabel(end: number): boolean {
     const buf = this.buf;
-    let nameStart = -1;
-    let nameEnd = -1;
-    let valueStart = -1;
-    let valueEnd = -1;
+    let ns = end;
+    let ne = end;
+    let vs = end;
+    let ve = end;
     while (this.pos < end) {
       const at = this.pos;
       const tag = this.varint32();
@@ -166,52 +210,56 @@ export class WriteRequestReader {
       const e = s + len;
       if (e > end) this.malformed(at, 'label string runs past the end of its label');
       if (tag >>> 3 === 1) {
-        nameStart = s;
-        nameEnd = e;
+        ns = s;
+        ne = e;
       } else if (tag >>> 3 === 2) {
-        valueStart = s;
-        valueEnd = e;
+        vs = s;
+        ve = e;
       }
       this.pos = e;
     }
-    if (nameStart < 0) nameStart = nameEnd = end;
-    if (valueStart < 0) valueStart = valueEnd = end;
-
-    this.hasher.update(buf, nameStart, nameEnd);
-    this.hasher.updateByte(0xff);
-    this.hasher.update(buf, valueStart, valueEnd);
-    this.hasher.updateByte(0xff);
-
-    let name: string;
-    let value: string;
-    try {
-      name = utf8.decode(buf.subarray(nameStart, nameEnd));
-      value = utf8.decode(buf.subarray(valueStart, valueEnd));
-    } catch {
-      this.names.push('');
-      this.values.push('');
-      this.fail(ErrorIds.invalidUtf8, `a label name or value of series ${this.describeSeries()} is not valid UTF-8`);
-      return;
+    const i = this.labelCount++;
+    if (4 * i + 4 > this.offs.length) {
+      const next = new Int32Array(this.offs.length * 2);
+      next.set(this.offs);
+      this.offs = next;
     }
-    this.names.push(name);
-    this.values.push(value);
-    if (this.problem) return;
+    const o = this.offs;
+    o[4 * i] = ns;
+    o[4 * i + 1] = ne;
+    o[4 * i + 2] = vs;
+    o[4 * i + 3] = ve;
+
+    this.hasher.update(buf, ns, ne);
+    this.hasher.updateByte(0xff);
+    this.hasher.update(buf, vs, ve);
+    this.hasher.updateByte(0xff);
+
+    const isName = bytesEqual(buf, ns, ne, METRIC_NAME_BYTES);
+    if (this.problem) return isName;
     const limits = this.limits;
-    if (!isValidLabelName(name)) {
-      this.fail(ErrorIds.invalidLabelName, `label name ${JSON.stringify(name)} of series ${this.describeSeries()} is invalid: names match [a-zA-Z_][a-zA-Z0-9_]*`);
-    } else if (value === '') {
-      this.fail(ErrorIds.emptyLabelValue, `label ${name} of series ${this.describeSeries()} has an empty value; omit the label instead`);
-    } else if (name === METRIC_NAME && !isValidMetricName(value)) {
-      this.fail(ErrorIds.invalidMetricName, `metric name ${JSON.stringify(value)} is invalid: names match [a-zA-Z_:][a-zA-Z0-9_:]*`);
-    } else if (prevName !== '' && name === prevName) {
-      this.fail(ErrorIds.duplicateLabelNames, `series ${this.describeSeries()} has label ${name} more than once`);
-    } else if (prevName !== '' && name < prevName) {
-      this.fail(ErrorIds.unsortedLabels, `labels of series ${this.describeSeries()} are not sorted by name (${name} after ${prevName}); remote write requires sorted labels`);
-    } else if (limits && name.length > limits.maxLabelNameLength) {
-      this.fail(ErrorIds.labelNameTooLong, `label name ${name.slice(0, 64)}... is ${name.length} characters, over the limit of ${limits.maxLabelNameLength} (max_label_name_length)`);
-    } else if (limits && value.length > limits.maxLabelValueLength) {
-      this.fail(ErrorIds.labelValueTooLong, `value of label ${name} is ${value.length} characters, over the limit of ${limits.maxLabelValueLength} (max_label_value_length)`);
+    if (!validNameBytes(buf, ns, ne, false)) {
+      if (!validUtf8(buf, ns, ne)) this.fail(ErrorIds.invalidUtf8, `a label name of series ${this.describeSeries()} is not valid UTF-8`);
+      else this.fail(ErrorIds.invalidLabelName, `label name ${JSON.stringify(this.name(i))} of series ${this.describeSeries()} is invalid: names match [a-zA-Z_][a-zA-Z0-9_]*`);
+    } else if (!validUtf8(buf, vs, ve)) {
+      this.fail(ErrorIds.invalidUtf8, `the value of label ${this.name(i)} of series ${this.describeSeries()} is not valid UTF-8`);
+    } else if (vs === ve) {
+      this.fail(ErrorIds.emptyLabelValue, `label ${this.name(i)} of series ${this.describeSeries()} has an empty value; omit the label instead`);
+    } else if (isName && !validNameBytes(buf, vs, ve, true)) {
+      this.fail(ErrorIds.invalidMetricName, `metric name ${JSON.stringify(this.value(i))} is invalid: names match [a-zA-Z_:][a-zA-Z0-9_:]*`);
+    } else if (i > 0) {
+      const c = compareBytes(buf, o[4 * i - 4]!, o[4 * i - 3]!, ns, ne);
+      if (c === 0) this.fail(ErrorIds.duplicateLabelNames, `series ${this.describeSeries()} has label ${this.name(i)} more than once`);
+      else if (c > 0) this.fail(ErrorIds.unsortedLabels, `labels of series ${this.describeSeries()} are not sorted by name (${this.name(i)} after ${this.name(i - 1)}); remote write requires sorted labels`);
     }
+    if (!this.problem && limits) {
+      if (ne - ns > limits.maxLabelNameLength) {
+        this.fail(ErrorIds.labelNameTooLong, `label name ${this.name(i).slice(0, 64)}... is ${ne - ns} bytes, over the limit of ${limits.maxLabelNameLength} (max_label_name_length)`);
+      } else if (ve - vs > limits.maxLabelValueLength) {
+        this.fail(ErrorIds.labelValueTooLong, `value of label ${this.name(i)} is ${ve - vs} bytes, over the limit of ${limits.maxLabelValueLength} (max_label_value_length)`);
+      }
+    }
+    return isName;
   }
 
   private readSample(end: number): void {
@@ -255,14 +303,14 @@ export class WriteRequestReader {
     if (!this.problem) this.problem = { id, message };
   }
 
-  /** `{__name__="up", job="x"}`, capped so a hostile series cannot bloat an error. */
+  /** `{__name__="up", job="x"}` of the labels read so far, capped so a hostile series cannot bloat an error. */
   describeSeries(): string {
     const parts: string[] = [];
-    for (let i = 0; i < this.names.length && i < 12; i++) {
-      const v = this.values[i]!;
-      parts.push(`${this.names[i]}=${JSON.stringify(v.length > 80 ? v.slice(0, 80) + '...' : v)}`);
+    for (let i = 0; i < this.labelCount && i < 12; i++) {
+      const v = this.value(i);
+      parts.push(`${this.name(i)}=${JSON.stringify(v.length > 80 ? v.slice(0, 80) + '...' : v)}`);
     }
-    if (this.names.length > 12) parts.push('...');
+    if (this.labelCount > 12) parts.push('...');
     return `{${parts.join(', ')}}`;
   }
 
@@ -343,6 +391,64 @@ export function isValidLabelName(name: string): boolean {
 
 export function isValidMetricName(name: string): boolean {
   return METRIC_NAME_RE.test(name);
+}
+
+/** Names: [a-zA-Z_][a-zA-Z0-9_]*; metric names (`colon`) also allow ':'. */
+function validNameBytes(b: Uint8Array, s: number, e: number, colon: boolean): boolean {
+  if (s === e) return false;
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || (colon && c === 0x3a) || (i > s && c >= 0x30 && c <= 0x39);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Strict UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF), fast on ASCII. */
+export function validUtf8(b: Uint8Array, s: number, e: number): boolean {
+  let i = s;
+  while (i < e) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    try {
+      utf8.decode(b.subarray(i, e));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+function bytesEqual(b: Uint8Array, s: number, e: number, want: readonly number[]): boolean {
+  if (e - s !== want.length) return false;
+  for (let i = 0; i < want.length; i++) if (b[s + i] !== want[i]) return false;
+  return true;
+}
+
+/** Byte-wise comparison of b[as,ae) and b[bs,be), as Go compares strings. */
+function compareBytes(b: Uint8Array, as: number, ae: number, bs: number, be: number): number {
+  const n = Math.min(ae - as, be - bs);
+  for (let i = 0; i < n; i++) {
+    const d = b[as + i]! - b[bs + i]!;
+    if (d !== 0) return d;
+  }
+  return ae - as - (be - bs);
+}
+
+/** Do the UTF-8 bytes b[s,e) spell `str`? Allocation-free for ASCII. */
+function bytesEqualString(b: Uint8Array, s: number, e: number, str: string): boolean {
+  if (str.length > e - s) return false;
+  let p = s;
+  for (let k = 0; k < str.length; k++) {
+    const c = str.charCodeAt(k);
+    if (c >= 0x80) return utf8Lossy.decode(b.subarray(s, e)) === str;
+    if (p >= e || b[p++] !== c) return false;
+  }
+  return p === e;
 }
 
 // ---------------------------------------------------------------------------
@@ -441,4 +547,28 @@ export function encodeWriteRequest(series: ReadonlyArray<SeriesInput>): Uint8Arr
     out.bytes(1, ts.finish());
   }
   return out.finish();
+}
+
+/** A LabelSource over plain [name, value] pairs (tests, tools, non-wire callers). */
+export class PairLabels implements LabelSource {
+  readonly hashHi: number;
+  readonly hashLo: number;
+  constructor(private readonly pairs: ReadonlyArray<readonly [string, string]>) {
+    const h = seriesHash(pairs);
+    this.hashHi = h.hi;
+    this.hashLo = h.lo;
+  }
+  get labelCount(): number {
+    return this.pairs.length;
+  }
+  name(i: number): string {
+    return this.pairs[i]![0];
+  }
+  value(i: number): string {
+    return this.pairs[i]![1];
+  }
+  equalsLabels(flat: readonly string[]): boolean {
+    if (flat.length !== this.pairs.length * 2) return false;
+    return this.pairs.every(([n, v], i) => flat[2 * i] === n && flat[2 * i + 1] === v);
+  }
 }

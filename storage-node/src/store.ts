@@ -97,7 +97,7 @@ export class NodeStore {
           this.metrics.discarded(tenant, reader.problem.id, reader.sampleCount);
           continue;
         }
-        const { s, created } = head.getOrCreate(reader.names, reader.values, reader.hashHi, reader.hashLo);
+        const { s, created } = head.getOrCreate(reader);
         if (created) res.newSeries++;
         head.appendSamples(s, reader.timestamps, reader.sampleValues, reader.sampleCount, res);
       }

@@ -131,12 +131,14 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
     throw e;
   }
 
-  // 6. commit, one RPC per shard, in parallel
+  // 6. commit, one RPC per shard, in parallel. When the whole request is valid
+  // and belongs to one shard, the client's own snappy body is forwarded as is.
+  const wholeBody = byShard.size === 1 && rejected === 0 && body.byteLength <= MAX_RECORD_BYTES && raw.byteLength <= MAX_RECORD_UNCOMPRESSED;
   try {
     await Promise.all(
       [...byShard].map(([shard, b]) => {
         const stub = env.SHARD_COORDINATOR.get(env.SHARD_COORDINATOR.idFromName(`${principal.tenant}/${shard}`));
-        return stub.append(principal.tenant, shard, recordsOf(raw, b));
+        return stub.append(principal.tenant, shard, wholeBody ? [body] : recordsOf(raw, b));
       }),
     );
   } catch (e) {

@@ -1,13 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { seriesHash } from '../../../wire/hash.js';
+import { PairLabels } from '../../../wire/remote-write.js';
 import { Matcher, type MatchType } from '../model/matcher.js';
 import { parseSeriesSelector } from '../promql/selector.js';
 import { TenantHead, type AppendResult } from './head.js';
 
 function add(head: TenantHead, labels: [string, string][], samples: [number, number][]) {
-  const h = seriesHash(labels);
-  const { s } = head.getOrCreate(labels.map((l) => l[0]), labels.map((l) => l[1]), h.hi, h.lo);
+  const { s } = head.getOrCreate(new PairLabels(labels));
   const res: AppendResult = { appended: 0, duplicates: 0, discarded: {}, newSeries: 0 };
   head.appendSamples(s, Float64Array.from(samples.map((x) => x[0])), Float64Array.from(samples.map((x) => x[1])), samples.length, res);
   return { s, res };

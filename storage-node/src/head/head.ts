@@ -7,6 +7,7 @@
  * byte arrays); samples exist only inside chunks, never as objects.
  */
 import { XorAppender, XorIterator, SAMPLES_PER_CHUNK } from '../chunkenc/xor.js';
+import type { LabelSource } from '../../../wire/remote-write.js';
 import type { Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
 import { intersect, subtract, unionAll } from './postings.js';
@@ -78,22 +79,26 @@ export class TenantHead {
     return s;
   }
 
-  /** Find or create the series with these (sorted, valid) labels. */
-  getOrCreate(names: readonly string[], values: readonly string[], hashHi: number, hashLo: number): { s: MemSeries; created: boolean } {
-    const key = (hashHi & 0x1fffff) * 0x100000000 + (hashLo >>> 0);
+  /**
+   * Find or create the series with these (sorted, valid) labels. An existing
+   * series is confirmed by comparing bytes against its stored strings, so the
+   * steady state (known series) decodes and allocates nothing.
+   */
+  getOrCreate(src: LabelSource): { s: MemSeries; created: boolean } {
+    const key = (src.hashHi & 0x1fffff) * 0x100000000 + (src.hashLo >>> 0);
     const ref = this.byHash.get(key);
     if (ref !== undefined) {
       const s = this.series[ref]!;
-      if (sameLabels(s.labels, names, values)) return { s, created: false };
+      if (src.equalsLabels(s.labels)) return { s, created: false };
       for (const r of this.collisions.get(key) ?? []) {
         const c = this.series[r]!;
-        if (sameLabels(c.labels, names, values)) return { s: c, created: false };
+        if (src.equalsLabels(c.labels)) return { s: c, created: false };
       }
     }
-    const labels: string[] = new Array(names.length * 2);
-    for (let i = 0; i < names.length; i++) {
-      labels[2 * i] = this.intern(names[i]!);
-      labels[2 * i + 1] = this.intern(values[i]!);
+    const labels: string[] = new Array(src.labelCount * 2);
+    for (let i = 0; i < src.labelCount; i++) {
+      labels[2 * i] = this.intern(src.name(i));
+      labels[2 * i + 1] = this.intern(src.value(i));
     }
     const s = new MemSeries(this.series.length, labels);
     this.series.push(s);
@@ -245,12 +250,3 @@ export class TenantHead {
     return out;
   }
 }
-
-function sameLabels(ls: Labels, names: readonly string[], values: readonly string[]): boolean {
-  if (ls.length !== names.length * 2) return false;
-  for (let i = 0; i < names.length; i++) {
-    if (ls[2 * i] !== names[i] || ls[2 * i + 1] !== values[i]) return false;
-  }
-  return true;
-}
-
