@@ -11,6 +11,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['wire/**/*.test.ts', 'storage-node/**/*.test.ts'],
+          benchmark: { include: ['wire/**/*.bench.ts', 'storage-node/**/*.bench.ts'] },
           environment: 'node',
         },
       },
@@ -18,6 +19,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          benchmark: { include: [] },
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 180_000,

@@ -25,7 +25,7 @@ export interface NodeTransport {
 }
 
 function placement(tenant: string, shard: number, nodes: number): number {
-  const h = seriesHash([['tenant', tenant], ['shard', String(shard)]]);
+  const h = seriesHash([['shard', String(shard)], ['tenant', tenant]]); // sorted, as every label set we hash
   return jumpHash(h.hi, h.lo, nodes);
 }
 

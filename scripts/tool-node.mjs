@@ -62,7 +62,11 @@ function binEntry(name) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [cmd, ...rest] = process.argv.slice(2);
-  if (cmd === 'install') toolNodePath({ install: true });
+  if (cmd === 'install') {
+    // Production images (infra/) and installs without wrangler need no tool Node.js.
+    if (process.env.ISOBAR_SKIP_TOOL_NODE || !existsSync(join(ROOT, 'node_modules', 'wrangler'))) process.exit(0);
+    toolNodePath({ install: true });
+  }
   else if (cmd === 'path') console.log(toolNodePath());
   else if (cmd === 'run') {
     const [bin, args] = toolCommand(rest[0], rest.slice(1));
