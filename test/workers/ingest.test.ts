@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeWriteRequest } from '../../wire/remote-write.js';
 import { snappyEncode } from '../../wire/snappy.js';
-import { eventually, now, read, write } from './helpers.js';
+import { DEMO_KEY, eventually, now, read, write } from './helpers.js';
 
 type L = [string, string][];
 const s = (labels: L, v = 1) => ({ labels, samples: [[now(), v]] as [number, number][] });
@@ -102,5 +102,34 @@ describe('remote write validation', () => {
     expect(r.status).toBe(200);
     expect(r.body.status).toBe('success');
     expect(r.body.data.version).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+
+describe('read API details', () => {
+  it('takes form-encoded POST like GET, with start/end', async () => {
+    const { SELF } = await import('cloudflare:test');
+    const name = `post_form_${Date.now()}`;
+    const t = now();
+    expect((await write([{ labels: [['__name__', name]], samples: [[t, 1]] }])).status).toBe(204);
+    const post = (body: string) =>
+      SELF.fetch('http://isobar.test/prometheus/api/v1/series', {
+        method: 'POST',
+        body,
+        headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/x-www-form-urlencoded' },
+      }).then((r) => r.json() as Promise<{ data: unknown[] }>);
+    const sel = `match%5B%5D=${encodeURIComponent(name)}`;
+    expect((await post(`${sel}&start=${t / 1000 - 60}&end=${t / 1000 + 60}`)).data).toEqual([{ __name__: name }]);
+    // Outside the time range: nothing.
+    expect((await post(`${sel}&start=${t / 1000 - 7200}&end=${t / 1000 - 3600}`)).data).toEqual([]);
+    // RFC 3339 times work too.
+    expect((await post(`${sel}&start=${new Date(t - 60_000).toISOString()}`)).data).toEqual([{ __name__: name }]);
+    const bad = await read(`series?match[]=${name}&start=yesterday`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatch(/invalid parameter "start"/);
+  });
+
+  it('answers metadata and exemplars as Prometheus does when it has none', async () => {
+    expect((await read('metadata')).text).toBe('{"status":"success","data":{}}');
+    expect((await read('query_exemplars?query=up')).text).toBe('{"status":"success","data":[]}');
   });
 });

@@ -61,7 +61,11 @@ export function readApp(): Hono<AppEnv> {
     app[method]('/api/v1/series', forward(() => '/api/v1/series', 'series'));
     app[method]('/api/v1/labels', forward(() => '/api/v1/labels', 'strings'));
     app[method]('/api/v1/label/:name/values', forward((c) => `/api/v1/label/${encodeURIComponent(c.req.param('name')!)}/values`, 'strings'));
-    app[method]('/api/v1/status/buildinfo', (c) =>
+    // Nothing stored yet for these: answered as Prometheus answers when it has none,
+    // so Grafana's metrics browser and Explore work (metadata and exemplar ingestion are later stages).
+    app[method]('/api/v1/metadata', () => promJson(successJson('{}')));
+    app[method]('/api/v1/query_exemplars', () => promJson(successJson('[]')));
+    app[method]('/api/v1/status/buildinfo', () =>
       promJson(successJson('{' + Object.entries(BUILD_INFO).map(([k, v]) => `${goString(k)}:${goString(v)}`).join(',') + '}')),
     );
   }
