@@ -27,6 +27,7 @@ function run(label, bin, args, { report } = {}) {
     }
   }
   if (r.status !== 0) {
+    if (!report) totals.failed += 1; // a failed check counts as a failure too
     console.error(`\n${label} failed`);
     summary();
     process.exit(r.status ?? 1);

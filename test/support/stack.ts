@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeWriteRequest, type SeriesInput } from '../../wire/remote-write.js';
 import { snappyEncode } from '../../wire/snappy.js';
+import { eventually } from './eventually.js';
 import { freePort } from './node-process.js';
+
+export { eventually };
 
 export interface StackSettings {
   ISOBAR_PORT: string;
@@ -52,15 +55,6 @@ export class Client {
   }
 }
 
-export async function eventually<T>(f: () => Promise<T>, ok: (t: T) => boolean, ms = 60_000): Promise<T> {
-  const until = Date.now() + ms;
-  let last = await f();
-  while (!ok(last) && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 500));
-    last = await f();
-  }
-  return last;
-}
 
 /** Debian's Prometheus, scraping itself and remote-writing to `writeUrl` with Basic auth. */
 export async function startPrometheus(writeUrl: string, user: string, password: string): Promise<{ child: ChildProcess; url: string }> {

@@ -1,6 +1,9 @@
 import { SELF, env } from 'cloudflare:test';
 import { encodeWriteRequest, type SeriesInput } from '../../wire/remote-write.js';
 import { snappyEncode } from '../../wire/snappy.js';
+import { eventually } from '../support/eventually.js';
+
+export { eventually };
 
 export const ADMIN = 'test-admin-token';
 export const DEMO_KEY = 'isb_demo_test-demo-key-0123456789';
@@ -49,12 +52,3 @@ export async function nodeControl(action: 'stop' | 'start'): Promise<void> {
 
 export const now = () => Math.floor(Date.now() / 1000) * 1000;
 
-export async function eventually<T>(f: () => Promise<T>, ok: (t: T) => boolean, ms = 15_000): Promise<T> {
-  const until = Date.now() + ms;
-  let last = await f();
-  while (!ok(last) && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 200));
-    last = await f();
-  }
-  return last;
-}
