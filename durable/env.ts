@@ -21,6 +21,8 @@ export interface Env {
   ISOBAR_DEMO_KEY?: string;
   /** Development only: shard count of tenant `demo`. */
   ISOBAR_DEMO_SHARDS?: string;
+  /** Production: the Worker's public base URL (given to storage-node containers for resync). */
+  ISOBAR_PUBLIC_URL?: string;
   ISOBAR_MAX_BODY_BYTES?: string;
   ISOBAR_MAX_DECOMPRESSED_BYTES?: string;
   ISOBAR_KEY_CACHE_TTL_SECONDS?: string;

@@ -304,6 +304,17 @@ export class ShardCoordinator extends DurableObject<Env> {
     await this.pumping;
   }
 
+  /**
+   * The storage node restarted (it says so through the edge): re-learn its
+   * position and replay what it lacks. Returns at once; the pump does the work.
+   */
+  async resync(): Promise<void> {
+    if (this.tenant === '') return;
+    this.synced = false;
+    this.failures = 0;
+    this.kick();
+  }
+
   /** Readiness probe: the object and its storage answer. */
   async ping(): Promise<boolean> {
     this.sql.exec(`SELECT 1`);

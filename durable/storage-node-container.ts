@@ -21,6 +21,8 @@ export class StorageNodeContainer extends Container<Env> {
       ISOBAR_NODE_PORT: String(this.defaultPort),
       ISOBAR_NODE_SECRET: env.ISOBAR_NODE_SECRET,
       ISOBAR_DATA_DIR: '/data',
+      // The Worker's public URL, so a restarted node can ask its coordinators to replay.
+      ...(env.ISOBAR_PUBLIC_URL ? { ISOBAR_EDGE_URL: env.ISOBAR_PUBLIC_URL } : {}),
     };
   }
 }

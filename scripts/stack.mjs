@@ -60,7 +60,14 @@ export async function startNode(s, { inheritOutput = false } = {}) {
   const child = spawn(nodeBin, ['--enable-source-maps', main], {
     cwd: ROOT,
     stdio: ['ignore', out, out],
-    env: { ...process.env, ISOBAR_DATA_DIR: s.ISOBAR_DATA_DIR, ISOBAR_NODE_PORT: s.ISOBAR_NODE_PORT, ISOBAR_NODE_SECRET: s.ISOBAR_NODE_SECRET },
+    env: {
+      ...process.env,
+      ISOBAR_DATA_DIR: s.ISOBAR_DATA_DIR,
+      ISOBAR_NODE_PORT: s.ISOBAR_NODE_PORT,
+      ISOBAR_NODE_SECRET: s.ISOBAR_NODE_SECRET,
+      // A restarted node asks the edge to have its coordinators replay (the edge may start later).
+      ISOBAR_EDGE_URL: `http://127.0.0.1:${s.ISOBAR_PORT}`,
+    },
   });
   await waitFor(`http://127.0.0.1:${s.ISOBAR_NODE_PORT}/-/ready`, { child, what: 'storage node' });
   return child;

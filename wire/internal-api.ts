@@ -31,3 +31,12 @@ export interface ShardState {
   /** Changes every time the node process starts. */
   bootId: string;
 }
+
+/** Edge route a restarted node calls (node secret) so coordinators replay what it lacks. */
+export const RESYNC_PATH = `${INTERNAL_PREFIX}/nodes/resync`;
+
+/** Body of a resync call: every tenant×shard the node serves, with what it has applied. */
+export interface ResyncRequest {
+  bootId: string;
+  shards: Array<{ tenant: string; shard: number; applied: number }>;
+}

@@ -14,6 +14,8 @@ const Env = z.object({
   ISOBAR_NODE_SECRET: z.string().min(16, 'ISOBAR_NODE_SECRET must be at least 16 characters').default(DEV_NODE_SECRET),
   ISOBAR_ENV: z.enum(['development', 'production']).default('development'),
   ISOBAR_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** The edge, which a restarted node asks to have its coordinators replay (unset: coordinators find out on their own). */
+  ISOBAR_EDGE_URL: z.string().url().optional(),
 });
 
 export type NodeConfig = z.infer<typeof Env> & { nodeDir: string };

@@ -8,6 +8,8 @@ import { mkdirSync } from 'node:fs';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { loadConfig } from './config.js';
 import { NodeMetrics } from './metrics.js';
+import { announceRestart } from './resync.js';
+import { ShardRegistry } from './shard-registry.js';
 import { createServer } from './server.js';
 import { NodeStore } from './store.js';
 
@@ -16,15 +18,23 @@ const log = createLogger('storage-node', config.ISOBAR_LOG_LEVEL);
 mkdirSync(config.nodeDir, { recursive: true });
 
 const metrics = new NodeMetrics();
-const store = new NodeStore(metrics, log);
+const shardRegistry = new ShardRegistry(config.nodeDir);
+const known = shardRegistry.load();
+if (known.problem) log.warn(known.problem);
+const store = new NodeStore(metrics, log, (tenant, shard) => shardRegistry.remember(tenant, shard));
 const app = createServer({ store, metrics, log, secret: config.ISOBAR_NODE_SECRET });
 
+const stopping = new AbortController();
 const server = serve({ fetch: app.fetch, hostname: config.ISOBAR_NODE_HOST, port: config.ISOBAR_NODE_PORT }, (info) => {
-  log.info('storage node listening', { address: `http://${info.address}:${info.port}`, dataDir: config.nodeDir, bootId: store.bootId, node: process.version });
+  log.info('storage node listening', { address: `http://${info.address}:${info.port}`, dataDir: config.nodeDir, bootId: store.bootId, node: process.version, knownShards: known.loaded });
+  if (config.ISOBAR_EDGE_URL) {
+    void announceRestart({ edgeUrl: config.ISOBAR_EDGE_URL, secret: config.ISOBAR_NODE_SECRET, store, pairs: [...shardRegistry.pairs], log, signal: stopping.signal });
+  }
 });
 
 function shutdown(signal: string) {
   log.info('shutting down', { signal });
+  stopping.abort();
   server.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 2000).unref();
 }

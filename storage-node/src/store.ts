@@ -25,6 +25,8 @@ export class NodeStore {
   constructor(
     private readonly metrics: NodeMetrics,
     private readonly log: Logger,
+    /** Told about every new tenant×shard (the node's shard registry); optional in tests. */
+    private readonly onNewShard: (tenant: string, shard: number) => void = () => {},
   ) {}
 
   head(tenant: string): TenantHead | undefined {
@@ -52,6 +54,7 @@ export class NodeStore {
     if (!st) {
       st = { applied: 0, persisted: 0 };
       this.shards.set(key, st);
+      this.onNewShard(tenant, shard);
     }
     const records = decodeBatch(body);
     const fresh = records.filter((r) => r.seq > st!.applied);

@@ -4,6 +4,8 @@
  * The stack is started by the same functions as `npm start`.
  */
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM script
 import { startEdge, startNode, stop } from '../../scripts/stack.mjs';
@@ -48,5 +50,16 @@ describe('storage node restart', () => {
     );
     expect(after).toEqual([100, 200]);
     expect((await fetch(`${client.base}/-/ready`)).status).toBe(200);
+  });
+
+  it('refills a restarted node with no new writes: the node asks its coordinators to replay', async () => {
+    const before = (await client.read('series?match[]=before_crash')).data.length;
+    expect(before).toBe(200);
+    await stop(node, 'SIGKILL');
+    node = await startNode(s);
+    const back = await eventually(async () => (await client.read('series?match[]=before_crash')).data.length, (n) => n === 200, 90_000);
+    expect(back).toBe(200);
+    const log = readFileSync(join(s.ISOBAR_DATA_DIR, 'logs', 'storage-node.log'), 'utf8');
+    expect(log).toMatch(/"msg":"asked coordinators to replay","shards":\d+/);
   });
 });

@@ -1,4 +1,4 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { encodeWriteRequest } from '../../wire/remote-write.js';
 import { snappyEncode } from '../../wire/snappy.js';
@@ -99,5 +99,30 @@ describe('routing', () => {
       expect(new Uint8Array(row.payload).subarray(12)).toEqual(body);
     });
     expect((await eventually(() => read(`series?match[]=${name}`, `Bearer ${key}`), (r) => r.body?.data?.length === 50)).body.data).toHaveLength(50);
+  });
+});
+
+describe('resync after a node restart', () => {
+  const call = (auth: string, body: unknown) =>
+    SELF.fetch('http://isobar.test/internal/v1/nodes/resync', { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('needs the node secret and a valid body', async () => {
+    expect((await call('Bearer wrong', { bootId: 'x', shards: [] })).status).toBe(401);
+    expect((await call('', { bootId: 'x', shards: [] })).status).toBe(401);
+    const bad = await call(`Bearer ${env.ISOBAR_NODE_SECRET}`, { bootId: 'x', shards: [{ tenant: 'Bad Tenant', shard: 0, applied: 0 }] });
+    expect(bad.status).toBe(400);
+  });
+
+  it('makes the listed coordinators replay to the node', async () => {
+    const key = await newTenant('resync', 1);
+    const name = `resync_${Date.now()}`;
+    expect((await write([{ labels: [['__name__', name]], samples: [[now(), 1]] }], {}, `Bearer ${key}`)).status).toBe(204);
+    await nodeControl('stop');
+    await nodeControl('start'); // empty again
+    const r = await call(`Bearer ${env.ISOBAR_NODE_SECRET}`, { bootId: 'test', shards: [{ tenant: 'resync', shard: 0, applied: 0 }] });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ resynced: 1 });
+    const got = await eventually(() => read(`series?match[]=${name}`, `Bearer ${key}`), (x) => x.body?.data?.length === 1);
+    expect(got.body.data).toEqual([{ __name__: name }]);
   });
 });

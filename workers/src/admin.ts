@@ -6,8 +6,9 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ErrorIds, IsobarError } from '../../wire/errors.js';
-import { sha256, TENANT_ID_RE } from '../../durable/tenant-registry.js';
+import { TENANT_ID_RE } from '../../durable/tenant-registry.js';
 import type { AppEnv } from './context.js';
+import { bearer, secretMatches } from './secrets.js';
 
 const CreateTenant = z.object({
   id: z.string().regex(TENANT_ID_RE, 'tenant ids are 1-63 characters of [a-z0-9-]'),
@@ -28,10 +29,7 @@ export function adminApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use('*', async function requireOperatorToken(c, next) {
-    const header = c.req.header('authorization') ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-    const [a, b] = await Promise.all([sha256(given), sha256(c.env.ISOBAR_ADMIN_TOKEN ?? '')]);
-    if (!given || !c.env.ISOBAR_ADMIN_TOKEN || !crypto.subtle.timingSafeEqual(a, b)) {
+    if (!(await secretMatches(bearer(c.req.header('authorization')), c.env.ISOBAR_ADMIN_TOKEN))) {
       const e = new IsobarError(ErrorIds.adminTokenRequired, 'unauthenticated', 'the admin API needs the operator token: Authorization: Bearer $ISOBAR_ADMIN_TOKEN');
       return jsonError(401, e.id, e.message);
     }

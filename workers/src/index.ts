@@ -3,12 +3,14 @@
  * admin API for operators, and the Durable Object classes it binds.
  */
 import { Hono } from 'hono';
+import { INTERNAL_PREFIX } from '../../wire/internal-api.js';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { transportFrom } from '../../durable/transport.js';
 import { adminApp } from './admin.js';
 import { authenticate } from './auth.js';
 import type { AppEnv } from './context.js';
 import { handleWrite } from './ingest.js';
+import { internalApp } from './internal.js';
 import { readApp } from './read.js';
 
 export { ShardCoordinator } from '../../durable/shard-coordinator.js';
@@ -51,6 +53,7 @@ app.post('/api/v1/push', write, handleWrite);
 
 app.route('/prometheus', readApp());
 app.route('/admin/v1', adminApp());
+app.route(INTERNAL_PREFIX, internalApp());
 
 app.notFound((c) => c.text(`404: ${c.req.method} ${new URL(c.req.url).pathname} is not an Isobar endpoint\n`, 404));
 app.onError((e, c) => {

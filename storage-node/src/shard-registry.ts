@@ -1,0 +1,48 @@
+/**
+ * The tenant×shard pairs this node serves, kept in `<node dir>/shards.json` so
+ * that after a restart the node can name every coordinator that must refill it.
+ * Written only when a new pair appears (rare), atomically (temp file + rename).
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+const FILE = 'shards.json';
+const Shape = z.array(z.object({ tenant: z.string().regex(/^[a-z0-9-]{1,63}$/), shard: z.number().int().min(0) }));
+
+export class ShardRegistry {
+  private readonly known = new Set<string>();
+  readonly pairs: Array<{ tenant: string; shard: number }> = [];
+
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** Load the file; a missing file is an empty list, a damaged one is reported and ignored. */
+  load(): { loaded: number; problem?: string } {
+    let raw: string;
+    try {
+      raw = readFileSync(join(this.dir, FILE), 'utf8');
+    } catch {
+      return { loaded: 0 };
+    }
+    const parsed = Shape.safeParse((() => { try { return JSON.parse(raw); } catch { return undefined; } })());
+    if (!parsed.success) return { loaded: 0, problem: `${join(this.dir, FILE)} is not a valid shard list; ignoring it` };
+    for (const p of parsed.data) this.remember(p.tenant, p.shard, false);
+    return { loaded: this.pairs.length };
+  }
+
+  /** Record a pair; true when it was new. */
+  remember(tenant: string, shard: number, persist = true): boolean {
+    const key = `${tenant}/${shard}`;
+    if (this.known.has(key)) return false;
+    this.known.add(key);
+    this.pairs.push({ tenant, shard });
+    if (persist) {
+      const tmp = join(this.dir, `${FILE}.tmp`);
+      writeFileSync(tmp, JSON.stringify(this.pairs));
+      renameSync(tmp, join(this.dir, FILE));
+    }
+    return true;
+  }
+}
