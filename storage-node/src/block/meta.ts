@@ -1,0 +1,29 @@
+/**
+ * `meta.json` of a block, as Prometheus (and Thanos) read it. `maxTime` is
+ * exclusive: one past the newest sample.
+ */
+import { z } from 'zod';
+import { META_VERSION } from './filenames.js';
+
+export const BlockMetaSchema = z.object({
+  ulid: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/),
+  minTime: z.number().int(),
+  maxTime: z.number().int(),
+  stats: z
+    .object({
+      numSamples: z.number().int().min(0).optional(),
+      numSeries: z.number().int().min(0).optional(),
+      numChunks: z.number().int().min(0).optional(),
+      numTombstones: z.number().int().min(0).optional(),
+    })
+    .optional(),
+  compaction: z.object({
+    level: z.number().int().min(1),
+    sources: z.array(z.string()).optional(),
+    parents: z.array(z.object({ ulid: z.string(), minTime: z.number(), maxTime: z.number() })).optional(),
+    deletable: z.boolean().optional(),
+  }),
+  version: z.literal(META_VERSION),
+}).loose();
+
+export type BlockMeta = z.infer<typeof BlockMetaSchema>;

@@ -1,0 +1,272 @@
+/**
+ * Reads a Prometheus TSDB block (ours, or one Prometheus or promtool wrote).
+ *
+ * Memory: the TOC, the symbol table and the postings offset table are read at
+ * open; series entries, postings lists and chunks are read on demand with
+ * positioned reads, never whole files. Every section's CRC-32C is checked
+ * before use; damage raises CorruptionError naming file and offset.
+ */
+import { closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ENCODING_XOR } from '../chunkenc/xor.js';
+import { crc32c } from '../encoding/crc32c.js';
+import { CorruptionError, DecBuf } from '../encoding/encbuf.js';
+import { intersect, subtract, unionAll } from '../head/postings.js';
+import type { Matcher } from '../model/matcher.js';
+import { CHUNKS_DIR, CHUNKS_HEADER_BYTES, CHUNKS_MAGIC, INDEX_FILE, INDEX_MAGIC, META_FILE, SERIES_ALIGN, TOC_BYTES, TOMBSTONES_FILE, segmentName } from './filenames.js';
+import type { ChunkMeta } from './index-writer.js';
+import { BlockMetaSchema, type BlockMeta } from './meta.js';
+import { decodeTombstones, type Tombstone } from './tombstones.js';
+
+function readAt(fd: number, pos: number, len: number): Uint8Array {
+  const b = new Uint8Array(len);
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, b, got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === len ? b : b.subarray(0, got);
+}
+
+export interface BlockSeries {
+  ref: number;
+  labels: string[];
+  chunks: ChunkMeta[];
+}
+
+export class BlockReader {
+  readonly symbols: string[] = [];
+  /** name -> value -> postings list offset. */
+  private readonly postingsTable = new Map<string, Map<string, number>>();
+  private readonly segments = new Map<number, { fd: number; size: number }>();
+  readonly tombstones: Tombstone[];
+
+  private constructor(
+    readonly dir: string,
+    readonly meta: BlockMeta,
+    private readonly indexFd: number,
+    private readonly indexSize: number,
+  ) {
+    const where = INDEX_FILE;
+    const head = readAt(indexFd, 0, 5);
+    const hd = new DecBuf(head, 0, head.length, where);
+    if (hd.be32() !== INDEX_MAGIC) hd.fail('bad magic');
+    const version = hd.byte();
+    if (version !== 2) hd.fail(`index format version ${version} is not supported (want 2)`);
+    if (indexSize < 5 + TOC_BYTES) hd.fail('file too short for a table of contents');
+    const tocBuf = readAt(indexFd, indexSize - TOC_BYTES, TOC_BYTES);
+    const toc = new DecBuf(tocBuf, 0, TOC_BYTES, where, indexSize - TOC_BYTES);
+    if (crc32c(tocBuf, 0, 48) !== new DataView(tocBuf.buffer).getUint32(48)) toc.fail('table of contents checksum mismatch');
+    const symbolsAt = toc.be64();
+    toc.be64(); // series
+    toc.be64(); // label indices
+    toc.be64(); // label offset table
+    toc.be64(); // postings
+    const postingsTableAt = toc.be64();
+
+    const sym = this.section(symbolsAt);
+    const count = sym.be32();
+    for (let i = 0; i < count; i++) this.symbols.push(sym.uvarintStr());
+
+    const pt = this.section(postingsTableAt);
+    const n = pt.be32();
+    for (let i = 0; i < n; i++) {
+      if (pt.byte() !== 2) pt.fail('postings offset entry without 2 keys');
+      const name = pt.uvarintStr();
+      const value = pt.uvarintStr();
+      const off = pt.uvarint();
+      let byValue = this.postingsTable.get(name);
+      if (!byValue) this.postingsTable.set(name, (byValue = new Map()));
+      byValue.set(value, off);
+    }
+
+    let stones: Tombstone[] = [];
+    try {
+      stones = decodeTombstones(readFileSync(join(dir, TOMBSTONES_FILE)), join(dir, TOMBSTONES_FILE));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    this.tombstones = stones;
+  }
+
+  static open(dir: string): BlockReader {
+    let meta: BlockMeta;
+    try {
+      meta = BlockMetaSchema.parse(JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')));
+    } catch (e) {
+      throw new CorruptionError(join(dir, META_FILE), 0, `unreadable meta.json: ${(e as Error).message}`);
+    }
+    const fd = openSync(join(dir, INDEX_FILE), 'r');
+    try {
+      return new BlockReader(dir, meta, fd, fstatSync(fd).size);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  /** A `len <4> body CRC <4>` section at `at`, checked; the DecBuf spans the body. */
+  private section(at: number): DecBuf {
+    const lenBuf = readAt(this.indexFd, at, 4);
+    if (lenBuf.length < 4) throw new CorruptionError(INDEX_FILE, at, 'section length beyond end of file');
+    const len = new DataView(lenBuf.buffer).getUint32(0);
+    if (at + 8 + len > this.indexSize) throw new CorruptionError(INDEX_FILE, at, `section of ${len} bytes runs past the end of the file`);
+    const b = readAt(this.indexFd, at + 4, len + 4);
+    if (crc32c(b, 0, len) !== new DataView(b.buffer).getUint32(len)) throw new CorruptionError(INDEX_FILE, at, 'section checksum mismatch');
+    return new DecBuf(b, 0, len, INDEX_FILE, at + 4);
+  }
+
+  private symbol(d: DecBuf): string {
+    const i = d.uvarint();
+    const s = this.symbols[i];
+    if (s === undefined) d.fail(`symbol reference ${i} out of range`);
+    return s;
+  }
+
+  labelNames(): string[] {
+    return [...this.postingsTable.keys()].filter((n) => n !== '');
+  }
+
+  labelValues(name: string): string[] {
+    return [...(this.postingsTable.get(name)?.keys() ?? [])];
+  }
+
+  /** Series refs with name=value, ascending. */
+  postings(name: string, value: string): number[] {
+    const off = this.postingsTable.get(name)?.get(value);
+    if (off === undefined) return [];
+    const d = this.section(off);
+    const n = d.be32();
+    const out = new Array<number>(n);
+    for (let i = 0; i < n; i++) out[i] = d.be32();
+    return out;
+  }
+
+  allPostings(): number[] {
+    return this.postings('', '');
+  }
+
+  /** Prometheus's PostingsForMatchers over this block. */
+  postingsFor(matchers: readonly Matcher[]): number[] {
+    let result: number[] | undefined;
+    const negatives: Matcher[] = [];
+    const matching = (m: Matcher, want: boolean) => {
+      const byValue = this.postingsTable.get(m.name);
+      if (!byValue) return [];
+      const lists: number[][] = [];
+      for (const v of byValue.keys()) if (m.matches(v) === want) lists.push(this.postings(m.name, v));
+      return unionAll(lists);
+    };
+    for (const m of matchers) {
+      if (m.matchesEmpty) {
+        negatives.push(m);
+        continue;
+      }
+      const p = matching(m, true);
+      result = result ? intersect(result, p) : p;
+      if (result.length === 0) return result;
+    }
+    if (!result) result = this.allPostings();
+    for (const m of negatives) result = subtract(result, matching(m, false));
+    return result;
+  }
+
+  series(ref: number): BlockSeries {
+    const at = ref * SERIES_ALIGN;
+    let win = readAt(this.indexFd, at, 512);
+    const d0 = new DecBuf(win, 0, win.length, INDEX_FILE, at);
+    const len = d0.uvarint();
+    const bodyAt = d0.pos;
+    if (bodyAt + len + 4 > win.length) {
+      win = readAt(this.indexFd, at, bodyAt + len + 4);
+      if (win.length < bodyAt + len + 4) throw new CorruptionError(INDEX_FILE, at, 'series entry runs past the end of the file');
+    }
+    if (crc32c(win, bodyAt, bodyAt + len) !== new DataView(win.buffer, win.byteOffset).getUint32(bodyAt + len)) {
+      throw new CorruptionError(INDEX_FILE, at, 'series checksum mismatch');
+    }
+    const d = new DecBuf(win, bodyAt, bodyAt + len, INDEX_FILE, at);
+    const nl = d.uvarint();
+    const labels = new Array<string>(nl * 2);
+    for (let i = 0; i < nl; i++) {
+      labels[2 * i] = this.symbol(d);
+      labels[2 * i + 1] = this.symbol(d);
+    }
+    const nc = d.uvarint();
+    const chunks: ChunkMeta[] = [];
+    let prevMaxT = 0;
+    let prevRef = 0;
+    for (let i = 0; i < nc; i++) {
+      let minT: number;
+      let ref: number;
+      if (i === 0) {
+        minT = d.varint();
+        const maxT = minT + d.uvarint();
+        ref = d.uvarint();
+        chunks.push({ minT, maxT, ref });
+        prevMaxT = maxT;
+      } else {
+        minT = prevMaxT + d.uvarint();
+        const maxT = minT + d.uvarint();
+        ref = prevRef + d.varint();
+        chunks.push({ minT, maxT, ref });
+        prevMaxT = maxT;
+      }
+      prevRef = ref;
+    }
+    return { ref, labels, chunks };
+  }
+
+  private segment(seq: number): { fd: number; size: number } {
+    let s = this.segments.get(seq);
+    if (!s) {
+      const path = join(this.dir, CHUNKS_DIR, segmentName(seq + 1));
+      const fd = openSync(path, 'r');
+      const size = fstatSync(fd).size;
+      const head = readAt(fd, 0, CHUNKS_HEADER_BYTES);
+      if (head.length < CHUNKS_HEADER_BYTES || new DataView(head.buffer).getUint32(0) !== CHUNKS_MAGIC) {
+        closeSync(fd);
+        throw new CorruptionError(`${CHUNKS_DIR}/${segmentName(seq + 1)}`, 0, 'bad chunk file header');
+      }
+      s = { fd, size };
+      this.segments.set(seq, s);
+    }
+    return s;
+  }
+
+  /** The XOR data of the chunk at `ref`, checksum verified. */
+  chunk(ref: number): Uint8Array {
+    const seq = Math.floor(ref / 0x100000000);
+    const off = ref % 0x100000000;
+    const where = `${CHUNKS_DIR}/${segmentName(seq + 1)}`;
+    const seg = this.segment(seq);
+    let win = readAt(seg.fd, off, 256);
+    const d = new DecBuf(win, 0, win.length, where, off);
+    const len = d.uvarint();
+    const start = d.pos;
+    const total = start + 1 + len + 4;
+    if (off + total > seg.size) d.fail(`chunk of ${len} bytes runs past the end of the file`);
+    if (total > win.length) win = readAt(seg.fd, off, total);
+    const encoding = win[start]!;
+    if (crc32c(win, start, start + 1 + len) !== new DataView(win.buffer, win.byteOffset).getUint32(start + 1 + len)) {
+      throw new CorruptionError(where, off, 'chunk checksum mismatch');
+    }
+    if (encoding !== ENCODING_XOR) throw new CorruptionError(where, off, `chunk encoding ${encoding} is not XOR (native histograms are not read yet)`);
+    return win.subarray(start + 1, start + 1 + len);
+  }
+
+  close(): void {
+    closeSync(this.indexFd);
+    for (const s of this.segments.values()) closeSync(s.fd);
+    this.segments.clear();
+  }
+}
+
+/** Block folders (ULID names) under a tenant's blocks directory. */
+export function listBlocks(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((n) => /^[0-9A-HJKMNP-TV-Z]{26}$/.test(n)).sort();
+  } catch {
+    return [];
+  }
+}
