@@ -21,7 +21,12 @@ const metrics = new NodeMetrics();
 const shardRegistry = new ShardRegistry(config.nodeDir);
 const known = shardRegistry.load();
 if (known.problem) log.warn(known.problem);
-const store = new NodeStore(metrics, log, (tenant, shard) => shardRegistry.remember(tenant, shard));
+const store = new NodeStore(metrics, log, { nodeDir: config.nodeDir, onNewShard: (tenant, shard) => shardRegistry.remember(tenant, shard) });
+const opened = store.open();
+log.info('storage opened', opened);
+/** WAL fsync cadence: the coordinators' logs are the truth, so a second of OS buffering is safe. */
+const WAL_SYNC_MS = 1000;
+const walSync = setInterval(() => store.syncWals(), WAL_SYNC_MS);
 const app = createServer({ store, metrics, log, secret: config.ISOBAR_NODE_SECRET });
 
 const stopping = new AbortController();
@@ -35,6 +40,8 @@ const server = serve({ fetch: app.fetch, hostname: config.ISOBAR_NODE_HOST, port
 function shutdown(signal: string) {
   log.info('shutting down', { signal });
   stopping.abort();
+  clearInterval(walSync);
+  store.close();
   server.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 2000).unref();
 }

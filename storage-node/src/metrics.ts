@@ -12,6 +12,19 @@ export class NodeMetrics {
   corruptRecords = 0;
   applyRequests = 0;
   applyGaps = 0;
+  blocksWritten = 0;
+  /** WAL fsync durations: cumulative histogram buckets (seconds). */
+  private readonly fsyncBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1];
+  private readonly fsyncCounts = new Array<number>(8).fill(0);
+  private fsyncSum = 0;
+  private fsyncCount = 0;
+
+  walFsync(seconds: number): void {
+    this.fsyncSum += seconds;
+    this.fsyncCount++;
+    const i = this.fsyncBuckets.findIndex((b) => seconds <= b);
+    this.fsyncCounts[i < 0 ? this.fsyncBuckets.length : i]!++;
+  }
   /** reason -> tenant -> samples */
   private readonly discards = new Map<string, Map<string, number>>();
 
@@ -36,11 +49,17 @@ export class NodeMetrics {
     };
     let series = 0;
     let chunks = 0;
+    let blocks = 0;
+    let blockBytes = 0;
+    let walBytes = 0;
     const perTenant: Array<[string, number]> = [];
-    for (const [tenant, head] of store.tenants()) {
-      series += head.numSeries;
-      chunks += head.chunkCount;
-      perTenant.push([`{tenant=${JSON.stringify(tenant)}}`, head.numSeries]);
+    for (const [tenant, db] of store.tenants()) {
+      series += db.head.numSeries;
+      chunks += db.head.chunkCount;
+      blocks += db.blocks.length;
+      blockBytes += db.blocks.reduce((n, b) => n + b.bytes(), 0);
+      walBytes += db.wal?.bytes() ?? 0;
+      perTenant.push([`{tenant=${JSON.stringify(tenant)}}`, db.head.numSeries]);
     }
     metric('isobar_node_head_series', 'gauge', 'Series in the head.', [['', series]]);
     metric('isobar_node_head_series_by_tenant', 'gauge', 'Series in the head per tenant.', perTenant);
@@ -54,6 +73,17 @@ export class NodeMetrics {
     metric('isobar_node_corrupt_records_total', 'counter', 'Commit-log records skipped as unreadable.', [['', this.corruptRecords]]);
     metric('isobar_node_apply_requests_total', 'counter', 'Apply requests from shard coordinators.', [['', this.applyRequests]]);
     metric('isobar_node_apply_gaps_total', 'counter', 'Apply requests answered with a sequence gap (replay needed).', [['', this.applyGaps]]);
+    metric('isobar_node_blocks', 'gauge', 'Blocks on local disk.', [['', blocks]]);
+    metric('isobar_node_block_bytes', 'gauge', 'Bytes of blocks on local disk.', [['', blockBytes]]);
+    metric('isobar_node_blocks_written_total', 'counter', 'Blocks written (head flushes).', [['', this.blocksWritten]]);
+    metric('isobar_node_wal_bytes', 'gauge', 'Bytes of WAL segments on disk.', [['', walBytes]]);
+    lines.push('# HELP isobar_node_wal_fsync_duration_seconds WAL fsync durations.', '# TYPE isobar_node_wal_fsync_duration_seconds histogram');
+    let cum = 0;
+    this.fsyncBuckets.forEach((b, i) => {
+      cum += this.fsyncCounts[i]!;
+      lines.push(`isobar_node_wal_fsync_duration_seconds_bucket{le="${b}"} ${cum}`);
+    });
+    lines.push(`isobar_node_wal_fsync_duration_seconds_bucket{le="+Inf"} ${this.fsyncCount}`, `isobar_node_wal_fsync_duration_seconds_sum ${this.fsyncSum}`, `isobar_node_wal_fsync_duration_seconds_count ${this.fsyncCount}`);
     const mem = process.memoryUsage();
     metric('isobar_node_resident_memory_bytes', 'gauge', 'Resident set size.', [['', mem.rss]]);
     metric('isobar_node_heap_used_bytes', 'gauge', 'V8 heap in use.', [['', mem.heapUsed]]);

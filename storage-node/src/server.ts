@@ -90,10 +90,19 @@ export function createServer({ store, metrics, log, secret }: ServerDeps): Hono 
     };
   const prom = `${INTERNAL_PREFIX}/tenants/:tenant/prom/api/v1`;
   for (const method of ['get', 'post'] as const) {
-    app[method](`${prom}/series`, read((t, p) => seriesApi(store.head(t), p)));
-    app[method](`${prom}/labels`, read((t, p) => labelsApi(store.head(t), p)));
-    app[method](`${prom}/label/:name/values`, read((t, p, c) => labelValuesApi(store.head(t), c.req.param('name')!, p)));
+    app[method](`${prom}/series`, read((t, p) => seriesApi(store.tenantDb(t), p)));
+    app[method](`${prom}/labels`, read((t, p) => labelsApi(store.tenantDb(t), p)));
+    app[method](`${prom}/label/:name/values`, read((t, p, c) => labelValuesApi(store.tenantDb(t), c.req.param('name')!, p)));
   }
+
+  // Cut every head into blocks now; answers once they are on disk.
+  app.post(`${INTERNAL_PREFIX}/flush`, (c) => {
+    const tenant = c.req.query('tenant');
+    if (tenant !== undefined && !TENANT_ID.test(tenant)) return c.text('bad tenant id', 400);
+    const t0 = performance.now();
+    const flushed = store.flush(tenant);
+    return c.json({ tookMs: Math.round(performance.now() - t0), tenants: flushed });
+  });
 
   app.onError((e, c) => {
     log.error('request failed', { path: c.req.path, ...errorFields(e) });

@@ -1,40 +1,155 @@
 /**
- * The node's state: one head per tenant, and per tenant×shard the commit-log
- * position it has applied. Applying is idempotent by sequence number, so a
+ * The node's state: one TenantDB per tenant (head, WAL, blocks), and per
+ * tenant×shard the commit-log position it has applied and the position that
+ * is persisted in blocks. Applying is idempotent by sequence number, so a
  * coordinator may resend (replay) anything and nothing is stored twice.
+ *
+ * On disk (when `nodeDir` is given):
+ *   <nodeDir>/wal/<tenant>/00000001...     WAL segments (docs/format/wal.md)
+ *   <nodeDir>/blocks/<tenant>/<ULID>/      Prometheus blocks (only blocks live here)
+ *   <nodeDir>/state/<tenant>.json          {"persisted": {"<shard>": seq}}
  */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { uncompressSync } from 'snappy';
+import { z } from 'zod';
 import { WriteRequestReader } from '../../wire/remote-write.js';
 import { decodeBatch, type BatchRecord } from '../../wire/node-batch.js';
 import { snappyDeclaredLength } from '../../wire/snappy.js';
 import type { ShardState } from '../../wire/internal-api.js';
-import type { Logger } from '../../wire/log.js';
-import { TenantHead, type AppendResult } from './head/head.js';
+import { errorFields, type Logger } from '../../wire/log.js';
+import { fsyncDir } from './block/writer.js';
+import { writeFileSynced } from './block/index-writer.js';
+import { DEFAULT_BLOCK_RANGE_MS, TenantDB } from './db/tenant-db.js';
+import type { AppendResult } from './head/head.js';
 import type { NodeMetrics } from './metrics.js';
 
 export type ApplyOutcome = { ok: true; state: ShardState } | { ok: false; gap: true; state: ShardState };
 
 /** Uncompressed size cap for one record; the edge already enforced a tighter one. */
 const MAX_RECORD_UNCOMPRESSED = 64 * 1024 * 1024;
+const TENANT_DIR = /^[a-z0-9-]{1,63}$/;
+const StateFile = z.object({ persisted: z.record(z.string().regex(/^\d+$/), z.number().int().min(0)) });
+
+export interface StoreOptions {
+  /** `<ISOBAR_DATA_DIR>/node`; without it everything stays in memory (tests). */
+  nodeDir?: string;
+  blockRangeMs?: number;
+  /** Told about every new tenant×shard (the node's shard registry). */
+  onNewShard?: (tenant: string, shard: number) => void;
+}
+
+export interface FlushResult {
+  tenant: string;
+  blocks: Array<{ ulid: string; minTime: number; maxTime: number; numSamples: number; numSeries: number }>;
+}
 
 export class NodeStore {
   readonly bootId = crypto.randomUUID();
-  private readonly heads = new Map<string, TenantHead>();
+  private readonly dbs = new Map<string, TenantDB>();
   private readonly shards = new Map<string, { applied: number; persisted: number }>();
+  private readonly nodeDir: string | undefined;
+  private readonly blockRangeMs: number;
+  private readonly onNewShard: (tenant: string, shard: number) => void;
 
   constructor(
     private readonly metrics: NodeMetrics,
     private readonly log: Logger,
-    /** Told about every new tenant×shard (the node's shard registry); optional in tests. */
-    private readonly onNewShard: (tenant: string, shard: number) => void = () => {},
-  ) {}
-
-  head(tenant: string): TenantHead | undefined {
-    return this.heads.get(tenant);
+    opts: StoreOptions = {},
+  ) {
+    this.nodeDir = opts.nodeDir;
+    this.blockRangeMs = opts.blockRangeMs ?? DEFAULT_BLOCK_RANGE_MS;
+    this.onNewShard = opts.onNewShard ?? (() => {});
   }
 
-  tenants(): IterableIterator<[string, TenantHead]> {
-    return this.heads.entries();
+  /** Load blocks, positions and WAL of every tenant on disk. */
+  open(): { tenants: number; blocks: number; walRecords: number } {
+    if (!this.nodeDir) return { tenants: 0, blocks: 0, walRecords: 0 };
+    const tenants = new Set<string>();
+    for (const sub of ['wal', 'blocks', 'state']) {
+      const dir = join(this.nodeDir, sub);
+      if (!existsSync(dir)) continue;
+      for (const n of readdirSync(dir)) {
+        const t = n.replace(/\.json$/, '');
+        if (TENANT_DIR.test(t)) tenants.add(t);
+      }
+    }
+    let blocks = 0;
+    let walRecords = 0;
+    for (const tenant of [...tenants].sort()) {
+      const db = this.db(tenant);
+      db.cleanTemp(readdirSync(db.paths!.blocksDir));
+      blocks += db.openBlocks();
+      for (const [shard, persisted] of this.readState(tenant)) this.shards.set(`${tenant}/${shard}`, { applied: persisted, persisted });
+      const t0 = performance.now();
+      const res = db.wal!.replay((r) => {
+        const st = this.position(tenant, r.shard);
+        if (r.seq <= st.applied) return;
+        this.applyRecord(tenant, r.shard, db, r);
+        st.applied = r.seq;
+      });
+      walRecords += res.records;
+      if (res.problem) this.log.warn('WAL damaged; cut at the last good record', { tenant, ...res.problem });
+      this.log.info('tenant loaded', { tenant, blocks: db.blocks.length, walRecords: res.records, walBytes: res.bytes, replayMs: Math.round(performance.now() - t0), headSeries: db.head.numSeries });
+    }
+    return { tenants: tenants.size, blocks, walRecords };
+  }
+
+  private readState(tenant: string): Array<[number, number]> {
+    if (!this.nodeDir) return [];
+    const path = join(this.nodeDir, 'state', `${tenant}.json`);
+    if (!existsSync(path)) return [];
+    try {
+      const parsed = StateFile.parse(JSON.parse(readFileSync(path, 'utf8')));
+      return Object.entries(parsed.persisted).map(([s, seq]) => [Number(s), seq]);
+    } catch (e) {
+      this.log.error('state file unreadable; positions start from 0 (coordinators will replay)', { tenant, path, ...errorFields(e) });
+      return [];
+    }
+  }
+
+  private writeState(tenant: string): void {
+    if (!this.nodeDir) return;
+    const dir = join(this.nodeDir, 'state');
+    mkdirSync(dir, { recursive: true });
+    const persisted: Record<string, number> = {};
+    for (const [k, st] of this.shards) {
+      const [t, s] = k.split('/');
+      if (t === tenant) persisted[s!] = st.persisted;
+    }
+    const tmp = join(dir, `${tenant}.json.tmp`);
+    writeFileSynced(tmp, new TextEncoder().encode(JSON.stringify({ persisted })));
+    renameSync(tmp, join(dir, `${tenant}.json`));
+    fsyncDir(dir);
+  }
+
+  private db(tenant: string): TenantDB {
+    let db = this.dbs.get(tenant);
+    if (!db) {
+      db = new TenantDB(tenant, this.nodeDir ? { blocksDir: join(this.nodeDir, 'blocks', tenant), walDir: join(this.nodeDir, 'wal', tenant) } : undefined);
+      if (this.nodeDir) mkdirSync(db.paths!.blocksDir, { recursive: true });
+      this.dbs.set(tenant, db);
+    }
+    return db;
+  }
+
+  private position(tenant: string, shard: number): { applied: number; persisted: number } {
+    const k = `${tenant}/${shard}`;
+    let st = this.shards.get(k);
+    if (!st) {
+      st = { applied: 0, persisted: 0 };
+      this.shards.set(k, st);
+      this.onNewShard(tenant, shard);
+    }
+    return st;
+  }
+
+  tenantDb(tenant: string): TenantDB | undefined {
+    return this.dbs.get(tenant);
+  }
+
+  tenants(): IterableIterator<[string, TenantDB]> {
+    return this.dbs.entries();
   }
 
   shardState(tenant: string, shard: number): ShardState {
@@ -49,39 +164,27 @@ export class NodeStore {
    * the answer is a gap and the coordinator resends from `state.applied + 1`.
    */
   apply(tenant: string, shard: number, body: Uint8Array, logStart: number): ApplyOutcome {
-    const key = `${tenant}/${shard}`;
-    let st = this.shards.get(key);
-    if (!st) {
-      st = { applied: 0, persisted: 0 };
-      this.shards.set(key, st);
-      this.onNewShard(tenant, shard);
-    }
+    const st = this.position(tenant, shard);
     const records = decodeBatch(body);
-    const fresh = records.filter((r) => r.seq > st!.applied);
+    const fresh = records.filter((r) => r.seq > st.applied);
     if (fresh.length === 0) return { ok: true, state: this.shardState(tenant, shard) };
     const first = fresh[0]!.seq;
     if (first !== st.applied + 1 && !(first === logStart && logStart > st.applied)) {
       return { ok: false, gap: true, state: this.shardState(tenant, shard) };
     }
-    let head = this.heads.get(tenant);
-    if (!head) {
-      head = new TenantHead();
-      this.heads.set(tenant, head);
-    }
+    const db = this.db(tenant);
     let seq = st.applied;
     for (const r of fresh) {
-      if (r.seq > seq + 1 && seq !== st.applied) {
-        // A hole inside one batch: apply up to it, the coordinator resends the rest.
-        break;
-      }
-      this.applyRecord(tenant, shard, head, r);
+      if (r.seq > seq + 1 && seq !== st.applied) break; // a hole inside one batch: the coordinator resends the rest
+      db.wal?.append({ shard, seq: r.seq, payload: r.payload }); // write-ahead
+      this.applyRecord(tenant, shard, db, r);
       seq = r.seq;
     }
     st.applied = seq;
     return { ok: true, state: this.shardState(tenant, shard) };
   }
 
-  private applyRecord(tenant: string, shard: number, head: TenantHead, r: BatchRecord): void {
+  private applyRecord(tenant: string, shard: number, db: TenantDB, r: Pick<BatchRecord, 'seq' | 'payload'>): void {
     let body: Uint8Array;
     try {
       const declared = snappyDeclaredLength(r.payload);
@@ -93,6 +196,7 @@ export class NodeStore {
     }
     const res: AppendResult = { appended: 0, duplicates: 0, discarded: {}, newSeries: 0 };
     const reader = new WriteRequestReader(body);
+    const head = db.head;
     try {
       while (reader.next()) {
         if (reader.problem) {
@@ -108,6 +212,45 @@ export class NodeStore {
       this.corrupt(tenant, shard, r.seq, (e as Error).message);
     }
     this.metrics.appended(tenant, res);
+  }
+
+  /**
+   * Cut every tenant's head into blocks on disk (or one tenant's), then record
+   * that everything applied so far is persisted, and empty the WAL.
+   * Order matters for crashes: blocks (fsynced) -> positions (fsynced) -> WAL removed.
+   */
+  flush(only?: string): FlushResult[] {
+    const out: FlushResult[] = [];
+    for (const [tenant, db] of this.dbs) {
+      if (only !== undefined && tenant !== only) continue;
+      const metas = db.head.numSeries > 0 ? db.flushHead(this.blockRangeMs) : [];
+      for (const [k, st] of this.shards) if (k.startsWith(`${tenant}/`)) st.persisted = st.applied;
+      this.writeState(tenant);
+      db.wal?.truncateAll();
+      this.metrics.blocksWritten += metas.length;
+      out.push({ tenant, blocks: metas.map((m) => ({ ulid: m.ulid, minTime: m.minTime, maxTime: m.maxTime, numSamples: m.stats?.numSamples ?? 0, numSeries: m.stats?.numSeries ?? 0 })) });
+      if (metas.length) this.log.info('head flushed to blocks', { tenant, blocks: metas.length, samples: metas.reduce((n, m) => n + (m.stats?.numSamples ?? 0), 0) });
+    }
+    return out;
+  }
+
+  /** fsync every WAL with unsynced writes; returns how many were synced. */
+  syncWals(): number {
+    let n = 0;
+    for (const db of this.dbs.values()) {
+      if (!db.wal) continue;
+      const before = db.wal.fsyncSeconds.length;
+      db.wal.sync();
+      if (db.wal.fsyncSeconds.length > before) {
+        this.metrics.walFsync(db.wal.fsyncSeconds.at(-1)!);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  close(): void {
+    for (const db of this.dbs.values()) db.close();
   }
 
   private corrupt(tenant: string, shard: number, seq: number, what: string): void {

@@ -126,3 +126,32 @@ describe('resync after a node restart', () => {
     expect(got.body.data).toEqual([{ __name__: name }]);
   });
 });
+
+describe('flush and log truncation', () => {
+  it('cuts heads into blocks; coordinators then truncate their logs; reads still see everything', async () => {
+    const key = await newTenant('persist', 2);
+    const name = `persisted_${Date.now()}`;
+    const series = Array.from({ length: 40 }, (_, i) => ({ labels: [['__name__', name], ['i', String(i)]] as [string, string][], samples: [[now(), i]] as [number, number][] }));
+    expect((await write(series, {}, `Bearer ${key}`)).status).toBe(204);
+    const before = await Promise.all([0, 1].map((s) => coordinator('persist', s).state()));
+    expect(before.reduce((n, s) => n + s.rows, 0)).toBeGreaterThan(0);
+
+    const r = await SELF.fetch('http://isobar.test/admin/v1/flush?tenant=persist', { method: 'POST', headers: { authorization: 'Bearer test-admin-token' } });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { nodes: Array<{ tenants: Array<{ tenant: string; blocks: Array<{ numSamples: number }> }> }> };
+    const blocks = body.nodes.flatMap((n) => n.tenants).filter((t) => t.tenant === 'persist').flatMap((t) => t.blocks);
+    expect(blocks.reduce((n, b) => n + b.numSamples, 0)).toBe(40);
+
+    // The next check-in (the alarm) learns "persisted" and deletes the rows.
+    for (const s of [0, 1]) await runDurableObjectAlarm(coordinator('persist', s));
+    const after = await Promise.all([0, 1].map((s) => coordinator('persist', s).state()));
+    for (const st of after) {
+      expect(st.persisted).toBe(st.applied);
+      expect(st.rows).toBe(0);
+    }
+    expect((await read(`series?match[]=${name}`, `Bearer ${key}`)).body.data).toHaveLength(40);
+    // Sequence numbers go on after truncation.
+    expect((await write([{ labels: [['__name__', name], ['i', 'late']], samples: [[now(), 1]] }], {}, `Bearer ${key}`)).status).toBe(204);
+    expect((await read(`series?match[]=${name}`, `Bearer ${key}`)).body.data).toHaveLength(41);
+  });
+});

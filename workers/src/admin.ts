@@ -7,6 +7,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ErrorIds, IsobarError } from '../../wire/errors.js';
 import { TENANT_ID_RE } from '../../durable/tenant-registry.js';
+import { INTERNAL_PREFIX } from '../../wire/internal-api.js';
+import { transportFrom } from '../../durable/transport.js';
 import type { AppEnv } from './context.js';
 import { bearer, secretMatches } from './secrets.js';
 
@@ -58,6 +60,22 @@ export function adminApp(): Hono<AppEnv> {
     const k = await registry(c.env).createKey(c.req.param('id'), scopes, name ?? '', expiresAt ? Date.parse(expiresAt) : undefined);
     if (k === 'no-tenant') return jsonError(404, ErrorIds.badParameter, `no tenant ${c.req.param('id')}`);
     return c.json(k, 201);
+  });
+
+  // Cut every storage node's heads (or one tenant's) into blocks; answers once they are on disk.
+  app.post('/flush', async (c) => {
+    const tenant = c.req.query('tenant');
+    if (tenant !== undefined && !TENANT_ID_RE.test(tenant)) return jsonError(400, ErrorIds.badParameter, 'tenant ids are 1-63 characters of [a-z0-9-]');
+    const nodes = transportFrom(c.env).all();
+    const path = `${INTERNAL_PREFIX}/flush${tenant ? `?tenant=${encodeURIComponent(tenant)}` : ''}`;
+    const answers = await Promise.all(
+      nodes.map(async (n) => {
+        const r = await n.fetch(path, { method: 'POST', signal: AbortSignal.timeout(10 * 60_000) });
+        if (!r.ok) throw new Error(`${n.id} answered ${r.status}: ${await r.text()}`);
+        return { node: n.id, ...((await r.json()) as object) };
+      }),
+    );
+    return c.json({ nodes: answers });
   });
 
   // The commit-log state of one shard coordinator (operators; restart and replay checks).

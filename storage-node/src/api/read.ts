@@ -3,8 +3,7 @@
  * `series`, `labels`, `label/<name>/values`. Output is Prometheus's JSON.
  */
 import { isValidLabelName } from '../../../wire/remote-write.js';
-import type { TenantHead, MemSeries } from '../head/head.js';
-import { compareLabels } from '../model/labels.js';
+import type { TenantDB } from '../db/tenant-db.js';
 import type { Matcher } from '../model/matcher.js';
 import { parseSeriesSelector, SelectorError } from '../promql/selector.js';
 import { labelsObject, stringArray, successJson } from '../../../wire/prom-json.js';
@@ -31,21 +30,6 @@ function parseMatchers(params: URLSearchParams): Matcher[][] {
   return params.getAll('match[]').map((m) => parseSeriesSelector(m));
 }
 
-/** Series matching any of the selectors, deduplicated and sorted by labels. */
-function selectUnion(head: TenantHead | undefined, sets: Matcher[][], mint: number, maxt: number): MemSeries[] {
-  if (!head) return [];
-  const seen = new Set<number>();
-  const out: MemSeries[] = [];
-  for (const ms of sets) {
-    for (const s of head.select(ms, mint, maxt)) {
-      if (seen.has(s.ref)) continue;
-      seen.add(s.ref);
-      out.push(s);
-    }
-  }
-  return out;
-}
-
 function limitOf(params: URLSearchParams): number {
   const raw = params.get('limit');
   if (raw === null || raw === '') return 0;
@@ -64,54 +48,35 @@ function guard(fn: () => ReadResult): ReadResult {
   }
 }
 
-export function seriesApi(head: TenantHead | undefined, params: URLSearchParams): ReadResult {
+export function seriesApi(db: TenantDB | undefined, params: URLSearchParams): ReadResult {
   return guard(() => {
     const sets = parseMatchers(params);
     if (sets.length === 0) return bad('no match[] parameter provided');
     const { mint, maxt } = timeRange(params);
     const limit = limitOf(params);
-    const series = selectUnion(head, sets, mint, maxt);
-    series.sort((a, b) => compareLabels(a.labels, b.labels));
+    const series = db ? db.seriesLabels(sets, mint, maxt) : [];
     const shown = limit > 0 ? series.slice(0, limit) : series;
-    return { status: 200, body: successJson('[' + shown.map((s) => labelsObject(s.labels)).join(',') + ']') };
+    return { status: 200, body: successJson('[' + shown.map(labelsObject).join(',') + ']') };
   });
 }
 
-export function labelsApi(head: TenantHead | undefined, params: URLSearchParams): ReadResult {
+export function labelsApi(db: TenantDB | undefined, params: URLSearchParams): ReadResult {
   return guard(() => {
     const sets = parseMatchers(params);
     const { mint, maxt } = timeRange(params);
     const limit = limitOf(params);
-    let names: string[];
-    if (!head) names = [];
-    else if (sets.length === 0) names = head.labelNames(mint, maxt);
-    else {
-      const set = new Set<string>();
-      for (const s of selectUnion(head, sets, mint, maxt)) for (let i = 0; i < s.labels.length; i += 2) set.add(s.labels[i]!);
-      names = [...set];
-    }
-    names.sort();
+    const names = db ? db.labelNames(sets, mint, maxt) : [];
     return { status: 200, body: successJson(stringArray(limit > 0 ? names.slice(0, limit) : names)) };
   });
 }
 
-export function labelValuesApi(head: TenantHead | undefined, name: string, params: URLSearchParams): ReadResult {
+export function labelValuesApi(db: TenantDB | undefined, name: string, params: URLSearchParams): ReadResult {
   return guard(() => {
     if (!isValidLabelName(name)) return bad(`invalid label name: ${JSON.stringify(name)}`);
     const sets = parseMatchers(params);
     const { mint, maxt } = timeRange(params);
     const limit = limitOf(params);
-    let values: string[];
-    if (!head) values = [];
-    else if (sets.length === 0) values = head.labelValues(name, mint, maxt);
-    else {
-      const set = new Set<string>();
-      for (const s of selectUnion(head, sets, mint, maxt)) {
-        for (let i = 0; i < s.labels.length; i += 2) if (s.labels[i] === name) set.add(s.labels[i + 1]!);
-      }
-      values = [...set];
-    }
-    values.sort();
+    const values = db ? db.labelValues(name, sets, mint, maxt) : [];
     return { status: 200, body: successJson(stringArray(limit > 0 ? values.slice(0, limit) : values)) };
   });
 }

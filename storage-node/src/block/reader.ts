@@ -6,7 +6,7 @@
  * positioned reads, never whole files. Every section's CRC-32C is checked
  * before use; damage raises CorruptionError naming file and offset.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENCODING_XOR } from '../chunkenc/xor.js';
 import { crc32c } from '../encoding/crc32c.js';
@@ -253,6 +253,17 @@ export class BlockReader {
     }
     if (encoding !== ENCODING_XOR) throw new CorruptionError(where, off, `chunk encoding ${encoding} is not XOR (native histograms are not read yet)`);
     return win.subarray(start + 1, start + 1 + len);
+  }
+
+  /** Bytes of the block's files on disk. */
+  bytes(): number {
+    let n = this.indexSize;
+    try {
+      for (const f of readdirSync(join(this.dir, CHUNKS_DIR))) n += statSync(join(this.dir, CHUNKS_DIR, f)).size;
+    } catch {
+      // a block without chunks folder reads as its index alone
+    }
+    return n;
   }
 
   close(): void {

@@ -1,0 +1,191 @@
+/**
+ * One tenant's data on a node: the in-memory head, its WAL, and its blocks on
+ * disk (`<node dir>/blocks/<tenant>/<ULID>/`, Prometheus format), read together.
+ *
+ * Flush cuts everything in the head into blocks aligned to the block range
+ * (2 h by default, as Prometheus aligns them), fsyncs them, then empties the
+ * head and the WAL. Reads merge the head and every block that overlaps the
+ * requested time range; a series present in several places is one series.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { SAMPLES_PER_CHUNK, XorAppender, XorIterator } from '../chunkenc/xor.js';
+import { BlockReader, listBlocks } from '../block/reader.js';
+import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
+import { writeBlock, type BlockSeriesInput } from '../block/writer.js';
+import { TenantHead } from '../head/head.js';
+import type { Labels } from '../model/labels.js';
+import type { Matcher } from '../model/matcher.js';
+import { Wal } from '../wal/wal.js';
+
+/** Default block range: Prometheus's 2 h. */
+export const DEFAULT_BLOCK_RANGE_MS = 2 * 60 * 60 * 1000;
+
+export interface TenantPaths {
+  blocksDir: string;
+  walDir: string;
+}
+
+export interface SeriesSamples {
+  labels: Labels;
+  samples: Array<[number, number]>;
+}
+
+const key = (ls: Labels) => ls.join('\xff');
+
+export class TenantDB {
+  head = new TenantHead();
+  blocks: BlockReader[] = [];
+  readonly wal: Wal | undefined;
+
+  constructor(
+    readonly tenant: string,
+    readonly paths?: TenantPaths,
+  ) {
+    this.wal = paths ? new Wal(paths.walDir) : undefined;
+  }
+
+  /** Open the blocks already on disk (a crash may have left temp folders: removed). */
+  openBlocks(): number {
+    if (!this.paths) return 0;
+    mkdirSync(this.paths.blocksDir, { recursive: true });
+    for (const ulid of listBlocks(this.paths.blocksDir)) this.blocks.push(BlockReader.open(join(this.paths.blocksDir, ulid)));
+    this.blocks.sort((a, b) => a.meta.minTime - b.meta.minTime);
+    return this.blocks.length;
+  }
+
+  /** Removes `*.tmp-for-creation` folders left by a crash during a block write. */
+  cleanTemp(names: readonly string[]): void {
+    if (!this.paths) return;
+    for (const n of names) if (n.endsWith('.tmp-for-creation')) rmSync(join(this.paths.blocksDir, n), { recursive: true, force: true });
+  }
+
+  /**
+   * Write everything in the head to blocks, one per block range it touches.
+   * Returns the new blocks' metas. The caller records positions and truncates the WAL.
+   */
+  flushHead(blockRangeMs = DEFAULT_BLOCK_RANGE_MS): Array<BlockReader['meta']> {
+    if (!this.paths) throw new Error('flush needs a data directory');
+    const byRange = new Map<number, BlockSeriesInput[]>();
+    const it = new XorIterator();
+    const head = this.head;
+    for (const s of head.select([], -Infinity, Infinity)) {
+      let cur: { start: number; app: XorAppender; minT: number; chunks: BlockSeriesInput['chunks'][number][] } | undefined;
+      const finishChunk = () => {
+        if (cur && cur.app.count > 0) cur.chunks.push({ minT: cur.minT, maxT: cur.app.lastT, data: cur.app.seal() });
+      };
+      const finishRange = () => {
+        if (!cur) return;
+        finishChunk();
+        if (cur.chunks.length > 0) {
+          let list = byRange.get(cur.start);
+          if (!list) byRange.set(cur.start, (list = []));
+          list.push({ labels: s.labels, chunks: cur.chunks });
+        }
+      };
+      for (const c of s.chunks()) {
+        it.reset(c.data);
+        while (it.next()) {
+          const start = Math.floor(it.t / blockRangeMs) * blockRangeMs;
+          if (!cur || cur.start !== start) {
+            finishRange();
+            cur = { start, app: new XorAppender(), minT: it.t, chunks: [] };
+          } else if (cur.app.count >= SAMPLES_PER_CHUNK) {
+            finishChunk();
+            cur.app = new XorAppender();
+            cur.minT = it.t;
+          }
+          cur.app.append(it.t, it.v);
+        }
+      }
+      finishRange();
+    }
+    const metas: Array<BlockReader['meta']> = [];
+    for (const start of [...byRange.keys()].sort((a, b) => a - b)) {
+      const { dir, meta } = writeBlock(this.paths.blocksDir, byRange.get(start)!);
+      this.blocks.push(BlockReader.open(dir));
+      metas.push(meta);
+    }
+    this.blocks.sort((a, b) => a.meta.minTime - b.meta.minTime);
+    this.head = new TenantHead();
+    return metas;
+  }
+
+  private overlapping(mint: number, maxt: number): BlockReader[] {
+    return this.blocks.filter((b) => b.meta.minTime <= maxt && b.meta.maxTime > mint);
+  }
+
+  /** Label sets of series matching any of the selectors with samples in [mint, maxt], sorted, unique. */
+  seriesLabels(sets: readonly Matcher[][], mint: number, maxt: number): Labels[] {
+    const out = new Map<string, Labels>();
+    for (const ms of sets) for (const s of this.head.select(ms, mint, maxt)) out.set(key(s.labels), s.labels);
+    for (const b of this.overlapping(mint, maxt)) {
+      for (const ms of sets) {
+        for (const ref of b.postingsFor(ms)) {
+          const s = b.series(ref);
+          if (s.chunks.some((c) => c.maxT >= mint && c.minT <= maxt)) out.set(key(s.labels), s.labels);
+        }
+      }
+    }
+    return [...out.values()].sort(compareLabelsUtf8);
+  }
+
+  labelNames(sets: readonly Matcher[][], mint: number, maxt: number): string[] {
+    const names = new Set<string>();
+    if (sets.length === 0) {
+      for (const n of this.head.labelNames(mint, maxt)) names.add(n);
+      for (const b of this.overlapping(mint, maxt)) for (const n of b.labelNames()) names.add(n);
+    } else {
+      for (const ls of this.seriesLabels(sets, mint, maxt)) for (let i = 0; i < ls.length; i += 2) names.add(ls[i]!);
+    }
+    return [...names].sort(compareUtf8);
+  }
+
+  labelValues(name: string, sets: readonly Matcher[][], mint: number, maxt: number): string[] {
+    const values = new Set<string>();
+    if (sets.length === 0) {
+      for (const v of this.head.labelValues(name, mint, maxt)) values.add(v);
+      for (const b of this.overlapping(mint, maxt)) for (const v of b.labelValues(name)) values.add(v);
+    } else {
+      for (const ls of this.seriesLabels(sets, mint, maxt)) for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) values.add(ls[i + 1]!);
+    }
+    return [...values].sort(compareUtf8);
+  }
+
+  /**
+   * Samples of the series matching `matchers` in [mint, maxt], merged over the
+   * head and the blocks: sorted by time, one sample per timestamp (the first
+   * source wins: blocks in time order, then the head). The query engine's seed.
+   */
+  select(matchers: readonly Matcher[], mint: number, maxt: number): SeriesSamples[] {
+    const acc = new Map<string, SeriesSamples>();
+    const it = new XorIterator();
+    const add = (labels: Labels, chunks: Iterable<{ minT: number; maxT: number; data: Uint8Array }>) => {
+      let e = acc.get(key(labels));
+      if (!e) acc.set(key(labels), (e = { labels, samples: [] }));
+      for (const c of chunks) {
+        if (c.maxT < mint || c.minT > maxt) continue;
+        it.reset(c.data);
+        while (it.next()) if (it.t >= mint && it.t <= maxt) e.samples.push([it.t, it.v]);
+      }
+    };
+    for (const b of this.overlapping(mint, maxt)) {
+      for (const ref of b.postingsFor(matchers)) {
+        const s = b.series(ref);
+        add(s.labels, s.chunks.filter((c) => c.maxT >= mint && c.minT <= maxt).map((c) => ({ minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref) })));
+      }
+    }
+    for (const s of this.head.select(matchers, mint, maxt)) add(s.labels, s.chunks());
+    const out = [...acc.values()].filter((e) => e.samples.length > 0);
+    for (const e of out) {
+      e.samples.sort((a, b) => a[0] - b[0]);
+      e.samples = e.samples.filter((x, i, arr) => i === 0 || x[0] !== arr[i - 1]![0]);
+    }
+    return out.sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+  }
+
+  close(): void {
+    this.wal?.close();
+    for (const b of this.blocks) b.close();
+  }
+}
