@@ -13,7 +13,7 @@ import { INTERNAL_PREFIX, LOG_START_HEADER } from '../../wire/internal-api.js';
 import { BatchFormatError } from '../../wire/node-batch.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
-import { labelsApi, labelValuesApi, seriesApi, type ReadResult } from './api/read.js';
+import { labelsApi, labelValuesApi, selectApi, seriesApi, type ReadResult } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeStore } from './store.js';
 
@@ -94,6 +94,8 @@ export function createServer({ store, metrics, log, secret }: ServerDeps): Hono 
     app[method](`${prom}/labels`, read((t, p) => labelsApi(store.tenantDb(t), p)));
     app[method](`${prom}/label/:name/values`, read((t, p, c) => labelValuesApi(store.tenantDb(t), c.req.param('name')!, p)));
   }
+
+  app.get(`${INTERNAL_PREFIX}/tenants/:tenant/select`, read((t, p) => selectApi(store.tenantDb(t), p)));
 
   // Cut every head into blocks now; answers once they are on disk.
   app.post(`${INTERNAL_PREFIX}/flush`, (c) => {

@@ -80,3 +80,27 @@ export function labelValuesApi(db: TenantDB | undefined, name: string, params: U
     return { status: 200, body: successJson(stringArray(limit > 0 ? values.slice(0, limit) : values)) };
   });
 }
+
+/** Prometheus's float rendering for the few values JSON cannot hold. */
+function floatString(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+/**
+ * Internal: the samples of the series matching one selector in [start, end],
+ * merged over head and blocks: `{"series":[{"labels":{...},"samples":[[ms,"v"],...]}]}`.
+ * The query engine's and the peers' read path.
+ */
+export function selectApi(db: TenantDB | undefined, params: URLSearchParams): ReadResult {
+  return guard(() => {
+    const sets = parseMatchers(params);
+    if (sets.length !== 1) return bad('select takes exactly one match[] selector');
+    const { mint, maxt } = timeRange(params);
+    const series = db ? db.select(sets[0]!, mint, maxt) : [];
+    const body = series.map((s) => `{"labels":${labelsObject(s.labels)},"samples":[${s.samples.map(([t, v]) => `[${t},"${floatString(v)}"]`).join(',')}]}`);
+    return { status: 200, body: `{"series":[${body.join(',')}]}` };
+  });
+}
