@@ -24,6 +24,10 @@ export interface Env {
   /** Production: the Worker's public base URL (given to storage-node containers for resync). */
   ISOBAR_PUBLIC_URL?: string;
   ISOBAR_MAX_BODY_BYTES?: string;
+  /** How far ahead of the edge's clock a sample may be (seconds; default 600). */
+  ISOBAR_MAX_FUTURE_SECONDS?: string;
+  /** Default retention (seconds; default 30 days): older samples are refused. */
+  ISOBAR_RETENTION_SECONDS?: string;
   ISOBAR_MAX_DECOMPRESSED_BYTES?: string;
   ISOBAR_KEY_CACHE_TTL_SECONDS?: string;
   ISOBAR_LOG_LEVEL?: string;

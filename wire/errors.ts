@@ -31,6 +31,8 @@ export const ErrorIds = {
   labelNameTooLong: 'err-isobar-label-name-too-long',
   labelValueTooLong: 'err-isobar-label-value-too-long',
   seriesTooLarge: 'err-isobar-series-too-large',
+  sampleTooFarInFuture: 'err-isobar-sample-too-far-in-future',
+  sampleTooOld: 'err-isobar-sample-too-old',
   remoteWriteV2Unsupported: 'err-isobar-remote-write-2-unsupported',
   // query side
   badMatcher: 'err-isobar-bad-matcher',

@@ -14,6 +14,10 @@ const Env = z.object({
   ISOBAR_NODE_SECRET: z.string().min(16, 'ISOBAR_NODE_SECRET must be at least 16 characters').default(DEV_NODE_SECRET),
   ISOBAR_ENV: z.enum(['development', 'production']).default('development'),
   ISOBAR_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Block range in seconds (Prometheus's 2 h by default); compaction levels are x3 and x12. */
+  ISOBAR_BLOCK_RANGE_SECONDS: z.coerce.number().int().min(60).default(7200),
+  /** Blocks wholly older than this are deleted (seconds; default 30 days). */
+  ISOBAR_RETENTION_SECONDS: z.coerce.number().int().min(3600).default(30 * 86400),
   /** The edge, which a restarted node asks to have its coordinators replay (unset: coordinators find out on their own). */
   ISOBAR_EDGE_URL: z.string().url().optional(),
 });

@@ -21,12 +21,26 @@ const metrics = new NodeMetrics();
 const shardRegistry = new ShardRegistry(config.nodeDir);
 const known = shardRegistry.load();
 if (known.problem) log.warn(known.problem);
-const store = new NodeStore(metrics, log, { nodeDir: config.nodeDir, onNewShard: (tenant, shard) => shardRegistry.remember(tenant, shard) });
+const store = new NodeStore(metrics, log, {
+  nodeDir: config.nodeDir,
+  blockRangeMs: config.ISOBAR_BLOCK_RANGE_SECONDS * 1000,
+  retentionMs: config.ISOBAR_RETENTION_SECONDS * 1000,
+  onNewShard: (tenant, shard) => shardRegistry.remember(tenant, shard),
+});
 const opened = store.open();
 log.info('storage opened', opened);
 /** WAL fsync cadence: the coordinators' logs are the truth, so a second of OS buffering is safe. */
 const WAL_SYNC_MS = 1000;
 const walSync = setInterval(() => store.syncWals(), WAL_SYNC_MS);
+/** Compaction and retention cadence. */
+const COMPACT_MS = 60_000;
+const compaction = setInterval(() => {
+  try {
+    store.compact();
+  } catch (e) {
+    log.error('compaction failed; will retry', errorFields(e));
+  }
+}, COMPACT_MS);
 const app = createServer({ store, metrics, log, secret: config.ISOBAR_NODE_SECRET });
 
 const stopping = new AbortController();
@@ -41,6 +55,7 @@ function shutdown(signal: string) {
   log.info('shutting down', { signal });
   stopping.abort();
   clearInterval(walSync);
+  clearInterval(compaction);
   store.close();
   server.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 2000).unref();

@@ -7,12 +7,14 @@ import type { NodeStore } from './store.js';
 
 export class NodeMetrics {
   samplesAppended = 0;
+  oooSamplesAppended = 0;
   duplicateSamples = 0;
   seriesCreated = 0;
   corruptRecords = 0;
   applyRequests = 0;
   applyGaps = 0;
   blocksWritten = 0;
+  compactions = 0;
   /** WAL fsync durations: cumulative histogram buckets (seconds). */
   private readonly fsyncBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1];
   private readonly fsyncCounts = new Array<number>(8).fill(0);
@@ -30,6 +32,7 @@ export class NodeMetrics {
 
   appended(tenant: string, r: AppendResult): void {
     this.samplesAppended += r.appended;
+    this.oooSamplesAppended += r.outOfOrder;
     this.duplicateSamples += r.duplicates;
     this.seriesCreated += r.newSeries;
     for (const [reason, n] of Object.entries(r.discarded)) if (n) this.discarded(tenant, reason, n);
@@ -65,6 +68,7 @@ export class NodeMetrics {
     metric('isobar_node_head_series_by_tenant', 'gauge', 'Series in the head per tenant.', perTenant);
     metric('isobar_node_head_chunks_created_total', 'counter', 'XOR chunks started in the head.', [['', chunks]]);
     metric('isobar_node_samples_appended_total', 'counter', 'Samples appended to the head.', [['', this.samplesAppended]]);
+    metric('isobar_node_ooo_samples_appended_total', 'counter', 'Samples appended older than their series\u2019 newest (backfill, late data).', [['', this.oooSamplesAppended]]);
     metric('isobar_node_duplicate_samples_total', 'counter', 'Samples ignored as exact duplicates (same timestamp and value).', [['', this.duplicateSamples]]);
     metric('isobar_node_series_created_total', 'counter', 'Series created in the head.', [['', this.seriesCreated]]);
     const disc: Array<[string, number]> = [];
@@ -76,6 +80,7 @@ export class NodeMetrics {
     metric('isobar_node_blocks', 'gauge', 'Blocks on local disk.', [['', blocks]]);
     metric('isobar_node_block_bytes', 'gauge', 'Bytes of blocks on local disk.', [['', blockBytes]]);
     metric('isobar_node_blocks_written_total', 'counter', 'Blocks written (head flushes).', [['', this.blocksWritten]]);
+    metric('isobar_node_compactions_total', 'counter', 'Block compactions (merges of overlapping or adjacent blocks).', [['', this.compactions]]);
     metric('isobar_node_wal_bytes', 'gauge', 'Bytes of WAL segments on disk.', [['', walBytes]]);
     lines.push('# HELP isobar_node_wal_fsync_duration_seconds WAL fsync durations.', '# TYPE isobar_node_wal_fsync_duration_seconds histogram');
     let cum = 0;

@@ -103,7 +103,8 @@ export function createServer({ store, metrics, log, secret }: ServerDeps): Hono 
     if (tenant !== undefined && !TENANT_ID.test(tenant)) return c.text('bad tenant id', 400);
     const t0 = performance.now();
     const flushed = store.flush(tenant);
-    return c.json({ tookMs: Math.round(performance.now() - t0), tenants: flushed });
+    const compacted = store.compact();
+    return c.json({ tookMs: Math.round(performance.now() - t0), tenants: flushed, ...compacted });
   });
 
   app.onError((e, c) => {

@@ -20,6 +20,8 @@ import type { ShardState } from '../../wire/internal-api.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { fsyncDir } from './block/writer.js';
 import { writeFileSynced } from './block/index-writer.js';
+import { BlockReader } from './block/reader.js';
+import { compactBlocks, deleteBlock, planCompaction } from './compact/compactor.js';
 import { DEFAULT_BLOCK_RANGE_MS, TenantDB } from './db/tenant-db.js';
 import type { AppendResult } from './head/head.js';
 import type { NodeMetrics } from './metrics.js';
@@ -29,12 +31,15 @@ export type ApplyOutcome = { ok: true; state: ShardState } | { ok: false; gap: t
 /** Uncompressed size cap for one record; the edge already enforced a tighter one. */
 const MAX_RECORD_UNCOMPRESSED = 64 * 1024 * 1024;
 const TENANT_DIR = /^[a-z0-9-]{1,63}$/;
+export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
 const StateFile = z.object({ persisted: z.record(z.string().regex(/^\d+$/), z.number().int().min(0)) });
 
 export interface StoreOptions {
   /** `<ISOBAR_DATA_DIR>/node`; without it everything stays in memory (tests). */
   nodeDir?: string;
   blockRangeMs?: number;
+  /** Blocks wholly older than this are deleted (default 30 days). */
+  retentionMs?: number;
   /** Told about every new tenant×shard (the node's shard registry). */
   onNewShard?: (tenant: string, shard: number) => void;
 }
@@ -50,6 +55,7 @@ export class NodeStore {
   private readonly shards = new Map<string, { applied: number; persisted: number }>();
   private readonly nodeDir: string | undefined;
   private readonly blockRangeMs: number;
+  private readonly retentionMs: number;
   private readonly onNewShard: (tenant: string, shard: number) => void;
 
   constructor(
@@ -59,6 +65,7 @@ export class NodeStore {
   ) {
     this.nodeDir = opts.nodeDir;
     this.blockRangeMs = opts.blockRangeMs ?? DEFAULT_BLOCK_RANGE_MS;
+    this.retentionMs = opts.retentionMs ?? DEFAULT_RETENTION_MS;
     this.onNewShard = opts.onNewShard ?? (() => {});
   }
 
@@ -194,7 +201,7 @@ export class NodeStore {
       this.corrupt(tenant, shard, r.seq, `snappy: ${(e as Error).message}`);
       return;
     }
-    const res: AppendResult = { appended: 0, duplicates: 0, discarded: {}, newSeries: 0 };
+    const res: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 };
     const reader = new WriteRequestReader(body);
     const head = db.head;
     try {
@@ -232,6 +239,38 @@ export class NodeStore {
       if (metas.length) this.log.info('head flushed to blocks', { tenant, blocks: metas.length, samples: metas.reduce((n, m) => n + (m.stats?.numSamples ?? 0), 0) });
     }
     return out;
+  }
+
+  /**
+   * Merge overlapping blocks, then compact levels (block range x 1, 3, 12:
+   * 2 h -> 6 h -> 24 h by default), then delete blocks wholly past retention.
+   */
+  compact(nowMs = Date.now()): { compactions: number; deleted: number } {
+    const levels = [1, 3, 12].map((k) => k * this.blockRangeMs);
+    let compactions = 0;
+    let deleted = 0;
+    for (const [tenant, db] of this.dbs) {
+      if (!db.paths) continue;
+      for (let group = planCompaction(db.blocks, levels); group; group = planCompaction(db.blocks, levels)) {
+        const t0 = performance.now();
+        const { dir, meta } = compactBlocks(db.paths.blocksDir, group);
+        const fresh = BlockReader.open(dir);
+        db.blocks = [...db.blocks.filter((b) => !group!.includes(b)), fresh].sort((a, b) => a.meta.minTime - b.meta.minTime);
+        for (const b of group) deleteBlock(b);
+        compactions++;
+        this.metrics.compactions++;
+        this.log.info('compacted blocks', { tenant, sources: group.length, ulid: meta.ulid, level: meta.compaction.level, minTime: meta.minTime, maxTime: meta.maxTime, ms: Math.round(performance.now() - t0) });
+      }
+      const cutoff = nowMs - this.retentionMs;
+      const expired = db.blocks.filter((b) => b.meta.maxTime <= cutoff);
+      if (expired.length) {
+        db.blocks = db.blocks.filter((b) => b.meta.maxTime > cutoff);
+        for (const b of expired) deleteBlock(b);
+        deleted += expired.length;
+        this.log.info('deleted blocks past retention', { tenant, blocks: expired.length, retentionDays: this.retentionMs / 86_400_000 });
+      }
+    }
+    return { compactions, deleted };
   }
 
   /** fsync every WAL with unsynced writes; returns how many were synced. */

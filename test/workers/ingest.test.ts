@@ -133,3 +133,26 @@ describe('read API details', () => {
     expect((await read('query_exemplars?query=up')).text).toBe('{"status":"success","data":[]}');
   });
 });
+
+describe('time window', () => {
+  it('refuses samples over 10 minutes in the future, keeping the rest', async () => {
+    const name = `future_${Date.now()}`;
+    const r = await write([
+      { labels: [['__name__', name], ['ok', 'yes']], samples: [[now() + 9 * 60_000, 1]] },
+      { labels: [['__name__', name], ['ok', 'no']], samples: [[now() + 11 * 60_000, 1]] },
+    ]);
+    expect(r.status).toBe(400);
+    expect(await r.text()).toMatch(/more than 600s in the future \(max_future\).*1 of 2 series rejected.*err-isobar-sample-too-far-in-future/s);
+    expect((await eventually(() => read(`series?match[]=${name}`), (x) => x.body?.data?.length === 1)).body.data).toEqual([{ __name__: name, ok: 'yes' }]);
+  });
+
+  it('accepts backfill within retention and refuses what is older', async () => {
+    const name = `backfill_${Date.now()}`;
+    const day = 86_400_000;
+    const ok = await write([{ labels: [['__name__', name]], samples: [[now() - 3 * day, 1], [now() - 29 * day, 2]] }]);
+    expect(ok.status).toBe(204);
+    const old = await write([{ labels: [['__name__', name], ['x', 'y']], samples: [[now() - 31 * day, 1]] }]);
+    expect(old.status).toBe(400);
+    expect(await old.text()).toMatch(/older than the retention of 30d.*err-isobar-sample-too-old/s);
+  });
+});

@@ -32,6 +32,10 @@ const log = createLogger('edge');
  */
 const MAX_RECORD_UNCOMPRESSED = 1_500_000;
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** Samples further ahead than this are refused (clock skew beyond it is a bug worth hearing about). */
+export const DEFAULT_MAX_FUTURE_MS = 10 * 60 * 1000;
+/** Default retention: samples older than this are refused (per tenant in a later stage). */
+export const DEFAULT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 32 * 1024 * 1024;
 
 /** Read the body, refusing more than `max` bytes whether or not Content-Length says so. */
@@ -104,10 +108,13 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   let samples = 0;
   let first: SeriesProblem | undefined;
   const reader = new WriteRequestReader(raw);
+  const now = Date.now();
+  const maxFuture = intVar(env.ISOBAR_MAX_FUTURE_SECONDS, DEFAULT_MAX_FUTURE_MS / 1000) * 1000;
+  const retention = intVar(env.ISOBAR_RETENTION_SECONDS, DEFAULT_RETENTION_MS / 1000) * 1000;
   try {
     while (reader.next()) {
       total++;
-      let problem = reader.problem;
+      let problem = reader.problem ?? timeProblem(reader, now + maxFuture, now - retention, maxFuture, retention);
       if (!problem && reader.seriesEnd - reader.seriesStart > MAX_RECORD_UNCOMPRESSED) {
         problem = {
           id: ErrorIds.seriesTooLarge,
@@ -151,6 +158,26 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
     return textError(e);
   }
   return c.body(null, 204);
+}
+
+/** A sample beyond the time window the tenant may write: the first one found, named. */
+function timeProblem(r: WriteRequestReader, latest: number, earliest: number, maxFuture: number, retention: number): SeriesProblem | undefined {
+  for (let i = 0; i < r.sampleCount; i++) {
+    const t = r.timestamps[i]!;
+    if (t > latest) {
+      return {
+        id: ErrorIds.sampleTooFarInFuture,
+        message: `series ${r.describeSeries()} has a sample at ${new Date(t).toISOString()}, more than ${maxFuture / 1000}s in the future (max_future); check the sender's clock`,
+      };
+    }
+    if (t < earliest) {
+      return {
+        id: ErrorIds.sampleTooOld,
+        message: `series ${r.describeSeries()} has a sample at ${new Date(t).toISOString()}, older than the retention of ${Math.round(retention / 86_400_000)}d (retention); it would be deleted at once`,
+      };
+    }
+  }
+  return undefined;
 }
 
 /** The shard's series as original bytes, cut into snappy records under the size limit. */

@@ -9,7 +9,8 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { SAMPLES_PER_CHUNK, XorAppender, XorIterator } from '../chunkenc/xor.js';
+import { encodeColumns, mergeChunks } from '../chunkenc/merge.js';
+import { XorIterator } from '../chunkenc/xor.js';
 import { BlockReader, listBlocks } from '../block/reader.js';
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
 import { writeBlock, type BlockSeriesInput } from '../block/writer.js';
@@ -67,38 +68,20 @@ export class TenantDB {
   flushHead(blockRangeMs = DEFAULT_BLOCK_RANGE_MS): Array<BlockReader['meta']> {
     if (!this.paths) throw new Error('flush needs a data directory');
     const byRange = new Map<number, BlockSeriesInput[]>();
-    const it = new XorIterator();
     const head = this.head;
     for (const s of head.select([], -Infinity, Infinity)) {
-      let cur: { start: number; app: XorAppender; minT: number; chunks: BlockSeriesInput['chunks'][number][] } | undefined;
-      const finishChunk = () => {
-        if (cur && cur.app.count > 0) cur.chunks.push({ minT: cur.minT, maxT: cur.app.lastT, data: cur.app.seal() });
-      };
-      const finishRange = () => {
-        if (!cur) return;
-        finishChunk();
-        if (cur.chunks.length > 0) {
-          let list = byRange.get(cur.start);
-          if (!list) byRange.set(cur.start, (list = []));
-          list.push({ labels: s.labels, chunks: cur.chunks });
-        }
-      };
-      for (const c of s.chunks()) {
-        it.reset(c.data);
-        while (it.next()) {
-          const start = Math.floor(it.t / blockRangeMs) * blockRangeMs;
-          if (!cur || cur.start !== start) {
-            finishRange();
-            cur = { start, app: new XorAppender(), minT: it.t, chunks: [] };
-          } else if (cur.app.count >= SAMPLES_PER_CHUNK) {
-            finishChunk();
-            cur.app = new XorAppender();
-            cur.minT = it.t;
-          }
-          cur.app.append(it.t, it.v);
-        }
+      // In-order and out-of-order samples together, sorted, one per timestamp.
+      const cols = mergeChunks(s.chunks());
+      let i = 0;
+      while (i < cols.n) {
+        const start = Math.floor(cols.t[i]! / blockRangeMs) * blockRangeMs;
+        let j = i;
+        while (j < cols.n && cols.t[j]! < start + blockRangeMs) j++;
+        let list = byRange.get(start);
+        if (!list) byRange.set(start, (list = []));
+        list.push({ labels: s.labels, chunks: encodeColumns(cols, i, j) });
+        i = j;
       }
-      finishRange();
     }
     const metas: Array<BlockReader['meta']> = [];
     for (const start of [...byRange.keys()].sort((a, b) => a - b)) {

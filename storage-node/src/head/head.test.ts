@@ -7,7 +7,7 @@ import { TenantHead, type AppendResult } from './head.js';
 
 function add(head: TenantHead, labels: [string, string][], samples: [number, number][]) {
   const { s } = head.getOrCreate(new PairLabels(labels));
-  const res: AppendResult = { appended: 0, duplicates: 0, discarded: {}, newSeries: 0 };
+  const res: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 };
   head.appendSamples(s, Float64Array.from(samples.map((x) => x[0])), Float64Array.from(samples.map((x) => x[1])), samples.length, res);
   return { s, res };
 }
@@ -46,14 +46,24 @@ describe('TenantHead', () => {
 
   it('stores in-order samples, ignores exact duplicates, counts conflicts', () => {
     const head = new TenantHead();
-    const { s, res } = add(head, [['__name__', 'm']], [[1, 1], [2, 2], [2, 2], [2, 3], [1, 9], [3, NaN]]);
+    const { s, res } = add(head, [['__name__', 'm']], [[10, 1], [20, 2], [20, 2], [20, 3], [30, NaN]]);
     expect(res.appended).toBe(3);
     expect(res.duplicates).toBe(1);
-    expect(res.discarded).toEqual({ duplicate_timestamp: 1, out_of_order: 1 });
+    expect(res.discarded).toEqual({ duplicate_timestamp: 1 });
     const got = head.samples(s, -Infinity, Infinity);
-    expect(got.slice(0, 2)).toEqual([[1, 1], [2, 2]]);
-    expect(got[2]![0]).toBe(3);
+    expect(got.slice(0, 2)).toEqual([[10, 1], [20, 2]]);
+    expect(got[2]![0]).toBe(30);
     expect(Number.isNaN(got[2]![1])).toBe(true);
+  });
+
+  it('keeps out-of-order samples (backfill) sorted, with the same duplicate rules', () => {
+    const head = new TenantHead();
+    const day = 86_400_000;
+    const { s, res } = add(head, [['__name__', 'm']], [[10 * day, 1], [7 * day, 2], [8 * day, 3], [7 * day, 2], [7 * day, 5], [9 * day, 4]]);
+    expect(res).toMatchObject({ appended: 4, outOfOrder: 3, duplicates: 1, discarded: { duplicate_timestamp: 1 } });
+    expect(head.samples(s, -Infinity, Infinity)).toEqual([[7 * day, 2], [8 * day, 3], [9 * day, 4], [10 * day, 1]]);
+    expect(head.samples(s, 8 * day, 9 * day)).toEqual([[8 * day, 3], [9 * day, 4]]);
+    expect(head.select([new Matcher('=', '__name__', 'm')], 7 * day, 7 * day)).toHaveLength(1);
   });
 
   it('cuts chunks at 120 samples and reads across them', () => {

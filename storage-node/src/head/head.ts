@@ -18,6 +18,58 @@ export interface SealedChunk {
   readonly data: Uint8Array;
 }
 
+/**
+ * Samples older than a series' newest one (backfill, late data), kept sorted by
+ * time in two growable columns; exists only for series that received any.
+ */
+export class OooBuffer {
+  t = new Float64Array(16);
+  v = new Float64Array(16);
+  n = 0;
+
+  /** Index of the first timestamp >= t. */
+  private search(t: number): number {
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.t[mid]! < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Insert; 'dup' for an identical sample, 'conflict' for the same time with another value. */
+  insert(t: number, v: number): 'ok' | 'dup' | 'conflict' {
+    const i = this.search(t);
+    if (i < this.n && this.t[i] === t) return sameBits(this.v[i]!, v) ? 'dup' : 'conflict';
+    if (this.n === this.t.length) {
+      const t2 = new Float64Array(this.n * 2);
+      t2.set(this.t);
+      this.t = t2;
+      const v2 = new Float64Array(this.n * 2);
+      v2.set(this.v);
+      this.v = v2;
+    }
+    this.t.copyWithin(i + 1, i, this.n);
+    this.v.copyWithin(i + 1, i, this.n);
+    this.t[i] = t;
+    this.v[i] = v;
+    this.n++;
+    return 'ok';
+  }
+
+  /** The buffer as XOR chunks of at most 120 samples. */
+  *chunks(): Generator<SealedChunk> {
+    for (let i = 0; i < this.n; i += SAMPLES_PER_CHUNK) {
+      const end = Math.min(i + SAMPLES_PER_CHUNK, this.n);
+      const a = new XorAppender(64);
+      for (let k = i; k < end; k++) a.append(this.t[k]!, this.v[k]!);
+      yield { minT: this.t[i]!, maxT: this.t[end - 1]!, data: a.seal() };
+    }
+  }
+}
+
 export class MemSeries {
   minT = Infinity;
   maxT = -Infinity;
@@ -26,24 +78,28 @@ export class MemSeries {
   sealed: SealedChunk[] = [];
   open: XorAppender | undefined;
   openMinT = 0;
+  ooo: OooBuffer | undefined;
 
   constructor(
     readonly ref: number,
     readonly labels: Labels,
   ) {}
 
-  /** Every chunk of the series, oldest first, open chunk last (a view). */
+  /** Every chunk of the series: in-order ones oldest first, then out-of-order ones (which may overlap them). */
   *chunks(): Generator<SealedChunk> {
     yield* this.sealed;
     if (this.open && this.open.count > 0) yield { minT: this.openMinT, maxT: this.maxT, data: this.open.bytes() };
+    if (this.ooo) yield* this.ooo.chunks();
   }
 }
 
 /** Why a sample was not stored; also the `reason` label of the discarded counter. */
-export type DiscardReason = 'duplicate_timestamp' | 'out_of_order';
+export type DiscardReason = 'duplicate_timestamp';
 
 export interface AppendResult {
   appended: number;
+  /** Of `appended`, how many went to out-of-order buffers. */
+  outOfOrder: number;
   duplicates: number;
   discarded: Partial<Record<DiscardReason, number>>;
   newSeries: number;
@@ -123,21 +179,27 @@ export class TenantHead {
   }
 
   /**
-   * Append samples (in the order given) to a series. In-order samples are
-   * stored; an equal timestamp with identical value bits is a harmless
-   * duplicate; anything else older than the newest sample is discarded and
-   * counted (the out-of-order head is a later stage).
+   * Append samples (in the order given) to a series. Samples newer than the
+   * series' newest go to its XOR chunks; older ones (late data, backfill) go to
+   * its out-of-order buffer. A repeat of a stored timestamp with identical value
+   * bits is a harmless duplicate; with another value it is discarded and counted
+   * (Prometheus's "duplicate sample for timestamp"). A repeat of an older
+   * in-order timestamp is only caught when reads merge (the first value wins).
    */
   appendSamples(s: MemSeries, ts: Float64Array, vs: Float64Array, n: number, res: AppendResult): void {
     for (let i = 0; i < n; i++) {
       const t = ts[i]!;
       const v = vs[i]!;
       if (t <= s.maxT) {
-        if (t === s.maxT) {
-          if (sameBits(v, s.lastValue)) res.duplicates++;
-          else res.discarded.duplicate_timestamp = (res.discarded.duplicate_timestamp ?? 0) + 1;
-        } else {
-          res.discarded.out_of_order = (res.discarded.out_of_order ?? 0) + 1;
+        let r: 'ok' | 'dup' | 'conflict';
+        if (t === s.maxT) r = sameBits(v, s.lastValue) ? 'dup' : 'conflict';
+        else r = (s.ooo ??= new OooBuffer()).insert(t, v);
+        if (r === 'dup') res.duplicates++;
+        else if (r === 'conflict') res.discarded.duplicate_timestamp = (res.discarded.duplicate_timestamp ?? 0) + 1;
+        else {
+          res.appended++;
+          res.outOfOrder++;
+          if (t < s.minT) s.minT = t;
         }
         continue;
       }
@@ -238,7 +300,7 @@ export class TenantHead {
     return false;
   }
 
-  /** Samples of one series in [mint, maxt], oldest first (tests and the query engine's seed). */
+  /** Samples of one series in [mint, maxt], sorted by time, one per timestamp (in-order data wins). */
   samples(s: MemSeries, mint: number, maxt: number): Array<[number, number]> {
     const out: Array<[number, number]> = [];
     const it = new XorIterator();
@@ -246,6 +308,10 @@ export class TenantHead {
       if (c.maxT < mint || c.minT > maxt) continue;
       it.reset(c.data);
       while (it.next()) if (it.t >= mint && it.t <= maxt) out.push([it.t, it.v]);
+    }
+    if (s.ooo) {
+      out.sort((a, b) => a[0] - b[0]); // stable: in-order samples come first at equal times
+      return out.filter((x, i) => i === 0 || x[0] !== out[i - 1]![0]);
     }
     return out;
   }

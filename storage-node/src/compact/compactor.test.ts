@@ -1,0 +1,149 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { compressSync } from 'snappy';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../../wire/log.js';
+import { encodeBatch } from '../../../wire/node-batch.js';
+import { encodeWriteRequest } from '../../../wire/remote-write.js';
+import { BlockReader, listBlocks } from '../block/reader.js';
+import { readAllSeries, toBlockInput } from '../block/test-helpers.js';
+import { writeBlock } from '../block/writer.js';
+import { NodeMetrics } from '../metrics.js';
+import { Matcher } from '../model/matcher.js';
+import { NodeStore } from '../store.js';
+import { compactBlocks, planCompaction } from './compactor.js';
+
+const H = 3_600_000;
+const tmp = () => mkdtempSync(join(tmpdir(), 'isobar-compact-'));
+const open = (dir: string) => listBlocks(dir).map((u) => BlockReader.open(join(dir, u)));
+
+describe('planCompaction', () => {
+  it('merges overlapping blocks first, then closed windows of the next level', () => {
+    const dir = tmp();
+    const mk = (from: number, to: number) => writeBlock(dir, toBlockInput([{ labels: ['__name__', 'm'], samples: [[from, 1], [to - 1, 2]] }]));
+    mk(0, 2 * H);
+    mk(2 * H, 4 * H);
+    mk(4 * H, 6 * H);
+    mk(6 * H, 8 * H);
+    let blocks = open(dir);
+    const levels = [2 * H, 6 * H, 24 * H];
+    expect(planCompaction(blocks, levels)!.map((b) => b.meta.minTime)).toEqual([0, 2 * H, 4 * H]);
+    mk(H, 3 * H); // overlaps two blocks
+    blocks.forEach((b) => b.close());
+    blocks = open(dir);
+    expect(planCompaction(blocks, levels)!.map((b) => [b.meta.minTime, b.meta.maxTime])).toEqual([[0, 2 * H], [H, 3 * H], [2 * H, 4 * H]]);
+    blocks.forEach((b) => b.close());
+  });
+
+  it('leaves the newest window open', () => {
+    const dir = tmp();
+    writeBlock(dir, toBlockInput([{ labels: ['__name__', 'm'], samples: [[0, 1]] }]));
+    writeBlock(dir, toBlockInput([{ labels: ['__name__', 'm'], samples: [[2 * H, 1]] }]));
+    const blocks = open(dir);
+    expect(planCompaction(blocks, [2 * H, 6 * H])).toBeUndefined();
+    blocks.forEach((b) => b.close());
+  });
+});
+
+describe.runIf(hasPromtool())('vertical compaction', () => {
+  it('merges overlapping blocks into one whose dump is the union of samples', () => {
+    const dir = tmp();
+    writeBlock(dir, toBlockInput([
+      { labels: ['__name__', 'a'], samples: [[1000, 1], [3000, 3], [5000, 5]] },
+      { labels: ['__name__', 'b'], samples: [[1000, 10]] },
+    ]));
+    writeBlock(dir, toBlockInput([
+      { labels: ['__name__', 'a'], samples: [[2000, 2], [3000, 3], [4000, 4]] },
+      { labels: ['__name__', 'c'], samples: [[2500, 7]] },
+    ]));
+    const blocks = open(dir);
+    const { dir: merged, meta } = compactBlocks(dir, blocks);
+    blocks.forEach((b) => b.close());
+    expect(meta.compaction.level).toBe(2);
+    expect(meta.compaction.sources).toHaveLength(2);
+    const db = tmp();
+    execFileSync('cp', ['-r', merged, db]);
+    mkdirSync(join(db, 'wal'));
+    const dump = execFileSync('promtool', ['tsdb', 'dump', db], { encoding: 'utf8' }).trim().split('\n').sort();
+    expect(dump).toEqual(
+      ['{__name__="a"} 1 1000', '{__name__="a"} 2 2000', '{__name__="a"} 3 3000', '{__name__="a"} 4 4000', '{__name__="a"} 5 5000', '{__name__="b"} 10 1000', '{__name__="c"} 7 2500'].sort(),
+    );
+  });
+});
+
+describe('store: random writes, flushes and compactions (property)', () => {
+  it('select returns exactly the sorted, de-duplicated samples written', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('write' as const), series: fc.integer({ min: 0, max: 5 }), times: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 8 }) }),
+      fc.record({ kind: fc.constant('flush' as const) }),
+      fc.record({ kind: fc.constant('compact' as const) }),
+      fc.record({ kind: fc.constant('restart' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 25 }), (ops) => {
+        const dir = tmp();
+        const mkStore = () => {
+          const s = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir: dir, blockRangeMs: 10 * 60_000 });
+          s.open();
+          return s;
+        };
+        let store = mkStore();
+        let seq = 0;
+        const want = new Map<number, Map<number, number>>(); // series -> t -> v
+        for (const o of ops) {
+          if (o.kind === 'write') {
+            // Times in minutes: spans several 10-minute blocks, arrives in any order.
+            const samples = o.times.map((m) => [m * 60_000, m + o.series * 100] as [number, number]);
+            const payload = new Uint8Array(compressSync(Buffer.from(encodeWriteRequest([{ labels: [['__name__', 'p'], ['s', String(o.series)]], samples }]))));
+            store.apply('t', 0, encodeBatch([{ seq: ++seq, payload }]), 1);
+            const m = want.get(o.series) ?? new Map<number, number>();
+            for (const [t, v] of samples) if (!m.has(t)) m.set(t, v);
+            want.set(o.series, m);
+          } else if (o.kind === 'flush') store.flush();
+          else if (o.kind === 'compact') store.compact(0);
+          else {
+            store.close();
+            store = mkStore();
+          }
+        }
+        const got = store.tenantDb('t')?.select([new Matcher('=', '__name__', 'p')], -Infinity, Infinity) ?? [];
+        store.close();
+        expect(got.map((s) => s.labels[3])).toEqual([...want.keys()].sort().map(String));
+        for (const s of got) {
+          const m = want.get(Number(s.labels[3]))!;
+          expect(s.samples).toEqual([...m.entries()].sort((a, b) => a[0] - b[0]));
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe('retention', () => {
+  it('deletes blocks wholly older than retention', () => {
+    const dir = tmp();
+    const store = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir: dir, retentionMs: 10 * H });
+    store.open();
+    const day = 24 * H;
+    const payload = (t: number) => new Uint8Array(compressSync(Buffer.from(encodeWriteRequest([{ labels: [['__name__', 'r']], samples: [[t, 1]] }]))));
+    store.apply('t', 0, encodeBatch([{ seq: 1, payload: payload(10 * day) }, { seq: 2, payload: payload(10 * day + 9 * H) }]), 1);
+    store.flush();
+    expect(readdirSync(join(dir, 'blocks', 't'))).toHaveLength(2);
+    expect(store.compact(10 * day + 15 * H)).toMatchObject({ deleted: 1 });
+    expect(readdirSync(join(dir, 'blocks', 't'))).toHaveLength(1);
+    expect(readAllSeries(store.tenantDb('t')!.blocks[0]!)[0]!.samples).toEqual([[10 * day + 9 * H, 1]]);
+    store.close();
+  });
+});
+
+function hasPromtool(): boolean {
+  try {
+    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Compaction of a tenant's blocks on local disk:
+ *  1. overlapping blocks (out-of-order data, repeated flushes of a range) are
+ *     merged first ("vertical" compaction), so compaction never halts on overlaps;
+ *  2. then blocks inside one window of the next level (2 h -> 6 h -> 24 h by
+ *     default) are merged once the window is closed: newer data exists after it.
+ * The new block is written and renamed into place before its sources are
+ * deleted; a crash in between leaves an overlap that the next run merges.
+ *
+ * Memory: a merge holds the merged blocks' chunk bytes (compressed) in memory;
+ * runs synchronously on the event loop (a worker thread is the next step).
+ */
+import { rmSync } from 'node:fs';
+import { encodeColumns, mergeChunks } from '../chunkenc/merge.js';
+import { XorAppender, XorIterator } from '../chunkenc/xor.js';
+import { BlockReader } from '../block/reader.js';
+import { compareLabelsUtf8 } from '../block/utf8-order.js';
+import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/writer.js';
+import type { BlockMeta } from '../block/meta.js';
+
+const HOUR = 3_600_000;
+export const DEFAULT_LEVELS_MS = [2 * HOUR, 6 * HOUR, 24 * HOUR];
+
+/** The next group of blocks to merge, or undefined. */
+export function planCompaction(blocks: readonly BlockReader[], levelsMs: readonly number[] = DEFAULT_LEVELS_MS): BlockReader[] | undefined {
+  const sorted = [...blocks].sort((a, b) => a.meta.minTime - b.meta.minTime || a.meta.maxTime - b.meta.maxTime);
+  // 1. Overlaps: the first run of blocks that overlap each other.
+  for (let i = 0; i < sorted.length; i++) {
+    const group = [sorted[i]!];
+    let end = sorted[i]!.meta.maxTime;
+    for (let j = i + 1; j < sorted.length && sorted[j]!.meta.minTime < end; j++) {
+      group.push(sorted[j]!);
+      end = Math.max(end, sorted[j]!.meta.maxTime);
+    }
+    if (group.length > 1) return group;
+  }
+  // 2. Levels: blocks that fit one window of the next level, when data exists after the window.
+  const newest = Math.max(...sorted.map((b) => b.meta.maxTime));
+  for (const range of levelsMs.slice(1)) {
+    const windows = new Map<number, BlockReader[]>();
+    for (const b of sorted) {
+      const start = Math.floor(b.meta.minTime / range) * range;
+      if (b.meta.maxTime > start + range) continue; // spans windows: already at this level or above
+      if (b.meta.maxTime - b.meta.minTime >= range) continue;
+      let w = windows.get(start);
+      if (!w) windows.set(start, (w = []));
+      w.push(b);
+    }
+    for (const [start, group] of [...windows].sort((a, b) => a[0] - b[0])) {
+      if (group.length > 1 && start + range <= newest) return group;
+    }
+  }
+  return undefined;
+}
+
+interface Cursor {
+  reader: BlockReader;
+  refs: number[];
+  i: number;
+  labels: string[] | undefined;
+}
+
+/** Merge blocks into one; returns the new block (the caller swaps readers and deletes sources). */
+export function compactBlocks(parentDir: string, sources: readonly BlockReader[]): { dir: string; meta: BlockMeta } {
+  const cursors: Cursor[] = sources.map((reader) => {
+    const c: Cursor = { reader, refs: reader.allPostings(), i: 0, labels: undefined };
+    advance(c);
+    return c;
+  });
+  const out: BlockSeriesInput[] = [];
+  const it = new XorIterator();
+  for (;;) {
+    let min: string[] | undefined;
+    for (const c of cursors) if (c.labels && (!min || compareLabelsUtf8(c.labels, min) < 0)) min = c.labels;
+    if (!min) break;
+    const parts: BlockChunk[] = [];
+    let fromSources = 0;
+    for (const c of cursors) {
+      if (!c.labels || compareLabelsUtf8(c.labels, min) !== 0) continue;
+      fromSources++;
+      const s = c.reader.series(c.refs[c.i - 1]!);
+      const stones = c.reader.tombstones.filter((t) => t.ref === s.ref);
+      for (const m of s.chunks) {
+        if (stones.some((t) => t.minT <= m.minT && t.maxT >= m.maxT)) continue; // wholly deleted
+        parts.push({ minT: m.minT, maxT: m.maxT, data: deleteRanges(c.reader.chunk(m.ref), stones, it) });
+      }
+      advance(c);
+    }
+    parts.sort((a, b) => a.minT - b.minT);
+    const overlap = parts.some((p, i) => i > 0 && p.minT <= parts[i - 1]!.maxT);
+    out.push({ labels: min, chunks: fromSources === 1 && !overlap ? parts.filter((p) => p.data.length > 2) : rechunk(parts) });
+  }
+  const parents = sources.map((b) => ({ ulid: b.meta.ulid, minTime: b.meta.minTime, maxTime: b.meta.maxTime }));
+  const level = Math.max(...sources.map((b) => b.meta.compaction.level)) + 1;
+  const srcIds = [...new Set(sources.flatMap((b) => b.meta.compaction.sources ?? [b.meta.ulid]))].sort();
+  return writeBlock(parentDir, out, { level, sources: srcIds, parents });
+}
+
+function advance(c: Cursor): void {
+  c.labels = c.i < c.refs.length ? c.reader.series(c.refs[c.i]!).labels : undefined;
+  c.i++;
+}
+
+/** A chunk without the samples inside any tombstone range (unchanged when none applies). */
+function deleteRanges(data: Uint8Array, stones: ReadonlyArray<{ minT: number; maxT: number }>, it: XorIterator): Uint8Array {
+  if (stones.length === 0) return data;
+  const a = new XorAppender();
+  it.reset(data);
+  while (it.next()) if (!stones.some((s) => it.t >= s.minT && it.t <= s.maxT)) a.append(it.t, it.v);
+  return a.seal();
+}
+
+/** Decode overlapping chunks, sort, keep one sample per timestamp (the earliest chunk's), re-encode. */
+function rechunk(parts: readonly BlockChunk[]): BlockChunk[] {
+  return encodeColumns(mergeChunks(parts));
+}
+
+/** Close a reader and delete its folder. */
+export function deleteBlock(b: BlockReader): void {
+  b.close();
+  rmSync(b.dir, { recursive: true, force: true });
+}
