@@ -32,13 +32,14 @@ log.info('storage opened', opened);
 /** WAL fsync cadence: the coordinators' logs are the truth, so a second of OS buffering is safe. */
 const WAL_SYNC_MS = 1000;
 const walSync = setInterval(() => store.syncWals(), WAL_SYNC_MS);
-/** Compaction and retention cadence. */
+/** Cadence of head cuts, compaction and retention. */
 const COMPACT_MS = 60_000;
 const compaction = setInterval(() => {
   try {
+    store.flushIfDue();
     store.compact();
   } catch (e) {
-    log.error('compaction failed; will retry', errorFields(e));
+    log.error('head cut or compaction failed; will retry', errorFields(e));
   }
 }, COMPACT_MS);
 const app = createServer({ store, metrics, log, secret: config.ISOBAR_NODE_SECRET });

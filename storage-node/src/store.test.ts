@@ -133,3 +133,18 @@ function hasPromtool(): boolean {
     return false;
   }
 }
+
+describe('automatic head cut', () => {
+  it('flushes a tenant once its head spans 1.5 block ranges, not before', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isobar-node-'));
+    const store = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir: dir, blockRangeMs: 60_000 });
+    store.open();
+    store.apply('t', 0, encodeBatch([{ seq: 1, payload: payload('m', 0, 1) }, { seq: 2, payload: payload('m', 80_000, 2) }]), 1);
+    expect(store.flushIfDue()).toEqual([]);
+    store.apply('t', 0, encodeBatch([{ seq: 3, payload: payload('m', 90_000, 3) }]), 1);
+    expect(store.flushIfDue().flatMap((f) => f.blocks)).toHaveLength(2);
+    expect(store.tenantDb('t')!.head.numSeries).toBe(0);
+    expect(store.shardState('t', 0)).toMatchObject({ applied: 3, persisted: 3 });
+    store.close();
+  });
+});

@@ -273,6 +273,20 @@ export class NodeStore {
     return { compactions, deleted };
   }
 
+  /**
+   * Flush each tenant whose head spans 1.5 block ranges or more (Prometheus
+   * cuts its head at the same point). Keeps head memory, the WAL and the
+   * coordinators' logs bounded; overlaps between partial flushes of a range
+   * are merged by compaction.
+   */
+  flushIfDue(): FlushResult[] {
+    const out: FlushResult[] = [];
+    for (const [tenant, db] of this.dbs) {
+      if (db.paths && db.head.numSeries > 0 && db.head.maxT - db.head.minT >= 1.5 * this.blockRangeMs) out.push(...this.flush(tenant));
+    }
+    return out;
+  }
+
   /** fsync every WAL with unsynced writes; returns how many were synced. */
   syncWals(): number {
     let n = 0;

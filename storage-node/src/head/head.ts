@@ -123,6 +123,9 @@ export class TenantHead {
   private readonly strings = new Map<string, string>();
   private readonly allRefs: number[] = [];
   chunkCount = 0;
+  /** Oldest and newest sample time in the head (out-of-order samples included). */
+  minT = Infinity;
+  maxT = -Infinity;
 
   get numSeries(): number {
     return this.series.length;
@@ -200,6 +203,7 @@ export class TenantHead {
           res.appended++;
           res.outOfOrder++;
           if (t < s.minT) s.minT = t;
+          if (t < this.minT) this.minT = t;
         }
         continue;
       }
@@ -213,6 +217,8 @@ export class TenantHead {
       app.append(t, v);
       if (t < s.minT) s.minT = t;
       s.maxT = t;
+      if (t < this.minT) this.minT = t;
+      if (t > this.maxT) this.maxT = t;
       s.lastValue = v;
       res.appended++;
     }
