@@ -20,7 +20,7 @@
  * re-learned from the node after the object restarts.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { applyPath, LOG_START_HEADER, shardStatePath, type ShardState } from '../wire/internal-api.js';
+import { applyPath, LOG_START_HEADER, shardStatePath, type Rejection, type ShardState } from '../wire/internal-api.js';
 import { createLogger, errorFields, type Logger } from '../wire/log.js';
 import { encodeBatch, MAX_RECORD_BYTES, RECORD_HEADER_BYTES } from '../wire/node-batch.js';
 import type { Env } from './env.js';
@@ -48,7 +48,14 @@ export interface AppendAck {
   seq: number;
   /** Whether the storage node had applied it when we answered. */
   applied: boolean;
+  /** Samples of this batch the node refused (known only when `applied`). */
+  rejected?: Array<{ id: string; message: string; count: number }>;
 }
+
+/** Where an append's payloads went: row seq and index within the row. */
+type Placement = Array<{ seq: number; index: number }>;
+/** Rejections kept for appends still to collect them; older ones are dropped past this. */
+const MAX_KEPT_REJECTIONS = 10_000;
 
 export interface CoordinatorState {
   tenant: string;
@@ -63,7 +70,7 @@ export interface CoordinatorState {
 
 interface PendingAppend {
   payloads: Uint8Array[];
-  resolve: (seq: number) => void;
+  resolve: (placement: Placement) => void;
   reject: (e: unknown) => void;
 }
 
@@ -84,6 +91,7 @@ export class ShardCoordinator extends DurableObject<Env> {
   private pumpAgain = false;
   private waiters: Array<{ seq: number; resolve: (applied: boolean) => void }> = [];
   private transportCache: NodeTransport | undefined;
+  private readonly rejections = new Map<string, Rejection>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -117,7 +125,7 @@ export class ShardCoordinator extends DurableObject<Env> {
     for (const p of payloads) {
       if (p.byteLength > MAX_RECORD_BYTES) throw new RangeError(`payload of ${p.byteLength} bytes over the ${MAX_RECORD_BYTES}-byte record limit`);
     }
-    const seq = await new Promise<number>((resolve, reject) => {
+    const placement = await new Promise<Placement>((resolve, reject) => {
       this.group.push({ payloads, resolve, reject });
       if (!this.groupScheduled) {
         this.groupScheduled = true;
@@ -125,8 +133,18 @@ export class ShardCoordinator extends DurableObject<Env> {
         setTimeout(() => this.commitGroup(), 0);
       }
     });
+    const seq = placement.at(-1)!.seq;
     this.kick();
-    return { seq, applied: await this.waitApplied(seq, FORWARD_WAIT_MS) };
+    const applied = await this.waitApplied(seq, FORWARD_WAIT_MS);
+    const rejected: NonNullable<AppendAck['rejected']> = [];
+    for (const p of placement) {
+      const r = this.rejections.get(`${p.seq}:${p.index}`);
+      if (r) {
+        rejected.push({ id: r.id, message: r.message, count: r.count });
+        this.rejections.delete(`${p.seq}:${p.index}`);
+      }
+    }
+    return { seq, applied, ...(rejected.length ? { rejected } : {}) };
   }
 
   /** Write the pending appends as few rows as fit, in one transaction. */
@@ -135,20 +153,22 @@ export class ShardCoordinator extends DurableObject<Env> {
     this.group = [];
     this.groupScheduled = false;
     const rows: Array<{ seq: number; records: Uint8Array[]; bytes: number }> = [];
-    const seqOf: number[] = [];
+    const placements: Placement[] = [];
     let cur: { seq: number; records: Uint8Array[]; bytes: number } | undefined;
     let seq = this.nextSeq;
     for (const a of group) {
+      const placement: Placement = [];
       for (const p of a.payloads) {
         const size = RECORD_HEADER_BYTES + p.byteLength;
         if (!cur || cur.bytes + size > MAX_ROW_BYTES) {
           cur = { seq: seq++, records: [], bytes: 0 };
           rows.push(cur);
         }
+        placement.push({ seq: cur.seq, index: cur.records.length });
         cur.records.push(p);
         cur.bytes += size;
       }
-      seqOf.push(cur?.seq ?? seq - 1);
+      placements.push(placement);
     }
     try {
       this.ctx.storage.transactionSync(() => {
@@ -158,7 +178,7 @@ export class ShardCoordinator extends DurableObject<Env> {
         }
       });
       this.nextSeq = seq;
-      group.forEach((a, i) => a.resolve(seqOf[i]!));
+      group.forEach((a, i) => a.resolve(placements[i]!));
     } catch (e) {
       this.log.error('commit-log write failed', { tenant: this.tenant, shard: this.shard, ...errorFields(e) });
       for (const a of group) a.reject(e);
@@ -273,6 +293,10 @@ export class ShardCoordinator extends DurableObject<Env> {
   }
 
   private onNodeState(st: ShardState): void {
+    for (const r of st.rejections ?? []) {
+      this.rejections.set(`${r.seq}:${r.index}`, r);
+      if (this.rejections.size > MAX_KEPT_REJECTIONS) this.rejections.delete(this.rejections.keys().next().value!);
+    }
     this.applied = Math.min(st.applied, this.nextSeq - 1);
     this.nodeBootId = st.bootId;
     if (st.persisted > this.persisted) {

@@ -33,6 +33,7 @@ export const ErrorIds = {
   seriesTooLarge: 'err-isobar-series-too-large',
   sampleTooFarInFuture: 'err-isobar-sample-too-far-in-future',
   sampleTooOld: 'err-isobar-sample-too-old',
+  duplicateSample: 'err-isobar-duplicate-sample',
   remoteWriteV2Unsupported: 'err-isobar-remote-write-2-unsupported',
   // query side
   badMatcher: 'err-isobar-bad-matcher',

@@ -30,6 +30,19 @@ export interface ShardState {
   persisted: number;
   /** Changes every time the node process starts. */
   bootId: string;
+  /** Samples of this request the node refused, by the record that carried them (first problem per record). */
+  rejections?: Rejection[];
+}
+
+/** Samples of one commit-log record refused by the node (e.g. a conflicting duplicate). */
+export interface Rejection {
+  seq: number;
+  /** Position of the record among those sharing `seq` (a group-committed row holds several). */
+  index: number;
+  id: string;
+  message: string;
+  /** Samples refused in that record. */
+  count: number;
 }
 
 /** Edge route a restarted node calls (node secret) so coordinators replay what it lacks. */

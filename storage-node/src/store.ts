@@ -16,7 +16,9 @@ import { z } from 'zod';
 import { WriteRequestReader } from '../../wire/remote-write.js';
 import { decodeBatch, type BatchRecord } from '../../wire/node-batch.js';
 import { snappyDeclaredLength } from '../../wire/snappy.js';
-import type { ShardState } from '../../wire/internal-api.js';
+import type { Rejection, ShardState } from '../../wire/internal-api.js';
+import { ErrorIds } from '../../wire/errors.js';
+import { labelsObject } from '../../wire/prom-json.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { fsyncDir } from './block/writer.js';
 import { writeFileSynced } from './block/index-writer.js';
@@ -181,17 +183,30 @@ export class NodeStore {
     }
     const db = this.db(tenant);
     let seq = st.applied;
+    let index = 0;
+    const rejections: Rejection[] = [];
     for (const r of fresh) {
       if (r.seq > seq + 1 && seq !== st.applied) break; // a hole inside one batch: the coordinator resends the rest
+      index = r.seq === seq ? index + 1 : 0;
       db.wal?.append({ shard, seq: r.seq, payload: r.payload }); // write-ahead
-      this.applyRecord(tenant, shard, db, r);
+      const res = this.applyRecord(tenant, shard, db, r);
+      if (res?.firstConflict) {
+        const { series, t } = res.firstConflict;
+        rejections.push({
+          seq: r.seq,
+          index,
+          id: ErrorIds.duplicateSample,
+          count: res.discarded.duplicate_timestamp ?? 1,
+          message: `duplicate sample for timestamp ${new Date(t).toISOString()} with a different value in series ${labelsObject(series.labels)}; the first value written is kept`,
+        });
+      }
       seq = r.seq;
     }
     st.applied = seq;
-    return { ok: true, state: this.shardState(tenant, shard) };
+    return { ok: true, state: { ...this.shardState(tenant, shard), ...(rejections.length ? { rejections } : {}) } };
   }
 
-  private applyRecord(tenant: string, shard: number, db: TenantDB, r: Pick<BatchRecord, 'seq' | 'payload'>): void {
+  private applyRecord(tenant: string, shard: number, db: TenantDB, r: Pick<BatchRecord, 'seq' | 'payload'>): AppendResult | undefined {
     let body: Uint8Array;
     try {
       const declared = snappyDeclaredLength(r.payload);
@@ -199,7 +214,7 @@ export class NodeStore {
       body = uncompressSync(Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength), { asBuffer: true }) as Buffer;
     } catch (e) {
       this.corrupt(tenant, shard, r.seq, `snappy: ${(e as Error).message}`);
-      return;
+      return undefined;
     }
     const res: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 };
     const reader = new WriteRequestReader(body);
@@ -219,6 +234,7 @@ export class NodeStore {
       this.corrupt(tenant, shard, r.seq, (e as Error).message);
     }
     this.metrics.appended(tenant, res);
+    return res;
   }
 
   /**

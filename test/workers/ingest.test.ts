@@ -151,8 +151,30 @@ describe('time window', () => {
     const day = 86_400_000;
     const ok = await write([{ labels: [['__name__', name]], samples: [[now() - 3 * day, 1], [now() - 29 * day, 2]] }]);
     expect(ok.status).toBe(204);
+    // Both are stored (the older one arrived out of order): each is found in its own time range.
+    for (const ago of [3, 29]) {
+      const at = (now() - ago * day) / 1000;
+      const r = await eventually(() => read(`series?match[]=${name}&start=${at - 60}&end=${at + 60}`), (x) => x.body?.data?.length === 1);
+      expect(r.body.data, `${ago} days ago`).toEqual([{ __name__: name }]);
+    }
     const old = await write([{ labels: [['__name__', name], ['x', 'y']], samples: [[now() - 31 * day, 1]] }]);
     expect(old.status).toBe(400);
     expect(await old.text()).toMatch(/older than the retention of 30d.*err-isobar-sample-too-old/s);
+  });
+});
+
+describe('duplicate samples', () => {
+  it('ignores an exact repeat, and refuses a different value at a stored timestamp with a 400 naming the series', async () => {
+    const name = `dup_${Date.now()}`;
+    const t = now() - 60_000;
+    const one = (v: number) => [{ labels: [['__name__', name], ['job', 'x']] as [string, string][], samples: [[t, v]] as [number, number][] }];
+    expect((await write(one(1))).status).toBe(204);
+    expect((await write(one(1))).status).toBe(204); // a retry: harmless
+    const r = await write(one(2));
+    expect(r.status).toBe(400);
+    expect(await r.text()).toMatch(new RegExp(`duplicate sample for timestamp .* with a different value in series \\{"__name__":"${name}","job":"x"\\}.*1 of 1 samples refused.*err-isobar-duplicate-sample`, 's'));
+    // Out-of-order (older) timestamps follow the same rule.
+    expect((await write([{ labels: [['__name__', name], ['job', 'x']], samples: [[t - 30_000, 5]] }])).status).toBe(204);
+    expect((await write([{ labels: [['__name__', name], ['job', 'x']], samples: [[t - 30_000, 6]] }])).status).toBe(400);
   });
 });

@@ -14,7 +14,8 @@
  * clients do not retry 400s); 503 when a coordinator could not take the batch.
  */
 import type { Context } from 'hono';
-import { ErrorIds, IsobarError } from '../../wire/errors.js';
+import { ErrorIds, IsobarError, type ErrorId } from '../../wire/errors.js';
+import type { AppendAck } from '../../durable/shard-coordinator.js';
 import { jumpHash } from '../../wire/hash.js';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { MAX_RECORD_BYTES } from '../../wire/node-batch.js';
@@ -141,8 +142,9 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   // 6. commit, one RPC per shard, in parallel. When the whole request is valid
   // and belongs to one shard, the client's own snappy body is forwarded as is.
   const wholeBody = byShard.size === 1 && rejected === 0 && body.byteLength <= MAX_RECORD_BYTES && raw.byteLength <= MAX_RECORD_UNCOMPRESSED;
+  let acks: AppendAck[];
   try {
-    await Promise.all(
+    acks = await Promise.all(
       [...byShard].map(([shard, b]) => {
         const stub = env.SHARD_COORDINATOR.get(env.SHARD_COORDINATOR.idFromName(`${principal.tenant}/${shard}`));
         return stub.append(principal.tenant, shard, wholeBody ? [body] : recordsOf(raw, b));
@@ -156,6 +158,12 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   if (first) {
     const e = new IsobarError(first.id, 'bad-data', `${first.message}; ${rejected} of ${total} series rejected, the other ${total - rejected} (${samples} samples) were accepted`);
     return textError(e);
+  }
+  // Samples the storage node refused (known when it applied the batch in time).
+  const refused = acks.flatMap((a) => a.rejected ?? []);
+  if (refused.length > 0) {
+    const n = refused.reduce((k, r) => k + r.count, 0);
+    return textError(new IsobarError(refused[0]!.id as ErrorId, 'bad-data', `${refused[0]!.message}; ${n} of ${samples} samples refused, the rest were accepted`));
   }
   return c.body(null, 204);
 }

@@ -103,6 +103,8 @@ export interface AppendResult {
   duplicates: number;
   discarded: Partial<Record<DiscardReason, number>>;
   newSeries: number;
+  /** The first conflicting duplicate (same time, other value), to name it to the client. */
+  firstConflict?: { series: MemSeries; t: number };
 }
 
 const f64 = new Float64Array(2);
@@ -198,7 +200,10 @@ export class TenantHead {
         if (t === s.maxT) r = sameBits(v, s.lastValue) ? 'dup' : 'conflict';
         else r = (s.ooo ??= new OooBuffer()).insert(t, v);
         if (r === 'dup') res.duplicates++;
-        else if (r === 'conflict') res.discarded.duplicate_timestamp = (res.discarded.duplicate_timestamp ?? 0) + 1;
+        else if (r === 'conflict') {
+          res.discarded.duplicate_timestamp = (res.discarded.duplicate_timestamp ?? 0) + 1;
+          res.firstConflict ??= { series: s, t };
+        }
         else {
           res.appended++;
           res.outOfOrder++;
