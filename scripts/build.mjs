@@ -9,8 +9,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export async function buildStorageNode() {
   await build({
-    entryPoints: [resolve(root, 'storage-node/src/main.ts')],
-    outfile: resolve(root, 'dist/storage-node/main.mjs'),
+    entryPoints: {
+      main: resolve(root, 'storage-node/src/main.ts'),
+      'compact-worker': resolve(root, 'storage-node/src/compact/compact-worker.ts'),
+    },
+    outdir: resolve(root, 'dist/storage-node'),
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
     target: 'node20',

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { loadConfig } from './config.js';
 import { NodeMetrics } from './metrics.js';
+import { workerRunner } from './compact/runner.js';
 import { announceRestart } from './resync.js';
 import { ShardRegistry } from './shard-registry.js';
 import { createServer } from './server.js';
@@ -37,12 +38,16 @@ const COMPACT_MS = 60_000;
 const compaction = setInterval(() => {
   try {
     store.flushIfDue();
-    store.compact();
   } catch (e) {
-    log.error('head cut or compaction failed; will retry', errorFields(e));
+    log.error('head cut failed; will retry', errorFields(e));
   }
+  void compactNow();
 }, COMPACT_MS);
-const app = createServer({ store, metrics, log, secret: config.ISOBAR_NODE_SECRET });
+// Merges run in a worker thread (compact-worker.mjs is bundled beside this file).
+const merger = workerRunner(new URL('./compact-worker.mjs', import.meta.url));
+const compactNow = () =>
+  store.compact(Date.now(), merger.run).catch((e) => log.error('compaction failed; will retry', errorFields(e)));
+const app = createServer({ store, metrics, log, secret: config.ISOBAR_NODE_SECRET, onFlushed: () => void compactNow() });
 
 const stopping = new AbortController();
 const server = serve({ fetch: app.fetch, hostname: config.ISOBAR_NODE_HOST, port: config.ISOBAR_NODE_PORT }, (info) => {
@@ -57,6 +62,7 @@ function shutdown(signal: string) {
   stopping.abort();
   clearInterval(walSync);
   clearInterval(compaction);
+  void merger.close();
   store.close();
   server.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 2000).unref();

@@ -23,12 +23,14 @@ const MAX_APPLY_BODY = 64 * 1024 * 1024;
 
 export interface ServerDeps {
   store: NodeStore;
+  /** Called after a flush wrote blocks (the node schedules a compaction). */
+  onFlushed?: () => void;
   metrics: NodeMetrics;
   log: Logger;
   secret: string;
 }
 
-export function createServer({ store, metrics, log, secret }: ServerDeps): Hono {
+export function createServer({ store, metrics, log, secret, onFlushed = () => {} }: ServerDeps): Hono {
   const app = new Hono();
   const secretDigest = createHash('sha256').update(secret).digest();
 
@@ -103,8 +105,8 @@ export function createServer({ store, metrics, log, secret }: ServerDeps): Hono 
     if (tenant !== undefined && !TENANT_ID.test(tenant)) return c.text('bad tenant id', 400);
     const t0 = performance.now();
     const flushed = store.flush(tenant);
-    const compacted = store.compact();
-    return c.json({ tookMs: Math.round(performance.now() - t0), tenants: flushed, ...compacted });
+    onFlushed();
+    return c.json({ tookMs: Math.round(performance.now() - t0), tenants: flushed });
   });
 
   app.onError((e, c) => {

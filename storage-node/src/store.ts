@@ -23,7 +23,8 @@ import { errorFields, type Logger } from '../../wire/log.js';
 import { fsyncDir } from './block/writer.js';
 import { writeFileSynced } from './block/index-writer.js';
 import { BlockReader } from './block/reader.js';
-import { compactBlocks, deleteBlock, planCompaction } from './compact/compactor.js';
+import { deleteBlock, planCompaction } from './compact/compactor.js';
+import { mergeInThread, type MergeRunner } from './compact/runner.js';
 import { DEFAULT_BLOCK_RANGE_MS, TenantDB } from './db/tenant-db.js';
 import type { AppendResult } from './head/head.js';
 import type { NodeMetrics } from './metrics.js';
@@ -59,6 +60,7 @@ export class NodeStore {
   private readonly blockRangeMs: number;
   private readonly retentionMs: number;
   private readonly onNewShard: (tenant: string, shard: number) => void;
+  private compacting = false;
 
   constructor(
     private readonly metrics: NodeMetrics,
@@ -260,33 +262,42 @@ export class NodeStore {
   /**
    * Merge overlapping blocks, then compact levels (block range x 1, 3, 12:
    * 2 h -> 6 h -> 24 h by default), then delete blocks wholly past retention.
+   * One run at a time; `merge` decides where the merging work happens (a
+   * worker thread in the node process), while swapping readers and deleting
+   * sources happens here, between requests.
    */
-  compact(nowMs = Date.now()): { compactions: number; deleted: number } {
-    const levels = [1, 3, 12].map((k) => k * this.blockRangeMs);
-    let compactions = 0;
-    let deleted = 0;
-    for (const [tenant, db] of this.dbs) {
-      if (!db.paths) continue;
-      for (let group = planCompaction(db.blocks, levels); group; group = planCompaction(db.blocks, levels)) {
-        const t0 = performance.now();
-        const { dir, meta } = compactBlocks(db.paths.blocksDir, group);
-        const fresh = BlockReader.open(dir);
-        db.blocks = [...db.blocks.filter((b) => !group!.includes(b)), fresh].sort((a, b) => a.meta.minTime - b.meta.minTime);
-        for (const b of group) deleteBlock(b);
-        compactions++;
-        this.metrics.compactions++;
-        this.log.info('compacted blocks', { tenant, sources: group.length, ulid: meta.ulid, level: meta.compaction.level, minTime: meta.minTime, maxTime: meta.maxTime, ms: Math.round(performance.now() - t0) });
+  async compact(nowMs = Date.now(), merge: MergeRunner = mergeInThread): Promise<{ compactions: number; deleted: number }> {
+    if (this.compacting) return { compactions: 0, deleted: 0 };
+    this.compacting = true;
+    try {
+      const levels = [1, 3, 12].map((k) => k * this.blockRangeMs);
+      let compactions = 0;
+      let deleted = 0;
+      for (const [tenant, db] of this.dbs) {
+        if (!db.paths) continue;
+        for (let group = planCompaction(db.blocks, levels); group; group = planCompaction(db.blocks, levels)) {
+          const t0 = performance.now();
+          const fresh = BlockReader.open(await merge(db.paths.blocksDir, group));
+          db.blocks = [...db.blocks.filter((b) => !group!.includes(b)), fresh].sort((a, b) => a.meta.minTime - b.meta.minTime);
+          for (const b of group) deleteBlock(b);
+          compactions++;
+          this.metrics.compactions++;
+          const m = fresh.meta;
+          this.log.info('compacted blocks', { tenant, sources: group.length, ulid: m.ulid, level: m.compaction.level, minTime: m.minTime, maxTime: m.maxTime, ms: Math.round(performance.now() - t0) });
+        }
+        const cutoff = nowMs - this.retentionMs;
+        const expired = db.blocks.filter((b) => b.meta.maxTime <= cutoff);
+        if (expired.length) {
+          db.blocks = db.blocks.filter((b) => b.meta.maxTime > cutoff);
+          for (const b of expired) deleteBlock(b);
+          deleted += expired.length;
+          this.log.info('deleted blocks past retention', { tenant, blocks: expired.length, retentionDays: this.retentionMs / 86_400_000 });
+        }
       }
-      const cutoff = nowMs - this.retentionMs;
-      const expired = db.blocks.filter((b) => b.meta.maxTime <= cutoff);
-      if (expired.length) {
-        db.blocks = db.blocks.filter((b) => b.meta.maxTime > cutoff);
-        for (const b of expired) deleteBlock(b);
-        deleted += expired.length;
-        this.log.info('deleted blocks past retention', { tenant, blocks: expired.length, retentionDays: this.retentionMs / 86_400_000 });
-      }
+      return { compactions, deleted };
+    } finally {
+      this.compacting = false;
     }
-    return { compactions, deleted };
   }
 
   /**

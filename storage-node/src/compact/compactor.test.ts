@@ -75,15 +75,15 @@ describe.runIf(hasPromtool())('vertical compaction', () => {
 });
 
 describe('store: random writes, flushes and compactions (property)', () => {
-  it('select returns exactly the sorted, de-duplicated samples written', () => {
+  it('select returns exactly the sorted, de-duplicated samples written', async () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('write' as const), series: fc.integer({ min: 0, max: 5 }), times: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 8 }) }),
       fc.record({ kind: fc.constant('flush' as const) }),
       fc.record({ kind: fc.constant('compact' as const) }),
       fc.record({ kind: fc.constant('restart' as const) }),
     );
-    fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 25 }), (ops) => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
         const dir = tmp();
         const mkStore = () => {
           const s = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir: dir, blockRangeMs: 10 * 60_000 });
@@ -103,7 +103,7 @@ describe('store: random writes, flushes and compactions (property)', () => {
             for (const [t, v] of samples) if (!m.has(t)) m.set(t, v);
             want.set(o.series, m);
           } else if (o.kind === 'flush') store.flush();
-          else if (o.kind === 'compact') store.compact(0);
+          else if (o.kind === 'compact') await store.compact(0);
           else {
             store.close();
             store = mkStore();
@@ -123,7 +123,7 @@ describe('store: random writes, flushes and compactions (property)', () => {
 });
 
 describe('retention', () => {
-  it('deletes blocks wholly older than retention', () => {
+  it('deletes blocks wholly older than retention', async () => {
     const dir = tmp();
     const store = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir: dir, retentionMs: 10 * H });
     store.open();
@@ -132,7 +132,7 @@ describe('retention', () => {
     store.apply('t', 0, encodeBatch([{ seq: 1, payload: payload(10 * day) }, { seq: 2, payload: payload(10 * day + 9 * H) }]), 1);
     store.flush();
     expect(readdirSync(join(dir, 'blocks', 't'))).toHaveLength(2);
-    expect(store.compact(10 * day + 15 * H)).toMatchObject({ deleted: 1 });
+    expect(await store.compact(10 * day + 15 * H)).toMatchObject({ deleted: 1 });
     expect(readdirSync(join(dir, 'blocks', 't'))).toHaveLength(1);
     expect(readAllSeries(store.tenantDb('t')!.blocks[0]!)[0]!.samples).toEqual([[10 * day + 9 * H, 1]]);
     store.close();
@@ -147,3 +147,29 @@ function hasPromtool(): boolean {
     return false;
   }
 }
+
+describe('merging in a worker thread', () => {
+  it('the bundled compact-worker produces the same block content as an in-thread merge', async () => {
+    // @ts-expect-error plain ESM script
+    const { buildStorageNode } = await import('../../../scripts/build.mjs');
+    const main: string = await buildStorageNode();
+    const { workerRunner } = await import('./runner.js');
+    const runner = workerRunner(new URL(`file://${main.replace(/main\.mjs$/, 'compact-worker.mjs')}`));
+    try {
+      const dir = tmp();
+      writeBlock(dir, toBlockInput([{ labels: ['__name__', 'w'], samples: [[1, 1], [3, 3]] }]));
+      writeBlock(dir, toBlockInput([{ labels: ['__name__', 'w'], samples: [[2, 2], [3, 3]] }, { labels: ['__name__', 'x'], samples: [[5, 5]] }]));
+      const sources = open(dir);
+      const merged = BlockReader.open(await runner.run(dir, sources));
+      sources.forEach((b) => b.close());
+      expect(readAllSeries(merged)).toEqual([
+        { labels: ['__name__', 'w'], samples: [[1, 1], [2, 2], [3, 3]] },
+        { labels: ['__name__', 'x'], samples: [[5, 5]] },
+      ]);
+      expect(merged.meta.compaction.level).toBe(2);
+      merged.close();
+    } finally {
+      await runner.close();
+    }
+  });
+});
