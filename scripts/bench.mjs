@@ -69,8 +69,54 @@ try {
     console.log(`${name.padEnd(17)} ${String(sps).padStart(9)} samples/s  (${(sps / vm).toFixed(2)}x VictoriaMetrics)  p50 ${median(rs.map((r) => r.p50_ms))} ms  p99 ${median(rs.map((r) => r.p99_ms))} ms`);
   }
   console.log(`\nisobar storage node RSS: ${(rssBefore / 1e6).toFixed(0)} MB idle -> ${(rssAfter / 1e6).toFixed(0)} MB with ${SERIES} active series = ${((rssAfter - rssBefore) / SERIES).toFixed(0)} bytes per active series (${RUNS * ROUNDS} samples each)`);
+
+  // Bytes per sample on disk, same samples everywhere: Isobar's blocks after a flush and
+  // compaction; the same samples re-written into blocks by Prometheus's own tool; VictoriaMetrics's data dir.
+  const samples = SERIES * ROUNDS * RUNS;
+  const flush = await fetch(`http://127.0.0.1:${s.ISOBAR_PORT}/admin/v1/flush`, { method: 'POST', headers: { authorization: `Bearer ${s.ISOBAR_ADMIN_TOKEN}` } });
+  if (!flush.ok) throw new Error(`flush: ${flush.status} ${await flush.text()}`);
+  await new Promise((r) => setTimeout(r, 5000)); // let the background compaction merge partial blocks
+  const blocksDir = join(s.ISOBAR_DATA_DIR, 'node', 'blocks', 'demo');
+  const isobarBytes = Number(execFileSync('du', ['-sb', blocksDir], { encoding: 'utf8' }).split('\t')[0]);
+  const promDir = join(work, 'prom-blocks');
+  execFileSync('rm', ['-rf', promDir]);
+  execFileSync('bash', ['-c', `rm -rf '${work}/dumpdb' && cp -r '${blocksDir}' '${work}/dumpdb' && mkdir -p '${work}/dumpdb/wal'`]);
+  await dumpAsOpenMetrics(join(work, 'dumpdb'), join(work, 'same.om'));
+  execFileSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', join(work, 'same.om'), promDir], { stdio: 'ignore' });
+  const promBytes = Number(execFileSync('du', ['-sb', promDir], { encoding: 'utf8' }).split('\t')[0]);
+  const vmOut = execFileSync('bash', [join(BENCH_DIR, 'peers.sh'), 'du', peersDir], { encoding: 'utf8' });
+  const vmBytes = Number(/victoria-metrics (\d+)/.exec(vmOut)[1]);
+  console.log(`\n== bytes per sample on disk (${samples} samples each)`);
+  console.log(`isobar blocks                  ${(isobarBytes / samples).toFixed(2)} B/sample`);
+  console.log(`prometheus blocks (promtool)   ${(promBytes / samples).toFixed(2)} B/sample  (isobar/prometheus ${(isobarBytes / promBytes).toFixed(2)}x)`);
+  console.log(`victoria-metrics data dir      ${(vmBytes / samples).toFixed(2)} B/sample  (isobar/vm ${(isobarBytes / vmBytes).toFixed(2)}x)`);
+  // Head append throughput, RSS per active series, and WAL replay (own processes).
+  const { build } = await import('esbuild');
+  await build({ entryPoints: [join(ROOT, 'storage-node/bench/head-and-replay.ts')], outfile: join(work, 'head-and-replay.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
+  console.log('\n== storage node head and WAL replay (in-process, one core)');
+  for (const args of [['head', '100000'], ['head', String(process.env.BENCH_HEAD_BIG ?? 1_000_000)], ['replay', String(process.env.BENCH_REPLAY_MB ?? 1024)]]) {
+    console.log(execFileSync(process.execPath, ['--expose-gc', '--max-old-space-size=16000', join(work, 'head-and-replay.mjs'), ...args], { encoding: 'utf8', cwd: ROOT }).trim());
+  }
 } finally {
   await stop(edge);
   await stop(node);
   execFileSync('bash', [join(BENCH_DIR, 'peers.sh'), 'stop', peersDir]);
+}
+
+/** `promtool tsdb dump` of a data dir, rewritten as OpenMetrics text (seconds) for create-blocks-from. */
+async function dumpAsOpenMetrics(dbDir, outFile) {
+  const { spawn } = await import('node:child_process');
+  const { createWriteStream } = await import('node:fs');
+  const { createInterface } = await import('node:readline');
+  const out = createWriteStream(outFile);
+  const child = spawn('promtool', ['tsdb', 'dump', dbDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = /^\{__name__="([^"]*)"(?:, )?(.*)\} (\S+) (-?\d+)$/;
+  for await (const l of createInterface({ input: child.stdout })) {
+    const m = line.exec(l);
+    if (!m) continue;
+    const ms = Number(m[4]);
+    if (!out.write(`${m[1]}{${m[2]}} ${m[3]} ${(ms / 1000).toFixed(3)}\n`)) await new Promise((r) => out.once('drain', r));
+  }
+  out.write('# EOF\n');
+  await new Promise((r) => out.end(r));
 }
