@@ -115,7 +115,8 @@ async function dumpAsOpenMetrics(dbDir, outFile) {
     const m = line.exec(l);
     if (!m) continue;
     const ms = Number(m[4]);
-    if (!out.write(`${m[1]}{${m[2]}} ${m[3]} ${(ms / 1000).toFixed(3)}\n`)) await new Promise((r) => out.once('drain', r));
+    const labels = m[2].replaceAll(`", `, `",`); // OpenMetrics allows no space after the comma
+    if (!out.write(`${m[1]}{${labels}} ${m[3]} ${(ms / 1000).toFixed(3)}\n`)) await new Promise((r) => out.once('drain', r));
   }
   out.write('# EOF\n');
   await new Promise((r) => out.end(r));

@@ -80,7 +80,10 @@ export async function startEdge(s, { inheritOutput = false, extraVars = {} } = {
     ISOBAR_NODE_SECRET: s.ISOBAR_NODE_SECRET,
     ISOBAR_ADMIN_TOKEN: s.ISOBAR_ADMIN_TOKEN,
     ISOBAR_DEMO_KEY: s.ISOBAR_DEMO_KEY,
-    ...(process.env.ISOBAR_DEMO_SHARDS ? { ISOBAR_DEMO_SHARDS: process.env.ISOBAR_DEMO_SHARDS } : {}),
+    // Optional settings the edge shares with the storage node, passed through when set.
+    ...Object.fromEntries(
+      ['ISOBAR_DEMO_SHARDS', 'ISOBAR_RETENTION_SECONDS', 'ISOBAR_MAX_FUTURE_SECONDS'].filter((k) => process.env[k]).map((k) => [k, process.env[k]]),
+    ),
     ...extraVars,
   };
   const args = [

@@ -173,3 +173,30 @@ describe('merging in a worker thread', () => {
     }
   });
 });
+
+describe('tombstones', () => {
+  it('compaction rewrites blocks without the deleted ranges', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { encodeTombstones } = await import('../block/tombstones.js');
+    const dir = tmp();
+    const a = writeBlock(dir, toBlockInput([
+      { labels: ['__name__', 'keep'], samples: [[1, 1], [2, 2]] },
+      { labels: ['__name__', 'trim'], samples: [[1, 1], [2, 2], [3, 3], [4, 4]] },
+    ]));
+    writeBlock(dir, toBlockInput([{ labels: ['__name__', 'keep'], samples: [[3, 3]] }]));
+    // Delete trim's samples in [2, 3]: series ref from the block's own index.
+    const ra = BlockReader.open(a.dir);
+    const trimRef = ra.postings('__name__', 'trim')[0]!;
+    ra.close();
+    writeFileSync(join(a.dir, 'tombstones'), encodeTombstones([{ ref: trimRef, minT: 2, maxT: 3 }]));
+    const sources = open(dir);
+    expect(sources.find((b) => b.dir === a.dir)!.tombstones).toEqual([{ ref: trimRef, minT: 2, maxT: 3 }]);
+    const merged = BlockReader.open(compactBlocks(dir, sources).dir);
+    sources.forEach((b) => b.close());
+    expect(readAllSeries(merged)).toEqual([
+      { labels: ['__name__', 'keep'], samples: [[1, 1], [2, 2], [3, 3]] },
+      { labels: ['__name__', 'trim'], samples: [[1, 1], [4, 4]] },
+    ]);
+    merged.close();
+  });
+});
