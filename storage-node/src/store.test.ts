@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compressSync } from 'snappy';
 import { describe, expect, it } from 'vitest';
+import { hasPromtool } from '../../test/support/peers.js';
 import { createLogger } from '../../wire/log.js';
 import { encodeBatch } from '../../wire/node-batch.js';
 import { encodeWriteRequest } from '../../wire/remote-write.js';
@@ -124,15 +125,6 @@ describe('NodeStore on disk', () => {
     expect(out).toMatch(/^Series: 1$/m);
   });
 });
-
-function hasPromtool(): boolean {
-  try {
-    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('automatic head cut', () => {
   it('flushes a tenant once its head spans 1.5 block ranges, not before', () => {

@@ -3,31 +3,15 @@
  * truncated at a random offset: after restart the data equals exactly what was
  * acknowledged (WAL replay, then the coordinators replay what the WAL lost).
  */
-import type { ChildProcess } from 'node:child_process';
 import { readdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM script
-import { startEdge, startNode, stop } from '../../scripts/stack.mjs';
-import { Client, eventually, testSettings, type StackSettings } from '../support/stack.js';
+import { startNode, stop } from '../../scripts/stack.mjs';
+import { eventually, useStack, type StackSettings } from '../support/stack.js';
 
 describe('storage node crash', () => {
-  let s: StackSettings;
-  let node: ChildProcess;
-  let edge: ChildProcess;
-  let client: Client;
-
-  beforeAll(async () => {
-    s = await testSettings();
-    node = await startNode(s);
-    edge = await startEdge(s);
-    client = new Client(s);
-  });
-
-  afterAll(async () => {
-    await stop(edge);
-    await stop(node);
-  });
+  const st = useStack();
 
   it('loses nothing acknowledged, whatever the WAL tail looks like', async () => {
     const t0 = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
@@ -36,7 +20,7 @@ describe('storage node crash', () => {
     const writeRound = async () => {
       const r = round++;
       const series = Array.from({ length: 50 }, (_, i) => ({ labels: [['__name__', 'crash_test'], ['i', String(i).padStart(2, '0')]] as [string, string][], samples: [[t0 + r * 1000, r]] as [number, number][] }));
-      const res = await client.write(series);
+      const res = await st.client.write(series);
       if (res.status === 204) for (const x of series) acked.set(x.labels[1]![1], (acked.get(x.labels[1]![1]) ?? 0) + 1);
       return res.status;
     };
@@ -45,24 +29,24 @@ describe('storage node crash', () => {
       for (let i = 0; i < 40; i++) expect(await writeRound()).toBe(204);
     })();
     await new Promise((r) => setTimeout(r, 300));
-    await stop(node, 'SIGKILL');
+    await stop(st.node, 'SIGKILL');
     await writer;
 
     // Damage the WAL's last segment at a random offset, as a torn write would.
-    const walDir = join(s.ISOBAR_DATA_DIR, 'node', 'wal', 'demo');
+    const walDir = join(st.s.ISOBAR_DATA_DIR, 'node', 'wal', 'demo');
     const segs = readdirSync(walDir).sort();
     const last = join(walDir, segs.at(-1)!);
     const size = statSync(last).size;
     const cut = Math.floor(Math.random() * size);
     truncateSync(last, cut);
 
-    node = await startNode(s);
+    st.node = await startNode(st.s);
     const want = 40 * 50;
     const got = await eventually(
       async () => {
-        const r = await fetch(`${client.base}/prometheus/api/v1/series?match[]=crash_test`, { headers: { authorization: `Bearer ${s.ISOBAR_DEMO_KEY}` } });
+        const r = await fetch(`${st.client.base}/prometheus/api/v1/series?match[]=crash_test`, { headers: { authorization: `Bearer ${st.s.ISOBAR_DEMO_KEY}` } });
         const series = ((await r.json()) as { data: unknown[] }).data.length;
-        return { series, samples: await countSamples(s) };
+        return { series, samples: await countSamples(st.s) };
       },
       (x) => x.samples >= want,
       90_000,

@@ -1,5 +1,8 @@
 /** The local stack for end-to-end tests, started by the same code as `npm start`. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll } from 'vitest';
+// @ts-expect-error plain ESM script
+import { startEdge, startNode, stop } from '../../scripts/stack.mjs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,4 +105,24 @@ export function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signal
     child.once('exit', () => r());
     child.kill(signal);
   });
+}
+
+/**
+ * A stack (storage node + edge) started before the file's tests and stopped
+ * after, by the same functions as `npm start`. Tests may stop and restart
+ * `node` (assign the new process back).
+ */
+export function useStack(): { s: StackSettings; node: ChildProcess; edge: ChildProcess; client: Client } {
+  const h = {} as { s: StackSettings; node: ChildProcess; edge: ChildProcess; client: Client };
+  beforeAll(async () => {
+    h.s = await testSettings();
+    h.node = await startNode(h.s);
+    h.edge = await startEdge(h.s);
+    h.client = new Client(h.s);
+  });
+  afterAll(async () => {
+    await stop(h.edge);
+    await stop(h.node);
+  });
+  return h;
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { hasPromtool } from '../../../test/support/peers.js';
 import { crc32c } from '../encoding/crc32c.js';
 import { CorruptionError } from '../encoding/encbuf.js';
 import { Matcher } from '../model/matcher.js';
@@ -140,15 +141,6 @@ describe('block round trip', () => {
     }
   });
 });
-
-function hasPromtool(): boolean {
-  try {
-    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** `promtool tsdb dump` lines: `{a="b", c="d"} value timestamp`. */
 function parseDump(out: string): Map<string, Array<[number, number]>> {

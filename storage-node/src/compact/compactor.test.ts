@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { compressSync } from 'snappy';
 import { describe, expect, it } from 'vitest';
+import { hasPromtool } from '../../../test/support/peers.js';
 import { createLogger } from '../../../wire/log.js';
 import { encodeBatch } from '../../../wire/node-batch.js';
 import { encodeWriteRequest } from '../../../wire/remote-write.js';
@@ -138,15 +139,6 @@ describe('retention', () => {
     store.close();
   });
 });
-
-function hasPromtool(): boolean {
-  try {
-    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('merging in a worker thread', () => {
   it('the bundled compact-worker produces the same block content as an in-thread merge', async () => {
