@@ -13,6 +13,7 @@ import { INTERNAL_PREFIX, LOG_START_HEADER } from '../../wire/internal-api.js';
 import { BatchFormatError } from '../../wire/node-batch.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
+import { queryApi, queryRangeApi, type QueryResult } from './api/query.js';
 import { labelsApi, labelValuesApi, selectApi, seriesApi, type ReadResult } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeStore } from './store.js';
@@ -83,18 +84,20 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     return c.json(store.shardState(c.req.param('tenant'), shard));
   });
 
-  const read = (fn: (tenant: string, params: URLSearchParams, c: Context) => ReadResult) =>
+  const read = (fn: (tenant: string, params: URLSearchParams, c: Context) => ReadResult | QueryResult) =>
     async function promRead(c: Context) {
       const params = await requestParams(c);
       const r = fn(c.req.param('tenant')!, params, c);
       if (r.status === 200) return c.body(r.body, 200, { 'Content-Type': 'application/json' });
-      return c.body(errorJson(r.errorType, r.message), r.status, { 'Content-Type': 'application/json' });
+      return c.body(errorJson(r.errorType, r.message), r.status as 400 | 422 | 503, { 'Content-Type': 'application/json' });
     };
   const prom = `${INTERNAL_PREFIX}/tenants/:tenant/prom/api/v1`;
   for (const method of ['get', 'post'] as const) {
     app[method](`${prom}/series`, read((t, p) => seriesApi(store.tenantDb(t), p)));
     app[method](`${prom}/labels`, read((t, p) => labelsApi(store.tenantDb(t), p)));
     app[method](`${prom}/label/:name/values`, read((t, p, c) => labelValuesApi(store.tenantDb(t), c.req.param('name')!, p)));
+    app[method](`${prom}/query`, read((t, p) => queryApi(store.tenantDb(t), p)));
+    app[method](`${prom}/query_range`, read((t, p) => queryRangeApi(store.tenantDb(t), p)));
   }
 
   app.get(`${INTERNAL_PREFIX}/tenants/:tenant/select`, read((t, p) => selectApi(store.tenantDb(t), p)));

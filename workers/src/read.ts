@@ -25,7 +25,7 @@ export const BUILD_INFO = {
   goVersion: '',
 } as const;
 
-type Merge = 'series' | 'strings';
+type Merge = 'series' | 'strings' | 'single';
 
 export function readApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -44,10 +44,11 @@ export function readApp(): Hono<AppEnv> {
       let nodes: NodeClient[];
       try {
         nodes = transportFrom(c.env).all();
+        if (merge === 'single') nodes = nodes.slice(0, 1);
         const answers = await Promise.all(nodes.map((n) => n.fetch(target, { ...init, signal: AbortSignal.timeout(30_000) })));
         if (answers.length === 1) {
           const a = answers[0]!;
-          if (a.status >= 500) throw new Error(`storage node answered ${a.status}`);
+          if (a.status >= 500 && a.status !== 503) throw new Error(`storage node answered ${a.status}`);
           return new Response(a.body, { status: a.status, headers: { 'content-type': 'application/json' } });
         }
         return await mergeAnswers(answers, merge);
@@ -61,6 +62,10 @@ export function readApp(): Hono<AppEnv> {
     app[method]('/api/v1/series', forward(() => '/api/v1/series', 'series'));
     app[method]('/api/v1/labels', forward(() => '/api/v1/labels', 'strings'));
     app[method]('/api/v1/label/:name/values', forward((c) => `/api/v1/label/${encodeURIComponent(c.req.param('name')!)}/values`, 'strings'));
+    // PromQL is evaluated by one storage node (today every tenant's shards live on
+    // one node; fetching peers' series is the next step for multi-node tenants).
+    app[method]('/api/v1/query', forward(() => '/api/v1/query', 'single'));
+    app[method]('/api/v1/query_range', forward(() => '/api/v1/query_range', 'single'));
     // Nothing stored yet for these: answered as Prometheus answers when it has none,
     // so Grafana's metrics browser and Explore work (metadata and exemplar ingestion are later stages).
     app[method]('/api/v1/metadata', () => promJson(successJson('{}')));

@@ -9,8 +9,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeColumns, mergeChunks } from '../chunkenc/merge.js';
-import { XorIterator } from '../chunkenc/xor.js';
+import { encodeColumns, mergeChunks, type ChunkRange, type SampleColumns } from '../chunkenc/merge.js';
 import { BlockReader, listBlocks } from '../block/reader.js';
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
 import { writeBlock, type BlockSeriesInput } from '../block/writer.js';
@@ -25,6 +24,10 @@ export const DEFAULT_BLOCK_RANGE_MS = 2 * 60 * 60 * 1000;
 export interface TenantPaths {
   blocksDir: string;
   walDir: string;
+}
+
+export interface SeriesColumns extends SampleColumns {
+  labels: Labels;
 }
 
 export interface SeriesSamples {
@@ -137,20 +140,16 @@ export class TenantDB {
 
   /**
    * Samples of the series matching `matchers` in [mint, maxt], merged over the
-   * head and the blocks: sorted by time, one sample per timestamp (the first
-   * source wins: blocks in time order, then the head). The query engine's seed.
+   * head and the blocks: sorted by time, one sample per timestamp (blocks in
+   * time order first, then the head). Values stay in Float64Arrays, so
+   * staleness markers keep their exact bits. The query engine's input.
    */
-  select(matchers: readonly Matcher[], mint: number, maxt: number): SeriesSamples[] {
-    const acc = new Map<string, SeriesSamples>();
-    const it = new XorIterator();
-    const add = (labels: Labels, chunks: Iterable<{ minT: number; maxT: number; data: Uint8Array }>) => {
+  selectColumns(matchers: readonly Matcher[], mint: number, maxt: number): SeriesColumns[] {
+    const acc = new Map<string, { labels: Labels; chunks: ChunkRange[] }>();
+    const add = (labels: Labels, chunks: Iterable<ChunkRange>) => {
       let e = acc.get(key(labels));
-      if (!e) acc.set(key(labels), (e = { labels, samples: [] }));
-      for (const c of chunks) {
-        if (c.maxT < mint || c.minT > maxt) continue;
-        it.reset(c.data);
-        while (it.next()) if (it.t >= mint && it.t <= maxt) e.samples.push([it.t, it.v]);
-      }
+      if (!e) acc.set(key(labels), (e = { labels, chunks: [] }));
+      for (const c of chunks) if (c.maxT >= mint && c.minT <= maxt) e.chunks.push(c);
     };
     for (const b of this.overlapping(mint, maxt)) {
       for (const ref of b.postingsFor(matchers)) {
@@ -159,12 +158,17 @@ export class TenantDB {
       }
     }
     for (const s of this.head.select(matchers, mint, maxt)) add(s.labels, s.chunks());
-    const out = [...acc.values()].filter((e) => e.samples.length > 0);
-    for (const e of out) {
-      e.samples.sort((a, b) => a[0] - b[0]);
-      e.samples = e.samples.filter((x, i, arr) => i === 0 || x[0] !== arr[i - 1]![0]);
+    const out: SeriesColumns[] = [];
+    for (const e of acc.values()) {
+      const cols = mergeChunks(e.chunks, mint, maxt);
+      if (cols.n > 0) out.push({ labels: e.labels, ...cols });
     }
     return out.sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+  }
+
+  /** selectColumns as [t, v] pairs (tests and the internal JSON API; NaN payload bits may be lost). */
+  select(matchers: readonly Matcher[], mint: number, maxt: number): SeriesSamples[] {
+    return this.selectColumns(matchers, mint, maxt).map((s) => ({ labels: s.labels, samples: Array.from({ length: s.n }, (_, i) => [s.t[i]!, s.v[i]!] as [number, number]) }));
   }
 
   close(): void {

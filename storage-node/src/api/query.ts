@@ -1,0 +1,83 @@
+/**
+ * `query` and `query_range` of the Prometheus HTTP API, over one tenant's data.
+ * Output is Prometheus's JSON: resultType and result, times in seconds,
+ * values as strings formatted like Go's strconv.FormatFloat(v, 'f', -1, 64).
+ */
+import { labelsObject, successJson } from '../../../wire/prom-json.js';
+import type { TenantDB } from '../db/tenant-db.js';
+import { Engine, QueryError, type EngineOptions, type Value } from '../promql/engine.js';
+import { formatFloat, formatTime } from '../promql/format.js';
+import { parseDuration, parsePromQL, PromQLParseError } from '../promql/parse.js';
+import { ParamError, parseTime } from './params.js';
+
+/** Prometheus's cap on points per series in a range query. */
+const MAX_POINTS = 11_000;
+
+export type QueryResult = { status: 200; body: string } | { status: 400 | 422 | 503; errorType: 'bad_data' | 'execution' | 'timeout'; message: string };
+
+function valueJson(v: Value, t: number): string {
+  switch (v.type) {
+    case 'scalar':
+      return `{"resultType":"scalar","result":[${formatTime(t)},"${formatFloat(v.v)}"]}`;
+    case 'string':
+      return `{"resultType":"string","result":[${formatTime(t)},${JSON.stringify(v.s)}]}`;
+    case 'vector':
+      return `{"resultType":"vector","result":[${v.samples.map((s) => `{"metric":${labelsObject(s.labels)},"value":[${formatTime(t)},"${formatFloat(s.v)}"]}`).join(',')}]}`;
+    case 'matrix':
+      return `{"resultType":"matrix","result":[${v.series.map((s) => `{"metric":${labelsObject(s.labels)},"values":[${s.t.map((ts, i) => `[${formatTime(ts)},"${formatFloat(s.v[i]!)}"]`).join(',')}]}`).join(',')}]}`;
+  }
+}
+
+function parseStep(raw: string | null): number {
+  if (raw === null || raw === '') throw new ParamError('invalid parameter "step": cannot parse "" to a valid duration');
+  let ms: number;
+  try {
+    ms = /^[0-9.eE+-]+$/.test(raw) ? Math.round(Number(raw) * 1000) : parseDuration(raw);
+  } catch {
+    throw new ParamError(`invalid parameter "step": cannot parse ${JSON.stringify(raw)} to a valid duration`);
+  }
+  if (!(ms > 0)) throw new ParamError('invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer');
+  return ms;
+}
+
+function guard(fn: () => QueryResult): QueryResult {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ParamError) return { status: 400, errorType: 'bad_data', message: e.message };
+    if (e instanceof PromQLParseError) return { status: 400, errorType: 'bad_data', message: `invalid parameter "query": ${e.message}` };
+    if (e instanceof QueryError) {
+      if (e.type === 'timeout') return { status: 503, errorType: 'timeout', message: e.message };
+      if (e.type === 'bad_data') return { status: 400, errorType: 'bad_data', message: e.message };
+      return { status: 422, errorType: 'execution', message: e.message };
+    }
+    throw e;
+  }
+}
+
+export function queryApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): QueryResult {
+  return guard(() => {
+    const q = params.get('query') ?? '';
+    const t = parseTime('time', params.get('time') ?? undefined, Date.now());
+    const expr = parsePromQL(q);
+    const v = new Engine(db, opts).instant(expr, t);
+    return { status: 200, body: successJson(valueJson(v, t)) };
+  });
+}
+
+export function queryRangeApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): QueryResult {
+  return guard(() => {
+    const start = parseTime('start', params.get('start') ?? '', NaN);
+    const end = parseTime('end', params.get('end') ?? '', NaN);
+    if (Number.isNaN(start)) throw new ParamError('invalid parameter "start": cannot parse "" to a valid timestamp');
+    if (Number.isNaN(end)) throw new ParamError('invalid parameter "end": cannot parse "" to a valid timestamp');
+    if (end < start) throw new ParamError('invalid parameter "end": end timestamp must not be before start time');
+    const step = parseStep(params.get('step'));
+    if ((end - start) / step > MAX_POINTS) throw new ParamError('exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
+    const expr = parsePromQL(params.get('query') ?? '');
+    const t = expr.kind === 'string' ? null : expr;
+    if (!t) throw new ParamError(`invalid parameter "query": invalid expression type "string" for range query, must be Scalar or instant Vector`);
+    const series = new Engine(db, opts).range(expr, start, end, step);
+    return { status: 200, body: successJson(valueJson({ type: 'matrix', series }, end)) };
+  });
+}

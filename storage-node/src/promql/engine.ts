@@ -1,0 +1,854 @@
+/**
+ * The PromQL evaluator over one tenant's data (head and blocks).
+ *
+ * Each query first loads, once, every series its selectors can touch over the
+ * whole query range (typed columns, so staleness markers keep their bits), then
+ * evaluates the tree at each step. Semantics follow Prometheus 3: a 5-minute
+ * lookback (configurable) that skips staleness markers, range windows
+ * (t - range, t], Prometheus's extrapolation for rate/increase/delta, and
+ * __name__ dropped where Prometheus drops it.
+ */
+import { compareLabelsUtf8 } from '../block/utf8-order.js';
+import type { SeriesColumns, TenantDB } from '../db/tenant-db.js';
+import type { Labels } from '../model/labels.js';
+import { compileAnchored } from '../model/re2.js';
+import type { AggregateOp, At, BinaryOp, Expr, MatrixSelector, Subquery, VectorMatching, VectorSelector } from './ast.js';
+import { typeOf } from './ast.js';
+
+export class QueryError extends Error {
+  constructor(
+    message: string,
+    readonly type: 'execution' | 'timeout' | 'bad_data' = 'execution',
+  ) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
+export interface EngineOptions {
+  lookbackMs?: number;
+  /** Most samples a query may load. */
+  maxSamples?: number;
+  timeoutMs?: number;
+}
+
+export interface Sample {
+  labels: Labels;
+  v: number;
+}
+export interface RangeSeries {
+  labels: Labels;
+  t: number[];
+  v: Float64Array;
+}
+export type Value =
+  | { type: 'scalar'; v: number }
+  | { type: 'string'; s: string }
+  | { type: 'vector'; samples: Sample[] }
+  | { type: 'matrix'; series: RangeSeries[] };
+
+const STALE_HI = 0x7ff00000;
+const STALE_LO = 0x00000002;
+const NAME = '__name__';
+
+const dropName = (ls: Labels): Labels => {
+  const i = ls.indexOf(NAME);
+  return i >= 0 && i % 2 === 0 ? [...ls.slice(0, i), ...ls.slice(i + 2)] : ls;
+};
+const key = (ls: Labels) => ls.join('\xff');
+
+interface Ctx {
+  start: number;
+  end: number;
+  step: number;
+  deadline: number;
+}
+
+export class Engine {
+  private readonly lookback: number;
+  private readonly maxSamples: number;
+  private readonly timeoutMs: number;
+  private loaded = new Map<VectorSelector, SeriesColumns[]>();
+  private samplesLoaded = 0;
+
+  constructor(
+    private readonly db: TenantDB | undefined,
+    opts: EngineOptions = {},
+  ) {
+    this.lookback = opts.lookbackMs ?? 5 * 60_000;
+    this.maxSamples = opts.maxSamples ?? 50_000_000;
+    this.timeoutMs = opts.timeoutMs ?? 120_000;
+  }
+
+  instant(expr: Expr, t: number): Value {
+    const ctx: Ctx = { start: t, end: t, step: 0, deadline: Date.now() + this.timeoutMs };
+    this.load(expr, t, t, ctx);
+    return this.eval(expr, t, ctx);
+  }
+
+  /** A range query: one matrix (scalars become a series without labels). */
+  range(expr: Expr, start: number, end: number, step: number): RangeSeries[] {
+    const ctx: Ctx = { start, end, step, deadline: Date.now() + this.timeoutMs };
+    this.load(expr, start, end, ctx);
+    const acc = new Map<string, { labels: Labels; t: number[]; v: number[] }>();
+    for (let t = start; t <= end; t += step) {
+      const val = this.eval(expr, t, ctx);
+      const samples = val.type === 'scalar' ? [{ labels: [] as Labels, v: val.v }] : val.type === 'vector' ? val.samples : [];
+      for (const s of samples) {
+        const k = key(s.labels);
+        let e = acc.get(k);
+        if (!e) acc.set(k, (e = { labels: s.labels, t: [], v: [] }));
+        e.t.push(t);
+        e.v.push(s.v);
+      }
+    }
+    return [...acc.values()].map((e) => ({ labels: e.labels, t: e.t, v: Float64Array.from(e.v) })).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+  }
+
+  // ---- loading -------------------------------------------------------------
+
+  private atTime(at: At | undefined, t: number, ctx: Ctx): number {
+    if (at === undefined) return t;
+    if (at === 'start') return ctx.start;
+    if (at === 'end') return ctx.end;
+    return at;
+  }
+
+  /** Load what every selector needs when `e` is evaluated at times in [lo, hi]. */
+  private load(e: Expr, lo: number, hi: number, ctx: Ctx): void {
+    switch (e.kind) {
+      case 'vector': {
+        const a = e.at === undefined ? [lo, hi] : [this.atTime(e.at, lo, ctx), this.atTime(e.at, hi, ctx)];
+        this.fetch(e, Math.min(a[0]!, a[1]!) - e.offset - this.lookback, Math.max(a[0]!, a[1]!) - e.offset);
+        return;
+      }
+      case 'matrix': {
+        const v = e.vector;
+        const a = v.at === undefined ? [lo, hi] : [this.atTime(v.at, lo, ctx), this.atTime(v.at, hi, ctx)];
+        this.fetch(v, Math.min(a[0]!, a[1]!) - v.offset - e.range, Math.max(a[0]!, a[1]!) - v.offset);
+        return;
+      }
+      case 'subquery': {
+        const a = e.at === undefined ? [lo, hi] : [this.atTime(e.at, lo, ctx), this.atTime(e.at, hi, ctx)];
+        this.load(e.expr, Math.min(a[0]!, a[1]!) - e.offset - e.range, Math.max(a[0]!, a[1]!) - e.offset, ctx);
+        return;
+      }
+      case 'call':
+        for (const x of e.args) this.load(x, lo, hi, ctx);
+        return;
+      case 'aggregate':
+        if (e.param) this.load(e.param, lo, hi, ctx);
+        this.load(e.expr, lo, hi, ctx);
+        return;
+      case 'binary':
+        this.load(e.lhs, lo, hi, ctx);
+        this.load(e.rhs, lo, hi, ctx);
+        return;
+      case 'unary':
+      case 'paren':
+      case 'stepInvariant':
+        this.load(e.expr, lo, hi, ctx);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private fetch(sel: VectorSelector, mint: number, maxt: number): void {
+    const prev = this.loaded.get(sel);
+    if (prev) return; // one fetch per selector node: load() gives each its full range at once
+    const series = this.db ? this.db.selectColumns(sel.matchers, mint, maxt) : [];
+    for (const s of series) this.samplesLoaded += s.n;
+    if (this.samplesLoaded > this.maxSamples) {
+      throw new QueryError(`query processing would load too many samples into memory: more than ${this.maxSamples} (max_samples); narrow the selectors or the time range`);
+    }
+    this.loaded.set(sel, series);
+  }
+
+  // ---- evaluation ----------------------------------------------------------
+
+  private eval(e: Expr, t: number, ctx: Ctx): Value {
+    if (Date.now() > ctx.deadline) throw new QueryError(`query timed out in expression evaluation after ${this.timeoutMs / 1000}s (timeout)`, 'timeout');
+    switch (e.kind) {
+      case 'number':
+        return { type: 'scalar', v: e.value };
+      case 'string':
+        return { type: 'string', s: e.value };
+      case 'paren':
+      case 'stepInvariant':
+        return this.eval(e.expr, t, ctx);
+      case 'vector':
+        return { type: 'vector', samples: this.instantSelect(e, t, ctx) };
+      case 'matrix':
+        return { type: 'matrix', series: this.rangeSelect(e, t, ctx) };
+      case 'subquery':
+        return { type: 'matrix', series: this.subquery(e, t, ctx) };
+      case 'unary': {
+        const x = this.eval(e.expr, t, ctx);
+        if (e.op === '+') return x;
+        if (x.type === 'scalar') return { type: 'scalar', v: -x.v };
+        if (x.type === 'vector') return { type: 'vector', samples: x.samples.map((s) => ({ labels: dropName(s.labels), v: -s.v })) };
+        throw new QueryError('unary minus on a non-numeric value');
+      }
+      case 'binary':
+        return this.binary(e, t, ctx);
+      case 'aggregate':
+        return { type: 'vector', samples: this.aggregate(e.op, e.param ? this.eval(e.param, t, ctx) : undefined, this.vec(e.expr, t, ctx), e.grouping, e.without) };
+      case 'call':
+        return this.call(e.fn, e.args, t, ctx);
+    }
+  }
+
+  private vec(e: Expr, t: number, ctx: Ctx): Sample[] {
+    const x = this.eval(e, t, ctx);
+    if (x.type !== 'vector') throw new QueryError(`expected instant vector, got ${x.type}`);
+    return x.samples;
+  }
+
+  private instantSelect(sel: VectorSelector, t: number, ctx: Ctx): Sample[] {
+    const ts = this.atTime(sel.at, t, ctx) - sel.offset;
+    const out: Sample[] = [];
+    for (const s of this.loaded.get(sel) ?? []) {
+      const i = lastAtOrBefore(s.t, s.n, ts);
+      if (i < 0 || s.t[i]! <= ts - this.lookback) continue;
+      if (isStale(s.v, i)) continue;
+      out.push({ labels: s.labels, v: s.v[i]! });
+    }
+    return out;
+  }
+
+  private rangeSelect(m: MatrixSelector, t: number, ctx: Ctx): RangeSeries[] {
+    const ts = this.atTime(m.vector.at, t, ctx) - m.vector.offset;
+    const out: RangeSeries[] = [];
+    for (const s of this.loaded.get(m.vector) ?? []) {
+      const hi = lastAtOrBefore(s.t, s.n, ts);
+      const lo = lastAtOrBefore(s.t, s.n, ts - m.range) + 1; // left-open window
+      if (hi < lo) continue;
+      const tt: number[] = [];
+      const vv: number[] = [];
+      for (let i = lo; i <= hi; i++) {
+        if (isStale(s.v, i)) continue;
+        tt.push(s.t[i]!);
+        vv.push(s.v[i]!);
+      }
+      if (tt.length) out.push({ labels: s.labels, t: tt, v: Float64Array.from(vv) });
+    }
+    return out;
+  }
+
+  private subquery(sq: Subquery, t: number, ctx: Ctx): RangeSeries[] {
+    const ts = this.atTime(sq.at, t, ctx) - sq.offset;
+    const step = sq.step || ctx.step || 60_000;
+    // Steps are aligned to multiples of `step` in absolute time, inside (ts - range, ts].
+    let first = Math.floor((ts - sq.range) / step) * step;
+    if (first <= ts - sq.range) first += step;
+    const acc = new Map<string, { labels: Labels; t: number[]; v: number[] }>();
+    for (let x = first; x <= ts; x += step) {
+      for (const s of this.vec(sq.expr, x, ctx)) {
+        const k = key(s.labels);
+        let e = acc.get(k);
+        if (!e) acc.set(k, (e = { labels: s.labels, t: [], v: [] }));
+        e.t.push(x);
+        e.v.push(s.v);
+      }
+    }
+    return [...acc.values()].map((e) => ({ labels: e.labels, t: e.t, v: Float64Array.from(e.v) }));
+  }
+
+  // ---- operators -----------------------------------------------------------
+
+  private binary(e: Extract<Expr, { kind: 'binary' }>, t: number, ctx: Ctx): Value {
+    const l = this.eval(e.lhs, t, ctx);
+    const r = this.eval(e.rhs, t, ctx);
+    const op = e.op;
+    if (l.type === 'scalar' && r.type === 'scalar') {
+      const [v] = scalarOp(op, l.v, r.v);
+      return { type: 'scalar', v: isComparison(op) ? (v ? 1 : 0) : v };
+    }
+    if (l.type === 'vector' && r.type === 'vector') return { type: 'vector', samples: vectorOp(op, l.samples, r.samples, e.matching, e.bool) };
+    // vector op scalar, or scalar op vector
+    const vecSide = l.type === 'vector' ? l.samples : (r as { samples: Sample[] }).samples;
+    const scalar = l.type === 'scalar' ? l.v : (r as { v: number }).v;
+    const swap = l.type === 'scalar';
+    const out: Sample[] = [];
+    for (const s of vecSide) {
+      const [v, keep] = swap ? scalarOp(op, scalar, s.v) : scalarOp(op, s.v, scalar);
+      if (isComparison(op)) {
+        if (e.bool) out.push({ labels: dropName(s.labels), v: keep ? 1 : 0 });
+        else if (keep) out.push({ labels: s.labels, v: s.v });
+      } else out.push({ labels: dropsName(op) ? dropName(s.labels) : s.labels, v });
+    }
+    return { type: 'vector', samples: out };
+  }
+
+  private aggregate(op: AggregateOp, param: Value | undefined, samples: Sample[], grouping: string[], without: boolean): Sample[] {
+    const groupLabels = (ls: Labels): Labels => {
+      const out: string[] = [];
+      for (let i = 0; i < ls.length; i += 2) {
+        const n = ls[i]!;
+        if (without ? !grouping.includes(n) && n !== NAME : grouping.includes(n)) out.push(n, ls[i + 1]!);
+      }
+      return out;
+    };
+    const groups = new Map<string, { labels: Labels; items: Sample[] }>();
+    for (const s of samples) {
+      const gl = groupLabels(s.labels);
+      const k = key(gl);
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { labels: gl, items: [] }));
+      g.items.push(s);
+    }
+    const p = param?.type === 'scalar' ? param.v : NaN;
+    const out: Sample[] = [];
+    if (op === 'count_values') {
+      const label = param?.type === 'string' ? param.s : '';
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(label)) throw new QueryError(`invalid label name ${JSON.stringify(label)}`);
+      for (const g of groups.values()) {
+        const counts = new Map<string, number>();
+        for (const s of g.items) counts.set(formatFloatG(s.v), (counts.get(formatFloatG(s.v)) ?? 0) + 1);
+        for (const [val, n] of counts) out.push({ labels: setLabel(g.labels, label, val), v: n });
+      }
+      return out;
+    }
+    for (const g of groups.values()) {
+      const vs = g.items.map((s) => s.v);
+      switch (op) {
+        case 'sum': out.push({ labels: g.labels, v: kahanSum(vs) }); break;
+        case 'avg': out.push({ labels: g.labels, v: mean(vs) }); break;
+        case 'count': out.push({ labels: g.labels, v: vs.length }); break;
+        case 'group': out.push({ labels: g.labels, v: 1 }); break;
+        case 'min': out.push({ labels: g.labels, v: vs.reduce((a, b) => (Number.isNaN(a) || b < a ? b : a), NaN) }); break;
+        case 'max': out.push({ labels: g.labels, v: vs.reduce((a, b) => (Number.isNaN(a) || b > a ? b : a), NaN) }); break;
+        case 'stddev': out.push({ labels: g.labels, v: Math.sqrt(variance(vs)) }); break;
+        case 'stdvar': out.push({ labels: g.labels, v: variance(vs) }); break;
+        case 'quantile': out.push({ labels: g.labels, v: quantile(p, vs) }); break;
+        case 'topk':
+        case 'bottomk': {
+          const k = Math.floor(p);
+          if (!(k >= 1)) break;
+          const sorted = [...g.items].sort((a, b) => (op === 'topk' ? cmpDesc(a.v, b.v) : cmpDesc(b.v, a.v)));
+          out.push(...sorted.slice(0, k));
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  // ---- functions -----------------------------------------------------------
+
+  private call(fn: string, args: Expr[], t: number, ctx: Ctx): Value {
+    const scalarArg = (i: number) => {
+      const x = this.eval(args[i]!, t, ctx);
+      return x.type === 'scalar' ? x.v : NaN;
+    };
+    const stringArg = (i: number) => (args[i] as { value: string }).value;
+    const matrix = () => {
+      const x = this.eval(args[args.findIndex((a) => typeOf(a) === 'matrix')]!, t, ctx);
+      return x.type === 'matrix' ? x.series : [];
+    };
+    const overTime = (f: (s: RangeSeries) => number | undefined, keepName = false): Value => {
+      const out: Sample[] = [];
+      for (const s of matrix()) {
+        const v = f(s);
+        if (v !== undefined) out.push({ labels: keepName ? s.labels : dropName(s.labels), v });
+      }
+      return { type: 'vector', samples: out };
+    };
+    const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: this.vec(args[0]!, t, ctx).map((s) => ({ labels: dropName(s.labels), v: f(s.v, s) })) });
+    const rangeOf = () => {
+      const a = args.find((x) => typeOf(x) === 'matrix')!;
+      return a.kind === 'matrix' ? a.range : (a as Subquery).range;
+    };
+    const evalTime = () => {
+      const a = args.find((x) => typeOf(x) === 'matrix')!;
+      const base = a.kind === 'matrix' ? a.vector : (a as Subquery);
+      return this.atTime(base.at, t, ctx) - base.offset;
+    };
+
+    switch (fn) {
+      case 'rate':
+      case 'increase':
+      case 'delta': {
+        const range = rangeOf();
+        const end = evalTime();
+        return overTime((s) => extrapolatedRate(s, end - range, end, fn !== 'delta', fn === 'rate'));
+      }
+      case 'irate':
+      case 'idelta':
+        return overTime((s) => instantValue(s, fn === 'irate'));
+      case 'avg_over_time': return overTime((s) => mean(Array.from(s.v)));
+      case 'sum_over_time': return overTime((s) => kahanSum(Array.from(s.v)));
+      case 'count_over_time': return overTime((s) => s.v.length);
+      case 'min_over_time': return overTime((s) => Array.from(s.v).reduce((a, b) => (Number.isNaN(a) || b < a ? b : a), NaN));
+      case 'max_over_time': return overTime((s) => Array.from(s.v).reduce((a, b) => (Number.isNaN(a) || b > a ? b : a), NaN));
+      case 'last_over_time': return overTime((s) => s.v[s.v.length - 1], true);
+      case 'present_over_time': return overTime(() => 1);
+      case 'stddev_over_time': return overTime((s) => Math.sqrt(variance(Array.from(s.v))));
+      case 'stdvar_over_time': return overTime((s) => variance(Array.from(s.v)));
+      case 'mad_over_time': return overTime((s) => { const vs = Array.from(s.v); const med = quantile(0.5, vs); return quantile(0.5, vs.map((x) => Math.abs(x - med))); });
+      case 'quantile_over_time': { const q = scalarArg(0); return overTime((s) => quantile(q, Array.from(s.v))); }
+      case 'changes': return overTime((s) => { let n = 0; for (let i = 1; i < s.v.length; i++) if (s.v[i] !== s.v[i - 1] && !(Number.isNaN(s.v[i]!) && Number.isNaN(s.v[i - 1]!))) n++; return n; });
+      case 'resets': return overTime((s) => { let n = 0; for (let i = 1; i < s.v.length; i++) if (s.v[i]! < s.v[i - 1]!) n++; return n; });
+      case 'deriv': return overTime((s) => (s.v.length < 2 ? undefined : linearRegression(s, s.t[0]!)[0]));
+      case 'predict_linear': {
+        const dur = scalarArg(1);
+        const at = evalTime();
+        return overTime((s) => { if (s.v.length < 2) return undefined; const [slope, icept] = linearRegression(s, at); return slope * dur + icept; });
+      }
+      case 'holt_winters':
+      case 'double_exponential_smoothing': {
+        const sf = scalarArg(1);
+        const tf = scalarArg(2);
+        if (!(sf > 0 && sf < 1)) throw new QueryError(`invalid smoothing factor. Expected: 0 < sf < 1, got: ${sf}`);
+        if (!(tf > 0 && tf < 1)) throw new QueryError(`invalid trend factor. Expected: 0 < tf < 1, got: ${tf}`);
+        return overTime((s) => holtWinters(s.v, sf, tf));
+      }
+      case 'absent_over_time': {
+        if (matrix().length > 0) return { type: 'vector', samples: [] };
+        return { type: 'vector', samples: [{ labels: absentLabels(args[0]!), v: 1 }] };
+      }
+      case 'absent': {
+        if (this.vec(args[0]!, t, ctx).length > 0) return { type: 'vector', samples: [] };
+        return { type: 'vector', samples: [{ labels: absentLabels(args[0]!), v: 1 }] };
+      }
+      case 'abs': return mapVec(Math.abs);
+      case 'ceil': return mapVec(Math.ceil);
+      case 'floor': return mapVec(Math.floor);
+      case 'exp': return mapVec(Math.exp);
+      case 'ln': return mapVec(Math.log);
+      case 'log2': return mapVec(Math.log2);
+      case 'log10': return mapVec(Math.log10);
+      case 'sqrt': return mapVec(Math.sqrt);
+      case 'sgn': return mapVec((v) => (Number.isNaN(v) ? v : Math.sign(v)));
+      case 'sin': return mapVec(Math.sin);
+      case 'cos': return mapVec(Math.cos);
+      case 'tan': return mapVec(Math.tan);
+      case 'asin': return mapVec(Math.asin);
+      case 'acos': return mapVec(Math.acos);
+      case 'atan': return mapVec(Math.atan);
+      case 'sinh': return mapVec(Math.sinh);
+      case 'cosh': return mapVec(Math.cosh);
+      case 'tanh': return mapVec(Math.tanh);
+      case 'asinh': return mapVec(Math.asinh);
+      case 'acosh': return mapVec(Math.acosh);
+      case 'atanh': return mapVec(Math.atanh);
+      case 'deg': return mapVec((v) => (v * 180) / Math.PI);
+      case 'rad': return mapVec((v) => (v * Math.PI) / 180);
+      case 'round': {
+        const to = args.length > 1 ? scalarArg(1) : 1;
+        const inv = 1 / to;
+        return mapVec((v) => Math.floor(v * inv + 0.5) / inv);
+      }
+      case 'clamp': { const lo = scalarArg(1); const hi = scalarArg(2); if (hi < lo) return { type: 'vector', samples: [] }; return mapVec((v) => Math.max(lo, Math.min(hi, v))); }
+      case 'clamp_min': { const lo = scalarArg(1); return mapVec((v) => Math.max(lo, v)); }
+      case 'clamp_max': { const hi = scalarArg(1); return mapVec((v) => Math.min(hi, v)); }
+      case 'timestamp': {
+        // The time of the sample the selector picked, in seconds.
+        const a = args[0]!;
+        if (a.kind === 'vector') {
+          const ts = this.atTime(a.at, t, ctx) - a.offset;
+          const out: Sample[] = [];
+          for (const s of this.loaded.get(a) ?? []) {
+            const i = lastAtOrBefore(s.t, s.n, ts);
+            if (i < 0 || s.t[i]! <= ts - this.lookback || isStale(s.v, i)) continue;
+            out.push({ labels: dropName(s.labels), v: s.t[i]! / 1000 });
+          }
+          return { type: 'vector', samples: out };
+        }
+        return mapVec(() => t / 1000);
+      }
+      case 'time': return { type: 'scalar', v: t / 1000 };
+      case 'pi': return { type: 'scalar', v: Math.PI };
+      case 'vector': return { type: 'vector', samples: [{ labels: [], v: scalarArg(0) }] };
+      case 'scalar': { const v = this.vec(args[0]!, t, ctx); return { type: 'scalar', v: v.length === 1 ? v[0]!.v : NaN }; }
+      case 'sort': return { type: 'vector', samples: [...this.vec(args[0]!, t, ctx)].sort((a, b) => cmpDesc(b.v, a.v)) };
+      case 'sort_desc': return { type: 'vector', samples: [...this.vec(args[0]!, t, ctx)].sort((a, b) => cmpDesc(a.v, b.v)) };
+      case 'minute': case 'hour': case 'day_of_week': case 'day_of_month': case 'day_of_year': case 'days_in_month': case 'month': case 'year': {
+        const parts = (sec: number) => dateParts(fn, sec);
+        if (args.length === 0) return { type: 'vector', samples: [{ labels: [], v: parts(t / 1000) }] };
+        return mapVec((v) => parts(v));
+      }
+      case 'label_replace': {
+        const [dst, repl, src, regex] = [stringArg(1), stringArg(2), stringArg(3), stringArg(4)];
+        let re: RegExp;
+        try {
+          re = compileAnchored(regex);
+        } catch (err) {
+          throw new QueryError(`invalid regular expression in label_replace(): ${(err as Error).message}`, 'bad_data');
+        }
+        if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst)) throw new QueryError(`invalid destination label name in label_replace(): ${dst}`, 'bad_data');
+        return { type: 'vector', samples: this.vec(args[0]!, t, ctx).map((s) => {
+          const m = re.exec(labelOf(s.labels, src));
+          if (!m) return s;
+          const value = repl.replace(/\$(\d+)|\$\{(\w+)\}/g, (_, n, name) => (n !== undefined ? m[Number(n)] ?? '' : (m.groups?.[name] ?? m[Number(name)] ?? '')));
+          return { labels: setLabel(s.labels, dst, value), v: s.v };
+        }) };
+      }
+      case 'label_join': {
+        const dst = stringArg(1);
+        const sep = stringArg(2);
+        const srcs = args.slice(3).map((_, i) => stringArg(i + 3));
+        return { type: 'vector', samples: this.vec(args[0]!, t, ctx).map((s) => ({ labels: setLabel(s.labels, dst, srcs.map((n) => labelOf(s.labels, n)).join(sep)), v: s.v })) };
+      }
+      case 'histogram_quantile': {
+        const q = scalarArg(0);
+        const buckets = new Map<string, { labels: Labels; b: Array<[number, number]> }>();
+        for (const s of this.vec(args[1]!, t, ctx)) {
+          const le = labelOf(s.labels, 'le');
+          const upper = le === '+Inf' ? Infinity : Number(le);
+          if (le === '' || Number.isNaN(upper)) continue;
+          const ls = setLabel(dropName(s.labels), 'le', '');
+          const k = key(ls);
+          let g = buckets.get(k);
+          if (!g) buckets.set(k, (g = { labels: ls, b: [] }));
+          g.b.push([upper, s.v]);
+        }
+        return { type: 'vector', samples: [...buckets.values()].map((g) => ({ labels: g.labels, v: bucketQuantile(q, g.b) })) };
+      }
+      default:
+        throw new QueryError(`function ${fn} is not implemented`);
+    }
+  }
+}
+
+// ---- helpers -----------------------------------------------------------------
+
+function lastAtOrBefore(t: Float64Array, n: number, ts: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (t[mid]! <= ts) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/** Prometheus's staleness marker, by its exact bits (read from the column, never through a JS value). */
+function isStale(v: Float64Array, i: number): boolean {
+  const u = new Uint32Array(v.buffer, v.byteOffset + i * 8, 2);
+  return u[1] === STALE_HI && u[0] === STALE_LO;
+}
+
+/** Operators whose result loses the metric name (Prometheus's shouldDropMetricName: not atan2). */
+function dropsName(op: BinaryOp): boolean {
+  return op === '+' || op === '-' || op === '*' || op === '/' || op === '%' || op === '^';
+}
+
+function isComparison(op: BinaryOp): boolean {
+  return op === '==' || op === '!=' || op === '>' || op === '<' || op === '>=' || op === '<=';
+}
+
+/** [value, keep]: arithmetic gives its result; comparisons give the lhs and whether it holds. */
+function scalarOp(op: BinaryOp, a: number, b: number): [number, boolean] {
+  switch (op) {
+    case '+': return [a + b, true];
+    case '-': return [a - b, true];
+    case '*': return [a * b, true];
+    case '/': return [a / b, true];
+    case '%': return [a % b, true];
+    case '^': return [Math.pow(a, b), true];
+    case 'atan2': return [Math.atan2(a, b), true];
+    case '==': return [a, a === b];
+    case '!=': return [a, a !== b];
+    case '>': return [a, a > b];
+    case '<': return [a, a < b];
+    case '>=': return [a, a >= b];
+    case '<=': return [a, a <= b];
+    default: throw new QueryError(`operator ${op} not allowed between scalars`);
+  }
+}
+
+function signature(ls: Labels, m: VectorMatching): string {
+  const out: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) {
+    const n = ls[i]!;
+    const inList = m.labels.includes(n);
+    if (m.on ? inList : !inList && n !== NAME) out.push(n, ls[i + 1]!);
+  }
+  return key(out);
+}
+
+function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMatching, bool: boolean): Sample[] {
+  if (op === 'and' || op === 'or' || op === 'unless') {
+    const rs = new Set(rhs.map((s) => signature(s.labels, m)));
+    if (op === 'and') return lhs.filter((s) => rs.has(signature(s.labels, m)));
+    if (op === 'unless') return lhs.filter((s) => !rs.has(signature(s.labels, m)));
+    const ls = new Set(lhs.map((s) => signature(s.labels, m)));
+    return [...lhs, ...rhs.filter((s) => !ls.has(signature(s.labels, m)))];
+  }
+  const oneSide = m.card === 'one-to-many' ? lhs : rhs;
+  const manySide = m.card === 'one-to-many' ? rhs : lhs;
+  const bySig = new Map<string, Sample>();
+  for (const s of oneSide) {
+    const sig = signature(s.labels, m);
+    if (bySig.has(sig)) {
+      const side = m.card === 'one-to-many' ? 'left' : 'right';
+      throw new QueryError(`found duplicate series for the match group ${sigString(s.labels, m)} on the ${side} hand-side of the operation: [${labelString(bySig.get(sig)!.labels)}, ${labelString(s.labels)}];many-to-many matching not allowed: matching labels must be unique on one side`);
+    }
+    bySig.set(sig, s);
+  }
+  const seen = new Set<string>();
+  const out: Sample[] = [];
+  for (const s of manySide) {
+    const other = bySig.get(signature(s.labels, m));
+    if (!other) continue;
+    const [l, r] = m.card === 'one-to-many' ? [other, s] : [s, other];
+    const [v, keep] = scalarOp(op, l.v, r.v);
+    let labels: Labels;
+    if (m.card === 'one-to-one') {
+      if (m.on) {
+        labels = [];
+        for (let i = 0; i < l.labels.length; i += 2) if (m.labels.includes(l.labels[i]!)) labels = [...labels, l.labels[i]!, l.labels[i + 1]!];
+      } else {
+        labels = [];
+        for (let i = 0; i < l.labels.length; i += 2) if (!m.labels.includes(l.labels[i]!)) labels = [...labels, l.labels[i]!, l.labels[i + 1]!];
+      }
+    } else {
+      labels = s.labels;
+      for (const inc of m.include) {
+        const val = labelOf(other.labels, inc);
+        labels = val === '' ? removeLabel(labels, inc) : setLabel(labels, inc, val);
+      }
+    }
+    if (isComparison(op)) {
+      if (bool) labels = dropName(labels);
+      else if (!keep) continue;
+    } else if (dropsName(op)) labels = dropName(labels);
+    const rk = key(labels);
+    if (m.card === 'one-to-one' && seen.has(rk)) {
+      throw new QueryError(`multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)`);
+    }
+    seen.add(rk);
+    out.push({ labels, v: isComparison(op) ? (bool ? (keep ? 1 : 0) : m.card === 'one-to-many' ? r.v : l.v) : v });
+  }
+  return out;
+}
+
+function labelOf(ls: Labels, name: string): string {
+  for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) return ls[i + 1]!;
+  return '';
+}
+
+/** Set (or, with an empty value, remove) a label, keeping names sorted. */
+function setLabel(ls: Labels, name: string, value: string): Labels {
+  const out: string[] = [];
+  let done = false;
+  for (let i = 0; i < ls.length; i += 2) {
+    const n = ls[i]!;
+    if (n === name) continue;
+    if (!done && compareUtf8Simple(name, n) < 0) {
+      if (value !== '') out.push(name, value);
+      done = true;
+    }
+    out.push(n, ls[i + 1]!);
+  }
+  if (!done && value !== '') out.push(name, value);
+  return out;
+}
+
+function removeLabel(ls: Labels, name: string): Labels {
+  return setLabel(ls, name, '');
+}
+
+function compareUtf8Simple(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function labelString(ls: Labels): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
+  return `{${parts.join(', ')}}`;
+}
+
+function sigString(ls: Labels, m: VectorMatching): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) {
+    const inList = m.labels.includes(ls[i]!);
+    if (m.on ? inList : !inList && ls[i] !== NAME) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
+  }
+  return `{${parts.join(', ')}}`;
+}
+
+/** Absent's labels: the selector's equality matchers (other than the name). */
+function absentLabels(e: Expr): Labels {
+  const sel = e.kind === 'matrix' ? e.vector : e.kind === 'vector' ? e : undefined;
+  if (!sel) return [];
+  let ls: Labels = [];
+  const seen = new Map<string, number>();
+  for (const m of sel.matchers) if (m.type === '=' && m.name !== NAME) seen.set(m.name, (seen.get(m.name) ?? 0) + 1);
+  for (const m of sel.matchers) if (m.type === '=' && m.name !== NAME && seen.get(m.name) === 1) ls = setLabel(ls, m.name, m.value);
+  return ls;
+}
+
+function kahanSum(vs: number[]): number {
+  let sum = 0;
+  let c = 0;
+  for (const v of vs) {
+    const t = sum + v;
+    if (Math.abs(sum) >= Math.abs(v)) c += sum - t + v;
+    else c += v - t + sum;
+    sum = t;
+  }
+  return Number.isFinite(sum + c) || !Number.isFinite(sum) ? sum + c : sum;
+}
+
+function mean(vs: number[]): number {
+  if (vs.length === 0) return NaN;
+  return kahanSum(vs) / vs.length;
+}
+
+function variance(vs: number[]): number {
+  if (vs.length === 0) return NaN;
+  const mu = mean(vs);
+  return kahanSum(vs.map((v) => (v - mu) * (v - mu))) / vs.length;
+}
+
+/** Prometheus's quantile: linear interpolation between closest ranks; ±Inf outside [0, 1]. */
+function quantile(q: number, vs: number[]): number {
+  if (vs.length === 0 || Number.isNaN(q)) return NaN;
+  if (q < 0) return -Infinity;
+  if (q > 1) return Infinity;
+  const s = [...vs].sort((a, b) => a - b);
+  const rank = q * (s.length - 1);
+  const lo = Math.max(0, Math.floor(rank));
+  const hi = Math.min(s.length - 1, lo + 1);
+  const w = rank - Math.floor(rank);
+  return s[lo]! * (1 - w) + s[hi]! * w;
+}
+
+/** Sort helper: NaN last, larger first. */
+function cmpDesc(a: number, b: number): number {
+  if (Number.isNaN(a)) return Number.isNaN(b) ? 0 : 1;
+  if (Number.isNaN(b)) return -1;
+  return b - a;
+}
+
+/** Prometheus's extrapolatedRate, for rate/increase/delta. */
+function extrapolatedRate(s: RangeSeries, rangeStart: number, rangeEnd: number, isCounter: boolean, isRate: boolean): number | undefined {
+  const n = s.v.length;
+  if (n < 2) return undefined;
+  let result = s.v[n - 1]! - s.v[0]!;
+  if (isCounter) {
+    let last = s.v[0]!;
+    for (let i = 1; i < n; i++) {
+      const v = s.v[i]!;
+      if (v < last) result += last;
+      last = v;
+    }
+  }
+  let durationToStart = (s.t[0]! - rangeStart) / 1000;
+  const durationToEnd = (rangeEnd - s.t[n - 1]!) / 1000;
+  const sampled = (s.t[n - 1]! - s.t[0]!) / 1000;
+  const avgBetween = sampled / (n - 1);
+  if (isCounter && result > 0 && s.v[0]! >= 0) {
+    const toZero = sampled * (s.v[0]! / result);
+    if (toZero < durationToStart) durationToStart = toZero;
+  }
+  const threshold = avgBetween * 1.1;
+  let interval = sampled;
+  interval += durationToStart < threshold ? durationToStart : avgBetween / 2;
+  interval += durationToEnd < threshold ? durationToEnd : avgBetween / 2;
+  let factor = interval / sampled;
+  if (isRate) factor /= (rangeEnd - rangeStart) / 1000;
+  return result * factor;
+}
+
+function instantValue(s: RangeSeries, isRate: boolean): number | undefined {
+  const n = s.v.length;
+  if (n < 2) return undefined;
+  const last = s.v[n - 1]!;
+  const prev = s.v[n - 2]!;
+  let result = isRate && last < prev ? last : last - prev;
+  if (!isRate) return result;
+  const dt = (s.t[n - 1]! - s.t[n - 2]!) / 1000;
+  if (dt === 0) return undefined;
+  return result / dt;
+}
+
+/** Least squares slope and intercept at `at` (ms), x in seconds relative to `at`. */
+function linearRegression(s: RangeSeries, at: number): [number, number] {
+  let n = 0, sumX = 0, sumY = 0, sumXY = 0, sumX2 = 0;
+  let constY = true;
+  const y0 = s.v[0]!;
+  for (let i = 0; i < s.v.length; i++) {
+    const x = (s.t[i]! - at) / 1000;
+    const y = s.v[i]!;
+    if (y !== y0) constY = false;
+    n++;
+    sumX += x;
+    sumY += y;
+    sumXY += x * y;
+    sumX2 += x * x;
+  }
+  if (constY) return [0, y0];
+  const covXY = sumXY - (sumX * sumY) / n;
+  const varX = sumX2 - (sumX * sumX) / n;
+  const slope = covXY / varX;
+  return [slope, sumY / n - (slope * sumX) / n];
+}
+
+function holtWinters(v: Float64Array, sf: number, tf: number): number | undefined {
+  if (v.length < 2) return undefined;
+  let s0 = 0;
+  let s1 = v[0]!;
+  let b = v[1]! - v[0]!;
+  for (let i = 1; i < v.length; i++) {
+    const x = sf * v[i]!;
+    if (i > 1) b = tf * (s1 - s0) + (1 - tf) * b;
+    s0 = s1;
+    s1 = x + (1 - sf) * (s0 + b);
+  }
+  return s1;
+}
+
+/** Quantile of classic histogram buckets [(upper bound, cumulative count)], as Prometheus computes it. */
+function bucketQuantile(q: number, buckets: Array<[number, number]>): number {
+  if (Number.isNaN(q)) return NaN;
+  if (q < 0) return -Infinity;
+  if (q > 1) return Infinity;
+  buckets.sort((a, b) => a[0] - b[0]);
+  if (buckets.length < 2 || buckets[buckets.length - 1]![0] !== Infinity) return NaN;
+  // Counts must not decrease (monotonicity fix, as Prometheus does).
+  for (let i = 1; i < buckets.length; i++) if (buckets[i]![1] < buckets[i - 1]![1]) buckets[i]![1] = buckets[i - 1]![1];
+  const total = buckets[buckets.length - 1]![1];
+  if (total === 0 || Number.isNaN(total)) return NaN;
+  const rank = q * total;
+  let b = buckets.findIndex(([, c]) => c >= rank);
+  if (b === buckets.length - 1) return buckets[buckets.length - 2]![0];
+  if (b === 0 && buckets[0]![0] <= 0) return buckets[0]![0];
+  let start = 0;
+  let end = buckets[b]![0];
+  let count = buckets[b]![1];
+  let r = rank;
+  if (b > 0) {
+    start = buckets[b - 1]![0];
+    count -= buckets[b - 1]![1];
+    r -= buckets[b - 1]![1];
+  }
+  return start + (end - start) * (r / count);
+}
+
+function dateParts(fn: string, sec: number): number {
+  const d = new Date(sec * 1000);
+  switch (fn) {
+    case 'minute': return d.getUTCMinutes();
+    case 'hour': return d.getUTCHours();
+    case 'day_of_week': return d.getUTCDay();
+    case 'day_of_month': return d.getUTCDate();
+    case 'day_of_year': return Math.floor((Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000) + 1;
+    case 'days_in_month': return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate();
+    case 'month': return d.getUTCMonth() + 1;
+    case 'year': return d.getUTCFullYear();
+    default: return NaN;
+  }
+}
+
+/** count_values' label value: Go's %g-like shortest form, as strconv.FormatFloat(v, 'f', -1, 64). */
+function formatFloatG(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}

@@ -1,0 +1,246 @@
+/**
+ * PromQL text -> typed AST, with Prometheus's grammar
+ * (@prometheus-io/lezer-promql) and Prometheus-like errors ("1:5: parse error: ...").
+ */
+import { parser } from '@prometheus-io/lezer-promql';
+import type { SyntaxNode } from '@lezer/common';
+import { Matcher, type MatchType } from '../model/matcher.js';
+import { RegexError } from '../model/re2.js';
+import { FUNCTIONS, typeOf, type AggregateOp, type At, type BinaryOp, type Expr, type VectorMatching, type VectorSelector } from './ast.js';
+import { unquoteString } from './strings.js';
+
+export class PromQLParseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PromQLParseError';
+  }
+}
+
+const MATCH_OPS: Record<string, MatchType> = { EqlSingle: '=', Neq: '!=', EqlRegex: '=~', NeqRegex: '!~' };
+const BIN_OPS: Record<string, BinaryOp> = {
+  Add: '+', Sub: '-', Mul: '*', Div: '/', Mod: '%', Pow: '^', Atan2: 'atan2',
+  Eql: '==', Neq: '!=', Gtr: '>', Lss: '<', Gte: '>=', Lte: '<=', And: 'and', Or: 'or', Unless: 'unless',
+};
+const COMPARISON = new Set<BinaryOp>(['==', '!=', '>', '<', '>=', '<=']);
+const SET_OPS = new Set<BinaryOp>(['and', 'or', 'unless']);
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+
+/** "1h30m", "5m", "1.5" (seconds) -> ms. */
+export function parseDuration(src: string): number {
+  if (/^[0-9]*\.?[0-9]+([eE][+-]?[0-9]+)?$/.test(src)) return Math.round(Number(src) * 1000);
+  const re = /(\d+)(ms|s|m|h|d|w|y)/y;
+  let total = 0;
+  let pos = 0;
+  while (pos < src.length) {
+    re.lastIndex = pos;
+    const mm = re.exec(src);
+    if (!mm) throw new PromQLParseError(`parse error: bad duration ${JSON.stringify(src)}`);
+    total += Number(mm[1]) * UNITS[mm[2]!]!;
+    pos = re.lastIndex;
+  }
+  if (src === '') throw new PromQLParseError('parse error: empty duration');
+  return total;
+}
+
+function parseNumber(src: string): number {
+  const t = src.toLowerCase();
+  if (t === 'inf' || t === '+inf') return Infinity;
+  if (t === '-inf') return -Infinity;
+  if (t === 'nan') return NaN;
+  if (/^0x[0-9a-f]+$/.test(t)) return parseInt(t, 16);
+  if (/^[0-9]*\.?[0-9]+(e[+-]?[0-9]+)?$/.test(t)) return Number(t);
+  return parseDuration(src) / 1000; // durations as numbers: seconds
+}
+
+function position(src: string, offset: number): string {
+  const before = src.slice(0, offset);
+  return `${before.split('\n').length}:${offset - before.lastIndexOf('\n')}`;
+}
+
+export function parsePromQL(src: string): Expr {
+  const tree = parser.parse(src);
+  let errAt = -1;
+  tree.iterate({
+    enter(n) {
+      if (n.type.isError && errAt < 0) errAt = n.from;
+    },
+  });
+  if (errAt >= 0) throw new PromQLParseError(`${position(src, errAt)}: parse error: unexpected ${errAt >= src.length ? 'end of input' : JSON.stringify(src.slice(errAt, errAt + 10))}`);
+  const top = tree.topNode.firstChild;
+  if (!top) throw new PromQLParseError('1:1: parse error: no expression found in input');
+  const text = (n: SyntaxNode) => src.slice(n.from, n.to);
+  const fail = (n: SyntaxNode, msg: string): never => {
+    throw new PromQLParseError(`${position(src, n.from)}: parse error: ${msg}`);
+  };
+  const children = (n: SyntaxNode): SyntaxNode[] => {
+    const out: SyntaxNode[] = [];
+    for (let c = n.firstChild; c; c = c.nextSibling) out.push(c);
+    return out;
+  };
+
+  const vectorSelector = (n: SyntaxNode): VectorSelector => {
+    const matchers: Matcher[] = [];
+    try {
+      for (const c of children(n)) {
+        if (c.name === 'Identifier') matchers.push(new Matcher('=', '__name__', text(c)));
+        if (c.name !== 'LabelMatchers') continue;
+        for (const mnode of children(c)) {
+          if (mnode.name === 'QuotedLabelName') {
+            matchers.push(new Matcher('=', '__name__', unquoteString(text(mnode.firstChild ?? mnode))));
+            continue;
+          }
+          if (mnode.name !== 'UnquotedLabelMatcher' && mnode.name !== 'QuotedLabelMatcher') continue;
+          const nameNode = mnode.getChild('LabelName') ?? mnode.getChild('QuotedLabelName');
+          const opNode = mnode.getChild('MatchOp')?.firstChild;
+          const valueNode = mnode.getChildren('StringLiteral').at(-1);
+          if (!nameNode || !opNode || !valueNode) fail(mnode, 'incomplete label matcher');
+          const name = nameNode!.name === 'LabelName' ? text(nameNode!) : unquoteString(text(nameNode!.firstChild ?? nameNode!));
+          matchers.push(new Matcher(MATCH_OPS[opNode!.name]!, name, unquoteString(text(valueNode!))));
+        }
+      }
+    } catch (e) {
+      if (e instanceof RegexError) fail(n, e.message);
+      throw e;
+    }
+    if (!matchers.some((x) => !x.matchesEmpty)) fail(n, 'vector selector must contain at least one non-empty matcher');
+    return { kind: 'vector', matchers, offset: 0 };
+  };
+
+  const grouping = (n: SyntaxNode | null): string[] => (n ? n.getChildren('LabelName').map(text) : []);
+
+  const at = (n: SyntaxNode): At => {
+    const pre = n.getChild('AtModifierPreprocessors');
+    if (pre) return pre.firstChild?.name === 'AtStart' ? 'start' : 'end';
+    const num = children(n).at(-1)!;
+    const val = num.name === 'UnaryExpr' ? -parseNumber(text(num.lastChild!)) : parseNumber(text(num));
+    return Math.round(val * 1000);
+  };
+
+  const expr = (n: SyntaxNode): Expr => {
+    switch (n.name) {
+      case 'NumberDurationLiteral':
+        return { kind: 'number', value: parseNumber(text(n)) };
+      case 'StringLiteral':
+        return { kind: 'string', value: unquoteString(text(n)) };
+      case 'VectorSelector':
+        return vectorSelector(n);
+      case 'ParenExpr':
+        return { kind: 'paren', expr: expr(n.firstChild!) };
+      case 'UnaryExpr': {
+        const op = text(n.firstChild!) as '+' | '-';
+        const inner = expr(n.lastChild!);
+        if (typeOf(inner) !== 'scalar' && typeOf(inner) !== 'vector') fail(n, `unary expression only allowed on expressions of type scalar or instant vector, got "${typeOf(inner)}"`);
+        if (inner.kind === 'number') return { kind: 'number', value: op === '-' ? -inner.value : inner.value };
+        return { kind: 'unary', op, expr: inner };
+      }
+      case 'MatrixSelector': {
+        const vec = expr(n.firstChild!);
+        if (vec.kind !== 'vector') fail(n, 'ranges only allowed for vector selectors');
+        return { kind: 'matrix', vector: vec as VectorSelector, range: parseDuration(text(n.getChild('DurationExpr')!)) };
+      }
+      case 'SubqueryExpr': {
+        const inner = expr(n.firstChild!);
+        if (typeOf(inner) !== 'vector') fail(n, `subquery is only allowed on instant vector, got ${typeOf(inner)}`);
+        const durs = n.getChildren('DurationExpr');
+        return { kind: 'subquery', expr: inner, range: parseDuration(text(durs[0]!)), step: durs[1] ? parseDuration(text(durs[1])) : 0, offset: 0 };
+      }
+      case 'OffsetExpr': {
+        const inner = expr(n.firstChild!);
+        const d = n.getChild('OffsetDurationExpr')!;
+        const neg = d.firstChild?.name === 'UnaryOp' && text(d.firstChild) === '-';
+        const ms = parseDuration(text(neg ? d.lastChild! : d).replace(/^[+-]/, '')) * (neg ? -1 : 1);
+        const target = inner.kind === 'matrix' ? inner.vector : inner;
+        if (target.kind !== 'vector' && target.kind !== 'subquery') fail(n, 'offset modifier must be preceded by an instant vector selector or range vector selector or a subquery');
+        const t = target as VectorSelector;
+        if (t.offset !== 0) fail(n, 'offset may not be set multiple times');
+        t.offset = ms;
+        return inner;
+      }
+      case 'StepInvariantExpr': {
+        const inner = expr(n.firstChild!);
+        const target = inner.kind === 'matrix' ? inner.vector : inner;
+        if (target.kind !== 'vector' && target.kind !== 'subquery') fail(n, '@ modifier must be preceded by an instant vector selector or range vector selector or a subquery');
+        const t = target as VectorSelector;
+        if (t.at !== undefined) fail(n, '@ <timestamp> may not be set multiple times');
+        t.at = at(n);
+        return inner;
+      }
+      case 'FunctionCall': {
+        const fn = text(n.getChild('FunctionIdentifier')!);
+        const sig = FUNCTIONS[fn];
+        if (!sig) fail(n, `unknown function with name ${JSON.stringify(fn)}`);
+        const body = n.getChild('FunctionCallBody')!;
+        const args = children(body).map(expr);
+        const min = sig!.args.length - (sig!.optional ?? 0);
+        if (args.length < min || (!sig!.variadic && args.length > sig!.args.length)) {
+          fail(n, `expected ${sig!.optional ? `at most ${sig!.args.length}` : sig!.args.length} argument(s) in call to ${JSON.stringify(fn)}, got ${args.length}`);
+        }
+        args.forEach((a, i) => {
+          const want = sig!.args[Math.min(i, sig!.args.length - 1)]!;
+          const got = typeOf(a);
+          if (got !== want) fail(n, `expected type ${typeName(want)} in call to function ${JSON.stringify(fn)}, got ${typeName(got)}`);
+        });
+        return { kind: 'call', fn, args };
+      }
+      case 'AggregateExpr': {
+        const op = text(n.getChild('AggregateOp')!) as AggregateOp;
+        const mod = n.getChild('AggregateModifier');
+        const body = children(n.getChild('FunctionCallBody')!).map(expr);
+        const hasParam = op === 'topk' || op === 'bottomk' || op === 'quantile' || op === 'count_values';
+        if (body.length !== (hasParam ? 2 : 1)) fail(n, `wrong number of arguments for aggregate expression provided, expected ${hasParam ? 2 : 1}, got ${body.length}`);
+        const inner = body.at(-1)!;
+        if (typeOf(inner) !== 'vector') fail(n, `expected type instant vector in aggregation expression, got ${typeName(typeOf(inner))}`);
+        if (hasParam) {
+          const want = op === 'count_values' ? 'string' : 'scalar';
+          if (typeOf(body[0]!) !== want) fail(n, `expected type ${typeName(want)} in aggregation parameter, got ${typeName(typeOf(body[0]!))}`);
+        }
+        return {
+          kind: 'aggregate',
+          op,
+          ...(hasParam ? { param: body[0]! } : {}),
+          expr: inner,
+          grouping: grouping(mod?.getChild('GroupingLabels') ?? null),
+          without: !!mod?.getChild('Without'),
+        };
+      }
+      case 'BinaryExpr': {
+        const parts = children(n);
+        const lhs = expr(parts[0]!);
+        const rhs = expr(parts.at(-1)!);
+        const opNode = parts[1]!;
+        const op = BIN_OPS[opNode.name];
+        if (!op) fail(opNode, `unknown operator ${text(opNode)}`);
+        const bool = !!n.getChild('BoolModifier');
+        const clause = n.getChild('MatchingModifierClause');
+        const lt = typeOf(lhs);
+        const rt = typeOf(rhs);
+        if (lt !== 'scalar' && lt !== 'vector') fail(n, `binary expression must contain only scalar and instant vector types`);
+        if (rt !== 'scalar' && rt !== 'vector') fail(n, `binary expression must contain only scalar and instant vector types`);
+        if (bool && !COMPARISON.has(op!)) fail(n, 'bool modifier can only be used on comparison operators');
+        if (COMPARISON.has(op!) && lt === 'scalar' && rt === 'scalar' && !bool) fail(n, 'comparisons between scalars must use BOOL modifier');
+        if (SET_OPS.has(op!) && (lt === 'scalar' || rt === 'scalar')) fail(n, `set operator "${op}" not allowed in binary scalar expression`);
+        const matching: VectorMatching = { card: SET_OPS.has(op!) ? 'many-to-many' : 'one-to-one', on: false, labels: [], include: [] };
+        if (clause) {
+          if (lt !== 'vector' || rt !== 'vector') fail(n, 'vector matching only allowed between instant vectors');
+          const groups = clause.getChildren('GroupingLabels');
+          matching.on = !!clause.getChild('On');
+          matching.labels = grouping(groups[0] ?? null);
+          if (clause.getChild('GroupLeft')) matching.card = 'many-to-one';
+          if (clause.getChild('GroupRight')) matching.card = 'one-to-many';
+          if (matching.card === 'many-to-one' || matching.card === 'one-to-many') {
+            if (SET_OPS.has(op!)) fail(n, 'no grouping allowed for "' + op + '" operation');
+            matching.include = grouping(groups[1] ?? null);
+          }
+        }
+        return { kind: 'binary', op: op!, lhs, rhs, bool, matching };
+      }
+      default:
+        return fail(n, `unsupported expression ${n.name}`);
+    }
+  };
+  return expr(top);
+}
+
+function typeName(t: string): string {
+  return t === 'vector' ? 'instant vector' : t === 'matrix' ? 'range vector' : t;
+}
