@@ -18,6 +18,12 @@ const Env = z.object({
   ISOBAR_BLOCK_RANGE_SECONDS: z.coerce.number().int().min(60).default(7200),
   /** Blocks wholly older than this are deleted (seconds; default 30 days). */
   ISOBAR_RETENTION_SECONDS: z.coerce.number().int().min(3600).default(30 * 86400),
+  /** PromQL: how far back a vector selector looks for a sample (seconds). */
+  ISOBAR_QUERY_LOOKBACK_SECONDS: z.coerce.number().int().min(1).default(300),
+  /** PromQL: the most samples one query may load. */
+  ISOBAR_QUERY_MAX_SAMPLES: z.coerce.number().int().min(1).default(50_000_000),
+  /** PromQL: how long one query may run (seconds). */
+  ISOBAR_QUERY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(120),
   /** The edge, which a restarted node asks to have its coordinators replay (unset: coordinators find out on their own). */
   ISOBAR_EDGE_URL: z.string().url().optional(),
 });

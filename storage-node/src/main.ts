@@ -47,7 +47,18 @@ const compaction = setInterval(() => {
 const merger = workerRunner(new URL('./compact-worker.mjs', import.meta.url));
 const compactNow = () =>
   store.compact(Date.now(), merger.run).catch((e) => log.error('compaction failed; will retry', errorFields(e)));
-const app = createServer({ store, metrics, log, secret: config.ISOBAR_NODE_SECRET, onFlushed: () => void compactNow() });
+const app = createServer({
+  store,
+  metrics,
+  log,
+  secret: config.ISOBAR_NODE_SECRET,
+  onFlushed: () => void compactNow(),
+  queryLimits: {
+    lookbackMs: config.ISOBAR_QUERY_LOOKBACK_SECONDS * 1000,
+    maxSamples: config.ISOBAR_QUERY_MAX_SAMPLES,
+    timeoutMs: config.ISOBAR_QUERY_TIMEOUT_SECONDS * 1000,
+  },
+});
 
 const stopping = new AbortController();
 const server = serve({ fetch: app.fetch, hostname: config.ISOBAR_NODE_HOST, port: config.ISOBAR_NODE_PORT }, (info) => {

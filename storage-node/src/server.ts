@@ -14,6 +14,7 @@ import { BatchFormatError } from '../../wire/node-batch.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
 import { queryApi, queryRangeApi, type QueryResult } from './api/query.js';
+import type { EngineOptions } from './promql/engine.js';
 import { labelsApi, labelValuesApi, selectApi, seriesApi, type ReadResult } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeStore } from './store.js';
@@ -24,6 +25,8 @@ const MAX_APPLY_BODY = 64 * 1024 * 1024;
 
 export interface ServerDeps {
   store: NodeStore;
+  /** PromQL lookback and limits. */
+  queryLimits?: EngineOptions;
   /** Called after a flush wrote blocks (the node schedules a compaction). */
   onFlushed?: () => void;
   metrics: NodeMetrics;
@@ -31,7 +34,7 @@ export interface ServerDeps {
   secret: string;
 }
 
-export function createServer({ store, metrics, log, secret, onFlushed = () => {} }: ServerDeps): Hono {
+export function createServer({ store, metrics, log, secret, onFlushed = () => {}, queryLimits = {} }: ServerDeps): Hono {
   const app = new Hono();
   const secretDigest = createHash('sha256').update(secret).digest();
 
@@ -96,8 +99,8 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     app[method](`${prom}/series`, read((t, p) => seriesApi(store.tenantDb(t), p)));
     app[method](`${prom}/labels`, read((t, p) => labelsApi(store.tenantDb(t), p)));
     app[method](`${prom}/label/:name/values`, read((t, p, c) => labelValuesApi(store.tenantDb(t), c.req.param('name')!, p)));
-    app[method](`${prom}/query`, read((t, p) => queryApi(store.tenantDb(t), p)));
-    app[method](`${prom}/query_range`, read((t, p) => queryRangeApi(store.tenantDb(t), p)));
+    app[method](`${prom}/query`, read((t, p) => queryApi(store.tenantDb(t), p, queryLimits)));
+    app[method](`${prom}/query_range`, read((t, p) => queryRangeApi(store.tenantDb(t), p, queryLimits)));
   }
 
   app.get(`${INTERNAL_PREFIX}/tenants/:tenant/select`, read((t, p) => selectApi(store.tenantDb(t), p)));

@@ -19,3 +19,18 @@ describe('promqltest scripts (test/promql)', () => {
     expect(failures).toHaveLength(2);
   });
 });
+
+describe('query limits', () => {
+  it('refuses a query that would load more samples than allowed, naming the limit', async () => {
+    const { TenantDB } = await import('../db/tenant-db.js');
+    const { PairLabels } = await import('../../../wire/remote-write.js');
+    const { Engine } = await import('./engine.js');
+    const { parsePromQL } = await import('./parse.js');
+    const db = new TenantDB('t');
+    const { s } = db.head.getOrCreate(new PairLabels([['__name__', 'm']]));
+    const ts = Float64Array.from({ length: 100 }, (_, i) => i * 1000);
+    db.head.appendSamples(s, ts, new Float64Array(100), 100, { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 });
+    expect(() => new Engine(db, { maxSamples: 50 }).instant(parsePromQL('sum_over_time(m[5m])'), 99_000)).toThrow(/more than 50 \(max_samples\)/);
+    expect(new Engine(db, { maxSamples: 100 }).instant(parsePromQL('count_over_time(m[5m])'), 99_000)).toMatchObject({ type: 'vector', samples: [{ v: 100 }] });
+  });
+});
