@@ -87,10 +87,10 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     return c.json(store.shardState(c.req.param('tenant'), shard));
   });
 
-  const read = (fn: (tenant: string, params: URLSearchParams, c: Context) => ReadResult | QueryResult) =>
+  const read = (fn: (tenant: string, params: URLSearchParams, c: Context) => ReadResult | QueryResult | Promise<QueryResult>) =>
     async function promRead(c: Context) {
       const params = await requestParams(c);
-      const r = fn(c.req.param('tenant')!, params, c);
+      const r = await fn(c.req.param('tenant')!, params, c);
       if (r.status === 200) return c.body(r.body, 200, { 'Content-Type': 'application/json' });
       return c.body(errorJson(r.errorType, r.message), r.status as 400 | 422 | 503, { 'Content-Type': 'application/json' });
     };

@@ -40,9 +40,9 @@ function parseStep(raw: string | null): number {
   return ms;
 }
 
-function guard(fn: () => QueryResult): QueryResult {
+async function guard(fn: () => Promise<QueryResult>): Promise<QueryResult> {
   try {
-    return fn();
+    return await fn();
   } catch (e) {
     if (e instanceof ParamError) return { status: 400, errorType: 'bad_data', message: e.message };
     if (e instanceof PromQLParseError) return { status: 400, errorType: 'bad_data', message: `invalid parameter "query": ${e.message}` };
@@ -55,18 +55,18 @@ function guard(fn: () => QueryResult): QueryResult {
   }
 }
 
-export function queryApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): QueryResult {
-  return guard(() => {
+export function queryApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): Promise<QueryResult> {
+  return guard(async () => {
     const q = params.get('query') ?? '';
     const t = parseTime('time', params.get('time') ?? undefined, Date.now());
     const expr = parsePromQL(q);
-    const v = new Engine(db, opts).instant(expr, t);
+    const v = await new Engine(db, opts).instantAsync(expr, t);
     return { status: 200, body: successJson(valueJson(v, t)) };
   });
 }
 
-export function queryRangeApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): QueryResult {
-  return guard(() => {
+export function queryRangeApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): Promise<QueryResult> {
+  return guard(async () => {
     const start = parseTime('start', params.get('start') ?? '', NaN);
     const end = parseTime('end', params.get('end') ?? '', NaN);
     if (Number.isNaN(start)) throw new ParamError('invalid parameter "start": cannot parse "" to a valid timestamp');
@@ -77,7 +77,7 @@ export function queryRangeApi(db: TenantDB | undefined, params: URLSearchParams,
     const expr = parsePromQL(params.get('query') ?? '');
     const t = expr.kind === 'string' ? null : expr;
     if (!t) throw new ParamError(`invalid parameter "query": invalid expression type "string" for range query, must be Scalar or instant Vector`);
-    const series = new Engine(db, opts).range(expr, start, end, step);
+    const series = await new Engine(db, opts).rangeAsync(expr, start, end, step);
     return { status: 200, body: successJson(valueJson({ type: 'matrix', series }, end)) };
   });
 }

@@ -47,6 +47,8 @@ export type Value =
   | { type: 'vector'; samples: Sample[] }
   | { type: 'matrix'; series: RangeSeries[] };
 
+/** How long the async evaluation works before giving the event loop back. */
+const YIELD_MS = 10;
 const STALE_HI = 0x7ff00000;
 const STALE_LO = 0x00000002;
 const NAME = '__name__';
@@ -56,6 +58,12 @@ const dropName = (ls: Labels): Labels => {
   return i >= 0 && i % 2 === 0 ? [...ls.slice(0, i), ...ls.slice(i + 2)] : ls;
 };
 const key = (ls: Labels) => ls.join('\xff');
+
+type RangeAcc = Map<string, { labels: Labels; t: number[]; v: number[] }>;
+
+function finishRange(acc: RangeAcc): RangeSeries[] {
+  return [...acc.values()].map((e) => ({ labels: e.labels, t: e.t, v: Float64Array.from(e.v) })).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+}
 
 interface Ctx {
   start: number;
@@ -86,23 +94,66 @@ export class Engine {
     return this.eval(expr, t, ctx);
   }
 
+  /**
+   * The same, giving the event loop back between pieces of work (about every
+   * YIELD_MS), so writes and other tenants' requests on this node go on while a
+   * heavy query runs. The query works on data it copied while loading, so
+   * nothing it reads changes under it.
+   */
+  async instantAsync(expr: Expr, t: number): Promise<Value> {
+    const ctx: Ctx = { start: t, end: t, step: 0, deadline: Date.now() + this.timeoutMs };
+    await this.loadAsync(expr, t, t, ctx);
+    return this.eval(expr, t, ctx);
+  }
+
+  async rangeAsync(expr: Expr, start: number, end: number, step: number): Promise<RangeSeries[]> {
+    const ctx: Ctx = { start, end, step, deadline: Date.now() + this.timeoutMs };
+    await this.loadAsync(expr, start, end, ctx);
+    const acc: RangeAcc = new Map();
+    for (let t = start; t <= end; t += step) {
+      await this.yieldIfDue();
+      this.step(expr, t, ctx, acc);
+    }
+    return finishRange(acc);
+  }
+
+  private lastYield = performance.now();
+  private async yieldIfDue(): Promise<void> {
+    if (performance.now() - this.lastYield < YIELD_MS) return;
+    await new Promise<void>((r) => setImmediate(r));
+    this.lastYield = performance.now();
+  }
+
+  /** load(), yielding between selectors. */
+  private async loadAsync(expr: Expr, lo: number, hi: number, ctx: Ctx): Promise<void> {
+    const pending: Array<() => void> = [];
+    this.plan(expr, lo, hi, ctx, pending);
+    for (const f of pending) {
+      f();
+      await this.yieldIfDue();
+    }
+  }
+
   /** A range query: one matrix (scalars become a series without labels). */
   range(expr: Expr, start: number, end: number, step: number): RangeSeries[] {
     const ctx: Ctx = { start, end, step, deadline: Date.now() + this.timeoutMs };
     this.load(expr, start, end, ctx);
-    const acc = new Map<string, { labels: Labels; t: number[]; v: number[] }>();
-    for (let t = start; t <= end; t += step) {
-      const val = this.eval(expr, t, ctx);
-      const samples = val.type === 'scalar' ? [{ labels: [] as Labels, v: val.v }] : val.type === 'vector' ? val.samples : [];
-      for (const s of samples) {
-        const k = key(s.labels);
-        let e = acc.get(k);
-        if (!e) acc.set(k, (e = { labels: s.labels, t: [], v: [] }));
-        e.t.push(t);
-        e.v.push(s.v);
-      }
+    const acc: RangeAcc = new Map();
+    for (let t = start; t <= end; t += step) this.step(expr, t, ctx, acc);
+    return finishRange(acc);
+  }
+
+  /** Evaluate at `t` and add the result to the range being built. */
+  private step(expr: Expr, t: number, ctx: Ctx, acc: RangeAcc): void {
+    const val = this.eval(expr, t, ctx);
+    const samples = val.type === 'scalar' ? [{ labels: [] as Labels, v: val.v }] : val.type === 'vector' ? val.samples : [];
+    for (const s of samples) {
+      const k = key(s.labels);
+      let e = acc.get(k);
+      if (!e) acc.set(k, (e = { labels: s.labels, t: [], v: [] }));
+      e.t.push(t);
+      e.v.push(s.v);
     }
-    return [...acc.values()].map((e) => ({ labels: e.labels, t: e.t, v: Float64Array.from(e.v) })).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
   }
 
   // ---- loading -------------------------------------------------------------
@@ -116,38 +167,45 @@ export class Engine {
 
   /** Load what every selector needs when `e` is evaluated at times in [lo, hi]. */
   private load(e: Expr, lo: number, hi: number, ctx: Ctx): void {
+    const pending: Array<() => void> = [];
+    this.plan(e, lo, hi, ctx, pending);
+    for (const f of pending) f();
+  }
+
+  /** Collect one fetch per selector, each with the whole time range it needs. */
+  private plan(e: Expr, lo: number, hi: number, ctx: Ctx, out: Array<() => void>): void {
     switch (e.kind) {
       case 'vector': {
         const a = e.at === undefined ? [lo, hi] : [this.atTime(e.at, lo, ctx), this.atTime(e.at, hi, ctx)];
-        this.fetch(e, Math.min(a[0]!, a[1]!) - e.offset - this.lookback, Math.max(a[0]!, a[1]!) - e.offset);
+        out.push(() => this.fetch(e, Math.min(a[0]!, a[1]!) - e.offset - this.lookback, Math.max(a[0]!, a[1]!) - e.offset));
         return;
       }
       case 'matrix': {
         const v = e.vector;
         const a = v.at === undefined ? [lo, hi] : [this.atTime(v.at, lo, ctx), this.atTime(v.at, hi, ctx)];
-        this.fetch(v, Math.min(a[0]!, a[1]!) - v.offset - e.range, Math.max(a[0]!, a[1]!) - v.offset);
+        out.push(() => this.fetch(v, Math.min(a[0]!, a[1]!) - v.offset - e.range, Math.max(a[0]!, a[1]!) - v.offset));
         return;
       }
       case 'subquery': {
         const a = e.at === undefined ? [lo, hi] : [this.atTime(e.at, lo, ctx), this.atTime(e.at, hi, ctx)];
-        this.load(e.expr, Math.min(a[0]!, a[1]!) - e.offset - e.range, Math.max(a[0]!, a[1]!) - e.offset, ctx);
+        this.plan(e.expr, Math.min(a[0]!, a[1]!) - e.offset - e.range, Math.max(a[0]!, a[1]!) - e.offset, ctx, out);
         return;
       }
       case 'call':
-        for (const x of e.args) this.load(x, lo, hi, ctx);
+        for (const x of e.args) this.plan(x, lo, hi, ctx, out);
         return;
       case 'aggregate':
-        if (e.param) this.load(e.param, lo, hi, ctx);
-        this.load(e.expr, lo, hi, ctx);
+        if (e.param) this.plan(e.param, lo, hi, ctx, out);
+        this.plan(e.expr, lo, hi, ctx, out);
         return;
       case 'binary':
-        this.load(e.lhs, lo, hi, ctx);
-        this.load(e.rhs, lo, hi, ctx);
+        this.plan(e.lhs, lo, hi, ctx, out);
+        this.plan(e.rhs, lo, hi, ctx, out);
         return;
       case 'unary':
       case 'paren':
       case 'stepInvariant':
-        this.load(e.expr, lo, hi, ctx);
+        this.plan(e.expr, lo, hi, ctx, out);
         return;
       default:
         return;

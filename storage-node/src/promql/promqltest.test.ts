@@ -34,3 +34,28 @@ describe('query limits', () => {
     expect(new Engine(db, { maxSamples: 100 }).instant(parsePromQL('count_over_time(m[5m])'), 99_000)).toMatchObject({ type: 'vector', samples: [{ v: 100 }] });
   });
 });
+
+describe('heavy queries share the node', () => {
+  it('a long range query gives the event loop back, so other work (writes) runs before it ends', async () => {
+    const { TenantDB } = await import('../db/tenant-db.js');
+    const { PairLabels } = await import('../../../wire/remote-write.js');
+    const { Engine } = await import('./engine.js');
+    const { parsePromQL } = await import('./parse.js');
+    const db = new TenantDB('t');
+    for (let i = 0; i < 200; i++) {
+      const { s } = db.head.getOrCreate(new PairLabels([['__name__', 'm'], ['i', String(i)]]));
+      const ts = Float64Array.from({ length: 500 }, (_, k) => k * 15_000);
+      db.head.appendSamples(s, ts, Float64Array.from(ts, (x) => x / 1000), 500, { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 });
+    }
+    let otherWorkRan = 0;
+    const other = setInterval(() => otherWorkRan++, 0);
+    const expr = parsePromQL('sum(rate(m[5m])) + sum(avg_over_time(m[10m:1m]))');
+    const series = await new Engine(db).rangeAsync(expr, 600_000, 7_000_000, 15_000);
+    clearInterval(other);
+    expect(series.length).toBeGreaterThan(0);
+    expect(otherWorkRan).toBeGreaterThan(0);
+    // And the answer is the same as the uninterrupted evaluation's.
+    const sync = new Engine(db).range(expr, 600_000, 7_000_000, 15_000);
+    expect(series.map((s) => [s.labels, s.t, Array.from(s.v)])).toEqual(sync.map((s) => [s.labels, s.t, Array.from(s.v)]));
+  });
+});
