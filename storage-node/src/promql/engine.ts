@@ -38,7 +38,8 @@ export interface Sample {
 }
 export interface RangeSeries {
   labels: Labels;
-  t: number[];
+  /** Views into the loaded columns where possible: read-only. */
+  t: Float64Array;
   v: Float64Array;
 }
 export type Value =
@@ -62,7 +63,7 @@ const key = (ls: Labels) => ls.join('\xff');
 type RangeAcc = Map<string, { labels: Labels; t: number[]; v: number[] }>;
 
 function finishRange(acc: RangeAcc): RangeSeries[] {
-  return [...acc.values()].map((e) => ({ labels: e.labels, t: e.t, v: Float64Array.from(e.v) })).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+  return [...acc.values()].map((e) => ({ labels: e.labels, t: Float64Array.from(e.t), v: Float64Array.from(e.v) })).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
 }
 
 interface Ctx {
@@ -282,14 +283,24 @@ export class Engine {
       const hi = lastAtOrBefore(s.t, s.n, ts);
       const lo = lastAtOrBefore(s.t, s.n, ts - m.range) + 1; // left-open window
       if (hi < lo) continue;
-      const tt: number[] = [];
-      const vv: number[] = [];
+      let stale = 0;
+      for (let i = lo; i <= hi; i++) if (isStale(s.v, i)) stale++;
+      if (stale === 0) {
+        // The common case: a view, no copy.
+        out.push({ labels: s.labels, t: s.t.subarray(lo, hi + 1), v: s.v.subarray(lo, hi + 1) });
+        continue;
+      }
+      const n = hi - lo + 1 - stale;
+      if (n === 0) continue;
+      const tt = new Float64Array(n);
+      const vv = new Float64Array(n);
+      let k = 0;
       for (let i = lo; i <= hi; i++) {
         if (isStale(s.v, i)) continue;
-        tt.push(s.t[i]!);
-        vv.push(s.v[i]!);
+        tt[k] = s.t[i]!;
+        vv[k++] = s.v[i]!;
       }
-      if (tt.length) out.push({ labels: s.labels, t: tt, v: Float64Array.from(vv) });
+      out.push({ labels: s.labels, t: tt, v: vv });
     }
     return out;
   }
@@ -310,7 +321,7 @@ export class Engine {
         e.v.push(s.v);
       }
     }
-    return [...acc.values()].map((e) => ({ labels: e.labels, t: e.t, v: Float64Array.from(e.v) }));
+    return [...acc.values()].map((e) => ({ labels: e.labels, t: Float64Array.from(e.t), v: Float64Array.from(e.v) }));
   }
 
   // ---- operators -----------------------------------------------------------
@@ -585,6 +596,8 @@ function lastAtOrBefore(t: Float64Array, n: number, ts: number): number {
 
 /** Prometheus's staleness marker, by its exact bits (read from the column, never through a JS value). */
 function isStale(v: Float64Array, i: number): boolean {
+  const x = v[i]!;
+  if (x === x) return false; // not NaN: the common case, no bit inspection
   const u = new Uint32Array(v.buffer, v.byteOffset + i * 8, 2);
   return u[1] === STALE_HI && u[0] === STALE_LO;
 }
