@@ -10,7 +10,11 @@ import { FUNCTIONS, typeOf, type AggregateOp, type At, type BinaryOp, type Expr,
 import { unquoteString } from './strings.js';
 
 export class PromQLParseError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Valid PromQL (RE2) that Isobar cannot evaluate yet, as opposed to invalid input. */
+    readonly unsupported = false,
+  ) {
     super(message);
     this.name = 'PromQLParseError';
   }
@@ -69,8 +73,8 @@ export function parsePromQL(src: string): Expr {
   const top = tree.topNode.firstChild;
   if (!top) throw new PromQLParseError('1:1: parse error: no expression found in input');
   const text = (n: SyntaxNode) => src.slice(n.from, n.to);
-  const fail = (n: SyntaxNode, msg: string): never => {
-    throw new PromQLParseError(`${position(src, n.from)}: parse error: ${msg}`);
+  const fail = (n: SyntaxNode, msg: string, unsupported = false): never => {
+    throw new PromQLParseError(`${position(src, n.from)}: parse error: ${msg}`, unsupported);
   };
   const children = (n: SyntaxNode): SyntaxNode[] => {
     const out: SyntaxNode[] = [];
@@ -99,9 +103,11 @@ export function parsePromQL(src: string): Expr {
         }
       }
     } catch (e) {
-      if (e instanceof RegexError) fail(n, e.message);
-      throw e;
+      if (e instanceof RegexError) fail(n, e.message, e.unsupported);
+      if (e instanceof PromQLParseError) throw e;
+      fail(n, (e as Error).message); // a bad string literal
     }
+    if (n.getChild('Identifier') && matchers.filter((x) => x.name === '__name__').length > 1) fail(n, 'metric name must not be set twice');
     if (!matchers.some((x) => !x.matchesEmpty)) fail(n, 'vector selector must contain at least one non-empty matcher');
     return { kind: 'vector', matchers, offset: 0 };
   };
