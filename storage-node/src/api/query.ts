@@ -24,7 +24,7 @@ function valueJson(v: Value, t: number): string {
     case 'vector':
       return `{"resultType":"vector","result":[${v.samples.map((s) => `{"metric":${labelsObject(s.labels)},"value":[${formatTime(t)},"${formatFloat(s.v)}"]}`).join(',')}]}`;
     case 'matrix':
-      return `{"resultType":"matrix","result":[${v.series.map((s) => `{"metric":${labelsObject(s.labels)},"values":[${Array.from(s.t, (ts, i) => `[${formatTime(ts)},"${formatFloat(s.v[i]!)}"]`).join(',')}]}`).join(',')}]}`;
+      return `{"resultType":"matrix","result":[${v.series.map((s) => `{"metric":${labelsObject(s.labels)},"values":[${Array.from(s.t.subarray(s.lo, s.hi), (ts, i) => `[${formatTime(ts)},"${formatFloat(s.v[s.lo + i]!)}"]`).join(',')}]}`).join(',')}]}`;
   }
 }
 

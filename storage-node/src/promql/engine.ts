@@ -36,11 +36,22 @@ export interface Sample {
   labels: Labels;
   v: number;
 }
+/**
+ * A range-vector element: the window [lo, hi) of time and value columns.
+ * The columns are usually the loaded data itself (read-only, shared): no copy
+ * per step.
+ */
 export interface RangeSeries {
   labels: Labels;
-  /** Views into the loaded columns where possible: read-only. */
   t: Float64Array;
   v: Float64Array;
+  lo: number;
+  hi: number;
+}
+
+/** Values of a window as their own array (for the less common functions). */
+function windowValues(s: RangeSeries): number[] {
+  return Array.from(s.v.subarray(s.lo, s.hi));
 }
 export type Value =
   | { type: 'scalar'; v: number }
@@ -54,16 +65,23 @@ const STALE_HI = 0x7ff00000;
 const STALE_LO = 0x00000002;
 const NAME = '__name__';
 
+/** Label sets without __name__, cached per (immutable, shared) input set: series keep theirs across steps. */
+const nameless = new WeakMap<Labels, Labels>();
 const dropName = (ls: Labels): Labels => {
-  const i = ls.indexOf(NAME);
-  return i >= 0 && i % 2 === 0 ? [...ls.slice(0, i), ...ls.slice(i + 2)] : ls;
+  let out = nameless.get(ls);
+  if (!out) {
+    const i = ls.indexOf(NAME);
+    out = i >= 0 && i % 2 === 0 ? [...ls.slice(0, i), ...ls.slice(i + 2)] : ls;
+    nameless.set(ls, out);
+  }
+  return out;
 };
 const key = (ls: Labels) => ls.join('\xff');
 
 type RangeAcc = Map<string, { labels: Labels; t: number[]; v: number[] }>;
 
 function finishRange(acc: RangeAcc): RangeSeries[] {
-  return [...acc.values()].map((e) => ({ labels: e.labels, t: Float64Array.from(e.t), v: Float64Array.from(e.v) })).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+  return [...acc.values()].map((e) => ({ labels: e.labels, t: Float64Array.from(e.t), v: Float64Array.from(e.v), lo: 0, hi: e.t.length })).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
 }
 
 interface Ctx {
@@ -77,7 +95,7 @@ export class Engine {
   private readonly lookback: number;
   private readonly maxSamples: number;
   private readonly timeoutMs: number;
-  private loaded = new Map<VectorSelector, SeriesColumns[]>();
+  private loaded = new Map<VectorSelector, Array<SeriesColumns & { hasStale: boolean }>>();
   private samplesLoaded = 0;
 
   constructor(
@@ -216,7 +234,11 @@ export class Engine {
   private fetch(sel: VectorSelector, mint: number, maxt: number): void {
     const prev = this.loaded.get(sel);
     if (prev) return; // one fetch per selector node: load() gives each its full range at once
-    const series = this.db ? this.db.selectColumns(sel.matchers, mint, maxt) : [];
+    const series = (this.db ? this.db.selectColumns(sel.matchers, mint, maxt) : []).map((s) => {
+      let hasStale = false;
+      for (let i = 0; i < s.n && !hasStale; i++) hasStale = isStale(s.v, i);
+      return { ...s, hasStale };
+    });
     for (const s of series) this.samplesLoaded += s.n;
     if (this.samplesLoaded > this.maxSamples) {
       throw new QueryError(`query processing would load too many samples into memory: more than ${this.maxSamples} (max_samples); narrow the selectors or the time range`);
@@ -284,10 +306,10 @@ export class Engine {
       const lo = lastAtOrBefore(s.t, s.n, ts - m.range) + 1; // left-open window
       if (hi < lo) continue;
       let stale = 0;
-      for (let i = lo; i <= hi; i++) if (isStale(s.v, i)) stale++;
+      if (s.hasStale) for (let i = lo; i <= hi; i++) if (isStale(s.v, i)) stale++;
       if (stale === 0) {
-        // The common case: a view, no copy.
-        out.push({ labels: s.labels, t: s.t.subarray(lo, hi + 1), v: s.v.subarray(lo, hi + 1) });
+        // The common case: the loaded columns themselves, no copy.
+        out.push({ labels: s.labels, t: s.t, v: s.v, lo, hi: hi + 1 });
         continue;
       }
       const n = hi - lo + 1 - stale;
@@ -300,7 +322,7 @@ export class Engine {
         tt[k] = s.t[i]!;
         vv[k++] = s.v[i]!;
       }
-      out.push({ labels: s.labels, t: tt, v: vv });
+      out.push({ labels: s.labels, t: tt, v: vv, lo: 0, hi: n });
     }
     return out;
   }
@@ -321,7 +343,7 @@ export class Engine {
         e.v.push(s.v);
       }
     }
-    return [...acc.values()].map((e) => ({ labels: e.labels, t: Float64Array.from(e.t), v: Float64Array.from(e.v) }));
+    return [...acc.values()].map((e) => ({ labels: e.labels, t: Float64Array.from(e.t), v: Float64Array.from(e.v), lo: 0, hi: e.t.length }));
   }
 
   // ---- operators -----------------------------------------------------------
@@ -446,24 +468,24 @@ export class Engine {
       case 'irate':
       case 'idelta':
         return overTime((s) => instantValue(s, fn === 'irate'));
-      case 'avg_over_time': return overTime((s) => mean(Array.from(s.v)));
-      case 'sum_over_time': return overTime((s) => kahanSum(Array.from(s.v)));
-      case 'count_over_time': return overTime((s) => s.v.length);
-      case 'min_over_time': return overTime((s) => Array.from(s.v).reduce((a, b) => (Number.isNaN(a) || b < a ? b : a), NaN));
-      case 'max_over_time': return overTime((s) => Array.from(s.v).reduce((a, b) => (Number.isNaN(a) || b > a ? b : a), NaN));
-      case 'last_over_time': return overTime((s) => s.v[s.v.length - 1], true);
+      case 'avg_over_time': return overTime((s) => mean(windowValues(s)));
+      case 'sum_over_time': return overTime((s) => kahanSum(windowValues(s)));
+      case 'count_over_time': return overTime((s) => s.hi - s.lo);
+      case 'min_over_time': return overTime((s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b < m) m = b; } return m; });
+      case 'max_over_time': return overTime((s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b > m) m = b; } return m; });
+      case 'last_over_time': return overTime((s) => s.v[s.hi - 1], true);
       case 'present_over_time': return overTime(() => 1);
-      case 'stddev_over_time': return overTime((s) => Math.sqrt(variance(Array.from(s.v))));
-      case 'stdvar_over_time': return overTime((s) => variance(Array.from(s.v)));
-      case 'mad_over_time': return overTime((s) => { const vs = Array.from(s.v); const med = quantile(0.5, vs); return quantile(0.5, vs.map((x) => Math.abs(x - med))); });
-      case 'quantile_over_time': { const q = scalarArg(0); return overTime((s) => quantile(q, Array.from(s.v))); }
-      case 'changes': return overTime((s) => { let n = 0; for (let i = 1; i < s.v.length; i++) if (s.v[i] !== s.v[i - 1] && !(Number.isNaN(s.v[i]!) && Number.isNaN(s.v[i - 1]!))) n++; return n; });
-      case 'resets': return overTime((s) => { let n = 0; for (let i = 1; i < s.v.length; i++) if (s.v[i]! < s.v[i - 1]!) n++; return n; });
-      case 'deriv': return overTime((s) => (s.v.length < 2 ? undefined : linearRegression(s, s.t[0]!)[0]));
+      case 'stddev_over_time': return overTime((s) => Math.sqrt(variance(windowValues(s))));
+      case 'stdvar_over_time': return overTime((s) => variance(windowValues(s)));
+      case 'mad_over_time': return overTime((s) => { const vs = windowValues(s); const med = quantile(0.5, vs); return quantile(0.5, vs.map((x) => Math.abs(x - med))); });
+      case 'quantile_over_time': { const q = scalarArg(0); return overTime((s) => quantile(q, windowValues(s))); }
+      case 'changes': return overTime((s) => { let n = 0; for (let i = s.lo + 1; i < s.hi; i++) if (s.v[i] !== s.v[i - 1] && !(Number.isNaN(s.v[i]!) && Number.isNaN(s.v[i - 1]!))) n++; return n; });
+      case 'resets': return overTime((s) => { let n = 0; for (let i = s.lo + 1; i < s.hi; i++) if (s.v[i]! < s.v[i - 1]!) n++; return n; });
+      case 'deriv': return overTime((s) => (s.hi - s.lo < 2 ? undefined : linearRegression(s, s.t[s.lo]!)[0]));
       case 'predict_linear': {
         const dur = scalarArg(1);
         const at = evalTime();
-        return overTime((s) => { if (s.v.length < 2) return undefined; const [slope, icept] = linearRegression(s, at); return slope * dur + icept; });
+        return overTime((s) => { if (s.hi - s.lo < 2) return undefined; const [slope, icept] = linearRegression(s, at); return slope * dur + icept; });
       }
       case 'holt_winters':
       case 'double_exponential_smoothing': {
@@ -471,7 +493,7 @@ export class Engine {
         const tf = scalarArg(2);
         if (!(sf > 0 && sf < 1)) throw new QueryError(`invalid smoothing factor. Expected: 0 < sf < 1, got: ${sf}`);
         if (!(tf > 0 && tf < 1)) throw new QueryError(`invalid trend factor. Expected: 0 < tf < 1, got: ${tf}`);
-        return overTime((s) => holtWinters(s.v, sf, tf));
+        return overTime((s) => holtWinters(s.v.subarray(s.lo, s.hi), sf, tf));
       }
       case 'absent_over_time': {
         if (matrix().length > 0) return { type: 'vector', samples: [] };
@@ -798,23 +820,25 @@ function cmpDesc(a: number, b: number): number {
 
 /** Prometheus's extrapolatedRate, for rate/increase/delta. */
 function extrapolatedRate(s: RangeSeries, rangeStart: number, rangeEnd: number, isCounter: boolean, isRate: boolean): number | undefined {
-  const n = s.v.length;
+  const { lo, hi } = s;
+  const n = hi - lo;
   if (n < 2) return undefined;
-  let result = s.v[n - 1]! - s.v[0]!;
+  const first = s.v[lo]!;
+  let result = s.v[hi - 1]! - first;
   if (isCounter) {
-    let last = s.v[0]!;
-    for (let i = 1; i < n; i++) {
+    let last = first;
+    for (let i = lo + 1; i < hi; i++) {
       const v = s.v[i]!;
       if (v < last) result += last;
       last = v;
     }
   }
-  let durationToStart = (s.t[0]! - rangeStart) / 1000;
-  const durationToEnd = (rangeEnd - s.t[n - 1]!) / 1000;
-  const sampled = (s.t[n - 1]! - s.t[0]!) / 1000;
+  let durationToStart = (s.t[lo]! - rangeStart) / 1000;
+  const durationToEnd = (rangeEnd - s.t[hi - 1]!) / 1000;
+  const sampled = (s.t[hi - 1]! - s.t[lo]!) / 1000;
   const avgBetween = sampled / (n - 1);
-  if (isCounter && result > 0 && s.v[0]! >= 0) {
-    const toZero = sampled * (s.v[0]! / result);
+  if (isCounter && result > 0 && first >= 0) {
+    const toZero = sampled * (first / result);
     if (toZero < durationToStart) durationToStart = toZero;
   }
   const threshold = avgBetween * 1.1;
@@ -827,8 +851,8 @@ function extrapolatedRate(s: RangeSeries, rangeStart: number, rangeEnd: number, 
 }
 
 function instantValue(s: RangeSeries, isRate: boolean): number | undefined {
-  const n = s.v.length;
-  if (n < 2) return undefined;
+  const n = s.hi;
+  if (s.hi - s.lo < 2) return undefined;
   const last = s.v[n - 1]!;
   const prev = s.v[n - 2]!;
   let result = isRate && last < prev ? last : last - prev;
@@ -842,8 +866,8 @@ function instantValue(s: RangeSeries, isRate: boolean): number | undefined {
 function linearRegression(s: RangeSeries, at: number): [number, number] {
   let n = 0, sumX = 0, sumY = 0, sumXY = 0, sumX2 = 0;
   let constY = true;
-  const y0 = s.v[0]!;
-  for (let i = 0; i < s.v.length; i++) {
+  const y0 = s.v[s.lo]!;
+  for (let i = s.lo; i < s.hi; i++) {
     const x = (s.t[i]! - at) / 1000;
     const y = s.v[i]!;
     if (y !== y0) constY = false;
