@@ -22,6 +22,8 @@ export default defineConfig({
           ISOBAR_MAX_BODY_BYTES: String(1024 * 1024),
           ISOBAR_MAX_DECOMPRESSED_BYTES: String(4 * 1024 * 1024),
           ISOBAR_LOG_LEVEL: 'error',
+          // Short, so the test of revocation can wait out the edge's key cache.
+          ISOBAR_KEY_CACHE_TTL_SECONDS: '1',
           CONTROL_URL: inject('controlUrl'),
         },
       },

@@ -26,6 +26,15 @@ export interface TenantInfo {
   createdAt: string;
 }
 
+export interface KeyInfo {
+  id: string;
+  name: string;
+  scopes: Scope[];
+  createdAt: string;
+  expiresAt: string | null;
+  revoked: boolean;
+}
+
 export const DEMO_TENANT = 'demo';
 export const TENANT_ID_RE = /^[a-z0-9-]{1,63}$/;
 const KEY_RE = /^isb_([a-z0-9]{4,32})_([A-Za-z0-9_-]{16,128})$/;
@@ -116,6 +125,38 @@ export class TenantRegistry extends DurableObject<Env> {
   async getTenant(id: string): Promise<TenantInfo | undefined> {
     const r = this.sql.exec<{ id: string; name: string; shards: number; created_ms: number }>(`SELECT * FROM tenants WHERE id = ?`, id).toArray()[0];
     return r ? { id: r.id, name: r.name, shards: r.shards, createdAt: new Date(r.created_ms).toISOString() } : undefined;
+  }
+
+  async listTenants(): Promise<TenantInfo[]> {
+    return this.sql
+      .exec<{ id: string; name: string; shards: number; created_ms: number }>(`SELECT * FROM tenants ORDER BY id`)
+      .toArray()
+      .map((r) => ({ id: r.id, name: r.name, shards: r.shards, createdAt: new Date(r.created_ms).toISOString() }));
+  }
+
+  /** A tenant's keys, without secrets (only their hashes exist here anyway, and those are not returned). */
+  async listKeys(tenant: string): Promise<KeyInfo[] | 'no-tenant'> {
+    if (!(await this.getTenant(tenant))) return 'no-tenant';
+    return this.sql
+      .exec<{ id: string; scopes: string; name: string; created_ms: number; expires_ms: number | null; revoked: number }>(
+        `SELECT id, scopes, name, created_ms, expires_ms, revoked FROM keys WHERE tenant = ? ORDER BY created_ms, id`,
+        tenant,
+      )
+      .toArray()
+      .map((r) => ({
+        id: r.id,
+        name: r.name,
+        scopes: r.scopes.split(',') as Scope[],
+        createdAt: new Date(r.created_ms).toISOString(),
+        expiresAt: r.expires_ms === null ? null : new Date(r.expires_ms).toISOString(),
+        revoked: r.revoked === 1,
+      }));
+  }
+
+  /** Revoke a key; false when the tenant has no such key. Edges stop accepting it within their cache time. */
+  async revokeKey(tenant: string, keyId: string): Promise<boolean> {
+    const r = this.sql.exec(`UPDATE keys SET revoked = 1 WHERE tenant = ? AND id = ?`, tenant, keyId);
+    return r.rowsWritten > 0;
   }
 
   /** Create a key; the returned `key` is the only time its secret exists outside the client. */

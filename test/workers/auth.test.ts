@@ -56,3 +56,37 @@ describe('authentication', () => {
     expect((await admin('GET', '/tenants/demo')).status).toBe(200);
   });
 });
+
+describe('key lifecycle', () => {
+  it('lists keys without secrets, and a revoked key stops working within the cache time', async () => {
+    await newTenant('lifecycle');
+    const created = await admin('POST', '/tenants/lifecycle/keys', { scopes: ['write'], name: 'ci' });
+    const { id, key } = (await created.json()) as { id: string; key: string };
+    expect((await write(one(), {}, `Bearer ${key}`)).status).toBe(204);
+
+    const listed = await admin('GET', '/tenants/lifecycle/keys');
+    const text = await listed.text();
+    expect(text).not.toContain(key.split('_').at(-1)!); // the secret never comes back
+    const { keys } = JSON.parse(text) as { keys: Array<{ id: string; name: string; scopes: string[]; revoked: boolean }> };
+    expect(keys.find((k) => k.id === id)).toMatchObject({ name: 'ci', scopes: ['write'], revoked: false });
+
+    expect((await admin('DELETE', `/tenants/lifecycle/keys/${id}`)).status).toBe(204);
+    expect((await admin('DELETE', '/tenants/lifecycle/keys/nope0000')).status).toBe(404);
+    await new Promise((r) => setTimeout(r, 1100)); // the edge's key cache (1 s in these tests)
+    const r = await write(one(), {}, `Bearer ${key}`);
+    expect(r.status).toBe(401);
+    expect(((await (await admin('GET', '/tenants/lifecycle/keys')).json()) as { keys: Array<{ id: string; revoked: boolean }> }).keys.find((k) => k.id === id)!.revoked).toBe(true);
+  });
+
+  it('refuses an expired key', async () => {
+    await newTenant('expiring');
+    const created = await admin('POST', '/tenants/expiring/keys', { scopes: ['write'], expiresAt: new Date(Date.now() - 1000).toISOString() });
+    const { key } = (await created.json()) as { key: string };
+    expect((await write(one(), {}, `Bearer ${key}`)).status).toBe(401);
+  });
+
+  it('lists tenants', async () => {
+    const { tenants } = (await (await admin('GET', '/tenants')).json()) as { tenants: Array<{ id: string }> };
+    expect(tenants.map((t) => t.id)).toEqual(expect.arrayContaining(['demo', 'lifecycle']));
+  });
+});

@@ -48,6 +48,18 @@ export function adminApp(): Hono<AppEnv> {
     return c.json(t, 201);
   });
 
+  app.get('/tenants', async (c) => c.json({ tenants: await registry(c.env).listTenants() }));
+
+  app.get('/tenants/:id/keys', async (c) => {
+    const keys = await registry(c.env).listKeys(c.req.param('id'));
+    return keys === 'no-tenant' ? jsonError(404, ErrorIds.badParameter, `no tenant ${c.req.param('id')}`) : c.json({ keys });
+  });
+
+  app.delete('/tenants/:id/keys/:keyId', async (c) => {
+    const ok = await registry(c.env).revokeKey(c.req.param('id'), c.req.param('keyId'));
+    return ok ? c.body(null, 204) : jsonError(404, ErrorIds.badParameter, `tenant ${c.req.param('id')} has no key ${c.req.param('keyId')}`);
+  });
+
   app.get('/tenants/:id', async (c) => {
     const t = await registry(c.env).getTenant(c.req.param('id'));
     return t ? c.json(t) : jsonError(404, ErrorIds.badParameter, `no tenant ${c.req.param('id')}`);
