@@ -20,7 +20,7 @@
  * re-learned from the node after the object restarts.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { applyPath, LOG_START_HEADER, shardStatePath, type Rejection, type ShardState } from '../wire/internal-api.js';
+import { applyPath, LOG_ID_HEADER, LOG_START_HEADER, shardStatePath, type Rejection, type ShardState } from '../wire/internal-api.js';
 import { createLogger, errorFields, type Logger } from '../wire/log.js';
 import { encodeBatch, MAX_RECORD_BYTES, RECORD_HEADER_BYTES } from '../wire/node-batch.js';
 import type { Env } from './env.js';
@@ -33,6 +33,8 @@ const MAX_FORWARD_BYTES = 8 * 1024 * 1024;
 /** How long `append` waits for the node to apply before answering from the log alone. */
 const FORWARD_WAIT_MS = 2_000;
 const APPLY_TIMEOUT_MS = 15_000;
+/** The body-less position request: cheap for the node, so a short wait. */
+const STATE_TIMEOUT_MS = 5_000;
 /** Retry backoff while the node is unreachable: 0.5 s doubling to 30 s. */
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
@@ -79,6 +81,7 @@ export class ShardCoordinator extends DurableObject<Env> {
   private readonly log: Logger;
   private tenant = '';
   private shard = -1;
+  private logId = '';
   private nextSeq = 1;
   private applied = 0;
   private persisted = 0;
@@ -104,6 +107,7 @@ export class ShardCoordinator extends DurableObject<Env> {
         if (r.k === 'tenant') this.tenant = r.v;
         if (r.k === 'shard') this.shard = Number(r.v);
         if (r.k === 'persisted') this.persisted = Number(r.v);
+        if (r.k === 'log_id') this.logId = r.v;
       }
       const max = this.sql.exec<{ m: number | null }>(`SELECT MAX(seq) AS m FROM log`).one().m;
       // Sequence numbers never go back, even after truncation emptied the log.
@@ -190,7 +194,8 @@ export class ShardCoordinator extends DurableObject<Env> {
     if (this.tenant !== '') throw new Error(`coordinator ${this.tenant}/${this.shard} asked to append for ${tenant}/${shard}`);
     this.tenant = tenant;
     this.shard = shard;
-    this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('tenant', ?), ('shard', ?)`, tenant, String(shard));
+    this.logId = crypto.randomUUID();
+    this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('tenant', ?), ('shard', ?), ('log_id', ?)`, tenant, String(shard), this.logId);
   }
 
   private waitApplied(seq: number, ms: number): Promise<boolean> {
@@ -249,14 +254,16 @@ export class ShardCoordinator extends DurableObject<Env> {
           o += p.byteLength;
         }
         const logStart = this.sql.exec<{ m: number }>(`SELECT MIN(seq) AS m FROM log`).one().m;
+        this.log.debug('forwarding rows', { tenant: this.tenant, shard: this.shard, from: this.applied + 1, rows: parts.length, bytes: size });
         const res = await node.fetch(applyPath(this.tenant, this.shard), {
           method: 'POST',
           body,
-          headers: { 'content-type': 'application/octet-stream', [LOG_START_HEADER]: String(logStart) },
+          headers: { 'content-type': 'application/octet-stream', [LOG_START_HEADER]: String(logStart), [LOG_ID_HEADER]: this.logId },
           signal: AbortSignal.timeout(APPLY_TIMEOUT_MS),
         });
         if (res.status !== 200 && res.status !== 409) throw new Error(`node ${node.id} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
         const st = (await res.json()) as ShardState;
+        this.log.debug('node answered', { tenant: this.tenant, shard: this.shard, status: res.status, applied: st.applied });
         if (res.status === 409) {
           if (st.applied === lastGapAt) throw new Error(`node ${node.id} keeps reporting a gap at ${st.applied}`);
           lastGapAt = st.applied;
@@ -282,7 +289,8 @@ export class ShardCoordinator extends DurableObject<Env> {
 
   private async syncWithNode(): Promise<void> {
     const node = this.transport.nodeFor(this.tenant, this.shard);
-    const res = await node.fetch(shardStatePath(this.tenant, this.shard), { signal: AbortSignal.timeout(APPLY_TIMEOUT_MS) });
+    this.log.debug('asking the node for its position', { tenant: this.tenant, shard: this.shard });
+    const res = await node.fetch(shardStatePath(this.tenant, this.shard), { headers: { [LOG_ID_HEADER]: this.logId }, signal: AbortSignal.timeout(STATE_TIMEOUT_MS) });
     if (!res.ok) throw new Error(`node ${node.id} answered ${res.status} to a state request`);
     const st = (await res.json()) as ShardState;
     if (st.applied < this.applied || (this.nodeBootId !== '' && st.bootId !== this.nodeBootId)) {

@@ -19,6 +19,14 @@ export function promApiPrefix(tenant: string): string {
   return `${INTERNAL_PREFIX}/tenants/${encodeURIComponent(tenant)}/prom`;
 }
 
+/**
+ * Header: the identity of the coordinator's log (random, fixed for the log's life).
+ * Sequence numbers count within one log; if a coordinator's log is ever created
+ * anew (tenant recreated, storage reset), its numbers start over under a new id,
+ * and the node must not take the new records for replays of the old.
+ */
+export const LOG_ID_HEADER = 'x-isobar-log-id';
+
 /** Header: the oldest sequence number still in the coordinator's log (all below are persisted). */
 export const LOG_START_HEADER = 'x-isobar-log-start';
 

@@ -60,6 +60,12 @@ const app = createServer({
   },
 });
 
+/**
+ * Keep idle keep-alive connections longer than clients do: Node's default (5 s)
+ * closes a socket a client may be reusing at that very moment, losing the
+ * request until the client's timeout (seen with workerd as the client).
+ */
+const KEEP_ALIVE_MS = 75_000;
 const stopping = new AbortController();
 const server = serve({ fetch: app.fetch, hostname: config.ISOBAR_NODE_HOST, port: config.ISOBAR_NODE_PORT }, (info) => {
   log.info('storage node listening', { address: `http://${info.address}:${info.port}`, dataDir: config.nodeDir, bootId: store.bootId, node: process.version, knownShards: known.loaded });
@@ -67,6 +73,10 @@ const server = serve({ fetch: app.fetch, hostname: config.ISOBAR_NODE_HOST, port
     void announceRestart({ edgeUrl: config.ISOBAR_EDGE_URL, secret: config.ISOBAR_NODE_SECRET, store, pairs: [...shardRegistry.pairs], log, signal: stopping.signal });
   }
 });
+
+const httpServer = server as unknown as { keepAliveTimeout: number; headersTimeout: number };
+httpServer.keepAliveTimeout = KEEP_ALIVE_MS;
+httpServer.headersTimeout = KEEP_ALIVE_MS + 1000;
 
 function shutdown(signal: string) {
   log.info('shutting down', { signal });

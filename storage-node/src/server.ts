@@ -9,7 +9,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { INTERNAL_PREFIX, LOG_START_HEADER } from '../../wire/internal-api.js';
+import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER } from '../../wire/internal-api.js';
 import { BatchFormatError } from '../../wire/node-batch.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
@@ -63,9 +63,10 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     if (len > MAX_APPLY_BODY) return c.text(`apply body of ${len} bytes over ${MAX_APPLY_BODY}`, 413);
     const body = new Uint8Array(await c.req.arrayBuffer());
     const logStart = Number(c.req.header(LOG_START_HEADER) ?? '1') || 1;
+    const logId = c.req.header(LOG_ID_HEADER);
     metrics.applyRequests++;
     try {
-      const out = store.apply(tenant, shard, body, logStart);
+      const out = store.apply(tenant, shard, body, logStart, logId);
       if (!out.ok) {
         metrics.applyGaps++;
         log.info('sequence gap: asking coordinator to replay', { tenant, shard, applied: out.state.applied });
@@ -84,7 +85,7 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
   app.get(`${INTERNAL_PREFIX}/tenants/:tenant/shards/:shard`, (c) => {
     const shard = Number(c.req.param('shard'));
     if (!Number.isInteger(shard) || shard < 0) return c.text('bad shard', 400);
-    return c.json(store.shardState(c.req.param('tenant'), shard));
+    return c.json(store.shardStateFor(c.req.param('tenant'), shard, c.req.header(LOG_ID_HEADER)));
   });
 
   const read = (fn: (tenant: string, params: URLSearchParams, c: Context) => ReadResult | QueryResult | Promise<QueryResult>) =>

@@ -140,3 +140,27 @@ describe('automatic head cut', () => {
     store.close();
   });
 });
+
+describe('coordinator log identity', () => {
+  it('takes a new log\u2019s records as new data, not replays, also after a restart', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isobar-node-'));
+    const open = () => {
+      const s = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir: dir });
+      s.open();
+      return s;
+    };
+    const a = open();
+    a.apply('t', 0, encodeBatch([1, 2, 3].map((seq) => ({ seq, payload: payload('old', seq, seq) }))), 1, 'log-A');
+    expect(a.shardState('t', 0).applied).toBe(3);
+    // The coordinator's log was created anew: its numbers start over under another id.
+    expect(a.apply('t', 0, encodeBatch([{ seq: 1, payload: payload('new', 10, 1) }]), 1, 'log-B')).toMatchObject({ ok: true, state: { applied: 1 } });
+    expect(count(a, 't')).toBe(4);
+    // A late request from the old log does not rewind anything.
+    a.apply('t', 0, encodeBatch([{ seq: 4, payload: payload('old', 4, 4) }]), 1, 'log-B');
+    a.close();
+    const b = open();
+    expect(b.shardStateFor('t', 0, 'log-B')).toMatchObject({ applied: 1 });
+    expect(count(b, 't')).toBe(4);
+    b.close();
+  });
+});

@@ -35,7 +35,17 @@ export type ApplyOutcome = { ok: true; state: ShardState } | { ok: false; gap: t
 const MAX_RECORD_UNCOMPRESSED = 64 * 1024 * 1024;
 const TENANT_DIR = /^[a-z0-9-]{1,63}$/;
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
-const StateFile = z.object({ persisted: z.record(z.string().regex(/^\d+$/), z.number().int().min(0)) });
+const StateFile = z.object({
+  persisted: z.record(z.string().regex(/^\d+$/), z.number().int().min(0)),
+  logIds: z.record(z.string().regex(/^\d+$/), z.string().max(100)).optional(),
+});
+
+interface Position {
+  applied: number;
+  persisted: number;
+  /** The coordinator log these sequence numbers belong to (undefined: not known yet). */
+  logId?: string;
+}
 
 export interface StoreOptions {
   /** `<ISOBAR_DATA_DIR>/node`; without it everything stays in memory (tests). */
@@ -55,7 +65,7 @@ export interface FlushResult {
 export class NodeStore {
   readonly bootId = crypto.randomUUID();
   private readonly dbs = new Map<string, TenantDB>();
-  private readonly shards = new Map<string, { applied: number; persisted: number }>();
+  private readonly shards = new Map<string, Position>();
   private readonly nodeDir: string | undefined;
   private readonly blockRangeMs: number;
   private readonly retentionMs: number;
@@ -91,14 +101,17 @@ export class NodeStore {
       const db = this.db(tenant);
       db.cleanTemp(readdirSync(db.paths!.blocksDir));
       blocks += db.openBlocks();
-      for (const [shard, persisted] of this.readState(tenant)) this.shards.set(`${tenant}/${shard}`, { applied: persisted, persisted });
+      for (const [shard, persisted, logId] of this.readState(tenant)) this.shards.set(`${tenant}/${shard}`, { applied: persisted, persisted, ...(logId ? { logId } : {}) });
       const t0 = performance.now();
-      const res = db.wal!.replay((r) => {
-        const st = this.position(tenant, r.shard);
-        if (r.seq <= st.applied) return;
-        this.applyRecord(tenant, r.shard, db, r);
-        st.applied = r.seq;
-      });
+      const res = db.wal!.replay(
+        (r) => {
+          const st = this.position(tenant, r.shard);
+          if (r.seq <= st.applied) return;
+          this.applyRecord(tenant, r.shard, db, r);
+          st.applied = r.seq;
+        },
+        (r) => this.switchLog(tenant, r.shard, r.logId, false),
+      );
       walRecords += res.records;
       if (res.problem) this.log.warn('WAL damaged; cut at the last good record', { tenant, ...res.problem });
       this.log.info('tenant loaded', { tenant, blocks: db.blocks.length, walRecords: res.records, walBytes: res.bytes, replayMs: Math.round(performance.now() - t0), headSeries: db.head.numSeries });
@@ -106,13 +119,13 @@ export class NodeStore {
     return { tenants: tenants.size, blocks, walRecords };
   }
 
-  private readState(tenant: string): Array<[number, number]> {
+  private readState(tenant: string): Array<[number, number, string | undefined]> {
     if (!this.nodeDir) return [];
     const path = join(this.nodeDir, 'state', `${tenant}.json`);
     if (!existsSync(path)) return [];
     try {
       const parsed = StateFile.parse(JSON.parse(readFileSync(path, 'utf8')));
-      return Object.entries(parsed.persisted).map(([s, seq]) => [Number(s), seq]);
+      return Object.entries(parsed.persisted).map(([s, seq]) => [Number(s), seq, parsed.logIds?.[s]]);
     } catch (e) {
       this.log.error('state file unreadable; positions start from 0 (coordinators will replay)', { tenant, path, ...errorFields(e) });
       return [];
@@ -124,12 +137,15 @@ export class NodeStore {
     const dir = join(this.nodeDir, 'state');
     mkdirSync(dir, { recursive: true });
     const persisted: Record<string, number> = {};
+    const logIds: Record<string, string> = {};
     for (const [k, st] of this.shards) {
       const [t, s] = k.split('/');
-      if (t === tenant) persisted[s!] = st.persisted;
+      if (t !== tenant) continue;
+      persisted[s!] = st.persisted;
+      if (st.logId) logIds[s!] = st.logId;
     }
     const tmp = join(dir, `${tenant}.json.tmp`);
-    writeFileSynced(tmp, new TextEncoder().encode(JSON.stringify({ persisted })));
+    writeFileSynced(tmp, new TextEncoder().encode(JSON.stringify({ persisted, logIds })));
     renameSync(tmp, join(dir, `${tenant}.json`));
     fsyncDir(dir);
   }
@@ -144,7 +160,25 @@ export class NodeStore {
     return db;
   }
 
-  private position(tenant: string, shard: number): { applied: number; persisted: number } {
+  /**
+   * The tenant×shard follows the coordinator log `logId` from now on. A
+   * different log than before restarts the sequence (its records are new data,
+   * not replays); the switch is written to the WAL so a restart decides the same.
+   */
+  private switchLog(tenant: string, shard: number, logId: string | undefined, record = true): void {
+    if (!logId) return;
+    const st = this.position(tenant, shard);
+    if (st.logId === logId) return;
+    if (st.logId !== undefined) {
+      this.log.warn('coordinator log changed; its sequence starts over', { tenant, shard, previousApplied: st.applied });
+      st.applied = 0;
+      st.persisted = 0;
+    }
+    st.logId = logId;
+    if (record) this.db(tenant).wal?.appendLogId({ shard, logId });
+  }
+
+  private position(tenant: string, shard: number): Position {
     const k = `${tenant}/${shard}`;
     let st = this.shards.get(k);
     if (!st) {
@@ -163,6 +197,12 @@ export class NodeStore {
     return this.dbs.entries();
   }
 
+  /** The position for a coordinator, adopting its log (see switchLog) when it names one. */
+  shardStateFor(tenant: string, shard: number, logId: string | undefined): ShardState {
+    this.switchLog(tenant, shard, logId);
+    return this.shardState(tenant, shard);
+  }
+
   shardState(tenant: string, shard: number): ShardState {
     const st = this.shards.get(`${tenant}/${shard}`);
     return { applied: st?.applied ?? 0, persisted: st?.persisted ?? 0, bootId: this.bootId };
@@ -174,7 +214,8 @@ export class NodeStore {
    * position, or start the coordinator's retained log (`logStart`); otherwise
    * the answer is a gap and the coordinator resends from `state.applied + 1`.
    */
-  apply(tenant: string, shard: number, body: Uint8Array, logStart: number): ApplyOutcome {
+  apply(tenant: string, shard: number, body: Uint8Array, logStart: number, logId?: string): ApplyOutcome {
+    this.switchLog(tenant, shard, logId);
     const st = this.position(tenant, shard);
     const records = decodeBatch(body);
     const fresh = records.filter((r) => r.seq > st.applied);

@@ -22,6 +22,8 @@ import { crc32c } from '../encoding/crc32c.js';
 import { DecBuf, EncBuf } from '../encoding/encbuf.js';
 
 export const WAL_RECORD_BATCH = 1;
+/** A tenant×shard now follows a different coordinator log (its sequence restarts). */
+export const WAL_RECORD_LOG_ID = 2;
 const HEADER = 8;
 /** A segment is closed once it passes this size (Prometheus uses the same). */
 export const WAL_SEGMENT_BYTES = 128 * 1024 * 1024;
@@ -34,6 +36,11 @@ export interface WalRecord {
   shard: number;
   seq: number;
   payload: Uint8Array;
+}
+
+export interface WalLogIdRecord {
+  shard: number;
+  logId: string;
 }
 
 export interface ReplayProblem {
@@ -69,7 +76,7 @@ export class Wal {
    * Read every record in order, repairing a damaged tail: the segment is cut at
    * the last good record and later segments are removed. Call before append().
    */
-  replay(onRecord: (r: WalRecord) => void): { records: number; bytes: number; problem?: ReplayProblem } {
+  replay(onRecord: (r: WalRecord) => void, onLogId: (r: WalLogIdRecord) => void = () => {}): { records: number; bytes: number; problem?: ReplayProblem } {
     const segs = this.segments();
     let records = 0;
     let bytes = 0;
@@ -97,10 +104,13 @@ export class Wal {
         try {
           const d = new DecBuf(buf, pos + HEADER, pos + HEADER + len, name, 0);
           const type = d.byte();
-          if (type !== WAL_RECORD_BATCH) d.fail(`unknown record type ${type}`);
-          const shard = d.uvarint();
-          const seq = d.uvarint();
-          onRecord({ shard, seq, payload: buf.subarray(d.pos, pos + HEADER + len) });
+          if (type === WAL_RECORD_BATCH) {
+            const shard = d.uvarint();
+            const seq = d.uvarint();
+            onRecord({ shard, seq, payload: buf.subarray(d.pos, pos + HEADER + len) });
+          } else if (type === WAL_RECORD_LOG_ID) {
+            onLogId({ shard: d.uvarint(), logId: d.uvarintStr() });
+          } else d.fail(`unknown record type ${type}`);
         } catch (e) {
           problem = (e as Error).message;
           break;
@@ -138,17 +148,35 @@ export class Wal {
     this.size = safeSize(path);
   }
 
-  /** Append one record (buffered by the OS until the next sync). */
+  /** Append one batch record (buffered by the OS until the next sync). */
   append(r: WalRecord): void {
+    const e = this.begin(WAL_RECORD_BATCH);
+    e.uvarint(r.shard);
+    e.uvarint(r.seq);
+    e.bytesField(r.payload);
+    this.finish();
+  }
+
+  /** Record that a tenant×shard now follows another coordinator log. */
+  appendLogId(r: WalLogIdRecord): void {
+    const e = this.begin(WAL_RECORD_LOG_ID);
+    e.uvarint(r.shard);
+    e.uvarintStr(r.logId);
+    this.finish();
+  }
+
+  private begin(type: number): EncBuf {
     this.open();
     const e = this.enc;
     e.reset();
     e.be32(0);
     e.be32(0);
-    e.byte(WAL_RECORD_BATCH);
-    e.uvarint(r.shard);
-    e.uvarint(r.seq);
-    e.bytesField(r.payload);
+    e.byte(type);
+    return e;
+  }
+
+  private finish(): void {
+    const e = this.enc;
     const b = e.bytes();
     const bodyLen = b.length - HEADER;
     e.be32At(0, bodyLen);
