@@ -66,7 +66,7 @@ export class NodeMetrics {
     }
     metric('isobar_node_head_series', 'gauge', 'Series in the head.', [['', series]]);
     metric('isobar_node_head_series_by_tenant', 'gauge', 'Series in the head per tenant.', perTenant);
-    metric('isobar_node_head_chunks_created_total', 'counter', 'XOR chunks started in the head.', [['', chunks]]);
+    metric('isobar_node_head_chunks', 'gauge', 'XOR chunks in the head (started since the last flush).', [['', chunks]]);
     metric('isobar_node_samples_appended_total', 'counter', 'Samples appended to the head.', [['', this.samplesAppended]]);
     metric('isobar_node_ooo_samples_appended_total', 'counter', 'Samples appended older than their series\u2019 newest (backfill, late data).', [['', this.oooSamplesAppended]]);
     metric('isobar_node_duplicate_samples_total', 'counter', 'Samples ignored as exact duplicates (same timestamp and value).', [['', this.duplicateSamples]]);

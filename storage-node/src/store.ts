@@ -99,7 +99,6 @@ export class NodeStore {
     let walRecords = 0;
     for (const tenant of [...tenants].sort()) {
       const db = this.db(tenant);
-      db.cleanTemp(readdirSync(db.paths!.blocksDir));
       blocks += db.openBlocks();
       for (const [shard, persisted, logId] of this.readState(tenant)) this.shards.set(`${tenant}/${shard}`, { applied: persisted, persisted, ...(logId ? { logId } : {}) });
       const t0 = performance.now();

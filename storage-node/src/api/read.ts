@@ -4,14 +4,11 @@
  */
 import { isValidLabelName } from '../../../wire/remote-write.js';
 import type { TenantDB } from '../db/tenant-db.js';
+import { formatFloat } from '../promql/format.js';
 import type { Matcher } from '../model/matcher.js';
 import { parseSeriesSelector, SelectorError } from '../promql/selector.js';
 import { labelsObject, stringArray, successJson } from '../../../wire/prom-json.js';
 import { MAX_TIME_MS, MIN_TIME_MS, ParamError, parseTime } from './params.js';
-
-export interface ReadRequest {
-  params: URLSearchParams;
-}
 
 export type ReadResult = { status: 200; body: string } | { status: 400 | 422; errorType: 'bad_data' | 'execution'; message: string; unsupported?: boolean };
 
@@ -81,14 +78,6 @@ export function labelValuesApi(db: TenantDB | undefined, name: string, params: U
   });
 }
 
-/** Prometheus's float rendering for the few values JSON cannot hold. */
-function floatString(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
-}
-
 /**
  * Internal: the samples of the series matching one selector in [start, end],
  * merged over head and blocks: `{"series":[{"labels":{...},"samples":[[ms,"v"],...]}]}`.
@@ -100,7 +89,7 @@ export function selectApi(db: TenantDB | undefined, params: URLSearchParams): Re
     if (sets.length !== 1) return bad('select takes exactly one match[] selector');
     const { mint, maxt } = timeRange(params);
     const series = db ? db.select(sets[0]!, mint, maxt) : [];
-    const body = series.map((s) => `{"labels":${labelsObject(s.labels)},"samples":[${s.samples.map(([t, v]) => `[${t},"${floatString(v)}"]`).join(',')}]}`);
+    const body = series.map((s) => `{"labels":${labelsObject(s.labels)},"samples":[${s.samples.map(([t, v]) => `[${t},"${formatFloat(v)}"]`).join(',')}]}`);
     return { status: 200, body: `{"series":[${body.join(',')}]}` };
   });
 }

@@ -27,7 +27,9 @@ export function segmentName(n: number): string {
   return String(n).padStart(6, '0');
 }
 
-/** Where a block is built before the rename that publishes it. */
+/** Suffix of the folder a block is built in before the rename that publishes it. */
+export const TMP_BLOCK_SUFFIX = '.tmp-for-creation';
+
 export function tmpBlockDir(ulid: string): string {
-  return `${ulid}.tmp-for-creation`;
+  return ulid + TMP_BLOCK_SUFFIX;
 }

@@ -7,9 +7,10 @@
  * head and the WAL. Reads merge the head and every block that overlaps the
  * requested time range; a series present in several places is one series.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeColumns, mergeChunks, type ChunkRange, type SampleColumns } from '../chunkenc/merge.js';
+import { TMP_BLOCK_SUFFIX } from '../block/filenames.js';
 import { BlockReader, listBlocks } from '../block/reader.js';
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
 import { writeBlock, type BlockSeriesInput } from '../block/writer.js';
@@ -49,19 +50,16 @@ export class TenantDB {
     this.wal = paths ? new Wal(paths.walDir) : undefined;
   }
 
-  /** Open the blocks already on disk (a crash may have left temp folders: removed). */
+  /** Open the blocks already on disk, removing `*.tmp-for-creation` folders a crash left behind. */
   openBlocks(): number {
     if (!this.paths) return 0;
     mkdirSync(this.paths.blocksDir, { recursive: true });
+    for (const n of readdirSync(this.paths.blocksDir)) {
+      if (n.endsWith(TMP_BLOCK_SUFFIX)) rmSync(join(this.paths.blocksDir, n), { recursive: true, force: true });
+    }
     for (const ulid of listBlocks(this.paths.blocksDir)) this.blocks.push(BlockReader.open(join(this.paths.blocksDir, ulid)));
     this.blocks.sort((a, b) => a.meta.minTime - b.meta.minTime);
     return this.blocks.length;
-  }
-
-  /** Removes `*.tmp-for-creation` folders left by a crash during a block write. */
-  cleanTemp(names: readonly string[]): void {
-    if (!this.paths) return;
-    for (const n of names) if (n.endsWith('.tmp-for-creation')) rmSync(join(this.paths.blocksDir, n), { recursive: true, force: true });
   }
 
   /**

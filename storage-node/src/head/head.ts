@@ -6,7 +6,8 @@
  * interned strings, the open chunk's bit stream, sealed chunks as exact-size
  * byte arrays); samples exist only inside chunks, never as objects.
  */
-import { XorAppender, XorIterator, SAMPLES_PER_CHUNK } from '../chunkenc/xor.js';
+import { mergeChunks } from '../chunkenc/merge.js';
+import { XorAppender, SAMPLES_PER_CHUNK } from '../chunkenc/xor.js';
 import type { LabelSource } from '../../../wire/remote-write.js';
 import type { Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
@@ -313,17 +314,8 @@ export class TenantHead {
 
   /** Samples of one series in [mint, maxt], sorted by time, one per timestamp (in-order data wins). */
   samples(s: MemSeries, mint: number, maxt: number): Array<[number, number]> {
-    const out: Array<[number, number]> = [];
-    const it = new XorIterator();
-    for (const c of s.chunks()) {
-      if (c.maxT < mint || c.minT > maxt) continue;
-      it.reset(c.data);
-      while (it.next()) if (it.t >= mint && it.t <= maxt) out.push([it.t, it.v]);
-    }
-    if (s.ooo) {
-      out.sort((a, b) => a[0] - b[0]); // stable: in-order samples come first at equal times
-      return out.filter((x, i) => i === 0 || x[0] !== out[i - 1]![0]);
-    }
-    return out;
+    const c = mergeChunks(s.chunks(), mint, maxt);
+    return Array.from({ length: c.n }, (_, i) => [c.t[i]!, c.v[i]!] as [number, number]);
   }
+
 }

@@ -8,12 +8,13 @@
  * (t - range, t], Prometheus's extrapolation for rate/increase/delta, and
  * __name__ dropped where Prometheus drops it.
  */
-import { compareLabelsUtf8 } from '../block/utf8-order.js';
+import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
 import type { SeriesColumns, TenantDB } from '../db/tenant-db.js';
-import type { Labels } from '../model/labels.js';
+import { labelValue, type Labels } from '../model/labels.js';
 import { compileAnchored } from '../model/re2.js';
 import type { AggregateOp, At, BinaryOp, Expr, MatrixSelector, Subquery, VectorMatching, VectorSelector } from './ast.js';
 import { typeOf } from './ast.js';
+import { formatFloat } from './format.js';
 
 export class QueryError extends Error {
   constructor(
@@ -286,15 +287,19 @@ export class Engine {
     return x.samples;
   }
 
-  private instantSelect(sel: VectorSelector, t: number, ctx: Ctx): Sample[] {
+  /** For each series, the sample a vector selector picks at `t` (newest within the lookback, not a staleness marker). */
+  private picked(sel: VectorSelector, t: number, ctx: Ctx, each: (s: SeriesColumns, i: number) => void): void {
     const ts = this.atTime(sel.at, t, ctx) - sel.offset;
-    const out: Sample[] = [];
     for (const s of this.loaded.get(sel) ?? []) {
       const i = lastAtOrBefore(s.t, s.n, ts);
-      if (i < 0 || s.t[i]! <= ts - this.lookback) continue;
-      if (isStale(s.v, i)) continue;
-      out.push({ labels: s.labels, v: s.v[i]! });
+      if (i < 0 || s.t[i]! <= ts - this.lookback || isStale(s.v, i)) continue;
+      each(s, i);
     }
+  }
+
+  private instantSelect(sel: VectorSelector, t: number, ctx: Ctx): Sample[] {
+    const out: Sample[] = [];
+    this.picked(sel, t, ctx, (s, i) => out.push({ labels: s.labels, v: s.v[i]! }));
     return out;
   }
 
@@ -396,7 +401,7 @@ export class Engine {
       if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(label)) throw new QueryError(`invalid label name ${JSON.stringify(label)}`);
       for (const g of groups.values()) {
         const counts = new Map<string, number>();
-        for (const s of g.items) counts.set(formatFloatG(s.v), (counts.get(formatFloatG(s.v)) ?? 0) + 1);
+        for (const s of g.items) counts.set(formatFloat(s.v), (counts.get(formatFloat(s.v)) ?? 0) + 1);
         for (const [val, n] of counts) out.push({ labels: setLabel(g.labels, label, val), v: n });
       }
       return out;
@@ -538,13 +543,8 @@ export class Engine {
         // The time of the sample the selector picked, in seconds.
         const a = args[0]!;
         if (a.kind === 'vector') {
-          const ts = this.atTime(a.at, t, ctx) - a.offset;
           const out: Sample[] = [];
-          for (const s of this.loaded.get(a) ?? []) {
-            const i = lastAtOrBefore(s.t, s.n, ts);
-            if (i < 0 || s.t[i]! <= ts - this.lookback || isStale(s.v, i)) continue;
-            out.push({ labels: dropName(s.labels), v: s.t[i]! / 1000 });
-          }
+          this.picked(a, t, ctx, (s, i) => out.push({ labels: dropName(s.labels), v: s.t[i]! / 1000 }));
           return { type: 'vector', samples: out };
         }
         return mapVec(() => t / 1000);
@@ -570,7 +570,7 @@ export class Engine {
         }
         if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst)) throw new QueryError(`invalid destination label name in label_replace(): ${dst}`, 'bad_data');
         return { type: 'vector', samples: this.vec(args[0]!, t, ctx).map((s) => {
-          const m = re.exec(labelOf(s.labels, src));
+          const m = re.exec(labelValue(s.labels, src));
           if (!m) return s;
           const value = repl.replace(/\$(\d+)|\$\{(\w+)\}/g, (_, n, name) => (n !== undefined ? m[Number(n)] ?? '' : (m.groups?.[name] ?? m[Number(name)] ?? '')));
           return { labels: setLabel(s.labels, dst, value), v: s.v };
@@ -580,13 +580,13 @@ export class Engine {
         const dst = stringArg(1);
         const sep = stringArg(2);
         const srcs = args.slice(3).map((_, i) => stringArg(i + 3));
-        return { type: 'vector', samples: this.vec(args[0]!, t, ctx).map((s) => ({ labels: setLabel(s.labels, dst, srcs.map((n) => labelOf(s.labels, n)).join(sep)), v: s.v })) };
+        return { type: 'vector', samples: this.vec(args[0]!, t, ctx).map((s) => ({ labels: setLabel(s.labels, dst, srcs.map((n) => labelValue(s.labels, n)).join(sep)), v: s.v })) };
       }
       case 'histogram_quantile': {
         const q = scalarArg(0);
         const buckets = new Map<string, { labels: Labels; b: Array<[number, number]> }>();
         for (const s of this.vec(args[1]!, t, ctx)) {
-          const le = labelOf(s.labels, 'le');
+          const le = labelValue(s.labels, 'le');
           const upper = le === '+Inf' ? Infinity : Number(le);
           if (le === '' || Number.isNaN(upper)) continue;
           const ls = setLabel(dropName(s.labels), 'le', '');
@@ -701,7 +701,7 @@ function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMatching,
     } else {
       labels = s.labels;
       for (const inc of m.include) {
-        const val = labelOf(other.labels, inc);
+        const val = labelValue(other.labels, inc);
         labels = val === '' ? removeLabel(labels, inc) : setLabel(labels, inc, val);
       }
     }
@@ -719,10 +719,6 @@ function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMatching,
   return out;
 }
 
-function labelOf(ls: Labels, name: string): string {
-  for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) return ls[i + 1]!;
-  return '';
-}
 
 /** Set (or, with an empty value, remove) a label, keeping names sorted. */
 function setLabel(ls: Labels, name: string, value: string): Labels {
@@ -731,7 +727,7 @@ function setLabel(ls: Labels, name: string, value: string): Labels {
   for (let i = 0; i < ls.length; i += 2) {
     const n = ls[i]!;
     if (n === name) continue;
-    if (!done && compareUtf8Simple(name, n) < 0) {
+    if (!done && compareUtf8(name, n) < 0) {
       if (value !== '') out.push(name, value);
       done = true;
     }
@@ -745,9 +741,6 @@ function removeLabel(ls: Labels, name: string): Labels {
   return setLabel(ls, name, '');
 }
 
-function compareUtf8Simple(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 function labelString(ls: Labels): string {
   const parts: string[] = [];
@@ -940,10 +933,3 @@ function dateParts(fn: string, sec: number): number {
   }
 }
 
-/** count_values' label value: Go's %g-like shortest form, as strconv.FormatFloat(v, 'f', -1, 64). */
-function formatFloatG(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
-}
