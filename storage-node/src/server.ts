@@ -13,7 +13,7 @@ import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER } from '../../wire/int
 import { BatchFormatError } from '../../wire/node-batch.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
-import { queryApi, queryRangeApi, type QueryResult } from './api/query.js';
+import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi, type QueryResult } from './api/query.js';
 import type { EngineOptions } from './promql/engine.js';
 import { labelsApi, labelValuesApi, selectApi, seriesApi, type ReadResult } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
@@ -102,6 +102,8 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     app[method](`${prom}/label/:name/values`, read((t, p, c) => labelValuesApi(store.tenantDb(t), c.req.param('name')!, p)));
     app[method](`${prom}/query`, read((t, p) => queryApi(store.tenantDb(t), p, queryLimits)));
     app[method](`${prom}/query_range`, read((t, p) => queryRangeApi(store.tenantDb(t), p, queryLimits)));
+    app[method](`${prom}/format_query`, read((_t, p) => formatQueryApi(p)));
+    app[method](`${prom}/parse_query`, read((_t, p) => parseQueryApi(p)));
   }
 
   app.get(`${INTERNAL_PREFIX}/tenants/:tenant/select`, read((t, p) => selectApi(store.tenantDb(t), p)));

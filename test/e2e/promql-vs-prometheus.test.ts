@@ -61,6 +61,22 @@ const QUERIES = [
   'sum(http_total) / count(http_total)', '(temp > 20) * 2', 'sum by (job) (temp) > 100',
 ].filter(Boolean);
 
+/** Text forms for format_query: every query above, and the spellings the printer normalises. */
+const FORMAT_CASES = [
+  ...QUERIES,
+  'sum(temp) by (job)', 'sum(temp) without (instance)', 'sum by () (temp)', '{__name__="temp", job="db"}', 'temp{}',
+  'temp offset 90m', 'temp offset -1h30m', 'temp offset 1d', 'temp offset 2w', 'temp offset 8d', 'temp offset 1y', 'temp[500ms]',
+  'temp @ start()', 'rate(http_total[1h] @ end() offset 5m)', 'max_over_time(temp[1h:])', 'max_over_time(temp[1h:5m] offset 1m)',
+  'label_replace(temp, "a\\tb", "x\\ny\\"z", "job", ".*")', 'temp{job=~"a\\\\.b"}', '0.1 + 2', '100000 * 0.5', '-(1)', '- temp', '+temp',
+  'http_total * on(job) group_right(x) info', 'temp + ignoring(instance) temp', 'temp and on() info', 'temp == bool 1', '(((temp)))',
+  'sum by (job, instance) (rate(http_total{job="api", instance=~"a.*|b.*"}[5m])) / on(job, instance) group_left() sum by (job, instance) (rate(http_total[5m]))',
+  'histogram_quantile(0.99, sum by (le, job, instance) (rate(req_bucket{job=~"api|db", instance!="c:3"}[5m]))) > on(job) group_left() max by (job) (temp)',
+  'label_join(label_replace(sum by (job, instance) (rate(http_total{job="api"}[5m])), "host", "$1", "instance", "(.*):.*"), "both", "-", "job", "host")',
+  'topk(3, sum by (job, instance) (rate(http_total{job="api", instance=~"a.*|b.*|c.*|d.*|e.*|f.*|g.*|h.*|i.*|j.*|k.*"}[5m])))',
+  '-sum by (job, instance) (rate(http_total{job="api", instance=~"a.*|b.*|c.*|d.*|e.*|f.*|g.*|h.*|i.*|j.*|k.*"}[5m]))',
+  'max_over_time(sum by (job, instance) (rate(http_total{job="api", instance=~"a.*|b.*|c.*|d.*|e.*|f.*|g.*"}[5m]))[1h:1m])',
+];
+
 type Series = { metric: Record<string, string>; value?: [number, string]; values?: Array<[number, string]> };
 const norm = (d: { resultType: string; result: unknown }) => {
   if (d.resultType === 'scalar' || d.resultType === 'string') return d;
@@ -142,6 +158,18 @@ describe('PromQL answers equal real Prometheus\u2019s', () => {
     }
     expect(failures).toEqual([]);
     expect(compared).toBe(QUERIES.length * 2); // every query was judged, none skipped
+  });
+
+  it('format_query writes what Prometheus writes', async () => {
+    const failures: string[] = [];
+    for (const q of FORMAT_CASES) {
+      const qs = `query=${encodeURIComponent(q)}`;
+      const theirs = await ask(prom.url, `/api/v1/format_query?${qs}`);
+      const ours = await ask(`${st.client.base}/prometheus`, `/api/v1/format_query?${qs}`, `Bearer ${st.s.ISOBAR_DEMO_KEY}`);
+      expect(theirs.status, `${q}: ${theirs.error}`).toBe('success');
+      if (ours.data !== theirs.data) failures.push(`${q}\n  ours:   ${JSON.stringify(ours.data ?? ours.error)}\n  theirs: ${JSON.stringify(theirs.data)}`);
+    }
+    expect(failures).toEqual([]);
   });
 
   it('range queries', async () => {

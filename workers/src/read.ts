@@ -66,6 +66,8 @@ export function readApp(): Hono<AppEnv> {
     // one node; fetching peers' series is the next step for multi-node tenants).
     app[method]('/api/v1/query', forward(() => '/api/v1/query', 'single'));
     app[method]('/api/v1/query_range', forward(() => '/api/v1/query_range', 'single'));
+    app[method]('/api/v1/format_query', forward(() => '/api/v1/format_query', 'single'));
+    app[method]('/api/v1/parse_query', forward(() => '/api/v1/parse_query', 'single'));
     // Nothing stored yet for these: answered as Prometheus answers when it has none,
     // so Grafana's metrics browser and Explore work (metadata and exemplar ingestion are later stages).
     app[method]('/api/v1/metadata', () => promJson(successJson('{}')));

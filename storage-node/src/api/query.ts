@@ -3,11 +3,12 @@
  * Output is Prometheus's JSON: resultType and result, times in seconds,
  * values as strings formatted like Go's strconv.FormatFloat(v, 'f', -1, 64).
  */
-import { labelsObject, successJson } from '../../../wire/prom-json.js';
 import type { TenantDB } from '../db/tenant-db.js';
 import { Engine, QueryError, type EngineOptions, type Value } from '../promql/engine.js';
 import { formatFloat, formatTime } from '../promql/format.js';
 import { parseDuration, parsePromQL, PromQLParseError } from '../promql/parse.js';
+import { astJson, prettify } from '../promql/printer.js';
+import { goString, labelsObject, successJson } from '../../../wire/prom-json.js';
 import { ParamError, parseTime } from './params.js';
 
 /** Prometheus's cap on points per series in a range query. */
@@ -80,4 +81,14 @@ export function queryRangeApi(db: TenantDB | undefined, params: URLSearchParams,
     const series = await new Engine(db, opts).rangeAsync(expr, start, end, step);
     return { status: 200, body: successJson(valueJson({ type: 'matrix', series }, end)) };
   });
+}
+
+/** `format_query`: the expression as Prometheus's prettier writes it. */
+export function formatQueryApi(params: URLSearchParams): Promise<QueryResult> {
+  return guard(async () => ({ status: 200, body: successJson(goString(prettify(parsePromQL(params.get('query') ?? '')))) }));
+}
+
+/** `parse_query`: the syntax tree, for Prometheus's tree view. */
+export function parseQueryApi(params: URLSearchParams): Promise<QueryResult> {
+  return guard(async () => ({ status: 200, body: successJson(astJson(parsePromQL(params.get('query') ?? ''))) }));
 }

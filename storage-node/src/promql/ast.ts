@@ -8,6 +8,8 @@ export type At = number | 'start' | 'end';
 
 export interface VectorSelector {
   kind: 'vector';
+  /** The metric name as written before the braces ('' when there is none). */
+  name: string;
   matchers: Matcher[];
   /** ms, positive looks back. */
   offset: number;

@@ -84,9 +84,9 @@ export function parsePromQL(src: string): Expr {
 
   const vectorSelector = (n: SyntaxNode): VectorSelector => {
     const matchers: Matcher[] = [];
+    const nameNode = n.getChild('Identifier');
     try {
       for (const c of children(n)) {
-        if (c.name === 'Identifier') matchers.push(new Matcher('=', '__name__', text(c)));
         if (c.name !== 'LabelMatchers') continue;
         for (const mnode of children(c)) {
           if (mnode.name === 'QuotedLabelName') {
@@ -107,9 +107,11 @@ export function parsePromQL(src: string): Expr {
       if (e instanceof PromQLParseError) throw e;
       fail(n, (e as Error).message); // a bad string literal
     }
-    if (n.getChild('Identifier') && matchers.filter((x) => x.name === '__name__').length > 1) fail(n, 'metric name must not be set twice');
+    // The name written outside the braces is matched last, as Prometheus orders it.
+    if (nameNode) matchers.push(new Matcher('=', '__name__', text(nameNode)));
+    if (nameNode && matchers.filter((x) => x.name === '__name__').length > 1) fail(n, 'metric name must not be set twice');
     if (!matchers.some((x) => !x.matchesEmpty)) fail(n, 'vector selector must contain at least one non-empty matcher');
-    return { kind: 'vector', matchers, offset: 0 };
+    return { kind: 'vector', name: nameNode ? text(nameNode) : '', matchers, offset: 0 };
   };
 
   const grouping = (n: SyntaxNode | null): string[] => (n ? n.getChildren('LabelName').map(text) : []);
