@@ -22,6 +22,8 @@ const Env = z.object({
   ISOBAR_QUERY_LOOKBACK_SECONDS: z.coerce.number().int().min(1).default(300),
   /** PromQL: the most samples one query may load. */
   ISOBAR_QUERY_MAX_SAMPLES: z.coerce.number().int().min(1).default(50_000_000),
+  /** PromQL: the most points (samples over all series and steps) one result may hold. */
+  ISOBAR_QUERY_MAX_POINTS: z.coerce.number().int().min(1).default(10_000_000),
   /** PromQL: how long one query may run (seconds). */
   ISOBAR_QUERY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(120),
   /** The edge, which a restarted node asks to have its coordinators replay (unset: coordinators find out on their own). */

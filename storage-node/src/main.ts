@@ -56,6 +56,7 @@ const app = createServer({
   queryLimits: {
     lookbackMs: config.ISOBAR_QUERY_LOOKBACK_SECONDS * 1000,
     maxSamples: config.ISOBAR_QUERY_MAX_SAMPLES,
+    maxPoints: config.ISOBAR_QUERY_MAX_POINTS,
     timeoutMs: config.ISOBAR_QUERY_TIMEOUT_SECONDS * 1000,
   },
 });

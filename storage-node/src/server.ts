@@ -93,15 +93,17 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
       const params = await requestParams(c);
       const r = await fn(c.req.param('tenant')!, params, c);
       if (r.status === 200) return c.body(r.body, 200, { 'Content-Type': 'application/json' });
-      return c.body(errorJson(r.errorType, r.message), r.status as 400 | 422 | 503, { 'Content-Type': 'application/json' });
+      // 499 (client closed request) is nginx's and Prometheus's, not in Hono's list of statuses.
+      return new Response(errorJson(r.errorType, r.message), { status: r.status, headers: { 'Content-Type': 'application/json' } });
     };
   const prom = `${INTERNAL_PREFIX}/tenants/:tenant/prom/api/v1`;
   for (const method of ['get', 'post'] as const) {
     app[method](`${prom}/series`, read((t, p) => seriesApi(store.tenantDb(t), p)));
     app[method](`${prom}/labels`, read((t, p) => labelsApi(store.tenantDb(t), p)));
     app[method](`${prom}/label/:name/values`, read((t, p, c) => labelValuesApi(store.tenantDb(t), c.req.param('name')!, p)));
-    app[method](`${prom}/query`, read((t, p) => queryApi(store.tenantDb(t), p, queryLimits)));
-    app[method](`${prom}/query_range`, read((t, p) => queryRangeApi(store.tenantDb(t), p, queryLimits)));
+    // A query stops when its client goes away (the edge's fetch is cancelled with the user's request).
+    app[method](`${prom}/query`, read((t, p, c) => queryApi(store.tenantDb(t), p, { ...queryLimits, signal: c.req.raw.signal })));
+    app[method](`${prom}/query_range`, read((t, p, c) => queryRangeApi(store.tenantDb(t), p, { ...queryLimits, signal: c.req.raw.signal })));
     app[method](`${prom}/format_query`, read((_t, p) => formatQueryApi(p)));
     app[method](`${prom}/parse_query`, read((_t, p) => parseQueryApi(p)));
   }

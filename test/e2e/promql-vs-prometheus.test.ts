@@ -172,6 +172,29 @@ describe('PromQL answers equal real Prometheus\u2019s', () => {
     expect(failures).toEqual([]);
   });
 
+  it('errors carry Prometheus’s status and type', async () => {
+    const cases = [
+      '/api/v1/query?query=sum(', '/api/v1/query?query=temp%7Bjob%3D', '/api/v1/query?query=rate(temp)', '/api/v1/query?query=nosuchfn(temp)',
+      '/api/v1/query?query=temp&time=yesterday', '/api/v1/query_range?query=temp&start=1&end=100&step=0',
+      '/api/v1/query_range?query=temp&start=100&end=1&step=1', '/api/v1/query_range?query=temp&start=0&end=100000&step=1',
+      '/api/v1/query_range?query=%22a%22&start=1&end=100&step=1', '/api/v1/format_query?query=1%20%2B',
+      `/api/v1/query?query=${encodeURIComponent('temp / on(job) http_total')}&time=${END / 1000 - 57}`,
+      `/api/v1/query?query=${encodeURIComponent('temp + on(instance) group_left http_total')}&time=${END / 1000 - 57}`,
+      `/api/v1/query?query=${encodeURIComponent('label_replace(temp, "x", "$1", "job", "(")')}&time=${END / 1000 - 57}`,
+      `/api/v1/query?query=temp&time=${END / 1000}&timeout=nonsense`,
+    ];
+    for (const path of cases) {
+      const theirs = await fetch(`${prom.url}${path}`);
+      const ours = await fetch(`${st.client.base}/prometheus${path}`, { headers: { authorization: `Bearer ${st.s.ISOBAR_DEMO_KEY}` } });
+      const [t, o] = [(await theirs.json()) as any, (await ours.json()) as any];
+      expect([ours.status, o.errorType], `${path}: ${o.error} / theirs: ${t.error}`).toEqual([theirs.status, t.errorType]);
+    }
+    // A query past its time: 503 timeout, naming the limit.
+    const slow = await fetch(`${st.client.base}/prometheus/api/v1/query?query=${encodeURIComponent('count(max_over_time(temp[1h:1ms]))')}&time=${END / 1000}&timeout=0.2`, { headers: { authorization: `Bearer ${st.s.ISOBAR_DEMO_KEY}` } });
+    expect(slow.status).toBe(503);
+    expect(await slow.json()).toMatchObject({ status: 'error', errorType: 'timeout', error: expect.stringMatching(/timed out after 0.2s/) });
+  });
+
   it('range queries', async () => {
     const failures: string[] = [];
     let compared = 0;

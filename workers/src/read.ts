@@ -27,6 +27,9 @@ export const BUILD_INFO = {
 
 type Merge = 'series' | 'strings' | 'single';
 
+/** How long the edge waits for a PromQL answer: past any node query timeout (the node answers 503 `timeout` first). */
+const QUERY_WAIT_MS = 600_000;
+
 export function readApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('/api/v1/*', authenticate({ scope: 'read', format: 'prom' }));
@@ -45,7 +48,9 @@ export function readApp(): Hono<AppEnv> {
       try {
         nodes = transportFrom(c.env).all();
         if (merge === 'single') nodes = nodes.slice(0, 1);
-        const answers = await Promise.all(nodes.map((n) => n.fetch(target, { ...init, signal: AbortSignal.timeout(30_000) })));
+        // PromQL runs as long as the node's query timeout allows; it is cancelled when the user goes away.
+        const signal = merge === 'single' ? AbortSignal.any([c.req.raw.signal, AbortSignal.timeout(QUERY_WAIT_MS)]) : AbortSignal.timeout(30_000);
+        const answers = await Promise.all(nodes.map((n) => n.fetch(target, { ...init, signal })));
         if (answers.length === 1) {
           const a = answers[0]!;
           if (a.status >= 500 && a.status !== 503) throw new Error(`storage node answered ${a.status}`);

@@ -14,7 +14,7 @@ import { ParamError, parseTime } from './params.js';
 /** Prometheus's cap on points per series in a range query. */
 const MAX_POINTS = 11_000;
 
-export type QueryResult = { status: 200; body: string } | { status: 400 | 422 | 503; errorType: 'bad_data' | 'execution' | 'timeout'; message: string };
+export type QueryResult = { status: 200; body: string } | { status: 400 | 422 | 499 | 503; errorType: 'bad_data' | 'execution' | 'timeout' | 'canceled'; message: string };
 
 function valueJson(v: Value, t: number): string {
   switch (v.type) {
@@ -49,6 +49,7 @@ async function guard(fn: () => Promise<QueryResult>): Promise<QueryResult> {
     if (e instanceof PromQLParseError) return { status: 400, errorType: 'bad_data', message: `invalid parameter "query": ${e.message}` };
     if (e instanceof QueryError) {
       if (e.type === 'timeout') return { status: 503, errorType: 'timeout', message: e.message };
+      if (e.type === 'canceled') return { status: 499, errorType: 'canceled', message: e.message };
       if (e.type === 'bad_data') return { status: 400, errorType: 'bad_data', message: e.message };
       return { status: 422, errorType: 'execution', message: e.message };
     }
@@ -56,8 +57,23 @@ async function guard(fn: () => Promise<QueryResult>): Promise<QueryResult> {
   }
 }
 
+/** Prometheus's `timeout` parameter: it can shorten the configured timeout, never lengthen it. */
+function withTimeoutParam(params: URLSearchParams, opts: EngineOptions): EngineOptions {
+  const raw = params.get('timeout');
+  if (raw === null || raw === '') return opts;
+  let ms: number;
+  try {
+    ms = /^[0-9.eE+-]+$/.test(raw) ? Math.round(Number(raw) * 1000) : parseDuration(raw);
+  } catch {
+    throw new ParamError(`invalid parameter "timeout": cannot parse ${JSON.stringify(raw)} to a valid duration`);
+  }
+  if (!(ms > 0)) throw new ParamError(`invalid parameter "timeout": cannot parse ${JSON.stringify(raw)} to a valid duration`);
+  return { ...opts, timeoutMs: Math.min(ms, opts.timeoutMs ?? Infinity) };
+}
+
 export function queryApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): Promise<QueryResult> {
   return guard(async () => {
+    opts = withTimeoutParam(params, opts);
     const q = params.get('query') ?? '';
     const t = parseTime('time', params.get('time') ?? undefined, Date.now());
     const expr = parsePromQL(q);
@@ -68,6 +84,7 @@ export function queryApi(db: TenantDB | undefined, params: URLSearchParams, opts
 
 export function queryRangeApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): Promise<QueryResult> {
   return guard(async () => {
+    opts = withTimeoutParam(params, opts);
     const start = parseTime('start', params.get('start') ?? '', NaN);
     const end = parseTime('end', params.get('end') ?? '', NaN);
     if (Number.isNaN(start)) throw new ParamError('invalid parameter "start": cannot parse "" to a valid timestamp');

@@ -19,7 +19,7 @@ import { formatFloat } from './format.js';
 export class QueryError extends Error {
   constructor(
     message: string,
-    readonly type: 'execution' | 'timeout' | 'bad_data' = 'execution',
+    readonly type: 'execution' | 'timeout' | 'canceled' | 'bad_data' = 'execution',
   ) {
     super(message);
     this.name = 'QueryError';
@@ -31,6 +31,10 @@ export interface EngineOptions {
   /** Most samples a query may load. */
   maxSamples?: number;
   timeoutMs?: number;
+  /** Most points (samples over all series and steps) a result may hold. */
+  maxPoints?: number;
+  /** Aborted when the client goes away: the query stops at its next pause. */
+  signal?: AbortSignal;
 }
 
 export interface Sample {
@@ -96,6 +100,9 @@ export class Engine {
   private readonly lookback: number;
   private readonly maxSamples: number;
   private readonly timeoutMs: number;
+  private readonly maxPoints: number;
+  private readonly signal: AbortSignal | undefined;
+  private points = 0;
   private loaded = new Map<VectorSelector, Array<SeriesColumns & { hasStale: boolean }>>();
   private samplesLoaded = 0;
 
@@ -106,6 +113,8 @@ export class Engine {
     this.lookback = opts.lookbackMs ?? 5 * 60_000;
     this.maxSamples = opts.maxSamples ?? 50_000_000;
     this.timeoutMs = opts.timeoutMs ?? 120_000;
+    this.maxPoints = opts.maxPoints ?? 10_000_000;
+    this.signal = opts.signal;
   }
 
   instant(expr: Expr, t: number): Value {
@@ -123,7 +132,9 @@ export class Engine {
   async instantAsync(expr: Expr, t: number): Promise<Value> {
     const ctx: Ctx = { start: t, end: t, step: 0, deadline: Date.now() + this.timeoutMs };
     await this.loadAsync(expr, t, t, ctx);
-    return this.eval(expr, t, ctx);
+    const v = this.eval(expr, t, ctx);
+    if (v.type === 'vector') this.countPoints(v.samples.length);
+    return v;
   }
 
   async rangeAsync(expr: Expr, start: number, end: number, step: number): Promise<RangeSeries[]> {
@@ -131,17 +142,30 @@ export class Engine {
     await this.loadAsync(expr, start, end, ctx);
     const acc: RangeAcc = new Map();
     for (let t = start; t <= end; t += step) {
-      await this.yieldIfDue();
+      await this.yieldIfDue(ctx);
       this.step(expr, t, ctx, acc);
     }
     return finishRange(acc);
   }
 
   private lastYield = performance.now();
-  private async yieldIfDue(): Promise<void> {
+  private async yieldIfDue(ctx: Ctx): Promise<void> {
     if (performance.now() - this.lastYield < YIELD_MS) return;
     await new Promise<void>((r) => setImmediate(r));
     this.lastYield = performance.now();
+    if (this.signal?.aborted) throw new QueryError('query was canceled: the client went away', 'canceled');
+    this.checkDeadline(ctx);
+  }
+
+  private checkDeadline(ctx: Ctx): void {
+    if (Date.now() > ctx.deadline) throw new QueryError(`query timed out after ${this.timeoutMs / 1000}s (limit ISOBAR_QUERY_TIMEOUT_SECONDS, or the request's timeout parameter)`, 'timeout');
+  }
+
+  private countPoints(n: number): void {
+    this.points += n;
+    if (this.points > this.maxPoints) {
+      throw new QueryError(`query result would hold more than ${this.maxPoints} points (limit ISOBAR_QUERY_MAX_POINTS); use a longer step, a shorter range or fewer series`);
+    }
   }
 
   /** load(), yielding between selectors. */
@@ -150,7 +174,7 @@ export class Engine {
     this.plan(expr, lo, hi, ctx, pending);
     for (const f of pending) {
       f();
-      await this.yieldIfDue();
+      await this.yieldIfDue(ctx);
     }
   }
 
@@ -167,6 +191,7 @@ export class Engine {
   private step(expr: Expr, t: number, ctx: Ctx, acc: RangeAcc): void {
     const val = this.eval(expr, t, ctx);
     const samples = val.type === 'scalar' ? [{ labels: [] as Labels, v: val.v }] : val.type === 'vector' ? val.samples : [];
+    this.countPoints(samples.length);
     for (const s of samples) {
       const k = key(s.labels);
       let e = acc.get(k);
@@ -242,7 +267,7 @@ export class Engine {
     });
     for (const s of series) this.samplesLoaded += s.n;
     if (this.samplesLoaded > this.maxSamples) {
-      throw new QueryError(`query processing would load too many samples into memory: more than ${this.maxSamples} (max_samples); narrow the selectors or the time range`);
+      throw new QueryError(`query processing would load too many samples into memory: more than ${this.maxSamples} (limit ISOBAR_QUERY_MAX_SAMPLES); narrow the selectors or the time range`);
     }
     this.loaded.set(sel, series);
   }
@@ -250,7 +275,7 @@ export class Engine {
   // ---- evaluation ----------------------------------------------------------
 
   private eval(e: Expr, t: number, ctx: Ctx): Value {
-    if (Date.now() > ctx.deadline) throw new QueryError(`query timed out in expression evaluation after ${this.timeoutMs / 1000}s (timeout)`, 'timeout');
+    this.checkDeadline(ctx);
     switch (e.kind) {
       case 'number':
         return { type: 'scalar', v: e.value };
@@ -566,9 +591,9 @@ export class Engine {
         try {
           re = compileAnchored(regex);
         } catch (err) {
-          throw new QueryError(`invalid regular expression in label_replace(): ${(err as Error).message}`, 'bad_data');
+          throw new QueryError(`invalid regular expression in label_replace(): ${(err as Error).message}`);
         }
-        if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst)) throw new QueryError(`invalid destination label name in label_replace(): ${dst}`, 'bad_data');
+        if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst)) throw new QueryError(`invalid destination label name in label_replace(): ${dst}`);
         return { type: 'vector', samples: this.vec(args[0]!, t, ctx).map((s) => {
           const m = re.exec(labelValue(s.labels, src));
           if (!m) return s;
