@@ -22,7 +22,16 @@ export interface NodeTransport {
   nodeFor(tenant: string, shard: number): NodeClient;
   /** Every node, for fan-out reads. */
   all(): NodeClient[];
+  /**
+   * The base URL another node uses to reach `node` (with the node secret):
+   * its own URL, or, for containers (which cannot call each other), the
+   * edge's relay `<edgeOrigin>/internal/v1/nodes/<index>`.
+   */
+  peerBase(node: NodeClient, edgeOrigin: string): string;
 }
+
+/** The edge route relaying a node's internal request to another node (containers). */
+export const RELAY_PREFIX = '/internal/v1/nodes/';
 
 function placement(tenant: string, shard: number, nodes: number): number {
   const h = seriesHash([['shard', String(shard)], ['tenant', tenant]]); // sorted, as every label set we hash
@@ -50,6 +59,9 @@ export class UrlTransport implements NodeTransport {
   all(): NodeClient[] {
     return this.nodes;
   }
+  peerBase(node: NodeClient): string {
+    return node.id;
+  }
 }
 
 export class ContainerTransport implements NodeTransport {
@@ -66,6 +78,9 @@ export class ContainerTransport implements NodeTransport {
   }
   all(): NodeClient[] {
     return this.nodes;
+  }
+  peerBase(node: NodeClient, edgeOrigin: string): string {
+    return `${edgeOrigin}${RELAY_PREFIX}${this.nodes.indexOf(node)}`;
   }
 }
 

@@ -20,6 +20,22 @@ export function promApiPrefix(tenant: string): string {
 }
 
 /**
+ * A tenant's series as compressed chunks (`wire/chunked-series.ts`):
+ * `?match[]=<selector>&start=<ms>&end=<ms>`. A node evaluating PromQL asks its
+ * peers for the series it does not hold.
+ */
+export function chunksPath(tenant: string): string {
+  return `${INTERNAL_PREFIX}/tenants/${encodeURIComponent(tenant)}/chunks`;
+}
+
+/**
+ * Header on a PromQL request from the edge: the base URLs (comma-separated) of
+ * the other nodes that may hold the tenant's series. The evaluating node asks
+ * each for its chunks, with the same node secret.
+ */
+export const PEERS_HEADER = 'x-isobar-peers';
+
+/**
  * Header: the identity of the coordinator's log (random, fixed for the log's life).
  * Sequence numbers count within one log; if a coordinator's log is ever created
  * anew (tenant recreated, storage reset), its numbers start over under a new id,

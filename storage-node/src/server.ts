@@ -3,19 +3,23 @@
  *   GET  /-/healthy, /-/ready, /metrics                       (open)
  *   POST /internal/v1/tenants/:tenant/shards/:shard/apply      (secret)
  *   GET  /internal/v1/tenants/:tenant/shards/:shard            (secret)
- *   GET|POST /internal/v1/tenants/:tenant/prom/api/v1/{series,labels,label/:name/values}  (secret)
+ *   GET|POST /internal/v1/tenants/:tenant/prom/api/v1/{series,labels,label/:name/values,
+ *            query,query_range,format_query,parse_query}       (secret)
+ *   GET  /internal/v1/tenants/:tenant/chunks                   (secret; peers' series as chunks)
+ *   POST /internal/v1/flush                                    (secret)
  * The internal routes are never exposed publicly; the edge reaches them with
  * the shared secret after authenticating the tenant.
  */
 import { Hono, type Context } from 'hono';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER } from '../../wire/internal-api.js';
+import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, PEERS_HEADER } from '../../wire/internal-api.js';
 import { BatchFormatError } from '../../wire/node-batch.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
 import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi, type QueryResult } from './api/query.js';
 import type { EngineOptions } from './promql/engine.js';
-import { labelsApi, labelValuesApi, selectApi, seriesApi, type ReadResult } from './api/read.js';
+import { peerSeries } from './api/peers.js';
+import { chunksApi, labelsApi, labelValuesApi, seriesApi, type ReadResult } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeStore } from './store.js';
 
@@ -97,18 +101,31 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
       return new Response(errorJson(r.errorType, r.message), { status: r.status, headers: { 'Content-Type': 'application/json' } });
     };
   const prom = `${INTERNAL_PREFIX}/tenants/:tenant/prom/api/v1`;
+  /**
+   * A query stops when its client goes away (the edge's fetch is cancelled with
+   * the user's request), and reads the series other nodes hold from them.
+   */
+  const queryOptions = (tenant: string, c: Context): EngineOptions => {
+    const signal = c.req.raw.signal;
+    const peers = (c.req.header(PEERS_HEADER) ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+    return { ...queryLimits, signal, ...(peers.length ? { peers: peerSeries(peers, tenant, secret, signal) } : {}) };
+  };
   for (const method of ['get', 'post'] as const) {
     app[method](`${prom}/series`, read((t, p) => seriesApi(store.tenantDb(t), p)));
     app[method](`${prom}/labels`, read((t, p) => labelsApi(store.tenantDb(t), p)));
     app[method](`${prom}/label/:name/values`, read((t, p, c) => labelValuesApi(store.tenantDb(t), c.req.param('name')!, p)));
-    // A query stops when its client goes away (the edge's fetch is cancelled with the user's request).
-    app[method](`${prom}/query`, read((t, p, c) => queryApi(store.tenantDb(t), p, { ...queryLimits, signal: c.req.raw.signal })));
-    app[method](`${prom}/query_range`, read((t, p, c) => queryRangeApi(store.tenantDb(t), p, { ...queryLimits, signal: c.req.raw.signal })));
+    app[method](`${prom}/query`, read((t, p, c) => queryApi(store.tenantDb(t), p, queryOptions(t, c))));
+    app[method](`${prom}/query_range`, read((t, p, c) => queryRangeApi(store.tenantDb(t), p, queryOptions(t, c))));
     app[method](`${prom}/format_query`, read((_t, p) => formatQueryApi(p)));
     app[method](`${prom}/parse_query`, read((_t, p) => parseQueryApi(p)));
   }
 
-  app.get(`${INTERNAL_PREFIX}/tenants/:tenant/select`, read((t, p) => selectApi(store.tenantDb(t), p)));
+  // A peer evaluating a query asks for this node's part of the tenant's series.
+  app.get(`${INTERNAL_PREFIX}/tenants/:tenant/chunks`, (c) => {
+    const r = chunksApi(store.tenantDb(c.req.param('tenant')), new URL(c.req.url).searchParams);
+    if (r.status === 200) return c.body(r.bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/x-protobuf' });
+    return c.body(errorJson(r.errorType, r.message), r.status, { 'Content-Type': 'application/json' });
+  });
 
   // Cut every head into blocks now; answers once they are on disk.
   app.post(`${INTERNAL_PREFIX}/flush`, (c) => {

@@ -2,11 +2,14 @@
  * Internal routes storage nodes call on the edge, guarded by ISOBAR_NODE_SECRET.
  *   POST /internal/v1/nodes/resync   a node (re)started: have the coordinators
  *                                    of the listed tenant×shards replay to it.
+ *   GET  /internal/v1/nodes/:i/*     relay a node's read of a peer's internal API
+ *                                    (containers cannot reach each other directly).
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { INTERNAL_PREFIX, RESYNC_PATH } from '../../wire/internal-api.js';
 import { createLogger } from '../../wire/log.js';
+import { RELAY_PREFIX, transportFrom } from '../../durable/transport.js';
 import { TENANT_ID_RE } from '../../durable/tenant-registry.js';
 import type { AppEnv } from './context.js';
 import { bearer, secretMatches } from './secrets.js';
@@ -30,6 +33,15 @@ export function internalApp(): Hono<AppEnv> {
     await Promise.all(shards.map(({ tenant, shard }) => c.env.SHARD_COORDINATOR.get(c.env.SHARD_COORDINATOR.idFromName(`${tenant}/${shard}`)).resync()));
     log.info('storage node restarted; coordinators resyncing', { bootId, shards: shards.length });
     return c.json({ resynced: shards.length });
+  });
+  app.get(`${RELAY_PREFIX.slice(INTERNAL_PREFIX.length)}:index{[0-9]+}/*`, async (c) => {
+    const nodes = transportFrom(c.env).all();
+    const node = nodes[Number(c.req.param('index'))];
+    if (!node) return c.text(`no storage node ${c.req.param('index')} (there are ${nodes.length})\n`, 404);
+    const url = new URL(c.req.url);
+    const rest = url.pathname.slice(`${RELAY_PREFIX}${c.req.param('index')}`.length);
+    if (!rest.startsWith(INTERNAL_PREFIX + '/tenants/')) return c.text('only tenant reads are relayed\n', 404);
+    return node.fetch(rest + url.search, { signal: c.req.raw.signal });
   });
   return app;
 }

@@ -5,7 +5,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { ErrorIds, IsobarError } from '../../wire/errors.js';
-import { promApiPrefix } from '../../wire/internal-api.js';
+import { PEERS_HEADER, promApiPrefix } from '../../wire/internal-api.js';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { goString, labelsObject, stringArray, successJson } from '../../wire/prom-json.js';
 import { transportFrom, type NodeClient } from '../../durable/transport.js';
@@ -46,8 +46,15 @@ export function readApp(): Hono<AppEnv> {
       }
       let nodes: NodeClient[];
       try {
-        nodes = transportFrom(c.env).all();
-        if (merge === 'single') nodes = nodes.slice(0, 1);
+        const transport = transportFrom(c.env);
+        nodes = transport.all();
+        if (merge === 'single') {
+          // One node evaluates (the one holding the tenant's shard 0) and asks the others for their series.
+          const evaluator = transport.nodeFor(tenant, 0);
+          const peers = nodes.filter((n) => n !== evaluator).map((n) => transport.peerBase(n, url.origin));
+          nodes = [evaluator];
+          if (peers.length) init.headers = { ...(init.headers as Record<string, string> | undefined), [PEERS_HEADER]: peers.join(',') };
+        }
         // PromQL runs as long as the node's query timeout allows; it is cancelled when the user goes away.
         const signal = merge === 'single' ? AbortSignal.any([c.req.raw.signal, AbortSignal.timeout(QUERY_WAIT_MS)]) : AbortSignal.timeout(30_000);
         const answers = await Promise.all(nodes.map((n) => n.fetch(target, { ...init, signal })));
@@ -67,8 +74,7 @@ export function readApp(): Hono<AppEnv> {
     app[method]('/api/v1/series', forward(() => '/api/v1/series', 'series'));
     app[method]('/api/v1/labels', forward(() => '/api/v1/labels', 'strings'));
     app[method]('/api/v1/label/:name/values', forward((c) => `/api/v1/label/${encodeURIComponent(c.req.param('name')!)}/values`, 'strings'));
-    // PromQL is evaluated by one storage node (today every tenant's shards live on
-    // one node; fetching peers' series is the next step for multi-node tenants).
+    // PromQL is evaluated by one storage node, which fetches the series its peers hold.
     app[method]('/api/v1/query', forward(() => '/api/v1/query', 'single'));
     app[method]('/api/v1/query_range', forward(() => '/api/v1/query_range', 'single'));
     app[method]('/api/v1/format_query', forward(() => '/api/v1/format_query', 'single'));

@@ -14,7 +14,7 @@ import { ParamError, parseTime } from './params.js';
 /** Prometheus's cap on points per series in a range query. */
 const MAX_POINTS = 11_000;
 
-export type QueryResult = { status: 200; body: string } | { status: 400 | 422 | 499 | 503; errorType: 'bad_data' | 'execution' | 'timeout' | 'canceled'; message: string };
+export type QueryResult = { status: 200; body: string } | { status: 400 | 422 | 499 | 503; errorType: 'bad_data' | 'execution' | 'timeout' | 'canceled' | 'unavailable'; message: string };
 
 function valueJson(v: Value, t: number): string {
   switch (v.type) {
@@ -50,6 +50,7 @@ async function guard(fn: () => Promise<QueryResult>): Promise<QueryResult> {
     if (e instanceof QueryError) {
       if (e.type === 'timeout') return { status: 503, errorType: 'timeout', message: e.message };
       if (e.type === 'canceled') return { status: 499, errorType: 'canceled', message: e.message };
+      if (e.type === 'unavailable') return { status: 503, errorType: 'unavailable', message: e.message };
       if (e.type === 'bad_data') return { status: 400, errorType: 'bad_data', message: e.message };
       return { status: 422, errorType: 'execution', message: e.message };
     }

@@ -4,7 +4,7 @@
  */
 import { isValidLabelName } from '../../../wire/remote-write.js';
 import type { TenantDB } from '../db/tenant-db.js';
-import { formatFloat } from '../promql/format.js';
+import { encodeChunkedSeries } from '../../../wire/chunked-series.js';
 import type { Matcher } from '../model/matcher.js';
 import { parseSeriesSelector, SelectorError } from '../promql/selector.js';
 import { labelsObject, stringArray, successJson } from '../../../wire/prom-json.js';
@@ -12,7 +12,7 @@ import { MAX_TIME_MS, MIN_TIME_MS, ParamError, parseTime } from './params.js';
 
 export type ReadResult = { status: 200; body: string } | { status: 400 | 422; errorType: 'bad_data' | 'execution'; message: string; unsupported?: boolean };
 
-function bad(message: string, unsupported = false): ReadResult {
+function bad(message: string, unsupported = false): ReadError {
   return { status: 400, errorType: 'bad_data', message, unsupported };
 }
 
@@ -35,7 +35,10 @@ function limitOf(params: URLSearchParams): number {
   return n;
 }
 
-function guard(fn: () => ReadResult): ReadResult {
+type ReadError = Exclude<ReadResult, { status: 200 }>;
+
+/** Run `fn`, turning bad parameters into a 400 answer. */
+function guard<T>(fn: () => T | ReadError): T | ReadError {
   try {
     return fn();
   } catch (e) {
@@ -79,17 +82,15 @@ export function labelValuesApi(db: TenantDB | undefined, name: string, params: U
 }
 
 /**
- * Internal: the samples of the series matching one selector in [start, end],
- * merged over head and blocks: `{"series":[{"labels":{...},"samples":[[ms,"v"],...]}]}`.
- * The query engine's and the peers' read path.
+ * Internal: the series matching one selector in [start, end] as compressed
+ * chunks (wire/chunked-series.ts), for a peer evaluating a query.
  */
-export function selectApi(db: TenantDB | undefined, params: URLSearchParams): ReadResult {
+export function chunksApi(db: TenantDB | undefined, params: URLSearchParams): { status: 200; bytes: Uint8Array } | ReadError {
   return guard(() => {
     const sets = parseMatchers(params);
-    if (sets.length !== 1) return bad('select takes exactly one match[] selector');
+    if (sets.length !== 1) return bad('chunks takes exactly one match[] selector');
     const { mint, maxt } = timeRange(params);
-    const series = db ? db.select(sets[0]!, mint, maxt) : [];
-    const body = series.map((s) => `{"labels":${labelsObject(s.labels)},"samples":[${s.samples.map(([t, v]) => `[${t},"${formatFloat(v)}"]`).join(',')}]}`);
-    return { status: 200, body: `{"series":[${body.join(',')}]}` };
+    const series = db ? db.selectChunks(sets[0]!, mint, maxt) : [];
+    return { status: 200 as const, bytes: encodeChunkedSeries(series) };
   });
 }

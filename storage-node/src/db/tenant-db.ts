@@ -137,12 +137,11 @@ export class TenantDB {
   }
 
   /**
-   * Samples of the series matching `matchers` in [mint, maxt], merged over the
-   * head and the blocks: sorted by time, one sample per timestamp (blocks in
-   * time order first, then the head). Values stay in Float64Arrays, so
-   * staleness markers keep their exact bits. The query engine's input.
+   * The chunks (still compressed) of every series matching `matchers` that
+   * overlap [mint, maxt], blocks first then the head: at equal timestamps the
+   * earlier chunk wins when merged. Sorted by labels.
    */
-  selectColumns(matchers: readonly Matcher[], mint: number, maxt: number): SeriesColumns[] {
+  selectChunks(matchers: readonly Matcher[], mint: number, maxt: number): Array<{ labels: Labels; chunks: ChunkRange[] }> {
     const acc = new Map<string, { labels: Labels; chunks: ChunkRange[] }>();
     const add = (labels: Labels, chunks: Iterable<ChunkRange>) => {
       let e = acc.get(key(labels));
@@ -156,12 +155,22 @@ export class TenantDB {
       }
     }
     for (const s of this.head.select(matchers, mint, maxt)) add(s.labels, s.chunks());
+    return [...acc.values()].filter((e) => e.chunks.length > 0).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+  }
+
+  /**
+   * Samples of the series matching `matchers` in [mint, maxt], merged over the
+   * head and the blocks: sorted by time, one sample per timestamp (blocks in
+   * time order first, then the head). Values stay in Float64Arrays, so
+   * staleness markers keep their exact bits. The query engine's input.
+   */
+  selectColumns(matchers: readonly Matcher[], mint: number, maxt: number): SeriesColumns[] {
     const out: SeriesColumns[] = [];
-    for (const e of acc.values()) {
+    for (const e of this.selectChunks(matchers, mint, maxt)) {
       const cols = mergeChunks(e.chunks, mint, maxt);
       if (cols.n > 0) out.push({ labels: e.labels, ...cols });
     }
-    return out.sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+    return out;
   }
 
   /** selectColumns as [t, v] pairs (tests and the internal JSON API; NaN payload bits may be lost). */

@@ -9,6 +9,7 @@
  * __name__ dropped where Prometheus drops it.
  */
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
+import { mergeChunks, type ChunkRange } from '../chunkenc/merge.js';
 import type { SeriesColumns, TenantDB } from '../db/tenant-db.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import { compileAnchored } from '../model/re2.js';
@@ -19,7 +20,7 @@ import { formatFloat } from './format.js';
 export class QueryError extends Error {
   constructor(
     message: string,
-    readonly type: 'execution' | 'timeout' | 'canceled' | 'bad_data' = 'execution',
+    readonly type: 'execution' | 'timeout' | 'canceled' | 'unavailable' | 'bad_data' = 'execution',
   ) {
     super(message);
     this.name = 'QueryError';
@@ -35,6 +36,20 @@ export interface EngineOptions {
   maxPoints?: number;
   /** Aborted when the client goes away: the query stops at its next pause. */
   signal?: AbortSignal;
+  /** The tenant's series held by other nodes (async evaluation only). */
+  peers?: PeerSeries;
+}
+
+/** Series another node holds, as compressed chunks. */
+export interface PeerSeries {
+  fetch(sel: VectorSelector, mint: number, maxt: number): Promise<Array<{ labels: Labels; chunks: ChunkRange[] }>>;
+}
+
+/** One selector's load: the whole time range the query needs of it. */
+interface Fetch {
+  sel: VectorSelector;
+  mint: number;
+  maxt: number;
 }
 
 export interface Sample {
@@ -102,6 +117,7 @@ export class Engine {
   private readonly timeoutMs: number;
   private readonly maxPoints: number;
   private readonly signal: AbortSignal | undefined;
+  private readonly peers: PeerSeries | undefined;
   private points = 0;
   private loaded = new Map<VectorSelector, Array<SeriesColumns & { hasStale: boolean }>>();
   private samplesLoaded = 0;
@@ -115,6 +131,7 @@ export class Engine {
     this.timeoutMs = opts.timeoutMs ?? 120_000;
     this.maxPoints = opts.maxPoints ?? 10_000_000;
     this.signal = opts.signal;
+    this.peers = opts.peers;
   }
 
   instant(expr: Expr, t: number): Value {
@@ -168,12 +185,14 @@ export class Engine {
     }
   }
 
-  /** load(), yielding between selectors. */
+  /** load(), with the peers' series fetched (all selectors at once), yielding between selectors. */
   private async loadAsync(expr: Expr, lo: number, hi: number, ctx: Ctx): Promise<void> {
-    const pending: Array<() => void> = [];
+    const pending: Fetch[] = [];
     this.plan(expr, lo, hi, ctx, pending);
-    for (const f of pending) {
-      f();
+    const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, f.mint, f.maxt))) : [];
+    for (let i = 0; i < pending.length; i++) {
+      const f = pending[i]!;
+      this.fetch(f.sel, f.mint, f.maxt, remote[i]);
       await this.yieldIfDue(ctx);
     }
   }
@@ -212,23 +231,23 @@ export class Engine {
 
   /** Load what every selector needs when `e` is evaluated at times in [lo, hi]. */
   private load(e: Expr, lo: number, hi: number, ctx: Ctx): void {
-    const pending: Array<() => void> = [];
+    const pending: Fetch[] = [];
     this.plan(e, lo, hi, ctx, pending);
-    for (const f of pending) f();
+    for (const f of pending) this.fetch(f.sel, f.mint, f.maxt);
   }
 
   /** Collect one fetch per selector, each with the whole time range it needs. */
-  private plan(e: Expr, lo: number, hi: number, ctx: Ctx, out: Array<() => void>): void {
+  private plan(e: Expr, lo: number, hi: number, ctx: Ctx, out: Fetch[]): void {
     switch (e.kind) {
       case 'vector': {
         const a = e.at === undefined ? [lo, hi] : [this.atTime(e.at, lo, ctx), this.atTime(e.at, hi, ctx)];
-        out.push(() => this.fetch(e, Math.min(a[0]!, a[1]!) - e.offset - this.lookback, Math.max(a[0]!, a[1]!) - e.offset));
+        out.push({ sel: e, mint: Math.min(a[0]!, a[1]!) - e.offset - this.lookback, maxt: Math.max(a[0]!, a[1]!) - e.offset });
         return;
       }
       case 'matrix': {
         const v = e.vector;
         const a = v.at === undefined ? [lo, hi] : [this.atTime(v.at, lo, ctx), this.atTime(v.at, hi, ctx)];
-        out.push(() => this.fetch(v, Math.min(a[0]!, a[1]!) - v.offset - e.range, Math.max(a[0]!, a[1]!) - v.offset));
+        out.push({ sel: v, mint: Math.min(a[0]!, a[1]!) - v.offset - e.range, maxt: Math.max(a[0]!, a[1]!) - v.offset });
         return;
       }
       case 'subquery': {
@@ -257,15 +276,29 @@ export class Engine {
     }
   }
 
-  private fetch(sel: VectorSelector, mint: number, maxt: number): void {
+  private fetch(sel: VectorSelector, mint: number, maxt: number, remote: Array<{ labels: Labels; chunks: ChunkRange[] }> = []): void {
     const prev = this.loaded.get(sel);
     if (prev) return; // one fetch per selector node: load() gives each its full range at once
-    const series = (this.db ? this.db.selectColumns(sel.matchers, mint, maxt) : []).map((s) => {
+    let parts = this.db ? this.db.selectChunks(sel.matchers, mint, maxt) : [];
+    if (remote.length > 0) {
+      // The same series on several nodes (its shard moved): all chunks, this node's first.
+      const byKey = new Map(parts.map((p) => [key(p.labels), { labels: p.labels, chunks: [...p.chunks] }]));
+      for (const r of remote) {
+        const e = byKey.get(key(r.labels));
+        if (e) e.chunks.push(...r.chunks);
+        else byKey.set(key(r.labels), { labels: r.labels, chunks: [...r.chunks] });
+      }
+      parts = [...byKey.values()].sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+    }
+    const series: Array<SeriesColumns & { hasStale: boolean }> = [];
+    for (const p of parts) {
+      const cols = mergeChunks(p.chunks, mint, maxt);
+      if (cols.n === 0) continue;
       let hasStale = false;
-      for (let i = 0; i < s.n && !hasStale; i++) hasStale = isStale(s.v, i);
-      return { ...s, hasStale };
-    });
-    for (const s of series) this.samplesLoaded += s.n;
+      for (let i = 0; i < cols.n && !hasStale; i++) hasStale = isStale(cols.v, i);
+      series.push({ labels: p.labels, ...cols, hasStale });
+      this.samplesLoaded += cols.n;
+    }
     if (this.samplesLoaded > this.maxSamples) {
       throw new QueryError(`query processing would load too many samples into memory: more than ${this.maxSamples} (limit ISOBAR_QUERY_MAX_SAMPLES); narrow the selectors or the time range`);
     }

@@ -1,0 +1,87 @@
+/**
+ * A tenant whose shards live on two storage nodes: every query path answers
+ * over all of its series. The node that evaluates PromQL fetches the series it
+ * lacks from its peer as compressed chunks; a peer that is down fails the query
+ * (503) instead of returning part of the answer.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error plain ESM script
+import { startEdge, startNode, stop } from '../../scripts/stack.mjs';
+import { freePort } from '../support/node-process.js';
+import { Client, testSettings, type StackSettings } from '../support/stack.js';
+
+const SERIES = 240;
+
+describe('a tenant spread over two storage nodes', () => {
+  let s: StackSettings;
+  let s2: StackSettings;
+  let nodes: ChildProcess[] = [];
+  let edge: ChildProcess;
+  let client: Client;
+  const t0 = Math.floor(Date.now() / 60_000) * 60_000 - 20 * 60_000;
+
+  beforeAll(async () => {
+    s = await testSettings();
+    s2 = { ...s, ISOBAR_NODE_PORT: String(await freePort()), ISOBAR_DATA_DIR: mkdtempSync(join(tmpdir(), 'isobar-e2e-node2-')) };
+    nodes = [await startNode(s), await startNode(s2)];
+    edge = await startEdge(s, {
+      extraVars: { ISOBAR_NODE_URLS: `http://127.0.0.1:${s.ISOBAR_NODE_PORT},http://127.0.0.1:${s2.ISOBAR_NODE_PORT}`, ISOBAR_DEMO_SHARDS: '8' },
+    });
+    client = new Client(s);
+    // Counters rising by i per 15 s, for 20 minutes.
+    const series = Array.from({ length: SERIES }, (_, i) => ({
+      labels: [['__name__', 'spread_total'], ['i', String(i).padStart(3, '0')], ['job', i % 2 ? 'odd' : 'even']] as [string, string][],
+      samples: Array.from({ length: 80 }, (_, k) => [t0 + k * 15_000, k * i] as [number, number]),
+    }));
+    expect((await client.write(series)).status).toBe(204);
+  });
+
+  afterAll(async () => {
+    await stop(edge);
+    for (const n of nodes) await stop(n);
+  });
+
+  const nodeSeries = async (st: StackSettings) => {
+    const r = await fetch(`http://127.0.0.1:${st.ISOBAR_NODE_PORT}/internal/v1/tenants/demo/prom/api/v1/series?match[]=spread_total`, {
+      headers: { authorization: `Bearer ${st.ISOBAR_NODE_SECRET}` },
+    });
+    return ((await r.json()) as { data: unknown[] }).data.length;
+  };
+  const query = async (q: string, extra = '') => client.read(`query?query=${encodeURIComponent(q)}&time=${(t0 + 79 * 15_000) / 1000}${extra}`);
+
+  it('places the shards on both nodes, and the series API sees all of them', async () => {
+    const [a, b] = [await nodeSeries(s), await nodeSeries(s2)];
+    expect(a).toBeGreaterThan(0);
+    expect(b).toBeGreaterThan(0);
+    expect(a + b).toBe(SERIES);
+    expect((await client.read('series?match[]=spread_total')).data).toHaveLength(SERIES);
+  });
+
+  it('evaluates PromQL over the series of both nodes', async () => {
+    expect((await query('count(spread_total)')).data.result[0].value[1]).toBe(String(SERIES));
+    const sum = (SERIES * (SERIES - 1)) / 2; // sum of i over all series, times k = 79
+    expect((await query('sum(spread_total)')).data.result[0].value[1]).toBe(String(79 * sum));
+    const byJob = (await query('sum by (job) (rate(spread_total[5m]))')).data.result;
+    expect(byJob.map((r: any) => r.metric.job)).toEqual(['even', 'odd']);
+    const rate = byJob.reduce((acc: number, r: any) => acc + Number(r.value[1]), 0);
+    expect(rate).toBeCloseTo(sum / 15, 6);
+    expect((await query('topk(1, spread_total)')).data.result[0].metric.i).toBe(String(SERIES - 1).padStart(3, '0'));
+    const range = await client.read(
+      `query_range?query=${encodeURIComponent('count(spread_total offset 1m)')}&start=${(t0 + 10 * 60_000) / 1000}&end=${(t0 + 19 * 60_000) / 1000}&step=60`,
+    );
+    expect(range.data.result[0].values.map((v: [number, string]) => v[1])).toEqual(Array(10).fill(String(SERIES)));
+  });
+
+  it('fails the query, rather than answering with half the series, while a peer is down', async () => {
+    await stop(nodes[1]);
+    const r = await fetch(`${client.base}/prometheus/api/v1/query?query=count(spread_total)`, { headers: { authorization: `Bearer ${s.ISOBAR_DEMO_KEY}` } });
+    expect(r.status).toBe(503);
+    expect(await r.json()).toMatchObject({ status: 'error', errorType: 'unavailable', error: expect.stringMatching(/retry/) });
+    nodes[1] = await startNode(s2);
+    expect((await query('count(spread_total)')).data.result[0].value[1]).toBe(String(SERIES));
+  });
+});
