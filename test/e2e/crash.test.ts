@@ -6,6 +6,8 @@
 import { readdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { mergeChunks } from '../../storage-node/src/chunkenc/merge.js';
+import { decodeChunkedSeries } from '../../wire/chunked-series.js';
 // @ts-expect-error plain ESM script
 import { startNode, stop } from '../../scripts/stack.mjs';
 import { eventually, useStack, type StackSettings } from '../support/stack.js';
@@ -56,12 +58,11 @@ describe('storage node crash', () => {
   });
 });
 
-/** Samples the node holds for crash_test, through its internal select API (head and blocks merged). */
+/** Samples the node holds for crash_test, through its internal chunks API (head and blocks merged, chunks decoded here). */
 async function countSamples(s: StackSettings): Promise<number> {
-  const r = await fetch(`http://127.0.0.1:${s.ISOBAR_NODE_PORT}/internal/v1/tenants/demo/select?match[]=crash_test`, {
+  const r = await fetch(`http://127.0.0.1:${s.ISOBAR_NODE_PORT}/internal/v1/tenants/demo/chunks?match[]=crash_test`, {
     headers: { authorization: `Bearer ${s.ISOBAR_NODE_SECRET}` },
   });
   if (!r.ok) return -1;
-  const body = (await r.json()) as { series: Array<{ samples: unknown[] }> };
-  return body.series.reduce((n, x) => n + x.samples.length, 0);
+  return decodeChunkedSeries(new Uint8Array(await r.arrayBuffer())).reduce((n, x) => n + mergeChunks(x.chunks).n, 0);
 }

@@ -59,6 +59,9 @@ const QUERIES = [
   'max_over_time(temp[30m:1m])', 'rate(http_total[5m:30s])', 'temp offset 5m', 'rate(http_total[5m] offset 10m)', `temp @ ${AT}`,
   `sum(rate(http_total[5m] @ ${AT}))`, 'sort(temp)', 'sort_desc(temp)', 'minute(timestamp(temp))', 'hour()', 'day_of_week()', 'month()', 'year()',
   'sum(http_total) / count(http_total)', '(temp > 20) * 2', 'sum by (job) (temp) > 100',
+  '1 >= bool 2', 'scalar(temp) > bool 1', 'bottomk by (job) (1, temp)',
+  'label_replace(temp, "x", "[$name]", "instance", "(?P<name>[a-z]+).*")', 'temp + ignoring(instance) group_left sum by (job) (temp)',
+  'sum by (job) (temp) * on(job) group_right temp', 'stddev_over_time(temp[10m:1m])',
 ].filter(Boolean);
 
 /** Text forms for format_query: every query above, and the spellings the printer normalises. */

@@ -115,7 +115,6 @@ export const FUNCTIONS: Record<string, FunctionSig> = {
   stddev_over_time: overTime, stdvar_over_time: overTime, mad_over_time: overTime,
   quantile_over_time: { args: [s, m], ret: v },
   absent_over_time: overTime,
-  holt_winters: { args: [m, s, s], ret: v },
   double_exponential_smoothing: { args: [m, s, s], ret: v },
   absent: { args: [v], ret: v },
   histogram_quantile: { args: [s, v], ret: v },

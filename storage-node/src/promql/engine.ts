@@ -416,8 +416,8 @@ export class Engine {
     const r = this.eval(e.rhs, t, ctx);
     const op = e.op;
     if (l.type === 'scalar' && r.type === 'scalar') {
-      const [v] = scalarOp(op, l.v, r.v);
-      return { type: 'scalar', v: isComparison(op) ? (v ? 1 : 0) : v };
+      const [v, holds] = scalarOp(op, l.v, r.v);
+      return { type: 'scalar', v: isComparison(op) ? (holds ? 1 : 0) : v };
     }
     if (l.type === 'vector' && r.type === 'vector') return { type: 'vector', samples: vectorOp(op, l.samples, r.samples, e.matching, e.bool) };
     // vector op scalar, or scalar op vector
@@ -480,7 +480,8 @@ export class Engine {
         case 'bottomk': {
           const k = Math.floor(p);
           if (!(k >= 1)) break;
-          const sorted = [...g.items].sort((a, b) => (op === 'topk' ? cmpDesc(a.v, b.v) : cmpDesc(b.v, a.v)));
+          // NaN is never among the top or the bottom while other values remain.
+          const sorted = [...g.items].sort((a, b) => (op === 'topk' ? cmpDesc(a.v, b.v) : cmpAsc(a.v, b.v)));
           out.push(...sorted.slice(0, k));
           break;
         }
@@ -550,7 +551,6 @@ export class Engine {
         const at = evalTime();
         return overTime((s) => { if (s.hi - s.lo < 2) return undefined; const [slope, icept] = linearRegression(s, at); return slope * dur + icept; });
       }
-      case 'holt_winters':
       case 'double_exponential_smoothing': {
         const sf = scalarArg(1);
         const tf = scalarArg(2);
@@ -611,7 +611,7 @@ export class Engine {
       case 'pi': return { type: 'scalar', v: Math.PI };
       case 'vector': return { type: 'vector', samples: [{ labels: [], v: scalarArg(0) }] };
       case 'scalar': { const v = this.vec(args[0]!, t, ctx); return { type: 'scalar', v: v.length === 1 ? v[0]!.v : NaN }; }
-      case 'sort': return { type: 'vector', samples: [...this.vec(args[0]!, t, ctx)].sort((a, b) => cmpDesc(b.v, a.v)) };
+      case 'sort': return { type: 'vector', samples: [...this.vec(args[0]!, t, ctx)].sort((a, b) => cmpAsc(a.v, b.v)) };
       case 'sort_desc': return { type: 'vector', samples: [...this.vec(args[0]!, t, ctx)].sort((a, b) => cmpDesc(a.v, b.v)) };
       case 'minute': case 'hour': case 'day_of_week': case 'day_of_month': case 'day_of_year': case 'days_in_month': case 'month': case 'year': {
         const parts = (sec: number) => dateParts(fn, sec);
@@ -627,18 +627,17 @@ export class Engine {
           throw new QueryError(`invalid regular expression in label_replace(): ${(err as Error).message}`);
         }
         if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst)) throw new QueryError(`invalid destination label name in label_replace(): ${dst}`);
-        return { type: 'vector', samples: this.vec(args[0]!, t, ctx).map((s) => {
+        return uniqueLabelSets(this.vec(args[0]!, t, ctx).map((s) => {
           const m = re.exec(labelValue(s.labels, src));
           if (!m) return s;
-          const value = repl.replace(/\$(\d+)|\$\{(\w+)\}/g, (_, n, name) => (n !== undefined ? m[Number(n)] ?? '' : (m.groups?.[name] ?? m[Number(name)] ?? '')));
-          return { labels: setLabel(s.labels, dst, value), v: s.v };
-        }) };
+          return { labels: setLabel(s.labels, dst, expandTemplate(repl, m)), v: s.v };
+        }));
       }
       case 'label_join': {
         const dst = stringArg(1);
         const sep = stringArg(2);
         const srcs = args.slice(3).map((_, i) => stringArg(i + 3));
-        return { type: 'vector', samples: this.vec(args[0]!, t, ctx).map((s) => ({ labels: setLabel(s.labels, dst, srcs.map((n) => labelValue(s.labels, n)).join(sep)), v: s.v })) };
+        return uniqueLabelSets(this.vec(args[0]!, t, ctx).map((s) => ({ labels: setLabel(s.labels, dst, srcs.map((n) => labelValue(s.labels, n)).join(sep)), v: s.v })));
       }
       case 'histogram_quantile': {
         const q = scalarArg(0);
@@ -778,6 +777,27 @@ function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMatching,
 }
 
 
+/** Go's Regexp.Expand: `$1`, `${1}`, `$name`, `${name}` (names as long as they run), `$$` for a dollar. */
+function expandTemplate(template: string, m: RegExpExecArray): string {
+  return template.replace(/\$(?:\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g, (all, braced: string | undefined, bare: string | undefined) => {
+    if (all === '$$') return '$';
+    const name = (braced ?? bare)!;
+    if (/^[0-9]+$/.test(name)) return m[Number(name)] ?? '';
+    return m.groups?.[name] ?? '';
+  });
+}
+
+/** A function's result may not hold one label set twice (label_replace/label_join), as Prometheus checks. */
+function uniqueLabelSets(samples: Sample[]): Value {
+  const seen = new Set<string>();
+  for (const s of samples) {
+    const k = key(s.labels);
+    if (seen.has(k)) throw new QueryError(`vector cannot contain metrics with the same labelset`);
+    seen.add(k);
+  }
+  return { type: 'vector', samples };
+}
+
 /** Set (or, with an empty value, remove) a label, keeping names sorted. */
 function setLabel(ls: Labels, name: string, value: string): Labels {
   const out: string[] = [];
@@ -860,6 +880,13 @@ function quantile(q: number, vs: number[]): number {
   const hi = Math.min(s.length - 1, lo + 1);
   const w = rank - Math.floor(rank);
   return s[lo]! * (1 - w) + s[hi]! * w;
+}
+
+/** Sort helper: NaN last, smaller first. */
+function cmpAsc(a: number, b: number): number {
+  if (Number.isNaN(a)) return Number.isNaN(b) ? 0 : 1;
+  if (Number.isNaN(b)) return -1;
+  return a - b;
 }
 
 /** Sort helper: NaN last, larger first. */

@@ -69,6 +69,14 @@ export function parsePromQL(src: string): Expr {
       if (n.type.isError && errAt < 0) errAt = n.from;
     },
   });
+  if (errAt >= 0) {
+    // A name the grammar does not know as a function, called: say so, as Prometheus does.
+    const called = /([a-zA-Z_][a-zA-Z0-9_]*)\s*$/.exec(src.slice(0, errAt));
+    if (called && src[errAt] === '(') {
+      const hint = called[1] === 'holt_winters' ? ' (Prometheus 3 renamed it double_exponential_smoothing)' : '';
+      throw new PromQLParseError(`${position(src, called.index)}: parse error: unknown function with name ${JSON.stringify(called[1])}${hint}`);
+    }
+  }
   if (errAt >= 0) throw new PromQLParseError(`${position(src, errAt)}: parse error: unexpected ${errAt >= src.length ? 'end of input' : JSON.stringify(src.slice(errAt, errAt + 10))}`);
   const top = tree.topNode.firstChild;
   if (!top) throw new PromQLParseError('1:1: parse error: no expression found in input');
@@ -179,10 +187,12 @@ export function parsePromQL(src: string): Expr {
         if (!sig) fail(n, `unknown function with name ${JSON.stringify(fn)}`);
         const body = n.getChild('FunctionCallBody')!;
         const args = children(body).map(expr);
-        const min = sig!.args.length - (sig!.optional ?? 0);
-        if (args.length < min || (!sig!.variadic && args.length > sig!.args.length)) {
-          fail(n, `expected ${sig!.optional ? `at most ${sig!.args.length}` : sig!.args.length} argument(s) in call to ${JSON.stringify(fn)}, got ${args.length}`);
-        }
+        // Prometheus's arity rules: optional trailing arguments, or a last argument repeated zero or more times.
+        const min = sig!.args.length - (sig!.optional ?? 0) - (sig!.variadic ? 1 : 0);
+        const max = sig!.variadic ? Infinity : sig!.args.length;
+        if (min === max && args.length !== min) fail(n, `expected ${min} argument(s) in call to ${JSON.stringify(fn)}, got ${args.length}`);
+        if (args.length < min) fail(n, `expected at least ${min} argument(s) in call to ${JSON.stringify(fn)}, got ${args.length}`);
+        if (args.length > max) fail(n, `expected at most ${max} argument(s) in call to ${JSON.stringify(fn)}, got ${args.length}`);
         args.forEach((a, i) => {
           const want = sig!.args[Math.min(i, sig!.args.length - 1)]!;
           const got = typeOf(a);

@@ -14,7 +14,8 @@
  *
  * Times are durations from 0 (the epoch). `0+10x5` is 0, 10, ..., 50; `_` is
  * no sample; `stale` is a staleness marker; `1x3` repeats 1 four times.
- * Expected series are matched regardless of order.
+ * Expected series are matched regardless of order, except after
+ * `eval_ordered instant at ...`, where the order must match too.
  */
 import { PairLabels } from '../../../wire/remote-write.js';
 import { TenantDB } from '../db/tenant-db.js';
@@ -129,7 +130,8 @@ export function runPromqlTest(script: string): { failures: CaseFailure[]; evals:
         }
         continue;
       }
-      m = /^eval\s+instant\s+at\s+(\S+)\s+(.+)$/.exec(line);
+      m = /^eval(?:_ordered)?\s+instant\s+at\s+(\S+)\s+(.+)$/.exec(line);
+      const ordered = line.startsWith('eval_ordered');
       const r = /^eval\s+range\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)\s+(.+)$/.exec(line);
       if (m || r) {
         evals++;
@@ -155,7 +157,7 @@ export function runPromqlTest(script: string): { failures: CaseFailure[]; evals:
           failures.push({ line: lineNo, message: `unexpected error: ${error.message}` });
           continue;
         }
-        const problem = compare(got!, expected.map((e) => e.text), !!r, r ? [parseDuration(r[1]!), parseDuration(r[3]!)] : undefined);
+        const problem = compare(got!, expected.map((e) => e.text), !!r, r ? [parseDuration(r[1]!), parseDuration(r[3]!)] : undefined, ordered);
         if (problem) failures.push({ line: lineNo, message: `${line}: ${problem}` });
         continue;
       }
@@ -167,7 +169,7 @@ export function runPromqlTest(script: string): { failures: CaseFailure[]; evals:
   return { failures, evals };
 }
 
-function compare(got: Value, expected: string[], range: boolean, grid?: [number, number]): string | undefined {
+function compare(got: Value, expected: string[], range: boolean, grid?: [number, number], ordered = false): string | undefined {
   if (got.type === 'scalar') {
     if (expected.length !== 1) return `got scalar ${got.v}, expected ${expected.length} lines`;
     return close(got.v, num(expected[0]!)) ? undefined : `scalar ${got.v} != ${expected[0]}`;
@@ -202,6 +204,7 @@ function compare(got: Value, expected: string[], range: boolean, grid?: [number,
     }
   }
   for (const k of have.keys()) if (!want.has(k)) return `unexpected series ${k}`;
+  if (ordered && [...have.keys()].join('\n') !== [...want.keys()].join('\n')) return `order: got ${[...have.keys()].join(' ')}`;
   return undefined;
 }
 
