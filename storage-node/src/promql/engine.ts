@@ -82,6 +82,7 @@ export type Value =
 /** How long the async evaluation works before giving the event loop back. */
 const YIELD_MS = 10;
 const STALE_HI = 0x7ff00000;
+const EMPTY = new Float64Array(0);
 const STALE_LO = 0x00000002;
 const NAME = '__name__';
 
@@ -96,7 +97,13 @@ const dropName = (ls: Labels): Labels => {
   }
   return out;
 };
-const key = (ls: Labels) => ls.join('\xff');
+/** A label set's identity as a string, cached per (immutable, shared) label set. */
+const keys = new WeakMap<Labels, string>();
+const key = (ls: Labels): string => {
+  let k = keys.get(ls);
+  if (k === undefined) keys.set(ls, (k = ls.join('\xff')));
+  return k;
+};
 
 type RangeAcc = Map<string, { labels: Labels; t: number[]; v: number[] }>;
 
@@ -348,12 +355,30 @@ export class Engine {
   /** For each series, the sample a vector selector picks at `t` (newest within the lookback, not a staleness marker). */
   private picked(sel: VectorSelector, t: number, ctx: Ctx, each: (s: SeriesColumns, i: number) => void): void {
     const ts = this.atTime(sel.at, t, ctx) - sel.offset;
-    for (const s of this.loaded.get(sel) ?? []) {
-      const i = lastAtOrBefore(s.t, s.n, ts);
+    const series = this.loaded.get(sel) ?? [];
+    const at = this.cursor(sel, series.length, ts);
+    for (let k = 0; k < series.length; k++) {
+      const s = series[k]!;
+      const i = (at[k] = atOrBefore(s, ts, at[k]!));
       if (i < 0 || s.t[i]! <= ts - this.lookback || isStale(s.v, i)) continue;
       each(s, i);
     }
   }
+
+  /**
+   * Per selector node, each series' index of its last sample at or before the
+   * previous evaluation time. Steps move forward, so the next position is found
+   * by stepping on from there (binary search when time goes back: subqueries).
+   */
+  private cursors = new Map<object, { ts: number; at: Int32Array }>();
+  private cursor(node: object, n: number, ts: number, slot = 0): Int32Array {
+    const id = slot === 0 ? node : (this.cursorSlots.get(node) ?? this.cursorSlots.set(node, {}).get(node)!);
+    let c = this.cursors.get(id);
+    if (!c || c.at.length !== n || ts < c.ts) this.cursors.set(id, (c = { ts, at: new Int32Array(n).fill(-1) }));
+    c.ts = ts;
+    return c.at;
+  }
+  private cursorSlots = new WeakMap<object, object>();
 
   private instantSelect(sel: VectorSelector, t: number, ctx: Ctx): Sample[] {
     const out: Sample[] = [];
@@ -362,32 +387,51 @@ export class Engine {
   }
 
   private rangeSelect(m: MatrixSelector, t: number, ctx: Ctx): RangeSeries[] {
-    const ts = this.atTime(m.vector.at, t, ctx) - m.vector.offset;
     const out: RangeSeries[] = [];
-    for (const s of this.loaded.get(m.vector) ?? []) {
-      const hi = lastAtOrBefore(s.t, s.n, ts);
-      const lo = lastAtOrBefore(s.t, s.n, ts - m.range) + 1; // left-open window
+    this.windows(m, t, ctx, (w) => out.push({ ...w }));
+    return out;
+  }
+
+  /**
+   * Each series' window (t - range, t] of a range selector, handed to `each`.
+   * The common case (no staleness marker inside) hands the loaded columns
+   * themselves in one reused object: `each` must copy what it keeps.
+   */
+  private windows(m: MatrixSelector, t: number, ctx: Ctx, each: (w: RangeSeries) => void): void {
+    const ts = this.atTime(m.vector.at, t, ctx) - m.vector.offset;
+    const w: RangeSeries = { labels: [], t: EMPTY, v: EMPTY, lo: 0, hi: 0 };
+    const series = this.loaded.get(m.vector) ?? [];
+    const his = this.cursor(m, series.length, ts);
+    const los = this.cursor(m, series.length, ts - m.range, 1);
+    for (let k = 0; k < series.length; k++) {
+      const s = series[k]!;
+      const hi = (his[k] = atOrBefore(s, ts, his[k]!));
+      los[k] = atOrBefore(s, ts - m.range, los[k]!);
+      const lo = los[k]! + 1; // left-open window
       if (hi < lo) continue;
       let stale = 0;
       if (s.hasStale) for (let i = lo; i <= hi; i++) if (isStale(s.v, i)) stale++;
       if (stale === 0) {
-        // The common case: the loaded columns themselves, no copy.
-        out.push({ labels: s.labels, t: s.t, v: s.v, lo, hi: hi + 1 });
+        w.labels = s.labels;
+        w.t = s.t;
+        w.v = s.v;
+        w.lo = lo;
+        w.hi = hi + 1;
+        each(w);
         continue;
       }
       const n = hi - lo + 1 - stale;
       if (n === 0) continue;
       const tt = new Float64Array(n);
       const vv = new Float64Array(n);
-      let k = 0;
+      let j = 0;
       for (let i = lo; i <= hi; i++) {
         if (isStale(s.v, i)) continue;
-        tt[k] = s.t[i]!;
-        vv[k++] = s.v[i]!;
+        tt[j] = s.t[i]!;
+        vv[j++] = s.v[i]!;
       }
-      out.push({ labels: s.labels, t: tt, v: vv, lo: 0, hi: n });
+      each({ labels: s.labels, t: tt, v: vv, lo: 0, hi: n });
     }
-    return out;
   }
 
   private subquery(sq: Subquery, t: number, ctx: Ctx): RangeSeries[] {
@@ -435,21 +479,28 @@ export class Engine {
     return { type: 'vector', samples: out };
   }
 
+  /** Per aggregation node: each input label set's group (labels and key), worked out once for all steps. */
+  private groupCache = new WeakMap<string[], WeakMap<Labels, { labels: Labels; key: string }>>();
+
   private aggregate(op: AggregateOp, param: Value | undefined, samples: Sample[], grouping: string[], without: boolean): Sample[] {
-    const groupLabels = (ls: Labels): Labels => {
+    let cache = this.groupCache.get(grouping);
+    if (!cache) this.groupCache.set(grouping, (cache = new WeakMap()));
+    const groupOf = (ls: Labels): { labels: Labels; key: string } => {
+      let g = cache!.get(ls);
+      if (g) return g;
       const out: string[] = [];
       for (let i = 0; i < ls.length; i += 2) {
         const n = ls[i]!;
         if (without ? !grouping.includes(n) && n !== NAME : grouping.includes(n)) out.push(n, ls[i + 1]!);
       }
-      return out;
+      cache!.set(ls, (g = { labels: out, key: key(out) }));
+      return g;
     };
     const groups = new Map<string, { labels: Labels; items: Sample[] }>();
     for (const s of samples) {
-      const gl = groupLabels(s.labels);
-      const k = key(gl);
-      let g = groups.get(k);
-      if (!g) groups.set(k, (g = { labels: gl, items: [] }));
+      const gk = groupOf(s.labels);
+      let g = groups.get(gk.key);
+      if (!g) groups.set(gk.key, (g = { labels: gk.labels, items: [] }));
       g.items.push(s);
     }
     const p = param?.type === 'scalar' ? param.v : NaN;
@@ -504,10 +555,13 @@ export class Engine {
     };
     const overTime = (f: (s: RangeSeries) => number | undefined, keepName = false): Value => {
       const out: Sample[] = [];
-      for (const s of matrix()) {
+      const each = (s: RangeSeries) => {
         const v = f(s);
         if (v !== undefined) out.push({ labels: keepName ? s.labels : dropName(s.labels), v });
-      }
+      };
+      const a = args.find((x) => x.kind === 'matrix' || x.kind === 'subquery');
+      if (a?.kind === 'matrix') this.windows(a, t, ctx, each); // straight from the loaded columns, no copies
+      else for (const s of matrix()) each(s);
       return { type: 'vector', samples: out };
     };
     const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: this.vec(args[0]!, t, ctx).map((s) => ({ labels: dropName(s.labels), v: f(s.v, s) })) });
@@ -661,6 +715,18 @@ export class Engine {
 }
 
 // ---- helpers -----------------------------------------------------------------
+
+/** lastAtOrBefore, starting from a known earlier position `from` (-1: none): a few steps forward, else a binary search. */
+function atOrBefore(s: SeriesColumns, ts: number, from: number): number {
+  const t = s.t;
+  let i = from;
+  if (i >= 0 && t[i]! > ts) return lastAtOrBefore(t, s.n, ts);
+  for (let hops = 0; hops < 8; hops++) {
+    if (i + 1 < s.n && t[i + 1]! <= ts) i++;
+    else return i;
+  }
+  return lastAtOrBefore(t, s.n, ts);
+}
 
 function lastAtOrBefore(t: Float64Array, n: number, ts: number): number {
   let lo = 0;
