@@ -29,14 +29,20 @@ function valueJson(v: Value, t: number): string {
   }
 }
 
+/** A duration parameter: float seconds or a Prometheus duration ("1m30s"), in ms. */
+function durationParam(name: string, raw: string): number {
+  try {
+    const ms = /^[0-9.eE+-]+$/.test(raw) ? Math.round(Number(raw) * 1000) : parseDuration(raw);
+    if (!Number.isNaN(ms)) return ms;
+  } catch {
+    // reported below
+  }
+  throw new ParamError(`invalid parameter ${JSON.stringify(name)}: cannot parse ${JSON.stringify(raw)} to a valid duration`);
+}
+
 function parseStep(raw: string | null): number {
   if (raw === null || raw === '') throw new ParamError('invalid parameter "step": cannot parse "" to a valid duration');
-  let ms: number;
-  try {
-    ms = /^[0-9.eE+-]+$/.test(raw) ? Math.round(Number(raw) * 1000) : parseDuration(raw);
-  } catch {
-    throw new ParamError(`invalid parameter "step": cannot parse ${JSON.stringify(raw)} to a valid duration`);
-  }
+  const ms = durationParam('step', raw);
   if (!(ms > 0)) throw new ParamError('invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer');
   return ms;
 }
@@ -62,12 +68,7 @@ async function guard(fn: () => Promise<QueryResult>): Promise<QueryResult> {
 function withTimeoutParam(params: URLSearchParams, opts: EngineOptions): EngineOptions {
   const raw = params.get('timeout');
   if (raw === null || raw === '') return opts;
-  let ms: number;
-  try {
-    ms = /^[0-9.eE+-]+$/.test(raw) ? Math.round(Number(raw) * 1000) : parseDuration(raw);
-  } catch {
-    throw new ParamError(`invalid parameter "timeout": cannot parse ${JSON.stringify(raw)} to a valid duration`);
-  }
+  const ms = durationParam('timeout', raw);
   if (!(ms > 0)) throw new ParamError(`invalid parameter "timeout": cannot parse ${JSON.stringify(raw)} to a valid duration`);
   return { ...opts, timeoutMs: Math.min(ms, opts.timeoutMs ?? Infinity) };
 }

@@ -370,15 +370,15 @@ export class Engine {
    * previous evaluation time. Steps move forward, so the next position is found
    * by stepping on from there (binary search when time goes back: subqueries).
    */
-  private cursors = new Map<object, { ts: number; at: Int32Array }>();
-  private cursor(node: object, n: number, ts: number, slot = 0): Int32Array {
-    const id = slot === 0 ? node : (this.cursorSlots.get(node) ?? this.cursorSlots.set(node, {}).get(node)!);
-    let c = this.cursors.get(id);
-    if (!c || c.at.length !== n || ts < c.ts) this.cursors.set(id, (c = { ts, at: new Int32Array(n).fill(-1) }));
+  private cursors = [new Map<object, { ts: number; at: Int32Array }>(), new Map<object, { ts: number; at: Int32Array }>()];
+  /** `slot` 1 holds a range selector's second cursor (its window's start). */
+  private cursor(node: object, n: number, ts: number, slot: 0 | 1 = 0): Int32Array {
+    const map = this.cursors[slot]!;
+    let c = map.get(node);
+    if (!c || c.at.length !== n || ts < c.ts) map.set(node, (c = { ts, at: new Int32Array(n).fill(-1) }));
     c.ts = ts;
     return c.at;
   }
-  private cursorSlots = new WeakMap<object, object>();
 
   private instantSelect(sel: VectorSelector, t: number, ctx: Ctx): Sample[] {
     const out: Sample[] = [];
