@@ -29,6 +29,16 @@ export interface Env {
   /** Default retention (seconds; default 30 days): older samples are refused. */
   ISOBAR_RETENTION_SECONDS?: string;
   ISOBAR_MAX_DECOMPRESSED_BYTES?: string;
+  /** Global defaults of the per-tenant limits (durable/limits.ts; each tenant may override them). */
+  ISOBAR_INGESTION_RATE?: string;
+  ISOBAR_INGESTION_BURST?: string;
+  ISOBAR_MAX_LABEL_NAMES_PER_SERIES?: string;
+  ISOBAR_MAX_LABEL_NAME_LENGTH?: string;
+  ISOBAR_MAX_LABEL_VALUE_LENGTH?: string;
+  ISOBAR_QUERY_TIMEOUT_SECONDS?: string;
+  ISOBAR_QUERY_MAX_SAMPLES?: string;
+  ISOBAR_QUERY_MAX_POINTS?: string;
+  ISOBAR_DEFAULT_SHARDS?: string;
   ISOBAR_KEY_CACHE_TTL_SECONDS?: string;
   ISOBAR_LOG_LEVEL?: string;
 }

@@ -54,6 +54,20 @@ export interface AppendAck {
   rejected?: Array<{ id: string; message: string; count: number }>;
 }
 
+/** This coordinator's share of the tenant's ingestion rate limit, and what the append holds. */
+export interface Quota {
+  samples: number;
+  /** Samples per second for this shard (the tenant's rate / its shard count). */
+  rate: number;
+  /** Most samples this shard's bucket holds. */
+  burst: number;
+}
+
+/** An append refused by the rate limit: nothing of it was written. */
+export interface RateLimited {
+  rateLimited: { retryAfterSeconds: number };
+}
+
 /** Where an append's payloads went: row seq and index within the row. */
 type Placement = Array<{ seq: number; index: number }>;
 /** Rejections kept for appends still to collect them; older ones are dropped past this. */
@@ -89,6 +103,8 @@ export class ShardCoordinator extends DurableObject<Env> {
   private synced = false;
   private failures = 0;
   private group: PendingAppend[] = [];
+  /** Token bucket of the tenant's ingestion rate (this shard's share); in memory, refilled by time. */
+  private bucket = { tokens: NaN, at: 0 };
   private groupScheduled = false;
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
@@ -124,8 +140,12 @@ export class ShardCoordinator extends DurableObject<Env> {
    * Append a batch (snappy-compressed WriteRequests of this shard's series,
    * each at most MAX_RECORD_BYTES) to the commit log. Resolves once durable.
    */
-  async append(tenant: string, shard: number, payloads: Uint8Array[]): Promise<AppendAck> {
+  async append(tenant: string, shard: number, payloads: Uint8Array[], quota?: Quota): Promise<AppendAck | RateLimited> {
     this.identify(tenant, shard);
+    if (quota) {
+      const wait = this.take(quota);
+      if (wait > 0) return { rateLimited: { retryAfterSeconds: Math.max(1, Math.ceil(wait)) } };
+    }
     for (const p of payloads) {
       if (p.byteLength > MAX_RECORD_BYTES) throw new RangeError(`payload of ${p.byteLength} bytes over the ${MAX_RECORD_BYTES}-byte record limit`);
     }
@@ -149,6 +169,24 @@ export class ShardCoordinator extends DurableObject<Env> {
       }
     }
     return { seq, applied, ...(rejected.length ? { rejected } : {}) };
+  }
+
+  /**
+   * Take `quota.samples` tokens; 0 when they were there, else the seconds until
+   * they will be (nothing taken). A batch larger than the whole bucket is let
+   * through when the bucket is full, so no batch size is refused forever.
+   */
+  private take(quota: Quota): number {
+    const now = Date.now();
+    const b = this.bucket;
+    b.tokens = Number.isNaN(b.tokens) ? quota.burst : Math.min(quota.burst, b.tokens + ((now - b.at) / 1000) * quota.rate);
+    b.at = now;
+    const need = Math.min(quota.samples, quota.burst);
+    if (b.tokens >= need) {
+      b.tokens -= quota.samples;
+      return 0;
+    }
+    return (need - b.tokens) / quota.rate;
   }
 
   /** Write the pending appends as few rows as fit, in one transaction. */

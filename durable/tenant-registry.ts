@@ -9,6 +9,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from './env.js';
 import { intVar } from './env.js';
+import { defaultLimits, type Limits, type LimitsPatch } from './limits.js';
 
 export type Scope = 'write' | 'read' | 'admin';
 
@@ -16,15 +17,27 @@ export interface Principal {
   tenant: string;
   keyId: string;
   scopes: Scope[];
-  shards: number;
+  /** The tenant's effective limits (defaults with its overrides). */
+  limits: Limits;
 }
 
 export interface TenantInfo {
   id: string;
   name: string;
-  shards: number;
   createdAt: string;
+  /** Effective limits: the global defaults with this tenant's overrides. */
+  limits: Limits;
+  /** The limits set for this tenant (the rest follow the global defaults). */
+  overrides: LimitsPatch;
 }
+
+type TenantRow = {
+  id: string;
+  name: string;
+  shards: number;
+  limits: string;
+  created_ms: number;
+};
 
 export interface KeyInfo {
   id: string;
@@ -65,6 +78,10 @@ export class TenantRegistry extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(async () => {
       this.sql.exec(`CREATE TABLE IF NOT EXISTS tenants (
         id TEXT PRIMARY KEY, name TEXT NOT NULL, shards INTEGER NOT NULL, created_ms INTEGER NOT NULL)`);
+      // Added with per-tenant limits: overrides as JSON (shards keep their own column).
+      if (!this.sql.exec(`SELECT 1 FROM pragma_table_info('tenants') WHERE name = 'limits'`).toArray().length) {
+        this.sql.exec(`ALTER TABLE tenants ADD COLUMN limits TEXT NOT NULL DEFAULT '{}'`);
+      }
       this.sql.exec(`CREATE TABLE IF NOT EXISTS keys (
         id TEXT PRIMARY KEY, tenant TEXT NOT NULL, secret_sha256 BLOB NOT NULL, scopes TEXT NOT NULL,
         name TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER, revoked INTEGER NOT NULL DEFAULT 0)`);
@@ -100,8 +117,8 @@ export class TenantRegistry extends DurableObject<Env> {
   /** The principal for a presented key, or undefined (unknown, wrong, revoked or expired). */
   async verify(keyId: string, secretSha256: ArrayBuffer): Promise<Principal | undefined> {
     const row = this.sql
-      .exec<{ tenant: string; secret_sha256: ArrayBuffer; scopes: string; expires_ms: number | null; revoked: number; shards: number }>(
-        `SELECT k.tenant, k.secret_sha256, k.scopes, k.expires_ms, k.revoked, t.shards
+      .exec<{ tenant: string; secret_sha256: ArrayBuffer; scopes: string; expires_ms: number | null; revoked: number; shards: number; limits: string }>(
+        `SELECT k.tenant, k.secret_sha256, k.scopes, k.expires_ms, k.revoked, t.shards, t.limits
          FROM keys k JOIN tenants t ON t.id = k.tenant WHERE k.id = ?`,
         keyId,
       )
@@ -111,27 +128,49 @@ export class TenantRegistry extends DurableObject<Env> {
     const given = new Uint8Array(secretSha256);
     const same = stored.byteLength === given.byteLength && crypto.subtle.timingSafeEqual(stored, given);
     if (!row || !same || row.revoked || (row.expires_ms !== null && row.expires_ms <= Date.now())) return undefined;
-    return { tenant: row.tenant, keyId, scopes: row.scopes.split(',') as Scope[], shards: row.shards };
+    return { tenant: row.tenant, keyId, scopes: row.scopes.split(',') as Scope[], limits: this.effective(row.shards, row.limits) };
   }
 
-  async createTenant(id: string, name: string, shards: number): Promise<TenantInfo | 'exists'> {
+  private effective(shards: number, overrides: string): Limits {
+    return { ...defaultLimits(this.env), ...(JSON.parse(overrides) as LimitsPatch), shards };
+  }
+
+  private info(r: TenantRow): TenantInfo {
+    const overrides = JSON.parse(r.limits) as LimitsPatch;
+    if (r.shards !== defaultLimits(this.env).shards) overrides.shards = r.shards;
+    return { id: r.id, name: r.name, createdAt: new Date(r.created_ms).toISOString(), limits: this.effective(r.shards, r.limits), overrides };
+  }
+
+  async createTenant(id: string, name: string, limits: LimitsPatch = {}): Promise<TenantInfo | 'exists'> {
     const exists = this.sql.exec(`SELECT 1 FROM tenants WHERE id = ?`, id).toArray().length > 0;
     if (exists) return 'exists';
-    const now = Date.now();
-    this.sql.exec(`INSERT INTO tenants (id, name, shards, created_ms) VALUES (?, ?, ?, ?)`, id, name, shards, now);
-    return { id, name, shards, createdAt: new Date(now).toISOString() };
+    const { shards = defaultLimits(this.env).shards, ...rest } = limits;
+    this.sql.exec(`INSERT INTO tenants (id, name, shards, created_ms, limits) VALUES (?, ?, ?, ?, ?)`, id, name, shards, Date.now(), JSON.stringify(rest));
+    return (await this.getTenant(id))!;
   }
 
   async getTenant(id: string): Promise<TenantInfo | undefined> {
-    const r = this.sql.exec<{ id: string; name: string; shards: number; created_ms: number }>(`SELECT * FROM tenants WHERE id = ?`, id).toArray()[0];
-    return r ? { id: r.id, name: r.name, shards: r.shards, createdAt: new Date(r.created_ms).toISOString() } : undefined;
+    const r = this.sql.exec<TenantRow>(`SELECT * FROM tenants WHERE id = ?`, id).toArray()[0];
+    return r ? this.info(r) : undefined;
   }
 
   async listTenants(): Promise<TenantInfo[]> {
-    return this.sql
-      .exec<{ id: string; name: string; shards: number; created_ms: number }>(`SELECT * FROM tenants ORDER BY id`)
-      .toArray()
-      .map((r) => ({ id: r.id, name: r.name, shards: r.shards, createdAt: new Date(r.created_ms).toISOString() }));
+    return this.sql.exec<TenantRow>(`SELECT * FROM tenants ORDER BY id`).toArray().map((r) => this.info(r));
+  }
+
+  /**
+   * Change some of a tenant's limits; the rest keep their values. Edges apply
+   * the new limits within their key cache time. Raising `shards` sends new
+   * writes to more coordinators; data already written stays where it is and
+   * stays queryable (queries read every node).
+   */
+  async patchLimits(id: string, patch: LimitsPatch): Promise<TenantInfo | undefined> {
+    const r = this.sql.exec<TenantRow>(`SELECT * FROM tenants WHERE id = ?`, id).toArray()[0];
+    if (!r) return undefined;
+    const { shards = r.shards, ...rest } = patch;
+    const merged = { ...(JSON.parse(r.limits) as LimitsPatch), ...rest };
+    this.sql.exec(`UPDATE tenants SET shards = ?, limits = ? WHERE id = ?`, shards, JSON.stringify(merged), id);
+    return this.getTenant(id);
   }
 
   /** A tenant's keys, without secrets (only their hashes exist here anyway, and those are not returned). */

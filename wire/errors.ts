@@ -34,6 +34,7 @@ export const ErrorIds = {
   sampleTooFarInFuture: 'err-isobar-sample-too-far-in-future',
   sampleTooOld: 'err-isobar-sample-too-old',
   duplicateSample: 'err-isobar-duplicate-sample',
+  ingestionRateLimited: 'err-isobar-ingestion-rate-limited',
   remoteWriteV2Unsupported: 'err-isobar-remote-write-2-unsupported',
   // query side
   badMatcher: 'err-isobar-bad-matcher',

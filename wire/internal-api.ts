@@ -36,6 +36,18 @@ export function chunksPath(tenant: string): string {
 export const PEERS_HEADER = 'x-isobar-peers';
 
 /**
+ * Header on a PromQL request from the edge: the tenant's query limits, JSON
+ * `{"timeoutSeconds":n,"maxSamples":n,"maxPoints":n}`. The node applies each,
+ * or its own setting where that is lower.
+ */
+export const QUERY_LIMITS_HEADER = 'x-isobar-query-limits';
+export interface TenantQueryLimits {
+  timeoutSeconds: number;
+  maxSamples: number;
+  maxPoints: number;
+}
+
+/**
  * Header: the identity of the coordinator's log (random, fixed for the log's life).
  * Sequence numbers count within one log; if a coordinator's log is ever created
  * anew (tenant recreated, storage reset), its numbers start over under a new id,

@@ -12,7 +12,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, PEERS_HEADER } from '../../wire/internal-api.js';
+import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, PEERS_HEADER, QUERY_LIMITS_HEADER, type TenantQueryLimits } from '../../wire/internal-api.js';
 import { BatchFormatError } from '../../wire/node-batch.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
@@ -108,7 +108,7 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
   const queryOptions = (tenant: string, c: Context): EngineOptions => {
     const signal = c.req.raw.signal;
     const peers = (c.req.header(PEERS_HEADER) ?? '').split(',').map((p) => p.trim()).filter(Boolean);
-    return { ...queryLimits, signal, ...(peers.length ? { peers: peerSeries(peers, tenant, secret, signal) } : {}) };
+    return { ...tenantLimits(queryLimits, c.req.header(QUERY_LIMITS_HEADER)), signal, ...(peers.length ? { peers: peerSeries(peers, tenant, secret, signal) } : {}) };
   };
   for (const method of ['get', 'post'] as const) {
     app[method](`${prom}/series`, read((t, p) => seriesApi(store.tenantDb(t), p)));
@@ -142,6 +142,24 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     return c.text(`internal error: ${e.message}`, 500);
   });
   return app;
+}
+
+/** The node's query limits, each lowered to the tenant's where the edge sent a lower one. */
+function tenantLimits(node: EngineOptions, header: string | undefined): EngineOptions {
+  if (!header) return node;
+  let t: Partial<TenantQueryLimits>;
+  try {
+    t = JSON.parse(header) as Partial<TenantQueryLimits>;
+  } catch {
+    return node;
+  }
+  const lower = (mine: number | undefined, theirs: number | undefined) => (typeof theirs === 'number' && theirs > 0 ? Math.min(mine ?? Infinity, theirs) : mine);
+  return {
+    ...node,
+    timeoutMs: lower(node.timeoutMs, t.timeoutSeconds === undefined ? undefined : t.timeoutSeconds * 1000),
+    maxSamples: lower(node.maxSamples, t.maxSamples),
+    maxPoints: lower(node.maxPoints, t.maxPoints),
+  };
 }
 
 /** Query-string and form-encoded body parameters together, as Prometheus reads them. */

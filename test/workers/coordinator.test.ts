@@ -2,7 +2,7 @@ import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare
 import { describe, expect, it } from 'vitest';
 import { encodeWriteRequest } from '../../wire/remote-write.js';
 import { snappyEncode } from '../../wire/snappy.js';
-import type { ShardCoordinator } from '../../durable/shard-coordinator.js';
+import type { AppendAck, ShardCoordinator } from '../../durable/shard-coordinator.js';
 import { eventually, newTenant, nodeControl, now, read, write } from './helpers.js';
 
 const payload = (name: string, t: number) => snappyEncode(encodeWriteRequest([{ labels: [['__name__', name]], samples: [[t, 1]] }]));
@@ -15,7 +15,7 @@ describe('ShardCoordinator commit log', () => {
   it('assigns increasing sequence numbers and group-commits concurrent appends', async () => {
     await newTenant('order', 1);
     const stub = coordinator('order', 0);
-    const acks = await Promise.all(Array.from({ length: 20 }, (_, i) => stub.append('order', 0, [payload(`ordered_${i}`, 1000 + i)])));
+    const acks = await Promise.all(Array.from({ length: 20 }, (_, i) => stub.append('order', 0, [payload(`ordered_${i}`, 1000 + i)]) as Promise<AppendAck>));
     const seqs = acks.map((a) => a.seq);
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs.slice().sort((a, b) => a - b));
     const logged = await stub.logSeqs();
@@ -63,12 +63,12 @@ describe('ShardCoordinator commit log', () => {
   it('keeps sequence numbers across object restarts (state in SQLite)', async () => {
     await newTenant('durable', 1);
     const stub = coordinator('durable', 0);
-    const a = await stub.append('durable', 0, [payload('d', 1)]);
+    const a = (await stub.append('durable', 0, [payload('d', 1)])) as AppendAck;
     await runInDurableObject(stub, async (_obj: ShardCoordinator, state) => {
       const rows = state.storage.sql.exec<{ seq: number }>('SELECT seq FROM log').toArray();
       expect(rows.map((r) => r.seq)).toContain(a.seq);
     });
-    const b = await stub.append('durable', 0, [payload('d', 2)]);
+    const b = (await stub.append('durable', 0, [payload('d', 2)])) as AppendAck;
     expect(b.seq).toBe(a.seq + 1);
   });
 });

@@ -37,8 +37,8 @@ export async function admin(method: string, path: string, body?: unknown): Promi
 }
 
 /** A tenant with a write+read key, for tests that need their own. */
-export async function newTenant(id: string, shards = 2): Promise<string> {
-  const t = await admin('POST', '/tenants', { id, shards });
+export async function newTenant(id: string, shards = 2, limits: Record<string, number> = {}): Promise<string> {
+  const t = await admin('POST', '/tenants', { id, shards, limits });
   if (t.status !== 201 && t.status !== 409) throw new Error(`create tenant: ${t.status} ${await t.text()}`);
   const k = await admin('POST', `/tenants/${id}/keys`, { scopes: ['write', 'read'] });
   if (k.status !== 201) throw new Error(`create key: ${k.status} ${await k.text()}`);

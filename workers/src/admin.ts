@@ -7,16 +7,21 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ErrorIds, IsobarError } from '../../wire/errors.js';
 import { TENANT_ID_RE } from '../../durable/tenant-registry.js';
+import { LimitsPatchSchema, LimitsSchema } from '../../durable/limits.js';
 import { INTERNAL_PREFIX } from '../../wire/internal-api.js';
 import { transportFrom } from '../../durable/transport.js';
 import type { AppEnv } from './context.js';
 import { bearer, secretMatches } from './secrets.js';
 
-const CreateTenant = z.object({
-  id: z.string().regex(TENANT_ID_RE, 'tenant ids are 1-63 characters of [a-z0-9-]'),
-  name: z.string().max(200).optional(),
-  shards: z.number().int().min(1).max(1024).optional(),
-});
+const CreateTenant = z
+  .object({
+    id: z.string().regex(TENANT_ID_RE, 'tenant ids are 1-63 characters of [a-z0-9-]'),
+    name: z.string().max(200).optional(),
+    limits: LimitsPatchSchema.optional(),
+    /** Shorthand for limits.shards. */
+    shards: LimitsSchema.shape.shards.optional(),
+  })
+  .strict();
 const CreateKey = z.object({
   scopes: z.array(z.enum(['write', 'read', 'admin'])).min(1),
   name: z.string().max(200).optional(),
@@ -43,7 +48,8 @@ export function adminApp(): Hono<AppEnv> {
   app.post('/tenants', async (c) => {
     const parsed = CreateTenant.safeParse(await c.req.json().catch(() => undefined));
     if (!parsed.success) return jsonError(400, ErrorIds.badParameter, z.prettifyError(parsed.error));
-    const t = await registry(c.env).createTenant(parsed.data.id, parsed.data.name ?? parsed.data.id, parsed.data.shards ?? 1);
+    const { id, name, limits, shards } = parsed.data;
+    const t = await registry(c.env).createTenant(id, name ?? id, { ...limits, ...(shards ? { shards } : {}) });
     if (t === 'exists') return jsonError(409, ErrorIds.badParameter, `tenant ${parsed.data.id} already exists`);
     return c.json(t, 201);
   });
@@ -58,6 +64,13 @@ export function adminApp(): Hono<AppEnv> {
   app.delete('/tenants/:id/keys/:keyId', async (c) => {
     const ok = await registry(c.env).revokeKey(c.req.param('id'), c.req.param('keyId'));
     return ok ? c.body(null, 204) : jsonError(404, ErrorIds.badParameter, `tenant ${c.req.param('id')} has no key ${c.req.param('keyId')}`);
+  });
+
+  app.patch('/tenants/:id/limits', async (c) => {
+    const parsed = LimitsPatchSchema.safeParse(await c.req.json().catch(() => undefined));
+    if (!parsed.success) return jsonError(400, ErrorIds.badParameter, z.prettifyError(parsed.error));
+    const t = await registry(c.env).patchLimits(c.req.param('id'), parsed.data);
+    return t ? c.json(t.limits) : jsonError(404, ErrorIds.badParameter, `no tenant ${c.req.param('id')}`);
   });
 
   app.get('/tenants/:id', async (c) => {

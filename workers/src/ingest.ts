@@ -3,19 +3,23 @@
  *
  * The pipeline, in order:
  *   1. auth          (middleware; `write` scope)
- *   2. body limit    413 over ISOBAR_MAX_BODY_BYTES, checked before and while reading
+ *   2. body limit    413 over the tenant's max_body_bytes, checked before and while reading
  *   3. decode        snappy, refusing blocks that declare more than ISOBAR_MAX_DECOMPRESSED_BYTES
- *   4. validate      each series (labels, UTF-8, timestamps); bad series are dropped and reported
+ *   4. validate      each series (labels, UTF-8, timestamps, the tenant's label and time
+ *                    limits); bad series are dropped and reported
  *   5. route         series hash -> jump hash over the tenant's shard count
  *   6. commit        one RPC per shard coordinator, in parallel, carrying the shard's
  *                    series as their original bytes, snappy-compressed
  * Answer: 204 when every series is in its coordinator's commit log; 400 naming
  * the first bad series when some were rejected (the valid ones are kept, and
- * clients do not retry 400s); 503 when a coordinator could not take the batch.
+ * clients do not retry 400s); 429 with Retry-After when a coordinator's share
+ * of the tenant's ingestion rate is used up; 503 when a coordinator could not
+ * take the batch.
  */
 import type { Context } from 'hono';
 import { ErrorIds, IsobarError, type ErrorId } from '../../wire/errors.js';
-import type { AppendAck } from '../../durable/shard-coordinator.js';
+import type { AppendAck, RateLimited } from '../../durable/shard-coordinator.js';
+import { howToRaise } from '../../durable/limits.js';
 import { jumpHash } from '../../wire/hash.js';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { MAX_RECORD_BYTES } from '../../wire/node-batch.js';
@@ -32,17 +36,16 @@ const log = createLogger('edge');
  * n + n/6 + 32 bytes, so 1.5 MB stays under the record limit (MAX_RECORD_BYTES).
  */
 const MAX_RECORD_UNCOMPRESSED = 1_500_000;
-export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
-/** Samples further ahead than this are refused (clock skew beyond it is a bug worth hearing about). */
-export const DEFAULT_MAX_FUTURE_MS = 10 * 60 * 1000;
-/** Default retention: samples older than this are refused (per tenant in a later stage). */
-export const DEFAULT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 32 * 1024 * 1024;
 
 /** Read the body, refusing more than `max` bytes whether or not Content-Length says so. */
-async function readCapped(req: Request, max: number): Promise<Uint8Array | IsobarError> {
+async function readCapped(req: Request, max: number, tenant: string): Promise<Uint8Array | IsobarError> {
   const tooLarge = (n: number | string) =>
-    new IsobarError(ErrorIds.bodyTooLarge, 'too-large', `request body of ${n} bytes is over the limit of ${max} bytes (max_body_bytes); send smaller batches (Prometheus: queue_config.max_samples_per_send)`);
+    new IsobarError(
+      ErrorIds.bodyTooLarge,
+      'too-large',
+      `request body of ${n} bytes is over the limit of ${max} bytes (max_body_bytes); send smaller batches (Prometheus: queue_config.max_samples_per_send) or ${howToRaise(tenant, 'maxBodyBytes')}`,
+    );
   const declared = Number(req.headers.get('content-length') ?? NaN);
   if (declared > max) return tooLarge(declared);
   if (!req.body) return new Uint8Array(0);
@@ -72,6 +75,7 @@ async function readCapped(req: Request, max: number): Promise<Uint8Array | Isoba
 interface ShardBatch {
   ranges: number[]; // start, end pairs into the decoded request
   bytes: number;
+  samples: number;
 }
 
 export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
@@ -88,8 +92,9 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
     return textError(new IsobarError(ErrorIds.unsupportedEncoding, 'bad-data', `Content-Encoding must be "snappy" for remote write, got ${JSON.stringify(encoding)}`));
   }
 
+  const limits = principal.limits;
   // 2. body limit
-  const body = await readCapped(c.req.raw, intVar(env.ISOBAR_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES));
+  const body = await readCapped(c.req.raw, limits.maxBodyBytes, principal.tenant);
   if (body instanceof IsobarError) return textError(body);
 
   // 3. decode
@@ -102,16 +107,16 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   }
 
   // 4. validate and 5. route
-  const shards = principal.shards;
+  const shards = limits.shards;
   const byShard = new Map<number, ShardBatch>();
   let total = 0;
   let rejected = 0;
   let samples = 0;
   let first: SeriesProblem | undefined;
-  const reader = new WriteRequestReader(raw);
+  const reader = new WriteRequestReader(raw, limits);
   const now = Date.now();
-  const maxFuture = intVar(env.ISOBAR_MAX_FUTURE_SECONDS, DEFAULT_MAX_FUTURE_MS / 1000) * 1000;
-  const retention = intVar(env.ISOBAR_RETENTION_SECONDS, DEFAULT_RETENTION_MS / 1000) * 1000;
+  const maxFuture = limits.maxFutureSeconds * 1000;
+  const retention = limits.retentionSeconds * 1000;
   try {
     while (reader.next()) {
       total++;
@@ -130,9 +135,10 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
       samples += reader.sampleCount;
       const shard = jumpHash(reader.hashHi, reader.hashLo, shards);
       let b = byShard.get(shard);
-      if (!b) byShard.set(shard, (b = { ranges: [], bytes: 0 }));
+      if (!b) byShard.set(shard, (b = { ranges: [], bytes: 0, samples: 0 }));
       b.ranges.push(reader.seriesStart, reader.seriesEnd);
       b.bytes += reader.seriesEnd - reader.seriesStart;
+      b.samples += reader.sampleCount;
     }
   } catch (e) {
     if (e instanceof IsobarError) return textError(e);
@@ -142,18 +148,33 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   // 6. commit, one RPC per shard, in parallel. When the whole request is valid
   // and belongs to one shard, the client's own snappy body is forwarded as is.
   const wholeBody = byShard.size === 1 && rejected === 0 && body.byteLength <= MAX_RECORD_BYTES && raw.byteLength <= MAX_RECORD_UNCOMPRESSED;
-  let acks: AppendAck[];
+  // Each coordinator holds its share of the tenant's ingestion rate.
+  const quota = (b: ShardBatch) => ({ samples: b.samples, rate: limits.ingestionRate / shards, burst: limits.ingestionBurst / shards });
+  let answers: Array<AppendAck | RateLimited>;
   try {
-    acks = await Promise.all(
+    answers = await Promise.all(
       [...byShard].map(([shard, b]) => {
         const stub = env.SHARD_COORDINATOR.get(env.SHARD_COORDINATOR.idFromName(`${principal.tenant}/${shard}`));
-        return stub.append(principal.tenant, shard, wholeBody ? [body] : recordsOf(raw, b));
+        return stub.append(principal.tenant, shard, wholeBody ? [body] : recordsOf(raw, b), quota(b));
       }),
     );
   } catch (e) {
     log.error('commit to shard coordinators failed', { tenant: principal.tenant, ...errorFields(e) });
     return textError(new IsobarError(ErrorIds.storageUnavailable, 'unavailable', 'the commit log could not take this batch; retry (nothing from it was acknowledged)'), { 'retry-after': '1' });
   }
+
+  const limited = answers.filter((a): a is RateLimited => 'rateLimited' in a);
+  if (limited.length > 0) {
+    const wait = Math.max(...limited.map((a) => a.rateLimited.retryAfterSeconds));
+    const kept = [...byShard.values()].filter((_, i) => !('rateLimited' in answers[i]!)).reduce((n, b) => n + b.samples, 0);
+    const e = new IsobarError(
+      ErrorIds.ingestionRateLimited,
+      'limited',
+      `tenant ${principal.tenant} is over its ingestion rate of ${limits.ingestionRate} samples/s (ingestion_rate; bursts up to ${limits.ingestionBurst}, ingestion_burst); retry after ${wait}s. ${kept} samples of this request were stored, and resending them is harmless (repeats are ignored); to write faster, ${howToRaise(principal.tenant, 'ingestionRate')}`,
+    );
+    return textError(e, { 'retry-after': String(wait) });
+  }
+  const acks = answers as AppendAck[];
 
   if (first) {
     const e = new IsobarError(first.id, 'bad-data', `${first.message}; ${rejected} of ${total} series rejected, the other ${total - rejected} (${samples} samples) were accepted`);

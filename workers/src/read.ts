@@ -5,7 +5,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { ErrorIds, IsobarError } from '../../wire/errors.js';
-import { PEERS_HEADER, promApiPrefix } from '../../wire/internal-api.js';
+import { PEERS_HEADER, promApiPrefix, QUERY_LIMITS_HEADER, type TenantQueryLimits } from '../../wire/internal-api.js';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { goString, labelsObject, stringArray, successJson } from '../../wire/prom-json.js';
 import { transportFrom, type NodeClient } from '../../durable/transport.js';
@@ -53,7 +53,13 @@ export function readApp(): Hono<AppEnv> {
           const evaluator = transport.nodeFor(tenant, 0);
           const peers = nodes.filter((n) => n !== evaluator).map((n) => transport.peerBase(n, url.origin));
           nodes = [evaluator];
-          if (peers.length) init.headers = { ...(init.headers as Record<string, string> | undefined), [PEERS_HEADER]: peers.join(',') };
+          const l = c.get('principal').limits;
+          const limits: TenantQueryLimits = { timeoutSeconds: l.queryTimeoutSeconds, maxSamples: l.queryMaxSamples, maxPoints: l.queryMaxPoints };
+          init.headers = {
+            ...(init.headers as Record<string, string> | undefined),
+            [QUERY_LIMITS_HEADER]: JSON.stringify(limits),
+            ...(peers.length ? { [PEERS_HEADER]: peers.join(',') } : {}),
+          };
         }
         // PromQL runs as long as the node's query timeout allows; it is cancelled when the user goes away.
         const signal = merge === 'single' ? AbortSignal.any([c.req.raw.signal, AbortSignal.timeout(QUERY_WAIT_MS)]) : AbortSignal.timeout(30_000);

@@ -182,13 +182,13 @@ export class Engine {
   }
 
   private checkDeadline(ctx: Ctx): void {
-    if (Date.now() > ctx.deadline) throw new QueryError(`query timed out after ${this.timeoutMs / 1000}s (limit ISOBAR_QUERY_TIMEOUT_SECONDS, or the request's timeout parameter)`, 'timeout');
+    if (Date.now() > ctx.deadline) throw new QueryError(`query timed out after ${this.timeoutMs / 1000}s (limit query_timeout_seconds / ISOBAR_QUERY_TIMEOUT_SECONDS, or the request's timeout parameter)`, 'timeout');
   }
 
   private countPoints(n: number): void {
     this.points += n;
     if (this.points > this.maxPoints) {
-      throw new QueryError(`query result would hold more than ${this.maxPoints} points (limit ISOBAR_QUERY_MAX_POINTS); use a longer step, a shorter range or fewer series`);
+      throw new QueryError(`query result would hold more than ${this.maxPoints} points (limit query_max_points / ISOBAR_QUERY_MAX_POINTS); use a longer step, a shorter range or fewer series`);
     }
   }
 
@@ -307,7 +307,7 @@ export class Engine {
       this.samplesLoaded += cols.n;
     }
     if (this.samplesLoaded > this.maxSamples) {
-      throw new QueryError(`query processing would load too many samples into memory: more than ${this.maxSamples} (limit ISOBAR_QUERY_MAX_SAMPLES); narrow the selectors or the time range`);
+      throw new QueryError(`query processing would load too many samples into memory: more than ${this.maxSamples} (limit query_max_samples / ISOBAR_QUERY_MAX_SAMPLES); narrow the selectors or the time range`);
     }
     this.loaded.set(sel, series);
   }

@@ -30,7 +30,7 @@ describe('query limits', () => {
     const { s } = db.head.getOrCreate(new PairLabels([['__name__', 'm']]));
     const ts = Float64Array.from({ length: 100 }, (_, i) => i * 1000);
     db.head.appendSamples(s, ts, new Float64Array(100), 100, { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 });
-    expect(() => new Engine(db, { maxSamples: 50 }).instant(parsePromQL('sum_over_time(m[5m])'), 99_000)).toThrow(/more than 50 \(limit ISOBAR_QUERY_MAX_SAMPLES\)/);
+    expect(() => new Engine(db, { maxSamples: 50 }).instant(parsePromQL('sum_over_time(m[5m])'), 99_000)).toThrow(/more than 50 \(limit query_max_samples \/ ISOBAR_QUERY_MAX_SAMPLES\)/);
     expect(new Engine(db, { maxSamples: 100 }).instant(parsePromQL('count_over_time(m[5m])'), 99_000)).toMatchObject({ type: 'vector', samples: [{ v: 100 }] });
   });
 
@@ -48,7 +48,7 @@ describe('query limits', () => {
     // 10 series x 11 steps = 110 points.
     const run = (opts: ConstructorParameters<typeof Engine>[1]) => new Engine(db, opts).rangeAsync(parsePromQL('m'), 0, 99_000, 9_900);
     expect((await run({ maxPoints: 110 })).length).toBe(10);
-    await expect(run({ maxPoints: 109 })).rejects.toThrow(/more than 109 points \(limit ISOBAR_QUERY_MAX_POINTS\)/);
+    await expect(run({ maxPoints: 109 })).rejects.toThrow(/more than 109 points \(limit query_max_points \/ ISOBAR_QUERY_MAX_POINTS\)/);
     await expect(new Engine(db, { maxPoints: 9 }).instantAsync(parsePromQL('m'), 99_000)).rejects.toThrow(/ISOBAR_QUERY_MAX_POINTS/);
 
     const heavy = parsePromQL('sum(avg_over_time(m[50s:1ms]))');

@@ -1,0 +1,101 @@
+/**
+ * Per-tenant limits: global defaults (environment), overridden per tenant in
+ * the TenantRegistry. The registry hands the effective limits to the edge with
+ * the key's principal, so a change reaches every edge isolate within the key
+ * cache time (ISOBAR_KEY_CACHE_TTL_SECONDS).
+ *
+ * Names are camelCase in the admin API; each limit's error message names it
+ * with its snake_case form (`ingestion_rate`), its value, and how to raise it.
+ */
+import { z } from 'zod';
+import type { Env } from './env.js';
+
+const positive = z.number().int().min(1);
+
+/** Every limit, with its bounds. */
+export const LimitsSchema = z.object({
+  /** Samples per second the tenant may write, across all shards (token bucket). */
+  ingestionRate: positive.max(1e9),
+  /** Samples the bucket holds: how far a burst may go above the rate. */
+  ingestionBurst: positive.max(1e10),
+  /** Most labels (name included) one series may have. */
+  maxLabelNamesPerSeries: positive.max(1000),
+  /** Longest label name, in bytes. */
+  maxLabelNameLength: positive.max(65_536),
+  /** Longest label value, in bytes. */
+  maxLabelValueLength: positive.max(1_048_576),
+  /** Largest compressed remote-write body, in bytes. */
+  maxBodyBytes: positive.max(256 * 1024 * 1024),
+  /** How far ahead of now a sample may be, in seconds. */
+  maxFutureSeconds: positive.max(7 * 86_400),
+  /** Samples older than this are refused, and blocks older are deleted (seconds). */
+  retentionSeconds: positive.max(100 * 365 * 86_400),
+  /** PromQL: longest a query may run (seconds). */
+  queryTimeoutSeconds: positive.max(3600),
+  /** PromQL: most samples one query may load. */
+  queryMaxSamples: positive.max(1e10),
+  /** PromQL: most points (samples over all series and steps) a result may hold. */
+  queryMaxPoints: positive.max(1e9),
+  /** Shard coordinators the tenant's writes are spread over. */
+  shards: positive.max(1024),
+});
+export type Limits = z.infer<typeof LimitsSchema>;
+
+/** A change to some limits (PATCH, or at tenant creation). */
+export const LimitsPatchSchema = LimitsSchema.partial().strict();
+export type LimitsPatch = z.infer<typeof LimitsPatchSchema>;
+
+/** Built-in defaults: roomy for a team's Prometheus, small enough to stop a runaway sender. */
+export const BUILTIN_LIMITS: Limits = {
+  ingestionRate: 500_000,
+  ingestionBurst: 5_000_000,
+  maxLabelNamesPerSeries: 40,
+  maxLabelNameLength: 1024,
+  maxLabelValueLength: 4096,
+  maxBodyBytes: 8 * 1024 * 1024,
+  maxFutureSeconds: 600,
+  retentionSeconds: 30 * 86_400,
+  queryTimeoutSeconds: 120,
+  queryMaxSamples: 50_000_000,
+  queryMaxPoints: 10_000_000,
+  shards: 1,
+};
+
+/** Environment variable holding each limit's global default. */
+export const LIMIT_ENV: Record<keyof Limits, keyof Env> = {
+  ingestionRate: 'ISOBAR_INGESTION_RATE',
+  ingestionBurst: 'ISOBAR_INGESTION_BURST',
+  maxLabelNamesPerSeries: 'ISOBAR_MAX_LABEL_NAMES_PER_SERIES',
+  maxLabelNameLength: 'ISOBAR_MAX_LABEL_NAME_LENGTH',
+  maxLabelValueLength: 'ISOBAR_MAX_LABEL_VALUE_LENGTH',
+  maxBodyBytes: 'ISOBAR_MAX_BODY_BYTES',
+  maxFutureSeconds: 'ISOBAR_MAX_FUTURE_SECONDS',
+  retentionSeconds: 'ISOBAR_RETENTION_SECONDS',
+  queryTimeoutSeconds: 'ISOBAR_QUERY_TIMEOUT_SECONDS',
+  queryMaxSamples: 'ISOBAR_QUERY_MAX_SAMPLES',
+  queryMaxPoints: 'ISOBAR_QUERY_MAX_POINTS',
+  shards: 'ISOBAR_DEFAULT_SHARDS',
+};
+
+/** The global defaults: built-in values, each replaced by its environment variable when set. */
+export function defaultLimits(env: Partial<Record<keyof Env, unknown>>): Limits {
+  const out = { ...BUILTIN_LIMITS };
+  for (const k of Object.keys(out) as Array<keyof Limits>) {
+    const raw = env[LIMIT_ENV[k]];
+    if (typeof raw !== 'string' || raw === '') continue;
+    const parsed = LimitsSchema.shape[k].safeParse(Number(raw));
+    if (!parsed.success) throw new Error(`${LIMIT_ENV[k]}=${JSON.stringify(raw)} is not a valid ${k}: ${z.prettifyError(parsed.error)}`);
+    out[k] = parsed.data;
+  }
+  return out;
+}
+
+/** The snake_case name a limit goes by in error messages. */
+export function limitName(k: keyof Limits): string {
+  return k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+}
+
+/** How an operator raises a limit: said in every error that names one. */
+export function howToRaise(tenant: string, k: keyof Limits): string {
+  return `ask the operator to raise it (isobar limits set ${tenant} --${limitName(k).replace(/_/g, '-')} N)`;
+}

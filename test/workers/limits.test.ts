@@ -1,0 +1,80 @@
+/**
+ * Per-tenant limits: set at creation or by PATCH, enforced at the edge (labels,
+ * body size) and in the shard coordinators (ingestion rate). Just under a limit
+ * is accepted; just over gets the documented status, id and message, and the
+ * request's other series are kept.
+ */
+import { describe, expect, it } from 'vitest';
+import { admin, newTenant, now, read, write } from './helpers.js';
+
+const series = (name: string, labels: Array<[string, string]>, t = now(), n = 1) => ({
+  labels: [['__name__', name], ...labels] as Array<[string, string]>,
+  samples: Array.from({ length: n }, (_, i) => [t - (n - 1 - i) * 1000, i] as [number, number]),
+});
+
+describe('tenant limits', () => {
+  it('are the global defaults until set; PATCH changes some and answers with all', async () => {
+    await newTenant('lim-admin', 1);
+    const t = (await (await admin('GET', '/tenants/lim-admin')).json()) as any;
+    expect(t.limits).toMatchObject({ ingestionRate: 500_000, maxLabelNamesPerSeries: 40, shards: 1 });
+    expect(t.overrides).toEqual({});
+
+    const r = await admin('PATCH', '/tenants/lim-admin/limits', { maxLabelNamesPerSeries: 12, shards: 3 });
+    expect(r.status).toBe(200);
+    const all = (await r.json()) as any;
+    expect(all).toMatchObject({ maxLabelNamesPerSeries: 12, shards: 3, ingestionRate: 500_000, retentionSeconds: 30 * 86_400 });
+    expect(Object.keys(all)).toHaveLength(12);
+    expect(((await (await admin('GET', '/tenants/lim-admin')).json()) as any).overrides).toEqual({ maxLabelNamesPerSeries: 12, shards: 3 });
+
+    const bad = await admin('PATCH', '/tenants/lim-admin/limits', { maxLabelNamesPerSeries: 0, nonsense: 1 });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/maxLabelNamesPerSeries[\s\S]*nonsense|nonsense[\s\S]*maxLabelNamesPerSeries/);
+    expect((await admin('PATCH', '/tenants/no-such-tenant/limits', { shards: 2 })).status).toBe(404);
+  });
+
+  it('max label names per series: 3 labels pass, 4 are refused by name, the other series kept', async () => {
+    const key = await newTenant('lim-labels', 1, { maxLabelNamesPerSeries: 3 });
+    const auth = `Bearer ${key}`;
+    expect((await write([series('ok3', [['a', '1'], ['b', '2']])], {}, auth)).status).toBe(204);
+    const r = await write([series('kept', [['a', '1']]), series('over', [['a', '1'], ['b', '2'], ['c', '3']])], {}, auth);
+    expect(r.status).toBe(400);
+    const msg = await r.text();
+    expect(msg).toMatch(/has 4 labels, over the limit of 3 \(max_label_names_per_series\)/);
+    expect(msg).toMatch(/err-isobar-max-label-names-per-series/);
+    expect(msg).toMatch(/1 of 2 series rejected/);
+    expect((await read('series?match[]=kept', auth)).body.data).toHaveLength(1);
+    expect((await read('series?match[]=over', auth)).body.data).toHaveLength(0);
+  });
+
+  it('label name and value lengths: at the limit pass, one byte over is refused', async () => {
+    const auth = `Bearer ${await newTenant('lim-lengths', 1, { maxLabelNameLength: 8, maxLabelValueLength: 10 })}`;
+    expect((await write([series('len', [['abcdefgh', '0123456789']])], {}, auth)).status).toBe(204);
+    const name = await write([series('len', [['abcdefghi', 'x']])], {}, auth);
+    expect([name.status, await name.text()]).toEqual([400, expect.stringMatching(/9 bytes, over the limit of 8 \(max_label_name_length\).*err-isobar-label-name-too-long/s)]);
+    const value = await write([series('len', [['a', '0123456789X']])], {}, auth);
+    expect([value.status, await value.text()]).toEqual([400, expect.stringMatching(/11 bytes, over the limit of 10 \(max_label_value_length\).*err-isobar-label-value-too-long/s)]);
+  });
+
+  it('body size: the tenant\u2019s max_body_bytes, 413 naming it', async () => {
+    const auth = `Bearer ${await newTenant('lim-body', 1, { maxBodyBytes: 200 })}`;
+    expect((await write([series('small', [])], {}, auth)).status).toBe(204);
+    let x = 12345;
+    const noise = Array.from({ length: 400 }, () => String.fromCharCode(97 + ((x = (x * 1103515245 + 12345) % 2 ** 31) % 26))).join(''); // snappy cannot shrink it
+    const big = await write([series('big', [['pad', noise]])], {}, auth);
+    expect(big.status).toBe(413);
+    expect(await big.text()).toMatch(/over the limit of 200 bytes \(max_body_bytes\).*isobar limits set lim-body --max-body-bytes.*err-isobar-body-too-large/s);
+  });
+
+  it('ingestion rate: a burst up to the bucket passes, the next batch gets 429 with Retry-After, nothing of it stored', async () => {
+    const auth = `Bearer ${await newTenant('lim-rate', 1, { ingestionRate: 10, ingestionBurst: 100 })}`;
+    const t = now();
+    expect((await write([series('rate_a', [], t, 100)], {}, auth)).status).toBe(204);
+    const r = await write([series('rate_b', [], t, 50)], {}, auth);
+    expect(r.status).toBe(429);
+    expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await r.text()).toMatch(/over its ingestion rate of 10 samples\/s \(ingestion_rate; bursts up to 100, ingestion_burst\); retry after \d+s.*err-isobar-ingestion-rate-limited/s);
+    expect((await read('series?match[]=rate_b', auth)).body.data).toHaveLength(0);
+    // Other tenants are not affected.
+    expect((await write([series('rate_other', [], t, 150)])).status).toBe(204);
+  });
+});
