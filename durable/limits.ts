@@ -8,7 +8,6 @@
  * with its snake_case form (`ingestion_rate`), its value, and how to raise it.
  */
 import { z } from 'zod';
-import type { Env } from './env.js';
 
 const positive = z.number().int().min(1);
 
@@ -62,7 +61,7 @@ export const BUILTIN_LIMITS: Limits = {
 };
 
 /** Environment variable holding each limit's global default. */
-export const LIMIT_ENV: Record<keyof Limits, keyof Env> = {
+export const LIMIT_ENV: Record<keyof Limits, string> = {
   ingestionRate: 'ISOBAR_INGESTION_RATE',
   ingestionBurst: 'ISOBAR_INGESTION_BURST',
   maxLabelNamesPerSeries: 'ISOBAR_MAX_LABEL_NAMES_PER_SERIES',
@@ -78,10 +77,10 @@ export const LIMIT_ENV: Record<keyof Limits, keyof Env> = {
 };
 
 /** The global defaults: built-in values, each replaced by its environment variable when set. */
-export function defaultLimits(env: Partial<Record<keyof Env, unknown>>): Limits {
+export function defaultLimits(env: object): Limits {
   const out = { ...BUILTIN_LIMITS };
   for (const k of Object.keys(out) as Array<keyof Limits>) {
-    const raw = env[LIMIT_ENV[k]];
+    const raw = (env as Record<string, unknown>)[LIMIT_ENV[k]];
     if (typeof raw !== 'string' || raw === '') continue;
     const parsed = LimitsSchema.shape[k].safeParse(Number(raw));
     if (!parsed.success) throw new Error(`${LIMIT_ENV[k]}=${JSON.stringify(raw)} is not a valid ${k}: ${z.prettifyError(parsed.error)}`);

@@ -82,7 +82,7 @@ export async function startEdge(s, { inheritOutput = false, extraVars = {} } = {
     ISOBAR_DEMO_KEY: s.ISOBAR_DEMO_KEY,
     // Optional settings the edge shares with the storage node, passed through when set.
     ...Object.fromEntries(
-      ['ISOBAR_DEMO_SHARDS', 'ISOBAR_RETENTION_SECONDS', 'ISOBAR_MAX_FUTURE_SECONDS'].filter((k) => process.env[k]).map((k) => [k, process.env[k]]),
+      ['ISOBAR_DEMO_SHARDS', 'ISOBAR_RETENTION_SECONDS', 'ISOBAR_MAX_FUTURE_SECONDS', 'ISOBAR_KEY_CACHE_TTL_SECONDS'].filter((k) => process.env[k]).map((k) => [k, process.env[k]]),
     ),
     ...extraVars,
   };
