@@ -5,6 +5,7 @@
  * request's other series are kept.
  */
 import { describe, expect, it } from 'vitest';
+import { SELF } from 'cloudflare:test';
 import { admin, newTenant, now, read, write } from './helpers.js';
 
 const series = (name: string, labels: Array<[string, string]>, t = now(), n = 1) => ({
@@ -76,5 +77,23 @@ describe('tenant limits', () => {
     expect((await read('series?match[]=rate_b', auth)).body.data).toHaveLength(0);
     // Other tenants are not affected.
     expect((await write([series('rate_other', [], t, 150)])).status).toBe(204);
+  });
+});
+
+describe('admin API description', () => {
+  it('serves an OpenAPI document whose request schemas are the ones the API enforces', async () => {
+    const r = await SELF.fetch('http://isobar.test/admin/v1/openapi.json');
+    expect(r.status).toBe(200);
+    const doc = (await r.json()) as any;
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/tenants', '/tenants/{id}', '/tenants/{id}/limits', '/tenants/{id}/keys', '/tenants/{id}/keys/{keyId}']));
+    const create = doc.paths['/tenants'].post.requestBody.content['application/json'].schema;
+    expect(create).toMatchObject({ type: 'object', required: ['id'], additionalProperties: false });
+    expect(create.properties.id.pattern).toBe('^[a-z0-9-]{1,63}$');
+    const patch = doc.paths['/tenants/{id}/limits'].patch.requestBody.content['application/json'].schema;
+    expect(Object.keys(patch.properties)).toHaveLength(12);
+    expect(patch.properties.ingestionRate).toMatchObject({ type: 'integer', minimum: 1 });
+    // What the document says is refused is refused.
+    expect((await admin('POST', '/tenants', { id: 'doc-check', surprise: true })).status).toBe(400);
   });
 });

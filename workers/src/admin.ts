@@ -1,5 +1,6 @@
 /**
- * Operator API under /admin/v1, guarded by ISOBAR_ADMIN_TOKEN (Bearer).
+ * Operator API under /admin/v1, guarded by ISOBAR_ADMIN_TOKEN (Bearer); its
+ * OpenAPI document is /admin/v1/openapi.json (workers/src/openapi.ts).
  * This is the first slice (create tenants and keys, inspect a shard's commit
  * log); bodies are validated with zod and every rejection says what was wrong.
  */
@@ -11,9 +12,10 @@ import { LimitsPatchSchema, LimitsSchema } from '../../durable/limits.js';
 import { INTERNAL_PREFIX } from '../../wire/internal-api.js';
 import { transportFrom } from '../../durable/transport.js';
 import type { AppEnv } from './context.js';
+import { openApiDocument } from './openapi.js';
 import { bearer, secretMatches } from './secrets.js';
 
-const CreateTenant = z
+export const CreateTenant = z
   .object({
     id: z.string().regex(TENANT_ID_RE, 'tenant ids are 1-63 characters of [a-z0-9-]'),
     name: z.string().max(200).optional(),
@@ -22,7 +24,7 @@ const CreateTenant = z
     shards: LimitsSchema.shape.shards.optional(),
   })
   .strict();
-const CreateKey = z.object({
+export const CreateKey = z.object({
   scopes: z.array(z.enum(['write', 'read', 'admin'])).min(1),
   name: z.string().max(200).optional(),
   expiresAt: z.iso.datetime({ offset: true }).optional(),
@@ -34,6 +36,9 @@ function jsonError(status: 400 | 401 | 404 | 409, id: string, message: string): 
 
 export function adminApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+
+  // The API's description: public, it holds no data.
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
 
   app.use('*', async function requireOperatorToken(c, next) {
     if (!(await secretMatches(bearer(c.req.header('authorization')), c.env.ISOBAR_ADMIN_TOKEN))) {

@@ -1,0 +1,96 @@
+/**
+ * The admin API's OpenAPI 3.1 document (`GET /admin/v1/openapi.json`). Request
+ * bodies are the zod schemas the handlers validate with, converted, so the
+ * document cannot drift from what the API accepts.
+ */
+import { z } from 'zod';
+import { LimitsPatchSchema, LimitsSchema } from '../../durable/limits.js';
+import { CreateKey, CreateTenant } from './admin.js';
+
+const Tenant = z.object({
+  id: z.string(),
+  name: z.string(),
+  createdAt: z.iso.datetime(),
+  limits: LimitsSchema,
+  overrides: LimitsPatchSchema,
+});
+const Key = z.object({
+  id: z.string(),
+  name: z.string(),
+  scopes: z.array(z.enum(['write', 'read', 'admin'])),
+  createdAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime().nullable(),
+  revoked: z.boolean(),
+});
+const KeyCreated = z.object({ id: z.string(), key: z.string().describe('the secret, shown only in this answer'), scopes: z.array(z.string()) });
+const ApiError = z.object({ error: z.string().describe('what was wrong, and which limit applied'), id: z.string().describe('stable error id (docs/errors.md)') });
+
+const schema = (s: z.ZodType) => {
+  const { $schema: _, ...rest } = z.toJSONSchema(s, { io: 'input' }) as Record<string, unknown>;
+  return rest;
+};
+const json = (s: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema: schema(s) } } });
+const err = (description: string) => json(ApiError, description);
+const tenantId = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9-]{1,63}$' } };
+const keyId = { name: 'keyId', in: 'path', required: true, schema: { type: 'string' } };
+const common = { '401': err('missing or wrong operator token') };
+
+let cached: unknown;
+
+export function openApiDocument(): unknown {
+  cached ??= {
+    openapi: '3.1.0',
+    info: { title: 'Isobar admin API', version: '1', description: 'Tenants, API keys and limits. Every operation needs `Authorization: Bearer $ISOBAR_ADMIN_TOKEN`.' },
+    servers: [{ url: '/admin/v1' }],
+    components: { securitySchemes: { operatorToken: { type: 'http', scheme: 'bearer' } } },
+    security: [{ operatorToken: [] }],
+    paths: {
+      '/tenants': {
+        get: { summary: 'List tenants', responses: { '200': json(z.object({ tenants: z.array(Tenant) }), 'every tenant'), ...common } },
+        post: {
+          summary: 'Create a tenant',
+          requestBody: { required: true, content: { 'application/json': { schema: schema(CreateTenant) } } },
+          responses: { '201': json(Tenant, 'created'), '400': err('invalid body'), '409': err('the tenant exists'), ...common },
+        },
+      },
+      '/tenants/{id}': {
+        get: { summary: 'A tenant with its effective limits', parameters: [tenantId], responses: { '200': json(Tenant, 'the tenant'), '404': err('no such tenant'), ...common } },
+      },
+      '/tenants/{id}/limits': {
+        patch: {
+          summary: 'Change some limits; answers with all of them',
+          parameters: [tenantId],
+          requestBody: { required: true, content: { 'application/json': { schema: schema(LimitsPatchSchema) } } },
+          responses: { '200': json(LimitsSchema, 'the effective limits'), '400': err('invalid body'), '404': err('no such tenant'), ...common },
+        },
+      },
+      '/tenants/{id}/keys': {
+        get: { summary: 'List keys (never their secrets)', parameters: [tenantId], responses: { '200': json(z.object({ keys: z.array(Key) }), 'the keys'), '404': err('no such tenant'), ...common } },
+        post: {
+          summary: 'Create a key; its secret is in this answer only',
+          parameters: [tenantId],
+          requestBody: { required: true, content: { 'application/json': { schema: schema(CreateKey) } } },
+          responses: { '201': json(KeyCreated, 'created'), '400': err('invalid body'), '404': err('no such tenant'), ...common },
+        },
+      },
+      '/tenants/{id}/keys/{keyId}': {
+        delete: { summary: 'Revoke a key (refused at every edge within the key cache time)', parameters: [tenantId, keyId], responses: { '204': { description: 'revoked' }, '404': err('no such key'), ...common } },
+      },
+      '/flush': {
+        post: {
+          summary: 'Cut storage nodes\u2019 heads into blocks now',
+          parameters: [{ name: 'tenant', in: 'query', required: false, schema: { type: 'string' } }],
+          responses: { '200': { description: 'per node: time taken and tenants flushed' }, ...common },
+        },
+      },
+      '/tenants/{id}/shards/{shard}/log': {
+        get: {
+          summary: 'A shard coordinator\u2019s commit-log state',
+          parameters: [tenantId, { name: 'shard', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } }],
+          responses: { '200': { description: 'sequence numbers, rows and bytes held' }, ...common },
+        },
+      },
+    },
+  };
+  return cached;
+}
