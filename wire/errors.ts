@@ -11,6 +11,7 @@ export const ErrorIds = {
   invalidCredentials: 'err-isobar-invalid-credentials',
   insufficientScope: 'err-isobar-insufficient-scope',
   adminTokenRequired: 'err-isobar-admin-token-required',
+  tooManyFailedLogins: 'err-isobar-too-many-failed-logins',
   // request framing
   bodyTooLarge: 'err-isobar-body-too-large',
   decompressedTooLarge: 'err-isobar-decompressed-too-large',

@@ -90,3 +90,20 @@ describe('key lifecycle', () => {
     expect(tenants.map((t) => t.id)).toEqual(expect.arrayContaining(['demo', 'lifecycle']));
   });
 });
+
+describe('key guessing', () => {
+  it('slows down: after 30 invalid keys from one address, 429 with Retry-After; a verified key still works', async () => {
+    const from = (key: string, ip: string) =>
+      SELF.fetch('http://isobar.test/prometheus/api/v1/labels', { headers: { authorization: `Bearer ${key}`, 'cf-connecting-ip': ip } });
+    expect((await from(DEMO_KEY, '192.0.2.7')).status).toBe(200); // verified, and cached
+    const statuses: number[] = [];
+    for (let i = 0; i < 32; i++) statuses.push((await from(`isb_guess${i}_abcdefghijklmnopqrstuvwxyz`, '192.0.2.7')).status);
+    expect(statuses.slice(0, 30).every((s) => s === 401)).toBe(true);
+    const limited = await from('isb_guess99_abcdefghijklmnopqrstuvwxyz', '192.0.2.7');
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await limited.text()).toMatch(/too many requests with invalid API keys.*err-isobar-too-many-failed-logins/);
+    expect((await from(DEMO_KEY, '192.0.2.7')).status).toBe(200);
+    expect((await from('isb_guess98_abcdefghijklmnopqrstuvwxyz', '198.51.100.1')).status).toBe(401); // other addresses unaffected
+  });
+});

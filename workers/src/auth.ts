@@ -41,6 +41,27 @@ export function parseAuthorization(header: string | undefined): Credentials | Is
 const CACHE_MAX = 10_000;
 const cache = new Map<string, { p: Principal; until: number }>();
 
+/**
+ * Failed key lookups per client address (per isolate): a bucket of
+ * FAILURE_BURST failures refilled at one per FAILURE_REFILL_MS. An empty bucket
+ * answers 429 instead of looking keys up, so guessing keys is slow. Keys this
+ * isolate verified lately (cached) pass without touching the budget.
+ */
+const FAILURE_BURST = 30;
+const FAILURE_REFILL_MS = 2000;
+const failures = new Map<string, { tokens: number; at: number }>();
+
+function failureBudget(client: string, now: number): { tokens: number; at: number } {
+  let b = failures.get(client);
+  if (!b) {
+    if (failures.size >= CACHE_MAX) failures.delete(failures.keys().next().value!);
+    failures.set(client, (b = { tokens: FAILURE_BURST, at: now }));
+  }
+  b.tokens = Math.min(FAILURE_BURST, b.tokens + (now - b.at) / FAILURE_REFILL_MS);
+  b.at = now;
+  return b;
+}
+
 function hex(buf: ArrayBuffer): string {
   return [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -57,18 +78,26 @@ export function authenticate({ scope, format }: AuthOptions): MiddlewareHandler<
   return async function authenticateTenant(c, next) {
     const creds = parseAuthorization(c.req.header('authorization'));
     if (creds instanceof IsobarError) return fail(creds);
-    const parsed = parseApiKey(creds.key);
-    const invalid = new IsobarError(ErrorIds.invalidCredentials, 'unauthenticated', 'invalid API key');
-    if (!parsed) return fail(invalid);
-    const digest = await sha256(parsed.secret);
-    const cacheKey = `${parsed.keyId}:${hex(digest)}`;
     const now = Date.now();
+    const invalid = new IsobarError(ErrorIds.invalidCredentials, 'unauthenticated', 'invalid API key');
+    const parsed = parseApiKey(creds.key);
+    const digest = parsed ? await sha256(parsed.secret) : undefined;
+    const cacheKey = parsed ? `${parsed.keyId}:${hex(digest!)}` : '';
     let principal = cache.get(cacheKey);
     if (!principal || principal.until <= now) {
-      const registry = c.env.TENANT_REGISTRY.get(c.env.TENANT_REGISTRY.idFromName('global'));
-      const p = await registry.verify(parsed.keyId, digest);
+      // Not a key verified lately: the address's failure budget decides whether we even look it up.
+      const budget = failureBudget(c.req.header('cf-connecting-ip') ?? c.req.header('x-real-ip') ?? 'unknown', now);
+      if (budget.tokens < 1) {
+        const wait = Math.ceil(((1 - budget.tokens) * FAILURE_REFILL_MS) / 1000);
+        return fail(
+          new IsobarError(ErrorIds.tooManyFailedLogins, 'limited', `too many requests with invalid API keys from this address (more than ${FAILURE_BURST}, then one per ${FAILURE_REFILL_MS / 1000}s); retry after ${wait}s with a valid key`),
+          { 'retry-after': String(wait) },
+        );
+      }
+      const p = parsed ? await c.env.TENANT_REGISTRY.get(c.env.TENANT_REGISTRY.idFromName('global')).verify(parsed.keyId, digest!) : undefined;
       if (!p) {
         cache.delete(cacheKey);
+        budget.tokens -= 1;
         return fail(invalid);
       }
       if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);

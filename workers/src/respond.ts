@@ -11,10 +11,11 @@ export function textError(e: IsobarError, headers: Record<string, string> = {}):
   return new Response(e.describe() + '\n', { status: httpStatusOf(e.cause_), headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } });
 }
 
-export function promError(e: IsobarError): Response {
+export function promError(e: IsobarError, headers: Record<string, string> = {}): Response {
   const status = httpStatusOf(e.cause_);
-  const type: PromErrorType = status === 400 ? 'bad_data' : status >= 500 ? 'unavailable' : ((e.cause_ === 'unauthenticated' ? 'unauthorized' : 'forbidden') as PromErrorType);
-  return new Response(errorJson(type, e.describe()), { status, headers: { 'content-type': 'application/json' } });
+  const type: PromErrorType =
+    status === 400 ? 'bad_data' : status >= 500 ? 'unavailable' : status === 429 ? ('too_many_requests' as PromErrorType) : ((e.cause_ === 'unauthenticated' ? 'unauthorized' : 'forbidden') as PromErrorType);
+  return new Response(errorJson(type, e.describe()), { status, headers: { 'content-type': 'application/json', ...headers } });
 }
 
 export function promJson(body: string, status = 200): Response {
