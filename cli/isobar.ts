@@ -1,7 +1,7 @@
 /**
  * `isobar`: the operator's command line over the admin API (/admin/v1).
  *
- *   isobar tenant list | create <id> [--name N] [--shards N] | get <id>
+ *   isobar tenant list | create <id> [--name N] [--shards N] | get <id> | delete <id>
  *   isobar key create <tenant> [--scopes write,read] [--name N] [--expires RFC3339]
  *   isobar key list <tenant> | revoke <tenant> <key id>
  *   isobar limits get <tenant> | set <tenant> --ingestion-rate N --max-label-names-per-series N ...
@@ -17,6 +17,7 @@ const USAGE = `usage: isobar [--url URL] [--token TOKEN] [--json] <command>
   tenant list                               every tenant
   tenant create <id> [--name N] [--shards N]
   tenant get <id>                           a tenant and its effective limits
+  tenant delete <id>                        refuses its keys and writes at once, removes its data
   key create <tenant> [--scopes write,read] [--name N] [--expires 2027-01-01T00:00:00Z]
                                             prints the key once: store it now
   key list <tenant>                         keys without their secrets
@@ -132,6 +133,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, out: (s: strin
       const [id] = need(args, 1, 'tenant id');
       const t = await api(ctx, 'GET', `/tenants/${encodeURIComponent(id!)}`);
       return show(t, () => `${t.id}  ${t.name}  created ${t.createdAt}\n\n${limitsTable(t.limits, t.overrides)}`);
+    }
+    case 'tenant delete': {
+      const [id] = need(args, 1, 'tenant id');
+      const r = await api(ctx, 'DELETE', `/tenants/${encodeURIComponent(id!)}`);
+      return show(r, () => (r.dataRemoved ? `deleted tenant ${id} and its data` : `deleted tenant ${id}; its data is being removed (retried every minute): ${JSON.stringify(r.pending)}`));
     }
     case 'key create': {
       const [tenant] = need(args, 1, 'tenant id');

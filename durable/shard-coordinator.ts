@@ -68,6 +68,20 @@ export interface RateLimited {
   rateLimited: { retryAfterSeconds: number };
 }
 
+/** An append for a tenant that was deleted (an edge still had its key cached): nothing written. */
+export interface TenantGone {
+  gone: true;
+}
+
+export interface AppendOptions {
+  quota?: Quota;
+  /**
+   * The tenant's generation (its creation time): an append of a deleted
+   * generation is refused; a newer one (the id was re-created) starts a new log.
+   */
+  generation?: number;
+}
+
 /** Where an append's payloads went: row seq and index within the row. */
 type Placement = Array<{ seq: number; index: number }>;
 /** Rejections kept for appends still to collect them; older ones are dropped past this. */
@@ -95,6 +109,8 @@ export class ShardCoordinator extends DurableObject<Env> {
   private readonly log: Logger;
   private tenant = '';
   private shard = -1;
+  private generation = 0;
+  private deletedGeneration = 0;
   private logId = '';
   private nextSeq = 1;
   private applied = 0;
@@ -124,6 +140,8 @@ export class ShardCoordinator extends DurableObject<Env> {
         if (r.k === 'shard') this.shard = Number(r.v);
         if (r.k === 'persisted') this.persisted = Number(r.v);
         if (r.k === 'log_id') this.logId = r.v;
+        if (r.k === 'generation') this.generation = Number(r.v);
+        if (r.k === 'deleted_generation') this.deletedGeneration = Number(r.v);
       }
       const max = this.sql.exec<{ m: number | null }>(`SELECT MAX(seq) AS m FROM log`).one().m;
       // Sequence numbers never go back, even after truncation emptied the log.
@@ -140,7 +158,13 @@ export class ShardCoordinator extends DurableObject<Env> {
    * Append a batch (snappy-compressed WriteRequests of this shard's series,
    * each at most MAX_RECORD_BYTES) to the commit log. Resolves once durable.
    */
-  async append(tenant: string, shard: number, payloads: Uint8Array[], quota?: Quota): Promise<AppendAck | RateLimited> {
+  async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0 }: AppendOptions = {}): Promise<AppendAck | RateLimited | TenantGone> {
+    if (generation !== 0 && generation <= this.deletedGeneration) return { gone: true };
+    if (generation > this.generation) {
+      if (this.generation !== 0) this.clear(); // the tenant was deleted and created again: a new log
+      this.generation = generation;
+      this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('generation', ?)`, String(generation));
+    }
     this.identify(tenant, shard);
     if (quota) {
       const wait = this.take(quota);
@@ -383,6 +407,33 @@ export class ShardCoordinator extends DurableObject<Env> {
     this.synced = false;
     this.failures = 0;
     this.kick();
+  }
+
+  /**
+   * The tenant was deleted: drop the log (nothing of it is forwarded any more)
+   * and refuse appends of this generation or older from now on.
+   */
+  async purge(generation: number): Promise<void> {
+    this.clear();
+    this.deletedGeneration = Math.max(this.deletedGeneration, generation);
+    this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('deleted_generation', ?)`, String(this.deletedGeneration));
+    this.log.info('tenant deleted: commit log dropped', { generation });
+  }
+
+  /** Back to a coordinator that has never been written to (the deletion mark stays). */
+  private clear(): void {
+    this.sql.exec(`DELETE FROM log`);
+    this.sql.exec(`DELETE FROM meta WHERE k <> 'deleted_generation'`);
+    this.tenant = '';
+    this.shard = -1;
+    this.logId = '';
+    this.generation = 0;
+    this.nextSeq = 1;
+    this.applied = 0;
+    this.persisted = 0;
+    this.synced = false;
+    this.rejections.clear();
+    void this.ctx.storage.deleteAlarm();
   }
 
   /** Readiness probe: the object and its storage answer. */

@@ -10,6 +10,8 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Env } from './env.js';
 import { intVar } from './env.js';
 import { defaultLimits, type Limits, type LimitsPatch } from './limits.js';
+import { transportFrom } from './transport.js';
+import { INTERNAL_PREFIX } from '../wire/internal-api.js';
 
 export type Scope = 'write' | 'read' | 'admin';
 
@@ -19,6 +21,8 @@ export interface Principal {
   scopes: Scope[];
   /** The tenant's effective limits (defaults with its overrides). */
   limits: Limits;
+  /** When the tenant was created (ms): tells a re-created tenant from the deleted one of the same id. */
+  generation: number;
 }
 
 export interface TenantInfo {
@@ -49,6 +53,15 @@ export interface KeyInfo {
 }
 
 export const DEMO_TENANT = 'demo';
+/** How soon an unfinished tenant deletion is tried again. */
+const PURGE_RETRY_MS = 60_000;
+
+export interface PendingDeletion {
+  id: string;
+  deletedAt: string;
+  attempts: number;
+  lastError: string | null;
+}
 export const TENANT_ID_RE = /^[a-z0-9-]{1,63}$/;
 const KEY_RE = /^isb_([a-z0-9]{4,32})_([A-Za-z0-9_-]{16,128})$/;
 
@@ -85,6 +98,9 @@ export class TenantRegistry extends DurableObject<Env> {
       this.sql.exec(`CREATE TABLE IF NOT EXISTS keys (
         id TEXT PRIMARY KEY, tenant TEXT NOT NULL, secret_sha256 BLOB NOT NULL, scopes TEXT NOT NULL,
         name TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER, revoked INTEGER NOT NULL DEFAULT 0)`);
+      // Tenants deleted whose data is still to be removed (coordinators' logs, nodes' data).
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS deletions (
+        id TEXT PRIMARY KEY, generation INTEGER NOT NULL, shards INTEGER NOT NULL, deleted_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT)`);
       await this.ensureDevTenant();
     });
   }
@@ -117,8 +133,8 @@ export class TenantRegistry extends DurableObject<Env> {
   /** The principal for a presented key, or undefined (unknown, wrong, revoked or expired). */
   async verify(keyId: string, secretSha256: ArrayBuffer): Promise<Principal | undefined> {
     const row = this.sql
-      .exec<{ tenant: string; secret_sha256: ArrayBuffer; scopes: string; expires_ms: number | null; revoked: number; shards: number; limits: string }>(
-        `SELECT k.tenant, k.secret_sha256, k.scopes, k.expires_ms, k.revoked, t.shards, t.limits
+      .exec<{ tenant: string; secret_sha256: ArrayBuffer; scopes: string; expires_ms: number | null; revoked: number; shards: number; limits: string; created_ms: number }>(
+        `SELECT k.tenant, k.secret_sha256, k.scopes, k.expires_ms, k.revoked, t.shards, t.limits, t.created_ms
          FROM keys k JOIN tenants t ON t.id = k.tenant WHERE k.id = ?`,
         keyId,
       )
@@ -128,7 +144,7 @@ export class TenantRegistry extends DurableObject<Env> {
     const given = new Uint8Array(secretSha256);
     const same = stored.byteLength === given.byteLength && crypto.subtle.timingSafeEqual(stored, given);
     if (!row || !same || row.revoked || (row.expires_ms !== null && row.expires_ms <= Date.now())) return undefined;
-    return { tenant: row.tenant, keyId, scopes: row.scopes.split(',') as Scope[], limits: this.effective(row.shards, row.limits) };
+    return { tenant: row.tenant, keyId, scopes: row.scopes.split(',') as Scope[], limits: this.effective(row.shards, row.limits), generation: row.created_ms };
   }
 
   private effective(shards: number, overrides: string): Limits {
@@ -141,12 +157,62 @@ export class TenantRegistry extends DurableObject<Env> {
     return { id: r.id, name: r.name, createdAt: new Date(r.created_ms).toISOString(), limits: this.effective(r.shards, r.limits), overrides };
   }
 
-  async createTenant(id: string, name: string, limits: LimitsPatch = {}): Promise<TenantInfo | 'exists'> {
+  async createTenant(id: string, name: string, limits: LimitsPatch = {}): Promise<TenantInfo | 'exists' | 'deleting'> {
     const exists = this.sql.exec(`SELECT 1 FROM tenants WHERE id = ?`, id).toArray().length > 0;
     if (exists) return 'exists';
+    // Its data must be gone before the id is used again (the nodes know tenants by id only).
+    if (this.sql.exec(`SELECT 1 FROM deletions WHERE id = ?`, id).toArray().length > 0) return 'deleting';
     const { shards = defaultLimits(this.env).shards, ...rest } = limits;
     this.sql.exec(`INSERT INTO tenants (id, name, shards, created_ms, limits) VALUES (?, ?, ?, ?, ?)`, id, name, shards, Date.now(), JSON.stringify(rest));
     return (await this.getTenant(id))!;
+  }
+
+  /**
+   * Delete a tenant: its keys stop verifying at once, its coordinators refuse
+   * its writes (even from edges that still cache a key) once purged, and its
+   * data is removed from every node. Removal is retried by alarm until done.
+   */
+  async deleteTenant(id: string): Promise<{ deleted: string; pending: PendingDeletion[] } | undefined> {
+    const r = this.sql.exec<TenantRow>(`SELECT * FROM tenants WHERE id = ?`, id).toArray()[0];
+    if (!r) return undefined;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(`DELETE FROM keys WHERE tenant = ?`, id);
+      this.sql.exec(`DELETE FROM tenants WHERE id = ?`, id);
+      this.sql.exec(`INSERT OR REPLACE INTO deletions (id, generation, shards, deleted_ms) VALUES (?, ?, ?, ?)`, id, r.created_ms, r.shards, Date.now());
+    });
+    return { deleted: id, pending: await this.purgePending() };
+  }
+
+  /** Remove what deleted tenants left behind; returns the deletions still unfinished. */
+  async purgePending(): Promise<PendingDeletion[]> {
+    const rows = this.sql.exec<{ id: string; generation: number; shards: number; deleted_ms: number }>(`SELECT id, generation, shards, deleted_ms FROM deletions`).toArray();
+    for (const d of rows) {
+      try {
+        // Coordinators first, so nothing replays the tenant into a node after its data is removed.
+        await Promise.all(
+          Array.from({ length: d.shards }, (_, shard) => this.env.SHARD_COORDINATOR.get(this.env.SHARD_COORDINATOR.idFromName(`${d.id}/${shard}`)).purge(d.generation)),
+        );
+        await Promise.all(
+          transportFrom(this.env).all().map(async (n) => {
+            const res = await n.fetch(`${INTERNAL_PREFIX}/tenants/${encodeURIComponent(d.id)}`, { method: 'DELETE', signal: AbortSignal.timeout(60_000) });
+            if (!res.ok) throw new Error(`${n.id} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+          }),
+        );
+        this.sql.exec(`DELETE FROM deletions WHERE id = ?`, d.id);
+      } catch (e) {
+        this.sql.exec(`UPDATE deletions SET attempts = attempts + 1, last_error = ? WHERE id = ?`, (e as Error).message.slice(0, 500), d.id);
+      }
+    }
+    const left = this.sql
+      .exec<{ id: string; deleted_ms: number; attempts: number; last_error: string | null }>(`SELECT id, deleted_ms, attempts, last_error FROM deletions ORDER BY id`)
+      .toArray()
+      .map((x) => ({ id: x.id, deletedAt: new Date(x.deleted_ms).toISOString(), attempts: x.attempts, lastError: x.last_error }));
+    if (left.length > 0) await this.ctx.storage.setAlarm(Date.now() + PURGE_RETRY_MS);
+    return left;
+  }
+
+  override async alarm(): Promise<void> {
+    await this.purgePending();
   }
 
   async getTenant(id: string): Promise<TenantInfo | undefined> {

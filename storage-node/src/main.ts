@@ -53,6 +53,7 @@ const app = createServer({
   log,
   secret: config.ISOBAR_NODE_SECRET,
   onFlushed: () => void compactNow(),
+  onTenantDeleted: (tenant) => shardRegistry.forget(tenant),
   queryLimits: {
     lookbackMs: config.ISOBAR_QUERY_LOOKBACK_SECONDS * 1000,
     maxSamples: config.ISOBAR_QUERY_MAX_SAMPLES,

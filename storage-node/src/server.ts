@@ -6,6 +6,7 @@
  *   GET|POST /internal/v1/tenants/:tenant/prom/api/v1/{series,labels,label/:name/values,
  *            query,query_range,format_query,parse_query}       (secret)
  *   GET  /internal/v1/tenants/:tenant/chunks                   (secret; peers' series as chunks)
+ *   DELETE /internal/v1/tenants/:tenant                        (secret; a deleted tenant's data)
  *   POST /internal/v1/flush                                    (secret)
  * The internal routes are never exposed publicly; the edge reaches them with
  * the shared secret after authenticating the tenant.
@@ -31,6 +32,8 @@ export interface ServerDeps {
   store: NodeStore;
   /** PromQL lookback and limits. */
   queryLimits?: EngineOptions;
+  /** Called after a tenant's data was deleted (the node forgets its shards). */
+  onTenantDeleted?: (tenant: string) => void;
   /** Called after a flush wrote blocks (the node schedules a compaction). */
   onFlushed?: () => void;
   metrics: NodeMetrics;
@@ -38,7 +41,7 @@ export interface ServerDeps {
   secret: string;
 }
 
-export function createServer({ store, metrics, log, secret, onFlushed = () => {}, queryLimits = {} }: ServerDeps): Hono {
+export function createServer({ store, metrics, log, secret, onFlushed = () => {}, onTenantDeleted = () => {}, queryLimits = {} }: ServerDeps): Hono {
   const app = new Hono();
   const secretDigest = createHash('sha256').update(secret).digest();
 
@@ -125,6 +128,15 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     const r = chunksApi(store.tenantDb(c.req.param('tenant')), new URL(c.req.url).searchParams);
     if (r.status === 200) return c.body(r.bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/x-protobuf' });
     return c.body(errorJson(r.errorType, r.message), r.status, { 'Content-Type': 'application/json' });
+  });
+
+  // A deleted tenant: remove its data from this node (idempotent).
+  app.delete(`${INTERNAL_PREFIX}/tenants/:tenant`, (c) => {
+    const tenant = c.req.param('tenant');
+    if (!TENANT_ID.test(tenant)) return c.text('bad tenant id', 400);
+    const r = store.deleteTenant(tenant);
+    onTenantDeleted(tenant);
+    return c.json(r);
   });
 
   // Cut every head into blocks now; answers once they are on disk.

@@ -33,16 +33,29 @@ export class ShardRegistry {
   }
 
   /** Record a pair; true when it was new. */
+  /** Forget a deleted tenant's shards. */
+  forget(tenant: string): void {
+    const before = this.pairs.length;
+    for (let i = this.pairs.length - 1; i >= 0; i--) {
+      if (this.pairs[i]!.tenant !== tenant) continue;
+      this.known.delete(`${tenant}/${this.pairs[i]!.shard}`);
+      this.pairs.splice(i, 1);
+    }
+    if (this.pairs.length !== before) this.save();
+  }
+
   remember(tenant: string, shard: number, persist = true): boolean {
     const key = `${tenant}/${shard}`;
     if (this.known.has(key)) return false;
     this.known.add(key);
     this.pairs.push({ tenant, shard });
-    if (persist) {
-      const tmp = join(this.dir, `${FILE}.tmp`);
-      writeFileSync(tmp, JSON.stringify(this.pairs));
-      renameSync(tmp, join(this.dir, FILE));
-    }
+    if (persist) this.save();
     return true;
+  }
+
+  private save(): void {
+    const tmp = join(this.dir, `${FILE}.tmp`);
+    writeFileSync(tmp, JSON.stringify(this.pairs));
+    renameSync(tmp, join(this.dir, FILE));
   }
 }

@@ -9,7 +9,7 @@
  *   <nodeDir>/blocks/<tenant>/<ULID>/      Prometheus blocks (only blocks live here)
  *   <nodeDir>/state/<tenant>.json          {"persisted": {"<shard>": seq}}
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { uncompressSync } from 'snappy';
 import { z } from 'zod';
@@ -371,6 +371,28 @@ export class NodeStore {
 
   close(): void {
     for (const db of this.dbs.values()) db.close();
+  }
+
+  /**
+   * Remove a deleted tenant's data from this node: head, WAL, blocks and
+   * positions. Its coordinators were purged first, so nothing replays it.
+   */
+  deleteTenant(tenant: string): { removed: boolean } {
+    if (!TENANT_DIR.test(tenant)) throw new Error(`bad tenant id ${JSON.stringify(tenant)}`);
+    const db = this.dbs.get(tenant);
+    db?.close();
+    this.dbs.delete(tenant);
+    for (const k of [...this.shards.keys()]) if (k.startsWith(`${tenant}/`)) this.shards.delete(k);
+    let removed = db !== undefined;
+    if (this.nodeDir) {
+      for (const path of [join(this.nodeDir, 'wal', tenant), join(this.nodeDir, 'blocks', tenant), join(this.nodeDir, 'state', `${tenant}.json`)]) {
+        if (!existsSync(path)) continue;
+        rmSync(path, { recursive: true, force: true });
+        removed = true;
+      }
+    }
+    if (removed) this.log.info('tenant deleted from this node', { tenant });
+    return { removed };
   }
 
   private corrupt(tenant: string, shard: number, seq: number, what: string): void {

@@ -55,6 +55,9 @@ describe('isobar CLI', () => {
     expect(keys.out).not.toContain(created.key.split('_')[2]); // no secret
     expect((await cli('key', 'revoke', 'cli-acme', created.id)).code).toBe(0);
     expect((await cli('key', 'list', 'cli-acme')).out).toMatch(new RegExp(`\\n${created.id}\\s+ci\\s+write,read\\s+revoked`));
+
+    expect(await cli('tenant', 'delete', 'cli-acme')).toMatchObject({ code: 0, out: 'deleted tenant cli-acme and its data\n' });
+    expect((await cli('tenant', 'list')).out).not.toContain('cli-acme');
   });
 
   it('fails clearly: usage errors exit 2, refused requests exit 1 with the API\u2019s message', async () => {

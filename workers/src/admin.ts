@@ -56,6 +56,7 @@ export function adminApp(): Hono<AppEnv> {
     const { id, name, limits, shards } = parsed.data;
     const t = await registry(c.env).createTenant(id, name ?? id, { ...limits, ...(shards ? { shards } : {}) });
     if (t === 'exists') return jsonError(409, ErrorIds.badParameter, `tenant ${parsed.data.id} already exists`);
+    if (t === 'deleting') return jsonError(409, ErrorIds.badParameter, `tenant ${parsed.data.id} was deleted and its data is still being removed; try again in a minute`);
     return c.json(t, 201);
   });
 
@@ -69,6 +70,13 @@ export function adminApp(): Hono<AppEnv> {
   app.delete('/tenants/:id/keys/:keyId', async (c) => {
     const ok = await registry(c.env).revokeKey(c.req.param('id'), c.req.param('keyId'));
     return ok ? c.body(null, 204) : jsonError(404, ErrorIds.badParameter, `tenant ${c.req.param('id')} has no key ${c.req.param('keyId')}`);
+  });
+
+  // Delete a tenant: keys and writes refused at once, data removed from coordinators and nodes (retried until done).
+  app.delete('/tenants/:id', async (c) => {
+    const r = await registry(c.env).deleteTenant(c.req.param('id'));
+    if (!r) return jsonError(404, ErrorIds.badParameter, `no tenant ${c.req.param('id')}`);
+    return c.json({ deleted: r.deleted, dataRemoved: !r.pending.some((p) => p.id === r.deleted), pending: r.pending }, 202);
   });
 
   app.patch('/tenants/:id/limits', async (c) => {

@@ -18,7 +18,7 @@
  */
 import type { Context } from 'hono';
 import { ErrorIds, IsobarError, type ErrorId } from '../../wire/errors.js';
-import type { AppendAck, RateLimited } from '../../durable/shard-coordinator.js';
+import type { AppendAck, RateLimited, TenantGone } from '../../durable/shard-coordinator.js';
 import { howToRaise } from '../../durable/limits.js';
 import { jumpHash } from '../../wire/hash.js';
 import { createLogger, errorFields } from '../../wire/log.js';
@@ -150,12 +150,12 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   const wholeBody = byShard.size === 1 && rejected === 0 && body.byteLength <= MAX_RECORD_BYTES && raw.byteLength <= MAX_RECORD_UNCOMPRESSED;
   // Each coordinator holds its share of the tenant's ingestion rate.
   const quota = (b: ShardBatch) => ({ samples: b.samples, rate: limits.ingestionRate / shards, burst: limits.ingestionBurst / shards });
-  let answers: Array<AppendAck | RateLimited>;
+  let answers: Array<AppendAck | RateLimited | TenantGone>;
   try {
     answers = await Promise.all(
       [...byShard].map(([shard, b]) => {
         const stub = env.SHARD_COORDINATOR.get(env.SHARD_COORDINATOR.idFromName(`${principal.tenant}/${shard}`));
-        return stub.append(principal.tenant, shard, wholeBody ? [body] : recordsOf(raw, b), quota(b));
+        return stub.append(principal.tenant, shard, wholeBody ? [body] : recordsOf(raw, b), { quota: quota(b), generation: principal.generation });
       }),
     );
   } catch (e) {
@@ -163,6 +163,10 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
     return textError(new IsobarError(ErrorIds.storageUnavailable, 'unavailable', 'the commit log could not take this batch; retry (nothing from it was acknowledged)'), { 'retry-after': '1' });
   }
 
+  if (answers.some((a) => 'gone' in a)) {
+    // Deleted while this edge still had the key cached: refused at the coordinators, at once.
+    return textError(new IsobarError(ErrorIds.invalidCredentials, 'unauthenticated', 'invalid API key: its tenant was deleted'));
+  }
   const limited = answers.filter((a): a is RateLimited => 'rateLimited' in a);
   if (limited.length > 0) {
     const wait = Math.max(...limited.map((a) => a.rateLimited.retryAfterSeconds));

@@ -55,6 +55,18 @@ export function openApiDocument(): unknown {
       },
       '/tenants/{id}': {
         get: { summary: 'A tenant with its effective limits', parameters: [tenantId], responses: { '200': json(Tenant, 'the tenant'), '404': err('no such tenant'), ...common } },
+        delete: {
+          summary: 'Delete a tenant: keys and writes refused at once, data removed from coordinators and storage nodes (retried until done)',
+          parameters: [tenantId],
+          responses: {
+            '202': json(
+              z.object({ deleted: z.string(), dataRemoved: z.boolean(), pending: z.array(z.object({ id: z.string(), deletedAt: z.string(), attempts: z.number(), lastError: z.string().nullable() })) }),
+              'deleted; `dataRemoved` false while some node or coordinator is still to be purged',
+            ),
+            '404': err('no such tenant'),
+            ...common,
+          },
+        },
       },
       '/tenants/{id}/limits': {
         patch: {
