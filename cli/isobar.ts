@@ -5,6 +5,7 @@
  *   isobar key create <tenant> [--scopes write,read] [--name N] [--expires RFC3339]
  *   isobar key list <tenant> | revoke <tenant> <key id>
  *   isobar limits get <tenant> | set <tenant> --ingestion-rate N --max-label-names-per-series N ...
+ *   isobar usage <tenant>
  *
  * Endpoint and token come from --url / --token or ISOBAR_URL / ISOBAR_ADMIN_TOKEN.
  * Output is a readable table; --json prints the API's JSON instead.
@@ -22,6 +23,7 @@ const USAGE = `usage: isobar [--url URL] [--token TOKEN] [--json] <command>
                                             prints the key once: store it now
   key list <tenant>                         keys without their secrets
   key revoke <tenant> <key id>
+  usage <tenant>                            samples accepted and refused, series, bytes, queries
   limits get <tenant>
   limits set <tenant> --<limit> N ...       e.g. --ingestion-rate 200000 --max-label-names-per-series 30
 
@@ -118,6 +120,24 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, out: (s: strin
     if (typeof raw !== 'string' || !Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} needs a positive whole number, got ${JSON.stringify(raw ?? '')}`);
     return n;
   };
+
+  if (group === 'usage') {
+    const tenant = need(action ? [action] : [], 1, 'tenant id')[0]!;
+    const u = await api(ctx, 'GET', `/tenants/${encodeURIComponent(tenant)}/usage`);
+    const rows = (w: any) => [
+      ['samples accepted', w.samplesAccepted],
+      ...Object.entries(w.samplesRejected as Record<string, number>).map(([id, n]) => [`samples refused: ${id}`, n]),
+      ['queries', w.queries],
+      ['samples read', w.samplesRead],
+    ];
+    const hour = rows(u.lastHour);
+    const day = new Map(rows(u.lastDay).map(([k, v]) => [k, v]));
+    const keys = [...new Set([...hour.map(([k]) => k), ...day.keys()])];
+    return show(u, () =>
+      `${tenant}: ${u.activeSeries} active series, ${u.bytesStored} bytes stored\n\n` +
+      table(keys.map((k) => ({ what: k, 'last hour': hour.find(([x]) => x === k)?.[1] ?? 0, 'last day': day.get(k) ?? 0 })), ['what', 'last hour', 'last day']),
+    );
+  }
 
   switch (`${group} ${action ?? ''}`.trim()) {
     case 'tenant list': {

@@ -20,6 +20,7 @@
  * re-learned from the node after the object restarts.
  */
 import { DurableObject } from 'cloudflare:workers';
+import { ErrorIds } from '../wire/errors.js';
 import { applyPath, LOG_ID_HEADER, LOG_START_HEADER, shardStatePath, type Rejection, type ShardState } from '../wire/internal-api.js';
 import { createLogger, errorFields, type Logger } from '../wire/log.js';
 import { encodeBatch, MAX_RECORD_BYTES, RECORD_HEADER_BYTES } from '../wire/node-batch.js';
@@ -80,7 +81,19 @@ export interface AppendOptions {
    * generation is refused; a newer one (the id was re-created) starts a new log.
    */
   generation?: number;
+  /** Samples the edge refused from the same request, by error id (counted in this tenant's usage). */
+  rejected?: Record<string, number>;
 }
+
+/** Samples accepted and refused (by error id) over a time window. */
+export interface UsageWindow {
+  accepted: number;
+  rejected: Record<string, number>;
+}
+
+/** Usage is kept in buckets of this size, for a day. */
+const USAGE_BUCKET_MS = 5 * 60_000;
+const USAGE_KEEP_MS = 25 * 3_600_000;
 
 /** Where an append's payloads went: row seq and index within the row. */
 type Placement = Array<{ seq: number; index: number }>;
@@ -135,6 +148,8 @@ export class ShardCoordinator extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(async () => {
       this.sql.exec(`CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL, bytes INTEGER NOT NULL)`);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)`);
+      // Samples accepted (reason '') and refused (reason = error id) per 5-minute bucket.
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS usage (bucket INTEGER NOT NULL, reason TEXT NOT NULL, samples INTEGER NOT NULL, PRIMARY KEY (bucket, reason))`);
       for (const r of this.sql.exec<{ k: string; v: string }>(`SELECT k, v FROM meta`)) {
         if (r.k === 'tenant') this.tenant = r.v;
         if (r.k === 'shard') this.shard = Number(r.v);
@@ -158,8 +173,9 @@ export class ShardCoordinator extends DurableObject<Env> {
    * Append a batch (snappy-compressed WriteRequests of this shard's series,
    * each at most MAX_RECORD_BYTES) to the commit log. Resolves once durable.
    */
-  async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0 }: AppendOptions = {}): Promise<AppendAck | RateLimited | TenantGone> {
+  async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0, rejected: refusedAtEdge }: AppendOptions = {}): Promise<AppendAck | RateLimited | TenantGone> {
     if (generation !== 0 && generation <= this.deletedGeneration) return { gone: true };
+    if (refusedAtEdge) this.count(refusedAtEdge);
     if (generation > this.generation) {
       if (this.generation !== 0) this.clear(); // the tenant was deleted and created again: a new log
       this.generation = generation;
@@ -168,7 +184,10 @@ export class ShardCoordinator extends DurableObject<Env> {
     this.identify(tenant, shard);
     if (quota) {
       const wait = this.take(quota);
-      if (wait > 0) return { rateLimited: { retryAfterSeconds: Math.max(1, Math.ceil(wait)) } };
+      if (wait > 0) {
+        this.count({ [ErrorIds.ingestionRateLimited]: quota.samples });
+        return { rateLimited: { retryAfterSeconds: Math.max(1, Math.ceil(wait)) } };
+      }
     }
     for (const p of payloads) {
       if (p.byteLength > MAX_RECORD_BYTES) throw new RangeError(`payload of ${p.byteLength} bytes over the ${MAX_RECORD_BYTES}-byte record limit`);
@@ -192,7 +211,45 @@ export class ShardCoordinator extends DurableObject<Env> {
         this.rejections.delete(`${p.seq}:${p.index}`);
       }
     }
+    const refused = rejected.reduce((n, r) => n + r.count, 0);
+    const counts: Record<string, number> = quota ? { '': Math.max(0, quota.samples - refused) } : {};
+    for (const r of rejected) counts[r.id] = (counts[r.id] ?? 0) + r.count;
+    this.count(counts);
     return { seq, applied, ...(rejected.length ? { rejected } : {}) };
+  }
+
+  /** Add samples to this bucket's usage: '' accepted, any other key an error id. */
+  private count(samples: Record<string, number>): void {
+    const bucket = Math.floor(Date.now() / USAGE_BUCKET_MS);
+    for (const [reason, n] of Object.entries(samples)) {
+      if (n <= 0) continue;
+      this.sql.exec(
+        `INSERT INTO usage (bucket, reason, samples) VALUES (?, ?, ?) ON CONFLICT (bucket, reason) DO UPDATE SET samples = samples + excluded.samples`,
+        bucket, reason, n,
+      );
+    }
+    if (bucket % 12 === 0) this.sql.exec(`DELETE FROM usage WHERE bucket < ?`, Math.floor((Date.now() - USAGE_KEEP_MS) / USAGE_BUCKET_MS));
+  }
+
+  /** Count samples the edge refused from a request none of whose series reached a coordinator. */
+  async recordRejected(rejected: Record<string, number>, generation = 0): Promise<void> {
+    if (generation !== 0 && generation <= this.deletedGeneration) return;
+    this.count(rejected);
+  }
+
+  /** Samples accepted and refused over the last hour and the last day. */
+  async usage(): Promise<{ lastHour: UsageWindow; lastDay: UsageWindow }> {
+    const now = Date.now();
+    const window = (ms: number): UsageWindow => {
+      const out: UsageWindow = { accepted: 0, rejected: {} };
+      const from = Math.floor((now - ms) / USAGE_BUCKET_MS) + 1;
+      for (const r of this.sql.exec<{ reason: string; n: number }>(`SELECT reason, SUM(samples) AS n FROM usage WHERE bucket >= ? GROUP BY reason`, from)) {
+        if (r.reason === '') out.accepted = r.n;
+        else out.rejected[r.reason] = r.n;
+      }
+      return out;
+    };
+    return { lastHour: window(3_600_000), lastDay: window(86_400_000) };
   }
 
   /**
@@ -423,6 +480,7 @@ export class ShardCoordinator extends DurableObject<Env> {
   /** Back to a coordinator that has never been written to (the deletion mark stays). */
   private clear(): void {
     this.sql.exec(`DELETE FROM log`);
+    this.sql.exec(`DELETE FROM usage`);
     this.sql.exec(`DELETE FROM meta WHERE k <> 'deleted_generation'`);
     this.tenant = '';
     this.shard = -1;

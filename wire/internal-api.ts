@@ -41,6 +41,14 @@ export const PEERS_HEADER = 'x-isobar-peers';
  * or its own setting where that is lower.
  */
 export const QUERY_LIMITS_HEADER = 'x-isobar-query-limits';
+
+/** `GET /internal/v1/tenants/<t>/usage`: one node's part of a tenant's usage. */
+export interface NodeUsage {
+  activeSeries: number;
+  bytesStored: number;
+  lastHour: { queries: number; samplesRead: number };
+  lastDay: { queries: number; samplesRead: number };
+}
 export interface TenantQueryLimits {
   timeoutSeconds: number;
   maxSamples: number;

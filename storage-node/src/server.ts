@@ -7,19 +7,21 @@
  *            query,query_range,format_query,parse_query}       (secret)
  *   GET  /internal/v1/tenants/:tenant/chunks                   (secret; peers' series as chunks)
  *   DELETE /internal/v1/tenants/:tenant                        (secret; a deleted tenant's data)
+ *   GET  /internal/v1/tenants/:tenant/usage                    (secret; series, bytes, queries)
  *   POST /internal/v1/flush                                    (secret)
  * The internal routes are never exposed publicly; the edge reaches them with
  * the shared secret after authenticating the tenant.
  */
 import { Hono, type Context } from 'hono';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, PEERS_HEADER, QUERY_LIMITS_HEADER, type TenantQueryLimits } from '../../wire/internal-api.js';
+import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, PEERS_HEADER, QUERY_LIMITS_HEADER, type NodeUsage, type TenantQueryLimits } from '../../wire/internal-api.js';
 import { BatchFormatError } from '../../wire/node-batch.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
 import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi, type QueryResult } from './api/query.js';
 import type { EngineOptions } from './promql/engine.js';
 import { peerSeries } from './api/peers.js';
+import { QueryUsage } from './usage.js';
 import { chunksApi, labelsApi, labelValuesApi, seriesApi, type ReadResult } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeStore } from './store.js';
@@ -42,6 +44,7 @@ export interface ServerDeps {
 }
 
 export function createServer({ store, metrics, log, secret, onFlushed = () => {}, onTenantDeleted = () => {}, queryLimits = {} }: ServerDeps): Hono {
+  const usage = new QueryUsage();
   const app = new Hono();
   const secretDigest = createHash('sha256').update(secret).digest();
 
@@ -108,17 +111,22 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
    * A query stops when its client goes away (the edge's fetch is cancelled with
    * the user's request), and reads the series other nodes hold from them.
    */
-  const queryOptions = (tenant: string, c: Context): EngineOptions => {
+  const counted = async (tenant: string, c: Context, run: (o: EngineOptions) => Promise<QueryResult>): Promise<QueryResult> => {
     const signal = c.req.raw.signal;
     const peers = (c.req.header(PEERS_HEADER) ?? '').split(',').map((p) => p.trim()).filter(Boolean);
-    return { ...tenantLimits(queryLimits, c.req.header(QUERY_LIMITS_HEADER)), signal, ...(peers.length ? { peers: peerSeries(peers, tenant, secret, signal) } : {}) };
+    const stats = { samples: 0 };
+    try {
+      return await run({ ...tenantLimits(queryLimits, c.req.header(QUERY_LIMITS_HEADER)), signal, stats, ...(peers.length ? { peers: peerSeries(peers, tenant, secret, signal) } : {}) });
+    } finally {
+      usage.record(tenant, stats.samples); // usage: queries and the samples they read
+    }
   };
   for (const method of ['get', 'post'] as const) {
     app[method](`${prom}/series`, read((t, p) => seriesApi(store.tenantDb(t), p)));
     app[method](`${prom}/labels`, read((t, p) => labelsApi(store.tenantDb(t), p)));
     app[method](`${prom}/label/:name/values`, read((t, p, c) => labelValuesApi(store.tenantDb(t), c.req.param('name')!, p)));
-    app[method](`${prom}/query`, read((t, p, c) => queryApi(store.tenantDb(t), p, queryOptions(t, c))));
-    app[method](`${prom}/query_range`, read((t, p, c) => queryRangeApi(store.tenantDb(t), p, queryOptions(t, c))));
+    app[method](`${prom}/query`, read((t, p, c) => counted(t, c, (o) => queryApi(store.tenantDb(t), p, o))));
+    app[method](`${prom}/query_range`, read((t, p, c) => counted(t, c, (o) => queryRangeApi(store.tenantDb(t), p, o))));
     app[method](`${prom}/format_query`, read((_t, p) => formatQueryApi(p)));
     app[method](`${prom}/parse_query`, read((_t, p) => parseQueryApi(p)));
   }
@@ -135,8 +143,22 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     const tenant = c.req.param('tenant');
     if (!TENANT_ID.test(tenant)) return c.text('bad tenant id', 400);
     const r = store.deleteTenant(tenant);
+    usage.forget(tenant);
     onTenantDeleted(tenant);
     return c.json(r);
+  });
+
+  // This node's part of a tenant's usage: active series, bytes stored, queries and samples read.
+  app.get(`${INTERNAL_PREFIX}/tenants/:tenant/usage`, (c) => {
+    const tenant = c.req.param('tenant');
+    const db = store.tenantDb(tenant);
+    const body: NodeUsage = {
+      activeSeries: db?.head.numSeries ?? 0,
+      bytesStored: (db?.blocks.reduce((n, b) => n + b.bytes(), 0) ?? 0) + (db?.wal?.bytes() ?? 0),
+      lastHour: usage.window(tenant, 3_600_000),
+      lastDay: usage.window(tenant, 86_400_000),
+    };
+    return c.json(body);
   });
 
   // Cut every head into blocks now; answers once they are on disk.

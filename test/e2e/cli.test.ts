@@ -56,6 +56,13 @@ describe('isobar CLI', () => {
     expect((await cli('key', 'revoke', 'cli-acme', created.id)).code).toBe(0);
     expect((await cli('key', 'list', 'cli-acme')).out).toMatch(new RegExp(`\\n${created.id}\\s+ci\\s+write,read\\s+revoked`));
 
+    const usage = await cli('usage', 'cli-acme');
+    // cli_written, and cli_wide as often as it was written before the new limit reached the edge.
+    const accepted = Number(/\nsamples accepted\s+(\d+)\s+\1\n/.exec(usage.out)?.[1]);
+    expect(accepted).toBeGreaterThanOrEqual(1);
+    expect(usage.out).toMatch(new RegExp(`^cli-acme: ${accepted === 1 ? 1 : 2} active series, \\d+ bytes stored\\n`));
+    expect(usage.out).toMatch(/\nsamples refused: err-isobar-max-label-names-per-series\s+1\s+1\n/);
+
     expect(await cli('tenant', 'delete', 'cli-acme')).toMatchObject({ code: 0, out: 'deleted tenant cli-acme and its data\n' });
     expect((await cli('tenant', 'list')).out).not.toContain('cli-acme');
   });

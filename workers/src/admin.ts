@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ErrorIds, IsobarError } from '../../wire/errors.js';
 import { TENANT_ID_RE } from '../../durable/tenant-registry.js';
 import { LimitsPatchSchema, LimitsSchema } from '../../durable/limits.js';
-import { INTERNAL_PREFIX } from '../../wire/internal-api.js';
+import { INTERNAL_PREFIX, type NodeUsage } from '../../wire/internal-api.js';
 import { transportFrom } from '../../durable/transport.js';
 import type { AppEnv } from './context.js';
 import { openApiDocument } from './openapi.js';
@@ -29,6 +29,24 @@ export const CreateKey = z.object({
   name: z.string().max(200).optional(),
   expiresAt: z.iso.datetime({ offset: true }).optional(),
 });
+
+export interface TenantUsageWindow {
+  samplesAccepted: number;
+  /** Samples refused, by error id (docs/errors.md). */
+  samplesRejected: Record<string, number>;
+  queries: number;
+  samplesRead: number;
+}
+
+export interface TenantUsage {
+  tenant: string;
+  /** Series in the storage nodes' heads (written to in the last block range or so). */
+  activeSeries: number;
+  /** Blocks and WAL on the storage nodes' disks. */
+  bytesStored: number;
+  lastHour: TenantUsageWindow;
+  lastDay: TenantUsageWindow;
+}
 
 function jsonError(status: 400 | 401 | 404 | 409, id: string, message: string): Response {
   return Response.json({ error: message, id }, { status });
@@ -77,6 +95,44 @@ export function adminApp(): Hono<AppEnv> {
     const r = await registry(c.env).deleteTenant(c.req.param('id'));
     if (!r) return jsonError(404, ErrorIds.badParameter, `no tenant ${c.req.param('id')}`);
     return c.json({ deleted: r.deleted, dataRemoved: !r.pending.some((p) => p.id === r.deleted), pending: r.pending }, 202);
+  });
+
+  // What a tenant used: samples accepted and refused (by error id) from its coordinators,
+  // active series, bytes stored, queries and samples read from the storage nodes.
+  app.get('/tenants/:id/usage', async (c) => {
+    const id = c.req.param('id');
+    const t = await registry(c.env).getTenant(id);
+    if (!t) return jsonError(404, ErrorIds.badParameter, `no tenant ${id}`);
+    const [shards, nodes] = await Promise.all([
+      Promise.all(Array.from({ length: t.limits.shards }, (_, s) => c.env.SHARD_COORDINATOR.get(c.env.SHARD_COORDINATOR.idFromName(`${id}/${s}`)).usage())),
+      Promise.all(
+        transportFrom(c.env)
+          .all()
+          .map(async (n) => {
+            const r = await n.fetch(`${INTERNAL_PREFIX}/tenants/${encodeURIComponent(id)}/usage`, { signal: AbortSignal.timeout(10_000) });
+            if (!r.ok) throw new Error(`${n.id} answered ${r.status}`);
+            return (await r.json()) as NodeUsage;
+          }),
+      ),
+    ]);
+    const window = (w: 'lastHour' | 'lastDay'): TenantUsageWindow => {
+      const rejected: Record<string, number> = {};
+      for (const s of shards) for (const [k, n] of Object.entries(s[w].rejected)) rejected[k] = (rejected[k] ?? 0) + n;
+      return {
+        samplesAccepted: shards.reduce((n, s) => n + s[w].accepted, 0),
+        samplesRejected: rejected,
+        queries: nodes.reduce((n, x) => n + x[w].queries, 0),
+        samplesRead: nodes.reduce((n, x) => n + x[w].samplesRead, 0),
+      };
+    };
+    const usage: TenantUsage = {
+      tenant: id,
+      activeSeries: nodes.reduce((n, x) => n + x.activeSeries, 0),
+      bytesStored: nodes.reduce((n, x) => n + x.bytesStored, 0),
+      lastHour: window('lastHour'),
+      lastDay: window('lastDay'),
+    };
+    return c.json(usage);
   });
 
   app.patch('/tenants/:id/limits', async (c) => {

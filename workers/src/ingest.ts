@@ -113,6 +113,8 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   let rejected = 0;
   let samples = 0;
   let first: SeriesProblem | undefined;
+  /** Samples of refused series, by error id: the tenant's usage counts them. */
+  const refusedHere: Record<string, number> = {};
   const reader = new WriteRequestReader(raw, limits);
   const now = Date.now();
   const maxFuture = limits.maxFutureSeconds * 1000;
@@ -130,6 +132,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
       if (problem) {
         rejected++;
         first ??= problem;
+        refusedHere[problem.id] = (refusedHere[problem.id] ?? 0) + reader.sampleCount;
         continue;
       }
       samples += reader.sampleCount;
@@ -152,12 +155,17 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   const quota = (b: ShardBatch) => ({ samples: b.samples, rate: limits.ingestionRate / shards, burst: limits.ingestionBurst / shards });
   let answers: Array<AppendAck | RateLimited | TenantGone>;
   try {
+    const coordinator = (shard: number) => env.SHARD_COORDINATOR.get(env.SHARD_COORDINATOR.idFromName(`${principal.tenant}/${shard}`));
     answers = await Promise.all(
-      [...byShard].map(([shard, b]) => {
-        const stub = env.SHARD_COORDINATOR.get(env.SHARD_COORDINATOR.idFromName(`${principal.tenant}/${shard}`));
-        return stub.append(principal.tenant, shard, wholeBody ? [body] : recordsOf(raw, b), { quota: quota(b), generation: principal.generation });
-      }),
+      [...byShard].map(([shard, b], i) =>
+        coordinator(shard).append(principal.tenant, shard, wholeBody ? [body] : recordsOf(raw, b), {
+          quota: quota(b),
+          generation: principal.generation,
+          ...(i === 0 && rejected > 0 ? { rejected: refusedHere } : {}), // counted once, with the first shard's append
+        }),
+      ),
     );
+    if (byShard.size === 0 && rejected > 0) c.executionCtx.waitUntil(coordinator(0).recordRejected(refusedHere, principal.generation));
   } catch (e) {
     log.error('commit to shard coordinators failed', { tenant: principal.tenant, ...errorFields(e) });
     return textError(new IsobarError(ErrorIds.storageUnavailable, 'unavailable', 'the commit log could not take this batch; retry (nothing from it was acknowledged)'), { 'retry-after': '1' });

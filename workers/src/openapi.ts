@@ -22,6 +22,8 @@ const Key = z.object({
   expiresAt: z.iso.datetime().nullable(),
   revoked: z.boolean(),
 });
+const UsageWindow = z.object({ samplesAccepted: z.number(), samplesRejected: z.record(z.string(), z.number()), queries: z.number(), samplesRead: z.number() });
+const Usage = z.object({ tenant: z.string(), activeSeries: z.number(), bytesStored: z.number(), lastHour: UsageWindow, lastDay: UsageWindow });
 const KeyCreated = z.object({ id: z.string(), key: z.string().describe('the secret, shown only in this answer'), scopes: z.array(z.string()) });
 const ApiError = z.object({ error: z.string().describe('what was wrong, and which limit applied'), id: z.string().describe('stable error id (docs/errors.md)') });
 
@@ -74,6 +76,13 @@ export function openApiDocument(): unknown {
           parameters: [tenantId],
           requestBody: { required: true, content: { 'application/json': { schema: schema(LimitsPatchSchema) } } },
           responses: { '200': json(LimitsSchema, 'the effective limits'), '400': err('invalid body'), '404': err('no such tenant'), ...common },
+        },
+      },
+      '/tenants/{id}/usage': {
+        get: {
+          summary: 'Samples accepted and refused (by error id), active series, bytes stored, queries and samples read, over the last hour and day',
+          parameters: [tenantId],
+          responses: { '200': json(Usage, 'the usage'), '404': err('no such tenant'), ...common },
         },
       },
       '/tenants/{id}/keys': {

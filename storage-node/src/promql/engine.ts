@@ -38,6 +38,8 @@ export interface EngineOptions {
   signal?: AbortSignal;
   /** The tenant's series held by other nodes (async evaluation only). */
   peers?: PeerSeries;
+  /** Filled in as the query loads samples (usage accounting). */
+  stats?: { samples: number };
 }
 
 /** Series another node holds, as compressed chunks. */
@@ -125,6 +127,7 @@ export class Engine {
   private readonly maxPoints: number;
   private readonly signal: AbortSignal | undefined;
   private readonly peers: PeerSeries | undefined;
+  private readonly stats: { samples: number } | undefined;
   private points = 0;
   private loaded = new Map<VectorSelector, Array<SeriesColumns & { hasStale: boolean }>>();
   private samplesLoaded = 0;
@@ -139,6 +142,7 @@ export class Engine {
     this.maxPoints = opts.maxPoints ?? 10_000_000;
     this.signal = opts.signal;
     this.peers = opts.peers;
+    this.stats = opts.stats;
   }
 
   instant(expr: Expr, t: number): Value {
@@ -306,6 +310,7 @@ export class Engine {
       series.push({ labels: p.labels, ...cols, hasStale });
       this.samplesLoaded += cols.n;
     }
+    if (this.stats) this.stats.samples = this.samplesLoaded;
     if (this.samplesLoaded > this.maxSamples) {
       throw new QueryError(`query processing would load too many samples into memory: more than ${this.maxSamples} (limit query_max_samples / ISOBAR_QUERY_MAX_SAMPLES); narrow the selectors or the time range`);
     }
