@@ -35,6 +35,10 @@ export const LimitsSchema = z.object({
   queryMaxSamples: positive.max(1e10),
   /** PromQL: most points (samples over all series and steps) a result may hold. */
   queryMaxPoints: positive.max(1e9),
+  /** PromQL: most series one query may load. */
+  queryMaxSeries: positive.max(1e8),
+  /** PromQL: longest stretch of time one query may read, its range and its selectors' ranges together (seconds). */
+  queryMaxRangeSeconds: positive.max(100 * 365 * 86_400),
   /** Shard coordinators the tenant's writes are spread over. */
   shards: positive.max(1024),
 });
@@ -57,6 +61,8 @@ export const BUILTIN_LIMITS: Limits = {
   queryTimeoutSeconds: 120,
   queryMaxSamples: 50_000_000,
   queryMaxPoints: 10_000_000,
+  queryMaxSeries: 500_000,
+  queryMaxRangeSeconds: 366 * 86_400,
   shards: 1,
 };
 
@@ -73,6 +79,8 @@ export const LIMIT_ENV: Record<keyof Limits, string> = {
   queryTimeoutSeconds: 'ISOBAR_QUERY_TIMEOUT_SECONDS',
   queryMaxSamples: 'ISOBAR_QUERY_MAX_SAMPLES',
   queryMaxPoints: 'ISOBAR_QUERY_MAX_POINTS',
+  queryMaxSeries: 'ISOBAR_QUERY_MAX_SERIES',
+  queryMaxRangeSeconds: 'ISOBAR_QUERY_MAX_RANGE_SECONDS',
   shards: 'ISOBAR_DEFAULT_SHARDS',
 };
 

@@ -37,7 +37,7 @@ export const PEERS_HEADER = 'x-isobar-peers';
 
 /**
  * Header on a PromQL request from the edge: the tenant's query limits, JSON
- * `{"timeoutSeconds":n,"maxSamples":n,"maxPoints":n}`. The node applies each,
+ * `{"timeoutSeconds":n,"maxSamples":n,"maxPoints":n,"maxSeries":n,"maxRangeSeconds":n}`. The node applies each,
  * or its own setting where that is lower.
  */
 export const QUERY_LIMITS_HEADER = 'x-isobar-query-limits';
@@ -53,6 +53,8 @@ export interface TenantQueryLimits {
   timeoutSeconds: number;
   maxSamples: number;
   maxPoints: number;
+  maxSeries: number;
+  maxRangeSeconds: number;
 }
 
 /**

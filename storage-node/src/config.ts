@@ -24,6 +24,10 @@ const Env = z.object({
   ISOBAR_QUERY_MAX_SAMPLES: z.coerce.number().int().min(1).default(50_000_000),
   /** PromQL: the most points (samples over all series and steps) one result may hold. */
   ISOBAR_QUERY_MAX_POINTS: z.coerce.number().int().min(1).default(10_000_000),
+  /** PromQL: the most series one query may load. */
+  ISOBAR_QUERY_MAX_SERIES: z.coerce.number().int().min(1).default(1_000_000),
+  /** PromQL: the longest stretch of time one query may read (seconds; 0: no limit at the node). */
+  ISOBAR_QUERY_MAX_RANGE_SECONDS: z.coerce.number().int().min(0).default(0),
   /** PromQL: how long one query may run (seconds). */
   ISOBAR_QUERY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(120),
   /** The edge, which a restarted node asks to have its coordinators replay (unset: coordinators find out on their own). */

@@ -58,6 +58,8 @@ const app = createServer({
     lookbackMs: config.ISOBAR_QUERY_LOOKBACK_SECONDS * 1000,
     maxSamples: config.ISOBAR_QUERY_MAX_SAMPLES,
     maxPoints: config.ISOBAR_QUERY_MAX_POINTS,
+    maxSeries: config.ISOBAR_QUERY_MAX_SERIES,
+    ...(config.ISOBAR_QUERY_MAX_RANGE_SECONDS > 0 ? { maxRangeMs: config.ISOBAR_QUERY_MAX_RANGE_SECONDS * 1000 } : {}),
     timeoutMs: config.ISOBAR_QUERY_TIMEOUT_SECONDS * 1000,
   },
 });

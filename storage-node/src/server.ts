@@ -193,6 +193,8 @@ function tenantLimits(node: EngineOptions, header: string | undefined): EngineOp
     timeoutMs: lower(node.timeoutMs, t.timeoutSeconds === undefined ? undefined : t.timeoutSeconds * 1000),
     maxSamples: lower(node.maxSamples, t.maxSamples),
     maxPoints: lower(node.maxPoints, t.maxPoints),
+    maxSeries: lower(node.maxSeries, t.maxSeries),
+    maxRangeMs: lower(node.maxRangeMs, t.maxRangeSeconds === undefined ? undefined : t.maxRangeSeconds * 1000),
   };
 }
 

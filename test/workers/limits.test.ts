@@ -24,7 +24,7 @@ describe('tenant limits', () => {
     expect(r.status).toBe(200);
     const all = (await r.json()) as any;
     expect(all).toMatchObject({ maxLabelNamesPerSeries: 12, shards: 3, ingestionRate: 500_000, retentionSeconds: 30 * 86_400 });
-    expect(Object.keys(all)).toHaveLength(12);
+    expect(Object.keys(all)).toHaveLength(14);
     expect(((await (await admin('GET', '/tenants/lim-admin')).json()) as any).overrides).toEqual({ maxLabelNamesPerSeries: 12, shards: 3 });
 
     const bad = await admin('PATCH', '/tenants/lim-admin/limits', { maxLabelNamesPerSeries: 0, nonsense: 1 });
@@ -80,6 +80,26 @@ describe('tenant limits', () => {
   });
 });
 
+describe('query limits per tenant', () => {
+  it('max series and max range: at the limit answers, over it is 422 naming the limit', async () => {
+    const auth = `Bearer ${await newTenant('lim-query', 1, { queryMaxSeries: 3, queryMaxRangeSeconds: 3600 })}`;
+    const t = now();
+    expect((await write(Array.from({ length: 3 }, (_, i) => series('q', [['i', String(i)]], t)), {}, auth)).status).toBe(204);
+    const q = (expr: string, extra = '') => read(`query?query=${encodeURIComponent(expr)}&time=${t / 1000}${extra}`, auth);
+    expect((await q('count(q)')).body.data.result[0].value[1]).toBe('3');
+    const over = await q('count(q) + count(q{i!="x"})'); // two selectors: 6 series loaded
+    expect(over.status).toBe(422);
+    expect(over.body).toMatchObject({ status: 'error', errorType: 'execution', error: expect.stringMatching(/more than 3 series \(limit query_max_series/) });
+
+    const range = (hours: number) => read(`query_range?query=q&start=${t / 1000 - hours * 3600}&end=${t / 1000}&step=60`, auth);
+    expect((await range(1)).status).toBe(200);
+    const wide = await range(2);
+    expect(wide.status).toBe(422);
+    expect(wide.body.error).toMatch(/query would read 2h of data, over the limit of 1h \(limit query_max_range_seconds/);
+    expect((await q('max_over_time(q[2h])')).status).toBe(422); // a selector's range counts too
+  });
+});
+
 describe('admin API description', () => {
   it('serves an OpenAPI document whose request schemas are the ones the API enforces', async () => {
     const r = await SELF.fetch('http://isobar.test/admin/v1/openapi.json');
@@ -91,7 +111,7 @@ describe('admin API description', () => {
     expect(create).toMatchObject({ type: 'object', required: ['id'], additionalProperties: false });
     expect(create.properties.id.pattern).toBe('^[a-z0-9-]{1,63}$');
     const patch = doc.paths['/tenants/{id}/limits'].patch.requestBody.content['application/json'].schema;
-    expect(Object.keys(patch.properties)).toHaveLength(12);
+    expect(Object.keys(patch.properties)).toHaveLength(14);
     expect(patch.properties.ingestionRate).toMatchObject({ type: 'integer', minimum: 1 });
     // What the document says is refused is refused.
     expect((await admin('POST', '/tenants', { id: 'doc-check', surprise: true })).status).toBe(400);

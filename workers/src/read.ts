@@ -54,7 +54,13 @@ export function readApp(): Hono<AppEnv> {
           const peers = nodes.filter((n) => n !== evaluator).map((n) => transport.peerBase(n, url.origin));
           nodes = [evaluator];
           const l = c.get('principal').limits;
-          const limits: TenantQueryLimits = { timeoutSeconds: l.queryTimeoutSeconds, maxSamples: l.queryMaxSamples, maxPoints: l.queryMaxPoints };
+          const limits: TenantQueryLimits = {
+            timeoutSeconds: l.queryTimeoutSeconds,
+            maxSamples: l.queryMaxSamples,
+            maxPoints: l.queryMaxPoints,
+            maxSeries: l.queryMaxSeries,
+            maxRangeSeconds: l.queryMaxRangeSeconds,
+          };
           init.headers = {
             ...(init.headers as Record<string, string> | undefined),
             [QUERY_LIMITS_HEADER]: JSON.stringify(limits),

@@ -34,6 +34,10 @@ export interface EngineOptions {
   timeoutMs?: number;
   /** Most points (samples over all series and steps) a result may hold. */
   maxPoints?: number;
+  /** Most series a query may load (over all its selectors). */
+  maxSeries?: number;
+  /** Longest stretch of time any selector may read (ms), the lookback aside. */
+  maxRangeMs?: number;
   /** Aborted when the client goes away: the query stops at its next pause. */
   signal?: AbortSignal;
   /** The tenant's series held by other nodes (async evaluation only). */
@@ -125,6 +129,9 @@ export class Engine {
   private readonly maxSamples: number;
   private readonly timeoutMs: number;
   private readonly maxPoints: number;
+  private readonly maxSeries: number;
+  private readonly maxRangeMs: number;
+  private seriesLoaded = 0;
   private readonly signal: AbortSignal | undefined;
   private readonly peers: PeerSeries | undefined;
   private readonly stats: { samples: number } | undefined;
@@ -140,6 +147,8 @@ export class Engine {
     this.maxSamples = opts.maxSamples ?? 50_000_000;
     this.timeoutMs = opts.timeoutMs ?? 120_000;
     this.maxPoints = opts.maxPoints ?? 10_000_000;
+    this.maxSeries = opts.maxSeries ?? 1_000_000;
+    this.maxRangeMs = opts.maxRangeMs ?? Infinity;
     this.signal = opts.signal;
     this.peers = opts.peers;
     this.stats = opts.stats;
@@ -200,6 +209,7 @@ export class Engine {
   private async loadAsync(expr: Expr, lo: number, hi: number, ctx: Ctx): Promise<void> {
     const pending: Fetch[] = [];
     this.plan(expr, lo, hi, ctx, pending);
+    this.checkRanges(pending);
     const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, f.mint, f.maxt))) : [];
     for (let i = 0; i < pending.length; i++) {
       const f = pending[i]!;
@@ -244,7 +254,20 @@ export class Engine {
   private load(e: Expr, lo: number, hi: number, ctx: Ctx): void {
     const pending: Fetch[] = [];
     this.plan(e, lo, hi, ctx, pending);
+    this.checkRanges(pending);
     for (const f of pending) this.fetch(f.sel, f.mint, f.maxt);
+  }
+
+  /** Refuse, before loading anything, a query that would read a longer stretch of time than allowed. */
+  private checkRanges(pending: Fetch[]): void {
+    for (const f of pending) {
+      const span = f.maxt - f.mint - this.lookback;
+      if (span > this.maxRangeMs) {
+        throw new QueryError(
+          `query would read ${formatDuration(span)} of data, over the limit of ${formatDuration(this.maxRangeMs)} (limit query_max_range_seconds / ISOBAR_QUERY_MAX_RANGE_SECONDS); query a shorter range`,
+        );
+      }
+    }
   }
 
   /** Collect one fetch per selector, each with the whole time range it needs. */
@@ -309,6 +332,10 @@ export class Engine {
       for (let i = 0; i < cols.n && !hasStale; i++) hasStale = isStale(cols.v, i);
       series.push({ labels: p.labels, ...cols, hasStale });
       this.samplesLoaded += cols.n;
+    }
+    this.seriesLoaded += series.length;
+    if (this.seriesLoaded > this.maxSeries) {
+      throw new QueryError(`query would load more than ${this.maxSeries} series (limit query_max_series / ISOBAR_QUERY_MAX_SERIES); narrow the selectors`);
     }
     if (this.stats) this.stats.samples = this.samplesLoaded;
     if (this.samplesLoaded > this.maxSamples) {
@@ -731,6 +758,13 @@ function atOrBefore(s: SeriesColumns, ts: number, from: number): number {
     else return i;
   }
   return lastAtOrBefore(t, s.n, ts);
+}
+
+/** "3h20m" style, for limit messages. */
+function formatDuration(ms: number): string {
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.round((ms % 3_600_000) / 60_000);
+  return h >= 48 ? `${Math.round(ms / 86_400_000)}d` : `${h}h${m ? `${m}m` : ''}`;
 }
 
 function lastAtOrBefore(t: Float64Array, n: number, ts: number): number {
