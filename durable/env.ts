@@ -32,6 +32,8 @@ export interface Env {
   /** Global defaults of the per-tenant limits (durable/limits.ts; each tenant may override them). */
   ISOBAR_INGESTION_RATE?: string;
   ISOBAR_INGESTION_BURST?: string;
+  ISOBAR_MAX_SERIES?: string;
+  ISOBAR_MAX_SERIES_PER_METRIC?: string;
   ISOBAR_MAX_LABEL_NAMES_PER_SERIES?: string;
   ISOBAR_MAX_LABEL_NAME_LENGTH?: string;
   ISOBAR_MAX_LABEL_VALUE_LENGTH?: string;

@@ -17,6 +17,10 @@ export const LimitsSchema = z.object({
   ingestionRate: positive.max(1e9),
   /** Samples the bucket holds: how far a burst may go above the rate. */
   ingestionBurst: positive.max(1e10),
+  /** Most active series (written to in the last hour) the tenant may have. */
+  maxSeries: positive.max(1e9),
+  /** Most active series of one metric name. */
+  maxSeriesPerMetric: positive.max(1e9),
   /** Most labels (name included) one series may have. */
   maxLabelNamesPerSeries: positive.max(1000),
   /** Longest label name, in bytes. */
@@ -52,6 +56,8 @@ export type LimitsPatch = z.infer<typeof LimitsPatchSchema>;
 export const BUILTIN_LIMITS: Limits = {
   ingestionRate: 500_000,
   ingestionBurst: 5_000_000,
+  maxSeries: 2_000_000,
+  maxSeriesPerMetric: 200_000,
   maxLabelNamesPerSeries: 40,
   maxLabelNameLength: 1024,
   maxLabelValueLength: 4096,
@@ -70,6 +76,8 @@ export const BUILTIN_LIMITS: Limits = {
 export const LIMIT_ENV: Record<keyof Limits, string> = {
   ingestionRate: 'ISOBAR_INGESTION_RATE',
   ingestionBurst: 'ISOBAR_INGESTION_BURST',
+  maxSeries: 'ISOBAR_MAX_SERIES',
+  maxSeriesPerMetric: 'ISOBAR_MAX_SERIES_PER_METRIC',
   maxLabelNamesPerSeries: 'ISOBAR_MAX_LABEL_NAMES_PER_SERIES',
   maxLabelNameLength: 'ISOBAR_MAX_LABEL_NAME_LENGTH',
   maxLabelValueLength: 'ISOBAR_MAX_LABEL_VALUE_LENGTH',

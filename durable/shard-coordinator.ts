@@ -85,6 +85,26 @@ export interface AppendOptions {
   rejected?: Record<string, number>;
 }
 
+/** Series the edge has not seen lately, asking to be admitted under this shard's share of the series limits. */
+export interface AdmitRequest {
+  generation: number;
+  /** `hi:lo` of each series' hash. */
+  hashes: string[];
+  /** Each series' metric name. */
+  metrics: string[];
+  /** This shard's share of max_series and max_series_per_metric. */
+  maxSeries: number;
+  maxSeriesPerMetric: number;
+}
+
+/** Indexes (into the request) of series refused, with the limit each broke and the count it was at. */
+export interface AdmitAnswer {
+  refused: Array<{ index: number; limit: 'maxSeries' | 'maxSeriesPerMetric'; active: number }>;
+}
+
+/** A series is active while written to within this time (and counted against the series limits). */
+export const ACTIVE_SERIES_MS = 3_600_000;
+
 /** Samples accepted and refused (by error id) over a time window. */
 export interface UsageWindow {
   accepted: number;
@@ -132,6 +152,10 @@ export class ShardCoordinator extends DurableObject<Env> {
   private synced = false;
   private failures = 0;
   private group: PendingAppend[] = [];
+  /** Active series of this shard: hash -> metric and when last admitted; and how many per metric. */
+  private active = new Map<string, { metric: string; last: number }>();
+  private perMetric = new Map<string, number>();
+  private lastExpiry = 0;
   /** Token bucket of the tenant's ingestion rate (this shard's share); in memory, refilled by time. */
   private bucket = { tokens: NaN, at: 0 };
   private groupScheduled = false;
@@ -150,6 +174,12 @@ export class ShardCoordinator extends DurableObject<Env> {
       this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)`);
       // Samples accepted (reason '') and refused (reason = error id) per 5-minute bucket.
       this.sql.exec(`CREATE TABLE IF NOT EXISTS usage (bucket INTEGER NOT NULL, reason TEXT NOT NULL, samples INTEGER NOT NULL, PRIMARY KEY (bucket, reason))`);
+      // Active series of this shard (hash -> metric, last admitted), for the series limits.
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS series (hash TEXT PRIMARY KEY, metric TEXT NOT NULL, last_ms INTEGER NOT NULL)`);
+      for (const r of this.sql.exec<{ hash: string; metric: string; last_ms: number }>(`SELECT hash, metric, last_ms FROM series`)) {
+        this.active.set(r.hash, { metric: r.metric, last: r.last_ms });
+        this.perMetric.set(r.metric, (this.perMetric.get(r.metric) ?? 0) + 1);
+      }
       for (const r of this.sql.exec<{ k: string; v: string }>(`SELECT k, v FROM meta`)) {
         if (r.k === 'tenant') this.tenant = r.v;
         if (r.k === 'shard') this.shard = Number(r.v);
@@ -229,6 +259,54 @@ export class ShardCoordinator extends DurableObject<Env> {
       );
     }
     if (bucket % 12 === 0) this.sql.exec(`DELETE FROM usage WHERE bucket < ?`, Math.floor((Date.now() - USAGE_KEEP_MS) / USAGE_BUCKET_MS));
+  }
+
+  /**
+   * Admit series under this shard's share of the tenant's series limits. Known
+   * series are refreshed; new ones are taken while the shard is under both
+   * limits, and the rest refused (nothing is written for them). Edges ask only
+   * for series they have not had admitted in the last few minutes.
+   */
+  async admit(req: AdmitRequest): Promise<AdmitAnswer | TenantGone> {
+    if (req.generation !== 0 && req.generation <= this.deletedGeneration) return { gone: true };
+    const now = Date.now();
+    this.expireSeries(now);
+    const refused: AdmitAnswer['refused'] = [];
+    this.ctx.storage.transactionSync(() => {
+      req.hashes.forEach((hash, index) => {
+        const known = this.active.get(hash);
+        const metric = req.metrics[index] ?? '';
+        if (known) {
+          known.last = now;
+          this.sql.exec(`UPDATE series SET last_ms = ? WHERE hash = ?`, now, hash);
+          return;
+        }
+        const ofMetric = this.perMetric.get(metric) ?? 0;
+        if (this.active.size >= req.maxSeries) refused.push({ index, limit: 'maxSeries', active: this.active.size });
+        else if (ofMetric >= req.maxSeriesPerMetric) refused.push({ index, limit: 'maxSeriesPerMetric', active: ofMetric });
+        else {
+          this.active.set(hash, { metric, last: now });
+          this.perMetric.set(metric, ofMetric + 1);
+          this.sql.exec(`INSERT OR REPLACE INTO series (hash, metric, last_ms) VALUES (?, ?, ?)`, hash, metric, now);
+        }
+      });
+    });
+    return { refused };
+  }
+
+  /** Forget series not written to within ACTIVE_SERIES_MS (at most once a minute). */
+  private expireSeries(now: number): void {
+    if (now - this.lastExpiry < 60_000) return;
+    this.lastExpiry = now;
+    const cutoff = now - ACTIVE_SERIES_MS;
+    for (const [hash, s] of this.active) {
+      if (s.last >= cutoff) continue;
+      this.active.delete(hash);
+      const n = (this.perMetric.get(s.metric) ?? 1) - 1;
+      if (n > 0) this.perMetric.set(s.metric, n);
+      else this.perMetric.delete(s.metric);
+    }
+    this.sql.exec(`DELETE FROM series WHERE last_ms < ?`, cutoff);
   }
 
   /** Count samples the edge refused from a request none of whose series reached a coordinator. */
@@ -481,6 +559,9 @@ export class ShardCoordinator extends DurableObject<Env> {
   private clear(): void {
     this.sql.exec(`DELETE FROM log`);
     this.sql.exec(`DELETE FROM usage`);
+    this.sql.exec(`DELETE FROM series`);
+    this.active.clear();
+    this.perMetric.clear();
     this.sql.exec(`DELETE FROM meta WHERE k <> 'deleted_generation'`);
     this.tenant = '';
     this.shard = -1;

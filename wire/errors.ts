@@ -36,6 +36,8 @@ export const ErrorIds = {
   sampleTooOld: 'err-isobar-sample-too-old',
   duplicateSample: 'err-isobar-duplicate-sample',
   ingestionRateLimited: 'err-isobar-ingestion-rate-limited',
+  maxSeriesPerTenant: 'err-isobar-max-series-per-tenant',
+  maxSeriesPerMetric: 'err-isobar-max-series-per-metric',
   remoteWriteV2Unsupported: 'err-isobar-remote-write-2-unsupported',
   // query side
   badMatcher: 'err-isobar-bad-matcher',

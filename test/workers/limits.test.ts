@@ -24,7 +24,7 @@ describe('tenant limits', () => {
     expect(r.status).toBe(200);
     const all = (await r.json()) as any;
     expect(all).toMatchObject({ maxLabelNamesPerSeries: 12, shards: 3, ingestionRate: 500_000, retentionSeconds: 30 * 86_400 });
-    expect(Object.keys(all)).toHaveLength(14);
+    expect(Object.keys(all)).toHaveLength(16);
     expect(((await (await admin('GET', '/tenants/lim-admin')).json()) as any).overrides).toEqual({ maxLabelNamesPerSeries: 12, shards: 3 });
 
     const bad = await admin('PATCH', '/tenants/lim-admin/limits', { maxLabelNamesPerSeries: 0, nonsense: 1 });
@@ -80,6 +80,35 @@ describe('tenant limits', () => {
   });
 });
 
+describe('series limits (the cardinality firewall)', () => {
+  it('max series per tenant: up to the limit pass, new series over it are refused, known ones still written', async () => {
+    const auth = `Bearer ${await newTenant('lim-series', 1, { maxSeries: 5 })}`;
+    const t = now();
+    expect((await write(Array.from({ length: 5 }, (_, i) => series('s', [['i', String(i)]], t - 1000)), {}, auth)).status).toBe(204);
+    const r = await write([series('s', [['i', '0']], t), series('s', [['i', 'new1']], t), series('s', [['i', 'new2']], t)], {}, auth);
+    expect(r.status).toBe(400);
+    expect(await r.text()).toMatch(/series \{__name__="s", i="new1"\} would be a new series, and tenant lim-series is at its limit of 5 active series \(max_series.*isobar limits set lim-series --max-series N.*2 of 3 series rejected.*err-isobar-max-series-per-tenant/s);
+    expect((await read(`query?query=${encodeURIComponent('count(s)')}&time=${t / 1000}`, auth)).body.data.result[0].value[1]).toBe('5');
+    expect((await read(`query?query=${encodeURIComponent('count_over_time(s{i="0"}[1m])')}&time=${t / 1000}`, auth)).body.data.result[0].value[1]).toBe('2');
+  });
+
+  it('max series per metric: names the metric and the label that makes the new series', async () => {
+    const auth = `Bearer ${await newTenant('lim-metric', 1, { maxSeriesPerMetric: 6 })}`;
+    const t = now();
+    const users = (from: number, n: number) => Array.from({ length: n }, (_, i) => series('requests_total', [['path', '/'], ['user', `u${from + i}`]], t));
+    expect((await write(users(0, 6), {}, auth)).status).toBe(204);
+    const r = await write([...users(100, 8), series('other_metric', [], t)], {}, auth);
+    expect(r.status).toBe(400);
+    const msg = await r.text();
+    expect(msg).toMatch(/would be a new series of metric requests_total, which is at its limit of 6 active series \(max_series_per_metric\)/);
+    expect(msg).toMatch(/most of the refused new series of requests_total differ in label "user" \(\d+ values in this request\): drop or aggregate it/);
+    expect(msg).toMatch(/err-isobar-max-series-per-metric/);
+    expect((await read('series?match[]=other_metric', auth)).body.data).toHaveLength(1);
+    expect((await read('series?match[]=requests_total', auth)).body.data).toHaveLength(6);
+    expect(msg).toMatch(/8 of 9 series rejected/);
+  });
+});
+
 describe('query limits per tenant', () => {
   it('max series and max range: at the limit answers, over it is 422 naming the limit', async () => {
     const auth = `Bearer ${await newTenant('lim-query', 1, { queryMaxSeries: 3, queryMaxRangeSeconds: 3600 })}`;
@@ -111,7 +140,7 @@ describe('admin API description', () => {
     expect(create).toMatchObject({ type: 'object', required: ['id'], additionalProperties: false });
     expect(create.properties.id.pattern).toBe('^[a-z0-9-]{1,63}$');
     const patch = doc.paths['/tenants/{id}/limits'].patch.requestBody.content['application/json'].schema;
-    expect(Object.keys(patch.properties)).toHaveLength(14);
+    expect(Object.keys(patch.properties)).toHaveLength(16);
     expect(patch.properties.ingestionRate).toMatchObject({ type: 'integer', minimum: 1 });
     // What the document says is refused is refused.
     expect((await admin('POST', '/tenants', { id: 'doc-check', surprise: true })).status).toBe(400);

@@ -20,6 +20,7 @@ import type { Context } from 'hono';
 import { ErrorIds, IsobarError, type ErrorId } from '../../wire/errors.js';
 import type { AppendAck, RateLimited, TenantGone } from '../../durable/shard-coordinator.js';
 import { howToRaise } from '../../durable/limits.js';
+import { admitNewSeries, admittedSeries, knownSeries, metricOf, type NewSeries, type Refusal } from './series-limits.js';
 import { jumpHash } from '../../wire/hash.js';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { MAX_RECORD_BYTES } from '../../wire/node-batch.js';
@@ -115,6 +116,9 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   let first: SeriesProblem | undefined;
   /** Samples of refused series, by error id: the tenant's usage counts them. */
   const refusedHere: Record<string, number> = {};
+  /** Series this isolate has not had admitted lately, per shard (series limits). */
+  const newSeries = new Map<number, NewSeries[]>();
+  const known = admittedSeries(principal);
   const reader = new WriteRequestReader(raw, limits);
   const now = Date.now();
   const maxFuture = limits.maxFutureSeconds * 1000;
@@ -142,10 +146,35 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
       b.ranges.push(reader.seriesStart, reader.seriesEnd);
       b.bytes += reader.seriesEnd - reader.seriesStart;
       b.samples += reader.sampleCount;
+      const hash = `${reader.hashHi}:${reader.hashLo}`;
+      if (!knownSeries(known, hash, now)) {
+        let list = newSeries.get(shard);
+        if (!list) newSeries.set(shard, (list = []));
+        list.push({ hash, metric: metricOf(reader), start: reader.seriesStart, end: reader.seriesEnd, samples: reader.sampleCount });
+      }
     }
   } catch (e) {
     if (e instanceof IsobarError) return textError(e);
     throw e;
+  }
+
+  // 5b. series limits: new series are admitted by their coordinators, or refused one by one.
+  if (newSeries.size > 0) {
+    let refusals: Refusal[] | 'gone';
+    try {
+      refusals = await admitNewSeries(env, principal, raw, newSeries);
+    } catch (e) {
+      log.error('series admission failed', { tenant: principal.tenant, ...errorFields(e) });
+      return textError(new IsobarError(ErrorIds.storageUnavailable, 'unavailable', 'the shard coordinators could not check the series limits; retry (nothing from this request was acknowledged)'), { 'retry-after': '1' });
+    }
+    if (refusals === 'gone') return textError(new IsobarError(ErrorIds.invalidCredentials, 'unauthenticated', 'invalid API key: its tenant was deleted'));
+    for (const r of refusals) {
+      rejected++;
+      first ??= r.problem;
+      refusedHere[r.problem.id] = (refusedHere[r.problem.id] ?? 0) + r.series.samples;
+      samples -= r.series.samples;
+      dropRange(byShard, r.shard, r.series);
+    }
   }
 
   // 6. commit, one RPC per shard, in parallel. When the whole request is valid
@@ -219,6 +248,19 @@ function timeProblem(r: WriteRequestReader, latest: number, earliest: number, ma
     }
   }
   return undefined;
+}
+
+/** Take a refused series out of its shard's batch (and the batch out, when it was its last). */
+function dropRange(byShard: Map<number, ShardBatch>, shard: number, s: NewSeries): void {
+  const b = byShard.get(shard)!;
+  for (let i = 0; i < b.ranges.length; i += 2) {
+    if (b.ranges[i] !== s.start) continue;
+    b.ranges.splice(i, 2);
+    b.bytes -= s.end - s.start;
+    b.samples -= s.samples;
+    break;
+  }
+  if (b.ranges.length === 0) byShard.delete(shard);
 }
 
 /** The shard's series as original bytes, cut into snappy records under the size limit. */
