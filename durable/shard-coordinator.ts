@@ -156,6 +156,9 @@ export class ShardCoordinator extends DurableObject<Env> {
   private active = new Map<string, { metric: string; last: number }>();
   private perMetric = new Map<string, number>();
   private lastExpiry = 0;
+  /** Usage counted since the last write, by `bucket|reason`. */
+  private pendingUsage = new Map<string, number>();
+  private lastUsageSweep = 0;
   /** Token bucket of the tenant's ingestion rate (this shard's share); in memory, refilled by time. */
   private bucket = { tokens: NaN, at: 0 };
   private groupScheduled = false;
@@ -218,6 +221,7 @@ export class ShardCoordinator extends DurableObject<Env> {
         this.count({ [ErrorIds.ingestionRateLimited]: quota.samples });
         return { rateLimited: { retryAfterSeconds: Math.max(1, Math.ceil(wait)) } };
       }
+      this.count({ '': quota.samples }); // written with this append's row; moved to a reason if the node refuses some
     }
     for (const p of payloads) {
       if (p.byteLength > MAX_RECORD_BYTES) throw new RangeError(`payload of ${p.byteLength} bytes over the ${MAX_RECORD_BYTES}-byte record limit`);
@@ -241,24 +245,46 @@ export class ShardCoordinator extends DurableObject<Env> {
         this.rejections.delete(`${p.seq}:${p.index}`);
       }
     }
-    const refused = rejected.reduce((n, r) => n + r.count, 0);
-    const counts: Record<string, number> = quota ? { '': Math.max(0, quota.samples - refused) } : {};
-    for (const r of rejected) counts[r.id] = (counts[r.id] ?? 0) + r.count;
+    // Samples the node refused move from accepted (counted at commit) to their reason.
+    const counts: Record<string, number> = {};
+    for (const r of rejected) {
+      counts[r.id] = (counts[r.id] ?? 0) + r.count;
+      if (quota) counts[''] = (counts[''] ?? 0) - r.count;
+    }
     this.count(counts);
     return { seq, applied, ...(rejected.length ? { rejected } : {}) };
   }
 
-  /** Add samples to this bucket's usage: '' accepted, any other key an error id. */
+  /**
+   * Add samples to this bucket's usage ('' accepted, any other key an error id).
+   * Counts wait in memory and are written with the next commit-log row (in the
+   * same transaction), so usage costs no write of its own.
+   */
   private count(samples: Record<string, number>): void {
     const bucket = Math.floor(Date.now() / USAGE_BUCKET_MS);
     for (const [reason, n] of Object.entries(samples)) {
-      if (n <= 0) continue;
+      if (n === 0) continue;
+      const k = `${bucket}|${reason}`;
+      this.pendingUsage.set(k, (this.pendingUsage.get(k) ?? 0) + n);
+    }
+  }
+
+  /** Write the counted usage (inside a caller's transaction, or on its own). */
+  private writeUsage(): void {
+    if (this.pendingUsage.size === 0) return;
+    for (const [k, n] of this.pendingUsage) {
+      const bar = k.indexOf('|');
       this.sql.exec(
         `INSERT INTO usage (bucket, reason, samples) VALUES (?, ?, ?) ON CONFLICT (bucket, reason) DO UPDATE SET samples = samples + excluded.samples`,
-        bucket, reason, n,
+        Number(k.slice(0, bar)), k.slice(bar + 1), n,
       );
     }
-    if (bucket % 12 === 0) this.sql.exec(`DELETE FROM usage WHERE bucket < ?`, Math.floor((Date.now() - USAGE_KEEP_MS) / USAGE_BUCKET_MS));
+    this.pendingUsage.clear();
+    const now = Date.now();
+    if (now - this.lastUsageSweep > 3_600_000) {
+      this.lastUsageSweep = now;
+      this.sql.exec(`DELETE FROM usage WHERE bucket < ?`, Math.floor((now - USAGE_KEEP_MS) / USAGE_BUCKET_MS));
+    }
   }
 
   /**
@@ -313,10 +339,12 @@ export class ShardCoordinator extends DurableObject<Env> {
   async recordRejected(rejected: Record<string, number>, generation = 0): Promise<void> {
     if (generation !== 0 && generation <= this.deletedGeneration) return;
     this.count(rejected);
+    this.writeUsage();
   }
 
   /** Samples accepted and refused over the last hour and the last day. */
   async usage(): Promise<{ lastHour: UsageWindow; lastDay: UsageWindow }> {
+    this.writeUsage();
     const now = Date.now();
     const window = (ms: number): UsageWindow => {
       const out: UsageWindow = { accepted: 0, rejected: {} };
@@ -377,6 +405,7 @@ export class ShardCoordinator extends DurableObject<Env> {
           const payload = encodeBatch(r.records.map((p) => ({ seq: r.seq, payload: p })));
           this.sql.exec(`INSERT INTO log (seq, payload, bytes) VALUES (?, ?, ?)`, r.seq, payload, payload.byteLength);
         }
+        this.writeUsage();
       });
       this.nextSeq = seq;
       group.forEach((a, i) => a.resolve(placements[i]!));
@@ -559,6 +588,7 @@ export class ShardCoordinator extends DurableObject<Env> {
   private clear(): void {
     this.sql.exec(`DELETE FROM log`);
     this.sql.exec(`DELETE FROM usage`);
+    this.pendingUsage.clear();
     this.sql.exec(`DELETE FROM series`);
     this.active.clear();
     this.perMetric.clear();

@@ -142,7 +142,7 @@ describe('time window', () => {
       { labels: [['__name__', name], ['ok', 'no']], samples: [[now() + 11 * 60_000, 1]] },
     ]);
     expect(r.status).toBe(400);
-    expect(await r.text()).toMatch(/more than 600s in the future \(max_future\).*1 of 2 series rejected.*err-isobar-sample-too-far-in-future/s);
+    expect(await r.text()).toMatch(/more than 600s in the future \(max_future_seconds\); check the sender.s clock; ask the operator to raise it \(isobar limits set demo --max-future-seconds N\).*1 of 2 series rejected.*err-isobar-sample-too-far-in-future/s);
     expect((await eventually(() => read(`series?match[]=${name}`), (x) => x.body?.data?.length === 1)).body.data).toEqual([{ __name__: name, ok: 'yes' }]);
   });
 

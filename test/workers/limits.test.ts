@@ -40,7 +40,7 @@ describe('tenant limits', () => {
     const r = await write([series('kept', [['a', '1']]), series('over', [['a', '1'], ['b', '2'], ['c', '3']])], {}, auth);
     expect(r.status).toBe(400);
     const msg = await r.text();
-    expect(msg).toMatch(/has 4 labels, over the limit of 3 \(max_label_names_per_series\)/);
+    expect(msg).toMatch(/has 4 labels, over the limit of 3 \(max_label_names_per_series\); ask the operator to raise it \(isobar limits set lim-labels --max-label-names-per-series N\)/);
     expect(msg).toMatch(/err-isobar-max-label-names-per-series/);
     expect(msg).toMatch(/1 of 2 series rejected/);
     expect((await read('series?match[]=kept', auth)).body.data).toHaveLength(1);

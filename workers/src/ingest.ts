@@ -19,7 +19,7 @@
 import type { Context } from 'hono';
 import { ErrorIds, IsobarError, type ErrorId } from '../../wire/errors.js';
 import type { AppendAck, RateLimited, TenantGone } from '../../durable/shard-coordinator.js';
-import { howToRaise } from '../../durable/limits.js';
+import { howToRaise, type Limits } from '../../durable/limits.js';
 import { admitNewSeries, admittedSeries, knownSeries, metricOf, type NewSeries, type Refusal } from './series-limits.js';
 import { jumpHash } from '../../wire/hash.js';
 import { createLogger, errorFields } from '../../wire/log.js';
@@ -218,6 +218,8 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   const acks = answers as AppendAck[];
 
   if (first) {
+    const raise = RAISED_BY[first.id];
+    if (raise) first = { id: first.id, message: `${first.message}; ${howToRaise(principal.tenant, raise)}` };
     const e = new IsobarError(first.id, 'bad-data', `${first.message}; ${rejected} of ${total} series rejected, the other ${total - rejected} (${samples} samples) were accepted`);
     return textError(e);
   }
@@ -237,18 +239,27 @@ function timeProblem(r: WriteRequestReader, latest: number, earliest: number, ma
     if (t > latest) {
       return {
         id: ErrorIds.sampleTooFarInFuture,
-        message: `series ${r.describeSeries()} has a sample at ${new Date(t).toISOString()}, more than ${maxFuture / 1000}s in the future (max_future); check the sender's clock`,
+        message: `series ${r.describeSeries()} has a sample at ${new Date(t).toISOString()}, more than ${maxFuture / 1000}s in the future (max_future_seconds); check the sender's clock`,
       };
     }
     if (t < earliest) {
       return {
         id: ErrorIds.sampleTooOld,
-        message: `series ${r.describeSeries()} has a sample at ${new Date(t).toISOString()}, older than the retention of ${Math.round(retention / 86_400_000)}d (retention); it would be deleted at once`,
+        message: `series ${r.describeSeries()} has a sample at ${new Date(t).toISOString()}, older than the retention of ${Math.round(retention / 86_400_000)}d (retention_seconds); it would be deleted at once`,
       };
     }
   }
   return undefined;
 }
+
+/** The tenant limit behind each per-series refusal the reader or the time window makes (the series limits say it themselves). */
+const RAISED_BY: Partial<Record<string, keyof Limits>> = {
+  [ErrorIds.maxLabelNamesPerSeries]: 'maxLabelNamesPerSeries',
+  [ErrorIds.labelNameTooLong]: 'maxLabelNameLength',
+  [ErrorIds.labelValueTooLong]: 'maxLabelValueLength',
+  [ErrorIds.sampleTooFarInFuture]: 'maxFutureSeconds',
+  [ErrorIds.sampleTooOld]: 'retentionSeconds',
+};
 
 /** Take a refused series out of its shard's batch (and the batch out, when it was its last). */
 function dropRange(byShard: Map<number, ShardBatch>, shard: number, s: NewSeries): void {
