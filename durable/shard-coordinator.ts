@@ -102,6 +102,9 @@ export interface AdmitAnswer {
   refused: Array<{ index: number; limit: 'maxSeries' | 'maxSeriesPerMetric'; active: number }>;
 }
 
+/** Rows per multi-row SQL statement (3 values each stay under the statement's bound-parameter limit). */
+const SQL_BATCH = 32;
+
 /** A series is active while written to within this time (and counted against the series limits). */
 export const ACTIVE_SERIES_MS = 3_600_000;
 
@@ -207,13 +210,8 @@ export class ShardCoordinator extends DurableObject<Env> {
    * each at most MAX_RECORD_BYTES) to the commit log. Resolves once durable.
    */
   async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0, rejected: refusedAtEdge }: AppendOptions = {}): Promise<AppendAck | RateLimited | TenantGone> {
-    if (generation !== 0 && generation <= this.deletedGeneration) return { gone: true };
+    if (!this.adopt(generation)) return { gone: true };
     if (refusedAtEdge) this.count(refusedAtEdge);
-    if (generation > this.generation) {
-      if (this.generation !== 0) this.clear(); // the tenant was deleted and created again: a new log
-      this.generation = generation;
-      this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('generation', ?)`, String(generation));
-    }
     this.identify(tenant, shard);
     if (quota) {
       const wait = this.take(quota);
@@ -256,6 +254,20 @@ export class ShardCoordinator extends DurableObject<Env> {
   }
 
   /**
+   * Check the tenant generation a request comes with: false for a deleted one;
+   * a newer one (the id was deleted and created again) starts afresh.
+   */
+  private adopt(generation: number): boolean {
+    if (generation !== 0 && generation <= this.deletedGeneration) return false;
+    if (generation > this.generation) {
+      if (this.generation !== 0) this.clear();
+      this.generation = generation;
+      this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('generation', ?)`, String(generation));
+    }
+    return true;
+  }
+
+  /**
    * Add samples to this bucket's usage ('' accepted, any other key an error id).
    * Counts wait in memory and are written with the next commit-log row (in the
    * same transaction), so usage costs no write of its own.
@@ -294,28 +306,40 @@ export class ShardCoordinator extends DurableObject<Env> {
    * for series they have not had admitted in the last few minutes.
    */
   async admit(req: AdmitRequest): Promise<AdmitAnswer | TenantGone> {
-    if (req.generation !== 0 && req.generation <= this.deletedGeneration) return { gone: true };
+    if (!this.adopt(req.generation)) return { gone: true };
     const now = Date.now();
     this.expireSeries(now);
     const refused: AdmitAnswer['refused'] = [];
+    const seen: string[] = [];
+    const added: string[] = [];
+    req.hashes.forEach((hash, index) => {
+      const known = this.active.get(hash);
+      const metric = req.metrics[index] ?? '';
+      if (known) {
+        known.last = now;
+        seen.push(hash);
+        return;
+      }
+      const ofMetric = this.perMetric.get(metric) ?? 0;
+      if (this.active.size >= req.maxSeries) refused.push({ index, limit: 'maxSeries', active: this.active.size });
+      else if (ofMetric >= req.maxSeriesPerMetric) refused.push({ index, limit: 'maxSeriesPerMetric', active: ofMetric });
+      else {
+        this.active.set(hash, { metric, last: now });
+        this.perMetric.set(metric, ofMetric + 1);
+        added.push(hash, metric);
+      }
+    });
+    // Many rows per statement: a first sight of thousands of series is one short transaction.
     this.ctx.storage.transactionSync(() => {
-      req.hashes.forEach((hash, index) => {
-        const known = this.active.get(hash);
-        const metric = req.metrics[index] ?? '';
-        if (known) {
-          known.last = now;
-          this.sql.exec(`UPDATE series SET last_ms = ? WHERE hash = ?`, now, hash);
-          return;
-        }
-        const ofMetric = this.perMetric.get(metric) ?? 0;
-        if (this.active.size >= req.maxSeries) refused.push({ index, limit: 'maxSeries', active: this.active.size });
-        else if (ofMetric >= req.maxSeriesPerMetric) refused.push({ index, limit: 'maxSeriesPerMetric', active: ofMetric });
-        else {
-          this.active.set(hash, { metric, last: now });
-          this.perMetric.set(metric, ofMetric + 1);
-          this.sql.exec(`INSERT OR REPLACE INTO series (hash, metric, last_ms) VALUES (?, ?, ?)`, hash, metric, now);
-        }
-      });
+      for (let i = 0; i < seen.length; i += SQL_BATCH) {
+        const part = seen.slice(i, i + SQL_BATCH);
+        this.sql.exec(`UPDATE series SET last_ms = ? WHERE hash IN (${part.map(() => '?').join(',')})`, now, ...part);
+      }
+      for (let i = 0; i < added.length; i += 2 * SQL_BATCH) {
+        const part = added.slice(i, i + 2 * SQL_BATCH);
+        const rows = part.length / 2;
+        this.sql.exec(`INSERT OR REPLACE INTO series (hash, metric, last_ms) VALUES ${Array(rows).fill('(?, ?, ?)').join(',')}`, ...part.flatMap((x, k) => (k % 2 ? [x, now] : [x])));
+      }
     });
     return { refused };
   }

@@ -8,8 +8,11 @@
  *   4. validate      each series (labels, UTF-8, timestamps, the tenant's label and time
  *                    limits); bad series are dropped and reported
  *   5. route         series hash -> jump hash over the tenant's shard count
+ *   5b. admit        series this isolate has not had admitted lately go to their
+ *                    coordinators, which refuse those over the series limits
  *   6. commit        one RPC per shard coordinator, in parallel, carrying the shard's
- *                    series as their original bytes, snappy-compressed
+ *                    series as their original bytes, snappy-compressed, and its share
+ *                    of the ingestion rate
  * Answer: 204 when every series is in its coordinator's commit log; 400 naming
  * the first bad series when some were rejected (the valid ones are kept, and
  * clients do not retry 400s); 429 with Retry-After when a coordinator's share
@@ -167,7 +170,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
       log.error('series admission failed', { tenant: principal.tenant, ...errorFields(e) });
       return textError(new IsobarError(ErrorIds.storageUnavailable, 'unavailable', 'the shard coordinators could not check the series limits; retry (nothing from this request was acknowledged)'), { 'retry-after': '1' });
     }
-    if (refusals === 'gone') return textError(new IsobarError(ErrorIds.invalidCredentials, 'unauthenticated', 'invalid API key: its tenant was deleted'));
+    if (refusals === 'gone') return tenantGone();
     for (const r of refusals) {
       rejected++;
       first ??= r.problem;
@@ -200,10 +203,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
     return textError(new IsobarError(ErrorIds.storageUnavailable, 'unavailable', 'the commit log could not take this batch; retry (nothing from it was acknowledged)'), { 'retry-after': '1' });
   }
 
-  if (answers.some((a) => 'gone' in a)) {
-    // Deleted while this edge still had the key cached: refused at the coordinators, at once.
-    return textError(new IsobarError(ErrorIds.invalidCredentials, 'unauthenticated', 'invalid API key: its tenant was deleted'));
-  }
+  if (answers.some((a) => 'gone' in a)) return tenantGone();
   const limited = answers.filter((a): a is RateLimited => 'rateLimited' in a);
   if (limited.length > 0) {
     const wait = Math.max(...limited.map((a) => a.rateLimited.retryAfterSeconds));
@@ -250,6 +250,11 @@ function timeProblem(r: WriteRequestReader, latest: number, earliest: number, ma
     }
   }
   return undefined;
+}
+
+/** The tenant was deleted while this edge still had the key cached: its coordinators refuse it at once. */
+function tenantGone(): Response {
+  return textError(new IsobarError(ErrorIds.invalidCredentials, 'unauthenticated', 'invalid API key: its tenant was deleted'));
 }
 
 /** The tenant limit behind each per-series refusal the reader or the time window makes (the series limits say it themselves). */
