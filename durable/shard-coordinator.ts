@@ -21,7 +21,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { ErrorIds } from '../wire/errors.js';
-import { applyPath, LOG_ID_HEADER, LOG_START_HEADER, shardStatePath, type Rejection, type ShardState } from '../wire/internal-api.js';
+import { applyPath, LOG_ID_HEADER, LOG_START_HEADER, shardStatePath, type Rejection, type ShardState, RETENTION_HEADER } from '../wire/internal-api.js';
 import { createLogger, errorFields, type Logger } from '../wire/log.js';
 import { encodeBatch, MAX_RECORD_BYTES, RECORD_HEADER_BYTES } from '../wire/node-batch.js';
 import type { Env } from './env.js';
@@ -83,6 +83,8 @@ export interface AppendOptions {
   generation?: number;
   /** Samples the edge refused from the same request, by error id (counted in this tenant's usage). */
   rejected?: Record<string, number>;
+  /** The tenant's retention (seconds), passed on to the storage node with every forward. */
+  retentionSeconds?: number;
 }
 
 /** Series the edge has not seen lately, asking to be admitted under this shard's share of the series limits. */
@@ -146,6 +148,8 @@ export class ShardCoordinator extends DurableObject<Env> {
   private tenant = '';
   private shard = -1;
   private generation = 0;
+  /** The tenant's retention as its last append said (not stored: every append says it again). */
+  private retentionSeconds = 0;
   private deletedGeneration = 0;
   private logId = '';
   private nextSeq = 1;
@@ -209,8 +213,9 @@ export class ShardCoordinator extends DurableObject<Env> {
    * Append a batch (snappy-compressed WriteRequests of this shard's series,
    * each at most MAX_RECORD_BYTES) to the commit log. Resolves once durable.
    */
-  async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0, rejected: refusedAtEdge }: AppendOptions = {}): Promise<AppendAck | RateLimited | TenantGone> {
+  async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0, rejected: refusedAtEdge, retentionSeconds }: AppendOptions = {}): Promise<AppendAck | RateLimited | TenantGone> {
     if (!this.adopt(generation)) return { gone: true };
+    if (retentionSeconds) this.retentionSeconds = retentionSeconds;
     if (refusedAtEdge) this.count(refusedAtEdge);
     this.identify(tenant, shard);
     if (quota) {
@@ -508,7 +513,12 @@ export class ShardCoordinator extends DurableObject<Env> {
         const res = await node.fetch(applyPath(this.tenant, this.shard), {
           method: 'POST',
           body,
-          headers: { 'content-type': 'application/octet-stream', [LOG_START_HEADER]: String(logStart), [LOG_ID_HEADER]: this.logId },
+          headers: {
+            'content-type': 'application/octet-stream',
+            [LOG_START_HEADER]: String(logStart),
+            [LOG_ID_HEADER]: this.logId,
+            ...(this.retentionSeconds ? { [RETENTION_HEADER]: String(this.retentionSeconds) } : {}),
+          },
           signal: AbortSignal.timeout(APPLY_TIMEOUT_MS),
         });
         if (res.status !== 200 && res.status !== 409) throw new Error(`node ${node.id} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);

@@ -65,6 +65,9 @@ export interface TenantQueryLimits {
  */
 export const LOG_ID_HEADER = 'x-isobar-log-id';
 
+/** Header on apply: the tenant's retention in seconds (the node deletes its blocks past it). */
+export const RETENTION_HEADER = 'x-isobar-retention-seconds';
+
 /** Header: the oldest sequence number still in the coordinator's log (all below are persisted). */
 export const LOG_START_HEADER = 'x-isobar-log-start';
 

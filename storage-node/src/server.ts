@@ -14,7 +14,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, PEERS_HEADER, QUERY_LIMITS_HEADER, type NodeUsage, type TenantQueryLimits } from '../../wire/internal-api.js';
+import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, PEERS_HEADER, RETENTION_HEADER, QUERY_LIMITS_HEADER, type NodeUsage, type TenantQueryLimits } from '../../wire/internal-api.js';
 import { BatchFormatError } from '../../wire/node-batch.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
@@ -74,6 +74,8 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     const body = new Uint8Array(await c.req.arrayBuffer());
     const logStart = Number(c.req.header(LOG_START_HEADER) ?? '1') || 1;
     const logId = c.req.header(LOG_ID_HEADER);
+    const retention = Number(c.req.header(RETENTION_HEADER));
+    if (Number.isInteger(retention) && retention > 0) store.setRetention(tenant, retention * 1000);
     metrics.applyRequests++;
     try {
       const out = store.apply(tenant, shard, body, logStart, logId);

@@ -38,6 +38,8 @@ export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
 const StateFile = z.object({
   persisted: z.record(z.string().regex(/^\d+$/), z.number().int().min(0)),
   logIds: z.record(z.string().regex(/^\d+$/), z.string().max(100)).optional(),
+  /** The tenant's own retention, as its coordinators last said (ms). */
+  retentionMs: z.number().int().min(1).optional(),
 });
 
 interface Position {
@@ -69,6 +71,8 @@ export class NodeStore {
   private readonly nodeDir: string | undefined;
   private readonly blockRangeMs: number;
   private readonly retentionMs: number;
+  /** Tenants' own retention (ms), told by their coordinators and kept in their state files. */
+  private readonly retention = new Map<string, number>();
   private readonly onNewShard: (tenant: string, shard: number) => void;
   private compacting = false;
 
@@ -100,7 +104,9 @@ export class NodeStore {
     for (const tenant of [...tenants].sort()) {
       const db = this.db(tenant);
       blocks += db.openBlocks();
-      for (const [shard, persisted, logId] of this.readState(tenant)) this.shards.set(`${tenant}/${shard}`, { applied: persisted, persisted, ...(logId ? { logId } : {}) });
+      const state = this.readState(tenant);
+      if (state.retentionMs) this.retention.set(tenant, state.retentionMs);
+      for (const [shard, persisted, logId] of state.positions) this.shards.set(`${tenant}/${shard}`, { applied: persisted, persisted, ...(logId ? { logId } : {}) });
       const t0 = performance.now();
       const res = db.wal!.replay(
         (r) => {
@@ -118,17 +124,32 @@ export class NodeStore {
     return { tenants: tenants.size, blocks, walRecords };
   }
 
-  private readState(tenant: string): Array<[number, number, string | undefined]> {
-    if (!this.nodeDir) return [];
+  private readState(tenant: string): { positions: Array<[number, number, string | undefined]>; retentionMs?: number } {
+    if (!this.nodeDir) return { positions: [] };
     const path = join(this.nodeDir, 'state', `${tenant}.json`);
-    if (!existsSync(path)) return [];
+    if (!existsSync(path)) return { positions: [] };
     try {
       const parsed = StateFile.parse(JSON.parse(readFileSync(path, 'utf8')));
-      return Object.entries(parsed.persisted).map(([s, seq]) => [Number(s), seq, parsed.logIds?.[s]]);
+      return {
+        positions: Object.entries(parsed.persisted).map(([s, seq]) => [Number(s), seq, parsed.logIds?.[s]]),
+        ...(parsed.retentionMs ? { retentionMs: parsed.retentionMs } : {}),
+      };
     } catch (e) {
       this.log.error('state file unreadable; positions start from 0 (coordinators will replay)', { tenant, path, ...errorFields(e) });
-      return [];
+      return { positions: [] };
     }
+  }
+
+  /** The tenant's retention (its coordinators say it with every forward); written down when it changes. */
+  setRetention(tenant: string, ms: number): void {
+    if (!(ms > 0) || this.retention.get(tenant) === ms) return;
+    this.retention.set(tenant, ms);
+    this.writeState(tenant);
+    this.log.info('tenant retention set', { tenant, retentionDays: ms / 86_400_000 });
+  }
+
+  retentionOf(tenant: string): number {
+    return this.retention.get(tenant) ?? this.retentionMs;
   }
 
   private writeState(tenant: string): void {
@@ -144,7 +165,8 @@ export class NodeStore {
       if (st.logId) logIds[s!] = st.logId;
     }
     const tmp = join(dir, `${tenant}.json.tmp`);
-    writeFileSynced(tmp, new TextEncoder().encode(JSON.stringify({ persisted, logIds })));
+    const retentionMs = this.retention.get(tenant);
+    writeFileSynced(tmp, new TextEncoder().encode(JSON.stringify({ persisted, logIds, ...(retentionMs ? { retentionMs } : {}) })));
     renameSync(tmp, join(dir, `${tenant}.json`));
     fsyncDir(dir);
   }
@@ -325,13 +347,14 @@ export class NodeStore {
           const m = fresh.meta;
           this.log.info('compacted blocks', { tenant, sources: group.length, ulid: m.ulid, level: m.compaction.level, minTime: m.minTime, maxTime: m.maxTime, ms: Math.round(performance.now() - t0) });
         }
-        const cutoff = nowMs - this.retentionMs;
+        const retentionMs = this.retentionOf(tenant);
+        const cutoff = nowMs - retentionMs;
         const expired = db.blocks.filter((b) => b.meta.maxTime <= cutoff);
         if (expired.length) {
           db.blocks = db.blocks.filter((b) => b.meta.maxTime > cutoff);
           for (const b of expired) deleteBlock(b);
           deleted += expired.length;
-          this.log.info('deleted blocks past retention', { tenant, blocks: expired.length, retentionDays: this.retentionMs / 86_400_000 });
+          this.log.info('deleted blocks past retention', { tenant, blocks: expired.length, retentionDays: retentionMs / 86_400_000 });
         }
       }
       return { compactions, deleted };
@@ -383,6 +406,7 @@ export class NodeStore {
     db?.close();
     this.dbs.delete(tenant);
     for (const k of [...this.shards.keys()]) if (k.startsWith(`${tenant}/`)) this.shards.delete(k);
+    this.retention.delete(tenant);
     let removed = db !== undefined;
     if (this.nodeDir) {
       for (const path of [join(this.nodeDir, 'wal', tenant), join(this.nodeDir, 'blocks', tenant), join(this.nodeDir, 'state', `${tenant}.json`)]) {

@@ -4,6 +4,7 @@
  * tables by default, the API's JSON with --json, clear failures.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -37,11 +38,12 @@ describe('isobar CLI', () => {
     expect(created).toMatchObject({ scopes: ['write', 'read'], key: expect.stringMatching(/^isb_/) });
     expect((await st.client.write([{ labels: [['__name__', 'cli_written']], samples: [[Date.now(), 1]] }], created.key)).status).toBe(204);
 
-    const set = await cli('limits', 'set', 'cli-acme', '--max-label-names-per-series', '2', '--ingestion-rate', '1000');
+    const set = await cli('limits', 'set', 'cli-acme', '--max-label-names-per-series', '2', '--ingestion-rate', '1000', '--retention-seconds', '864000');
     expect(set.code).toBe(0);
     expect(set.out).toMatch(/max_label_names_per_series\s+2\s+tenant/);
     expect(set.out).toMatch(/ingestion_rate\s+1000\s+tenant/);
-    expect(set.out).toMatch(/retention_seconds\s+2592000\s+default/);
+    expect(set.out).toMatch(/retention_seconds\s+864000\s+tenant/);
+    expect(set.out).toMatch(/max_future_seconds\s+600\s+default/);
     // In force once the edge's key cache lets the new limits through.
     const refused = await eventually(
       async () => (await st.client.write([{ labels: [['__name__', 'cli_wide'], ['a', '1'], ['b', '2']], samples: [[Date.now(), 1]] }], created.key)).status,
@@ -49,6 +51,10 @@ describe('isobar CLI', () => {
       15_000,
     );
     expect(refused).toBe(400);
+    // The tenant's retention reaches the storage node with its next write, which keeps it for its block deletion.
+    expect((await st.client.write([{ labels: [['__name__', 'cli_written']], samples: [[Date.now(), 2]] }], created.key)).status).toBe(204);
+    const state = JSON.parse(readFileSync(join(st.s.ISOBAR_DATA_DIR, 'node', 'state', 'cli-acme.json'), 'utf8'));
+    expect(state.retentionMs).toBe(864_000_000);
 
     const keys = await cli('key', 'list', 'cli-acme');
     expect(keys.out).toMatch(new RegExp(`\\n${created.id}\\s+ci\\s+write,read\\s+active`));

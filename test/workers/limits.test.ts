@@ -27,6 +27,12 @@ describe('tenant limits', () => {
     expect(Object.keys(all)).toHaveLength(16);
     expect(((await (await admin('GET', '/tenants/lim-admin')).json()) as any).overrides).toEqual({ maxLabelNamesPerSeries: 12, shards: 3 });
 
+    const withRetention = await admin('POST', '/tenants', { id: 'lim-retention', retention: { raw: '1w' } });
+    expect(((await withRetention.json()) as any).limits.retentionSeconds).toBe(604_800);
+    const badRetention = await admin('POST', '/tenants', { id: 'lim-retention-2', retention: { raw: 'forever' } });
+    expect(badRetention.status).toBe(400);
+    expect(((await badRetention.json()) as any).error).toMatch(/retention.raw must be seconds, or a duration such as "30d"/);
+
     const bad = await admin('PATCH', '/tenants/lim-admin/limits', { maxLabelNamesPerSeries: 0, nonsense: 1 });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toMatch(/maxLabelNamesPerSeries[\s\S]*nonsense|nonsense[\s\S]*maxLabelNamesPerSeries/);

@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ErrorIds, IsobarError } from '../../wire/errors.js';
 import { TENANT_ID_RE } from '../../durable/tenant-registry.js';
-import { LimitsPatchSchema, LimitsSchema } from '../../durable/limits.js';
+import { LimitsPatchSchema, LimitsSchema, RetentionSchema } from '../../durable/limits.js';
 import { INTERNAL_PREFIX, type NodeUsage } from '../../wire/internal-api.js';
 import { transportFrom } from '../../durable/transport.js';
 import type { AppEnv } from './context.js';
@@ -20,6 +20,8 @@ export const CreateTenant = z
     id: z.string().regex(TENANT_ID_RE, 'tenant ids are 1-63 characters of [a-z0-9-]'),
     name: z.string().max(200).optional(),
     limits: LimitsPatchSchema.optional(),
+    /** Shorthand for limits.retentionSeconds (`{"raw": "90d"}`). */
+    retention: RetentionSchema.optional(),
     /** Shorthand for limits.shards. */
     shards: LimitsSchema.shape.shards.optional(),
   })
@@ -71,8 +73,8 @@ export function adminApp(): Hono<AppEnv> {
   app.post('/tenants', async (c) => {
     const parsed = CreateTenant.safeParse(await c.req.json().catch(() => undefined));
     if (!parsed.success) return jsonError(400, ErrorIds.badParameter, z.prettifyError(parsed.error));
-    const { id, name, limits, shards } = parsed.data;
-    const t = await registry(c.env).createTenant(id, name ?? id, { ...limits, ...(shards ? { shards } : {}) });
+    const { id, name, limits, shards, retention } = parsed.data;
+    const t = await registry(c.env).createTenant(id, name ?? id, { ...limits, ...(shards ? { shards } : {}), ...(retention ? { retentionSeconds: retention.raw } : {}) });
     if (t === 'exists') return jsonError(409, ErrorIds.badParameter, `tenant ${parsed.data.id} already exists`);
     if (t === 'deleting') return jsonError(409, ErrorIds.badParameter, `tenant ${parsed.data.id} was deleted and its data is still being removed; try again in a minute`);
     return c.json(t, 201);

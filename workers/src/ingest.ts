@@ -193,6 +193,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
         coordinator(shard).append(principal.tenant, shard, wholeBody ? [body] : recordsOf(raw, b), {
           quota: quota(b),
           generation: principal.generation,
+          retentionSeconds: limits.retentionSeconds,
           ...(i === 0 && rejected > 0 ? { rejected: refusedHere } : {}), // counted once, with the first shard's append
         }),
       ),

@@ -192,3 +192,28 @@ describe('tombstones', () => {
     merged.close();
   });
 });
+
+describe('per-tenant retention', () => {
+  it('deletes each tenant\u2019s blocks past its own retention, and remembers it across restarts', async () => {
+    const dir = tmp();
+    const open = () => {
+      const s = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir: dir, retentionMs: 10 * H });
+      s.open();
+      return s;
+    };
+    const day = 24 * H;
+    const payload = (t: number) => new Uint8Array(compressSync(Buffer.from(encodeWriteRequest([{ labels: [['__name__', 'r']], samples: [[t, 1]] }]))));
+    let store = open();
+    store.setRetention('long', 48 * H);
+    for (const tenant of ['short', 'long']) store.apply(tenant, 0, encodeBatch([{ seq: 1, payload: payload(10 * day) }, { seq: 2, payload: payload(10 * day + 9 * H) }]), 1);
+    store.flush();
+    store.close();
+    store = open(); // the tenant's retention survives a restart (its state file)
+    expect(store.retentionOf('long')).toBe(48 * H);
+    expect(store.retentionOf('short')).toBe(10 * H);
+    expect(await store.compact(10 * day + 15 * H)).toMatchObject({ deleted: 1 });
+    expect(readdirSync(join(dir, 'blocks', 'short'))).toHaveLength(1);
+    expect(readdirSync(join(dir, 'blocks', 'long'))).toHaveLength(2);
+    store.close();
+  });
+});
