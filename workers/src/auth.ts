@@ -2,7 +2,8 @@
  * Tenant authentication: `Authorization: Bearer <key>`, or Basic auth with
  * user = tenant id and password = key (what Grafana and Prometheus configs
  * send). Verified keys are cached per isolate for a short time; a revoked key
- * stops working within that time (ISOBAR_KEY_CACHE_TTL_SECONDS, default 30 s).
+ * stops working within that time (ISOBAR_KEY_CACHE_TTL_SECONDS, default 30 s,
+ * never more than MAX_KEY_CACHE_SECONDS whatever it is set to).
  */
 import type { MiddlewareHandler } from 'hono';
 import { ErrorIds, IsobarError } from '../../wire/errors.js';
@@ -39,6 +40,8 @@ export function parseAuthorization(header: string | undefined): Credentials | Is
 }
 
 const CACHE_MAX = 10_000;
+/** The promise made to operators: a revoked key stops working within a minute. */
+const MAX_KEY_CACHE_SECONDS = 60;
 const cache = new Map<string, { p: Principal; until: number }>();
 
 /**
@@ -101,7 +104,7 @@ export function authenticate({ scope, format }: AuthOptions): MiddlewareHandler<
         return fail(invalid);
       }
       if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-      principal = { p, until: now + intVar(c.env.ISOBAR_KEY_CACHE_TTL_SECONDS, 30) * 1000 };
+      principal = { p, until: now + Math.min(MAX_KEY_CACHE_SECONDS, intVar(c.env.ISOBAR_KEY_CACHE_TTL_SECONDS, 30)) * 1000 };
       cache.set(cacheKey, principal);
     }
     const p = principal.p;
