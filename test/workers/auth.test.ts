@@ -48,6 +48,20 @@ describe('authentication', () => {
     expect(await r.text()).toMatch(/lacks the "write" scope/);
   });
 
+  it('scopes: a write-only key cannot read; Grafana\u2019s Basic auth with a read key can', async () => {
+    await newTenant('scoped-rw');
+    const mk = async (scopes: string[]) => ((await (await admin('POST', '/tenants/scoped-rw/keys', { scopes })).json()) as { key: string }).key;
+    const writer = await mk(['write']);
+    const reader = await mk(['read']);
+    expect((await write(one(), {}, `Bearer ${writer}`)).status).toBe(204);
+    const refused = await read('labels', `Bearer ${writer}`);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ status: 'error', errorType: 'forbidden', error: expect.stringMatching(/lacks the "read" scope/) });
+    const grafana = await read('labels', `Basic ${btoa(`scoped-rw:${reader}`)}`);
+    expect(grafana.status).toBe(200);
+    expect(grafana.body.data).toContain('__name__');
+  });
+
   it('admin API needs the operator token', async () => {
     const noToken = await SELF.fetch('http://isobar.test/admin/v1/tenants/demo');
     expect(noToken.status).toBe(401);
