@@ -5,7 +5,7 @@
  * (503) instead of returning part of the answer.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +74,27 @@ describe('a tenant spread over two storage nodes', () => {
       `query_range?query=${encodeURIComponent('count(spread_total offset 1m)')}&start=${(t0 + 10 * 60_000) / 1000}&end=${(t0 + 19 * 60_000) / 1000}&step=60`,
     );
     expect(range.data.result[0].values.map((v: [number, string]) => v[1])).toEqual(Array(10).fill(String(SERIES)));
+  });
+
+  it('deleting a tenant removes its data from every node', async () => {
+    const key = await client.tenantWithKey('spread-gone', 8);
+    const t = Date.now();
+    const series = Array.from({ length: 60 }, (_, i) => ({ labels: [['__name__', 'gone_soon'], ['i', String(i)]] as [string, string][], samples: [[t, i]] as [number, number][] }));
+    expect((await client.write(series, key)).status).toBe(204);
+    const onNode = async (st: StackSettings) => {
+      const r = await fetch(`http://127.0.0.1:${st.ISOBAR_NODE_PORT}/internal/v1/tenants/spread-gone/prom/api/v1/series?match[]=gone_soon`, {
+        headers: { authorization: `Bearer ${st.ISOBAR_NODE_SECRET}` },
+      });
+      return ((await r.json()) as { data: unknown[] }).data.length;
+    };
+    const before = [await onNode(s), await onNode(s2)];
+    expect(before.every((n) => n > 0)).toBe(true); // on both nodes
+    expect(before[0]! + before[1]!).toBe(60);
+    const del = await fetch(`${client.base}/admin/v1/tenants/spread-gone`, { method: 'DELETE', headers: { authorization: `Bearer ${s.ISOBAR_ADMIN_TOKEN}` } });
+    expect(await del.json()).toEqual({ deleted: 'spread-gone', dataRemoved: true, pending: [] });
+    expect([await onNode(s), await onNode(s2)]).toEqual([0, 0]);
+    expect(existsSync(join(s.ISOBAR_DATA_DIR, 'node', 'wal', 'spread-gone'))).toBe(false);
+    expect(existsSync(join(s2.ISOBAR_DATA_DIR, 'node', 'wal', 'spread-gone'))).toBe(false);
   });
 
   it('fails the query, rather than answering with half the series, while a peer is down', async () => {

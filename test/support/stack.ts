@@ -49,9 +49,9 @@ export class Client {
     const r = await fetch(`${this.base}/prometheus/api/v1/${path}`, { headers: { authorization: `Bearer ${key}` } });
     return r.json();
   }
-  async tenantWithKey(id: string): Promise<string> {
+  async tenantWithKey(id: string, shards = 1): Promise<string> {
     const h = { authorization: `Bearer ${this.s.ISOBAR_ADMIN_TOKEN}`, 'content-type': 'application/json' };
-    const t = await fetch(`${this.base}/admin/v1/tenants`, { method: 'POST', headers: h, body: JSON.stringify({ id }) });
+    const t = await fetch(`${this.base}/admin/v1/tenants`, { method: 'POST', headers: h, body: JSON.stringify({ id, shards }) });
     if (t.status !== 201) throw new Error(`tenant: ${t.status} ${await t.text()}`);
     const k = await fetch(`${this.base}/admin/v1/tenants/${id}/keys`, { method: 'POST', headers: h, body: JSON.stringify({ scopes: ['write', 'read'] }) });
     return ((await k.json()) as { key: string }).key;
