@@ -22,7 +22,7 @@ import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi, type QueryResul
 import type { EngineOptions } from './promql/engine.js';
 import { peerSeries } from './api/peers.js';
 import { QueryUsage } from './usage.js';
-import { chunksApi, labelsApi, labelValuesApi, seriesApi, type ReadResult } from './api/read.js';
+import { chunksApi, deleteSeriesParams, labelsApi, labelValuesApi, seriesApi, type ReadResult } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeStore } from './store.js';
 
@@ -134,6 +134,16 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
   }
 
   // A peer evaluating a query asks for this node's part of the tenant's series.
+  // delete_series (the edge checked the key's admin scope); answers once the deletion is on disk.
+  for (const method of ['post', 'put'] as const) {
+    app[method](`${prom}/admin/tsdb/delete_series`, async (c) => {
+      const p = deleteSeriesParams(await requestParams(c));
+      if (p.status !== 200) return new Response(errorJson(p.errorType, p.message), { status: p.status, headers: { 'Content-Type': 'application/json' } });
+      store.deleteSeries(c.req.param('tenant')!, p.selectors, p.mint, p.maxt);
+      return c.body(null, 204);
+    });
+  }
+
   app.get(`${INTERNAL_PREFIX}/tenants/:tenant/chunks`, (c) => {
     const r = chunksApi(store.tenantDb(c.req.param('tenant')), new URL(c.req.url).searchParams);
     if (r.status === 200) return c.body(r.bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/x-protobuf' });

@@ -23,6 +23,9 @@ import { errorFields, type Logger } from '../../wire/log.js';
 import { fsyncDir } from './block/writer.js';
 import { writeFileSynced } from './block/index-writer.js';
 import { BlockReader } from './block/reader.js';
+import { TOMBSTONES_FILE } from './block/filenames.js';
+import { encodeTombstones } from './block/tombstones.js';
+import { parseSeriesSelector } from './promql/selector.js';
 import { deleteBlock, planCompaction } from './compact/compactor.js';
 import { mergeInThread, type MergeRunner } from './compact/runner.js';
 import { DEFAULT_BLOCK_RANGE_MS, TenantDB } from './db/tenant-db.js';
@@ -35,6 +38,8 @@ export type ApplyOutcome = { ok: true; state: ShardState } | { ok: false; gap: t
 const MAX_RECORD_UNCOMPRESSED = 64 * 1024 * 1024;
 const TENANT_DIR = /^[a-z0-9-]{1,63}$/;
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
+const DeletionsFile = z.array(z.object({ selector: z.string().max(10_000), mint: z.number(), maxt: z.number() }));
+
 const StateFile = z.object({
   persisted: z.record(z.string().regex(/^\d+$/), z.number().int().min(0)),
   logIds: z.record(z.string().regex(/^\d+$/), z.string().max(100)).optional(),
@@ -103,6 +108,7 @@ export class NodeStore {
     let walRecords = 0;
     for (const tenant of [...tenants].sort()) {
       const db = this.db(tenant);
+      this.readDeletions(tenant, db);
       blocks += db.openBlocks();
       const state = this.readState(tenant);
       if (state.retentionMs) this.retention.set(tenant, state.retentionMs);
@@ -137,6 +143,56 @@ export class NodeStore {
     } catch (e) {
       this.log.error('state file unreadable; positions start from 0 (coordinators will replay)', { tenant, path, ...errorFields(e) });
       return { positions: [] };
+    }
+  }
+
+  /**
+   * delete_series: the samples of series matching any selector in [mint, maxt]
+   * go from every read at once; the tenant's blocks get tombstones (compaction
+   * rewrites them without the samples) and flushes leave them out. Kept in
+   * `state/<tenant>.deletions.json` so a restart (WAL replay) honours them.
+   */
+  deleteSeries(tenant: string, selectors: string[], from: number, to: number): { blocksMarked: number } {
+    // Finite bounds: they are written to JSON and to tombstones.
+    const mint = Math.max(from, Number.MIN_SAFE_INTEGER);
+    const maxt = Math.min(to, Number.MAX_SAFE_INTEGER);
+    const db = this.dbs.get(tenant);
+    if (!db) return { blocksMarked: 0 };
+    const marked = new Set<string>();
+    for (const selector of selectors) {
+      for (const [block, stones] of db.addDeletion({ selector, matchers: parseSeriesSelector(selector), mint, maxt })) {
+        const all = [...block.tombstones, ...stones];
+        const tmp = join(block.dir, `${TOMBSTONES_FILE}.tmp`);
+        writeFileSynced(tmp, encodeTombstones(all));
+        renameSync(tmp, join(block.dir, TOMBSTONES_FILE));
+        fsyncDir(block.dir);
+        block.tombstones.push(...stones);
+        marked.add(block.dir);
+      }
+    }
+    this.writeDeletions(tenant, db);
+    this.log.info('series deleted', { tenant, selectors: selectors.length, mint, maxt, blocksMarked: marked.size });
+    return { blocksMarked: marked.size };
+  }
+
+  private writeDeletions(tenant: string, db: TenantDB): void {
+    if (!this.nodeDir) return;
+    const dir = join(this.nodeDir, 'state');
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, `${tenant}.deletions.json`);
+    writeFileSynced(`${path}.tmp`, new TextEncoder().encode(JSON.stringify(db.deletions.map(({ selector, mint, maxt }) => ({ selector, mint, maxt })))));
+    renameSync(`${path}.tmp`, path);
+    fsyncDir(dir);
+  }
+
+  private readDeletions(tenant: string, db: TenantDB): void {
+    if (!this.nodeDir) return;
+    const path = join(this.nodeDir, 'state', `${tenant}.deletions.json`);
+    if (!existsSync(path)) return;
+    try {
+      for (const d of DeletionsFile.parse(JSON.parse(readFileSync(path, 'utf8')))) db.deletions.push({ ...d, matchers: parseSeriesSelector(d.selector) });
+    } catch (e) {
+      this.log.error('deletions file unreadable; deleted series may show again', { tenant, path, ...errorFields(e) });
     }
   }
 
@@ -339,13 +395,14 @@ export class NodeStore {
         if (!db.paths) continue;
         for (let group = planCompaction(db.blocks, levels); group; group = planCompaction(db.blocks, levels)) {
           const t0 = performance.now();
-          const fresh = BlockReader.open(await merge(db.paths.blocksDir, group));
-          db.blocks = [...db.blocks.filter((b) => !group!.includes(b)), fresh].sort((a, b) => a.meta.minTime - b.meta.minTime);
+          const dir = await merge(db.paths.blocksDir, group);
+          const fresh = dir ? BlockReader.open(dir) : undefined; // none: deletions left nothing
+          db.blocks = [...db.blocks.filter((b) => !group!.includes(b)), ...(fresh ? [fresh] : [])].sort((a, b) => a.meta.minTime - b.meta.minTime);
           for (const b of group) deleteBlock(b);
           compactions++;
           this.metrics.compactions++;
-          const m = fresh.meta;
-          this.log.info('compacted blocks', { tenant, sources: group.length, ulid: m.ulid, level: m.compaction.level, minTime: m.minTime, maxTime: m.maxTime, ms: Math.round(performance.now() - t0) });
+          const m = fresh?.meta;
+          this.log.info('compacted blocks', { tenant, sources: group.length, ...(m ? { ulid: m.ulid, level: m.compaction.level, minTime: m.minTime, maxTime: m.maxTime } : { emptied: true }), ms: Math.round(performance.now() - t0) });
         }
         const retentionMs = this.retentionOf(tenant);
         const cutoff = nowMs - retentionMs;
@@ -409,7 +466,7 @@ export class NodeStore {
     this.retention.delete(tenant);
     let removed = db !== undefined;
     if (this.nodeDir) {
-      for (const path of [join(this.nodeDir, 'wal', tenant), join(this.nodeDir, 'blocks', tenant), join(this.nodeDir, 'state', `${tenant}.json`)]) {
+      for (const path of [join(this.nodeDir, 'wal', tenant), join(this.nodeDir, 'blocks', tenant), join(this.nodeDir, 'state', `${tenant}.json`), join(this.nodeDir, 'state', `${tenant}.deletions.json`)]) {
         if (!existsSync(path)) continue;
         rmSync(path, { recursive: true, force: true });
         removed = true;

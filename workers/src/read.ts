@@ -32,7 +32,29 @@ const QUERY_WAIT_MS = 600_000;
 
 export function readApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use('/api/v1/*', authenticate({ scope: 'read', format: 'prom' }));
+  const readScope = authenticate({ scope: 'read', format: 'prom' });
+  const adminScope = authenticate({ scope: 'admin', format: 'prom' });
+  app.use('/api/v1/*', (c, next) => (c.req.path.endsWith('/admin/tsdb/delete_series') ? adminScope(c, next) : readScope(c, next)));
+
+  // delete_series (admin scope): every node deletes its part; 204 once all have.
+  app.on(['POST', 'PUT'], '/api/v1/admin/tsdb/delete_series', async (c) => {
+    const tenant = c.get('principal').tenant;
+    const url = new URL(c.req.url);
+    const body = c.req.method === 'GET' ? undefined : await c.req.text();
+    const init: RequestInit = { method: 'POST', ...(body !== undefined ? { body, headers: { 'content-type': c.req.header('content-type') ?? 'application/x-www-form-urlencoded' } } : {}) };
+    try {
+      const answers = await Promise.all(
+        transportFrom(c.env).all().map((n) => n.fetch(`${promApiPrefix(tenant)}/api/v1/admin/tsdb/delete_series${url.search}`, { ...init, signal: AbortSignal.timeout(60_000) })),
+      );
+      const bad = answers.find((a) => a.status !== 204);
+      if (!bad) return c.body(null, 204);
+      if (bad.status < 500) return new Response(bad.body, { status: bad.status, headers: { 'content-type': 'application/json' } });
+      throw new Error(`storage node answered ${bad.status}`);
+    } catch (e) {
+      log.error('delete_series on storage nodes failed', { tenant, ...errorFields(e) });
+      return promError(new IsobarError(ErrorIds.storageUnavailable, 'unavailable', 'not every storage node could delete the series; retry (deleting twice is harmless)'));
+    }
+  });
 
   const forward = (path: (c: Context<AppEnv>) => string, merge: Merge) =>
     async function proxyToNodes(c: Context<AppEnv>): Promise<Response> {

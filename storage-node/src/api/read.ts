@@ -94,3 +94,14 @@ export function chunksApi(db: TenantDB | undefined, params: URLSearchParams): { 
     return { status: 200 as const, bytes: encodeChunkedSeries(series) };
   });
 }
+
+/** `admin/tsdb/delete_series`: the selectors (each checked) and the time range, as Prometheus reads them. */
+export function deleteSeriesParams(params: URLSearchParams): { status: 200; selectors: string[]; mint: number; maxt: number } | ReadError {
+  return guard(() => {
+    const selectors = params.getAll('match[]');
+    if (selectors.length === 0) return bad('no match[] parameter provided');
+    for (const m of selectors) parseSeriesSelector(m);
+    const { mint, maxt } = timeRange(params);
+    return { status: 200 as const, selectors, mint, maxt };
+  });
+}

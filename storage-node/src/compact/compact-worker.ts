@@ -12,8 +12,7 @@ parentPort!.on('message', (msg: { parentDir: string; sources: string[] }) => {
   const readers: BlockReader[] = [];
   try {
     for (const dir of msg.sources) readers.push(BlockReader.open(dir));
-    const { dir } = compactBlocks(msg.parentDir, readers);
-    parentPort!.postMessage({ ok: true, dir });
+    parentPort!.postMessage({ ok: true, dir: compactBlocks(msg.parentDir, readers)?.dir });
   } catch (e) {
     parentPort!.postMessage({ ok: false, error: (e as Error).message });
   } finally {

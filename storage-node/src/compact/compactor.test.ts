@@ -61,7 +61,7 @@ describe.runIf(hasPromtool())('vertical compaction', () => {
       { labels: ['__name__', 'c'], samples: [[2500, 7]] },
     ]));
     const blocks = open(dir);
-    const { dir: merged, meta } = compactBlocks(dir, blocks);
+    const { dir: merged, meta } = compactBlocks(dir, blocks)!;
     blocks.forEach((b) => b.close());
     expect(meta.compaction.level).toBe(2);
     expect(meta.compaction.sources).toHaveLength(2);
@@ -152,7 +152,7 @@ describe('merging in a worker thread', () => {
       writeBlock(dir, toBlockInput([{ labels: ['__name__', 'w'], samples: [[1, 1], [3, 3]] }]));
       writeBlock(dir, toBlockInput([{ labels: ['__name__', 'w'], samples: [[2, 2], [3, 3]] }, { labels: ['__name__', 'x'], samples: [[5, 5]] }]));
       const sources = open(dir);
-      const merged = BlockReader.open(await runner.run(dir, sources));
+      const merged = BlockReader.open((await runner.run(dir, sources))!);
       sources.forEach((b) => b.close());
       expect(readAllSeries(merged)).toEqual([
         { labels: ['__name__', 'w'], samples: [[1, 1], [2, 2], [3, 3]] },
@@ -183,7 +183,7 @@ describe('tombstones', () => {
     writeFileSync(join(a.dir, 'tombstones'), encodeTombstones([{ ref: trimRef, minT: 2, maxT: 3 }]));
     const sources = open(dir);
     expect(sources.find((b) => b.dir === a.dir)!.tombstones).toEqual([{ ref: trimRef, minT: 2, maxT: 3 }]);
-    const merged = BlockReader.open(compactBlocks(dir, sources).dir);
+    const merged = BlockReader.open(compactBlocks(dir, sources)!.dir);
     sources.forEach((b) => b.close());
     expect(readAllSeries(merged)).toEqual([
       { labels: ['__name__', 'keep'], samples: [[1, 1], [2, 2], [3, 3]] },
@@ -214,6 +214,51 @@ describe('per-tenant retention', () => {
     expect(await store.compact(10 * day + 15 * H)).toMatchObject({ deleted: 1 });
     expect(readdirSync(join(dir, 'blocks', 'short'))).toHaveLength(1);
     expect(readdirSync(join(dir, 'blocks', 'long'))).toHaveLength(2);
+    store.close();
+  });
+});
+
+describe('delete_series on the node', () => {
+  it('hides deleted samples at once, keeps the deletion across a restart, and flushes and compacts without them', async () => {
+    const dir = tmp();
+    const open = () => {
+      const s = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir: dir, blockRangeMs: 2 * H });
+      s.open();
+      return s;
+    };
+    const payload = (name: string, ts: number[]) => new Uint8Array(compressSync(Buffer.from(encodeWriteRequest([{ labels: [['__name__', name]], samples: ts.map((t) => [t, t] as [number, number]) }]))));
+    let store = open();
+    // Block data (flushed) and head data, for two series.
+    store.apply('t', 0, encodeBatch([{ seq: 1, payload: payload('keep', [1000, 2000]) }, { seq: 2, payload: payload('gone', [1000, 2000, 3000]) }]), 1);
+    store.flush();
+    store.apply('t', 0, encodeBatch([{ seq: 3, payload: payload('gone', [3 * H, 3 * H + 1000]) }]), 1);
+    store.deleteSeries('t', ['gone'], 1500, 3 * H);
+    const samples = (s: NodeStore, name: string) => s.tenantDb('t')!.select([{ name: '__name__', type: '=', value: name, matches: (v: string) => v === name } as never], -Infinity, Infinity)[0]?.samples.map(([t]) => t);
+    expect(samples(store, 'gone')).toEqual([1000, 3 * H + 1000]);
+    expect(samples(store, 'keep')).toEqual([1000, 2000]);
+    store.close();
+
+    store = open(); // WAL replay brings the head back; the deletion still applies
+    expect(samples(store, 'gone')).toEqual([1000, 3 * H + 1000]);
+    store.flush();
+    await store.compact(4 * H);
+    const db = store.tenantDb('t')!;
+    const onDisk = db.blocks.flatMap((b) => readAllSeries(b)).filter((s) => s.labels.includes('gone')).flatMap((s) => s.samples.map(([t]) => t));
+    expect(onDisk.sort((a, b) => a - b)).toEqual([1000, 3 * H + 1000]); // tombstones applied in compaction, head flushed without
+    store.close();
+  });
+
+  it('a block whose every sample was deleted goes away in compaction', async () => {
+    const dir = tmp();
+    const store = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir: dir });
+    store.open();
+    const payload = new Uint8Array(compressSync(Buffer.from(encodeWriteRequest([{ labels: [['__name__', 'only']], samples: [[1000, 1], [2000, 2]] }]))));
+    store.apply('t', 0, encodeBatch([{ seq: 1, payload }]), 1);
+    store.flush();
+    store.deleteSeries('t', ['{__name__=~".+"}'], -Infinity, Infinity);
+    await store.compact(10 * H);
+    expect(store.tenantDb('t')!.blocks).toHaveLength(0);
+    expect(readdirSync(join(dir, 'blocks', 't'))).toEqual([]);
     store.close();
   });
 });

@@ -50,7 +50,9 @@ export function planCompaction(blocks: readonly BlockReader[], levelsMs: readonl
       if (group.length > 1 && start + range <= newest) return group;
     }
   }
-  return undefined;
+  // 3. Deletions: a block with tombstones is rewritten on its own, without the deleted samples.
+  const marked = sorted.find((b) => b.tombstones.length > 0);
+  return marked ? [marked] : undefined;
 }
 
 interface Cursor {
@@ -60,8 +62,11 @@ interface Cursor {
   labels: string[] | undefined;
 }
 
-/** Merge blocks into one; returns the new block (the caller swaps readers and deletes sources). */
-export function compactBlocks(parentDir: string, sources: readonly BlockReader[]): { dir: string; meta: BlockMeta } {
+/**
+ * Merge blocks into one; returns the new block (the caller swaps readers and
+ * deletes sources), or undefined when deletions left no sample at all.
+ */
+export function compactBlocks(parentDir: string, sources: readonly BlockReader[]): { dir: string; meta: BlockMeta } | undefined {
   const cursors: Cursor[] = sources.map((reader) => {
     const c: Cursor = { reader, refs: reader.allPostings(), i: 0, labels: undefined };
     advance(c);
@@ -88,8 +93,10 @@ export function compactBlocks(parentDir: string, sources: readonly BlockReader[]
     }
     parts.sort((a, b) => a.minT - b.minT);
     const overlap = parts.some((p, i) => i > 0 && p.minT <= parts[i - 1]!.maxT);
-    out.push({ labels: min, chunks: fromSources === 1 && !overlap ? parts.filter((p) => p.data.length > 2) : rechunk(parts) });
+    const chunks = fromSources === 1 && !overlap ? parts.filter((p) => p.data.length > 2) : rechunk(parts);
+    if (chunks.length > 0) out.push({ labels: min, chunks });
   }
+  if (out.length === 0) return undefined;
   const parents = sources.map((b) => ({ ulid: b.meta.ulid, minTime: b.meta.minTime, maxTime: b.meta.maxTime }));
   const level = Math.max(...sources.map((b) => b.meta.compaction.level)) + 1;
   const srcIds = [...new Set(sources.flatMap((b) => b.meta.compaction.sources ?? [b.meta.ulid]))].sort();

@@ -6,10 +6,10 @@ import { Worker } from 'node:worker_threads';
 import type { BlockReader } from '../block/reader.js';
 import { compactBlocks } from './compactor.js';
 
-/** Merge `sources` into a new block under `parentDir`; resolves to the new block's folder. */
-export type MergeRunner = (parentDir: string, sources: readonly BlockReader[]) => Promise<string>;
+/** Merge `sources` into a new block under `parentDir`; resolves to the new block's folder (undefined: nothing was left). */
+export type MergeRunner = (parentDir: string, sources: readonly BlockReader[]) => Promise<string | undefined>;
 
-export const mergeInThread: MergeRunner = async (parentDir, sources) => compactBlocks(parentDir, sources).dir;
+export const mergeInThread: MergeRunner = async (parentDir, sources) => compactBlocks(parentDir, sources)?.dir;
 
 /** A runner backed by one long-lived worker thread running `workerFile` (compact-worker.mjs). */
 export function workerRunner(workerFile: URL): { run: MergeRunner; close: () => Promise<number> } {
@@ -19,10 +19,10 @@ export function workerRunner(workerFile: URL): { run: MergeRunner; close: () => 
   const run: MergeRunner = (parentDir, sources) => {
     const job = queue.then(
       () =>
-        new Promise<string>((resolve, reject) => {
+        new Promise<string | undefined>((resolve, reject) => {
           const onMessage = (m: { ok: boolean; dir?: string; error?: string }) => {
             worker.off('error', onError);
-            if (m.ok) resolve(m.dir!);
+            if (m.ok) resolve(m.dir);
             else reject(new Error(m.error));
           };
           const onError = (e: Error) => {

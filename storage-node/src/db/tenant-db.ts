@@ -15,7 +15,7 @@ import { BlockReader, listBlocks } from '../block/reader.js';
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
 import { writeBlock, type BlockSeriesInput } from '../block/writer.js';
 import { TenantHead } from '../head/head.js';
-import type { Labels } from '../model/labels.js';
+import { labelValue as labelValueOf, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
 import { Wal } from '../wal/wal.js';
 
@@ -37,6 +37,30 @@ export interface SeriesSamples {
 }
 
 const key = (ls: Labels) => ls.join('\xff');
+
+/** A delete_series request: samples of series matching `matchers` in [mint, maxt] are gone. */
+export interface Deletion {
+  /** The selector as given (kept in the tenant's deletions file). */
+  selector: string;
+  matchers: Matcher[];
+  mint: number;
+  maxt: number;
+}
+
+/** The columns without samples inside any of the intervals (the same object when none applies). */
+function withoutIntervals(c: SampleColumns, intervals: ReadonlyArray<readonly [number, number]>): SampleColumns {
+  const t = new Float64Array(c.n);
+  const v = new Float64Array(c.n);
+  let n = 0;
+  for (let i = 0; i < c.n; i++) {
+    const ts = c.t[i]!;
+    if (intervals.some(([lo, hi]) => ts >= lo && ts <= hi)) continue;
+    t[n] = ts;
+    v.set(c.v.subarray(i, i + 1), n); // copies the bits: staleness markers stay markers
+    n++;
+  }
+  return n === c.n ? c : { t, v, n };
+}
 
 export class TenantDB {
   head = new TenantHead();
@@ -71,8 +95,8 @@ export class TenantDB {
     const byRange = new Map<number, BlockSeriesInput[]>();
     const head = this.head;
     for (const s of head.select([], -Infinity, Infinity)) {
-      // In-order and out-of-order samples together, sorted, one per timestamp.
-      const cols = mergeChunks(s.chunks());
+      // In-order and out-of-order samples together, sorted, one per timestamp; deleted ones left out.
+      const cols = this.deleted(s.labels, mergeChunks(s.chunks()));
       let i = 0;
       while (i < cols.n) {
         const start = Math.floor(cols.t[i]! / blockRangeMs) * blockRangeMs;
@@ -99,8 +123,43 @@ export class TenantDB {
     return this.blocks.filter((b) => b.meta.minTime <= maxt && b.meta.maxTime > mint);
   }
 
+  /** Deletions in force (delete_series), applied to every read and to flushes. */
+  deletions: Deletion[] = [];
+
+  /** The intervals deleted from a series, if any. */
+  private deletedIntervals(labels: Labels): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    for (const d of this.deletions) {
+      if (d.matchers.every((m) => m.matches(labelValueOf(labels, m.name)))) out.push([d.mint, d.maxt]);
+    }
+    return out;
+  }
+
+  private deleted(labels: Labels, cols: SampleColumns): SampleColumns {
+    if (this.deletions.length === 0) return cols;
+    const iv = this.deletedIntervals(labels);
+    return iv.length ? withoutIntervals(cols, iv) : cols;
+  }
+
+  /**
+   * Delete the samples of series matching `matchers` in [mint, maxt]: reads
+   * leave them out at once; flushes do not write them; blocks get tombstones,
+   * so compaction rewrites them without the samples. Returns the tombstones
+   * to write, per block directory (the caller writes them durably).
+   */
+  addDeletion(d: Deletion): Map<BlockReader, Array<{ ref: number; minT: number; maxT: number }>> {
+    this.deletions.push(d);
+    const stones = new Map<BlockReader, Array<{ ref: number; minT: number; maxT: number }>>();
+    for (const b of this.overlapping(d.mint, d.maxt)) {
+      const add = [...b.postingsFor(d.matchers)].map((ref) => ({ ref, minT: Math.max(d.mint, b.meta.minTime), maxT: Math.min(d.maxt, b.meta.maxTime) }));
+      if (add.length) stones.set(b, add);
+    }
+    return stones;
+  }
+
   /** Label sets of series matching any of the selectors with samples in [mint, maxt], sorted, unique. */
   seriesLabels(sets: readonly Matcher[][], mint: number, maxt: number): Labels[] {
+    if (this.deletions.length > 0) return this.seriesLabelsAfterDeletions(sets, mint, maxt);
     const out = new Map<string, Labels>();
     for (const ms of sets) for (const s of this.head.select(ms, mint, maxt)) out.set(key(s.labels), s.labels);
     for (const b of this.overlapping(mint, maxt)) {
@@ -114,24 +173,31 @@ export class TenantDB {
     return [...out.values()].sort(compareLabelsUtf8);
   }
 
+  /** With deletions in force: the series that still have samples in [mint, maxt] (reads their samples). */
+  private seriesLabelsAfterDeletions(sets: readonly Matcher[][], mint: number, maxt: number): Labels[] {
+    const out = new Map<string, Labels>();
+    for (const ms of sets) for (const s of this.selectChunks(ms, mint, maxt)) out.set(key(s.labels), s.labels);
+    return [...out.values()].sort(compareLabelsUtf8);
+  }
+
   labelNames(sets: readonly Matcher[][], mint: number, maxt: number): string[] {
     const names = new Set<string>();
-    if (sets.length === 0) {
+    if (sets.length === 0 && this.deletions.length === 0) {
       for (const n of this.head.labelNames(mint, maxt)) names.add(n);
       for (const b of this.overlapping(mint, maxt)) for (const n of b.labelNames()) names.add(n);
     } else {
-      for (const ls of this.seriesLabels(sets, mint, maxt)) for (let i = 0; i < ls.length; i += 2) names.add(ls[i]!);
+      for (const ls of this.seriesLabels(sets.length ? sets : [[]], mint, maxt)) for (let i = 0; i < ls.length; i += 2) names.add(ls[i]!);
     }
     return [...names].sort(compareUtf8);
   }
 
   labelValues(name: string, sets: readonly Matcher[][], mint: number, maxt: number): string[] {
     const values = new Set<string>();
-    if (sets.length === 0) {
+    if (sets.length === 0 && this.deletions.length === 0) {
       for (const v of this.head.labelValues(name, mint, maxt)) values.add(v);
       for (const b of this.overlapping(mint, maxt)) for (const v of b.labelValues(name)) values.add(v);
     } else {
-      for (const ls of this.seriesLabels(sets, mint, maxt)) for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) values.add(ls[i + 1]!);
+      for (const ls of this.seriesLabels(sets.length ? sets : [[]], mint, maxt)) for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) values.add(ls[i + 1]!);
     }
     return [...values].sort(compareUtf8);
   }
@@ -155,6 +221,15 @@ export class TenantDB {
       }
     }
     for (const s of this.head.select(matchers, mint, maxt)) add(s.labels, s.chunks());
+    if (this.deletions.length > 0) {
+      // Series with deleted samples: re-encoded without them (the rest keep their stored chunks).
+      for (const e of acc.values()) {
+        const iv = this.deletedIntervals(e.labels);
+        if (iv.length === 0) continue;
+        const cols = withoutIntervals(mergeChunks(e.chunks), iv);
+        e.chunks = cols.n ? encodeColumns(cols) : [];
+      }
+    }
     return [...acc.values()].filter((e) => e.chunks.length > 0).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
   }
 
