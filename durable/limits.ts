@@ -8,6 +8,7 @@
  * with its snake_case form (`ingestion_rate`), its value, and how to raise it.
  */
 import { z } from 'zod';
+import { durationMs } from '../wire/duration.js';
 
 const positive = z.number().int().min(1);
 
@@ -115,8 +116,6 @@ export function howToRaise(tenant: string, k: keyof Limits): string {
   return `ask the operator to raise it (isobar limits set ${tenant} --${limitName(k).replace(/_/g, '-')} N)`;
 }
 
-const UNIT_SECONDS: Record<string, number> = { y: 31_536_000, w: 604_800, d: 86_400, h: 3600, m: 60, s: 1 };
-
 /** A tenant's retention as given at creation: seconds, or a duration such as "30d" or "1y". */
 export const RetentionSchema = z
   .object({
@@ -126,7 +125,7 @@ export const RetentionSchema = z
       z
         .string()
         .regex(/^(\d+[ywdhms])+$/, 'a duration such as "30d", "12w" or "1y"')
-        .transform((d) => [...d.matchAll(/(\d+)([ywdhms])/g)].reduce((n, m) => n + Number(m[1]) * UNIT_SECONDS[m[2]!]!, 0)),
+        .transform((d) => durationMs(d)! / 1000),
     ], { error: 'retention.raw must be seconds, or a duration such as "30d", "12w" or "1y"' }),
   })
   .strict();

@@ -9,7 +9,7 @@
  *   <nodeDir>/blocks/<tenant>/<ULID>/      Prometheus blocks (only blocks live here)
  *   <nodeDir>/state/<tenant>.json          {"persisted": {"<shard>": seq}}
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { uncompressSync } from 'snappy';
 import { z } from 'zod';
@@ -20,8 +20,7 @@ import type { Rejection, ShardState } from '../../wire/internal-api.js';
 import { ErrorIds } from '../../wire/errors.js';
 import { labelsObject } from '../../wire/prom-json.js';
 import { errorFields, type Logger } from '../../wire/log.js';
-import { fsyncDir } from './block/writer.js';
-import { writeFileSynced } from './block/index-writer.js';
+import { writeFileAtomic } from './block/writer.js';
 import { BlockReader } from './block/reader.js';
 import { TOMBSTONES_FILE } from './block/filenames.js';
 import { encodeTombstones } from './block/tombstones.js';
@@ -161,11 +160,7 @@ export class NodeStore {
     const marked = new Set<string>();
     for (const selector of selectors) {
       for (const [block, stones] of db.addDeletion({ selector, matchers: parseSeriesSelector(selector), mint, maxt })) {
-        const all = [...block.tombstones, ...stones];
-        const tmp = join(block.dir, `${TOMBSTONES_FILE}.tmp`);
-        writeFileSynced(tmp, encodeTombstones(all));
-        renameSync(tmp, join(block.dir, TOMBSTONES_FILE));
-        fsyncDir(block.dir);
+        writeFileAtomic(join(block.dir, TOMBSTONES_FILE), encodeTombstones([...block.tombstones, ...stones]));
         block.tombstones.push(...stones);
         marked.add(block.dir);
       }
@@ -179,10 +174,7 @@ export class NodeStore {
     if (!this.nodeDir) return;
     const dir = join(this.nodeDir, 'state');
     mkdirSync(dir, { recursive: true });
-    const path = join(dir, `${tenant}.deletions.json`);
-    writeFileSynced(`${path}.tmp`, new TextEncoder().encode(JSON.stringify(db.deletions.map(({ selector, mint, maxt }) => ({ selector, mint, maxt })))));
-    renameSync(`${path}.tmp`, path);
-    fsyncDir(dir);
+    writeFileAtomic(join(dir, `${tenant}.deletions.json`), new TextEncoder().encode(JSON.stringify(db.deletions.map(({ selector, mint, maxt }) => ({ selector, mint, maxt })))));
   }
 
   private readDeletions(tenant: string, db: TenantDB): void {
@@ -220,11 +212,8 @@ export class NodeStore {
       persisted[s!] = st.persisted;
       if (st.logId) logIds[s!] = st.logId;
     }
-    const tmp = join(dir, `${tenant}.json.tmp`);
     const retentionMs = this.retention.get(tenant);
-    writeFileSynced(tmp, new TextEncoder().encode(JSON.stringify({ persisted, logIds, ...(retentionMs ? { retentionMs } : {}) })));
-    renameSync(tmp, join(dir, `${tenant}.json`));
-    fsyncDir(dir);
+    writeFileAtomic(join(dir, `${tenant}.json`), new TextEncoder().encode(JSON.stringify({ persisted, logIds, ...(retentionMs ? { retentionMs } : {}) })));
   }
 
   private db(tenant: string): TenantDB {

@@ -4,7 +4,7 @@
  * place and the parent fsynced: a crash leaves either no block or a whole one.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ENCODING_XOR } from '../chunkenc/xor.js';
 import { ChunksWriter } from './chunks-writer.js';
 import { CHUNKS_DIR, INDEX_FILE, META_FILE, META_VERSION, TOMBSTONES_FILE, tmpBlockDir } from './filenames.js';
@@ -45,6 +45,14 @@ export function fsyncDir(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Replace a file so that a crash leaves the old or the new one: temporary file, fsync, rename, fsync the folder. */
+export function writeFileAtomic(path: string, data: Uint8Array): void {
+  const tmp = `${path}.tmp`;
+  writeFileSynced(tmp, data);
+  renameSync(tmp, path);
+  fsyncDir(dirname(path));
 }
 
 /** Write a block from series (any order); returns its meta and folder. Series without chunks are left out. */

@@ -8,6 +8,7 @@ import { Matcher, type MatchType } from '../model/matcher.js';
 import { RegexError } from '../model/re2.js';
 import { FUNCTIONS, typeOf, type AggregateOp, type At, type BinaryOp, type Expr, type VectorMatching, type VectorSelector } from './ast.js';
 import { unquoteString } from './strings.js';
+import { durationMs } from '../../../wire/duration.js';
 
 export class PromQLParseError extends Error {
   constructor(
@@ -27,23 +28,13 @@ const BIN_OPS: Record<string, BinaryOp> = {
 };
 const COMPARISON = new Set<BinaryOp>(['==', '!=', '>', '<', '>=', '<=']);
 const SET_OPS = new Set<BinaryOp>(['and', 'or', 'unless']);
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
-
 /** "1h30m", "5m", "1.5" (seconds) -> ms. */
 export function parseDuration(src: string): number {
   if (/^[0-9]*\.?[0-9]+([eE][+-]?[0-9]+)?$/.test(src)) return Math.round(Number(src) * 1000);
-  const re = /(\d+)(ms|s|m|h|d|w|y)/y;
-  let total = 0;
-  let pos = 0;
-  while (pos < src.length) {
-    re.lastIndex = pos;
-    const mm = re.exec(src);
-    if (!mm) throw new PromQLParseError(`parse error: bad duration ${JSON.stringify(src)}`);
-    total += Number(mm[1]) * UNITS[mm[2]!]!;
-    pos = re.lastIndex;
-  }
   if (src === '') throw new PromQLParseError('parse error: empty duration');
-  return total;
+  const ms = durationMs(src);
+  if (ms === undefined) throw new PromQLParseError(`parse error: bad duration ${JSON.stringify(src)}`);
+  return ms;
 }
 
 function parseNumber(src: string): number {
