@@ -46,6 +46,11 @@ export const LimitsSchema = z.object({
   queryMaxRangeSeconds: positive.max(100 * 365 * 86_400),
   /** Shard coordinators the tenant's writes are spread over. */
   shards: positive.max(1024),
+  /**
+   * Bytes of writes one shard's commit log may hold before the bucket has them
+   * (it grows while the bucket or the storage node is down); over it, writes get 429.
+   */
+  commitLogMaxBytes: positive.min(65_536).max(10 * 1024 ** 3),
 });
 export type Limits = z.infer<typeof LimitsSchema>;
 
@@ -71,6 +76,7 @@ export const BUILTIN_LIMITS: Limits = {
   queryMaxSeries: 500_000,
   queryMaxRangeSeconds: 366 * 86_400,
   shards: 1,
+  commitLogMaxBytes: 2 * 1024 ** 3,
 };
 
 /** Environment variable holding each limit's global default. */
@@ -91,6 +97,7 @@ export const LIMIT_ENV: Record<keyof Limits, string> = {
   queryMaxSeries: 'ISOBAR_QUERY_MAX_SERIES',
   queryMaxRangeSeconds: 'ISOBAR_QUERY_MAX_RANGE_SECONDS',
   shards: 'ISOBAR_DEFAULT_SHARDS',
+  commitLogMaxBytes: 'ISOBAR_COMMIT_LOG_MAX_BYTES',
 };
 
 /** The global defaults: built-in values, each replaced by its environment variable when set. */

@@ -69,6 +69,17 @@ export interface RateLimited {
   rateLimited: { retryAfterSeconds: number };
 }
 
+/**
+ * An append refused because the log holds `commitLogMaxBytes` the bucket has
+ * not confirmed (bucket or storage node down): nothing of it was written.
+ */
+export interface Backlogged {
+  backlogged: { retryAfterSeconds: number; logBytes: number; maxBytes: number };
+}
+
+/** While backlogged, clients are asked to wait this long. */
+const BACKLOG_RETRY_SECONDS = 30;
+
 /** An append for a tenant that was deleted (an edge still had its key cached): nothing written. */
 export interface TenantGone {
   gone: true;
@@ -85,6 +96,8 @@ export interface AppendOptions {
   rejected?: Record<string, number>;
   /** The tenant's retention (seconds), passed on to the storage node with every forward. */
   retentionSeconds?: number;
+  /** Most bytes the log may hold that the bucket has not confirmed (the tenant's commit_log_max_bytes). */
+  maxLogBytes?: number;
 }
 
 /** Series the edge has not seen lately, asking to be admitted under this shard's share of the series limits. */
@@ -153,6 +166,8 @@ export class ShardCoordinator extends DurableObject<Env> {
   private deletedGeneration = 0;
   private logId = '';
   private nextSeq = 1;
+  /** Bytes of log rows held (not yet confirmed in the bucket). */
+  private logBytes = 0;
   private applied = 0;
   private persisted = 0;
   private nodeBootId = '';
@@ -199,6 +214,7 @@ export class ShardCoordinator extends DurableObject<Env> {
         if (r.k === 'deleted_generation') this.deletedGeneration = Number(r.v);
       }
       const max = this.sql.exec<{ m: number | null }>(`SELECT MAX(seq) AS m FROM log`).one().m;
+      this.logBytes = this.sql.exec<{ b: number | null }>(`SELECT SUM(bytes) AS b FROM log`).one().b ?? 0;
       // Sequence numbers never go back, even after truncation emptied the log.
       this.nextSeq = Math.max(max ?? 0, this.persisted) + 1;
       this.applied = this.persisted;
@@ -213,11 +229,17 @@ export class ShardCoordinator extends DurableObject<Env> {
    * Append a batch (snappy-compressed WriteRequests of this shard's series,
    * each at most MAX_RECORD_BYTES) to the commit log. Resolves once durable.
    */
-  async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0, rejected: refusedAtEdge, retentionSeconds }: AppendOptions = {}): Promise<AppendAck | RateLimited | TenantGone> {
+  async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0, rejected: refusedAtEdge, retentionSeconds, maxLogBytes }: AppendOptions = {}): Promise<AppendAck | RateLimited | Backlogged | TenantGone> {
     if (!this.adopt(generation)) return { gone: true };
     if (retentionSeconds) this.retentionSeconds = retentionSeconds;
     if (refusedAtEdge) this.count(refusedAtEdge);
     this.identify(tenant, shard);
+    if (maxLogBytes !== undefined && this.logBytes >= maxLogBytes) {
+      if (quota) this.count({ [ErrorIds.storageBacklogged]: quota.samples });
+      this.kick(); // and look again whether the node and the bucket have caught up
+      this.log.warn('commit log at its bound: refusing writes until the bucket confirms', { tenant, shard, logBytes: this.logBytes, maxLogBytes, applied: this.applied, persisted: this.persisted });
+      return { backlogged: { retryAfterSeconds: BACKLOG_RETRY_SECONDS, logBytes: this.logBytes, maxBytes: maxLogBytes } };
+    }
     if (quota) {
       const wait = this.take(quota);
       if (wait > 0) {
@@ -429,13 +451,16 @@ export class ShardCoordinator extends DurableObject<Env> {
       placements.push(placement);
     }
     try {
+      let added = 0;
       this.ctx.storage.transactionSync(() => {
         for (const r of rows) {
           const payload = encodeBatch(r.records.map((p) => ({ seq: r.seq, payload: p })));
           this.sql.exec(`INSERT INTO log (seq, payload, bytes) VALUES (?, ?, ?)`, r.seq, payload, payload.byteLength);
+          added += payload.byteLength;
         }
         this.writeUsage();
       });
+      this.logBytes += added;
       this.nextSeq = seq;
       group.forEach((a, i) => a.resolve(placements[i]!));
     } catch (e) {
@@ -573,6 +598,7 @@ export class ShardCoordinator extends DurableObject<Env> {
         this.sql.exec(`DELETE FROM log WHERE seq <= ?`, this.persisted);
         this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('persisted', ?)`, String(this.persisted));
       });
+      this.logBytes = this.sql.exec<{ b: number | null }>(`SELECT SUM(bytes) AS b FROM log`).one().b ?? 0;
     }
     this.settleWaiters();
   }
@@ -621,6 +647,7 @@ export class ShardCoordinator extends DurableObject<Env> {
   /** Back to a coordinator that has never been written to (the deletion mark stays). */
   private clear(): void {
     this.sql.exec(`DELETE FROM log`);
+    this.logBytes = 0;
     this.sql.exec(`DELETE FROM usage`);
     this.pendingUsage.clear();
     this.sql.exec(`DELETE FROM series`);

@@ -51,8 +51,8 @@ function logSink(path, inherit) {
   return openSync(path, 'a');
 }
 
-/** Start the storage node; resolves once it answers /-/ready. */
-export async function startNode(s, { inheritOutput = false } = {}) {
+/** Start the storage node; resolves once it answers /-/ready. `env`: more settings (a bucket, say). */
+export async function startNode(s, { inheritOutput = false, env = {} } = {}) {
   const main = await buildStorageNode();
   const out = logSink(join(s.ISOBAR_DATA_DIR, 'logs', 'storage-node.log'), inheritOutput);
   // The storage node runs on the machine's Node.js (20), not the tool Node.js wrangler needs.
@@ -67,6 +67,7 @@ export async function startNode(s, { inheritOutput = false } = {}) {
       ISOBAR_NODE_SECRET: s.ISOBAR_NODE_SECRET,
       // A restarted node asks the edge to have its coordinators replay (the edge may start later).
       ISOBAR_EDGE_URL: `http://127.0.0.1:${s.ISOBAR_PORT}`,
+      ...env,
     },
   });
   await waitFor(`http://127.0.0.1:${s.ISOBAR_NODE_PORT}/-/ready`, { child, what: 'storage node' });

@@ -45,6 +45,7 @@ export const ErrorIds = {
   badParameter: 'err-isobar-bad-parameter',
   // service side
   storageUnavailable: 'err-isobar-storage-unavailable',
+  storageBacklogged: 'err-isobar-storage-backlogged',
   internal: 'err-isobar-internal',
 } as const;
 

@@ -3,6 +3,9 @@
  * bad value stops the process with a message instead of misbehaving later).
  */
 import { z } from 'zod';
+import type { Bucket } from './bucket/bucket.js';
+import { FsBucket } from './bucket/fs-bucket.js';
+import { S3Bucket } from './bucket/s3-bucket.js';
 
 /** Development default of the internal secret; documented in the README, refused in production. */
 export const DEV_NODE_SECRET = 'isobar-dev-node-secret';
@@ -32,9 +35,40 @@ const Env = z.object({
   ISOBAR_QUERY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(120),
   /** The edge, which a restarted node asks to have its coordinators replay (unset: coordinators find out on their own). */
   ISOBAR_EDGE_URL: z.string().url().optional(),
+  /** This node's name in the bucket (blocks it wrote carry it): unique per node, kept across disk replacements. */
+  ISOBAR_NODE_ID: z.string().regex(/^[a-zA-Z0-9_.-]{1,100}$/, 'letters, digits, ".", "_" and "-"').default('node-0'),
+  /** S3 API bucket (R2 in production); unset: the filesystem bucket under ISOBAR_DATA_DIR/bucket. */
+  ISOBAR_S3_ENDPOINT: z.string().url().optional(),
+  ISOBAR_S3_BUCKET: z.string().min(3).optional(),
+  ISOBAR_S3_REGION: z.string().default('auto'),
+  ISOBAR_S3_ACCESS_KEY_ID: z.string().optional(),
+  ISOBAR_S3_SECRET_ACCESS_KEY: z.string().optional(),
+  /** `https://endpoint/bucket/key` addressing (most self-hosted S3 servers); R2 and AWS take either. */
+  ISOBAR_S3_PATH_STYLE: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1'),
+  /** How long a block marked for deletion stays in the bucket (seconds), so queries reading it finish. */
+  ISOBAR_BUCKET_DELETE_DELAY_SECONDS: z.coerce.number().int().min(0).default(3600),
+  /** Disk kept for the indexes of bucket blocks (bytes). */
+  ISOBAR_INDEX_CACHE_BYTES: z.coerce.number().int().min(0).default(8 * 1024 ** 3),
+  /** Memory kept for chunks read from bucket blocks (bytes). */
+  ISOBAR_CHUNK_CACHE_BYTES: z.coerce.number().int().min(0).default(512 * 1024 ** 2),
 });
 
-export type NodeConfig = z.infer<typeof Env> & { nodeDir: string };
+export type NodeConfig = z.infer<typeof Env> & { nodeDir: string; bucketDir: string };
+
+/** The bucket the configuration names: S3 API when ISOBAR_S3_ENDPOINT is set, else the filesystem. */
+export function bucketFrom(c: NodeConfig): Bucket {
+  if (c.ISOBAR_S3_ENDPOINT) {
+    return new S3Bucket({
+      endpoint: c.ISOBAR_S3_ENDPOINT,
+      bucket: c.ISOBAR_S3_BUCKET!,
+      region: c.ISOBAR_S3_REGION,
+      accessKeyId: c.ISOBAR_S3_ACCESS_KEY_ID!,
+      secretAccessKey: c.ISOBAR_S3_SECRET_ACCESS_KEY!,
+      pathStyle: c.ISOBAR_S3_PATH_STYLE,
+    });
+  }
+  return new FsBucket(c.bucketDir);
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const parsed = Env.safeParse(env);
@@ -43,8 +77,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     throw new Error(`invalid storage-node configuration: ${issues}`);
   }
   const c = parsed.data;
+  if (c.ISOBAR_S3_ENDPOINT !== undefined) {
+    const missing = (['ISOBAR_S3_BUCKET', 'ISOBAR_S3_ACCESS_KEY_ID', 'ISOBAR_S3_SECRET_ACCESS_KEY'] as const).filter((k) => !c[k]);
+    if (missing.length) throw new Error(`invalid storage-node configuration: ISOBAR_S3_ENDPOINT is set, so ${missing.join(', ')} must be too`);
+  }
   if (c.ISOBAR_ENV === 'production' && c.ISOBAR_NODE_SECRET === DEV_NODE_SECRET) {
     throw new Error('ISOBAR_NODE_SECRET must be set to a real secret in production');
   }
-  return { ...c, nodeDir: `${c.ISOBAR_DATA_DIR.replace(/\/$/, '')}/node` };
+  const dataDir = c.ISOBAR_DATA_DIR.replace(/\/$/, '');
+  return { ...c, nodeDir: `${dataDir}/node`, bucketDir: `${dataDir}/bucket` };
 }

@@ -4,9 +4,12 @@
  * stops cleanly on SIGTERM/SIGINT.
  */
 import { serve } from '@hono/node-server';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createLogger, errorFields } from '../../wire/log.js';
-import { loadConfig } from './config.js';
+import { bucketFrom, loadConfig } from './config.js';
+import { BlockCache } from './bucket/remote-block.js';
+import { Shipper } from './bucket/shipper.js';
 import { NodeMetrics } from './metrics.js';
 import { workerRunner } from './compact/runner.js';
 import { announceRestart } from './resync.js';
@@ -16,7 +19,12 @@ import { NodeStore } from './store.js';
 
 const config = loadConfig();
 const log = createLogger('storage-node', config.ISOBAR_LOG_LEVEL);
+/** An empty disk (new node, or a replaced one): rebuild from the bucket before serving. */
+const emptyDisk = !existsSync(config.nodeDir) || readdirSync(config.nodeDir).length === 0;
 mkdirSync(config.nodeDir, { recursive: true });
+const bucket = bucketFrom(config);
+const shipper = new Shipper(bucket, config.ISOBAR_NODE_ID);
+const cache = new BlockCache(bucket, { dir: join(config.nodeDir, 'remote'), maxIndexBytes: config.ISOBAR_INDEX_CACHE_BYTES, maxChunkBytes: config.ISOBAR_CHUNK_CACHE_BYTES });
 
 const metrics = new NodeMetrics();
 const shardRegistry = new ShardRegistry(config.nodeDir);
@@ -27,9 +35,25 @@ const store = new NodeStore(metrics, log, {
   blockRangeMs: config.ISOBAR_BLOCK_RANGE_SECONDS * 1000,
   retentionMs: config.ISOBAR_RETENTION_SECONDS * 1000,
   onNewShard: (tenant, shard) => shardRegistry.remember(tenant, shard),
+  bucket: { shipper, cache, deleteDelayMs: config.ISOBAR_BUCKET_DELETE_DELAY_SECONDS * 1000 },
 });
 const opened = store.open();
-log.info('storage opened', opened);
+log.info('storage opened', { ...opened, bucket: bucket.where, nodeId: config.ISOBAR_NODE_ID });
+if (emptyDisk) {
+  // Nothing is served until the bucket has answered: a node that skipped this
+  // would take the coordinators' truncated logs for the whole story.
+  for (let attempt = 0, delay = 1000; ; attempt++, delay = Math.min(delay * 2, 30_000)) {
+    try {
+      const t0 = performance.now();
+      const r = await store.rebuild();
+      log.info('rebuilt from the bucket', { ...r, ms: Math.round(performance.now() - t0) });
+      break;
+    } catch (e) {
+      log.warn('the bucket is not answering; rebuild retries', { attempt, retryInMs: delay, bucket: bucket.where, ...errorFields(e) });
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
 /** WAL fsync cadence: the coordinators' logs are the truth, so a second of OS buffering is safe. */
 const WAL_SYNC_MS = 1000;
 const walSync = setInterval(() => store.syncWals(), WAL_SYNC_MS);
@@ -46,7 +70,43 @@ const compaction = setInterval(() => {
 // Merges run in a worker thread (compact-worker.mjs is bundled beside this file).
 const merger = workerRunner(new URL('./compact-worker.mjs', import.meta.url));
 const compactNow = () =>
-  store.compact(Date.now(), merger.run).catch((e) => log.error('compaction failed; will retry', errorFields(e)));
+  store
+    .compact(Date.now(), merger.run)
+    .then((r) => r.compactions > 0 && shipSoon(0))
+    .catch((e) => log.error('compaction failed; will retry', errorFields(e)));
+
+/**
+ * Uploads: after each flush and compaction, and every SHIP_MS while anything
+ * waits; with backoff (1 s doubling to 60 s) while the bucket fails. Writes go
+ * on meanwhile: the coordinators keep the records until the bucket has them.
+ */
+const SHIP_MS = 10_000;
+let shipTimer: NodeJS.Timeout | undefined;
+let shipFailures = 0;
+function shipSoon(ms: number): void {
+  if (shipTimer) clearTimeout(shipTimer);
+  shipTimer = setTimeout(() => {
+    shipTimer = undefined;
+    store
+      .ship()
+      .then((r) => {
+        if (shipFailures > 0) log.info('the bucket answers again', { failures: shipFailures, uploaded: r.uploaded });
+        shipFailures = 0;
+        shipSoon(SHIP_MS);
+      })
+      .catch((e) => {
+        shipFailures++;
+        shipper.totals.failures++;
+        const retryInMs = Math.min(1000 * 2 ** (shipFailures - 1), 60_000);
+        if (shipFailures === 1 || shipFailures % 10 === 0) log.warn('upload to the bucket failed; retrying', { failures: shipFailures, retryInMs, pending: store.pendingUploads(), bucket: bucket.where, ...errorFields(e) });
+        shipSoon(retryInMs);
+      });
+  }, ms);
+}
+shipSoon(0);
+/** Blocks marked for deletion leave the bucket after the delay. */
+const CLEAN_MS = 10 * 60_000;
+const cleaning = setInterval(() => void store.cleanBucket().catch((e) => log.warn('bucket cleanup failed; will retry', errorFields(e))), CLEAN_MS);
 const app = createServer({
   store,
   metrics,
@@ -87,6 +147,8 @@ function shutdown(signal: string) {
   stopping.abort();
   clearInterval(walSync);
   clearInterval(compaction);
+  clearInterval(cleaning);
+  if (shipTimer) clearTimeout(shipTimer);
   void merger.close();
   store.close();
   server.close(() => process.exit(0));

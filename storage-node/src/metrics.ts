@@ -89,6 +89,25 @@ export class NodeMetrics {
       lines.push(`isobar_node_wal_fsync_duration_seconds_bucket{le="${b}"} ${cum}`);
     });
     lines.push(`isobar_node_wal_fsync_duration_seconds_bucket{le="+Inf"} ${this.fsyncCount}`, `isobar_node_wal_fsync_duration_seconds_sum ${this.fsyncSum}`, `isobar_node_wal_fsync_duration_seconds_count ${this.fsyncCount}`);
+    if (store.bucket) {
+      const { shipper, cache } = store.bucket;
+      let remote = 0;
+      for (const [, db] of store.tenants()) remote += db.remote.length;
+      metric('isobar_bucket_uploaded_blocks_total', 'counter', 'Blocks uploaded to the bucket.', [['', shipper.totals.blocks]]);
+      metric('isobar_bucket_uploaded_bytes_total', 'counter', 'Bytes uploaded to the bucket.', [['', shipper.totals.bytes]]);
+      metric('isobar_bucket_upload_failures_total', 'counter', 'Upload rounds that failed (retried with backoff).', [['', shipper.totals.failures]]);
+      metric('isobar_bucket_pending_uploads', 'gauge', 'Blocks, deletion marks and deletion lists waiting for the bucket.', [['', store.pendingUploads()]]);
+      metric('isobar_bucket_deletion_marks_total', 'counter', 'Blocks marked for deletion (compacted away or past retention).', [['', shipper.totals.marks]]);
+      metric('isobar_bucket_deleted_blocks_total', 'counter', 'Marked blocks deleted from the bucket.', [['', shipper.totals.deleted]]);
+      metric('isobar_bucket_remote_blocks', 'gauge', 'Blocks served from the bucket (no local copy).', [['', remote]]);
+      const cs = cache.stats;
+      metric('isobar_bucket_index_cache_bytes', 'gauge', 'Bytes of bucket-block indexes cached on disk.', [['', cache.bytes.index]]);
+      metric('isobar_bucket_chunk_cache_bytes', 'gauge', 'Bytes of bucket-block chunks cached in memory.', [['', cache.bytes.chunks]]);
+      metric('isobar_bucket_index_fetches_total', 'counter', 'Bucket-block indexes fetched.', [['', cs.indexFetches]]);
+      metric('isobar_bucket_chunk_range_gets_total', 'counter', 'Ranged GETs for bucket-block chunks.', [['', cs.chunkRangeGets]]);
+      metric('isobar_bucket_chunk_cache_hits_total', 'counter', 'Chunk reads served by the chunk cache.', [['', cs.chunkHits]]);
+      metric('isobar_bucket_fetched_bytes_total', 'counter', 'Bytes read from the bucket for queries.', [['', cs.indexBytesFetched + cs.chunkBytesFetched]]);
+    }
     const mem = process.memoryUsage();
     metric('isobar_node_resident_memory_bytes', 'gauge', 'Resident set size.', [['', mem.rss]]);
     metric('isobar_node_heap_used_bytes', 'gauge', 'V8 heap in use.', [['', mem.heapUsed]]);

@@ -22,7 +22,7 @@ import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi, type QueryResul
 import type { EngineOptions } from './promql/engine.js';
 import { peerSeries } from './api/peers.js';
 import { QueryUsage } from './usage.js';
-import { chunksApi, deleteSeriesParams, labelsApi, labelValuesApi, seriesApi, type ReadResult } from './api/read.js';
+import { chunksApi, deleteSeriesParams, labelsApi, labelValuesApi, prepareRead, seriesApi, type ReadResult } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeStore } from './store.js';
 
@@ -100,7 +100,7 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     return c.json(store.shardStateFor(c.req.param('tenant'), shard, c.req.header(LOG_ID_HEADER)));
   });
 
-  const read = (fn: (tenant: string, params: URLSearchParams, c: Context) => ReadResult | QueryResult | Promise<QueryResult>) =>
+  const read = (fn: (tenant: string, params: URLSearchParams, c: Context) => ReadResult | QueryResult | Promise<QueryResult | ReadResult>) =>
     async function promRead(c: Context) {
       const params = await requestParams(c);
       const r = await fn(c.req.param('tenant')!, params, c);
@@ -124,9 +124,9 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     }
   };
   for (const method of ['get', 'post'] as const) {
-    app[method](`${prom}/series`, read((t, p) => seriesApi(store.tenantDb(t), p)));
-    app[method](`${prom}/labels`, read((t, p) => labelsApi(store.tenantDb(t), p)));
-    app[method](`${prom}/label/:name/values`, read((t, p, c) => labelValuesApi(store.tenantDb(t), c.req.param('name')!, p)));
+    app[method](`${prom}/series`, read(async (t, p) => (await prepareRead(store.tenantDb(t), p, false), seriesApi(store.tenantDb(t), p))));
+    app[method](`${prom}/labels`, read(async (t, p) => (await prepareRead(store.tenantDb(t), p, false), labelsApi(store.tenantDb(t), p))));
+    app[method](`${prom}/label/:name/values`, read(async (t, p, c) => (await prepareRead(store.tenantDb(t), p, false), labelValuesApi(store.tenantDb(t), c.req.param('name')!, p))));
     app[method](`${prom}/query`, read((t, p, c) => counted(t, c, (o) => queryApi(store.tenantDb(t), p, o))));
     app[method](`${prom}/query_range`, read((t, p, c) => counted(t, c, (o) => queryRangeApi(store.tenantDb(t), p, o))));
     app[method](`${prom}/format_query`, read((_t, p) => formatQueryApi(p)));
@@ -144,17 +144,25 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     });
   }
 
-  app.get(`${INTERNAL_PREFIX}/tenants/:tenant/chunks`, (c) => {
-    const r = chunksApi(store.tenantDb(c.req.param('tenant')), new URL(c.req.url).searchParams);
+  app.get(`${INTERNAL_PREFIX}/tenants/:tenant/chunks`, async (c) => {
+    const params = new URL(c.req.url).searchParams;
+    await prepareRead(store.tenantDb(c.req.param('tenant')), params, true);
+    const r = chunksApi(store.tenantDb(c.req.param('tenant')), params);
     if (r.status === 200) return c.body(r.bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/x-protobuf' });
     return c.body(errorJson(r.errorType, r.message), r.status, { 'Content-Type': 'application/json' });
   });
 
   // A deleted tenant: remove its data from this node (idempotent).
-  app.delete(`${INTERNAL_PREFIX}/tenants/:tenant`, (c) => {
+  app.delete(`${INTERNAL_PREFIX}/tenants/:tenant`, async (c) => {
     const tenant = c.req.param('tenant');
     if (!TENANT_ID.test(tenant)) return c.text('bad tenant id', 400);
     const r = store.deleteTenant(tenant);
+    try {
+      await store.deleteTenantFromBucket(tenant);
+    } catch (e) {
+      log.warn('deleting a tenant from the bucket failed; the registry will ask again', { tenant, ...errorFields(e) });
+      return c.text(`the bucket did not answer: ${(e as Error).message}`, 503);
+    }
     usage.forget(tenant);
     onTenantDeleted(tenant);
     return c.json(r);
@@ -173,14 +181,21 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     return c.json(body);
   });
 
-  // Cut every head into blocks now; answers once they are on disk.
-  app.post(`${INTERNAL_PREFIX}/flush`, (c) => {
+  // Cut every head into blocks now; answers once they are on disk and (bucket permitting) uploaded.
+  app.post(`${INTERNAL_PREFIX}/flush`, async (c) => {
     const tenant = c.req.query('tenant');
     if (tenant !== undefined && !TENANT_ID.test(tenant)) return c.text('bad tenant id', 400);
     const t0 = performance.now();
     const flushed = store.flush(tenant);
+    let upload: { uploaded: number; pending: number; error?: string } = { uploaded: 0, pending: 0 };
+    try {
+      const r = await store.ship();
+      upload = { uploaded: r.uploaded, pending: r.pending };
+    } catch (e) {
+      upload = { uploaded: 0, pending: store.pendingUploads(), error: (e as Error).message };
+    }
     onFlushed();
-    return c.json({ tookMs: Math.round(performance.now() - t0), tenants: flushed });
+    return c.json({ tookMs: Math.round(performance.now() - t0), tenants: flushed, upload });
   });
 
   app.onError((e, c) => {

@@ -7,7 +7,13 @@
  * On disk (when `nodeDir` is given):
  *   <nodeDir>/wal/<tenant>/00000001...     WAL segments (docs/format/wal.md)
  *   <nodeDir>/blocks/<tenant>/<ULID>/      Prometheus blocks (only blocks live here)
+ *   <nodeDir>/remote/<tenant>/<ULID>/      bucket blocks: meta.json, cached index
  *   <nodeDir>/state/<tenant>.json          {"persisted": {"<shard>": seq}}
+ *
+ * With a bucket, the disk is working storage: every block is uploaded, and
+ * what a coordinator may drop from its log ("persisted" in ShardState) is
+ * what the bucket holds, not what this disk holds. A node started on an empty
+ * disk rebuilds from the bucket (`rebuild`), then coordinators replay the rest.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +34,9 @@ import { parseSeriesSelector } from './promql/selector.js';
 import { deleteBlock, planCompaction } from './compact/compactor.js';
 import { mergeInThread, type MergeRunner } from './compact/runner.js';
 import { DEFAULT_BLOCK_RANGE_MS, TenantDB } from './db/tenant-db.js';
+import { isobarOf, thanosSection, type ShardSpan } from './bucket/layout.js';
+import type { BlockCache } from './bucket/remote-block.js';
+import type { Shipper } from './bucket/shipper.js';
 import type { AppendResult } from './head/head.js';
 import type { NodeMetrics } from './metrics.js';
 
@@ -61,6 +70,23 @@ export interface StoreOptions {
   retentionMs?: number;
   /** Told about every new tenant×shard (the node's shard registry). */
   onNewShard?: (tenant: string, shard: number) => void;
+  /** The bucket every block goes to (needs `nodeDir`). */
+  bucket?: BucketOptions;
+}
+
+export interface BucketOptions {
+  shipper: Shipper;
+  cache: BlockCache;
+  /** How long a block marked for deletion stays (queries in flight finish). */
+  deleteDelayMs: number;
+}
+
+export interface ShipResult {
+  uploaded: number;
+  bytes: number;
+  marked: number;
+  /** Local blocks still not in the bucket. */
+  pending: number;
 }
 
 export interface FlushResult {
@@ -79,6 +105,11 @@ export class NodeStore {
   private readonly retention = new Map<string, number>();
   private readonly onNewShard: (tenant: string, shard: number) => void;
   private compacting = false;
+  readonly bucket: BucketOptions | undefined;
+  /** Bucket work waiting (retried until the bucket answers): deletion marks, deletions files. */
+  private readonly marks: Array<{ tenant: string; ulid: string; why: string }> = [];
+  private readonly deletionsDirty = new Set<string>();
+  private shipping: Promise<ShipResult> | undefined;
 
   constructor(
     private readonly metrics: NodeMetrics,
@@ -89,13 +120,15 @@ export class NodeStore {
     this.blockRangeMs = opts.blockRangeMs ?? DEFAULT_BLOCK_RANGE_MS;
     this.retentionMs = opts.retentionMs ?? DEFAULT_RETENTION_MS;
     this.onNewShard = opts.onNewShard ?? (() => {});
+    if (opts.bucket && !opts.nodeDir) throw new Error('a bucket needs a node directory');
+    this.bucket = opts.bucket;
   }
 
   /** Load blocks, positions and WAL of every tenant on disk. */
   open(): { tenants: number; blocks: number; walRecords: number } {
     if (!this.nodeDir) return { tenants: 0, blocks: 0, walRecords: 0 };
     const tenants = new Set<string>();
-    for (const sub of ['wal', 'blocks', 'state']) {
+    for (const sub of ['wal', 'blocks', 'state', 'remote']) {
       const dir = join(this.nodeDir, sub);
       if (!existsSync(dir)) continue;
       for (const n of readdirSync(dir)) {
@@ -109,6 +142,7 @@ export class NodeStore {
       const db = this.db(tenant);
       this.readDeletions(tenant, db);
       blocks += db.openBlocks();
+      if (this.bucket) db.remote = this.bucket.cache.known(tenant);
       const state = this.readState(tenant);
       if (state.retentionMs) this.retention.set(tenant, state.retentionMs);
       for (const [shard, persisted, logId] of state.positions) this.shards.set(`${tenant}/${shard}`, { applied: persisted, persisted, ...(logId ? { logId } : {}) });
@@ -166,6 +200,7 @@ export class NodeStore {
       }
     }
     this.writeDeletions(tenant, db);
+    this.deletionsDirty.add(tenant);
     this.log.info('series deleted', { tenant, selectors: selectors.length, mint, maxt, blocksMarked: marked.size });
     return { blocksMarked: marked.size };
   }
@@ -221,6 +256,7 @@ export class NodeStore {
     if (!db) {
       db = new TenantDB(tenant, this.nodeDir ? { blocksDir: join(this.nodeDir, 'blocks', tenant), walDir: join(this.nodeDir, 'wal', tenant) } : undefined);
       if (this.nodeDir) mkdirSync(db.paths!.blocksDir, { recursive: true });
+      db.cache = this.bucket?.cache;
       this.dbs.set(tenant, db);
     }
     return db;
@@ -271,7 +307,25 @@ export class NodeStore {
 
   shardState(tenant: string, shard: number): ShardState {
     const st = this.shards.get(`${tenant}/${shard}`);
-    return { applied: st?.applied ?? 0, persisted: st?.persisted ?? 0, bootId: this.bootId };
+    return { applied: st?.applied ?? 0, persisted: st ? this.durable(tenant, shard, st) : 0, bootId: this.bootId };
+  }
+
+  /**
+   * What the coordinator may drop from its log: without a bucket, what is in
+   * blocks here; with one, what is in the bucket, i.e. persisted here less
+   * the records held by local blocks not uploaded yet.
+   */
+  private durable(tenant: string, shard: number, st: Position): number {
+    if (!this.bucket) return st.persisted;
+    const db = this.dbs.get(tenant);
+    let upTo = st.persisted;
+    for (const b of db?.blocks ?? []) {
+      if (db!.uploaded.has(b.meta.ulid)) continue;
+      const span = isobarOf(b.meta)?.shards[String(shard)];
+      if (span && span.logId === st.logId) upTo = Math.min(upTo, span.from);
+      else if (!isobarOf(b.meta)) return 0; // a block without spans: nothing is known to be in the bucket until it is
+    }
+    return upTo;
   }
 
   /**
@@ -355,7 +409,7 @@ export class NodeStore {
     const out: FlushResult[] = [];
     for (const [tenant, db] of this.dbs) {
       if (only !== undefined && tenant !== only) continue;
-      const metas = db.head.numSeries > 0 ? db.flushHead(this.blockRangeMs) : [];
+      const metas = db.head.numSeries > 0 ? db.flushHead(this.blockRangeMs, this.sections(tenant)) : [];
       for (const [k, st] of this.shards) if (k.startsWith(`${tenant}/`)) st.persisted = st.applied;
       this.writeState(tenant);
       db.wal?.truncateAll();
@@ -364,6 +418,17 @@ export class NodeStore {
       if (metas.length) this.log.info('head flushed to blocks', { tenant, blocks: metas.length, samples: metas.reduce((n, m) => n + (m.stats?.numSamples ?? 0), 0) });
     }
     return out;
+  }
+
+  /** meta.json sections of a block flushed now: Thanos labels, and the log records it holds per shard. */
+  private sections(tenant: string): Record<string, unknown> | undefined {
+    if (!this.bucket) return undefined;
+    const shards: Record<string, ShardSpan> = {};
+    for (const [k, st] of this.shards) {
+      const [t, s] = k.split('/');
+      if (t === tenant && st.applied > st.persisted) shards[s!] = { from: st.persisted, to: st.applied, ...(st.logId ? { logId: st.logId } : {}) };
+    }
+    return { thanos: thanosSection(tenant, 'isobar'), isobar: { node: this.bucket.shipper.node, shards } };
   }
 
   /**
@@ -382,12 +447,16 @@ export class NodeStore {
       let deleted = 0;
       for (const [tenant, db] of this.dbs) {
         if (!db.paths) continue;
-        for (let group = planCompaction(db.blocks, levels); group; group = planCompaction(db.blocks, levels)) {
+        // With a bucket, only uploaded blocks compact: uploads then go in flush order (see durable()).
+        const ready = () => (this.bucket ? db.blocks.filter((b) => db.uploaded.has(b.meta.ulid)) : db.blocks);
+        for (let group = planCompaction(ready(), levels); group; group = planCompaction(ready(), levels)) {
           const t0 = performance.now();
           const dir = await merge(db.paths.blocksDir, group);
           const fresh = dir ? BlockReader.open(dir) : undefined; // none: deletions left nothing
           db.blocks = [...db.blocks.filter((b) => !group!.includes(b)), ...(fresh ? [fresh] : [])].sort((a, b) => a.meta.minTime - b.meta.minTime);
           for (const b of group) deleteBlock(b);
+          // The sources leave the bucket once the new block is there (marked then, by ship()); or now, if none was made.
+          if (!fresh) for (const b of group) this.marks.push({ tenant, ulid: b.meta.ulid, why: 'emptied by deletions' });
           compactions++;
           this.metrics.compactions++;
           const m = fresh?.meta;
@@ -396,11 +465,20 @@ export class NodeStore {
         const retentionMs = this.retentionOf(tenant);
         const cutoff = nowMs - retentionMs;
         const expired = db.blocks.filter((b) => b.meta.maxTime <= cutoff);
-        if (expired.length) {
+        const expiredRemote = db.remote.filter((r) => r.meta.maxTime <= cutoff);
+        if (expired.length || expiredRemote.length) {
           db.blocks = db.blocks.filter((b) => b.meta.maxTime > cutoff);
-          for (const b of expired) deleteBlock(b);
-          deleted += expired.length;
-          this.log.info('deleted blocks past retention', { tenant, blocks: expired.length, retentionDays: retentionMs / 86_400_000 });
+          db.remote = db.remote.filter((r) => r.meta.maxTime > cutoff);
+          for (const b of expired) {
+            if (db.uploaded.has(b.meta.ulid)) this.marks.push({ tenant, ulid: b.meta.ulid, why: 'past retention' });
+            deleteBlock(b);
+          }
+          for (const r of expiredRemote) {
+            this.marks.push({ tenant, ulid: r.meta.ulid, why: 'past retention' });
+            this.bucket?.cache.drop(r);
+          }
+          deleted += expired.length + expiredRemote.length;
+          this.log.info('deleted blocks past retention', { tenant, blocks: expired.length + expiredRemote.length, retentionDays: retentionMs / 86_400_000 });
         }
       }
       return { compactions, deleted };
@@ -421,6 +499,120 @@ export class NodeStore {
       if (db.paths && db.head.numSeries > 0 && db.head.maxT - db.head.minT >= 1.5 * this.blockRangeMs) out.push(...this.flush(tenant));
     }
     return out;
+  }
+
+  /**
+   * Upload every local block not in the bucket yet (per tenant in ULID order,
+   * which is flush order: compaction only takes uploaded blocks), then mark
+   * the blocks compaction replaced, then write changed deletions. One run at a
+   * time; throws when the bucket fails (what was done stays done).
+   */
+  ship(): Promise<ShipResult> {
+    if (!this.bucket) return Promise.resolve({ uploaded: 0, bytes: 0, marked: 0, pending: 0 });
+    if (this.shipping) return this.shipping;
+    const run = (async () => {
+      const { shipper } = this.bucket!;
+      const out: ShipResult = { uploaded: 0, bytes: 0, marked: 0, pending: 0 };
+      for (const [tenant, db] of [...this.dbs]) {
+        for (const b of [...db.blocks].sort((x, y) => (x.meta.ulid < y.meta.ulid ? -1 : 1))) {
+          if (db.uploaded.has(b.meta.ulid) || !db.blocks.includes(b)) continue;
+          const t0 = performance.now();
+          const bytes = await shipper.upload(tenant, b);
+          db.uploaded.add(b.meta.ulid);
+          out.uploaded++;
+          out.bytes += bytes;
+          this.log.info('block uploaded', { tenant, ulid: b.meta.ulid, bytes, ms: Math.round(performance.now() - t0), bucket: shipper.bucket.where });
+          for (const p of b.meta.compaction.parents ?? []) this.marks.push({ tenant, ulid: p.ulid, why: `compacted into ${b.meta.ulid}` });
+        }
+      }
+      while (this.marks.length > 0) {
+        const m = this.marks[0]!;
+        await shipper.markDeleted(m.tenant, m.ulid, m.why);
+        this.marks.shift();
+        out.marked++;
+      }
+      for (const tenant of [...this.deletionsDirty]) {
+        const db = this.dbs.get(tenant);
+        if (db) await shipper.putDeletions(tenant, db.deletions.map(({ selector, mint, maxt }) => ({ selector, mint, maxt })));
+        this.deletionsDirty.delete(tenant);
+      }
+      for (const db of this.dbs.values()) out.pending += db.blocks.filter((b) => !db.uploaded.has(b.meta.ulid)).length;
+      return out;
+    })();
+    this.shipping = run;
+    return run.finally(() => (this.shipping = undefined));
+  }
+
+  /** Local blocks not in the bucket yet. */
+  pendingUploads(): number {
+    let n = 0;
+    for (const db of this.dbs.values()) n += db.blocks.filter((b) => !db.uploaded.has(b.meta.ulid)).length;
+    return n + this.marks.length + this.deletionsDirty.size;
+  }
+
+  /** Delete this node's blocks marked for deletion longer ago than the delay. */
+  async cleanBucket(now = Date.now()): Promise<number> {
+    if (!this.bucket) return 0;
+    let n = 0;
+    for (const tenant of [...this.dbs.keys()]) {
+      const { expired } = await this.bucket.shipper.scan(tenant, this.bucket.deleteDelayMs, now);
+      for (const ulid of expired) {
+        await this.bucket.shipper.deleteBlock(tenant, ulid);
+        n++;
+      }
+      if (expired.length) this.log.info('deleted marked blocks from the bucket', { tenant, blocks: expired.length });
+    }
+    return n;
+  }
+
+  /** A deleted tenant's objects in the bucket (every node's: all are deleting it). */
+  async deleteTenantFromBucket(tenant: string): Promise<number> {
+    if (!this.bucket) return 0;
+    return this.bucket.shipper.deleteTenant(tenant);
+  }
+
+  /**
+   * A node on an empty disk: learn this node's blocks of every tenant from
+   * the bucket (served from it through the caches), the deletions in force,
+   * and per tenant×shard the last commit-log record the bucket holds. The
+   * coordinators then replay from there (the caller announces the restart).
+   */
+  async rebuild(): Promise<{ tenants: number; blocks: number; bytes: number }> {
+    if (!this.bucket || !this.nodeDir) return { tenants: 0, blocks: 0, bytes: 0 };
+    const { shipper, cache } = this.bucket;
+    let tenants = 0;
+    let blocks = 0;
+    let bytes = 0;
+    for (const tenant of await shipper.tenants()) {
+      if (!TENANT_DIR.test(tenant)) continue;
+      const { blocks: metas } = await shipper.scan(tenant);
+      const deletions = DeletionsFile.safeParse(await shipper.getDeletions(tenant));
+      if (metas.length === 0 && !deletions.success) continue;
+      const db = this.db(tenant);
+      tenants++;
+      if (deletions.success) {
+        for (const d of deletions.data) db.deletions.push({ ...d, matchers: parseSeriesSelector(d.selector) });
+        this.writeDeletions(tenant, db);
+      }
+      const top = new Map<string, ShardSpan>();
+      for (const meta of metas) {
+        db.remote.push(cache.adopt(tenant, meta));
+        blocks++;
+        for (const [shard, span] of Object.entries(isobarOf(meta)?.shards ?? {})) {
+          const cur = top.get(shard);
+          if (!cur || span.to > cur.to) top.set(shard, span);
+        }
+      }
+      db.remote.sort((a, b) => a.meta.minTime - b.meta.minTime);
+      for (const [shard, span] of top) {
+        const st = this.position(tenant, Number(shard));
+        st.applied = st.persisted = span.to;
+        if (span.logId) st.logId = span.logId;
+      }
+      this.writeState(tenant);
+      this.log.info('tenant rebuilt from the bucket', { tenant, blocks: metas.length, shards: Object.fromEntries([...top].map(([s, sp]) => [s, sp.to])) });
+    }
+    return { tenants, blocks, bytes };
   }
 
   /** fsync every WAL with unsynced writes; returns how many were synced. */
@@ -453,9 +645,11 @@ export class NodeStore {
     this.dbs.delete(tenant);
     for (const k of [...this.shards.keys()]) if (k.startsWith(`${tenant}/`)) this.shards.delete(k);
     this.retention.delete(tenant);
+    this.deletionsDirty.delete(tenant);
+    for (let i = this.marks.length - 1; i >= 0; i--) if (this.marks[i]!.tenant === tenant) this.marks.splice(i, 1);
     let removed = db !== undefined;
     if (this.nodeDir) {
-      for (const path of [join(this.nodeDir, 'wal', tenant), join(this.nodeDir, 'blocks', tenant), join(this.nodeDir, 'state', `${tenant}.json`), join(this.nodeDir, 'state', `${tenant}.deletions.json`)]) {
+      for (const path of [join(this.nodeDir, 'wal', tenant), join(this.nodeDir, 'blocks', tenant), join(this.nodeDir, 'remote', tenant), join(this.nodeDir, 'state', `${tenant}.json`), join(this.nodeDir, 'state', `${tenant}.deletions.json`)]) {
         if (!existsSync(path)) continue;
         rmSync(path, { recursive: true, force: true });
         removed = true;

@@ -24,7 +24,7 @@ describe('tenant limits', () => {
     expect(r.status).toBe(200);
     const all = (await r.json()) as any;
     expect(all).toMatchObject({ maxLabelNamesPerSeries: 12, shards: 3, ingestionRate: 500_000, retentionSeconds: 30 * 86_400 });
-    expect(Object.keys(all)).toHaveLength(16);
+    expect(Object.keys(all)).toHaveLength(17);
     expect(((await (await admin('GET', '/tenants/lim-admin')).json()) as any).overrides).toEqual({ maxLabelNamesPerSeries: 12, shards: 3 });
 
     const withRetention = await admin('POST', '/tenants', { id: 'lim-retention', retention: { raw: '1w' } });
@@ -146,7 +146,7 @@ describe('admin API description', () => {
     expect(create).toMatchObject({ type: 'object', required: ['id'], additionalProperties: false });
     expect(create.properties.id.pattern).toBe('^[a-z0-9-]{1,63}$');
     const patch = doc.paths['/tenants/{id}/limits'].patch.requestBody.content['application/json'].schema;
-    expect(Object.keys(patch.properties)).toHaveLength(16);
+    expect(Object.keys(patch.properties)).toHaveLength(17);
     expect(patch.properties.ingestionRate).toMatchObject({ type: 'integer', minimum: 1 });
     // What the document says is refused is refused.
     expect((await admin('POST', '/tenants', { id: 'doc-check', surprise: true })).status).toBe(400);

@@ -21,7 +21,7 @@
  */
 import type { Context } from 'hono';
 import { ErrorIds, IsobarError, type ErrorId } from '../../wire/errors.js';
-import type { AppendAck, RateLimited, TenantGone } from '../../durable/shard-coordinator.js';
+import type { AppendAck, Backlogged, RateLimited, TenantGone } from '../../durable/shard-coordinator.js';
 import { howToRaise, type Limits } from '../../durable/limits.js';
 import { admitNewSeries, admittedSeries, knownSeries, metricOf, type NewSeries, type Refusal } from './series-limits.js';
 import { jumpHash } from '../../wire/hash.js';
@@ -185,7 +185,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   const wholeBody = byShard.size === 1 && rejected === 0 && body.byteLength <= MAX_RECORD_BYTES && raw.byteLength <= MAX_RECORD_UNCOMPRESSED;
   // Each coordinator holds its share of the tenant's ingestion rate.
   const quota = (b: ShardBatch) => ({ samples: b.samples, rate: limits.ingestionRate / shards, burst: limits.ingestionBurst / shards });
-  let answers: Array<AppendAck | RateLimited | TenantGone>;
+  let answers: Array<AppendAck | RateLimited | Backlogged | TenantGone>;
   try {
     const coordinator = (shard: number) => env.SHARD_COORDINATOR.get(env.SHARD_COORDINATOR.idFromName(`${principal.tenant}/${shard}`));
     answers = await Promise.all(
@@ -194,6 +194,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
           quota: quota(b),
           generation: principal.generation,
           retentionSeconds: limits.retentionSeconds,
+          maxLogBytes: limits.commitLogMaxBytes,
           ...(i === 0 && rejected > 0 ? { rejected: refusedHere } : {}), // counted once, with the first shard's append
         }),
       ),
@@ -215,6 +216,17 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
       `tenant ${principal.tenant} is over its ingestion rate of ${limits.ingestionRate} samples/s (ingestion_rate; bursts up to ${limits.ingestionBurst}, ingestion_burst); retry after ${wait}s. ${kept} samples of this request were stored, and resending them is harmless (repeats are ignored); to write faster, ${howToRaise(principal.tenant, 'ingestionRate')}`,
     );
     return textError(e, { 'retry-after': String(wait) });
+  }
+  const backlogged = answers.filter((a): a is Backlogged => 'backlogged' in a);
+  if (backlogged.length > 0) {
+    const b = backlogged[0]!.backlogged;
+    const kept = [...byShard.values()].filter((_, i) => !('backlogged' in answers[i]!)).reduce((n, x) => n + x.samples, 0);
+    const e = new IsobarError(
+      ErrorIds.storageBacklogged,
+      'limited',
+      `storage is behind for tenant ${principal.tenant}: a shard's commit log holds ${b.logBytes} bytes the object store has not confirmed yet, at its bound of ${b.maxBytes} (commit_log_max_bytes); retry after ${b.retryAfterSeconds}s. Nothing acknowledged is lost; ${kept} samples of this request were stored, and resending them is harmless`,
+    );
+    return textError(e, { 'retry-after': String(b.retryAfterSeconds) });
   }
   const acks = answers as AppendAck[];
 

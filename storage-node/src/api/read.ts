@@ -60,6 +60,24 @@ export function seriesApi(db: TenantDB | undefined, params: URLSearchParams): Re
   });
 }
 
+/**
+ * Before a read: the bucket blocks it touches get their indexes (and, for
+ * `withChunks` or when deletions must be applied, the chunks) fetched. Bad
+ * parameters are left for the API itself to answer.
+ */
+export async function prepareRead(db: TenantDB | undefined, params: URLSearchParams, withChunks: boolean): Promise<void> {
+  if (!db || db.remote.length === 0) return;
+  let range: { mint: number; maxt: number };
+  let sets: Matcher[][];
+  try {
+    range = timeRange(params);
+    sets = parseMatchers(params);
+  } catch {
+    return;
+  }
+  await db.prepare(range.mint, range.maxt, withChunks || db.deletions.length > 0 ? (sets.length ? sets : [[]]) : undefined);
+}
+
 export function labelsApi(db: TenantDB | undefined, params: URLSearchParams): ReadResult {
   return guard(() => {
     const sets = parseMatchers(params);

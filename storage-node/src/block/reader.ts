@@ -35,6 +35,15 @@ export interface BlockSeries {
   chunks: ChunkMeta[];
 }
 
+/**
+ * Where a block's chunks come from when they are not in local files: a block
+ * kept in the bucket, whose chunks a query fetched beforehand with ranged
+ * reads (storage-node/src/bucket/remote-block.ts). Answers checked XOR data.
+ */
+export interface ChunkSource {
+  chunk(ref: number): Uint8Array | undefined;
+}
+
 export class BlockReader {
   readonly symbols: string[] = [];
   /** name -> value -> postings list offset. */
@@ -47,6 +56,7 @@ export class BlockReader {
     readonly meta: BlockMeta,
     private readonly indexFd: number,
     private readonly indexSize: number,
+    private readonly chunkSource?: ChunkSource,
   ) {
     const where = INDEX_FILE;
     const head = readAt(indexFd, 0, 5);
@@ -90,7 +100,8 @@ export class BlockReader {
     this.tombstones = stones;
   }
 
-  static open(dir: string): BlockReader {
+  /** Open a block folder; with `chunkSource`, only meta.json and index need be local. */
+  static open(dir: string, chunkSource?: ChunkSource): BlockReader {
     let meta: BlockMeta;
     try {
       meta = BlockMetaSchema.parse(JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')));
@@ -99,7 +110,7 @@ export class BlockReader {
     }
     const fd = openSync(join(dir, INDEX_FILE), 'r');
     try {
-      return new BlockReader(dir, meta, fd, fstatSync(fd).size);
+      return new BlockReader(dir, meta, fd, fstatSync(fd).size, chunkSource);
     } catch (e) {
       closeSync(fd);
       throw e;
@@ -236,6 +247,11 @@ export class BlockReader {
 
   /** The XOR data of the chunk at `ref`, checksum verified. */
   chunk(ref: number): Uint8Array {
+    if (this.chunkSource) {
+      const data = this.chunkSource.chunk(ref);
+      if (!data) throw new Error(`chunk ${ref} of bucket block ${this.meta.ulid} was read before it was fetched`);
+      return data;
+    }
     const seq = Math.floor(ref / 0x100000000);
     const off = ref % 0x100000000;
     const where = `${CHUNKS_DIR}/${segmentName(seq + 1)}`;
@@ -255,9 +271,10 @@ export class BlockReader {
     return win.subarray(start + 1, start + 1 + len);
   }
 
-  /** Bytes of the block's files on disk. */
+  /** Bytes of the block's files on disk (index alone for a bucket block). */
   bytes(): number {
     let n = this.indexSize;
+    if (this.chunkSource) return n;
     try {
       for (const f of readdirSync(join(this.dir, CHUNKS_DIR))) n += statSync(join(this.dir, CHUNKS_DIR, f)).size;
     } catch {

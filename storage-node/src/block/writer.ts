@@ -36,6 +36,8 @@ export interface WriteBlockOptions {
   ulidTimeMs?: number;
   /** For tests: the chunk segment size cap. */
   maxSegmentBytes?: number;
+  /** More meta.json sections (`thanos`, `isobar`: storage-node/src/bucket/layout.ts). */
+  sections?: Record<string, unknown>;
 }
 
 export function fsyncDir(dir: string): void {
@@ -91,6 +93,7 @@ export function writeBlock(parentDir: string, input: readonly BlockSeriesInput[]
     stats: { numSamples, numSeries: series.length, numChunks },
     compaction: { level: opts.level ?? 1, sources: opts.sources ?? [id], ...(opts.parents ? { parents: opts.parents } : {}) },
     version: META_VERSION,
+    ...opts.sections,
   };
   writeFileSynced(join(tmp, META_FILE), new TextEncoder().encode(JSON.stringify(meta, null, '\t') + '\n'));
   fsyncDir(join(tmp, CHUNKS_DIR));

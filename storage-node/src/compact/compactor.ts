@@ -17,6 +17,7 @@ import { BlockReader } from '../block/reader.js';
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
 import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/writer.js';
 import type { BlockMeta } from '../block/meta.js';
+import { mergedSections } from '../bucket/layout.js';
 
 const HOUR = 3_600_000;
 export const DEFAULT_LEVELS_MS = [2 * HOUR, 6 * HOUR, 24 * HOUR];
@@ -100,7 +101,7 @@ export function compactBlocks(parentDir: string, sources: readonly BlockReader[]
   const parents = sources.map((b) => ({ ulid: b.meta.ulid, minTime: b.meta.minTime, maxTime: b.meta.maxTime }));
   const level = Math.max(...sources.map((b) => b.meta.compaction.level)) + 1;
   const srcIds = [...new Set(sources.flatMap((b) => b.meta.compaction.sources ?? [b.meta.ulid]))].sort();
-  return writeBlock(parentDir, out, { level, sources: srcIds, parents });
+  return writeBlock(parentDir, out, { level, sources: srcIds, parents, sections: mergedSections(sources.map((b) => b.meta)) });
 }
 
 function advance(c: Cursor): void {

@@ -7,7 +7,7 @@
  * head and the WAL. Reads merge the head and every block that overlaps the
  * requested time range; a series present in several places is one series.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeColumns, mergeChunks, type ChunkRange, type SampleColumns } from '../chunkenc/merge.js';
 import { TMP_BLOCK_SUFFIX } from '../block/filenames.js';
@@ -18,6 +18,8 @@ import { TenantHead } from '../head/head.js';
 import { labelValue as labelValueOf, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
 import { Wal } from '../wal/wal.js';
+import type { BlockCache, RemoteBlock } from '../bucket/remote-block.js';
+import { UPLOADED_MARKER } from '../bucket/shipper.js';
 
 /** Default block range: Prometheus's 2 h. */
 export const DEFAULT_BLOCK_RANGE_MS = 2 * 60 * 60 * 1000;
@@ -64,7 +66,13 @@ function withoutIntervals(c: SampleColumns, intervals: ReadonlyArray<readonly [n
 
 export class TenantDB {
   head = new TenantHead();
+  /** Blocks with local files. */
   blocks: BlockReader[] = [];
+  /** Blocks only in the bucket, read through the caches (`prepare` before reading). */
+  remote: RemoteBlock[] = [];
+  /** Local blocks (ULIDs) whose copy in the bucket is complete. */
+  readonly uploaded = new Set<string>();
+  cache: BlockCache | undefined;
   readonly wal: Wal | undefined;
 
   constructor(
@@ -81,7 +89,10 @@ export class TenantDB {
     for (const n of readdirSync(this.paths.blocksDir)) {
       if (n.endsWith(TMP_BLOCK_SUFFIX)) rmSync(join(this.paths.blocksDir, n), { recursive: true, force: true });
     }
-    for (const ulid of listBlocks(this.paths.blocksDir)) this.blocks.push(BlockReader.open(join(this.paths.blocksDir, ulid)));
+    for (const ulid of listBlocks(this.paths.blocksDir)) {
+      this.blocks.push(BlockReader.open(join(this.paths.blocksDir, ulid)));
+      if (existsSync(join(this.paths.blocksDir, ulid, UPLOADED_MARKER))) this.uploaded.add(ulid);
+    }
     this.blocks.sort((a, b) => a.meta.minTime - b.meta.minTime);
     return this.blocks.length;
   }
@@ -90,7 +101,7 @@ export class TenantDB {
    * Write everything in the head to blocks, one per block range it touches.
    * Returns the new blocks' metas. The caller records positions and truncates the WAL.
    */
-  flushHead(blockRangeMs = DEFAULT_BLOCK_RANGE_MS): Array<BlockReader['meta']> {
+  flushHead(blockRangeMs = DEFAULT_BLOCK_RANGE_MS, sections?: Record<string, unknown>): Array<BlockReader['meta']> {
     if (!this.paths) throw new Error('flush needs a data directory');
     const byRange = new Map<number, BlockSeriesInput[]>();
     const head = this.head;
@@ -110,7 +121,7 @@ export class TenantDB {
     }
     const metas: Array<BlockReader['meta']> = [];
     for (const start of [...byRange.keys()].sort((a, b) => a - b)) {
-      const { dir, meta } = writeBlock(this.paths.blocksDir, byRange.get(start)!);
+      const { dir, meta } = writeBlock(this.paths.blocksDir, byRange.get(start)!, sections ? { sections } : {});
       this.blocks.push(BlockReader.open(dir));
       metas.push(meta);
     }
@@ -119,8 +130,32 @@ export class TenantDB {
     return metas;
   }
 
+  /** Local blocks and (prepared) bucket blocks overlapping [mint, maxt]. */
   private overlapping(mint: number, maxt: number): BlockReader[] {
-    return this.blocks.filter((b) => b.meta.minTime <= maxt && b.meta.maxTime > mint);
+    const out = this.blocks.filter((b) => b.meta.minTime <= maxt && b.meta.maxTime > mint);
+    for (const r of this.remote) {
+      if (!(r.meta.minTime <= maxt && r.meta.maxTime > mint)) continue;
+      if (!r.reader) throw new Error(`bucket block ${this.tenant}/${r.meta.ulid} read without prepare()`);
+      out.push(r.reader);
+    }
+    return out;
+  }
+
+  /**
+   * Before a read of [mint, maxt]: open the indexes of the bucket blocks it
+   * overlaps and, with `chunksFor`, fetch the chunks those selectors need.
+   * The read must follow at once (no await in between): see remote-block.ts.
+   */
+  async prepare(mint: number, maxt: number, chunksFor?: readonly (readonly Matcher[])[]): Promise<void> {
+    const hit = this.remote.filter((r) => r.meta.minTime <= maxt && r.meta.maxTime > mint);
+    if (hit.length === 0) return;
+    const epoch = this.cache?.begin();
+    try {
+      await Promise.all(hit.map((r) => r.openIndex()));
+      if (chunksFor) for (const ms of chunksFor) await Promise.all(hit.map((r) => r.prefetch(ms, mint, maxt)));
+    } finally {
+      if (epoch !== undefined) this.cache!.end(epoch);
+    }
   }
 
   /** Deletions in force (delete_series), applied to every read and to flushes. */
@@ -256,5 +291,6 @@ export class TenantDB {
   close(): void {
     this.wal?.close();
     for (const b of this.blocks) b.close();
+    for (const r of this.remote) r.closeIndex();
   }
 }

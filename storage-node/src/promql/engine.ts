@@ -213,6 +213,7 @@ export class Engine {
     const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, f.mint, f.maxt))) : [];
     for (let i = 0; i < pending.length; i++) {
       const f = pending[i]!;
+      await this.db?.prepare(f.mint, f.maxt, [f.sel.matchers]); // bucket blocks: indexes and chunks fetched; read at once
       this.fetch(f.sel, f.mint, f.maxt, remote[i]);
       await this.yieldIfDue(ctx);
     }

@@ -1,0 +1,275 @@
+/**
+ * The node with a bucket: uploads (meta.json last, Thanos sections), what the
+ * coordinators may truncate, rebuild on an empty disk (queries served from
+ * bucket blocks through the caches), compaction and retention marks, and a
+ * bucket that fails.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compressSync } from 'snappy';
+import { describe, expect, it } from 'vitest';
+import { hasPromtool } from '../../../test/support/peers.js';
+import { createLogger } from '../../../wire/log.js';
+import { encodeBatch } from '../../../wire/node-batch.js';
+import { encodeWriteRequest } from '../../../wire/remote-write.js';
+import { NodeMetrics } from '../metrics.js';
+import { Matcher } from '../model/matcher.js';
+import { NodeStore } from '../store.js';
+import type { Bucket } from './bucket.js';
+import { FsBucket } from './fs-bucket.js';
+import { isobarOf } from './layout.js';
+import { BlockCache } from './remote-block.js';
+import { Shipper } from './shipper.js';
+
+const H = 3_600_000;
+const T0 = 1_700_000_000_000 - (1_700_000_000_000 % (2 * H));
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
+
+/** `n` series of `metric`, one sample each at `t` (value i + t/1000). */
+function payload(metric: string, n: number, t: number): Uint8Array {
+  const series = Array.from({ length: n }, (_, i) => ({ labels: [['__name__', metric], ['i', String(i)]] as [string, string][], samples: [[t, i + t / 1000]] as [number, number][] }));
+  return new Uint8Array(compressSync(Buffer.from(encodeWriteRequest(series))));
+}
+
+function open(nodeDir: string, bucket: Bucket, opts: { deleteDelayMs?: number; retentionMs?: number; chunkCache?: number } = {}) {
+  const cache = new BlockCache(bucket, { dir: join(nodeDir, 'remote'), maxIndexBytes: 1 << 30, maxChunkBytes: opts.chunkCache ?? 1 << 30 });
+  const store = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), {
+    nodeDir,
+    blockRangeMs: 2 * H,
+    ...(opts.retentionMs ? { retentionMs: opts.retentionMs } : {}),
+    bucket: { shipper: new Shipper(bucket, 'node-a'), cache, deleteDelayMs: opts.deleteDelayMs ?? 0 },
+  });
+  store.open();
+  return { store, cache };
+}
+
+/** Records 1..rounds for tenant×shard, a sample of 50 series every minute from T0. */
+function writeRounds(store: NodeStore, tenant: string, shard: number, from: number, to: number): void {
+  for (let seq = from; seq <= to; seq++) {
+    const out = store.apply(tenant, shard, encodeBatch([{ seq, payload: payload(`m${shard}`, 50, T0 + seq * 60_000) }]), 1, 'log-' + shard);
+    expect(out.ok).toBe(true);
+  }
+}
+
+async function samples(store: NodeStore, tenant: string, mint = -Infinity, maxt = Infinity): Promise<number> {
+  const db = store.tenantDb(tenant)!;
+  const ms = [new Matcher('=~', '__name__', 'm.*')];
+  await db.prepare(mint, maxt, [ms]);
+  return db.select(ms, mint, maxt).reduce((n, s) => n + s.samples.length, 0);
+}
+
+/** A bucket whose every call fails while `down` is set. */
+class FlakyBucket implements Bucket {
+  down = false;
+  constructor(private readonly inner: Bucket) {}
+  get where() {
+    return this.inner.where;
+  }
+  private check() {
+    if (this.down) throw new Error('connect ECONNREFUSED (bucket down)');
+  }
+  async put(k: string, b: Uint8Array, o?: { ifAbsent?: boolean }) {
+    this.check();
+    return this.inner.put(k, b, o);
+  }
+  async putFile(k: string, p: string) {
+    this.check();
+    return this.inner.putFile(k, p);
+  }
+  async get(k: string, r?: { offset: number; length: number }) {
+    this.check();
+    return this.inner.get(k, r);
+  }
+  async head(k: string) {
+    this.check();
+    return this.inner.head(k);
+  }
+  async list(p: string) {
+    this.check();
+    return this.inner.list(p);
+  }
+  async listPrefixes(p: string) {
+    this.check();
+    return this.inner.listPrefixes(p);
+  }
+  async delete(k: string) {
+    this.check();
+    return this.inner.delete(k);
+  }
+}
+
+describe('blocks in the bucket', () => {
+  it('uploads blocks with meta.json last and Thanos sections; coordinators may truncate only what the bucket holds', async () => {
+    const bucketDir = tmp('isobar-bkt-');
+    const bucket = new FsBucket(bucketDir);
+    const { store } = open(tmp('isobar-node-'), bucket);
+    writeRounds(store, 'acme', 0, 1, 150); // 150 minutes: two 2 h blocks
+    writeRounds(store, 'acme', 3, 1, 20);
+    store.flush();
+    expect(store.shardState('acme', 0)).toMatchObject({ applied: 150, persisted: 0 });
+    const shipped = await store.ship();
+    expect(shipped).toMatchObject({ uploaded: 2, pending: 0 });
+    expect(store.shardState('acme', 0)).toMatchObject({ applied: 150, persisted: 150 });
+    expect(store.shardState('acme', 3)).toMatchObject({ persisted: 20 });
+
+    const keys = (await bucket.list('acme/')).map((o) => o.key);
+    const ulids = [...new Set(keys.map((k) => k.split('/')[1]))];
+    expect(ulids).toHaveLength(2);
+    for (const u of ulids) {
+      expect(keys).toEqual(expect.arrayContaining([`acme/${u}/meta.json`, `acme/${u}/index`, `acme/${u}/chunks/000001`]));
+      const meta = JSON.parse(new TextDecoder().decode(await bucket.get(`acme/${u}/meta.json`)));
+      expect(meta.thanos).toEqual({ labels: { tenant: 'acme' }, downsample: { resolution: 0 }, source: 'isobar' });
+      expect(isobarOf(meta)).toEqual({ node: 'node-a', shards: { '0': { from: 0, to: 150, logId: 'log-0' }, '3': { from: 0, to: 20, logId: 'log-3' } } });
+    }
+    if (hasPromtool()) {
+      // promtool reads the tenant's folder of the bucket as a TSDB.
+      const out = execFileSync('promtool', ['tsdb', 'list', join(bucketDir, 'acme')], { encoding: 'utf8' });
+      for (const u of ulids) expect(out).toContain(u);
+    }
+
+    // A second flush: its records are not in the bucket until its block is.
+    writeRounds(store, 'acme', 0, 151, 160);
+    store.flush();
+    expect(store.shardState('acme', 0).persisted).toBe(150);
+    await store.ship();
+    expect(store.shardState('acme', 0).persisted).toBe(160);
+    store.close();
+  });
+
+  it('rebuilds an empty disk from the bucket: same answers, chunks read by ranged GETs, positions where the bucket ends', async () => {
+    const bucket = new FsBucket(tmp('isobar-bkt-'));
+    const a = open(tmp('isobar-node-'), bucket);
+    writeRounds(a.store, 'acme', 0, 1, 300);
+    writeRounds(a.store, 'acme', 1, 1, 40);
+    a.store.flush();
+    await a.store.ship();
+    writeRounds(a.store, 'acme', 0, 301, 310); // in the head only: lost with the disk, replayed by the coordinator
+    const want = await samples(a.store, 'acme', T0, T0 + 300 * 60_000);
+    const wantWindow = await samples(a.store, 'acme', T0 + 100 * 60_000, T0 + 130 * 60_000);
+    a.store.close();
+
+    const b = open(tmp('isobar-node-'), bucket);
+    const r = await b.store.rebuild();
+    expect(r).toMatchObject({ tenants: 1, blocks: 3 });
+    expect(b.store.shardState('acme', 0)).toMatchObject({ applied: 300, persisted: 300 });
+    expect(b.store.shardState('acme', 1)).toMatchObject({ applied: 40, persisted: 40 });
+    expect(b.store.tenantDb('acme')!.blocks).toHaveLength(0);
+    expect(await samples(b.store, 'acme', T0, T0 + 300 * 60_000)).toBe(want);
+    expect(b.cache.stats.indexFetches).toBe(3);
+    expect(b.cache.stats.chunkRangeGets).toBeGreaterThan(0);
+    // A second read of a window is served from the caches.
+    const gets = b.cache.stats.chunkRangeGets;
+    expect(await samples(b.store, 'acme', T0 + 100 * 60_000, T0 + 130 * 60_000)).toBe(wantWindow);
+    expect(b.cache.stats.chunkRangeGets).toBe(gets);
+    // Series and label APIs read the cached indexes.
+    const db = b.store.tenantDb('acme')!;
+    await db.prepare(-Infinity, Infinity);
+    expect(db.labelValues('__name__', [], -Infinity, Infinity)).toEqual(['m0', 'm1']);
+    // The coordinator's replay continues from the bucket's end.
+    expect(b.store.apply('acme', 0, encodeBatch([{ seq: 301, payload: payload('m0', 50, T0 + 301 * 60_000) }]), 1, 'log-0').ok).toBe(true);
+    b.store.close();
+
+    // Restarted with the disk kept: the bucket blocks are known from the cache folder.
+    const c = open(join(b.cache.opts.dir, '..'), bucket);
+    expect(c.store.tenantDb('acme')!.remote).toHaveLength(3);
+    expect(await samples(c.store, 'acme', T0, T0 + 300 * 60_000)).toBe(want);
+    c.store.close();
+  });
+
+  it('a small chunk cache still answers (evicting between reads, never under one)', async () => {
+    const bucket = new FsBucket(tmp('isobar-bkt-'));
+    const a = open(tmp('isobar-node-'), bucket);
+    writeRounds(a.store, 'acme', 0, 1, 200);
+    a.store.flush();
+    await a.store.ship();
+    const want = await samples(a.store, 'acme');
+    a.store.close();
+    const b = open(tmp('isobar-node-'), bucket, { chunkCache: 1024 });
+    await b.store.rebuild();
+    expect(await samples(b.store, 'acme')).toBe(want);
+    expect(await samples(b.store, 'acme')).toBe(want);
+    expect(b.cache.bytes.chunks).toBeLessThan(200_000);
+    b.store.close();
+  });
+
+  it('compacted blocks replace their sources in the bucket; marked blocks go after the delay; a rebuild sees one copy', async () => {
+    const bucket = new FsBucket(tmp('isobar-bkt-'));
+    const nodeDir = tmp('isobar-node-');
+    const { store } = open(nodeDir, bucket, { deleteDelayMs: 0 });
+    writeRounds(store, 'acme', 0, 1, 100);
+    store.flush();
+    writeRounds(store, 'acme', 0, 101, 200);
+    store.flush();
+    await store.ship();
+    const before = new Set((await bucket.listPrefixes('acme/')).map((p) => p.split('/')[1]));
+    expect(before.size).toBeGreaterThanOrEqual(3); // the second flush overlaps the first's last range
+    const want = await samples(store, 'acme');
+    const { compactions } = await store.compact(T0 + 10 * H);
+    expect(compactions).toBeGreaterThan(0);
+    await store.ship(); // uploads the merged block, then marks its parents
+    const marked = (await bucket.list('acme/')).filter((o) => o.key.endsWith('/deletion-mark.json'));
+    expect(marked.length).toBeGreaterThan(0);
+    expect(await store.cleanBucket()).toBe(marked.length);
+    const left = (await bucket.listPrefixes('acme/')).map((p) => p.split('/')[1]!);
+    expect(left).toEqual(store.tenantDb('acme')!.blocks.map((b) => b.meta.ulid).sort());
+    store.close();
+
+    const b = open(tmp('isobar-node-'), bucket);
+    await b.store.rebuild();
+    expect(await samples(b.store, 'acme')).toBe(want);
+    expect(b.store.shardState('acme', 0).persisted).toBe(200);
+    b.store.close();
+  });
+
+  it('retention marks expired bucket blocks; a rebuilt node no longer serves them', async () => {
+    const bucket = new FsBucket(tmp('isobar-bkt-'));
+    const a = open(tmp('isobar-node-'), bucket, { retentionMs: 3 * H });
+    writeRounds(a.store, 'acme', 0, 1, 300);
+    a.store.flush();
+    await a.store.ship();
+    a.store.close();
+    const b = open(tmp('isobar-node-'), bucket, { retentionMs: 3 * H });
+    await b.store.rebuild();
+    const { deleted } = await b.store.compact(T0 + 5 * H + 1);
+    expect(deleted).toBe(1); // the block ending at T0 + 2h
+    await b.store.ship();
+    expect((await bucket.list('acme/')).filter((o) => o.key.endsWith('/deletion-mark.json'))).toHaveLength(1);
+    const c = open(tmp('isobar-node-'), bucket);
+    expect((await c.store.rebuild()).blocks).toBe(2);
+    for (const s of [b, c]) s.store.close();
+  });
+
+  it('while the bucket is down nothing is reported durable; uploads resume when it is back', async () => {
+    const flaky = new FlakyBucket(new FsBucket(tmp('isobar-bkt-')));
+    const { store } = open(tmp('isobar-node-'), flaky);
+    writeRounds(store, 'acme', 0, 1, 50);
+    flaky.down = true;
+    store.flush();
+    await expect(store.ship()).rejects.toThrow(/bucket down/);
+    expect(store.shardState('acme', 0)).toMatchObject({ applied: 50, persisted: 0 });
+    expect(store.pendingUploads()).toBe(1);
+    writeRounds(store, 'acme', 0, 51, 60); // writes go on
+    store.flush();
+    flaky.down = false;
+    expect(await store.ship()).toMatchObject({ uploaded: 2, pending: 0 });
+    expect(store.shardState('acme', 0).persisted).toBe(60);
+    store.close();
+  });
+
+  it('deleting a tenant removes its objects from the bucket', async () => {
+    const bucket = new FsBucket(tmp('isobar-bkt-'));
+    const { store } = open(tmp('isobar-node-'), bucket);
+    writeRounds(store, 'gone', 0, 1, 10);
+    writeRounds(store, 'kept', 0, 1, 10);
+    store.flush();
+    await store.ship();
+    store.deleteTenant('gone');
+    expect(await store.deleteTenantFromBucket('gone')).toBeGreaterThan(0);
+    expect(await bucket.list('gone/')).toEqual([]);
+    expect((await bucket.list('kept/')).length).toBeGreaterThan(0);
+    store.close();
+    rmSync(store.bucket!.cache.opts.dir, { recursive: true, force: true });
+  });
+});
