@@ -23,6 +23,12 @@ export interface Env {
   ISOBAR_DEMO_SHARDS?: string;
   /** Production: the Worker's public base URL (given to storage-node containers for resync). */
   ISOBAR_PUBLIC_URL?: string;
+  /** Production: the R2 bucket (S3 API) storage-node containers upload blocks to; the keys are secrets. */
+  ISOBAR_S3_ENDPOINT?: string;
+  ISOBAR_S3_BUCKET?: string;
+  ISOBAR_S3_ACCESS_KEY_ID?: string;
+  ISOBAR_S3_SECRET_ACCESS_KEY?: string;
+  ISOBAR_COMMIT_LOG_MAX_BYTES?: string;
   ISOBAR_MAX_BODY_BYTES?: string;
   /** How far ahead of the edge's clock a sample may be (seconds; default 600). */
   ISOBAR_MAX_FUTURE_SECONDS?: string;

@@ -21,6 +21,11 @@ export class StorageNodeContainer extends Container<Env> {
       ISOBAR_NODE_PORT: String(this.defaultPort),
       ISOBAR_NODE_SECRET: env.ISOBAR_NODE_SECRET,
       ISOBAR_DATA_DIR: '/data',
+      // Its name in the bucket: the Durable Object name (`storage-node-<i>`), the same for every
+      // container that ever plays this part, so a replacement rebuilds this node's blocks.
+      ISOBAR_NODE_ID: ctx.id.name ?? ctx.id.toString(),
+      // R2 through its S3 API (secrets: wrangler secret put ISOBAR_S3_ACCESS_KEY_ID …).
+      ...(env.ISOBAR_S3_ENDPOINT ? { ISOBAR_S3_ENDPOINT: env.ISOBAR_S3_ENDPOINT, ISOBAR_S3_BUCKET: env.ISOBAR_S3_BUCKET ?? '', ISOBAR_S3_ACCESS_KEY_ID: env.ISOBAR_S3_ACCESS_KEY_ID ?? '', ISOBAR_S3_SECRET_ACCESS_KEY: env.ISOBAR_S3_SECRET_ACCESS_KEY ?? '' } : {}),
       // The Worker's public URL, so a restarted node can ask its coordinators to replay.
       ...(env.ISOBAR_PUBLIC_URL ? { ISOBAR_EDGE_URL: env.ISOBAR_PUBLIC_URL } : {}),
     };

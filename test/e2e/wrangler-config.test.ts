@@ -24,6 +24,7 @@ describe('wrangler.toml, production environment', () => {
     expect(out).toMatch(/env\.STORAGE_NODE \(StorageNodeContainer\)\s+Durable Object/);
     expect(out).toMatch(/isobar-storagenodecontainer-production \(.*infra\/storage-node\.Dockerfile\)/);
     expect(out).toContain('env.ISOBAR_ENV ("production")');
-    expect(out).not.toMatch(/ISOBAR_DEMO_KEY|ISOBAR_ADMIN_TOKEN|ISOBAR_NODE_SECRET/); // secrets never in config
+    expect(out).toContain('env.ISOBAR_S3_BUCKET ("isobar-blocks")'); // where containers upload blocks
+    expect(out).not.toMatch(/ISOBAR_DEMO_KEY|ISOBAR_ADMIN_TOKEN|ISOBAR_NODE_SECRET|ISOBAR_S3_SECRET_ACCESS_KEY/); // secrets never in config
   }, 60_000);
 });
