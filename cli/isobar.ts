@@ -6,12 +6,14 @@
  *   isobar key list <tenant> | revoke <tenant> <key id>
  *   isobar limits get <tenant> | set <tenant> --ingestion-rate N --max-label-names-per-series N ...
  *   isobar usage <tenant>
+ *   isobar import --tenant <id> <dir-or-file> [--part-size MiB]
  *
  * Endpoint and token come from --url / --token or ISOBAR_URL / ISOBAR_ADMIN_TOKEN.
  * Output is a readable table; --json prints the API's JSON instead.
  */
 import { parseArgs } from 'node:util';
 import { BUILTIN_LIMITS, limitName, type Limits } from '../durable/limits.js';
+import { DEFAULT_PART_BYTES, importCommand } from './import.js';
 
 const USAGE = `usage: isobar [--url URL] [--token TOKEN] [--json] <command>
 
@@ -26,6 +28,9 @@ const USAGE = `usage: isobar [--url URL] [--token TOKEN] [--json] <command>
   usage <tenant>                            samples accepted and refused, series, bytes, queries
   limits get <tenant>
   limits set <tenant> --<limit> N ...       e.g. --ingestion-rate 200000 --max-label-names-per-series 30
+  import --tenant <id> <dir-or-file>        backfill: Prometheus blocks (a block, or a folder of them)
+                                            or an OpenMetrics file; checked first, resumable, rerun-safe
+         [--part-size MiB]                  size of each upload request (default 16)
 
   limits: ${Object.keys(BUILTIN_LIMITS).map((k) => '--' + limitName(k as keyof Limits).replace(/_/g, '-')).join(' ')}
   environment: ISOBAR_URL (default http://127.0.0.1:8787), ISOBAR_ADMIN_TOKEN`;
@@ -83,7 +88,27 @@ function need(args: string[], n: number, what: string): string[] {
   return args;
 }
 
-export async function run(argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void): Promise<void> {
+/** Progress on stderr: one line redrawn on a terminal; elsewhere, a line at most every second. */
+function stderrProgress(): (line: string, transient: boolean) => void {
+  const tty = process.stderr.isTTY;
+  let last = 0;
+  let lastKind = '';
+  return (line, transient) => {
+    if (tty) {
+      process.stderr.write(`\r\x1b[K${line}${transient ? '' : line ? '\n' : ''}`);
+      return;
+    }
+    if (line === '') return;
+    const now = Date.now();
+    const kind = line.split(' ', 2).join(' '); // "block 2/5", "checking block": a new step always shows
+    if (transient && kind === lastKind && now - last < 1000) return;
+    last = now;
+    lastKind = kind;
+    process.stderr.write(line + '\n');
+  };
+}
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void, progress = stderrProgress()): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -97,6 +122,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, out: (s: strin
         name: { type: 'string' },
         scopes: { type: 'string' },
         expires: { type: 'string' },
+        tenant: { type: 'string' },
+        'part-size': { type: 'string' },
         // Every limit is a flag (--shards among them).
         ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: 'string' as const }])),
       },
@@ -120,6 +147,15 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, out: (s: strin
     if (typeof raw !== 'string' || !Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} needs a positive whole number, got ${JSON.stringify(raw ?? '')}`);
     return n;
   };
+
+  if (group === 'import') {
+    const tenant = values.tenant as string | undefined;
+    if (!tenant) throw new UsageError('import needs --tenant <id>');
+    const path = need(action ? [action, ...args] : [], 1, 'a block folder, a folder of blocks, or an OpenMetrics file')[0]!;
+    const part = values['part-size'] === undefined ? DEFAULT_PART_BYTES : Math.round(Number(values['part-size']) * 1024 * 1024);
+    if (!(part >= 1024 && part <= 32 * 1024 * 1024)) throw new UsageError('--part-size is in MiB, between 0.001 and 32');
+    return importCommand({ url: ctx.url, token: ctx.token, json: ctx.json, out, progress }, tenant, path, part);
+  }
 
   if (group === 'usage') {
     const tenant = need(action ? [action] : [], 1, 'tenant id')[0]!;

@@ -42,6 +42,22 @@ export const PEERS_HEADER = 'x-isobar-peers';
  */
 export const QUERY_LIMITS_HEADER = 'x-isobar-query-limits';
 
+/**
+ * Backfill of one block (`isobar import`): `GET` its state, `PUT …/file?path=<file>&offset=<n>`
+ * a part of one of its files, `POST …/commit` to have it checked and taken. The
+ * node serving the tenant's shard 0 (its queries) takes imported blocks.
+ */
+export function importPath(tenant: string, ulid: string): string {
+  return `${INTERNAL_PREFIX}/tenants/${encodeURIComponent(tenant)}/import/${encodeURIComponent(ulid)}`;
+}
+
+/** What a node says of a block being imported. */
+export interface ImportState {
+  state: 'absent' | 'staged' | 'imported';
+  /** Staged files and their sizes (resume from there). */
+  files: Record<string, number>;
+}
+
 /** `GET /internal/v1/tenants/<t>/usage`: one node's part of a tenant's usage. */
 export interface NodeUsage {
   activeSeries: number;

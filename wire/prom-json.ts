@@ -43,6 +43,13 @@ export function goString(s: string): string {
 }
 
 /** `{"name":"value",...}` in the label set's (sorted) order. */
+/** A label set as Prometheus prints a series in messages: `{__name__="up", job="api"}`. */
+export function labelsText(ls: Labels): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${goString(ls[i + 1]!)}`);
+  return `{${parts.join(', ')}}`;
+}
+
 export function labelsObject(ls: Labels): string {
   let out = '{';
   for (let i = 0; i < ls.length; i += 2) {

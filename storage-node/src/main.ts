@@ -10,6 +10,7 @@ import { createLogger, errorFields } from '../../wire/log.js';
 import { bucketFrom, loadConfig } from './config.js';
 import { BlockCache } from './bucket/remote-block.js';
 import { Shipper } from './bucket/shipper.js';
+import { ImportStaging } from './import/staging.js';
 import { NodeMetrics } from './metrics.js';
 import { workerRunner } from './compact/runner.js';
 import { announceRestart } from './resync.js';
@@ -112,6 +113,7 @@ const app = createServer({
   metrics,
   log,
   secret: config.ISOBAR_NODE_SECRET,
+  staging: new ImportStaging(join(config.nodeDir, 'import')),
   onFlushed: () => void compactNow(),
   onTenantDeleted: (tenant) => shardRegistry.forget(tenant),
   queryLimits: {

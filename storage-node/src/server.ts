@@ -9,6 +9,7 @@
  *   DELETE /internal/v1/tenants/:tenant                        (secret; a deleted tenant's data)
  *   GET  /internal/v1/tenants/:tenant/usage                    (secret; series, bytes, queries)
  *   POST /internal/v1/flush                                    (secret)
+ *   GET|PUT|POST /internal/v1/tenants/:tenant/import/:ulid[/file|/commit]  (secret; backfill)
  * The internal routes are never exposed publicly; the edge reaches them with
  * the shared secret after authenticating the tenant.
  */
@@ -25,6 +26,8 @@ import { QueryUsage } from './usage.js';
 import { chunksApi, deleteSeriesParams, labelsApi, labelValuesApi, prepareRead, seriesApi, type ReadResult } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeStore } from './store.js';
+import { ImportStaging, StagingError } from './import/staging.js';
+import { ImportError } from './import/validate.js';
 
 const TENANT_ID = /^[a-z0-9-]{1,63}$/;
 /** Largest apply body accepted: a coordinator sends at most a few MB of log rows at a time. */
@@ -41,9 +44,14 @@ export interface ServerDeps {
   metrics: NodeMetrics;
   log: Logger;
   secret: string;
+  /** Where imported blocks are staged (needs a data directory). */
+  staging?: ImportStaging;
 }
 
-export function createServer({ store, metrics, log, secret, onFlushed = () => {}, onTenantDeleted = () => {}, queryLimits = {} }: ServerDeps): Hono {
+/** Largest part of an imported file per request (the edge relays it; Workers bodies stay far below their limits). */
+export const MAX_IMPORT_PART = 32 * 1024 * 1024;
+
+export function createServer({ store, metrics, log, secret, staging, onFlushed = () => {}, onTenantDeleted = () => {}, queryLimits = {} }: ServerDeps): Hono {
   const usage = new QueryUsage();
   const app = new Hono();
   const secretDigest = createHash('sha256').update(secret).digest();
@@ -157,6 +165,7 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     const tenant = c.req.param('tenant');
     if (!TENANT_ID.test(tenant)) return c.text('bad tenant id', 400);
     const r = store.deleteTenant(tenant);
+    staging?.remove(tenant);
     try {
       await store.deleteTenantFromBucket(tenant);
     } catch (e) {
@@ -196,6 +205,60 @@ export function createServer({ store, metrics, log, secret, onFlushed = () => {}
     }
     onFlushed();
     return c.json({ tookMs: Math.round(performance.now() - t0), tenants: flushed, upload });
+  });
+
+  // Backfill: a block's files arrive in parts (resumable), then commit checks it and takes it in.
+  const importState = (tenant: string, ulid: string) => {
+    if (store.hasBlock(tenant, ulid)) return { state: 'imported', files: {} };
+    const files = staging!.files(tenant, ulid);
+    return { state: Object.keys(files).length ? 'staged' : 'absent', files };
+  };
+  app.get(`${INTERNAL_PREFIX}/tenants/:tenant/import/:ulid`, (c) => {
+    if (!staging) return c.text('import needs a data directory', 503);
+    try {
+      return c.json(importState(c.req.param('tenant'), c.req.param('ulid')));
+    } catch (e) {
+      if (e instanceof StagingError) return c.json({ error: e.message }, e.status);
+      throw e;
+    }
+  });
+  app.put(`${INTERNAL_PREFIX}/tenants/:tenant/import/:ulid/file`, async (c) => {
+    if (!staging) return c.text('import needs a data directory', 503);
+    const len = Number(c.req.header('content-length') ?? '0');
+    if (len > MAX_IMPORT_PART) return c.json({ error: `a part of ${len} bytes is over ${MAX_IMPORT_PART}; send smaller parts` }, 413);
+    const tenant = c.req.param('tenant');
+    const ulid = c.req.param('ulid');
+    const offset = Number(c.req.query('offset') ?? 'NaN');
+    if (!Number.isSafeInteger(offset) || offset < 0) return c.json({ error: 'offset must be a non-negative integer' }, 400);
+    try {
+      if (store.hasBlock(tenant, ulid)) return c.json({ state: 'imported' });
+      const size = staging.write(tenant, ulid, c.req.query('path') ?? '', offset, new Uint8Array(await c.req.arrayBuffer()));
+      return c.json({ state: 'staged', size });
+    } catch (e) {
+      if (e instanceof StagingError) return c.json({ error: e.message, ...(e.size !== undefined ? { size: e.size } : {}) }, e.status);
+      throw e;
+    }
+  });
+  app.post(`${INTERNAL_PREFIX}/tenants/:tenant/import/:ulid/commit`, (c) => {
+    if (!staging) return c.text('import needs a data directory', 503);
+    const tenant = c.req.param('tenant');
+    const ulid = c.req.param('ulid');
+    const retention = Number(c.req.header(RETENTION_HEADER));
+    if (Number.isInteger(retention) && retention > 0) store.setRetention(tenant, retention * 1000);
+    try {
+      if (store.hasBlock(tenant, ulid)) return c.json({ state: 'imported', already: true });
+      const dir = staging.dir(tenant, ulid);
+      if (Object.keys(staging.files(tenant, ulid)).length === 0) return c.json({ error: `nothing staged for block ${ulid}` }, 400);
+      const r = store.importBlock(tenant, dir);
+      return c.json({ state: 'imported', already: r.already, ...r.summary });
+    } catch (e) {
+      if (e instanceof StagingError) return c.json({ error: e.message }, e.status);
+      if (e instanceof ImportError) {
+        log.warn('import refused', { tenant, ulid, problem: e.message });
+        return c.json({ error: e.message }, 400);
+      }
+      throw e;
+    }
   });
 
   app.onError((e, c) => {

@@ -15,8 +15,8 @@
  * what the bucket holds, not what this disk holds. A node started on an empty
  * disk rebuilds from the bucket (`rebuild`), then coordinators replay the rest.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { uncompressSync } from 'snappy';
 import { z } from 'zod';
 import { WriteRequestReader } from '../../wire/remote-write.js';
@@ -26,7 +26,9 @@ import type { Rejection, ShardState } from '../../wire/internal-api.js';
 import { ErrorIds } from '../../wire/errors.js';
 import { labelsObject } from '../../wire/prom-json.js';
 import { errorFields, type Logger } from '../../wire/log.js';
-import { writeFileAtomic } from './block/writer.js';
+import { fsyncDir, writeFileAtomic } from './block/writer.js';
+import { META_FILE } from './block/filenames.js';
+import { validateBlock, type BlockSummary } from './import/validate.js';
 import { BlockReader } from './block/reader.js';
 import { TOMBSTONES_FILE } from './block/filenames.js';
 import { encodeTombstones } from './block/tombstones.js';
@@ -613,6 +615,40 @@ export class NodeStore {
       this.log.info('tenant rebuilt from the bucket', { tenant, blocks: metas.length, shards: Object.fromEntries([...top].map(([s, sp]) => [s, sp.to])) });
     }
     return { tenants, blocks, bytes };
+  }
+
+  /** Whether a block of this ULID was imported (it may since have been merged into another). */
+  hasBlock(tenant: string, ulid: string): boolean {
+    const db = this.dbs.get(tenant);
+    if (!db) return false;
+    const has = (m: BlockReader['meta']) => m.ulid === ulid || (m.compaction.sources ?? []).includes(ulid);
+    return db.blocks.some((b) => has(b.meta)) || db.remote.some((r) => has(r.meta));
+  }
+
+  /**
+   * Take a complete block folder (an import) as one of the tenant's blocks:
+   * checked first (validateBlock: index, chunks, samples inside the tenant's
+   * retention), its meta.json given the Thanos and Isobar sections, then moved
+   * in. It is uploaded and compacted with live data like any block. A block
+   * already taken (same ULID, or merged since) is left alone: reruns are safe.
+   */
+  importBlock(tenant: string, dir: string, nowMs = Date.now(), maxFutureMs = 600_000): { already: boolean; summary?: BlockSummary } {
+    if (!this.nodeDir) throw new Error('import needs a data directory');
+    const ulid = basename(dir);
+    if (this.hasBlock(tenant, ulid)) return { already: true };
+    const summary = validateBlock(dir, { oldestMs: nowMs - this.retentionOf(tenant), newestMs: nowMs + maxFutureMs });
+    const meta = JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')) as Record<string, unknown>;
+    meta.thanos = thanosSection(tenant, 'isobar-import');
+    if (this.bucket) meta.isobar = { node: this.bucket.shipper.node, shards: {} };
+    writeFileAtomic(join(dir, META_FILE), new TextEncoder().encode(JSON.stringify(meta, null, '\t') + '\n'));
+    const db = this.db(tenant);
+    const target = join(db.paths!.blocksDir, ulid);
+    renameSync(dir, target);
+    fsyncDir(db.paths!.blocksDir);
+    db.blocks.push(BlockReader.open(target));
+    db.blocks.sort((a, b) => a.meta.minTime - b.meta.minTime);
+    this.log.info('block imported', { tenant, ...summary });
+    return { already: false, summary };
   }
 
   /** fsync every WAL with unsynced writes; returns how many were synced. */

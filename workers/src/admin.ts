@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ErrorIds, IsobarError } from '../../wire/errors.js';
 import { TENANT_ID_RE } from '../../durable/tenant-registry.js';
 import { LimitsPatchSchema, LimitsSchema, RetentionSchema } from '../../durable/limits.js';
-import { INTERNAL_PREFIX, type NodeUsage } from '../../wire/internal-api.js';
+import { importPath, INTERNAL_PREFIX, RETENTION_HEADER, type NodeUsage } from '../../wire/internal-api.js';
 import { transportFrom } from '../../durable/transport.js';
 import type { AppEnv } from './context.js';
 import { openApiDocument } from './openapi.js';
@@ -156,6 +156,39 @@ export function adminApp(): Hono<AppEnv> {
     const k = await registry(c.env).createKey(c.req.param('id'), scopes, name ?? '', expiresAt ? Date.parse(expiresAt) : undefined);
     if (k === 'no-tenant') return jsonError(404, ErrorIds.badParameter, `no tenant ${c.req.param('id')}`);
     return c.json(k, 201);
+  });
+
+  /**
+   * Backfill (`isobar import`): a Prometheus block's files go, in parts of at
+   * most 32 MiB, to the node serving the tenant's queries, which checks the
+   * block on commit and takes it. Every step can be repeated: the state says
+   * what the node already holds.
+   */
+  const importNode = (c: { env: AppEnv['Bindings'] }, id: string) => transportFrom(c.env).nodeFor(id, 0);
+  const relay = async (r: Response) => new Response(r.body, { status: r.status, headers: { 'content-type': r.headers.get('content-type') ?? 'application/json' } });
+  app.get('/tenants/:id/import/:ulid', async (c) => {
+    const id = c.req.param('id');
+    if (!(await registry(c.env).getTenant(id))) return jsonError(404, ErrorIds.badParameter, `no tenant ${id}`);
+    return relay(await importNode(c, id).fetch(importPath(id, c.req.param('ulid')), { signal: AbortSignal.timeout(30_000) }));
+  });
+  app.put('/tenants/:id/import/:ulid/file', async (c) => {
+    const id = c.req.param('id');
+    if (!(await registry(c.env).getTenant(id))) return jsonError(404, ErrorIds.badParameter, `no tenant ${id}`);
+    const q = new URLSearchParams({ path: c.req.query('path') ?? '', offset: c.req.query('offset') ?? '' });
+    const body = await c.req.arrayBuffer();
+    return relay(await importNode(c, id).fetch(`${importPath(id, c.req.param('ulid'))}/file?${q}`, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' }, signal: AbortSignal.timeout(5 * 60_000) }));
+  });
+  app.post('/tenants/:id/import/:ulid/commit', async (c) => {
+    const id = c.req.param('id');
+    const t = await registry(c.env).getTenant(id);
+    if (!t) return jsonError(404, ErrorIds.badParameter, `no tenant ${id}`);
+    return relay(
+      await importNode(c, id).fetch(`${importPath(id, c.req.param('ulid'))}/commit`, {
+        method: 'POST',
+        headers: { [RETENTION_HEADER]: String(t.limits.retentionSeconds) },
+        signal: AbortSignal.timeout(10 * 60_000),
+      }),
+    );
   });
 
   // Cut every storage node's heads (or one tenant's) into blocks; answers once they are on disk.

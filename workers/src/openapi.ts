@@ -35,6 +35,7 @@ const json = (s: z.ZodType, description: string) => ({ description, content: { '
 const err = (description: string) => json(ApiError, description);
 const tenantId = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9-]{1,63}$' } };
 const keyId = { name: 'keyId', in: 'path', required: true, schema: { type: 'string' } };
+const ulidParam = { name: 'ulid', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' } };
 const common = { '401': err('missing or wrong operator token') };
 
 let cached: unknown;
@@ -102,6 +103,33 @@ export function openApiDocument(): unknown {
           summary: 'Cut storage nodes\u2019 heads into blocks now',
           parameters: [{ name: 'tenant', in: 'query', required: false, schema: { type: 'string' } }],
           responses: { '200': { description: 'per node: time taken and tenants flushed' }, ...common },
+        },
+      },
+      '/tenants/{id}/import/{ulid}': {
+        get: {
+          summary: 'Backfill: what the storage node holds of a block being imported (`absent`, `staged` with file sizes, or `imported`)',
+          parameters: [tenantId, ulidParam],
+          responses: { '200': { description: '{"state": …, "files": {"index": bytes, …}}' }, '404': err('no such tenant'), ...common },
+        },
+      },
+      '/tenants/{id}/import/{ulid}/file': {
+        put: {
+          summary: 'Backfill: a part (at most 32 MiB) of one file of a Prometheus block, at the offset where the staged copy ends',
+          parameters: [
+            tenantId,
+            ulidParam,
+            { name: 'path', in: 'query', required: true, schema: { type: 'string', pattern: '^(meta\\.json|index|chunks/\\d{6})$' } },
+            { name: 'offset', in: 'query', required: true, schema: { type: 'integer', minimum: 0 } },
+          ],
+          requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          responses: { '200': { description: 'staged; the new size' }, '409': { description: 'the offset is not where the staged copy ends (the answer says where)' }, '413': { description: 'part too large' }, ...common },
+        },
+      },
+      '/tenants/{id}/import/{ulid}/commit': {
+        post: {
+          summary: 'Backfill: check the staged block (index, chunks, samples inside the retention) and take it; repeating is harmless',
+          parameters: [tenantId, ulidParam],
+          responses: { '200': { description: 'imported: series, samples, time range' }, '400': { description: 'the block was refused; the answer says why' }, ...common },
         },
       },
       '/tenants/{id}/shards/{shard}/log': {

@@ -34,6 +34,8 @@ export interface WriteBlockOptions {
   parents?: BlockMeta['compaction']['parents'];
   /** Time for the ULID (defaults to now). */
   ulidTimeMs?: number;
+  /** The block's ULID, when the caller needs a reproducible one (imports). */
+  ulid?: string;
   /** For tests: the chunk segment size cap. */
   maxSegmentBytes?: number;
   /** More meta.json sections (`thanos`, `isobar`: storage-node/src/bucket/layout.ts). */
@@ -61,7 +63,7 @@ export function writeFileAtomic(path: string, data: Uint8Array): void {
 export function writeBlock(parentDir: string, input: readonly BlockSeriesInput[], opts: WriteBlockOptions = {}): { meta: BlockMeta; dir: string } {
   const series = input.filter((s) => s.chunks.length > 0).slice().sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
   if (series.length === 0) throw new Error('writeBlock: no samples to write');
-  const id = newUlid(opts.ulidTimeMs);
+  const id = opts.ulid ?? newUlid(opts.ulidTimeMs);
   mkdirSync(parentDir, { recursive: true });
   const tmp = join(parentDir, tmpBlockDir(id));
   rmSync(tmp, { recursive: true, force: true });

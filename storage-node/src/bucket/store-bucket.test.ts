@@ -22,6 +22,8 @@ import { FsBucket } from './fs-bucket.js';
 import { isobarOf } from './layout.js';
 import { BlockCache } from './remote-block.js';
 import { Shipper } from './shipper.js';
+import { toBlockInput } from '../block/test-helpers.js';
+import { writeBlock } from '../block/writer.js';
 
 const H = 3_600_000;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % (2 * H));
@@ -255,6 +257,32 @@ describe('blocks in the bucket', () => {
     flaky.down = false;
     expect(await store.ship()).toMatchObject({ uploaded: 2, pending: 0 });
     expect(store.shardState('acme', 0).persisted).toBe(60);
+    store.close();
+  });
+
+  it('an imported block is uploaded, then compacts with live data of the same range', async () => {
+    const bucket = new FsBucket(tmp('isobar-bkt-'));
+    const { store } = open(tmp('isobar-node-'), bucket);
+    writeRounds(store, 'acme', 0, 1, 60); // live: m0, T0 .. T0+1h
+    store.flush();
+    const old = Array.from({ length: 100 }, (_, i) => [T0 + i * 30_000, i] as [number, number]);
+    const staged = writeBlock(tmp('isobar-stage-'), toBlockInput([{ labels: ['__name__', 'imported', 'job', 'old'], samples: old }]));
+    const r = store.importBlock('acme', staged.dir, T0 + 3 * H);
+    expect(r).toMatchObject({ already: false, summary: { series: 1, samples: 100 } });
+    expect(store.importBlock('acme', staged.dir, T0 + 3 * H)).toEqual({ already: true });
+    await store.ship();
+    const metaInBucket = JSON.parse(new TextDecoder().decode(await bucket.get(`acme/${staged.meta.ulid}/meta.json`)));
+    expect(metaInBucket.thanos).toMatchObject({ labels: { tenant: 'acme' }, source: 'isobar-import' });
+    expect(store.shardState('acme', 0).persisted).toBe(60); // an import holds no log records: it holds nothing back
+    const { compactions } = await store.compact(T0 + 10 * H);
+    expect(compactions).toBe(1);
+    const db = store.tenantDb('acme')!;
+    expect(db.blocks).toHaveLength(1);
+    expect(db.blocks[0]!.meta.compaction.sources).toContain(staged.meta.ulid);
+    expect(store.hasBlock('acme', staged.meta.ulid)).toBe(true); // a rerun of the import skips it
+    expect(await samples(store, 'acme')).toBe(60 * 50);
+    const ms = [new Matcher('=', '__name__', 'imported')];
+    expect(db.select(ms, -Infinity, Infinity)[0]!.samples).toHaveLength(100);
     store.close();
   });
 
