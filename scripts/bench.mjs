@@ -5,8 +5,11 @@
 //   VictoriaMetrics, Prometheus and Isobar (npm start's stack), alternating,
 //   RUNS times each; medians and ratios are printed, plus the storage node's
 //   RSS per active series.
+// Then the commit log's size before and after an upload, and the bucket path
+// (storage-node/bench/bucket.ts: upload, rebuild, cold and warm queries).
 // Options (environment): BENCH_SERIES (50000), BENCH_ROUNDS (20), BENCH_RUNS (3),
-// BENCH_SKIP_MICRO=1, BENCH_DIR (default ../shared/bench).
+// BENCH_SKIP_MICRO=1, BENCH_DIR (default ../shared/bench),
+// BENCH_BUCKET_SERIES (10000), BENCH_BUCKET_HOURS (12).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -73,8 +76,24 @@ try {
   // Bytes per sample on disk, same samples everywhere: Isobar's blocks after a flush and
   // compaction; the same samples re-written into blocks by Prometheus's own tool; VictoriaMetrics's data dir.
   const samples = SERIES * ROUNDS * RUNS;
-  const flush = await fetch(`http://127.0.0.1:${s.ISOBAR_PORT}/admin/v1/flush`, { method: 'POST', headers: { authorization: `Bearer ${s.ISOBAR_ADMIN_TOKEN}` } });
+  // The commit log holds every write until its block is in the bucket: its bytes per sample,
+  // times a shard's rate, times the time between head cuts, is its size at steady state.
+  const admin = { authorization: `Bearer ${s.ISOBAR_ADMIN_TOKEN}` };
+  const logState = async () => (await fetch(`http://127.0.0.1:${s.ISOBAR_PORT}/admin/v1/tenants/demo/shards/0/log`, { headers: admin })).json();
+  const held = await logState();
+  const flush = await fetch(`http://127.0.0.1:${s.ISOBAR_PORT}/admin/v1/flush`, { method: 'POST', headers: admin });
   if (!flush.ok) throw new Error(`flush: ${flush.status} ${await flush.text()}`);
+  const flushed = await flush.json();
+  const tFlush = Date.now();
+  let after = await logState();
+  while (after.rows > 0 && Date.now() - tFlush < 60_000) {
+    await new Promise((r) => setTimeout(r, 500));
+    after = await logState();
+  }
+  console.log(`\n== commit log (tenant demo, 1 shard)`);
+  console.log(`before upload: ${held.rows} rows, ${(held.bytes / 1e6).toFixed(1)} MB for ${samples} samples = ${(held.bytes / samples).toFixed(2)} B/sample`);
+  console.log(`  steady state = B/sample x the shard's samples/s x time between head cuts (up to 3 h): at 100,000 samples/s, ${((held.bytes / samples) * 100_000 * 3 * 3600 / 1e9).toFixed(1)} GB`);
+  console.log(`flush + upload: ${flushed.nodes.map((n) => `${n.upload.uploaded} blocks uploaded in ${n.tookMs} ms`).join(', ')}; log truncated to ${after.rows} rows (${after.bytes} bytes) ${((Date.now() - tFlush) / 1000).toFixed(1)} s after the flush`);
   await new Promise((r) => setTimeout(r, 5000)); // let the background compaction merge partial blocks
   const blocksDir = join(s.ISOBAR_DATA_DIR, 'node', 'blocks', 'demo');
   const isobarBytes = Number(execFileSync('du', ['-sb', blocksDir], { encoding: 'utf8' }).split('\t')[0]);
@@ -96,6 +115,13 @@ try {
   console.log('\n== storage node head and WAL replay (in-process, one core)');
   for (const args of [['head', '100000'], ['head', String(process.env.BENCH_HEAD_BIG ?? 1_000_000)], ['replay', String(process.env.BENCH_REPLAY_MB ?? 1024)]]) {
     console.log(execFileSync(process.execPath, ['--expose-gc', '--max-old-space-size=16000', join(work, 'head-and-replay.mjs'), ...args], { encoding: 'utf8', cwd: ROOT }).trim());
+  }
+  // The bucket: upload throughput, rebuild time, queries on bucket blocks cold and warm.
+  await build({ entryPoints: [join(ROOT, 'storage-node/bench/bucket.ts')], outfile: join(work, 'bucket.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
+  console.log('\n== bucket: upload, rebuild, queries on bucket blocks (filesystem bucket, and s3rver on this machine)');
+  for (const kind of ['fs', 's3']) {
+    const out = execFileSync(process.execPath, ['--openssl-legacy-provider', '--no-warnings', join(work, 'bucket.mjs'), kind, String(process.env.BENCH_BUCKET_SERIES ?? 10_000), String(process.env.BENCH_BUCKET_HOURS ?? 12)], { encoding: 'utf8', cwd: ROOT });
+    console.log(out.trim().split('\n').at(-1));
   }
 } finally {
   await stop(edge);

@@ -3,9 +3,10 @@
  * go on being acknowledged from the coordinators' logs; when it is back, the
  * blocks upload and the logs truncate. Down again, a log that reaches its
  * bound (the tenant's commit_log_max_bytes) turns writes into 429 with
- * Retry-After, and nothing acknowledged is lost.
+ * Retry-After, and nothing acknowledged is lost. Last, the node loses its
+ * disk and rebuilds from the S3 bucket.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
@@ -30,6 +31,13 @@ describe('bucket outage', () => {
     s3 = new S3rver({ port: s3port, address: '127.0.0.1', directory: s3dir, silent: true, configureBuckets: [{ name: BUCKET, configs: [] }] });
     await s3.run();
   };
+  const s3env = () => ({
+    ISOBAR_S3_ENDPOINT: `http://127.0.0.1:${s3port}`,
+    ISOBAR_S3_BUCKET: BUCKET,
+    ISOBAR_S3_ACCESS_KEY_ID: 'S3RVER',
+    ISOBAR_S3_SECRET_ACCESS_KEY: 'S3RVER',
+    ISOBAR_S3_PATH_STYLE: 'true',
+  });
   const stopS3 = async () => {
     await s3?.close();
     s3 = undefined;
@@ -39,15 +47,7 @@ describe('bucket outage', () => {
     s3port = await freePort();
     await startS3();
     s = await testSettings();
-    node = await startNode(s, {
-      env: {
-        ISOBAR_S3_ENDPOINT: `http://127.0.0.1:${s3port}`,
-        ISOBAR_S3_BUCKET: BUCKET,
-        ISOBAR_S3_ACCESS_KEY_ID: 'S3RVER',
-        ISOBAR_S3_SECRET_ACCESS_KEY: 'S3RVER',
-        ISOBAR_S3_PATH_STYLE: 'true',
-      },
-    });
+    node = await startNode(s, { env: s3env() });
     edge = await startEdge(s);
     client = new Client(s);
   });
@@ -120,6 +120,19 @@ describe('bucket outage', () => {
       60_000,
     );
     expect(count).toBe(sent);
+
+    // And the node's disk lost: it rebuilds from the S3 bucket.
+    await admin('/flush?tenant=outage', { method: 'POST' });
+    await stop(node, 'SIGKILL');
+    rmSync(join(s.ISOBAR_DATA_DIR, 'node'), { recursive: true, force: true });
+    node = await startNode(s, { env: s3env() });
+    const rebuilt = await eventually(
+      async () => Number((await client.read(`query?query=${q}&time=${(t0 + 30 * 60_000) / 1000}`, key)).data?.result?.[0]?.value?.[1] ?? 0),
+      (n) => n === sent,
+      60_000,
+    );
+    expect(rebuilt).toBe(sent);
+    expect(readFileSync(join(s.ISOBAR_DATA_DIR, 'logs', 'storage-node.log'), 'utf8')).toMatch(/"msg":"tenant rebuilt from the bucket","tenant":"outage","blocks":[1-9]/);
   });
 });
 

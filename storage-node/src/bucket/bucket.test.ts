@@ -57,6 +57,10 @@ function conformance(name: string, make: () => Bucket) {
       expect(await b.listPrefixes('t3/')).toEqual(['t3/a/', 't3/b/', 't3/c/']);
       expect(await b.list('t9/')).toEqual([]);
       expect(await b.listPrefixes('t9/')).toEqual([]);
+      // From the root, with every object two or more levels down (tenants' blocks).
+      await b.delete('t30/x');
+      expect(await b.listPrefixes('')).toEqual(expect.arrayContaining(['t3/']));
+      await b.put('t30/x', bytes('not under t3/'));
       // A prefix exists only while objects are under it.
       for (const k of keys.filter((k) => k.startsWith('t3/c/'))) await b.delete(k);
       expect(await b.listPrefixes('t3/')).toEqual(['t3/a/', 't3/b/']);

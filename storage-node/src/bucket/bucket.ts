@@ -25,7 +25,7 @@ export interface Bucket {
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<ObjectInfo[]>;
-  /** The next path segments under `prefix` (which ends with `/`): `t/` -> [`t/01H…/`, …]. */
+  /** The next path segments under `prefix` (which ends with `/`, or is '' for the root): `t/` -> [`t/01H…/`, …]. */
   listPrefixes(prefix: string): Promise<string[]>;
   /** Remove an object; removing one that is not there is not an error. */
   delete(key: string): Promise<void>;

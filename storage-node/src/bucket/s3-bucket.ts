@@ -49,6 +49,8 @@ export class S3Bucket implements Bucket {
   private readonly threshold: number;
   private readonly partSize: number;
   private readonly pageSize: number;
+  /** Does the server list common prefixes of objects two levels down? Learned once, by a probe. */
+  private nestedPrefixes: Promise<boolean> | undefined;
   /** Does the server honour If-None-Match on PUT? Learned once, by a probe. */
   private conditional: Promise<boolean> | undefined;
 
@@ -107,6 +109,26 @@ export class S3Bucket implements Bucket {
       }
     })();
     return this.conditional;
+  }
+
+  /**
+   * Put `.isobar-probe/<uuid>/a/x` and list the prefixes under `.isobar-probe/`:
+   * a server that does not return `.isobar-probe/<uuid>/` misses prefixes whose
+   * objects lie two or more levels down (s3rver does), and listPrefixes lists
+   * keys instead.
+   */
+  private listsNestedPrefixes(): Promise<boolean> {
+    this.nestedPrefixes ??= (async () => {
+      const key = `.isobar-probe/${crypto.randomUUID()}/a/x`;
+      try {
+        await this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: new Uint8Array(1) }));
+        const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.name, Delimiter: '/', Prefix: '.isobar-probe/' }));
+        return (r.CommonPrefixes ?? []).some((p) => p.Prefix?.startsWith('.isobar-probe/'));
+      } finally {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.name, Key: key })).catch(() => {});
+      }
+    })();
+    return this.nestedPrefixes;
   }
 
   /** Whether create-if-absent is atomic on this server (false: HEAD then PUT). */
@@ -177,9 +199,17 @@ export class S3Bucket implements Bucket {
 
   async listPrefixes(prefix: string): Promise<string[]> {
     const out: string[] = [];
+    if (!(await this.listsNestedPrefixes())) {
+      const seen = new Set<string>();
+      for (const o of await this.list(prefix)) {
+        const cut = o.key.indexOf('/', prefix.length);
+        if (cut !== -1) seen.add(o.key.slice(0, cut + 1));
+      }
+      return [...seen].sort();
+    }
     let token: string | undefined;
     do {
-      const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.name, Prefix: prefix, Delimiter: '/', MaxKeys: this.pageSize, ContinuationToken: token }));
+      const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.name, ...(prefix ? { Prefix: prefix } : {}), Delimiter: '/', MaxKeys: this.pageSize, ContinuationToken: token }));
       for (const p of r.CommonPrefixes ?? []) if (p.Prefix !== '.isobar-probe/') out.push(p.Prefix!);
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (token);
