@@ -19,6 +19,11 @@ const Env = z.object({
   ISOBAR_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** Block range in seconds (Prometheus's 2 h by default); compaction levels are x3 and x12. */
   ISOBAR_BLOCK_RANGE_SECONDS: z.coerce.number().int().min(60).default(7200),
+  /**
+   * A tenant's head is cut into blocks (and uploaded) once its WAL holds this
+   * many bytes: the shard coordinators keep the same records until then.
+   */
+  ISOBAR_FLUSH_WAL_BYTES: z.coerce.number().int().min(1024 * 1024).default(256 * 1024 * 1024),
   /** Blocks wholly older than this are deleted (seconds; default 30 days). */
   ISOBAR_RETENTION_SECONDS: z.coerce.number().int().min(3600).default(30 * 86400),
   /** PromQL: how far back a vector selector looks for a sample (seconds). */

@@ -35,6 +35,7 @@ const store = new NodeStore(metrics, log, {
   nodeDir: config.nodeDir,
   blockRangeMs: config.ISOBAR_BLOCK_RANGE_SECONDS * 1000,
   retentionMs: config.ISOBAR_RETENTION_SECONDS * 1000,
+  flushWalBytes: config.ISOBAR_FLUSH_WAL_BYTES,
   onNewShard: (tenant, shard) => shardRegistry.remember(tenant, shard),
   bucket: { shipper, cache, deleteDelayMs: config.ISOBAR_BUCKET_DELETE_DELAY_SECONDS * 1000 },
 });
@@ -58,16 +59,21 @@ if (emptyDisk) {
 /** WAL fsync cadence: the coordinators' logs are the truth, so a second of OS buffering is safe. */
 const WAL_SYNC_MS = 1000;
 const walSync = setInterval(() => store.syncWals(), WAL_SYNC_MS);
-/** Cadence of head cuts, compaction and retention. */
-const COMPACT_MS = 60_000;
-const compaction = setInterval(() => {
+/** Cadence of the head-cut check (a cut is uploaded at once, so the coordinators' logs shrink). */
+const FLUSH_CHECK_MS = 10_000;
+const flushCheck = setInterval(() => {
   try {
-    store.flushIfDue();
+    if (store.flushIfDue().length > 0) {
+      shipSoon(0);
+      void compactNow();
+    }
   } catch (e) {
     log.error('head cut failed; will retry', errorFields(e));
   }
-  void compactNow();
-}, COMPACT_MS);
+}, FLUSH_CHECK_MS);
+/** Cadence of compaction and retention. */
+const COMPACT_MS = 60_000;
+const compaction = setInterval(() => void compactNow(), COMPACT_MS);
 // Merges run in a worker thread (compact-worker.mjs is bundled beside this file).
 const merger = workerRunner(new URL('./compact-worker.mjs', import.meta.url));
 const compactNow = () =>
@@ -149,6 +155,7 @@ function shutdown(signal: string) {
   stopping.abort();
   clearInterval(walSync);
   clearInterval(compaction);
+  clearInterval(flushCheck);
   clearInterval(cleaning);
   if (shipTimer) clearTimeout(shipTimer);
   void merger.close();

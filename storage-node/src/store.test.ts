@@ -139,6 +139,20 @@ describe('automatic head cut', () => {
     expect(store.shardState('t', 0)).toMatchObject({ applied: 3, persisted: 3 });
     store.close();
   });
+
+  it('flushes a tenant whose WAL (the records its coordinators still hold) reached the bound, however short its span', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isobar-node-'));
+    const store = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir: dir, flushWalBytes: 2000 });
+    store.open();
+    let seq = 0;
+    while ((store.tenantDb('t')?.wal?.bytes() ?? 0) < 2000) store.apply('t', 0, encodeBatch([{ seq: ++seq, payload: payload('m', seq * 1000, seq) }]), 1);
+    store.apply('u', 0, encodeBatch([{ seq: 1, payload: payload('m', 1000, 1) }]), 1);
+    const flushed = store.flushIfDue();
+    expect(flushed.map((f) => f.tenant)).toEqual(['t']); // u's WAL is small: left alone
+    expect(store.tenantDb('t')!.wal!.bytes()).toBeLessThan(2000);
+    expect(store.shardState('t', 0)).toMatchObject({ applied: seq, persisted: seq });
+    store.close();
+  });
 });
 
 describe('coordinator log identity', () => {

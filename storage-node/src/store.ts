@@ -74,6 +74,8 @@ export interface StoreOptions {
   onNewShard?: (tenant: string, shard: number) => void;
   /** The bucket every block goes to (needs `nodeDir`). */
   bucket?: BucketOptions;
+  /** A tenant's head is cut once its WAL holds this many bytes (default 256 MiB). */
+  flushWalBytes?: number;
 }
 
 export interface BucketOptions {
@@ -103,6 +105,7 @@ export class NodeStore {
   private readonly nodeDir: string | undefined;
   private readonly blockRangeMs: number;
   private readonly retentionMs: number;
+  private readonly flushWalBytes: number;
   /** Tenants' own retention (ms), told by their coordinators and kept in their state files. */
   private readonly retention = new Map<string, number>();
   private readonly onNewShard: (tenant: string, shard: number) => void;
@@ -121,6 +124,7 @@ export class NodeStore {
     this.nodeDir = opts.nodeDir;
     this.blockRangeMs = opts.blockRangeMs ?? DEFAULT_BLOCK_RANGE_MS;
     this.retentionMs = opts.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.flushWalBytes = opts.flushWalBytes ?? 256 * 1024 * 1024;
     this.onNewShard = opts.onNewShard ?? (() => {});
     if (opts.bucket && !opts.nodeDir) throw new Error('a bucket needs a node directory');
     this.bucket = opts.bucket;
@@ -491,14 +495,22 @@ export class NodeStore {
 
   /**
    * Flush each tenant whose head spans 1.5 block ranges or more (Prometheus
-   * cuts its head at the same point). Keeps head memory, the WAL and the
-   * coordinators' logs bounded; overlaps between partial flushes of a range
-   * are merged by compaction.
+   * cuts its head at the same point), or whose WAL holds `flushWalBytes`: the
+   * WAL holds the same records as the coordinators' logs since the last flush
+   * (about 16 bytes per sample), and those logs shrink only once a flush is
+   * uploaded. Keeps head memory, the WAL and the logs bounded; overlaps
+   * between partial flushes of a range are merged by compaction.
    */
   flushIfDue(): FlushResult[] {
     const out: FlushResult[] = [];
     for (const [tenant, db] of this.dbs) {
-      if (db.paths && db.head.numSeries > 0 && db.head.maxT - db.head.minT >= 1.5 * this.blockRangeMs) out.push(...this.flush(tenant));
+      if (!db.paths || db.head.numSeries === 0) continue;
+      const span = db.head.maxT - db.head.minT >= 1.5 * this.blockRangeMs;
+      const walFull = (db.wal?.bytes() ?? 0) >= this.flushWalBytes;
+      if (span || walFull) {
+        if (walFull && !span) this.log.info('head cut: its WAL (and the coordinators\' logs) reached the bound', { tenant, walBytes: db.wal!.bytes(), flushWalBytes: this.flushWalBytes });
+        out.push(...this.flush(tenant));
+      }
     }
     return out;
   }
