@@ -11,11 +11,12 @@
  * interrupted upload resumes where it stopped, and a block already taken is
  * skipped (also once compaction merged it with live data).
  */
-import { existsSync, mkdtempSync, readdirSync, readSync, openSync, closeSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { ImportState } from '../wire/internal-api.js';
 import { validateBlock, type BlockSummary } from '../storage-node/src/import/validate.js';
+import { readAt } from '../storage-node/src/block/reader.js';
 import { openMetricsToBlocks } from './openmetrics.js';
 
 export interface ImportContext {
@@ -76,14 +77,7 @@ async function call(ctx: ImportContext, method: string, path: string, body?: Uin
 function readPart(path: string, offset: number, length: number): Uint8Array {
   const fd = openSync(path, 'r');
   try {
-    const buf = new Uint8Array(length);
-    let got = 0;
-    while (got < length) {
-      const n = readSync(fd, buf, got, length - got, offset + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return buf.subarray(0, got);
+    return readAt(fd, offset, length);
   } finally {
     closeSync(fd);
   }

@@ -174,9 +174,9 @@ export function buildIndex(series: readonly IndexSeries[]): Uint8Array {
   return out.bytes().slice();
 }
 
-/** Write bytes to a new file and fsync it. */
-export function writeFileSynced(path: string, data: Uint8Array): void {
-  const fd = openSync(path, 'w');
+/** Write bytes to a new file (`flags` 'w'), or append them ('a'), and fsync it. */
+export function writeFileSynced(path: string, data: Uint8Array, flags: 'w' | 'a' = 'w'): void {
+  const fd = openSync(path, flags);
   try {
     let w = 0;
     while (w < data.length) w += writeSync(fd, data, w, data.length - w);

@@ -18,7 +18,8 @@ import type { ChunkMeta } from './index-writer.js';
 import { BlockMetaSchema, type BlockMeta } from './meta.js';
 import { decodeTombstones, type Tombstone } from './tombstones.js';
 
-function readAt(fd: number, pos: number, len: number): Uint8Array {
+/** `len` bytes at `pos` of an open file (fewer at its end). */
+export function readAt(fd: number, pos: number, len: number): Uint8Array {
   const b = new Uint8Array(len);
   let got = 0;
   while (got < len) {

@@ -5,8 +5,9 @@
  * node's copy ends. `commit` hands the complete folder to the store, which
  * checks it and takes it as a block (storage-node/src/store.ts).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileSynced } from '../block/index-writer.js';
 
 const FILE = /^(meta\.json|index|chunks\/\d{6})$/;
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -46,14 +47,7 @@ export class ImportStaging {
     mkdirSync(join(path, '..'), { recursive: true });
     const size = existsSync(path) ? statSync(path).size : 0;
     if (offset !== size && offset !== 0) throw new StagingError(`the staged ${file} holds ${size} bytes; send from offset ${size}`, 409, size);
-    const fd = openSync(path, offset === 0 ? 'w' : 'a');
-    try {
-      let done = 0;
-      while (done < body.length) done += writeSync(fd, body, done, body.length - done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeFileSynced(path, body, offset === 0 ? 'w' : 'a');
     return offset + body.length;
   }
 
