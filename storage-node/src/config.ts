@@ -3,6 +3,7 @@
  * bad value stops the process with a message instead of misbehaving later).
  */
 import { z } from 'zod';
+import { durationMs } from '../../wire/duration.js';
 import type { Bucket } from './bucket/bucket.js';
 import { FsBucket } from './bucket/fs-bucket.js';
 import { S3Bucket } from './bucket/s3-bucket.js';
@@ -24,6 +25,11 @@ const Env = z.object({
    * many bytes: the shard coordinators keep the same records until then.
    */
   ISOBAR_FLUSH_WAL_BYTES: z.coerce.number().int().min(1024 * 1024).default(256 * 1024 * 1024),
+  /** Compaction levels, comma-separated durations from the block range up (default: 2h,6h,24h,7d at a 2 h block range). */
+  ISOBAR_COMPACTION_RANGES: z
+    .string()
+    .regex(/^\d+[smhdw](,\d+[smhdw])*$/, 'durations such as 2h,6h,24h,7d')
+    .optional(),
   /** Blocks wholly older than this are deleted (seconds; default 30 days). */
   ISOBAR_RETENTION_SECONDS: z.coerce.number().int().min(3600).default(30 * 86400),
   /** PromQL: how far back a vector selector looks for a sample (seconds). */
@@ -60,6 +66,10 @@ const Env = z.object({
 
 export type NodeConfig = z.infer<typeof Env> & { nodeDir: string; bucketDir: string };
 
+export function compactionRangesMs(spec: string): number[] {
+  return spec.split(',').map((d) => durationMs(d)!);
+}
+
 /** The bucket the configuration names: S3 API when ISOBAR_S3_ENDPOINT is set, else the filesystem. */
 export function bucketFrom(c: NodeConfig): Bucket {
   if (c.ISOBAR_S3_ENDPOINT) {
@@ -88,6 +98,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
   }
   if (c.ISOBAR_ENV === 'production' && c.ISOBAR_NODE_SECRET === DEV_NODE_SECRET) {
     throw new Error('ISOBAR_NODE_SECRET must be set to a real secret in production');
+  }
+  if (c.ISOBAR_COMPACTION_RANGES) {
+    const ranges = compactionRangesMs(c.ISOBAR_COMPACTION_RANGES);
+    if (ranges[0] !== c.ISOBAR_BLOCK_RANGE_SECONDS * 1000 || ranges.some((r, i) => i > 0 && r % ranges[i - 1]! !== 0)) {
+      throw new Error('invalid storage-node configuration: ISOBAR_COMPACTION_RANGES must start at the block range (ISOBAR_BLOCK_RANGE_SECONDS), each range a multiple of the one before');
+    }
   }
   const dataDir = c.ISOBAR_DATA_DIR.replace(/\/$/, '');
   return { ...c, nodeDir: `${dataDir}/node`, bucketDir: `${dataDir}/bucket` };

@@ -7,7 +7,7 @@ import { serve } from '@hono/node-server';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger, errorFields } from '../../wire/log.js';
-import { bucketFrom, loadConfig } from './config.js';
+import { bucketFrom, compactionRangesMs, loadConfig } from './config.js';
 import { BlockCache } from './bucket/remote-block.js';
 import { Shipper } from './bucket/shipper.js';
 import { ImportStaging } from './import/staging.js';
@@ -36,6 +36,7 @@ const store = new NodeStore(metrics, log, {
   blockRangeMs: config.ISOBAR_BLOCK_RANGE_SECONDS * 1000,
   retentionMs: config.ISOBAR_RETENTION_SECONDS * 1000,
   flushWalBytes: config.ISOBAR_FLUSH_WAL_BYTES,
+  ...(config.ISOBAR_COMPACTION_RANGES ? { compactionRangesMs: compactionRangesMs(config.ISOBAR_COMPACTION_RANGES) } : {}),
   onNewShard: (tenant, shard) => shardRegistry.remember(tenant, shard),
   bucket: { shipper, cache, deleteDelayMs: config.ISOBAR_BUCKET_DELETE_DELAY_SECONDS * 1000 },
 });

@@ -76,6 +76,8 @@ export interface StoreOptions {
   bucket?: BucketOptions;
   /** A tenant's head is cut once its WAL holds this many bytes (default 256 MiB). */
   flushWalBytes?: number;
+  /** Compaction levels: block ranges, the first the head's (default: block range x 1, 3, 12, 84). */
+  compactionRangesMs?: number[];
 }
 
 export interface BucketOptions {
@@ -106,6 +108,7 @@ export class NodeStore {
   private readonly blockRangeMs: number;
   private readonly retentionMs: number;
   private readonly flushWalBytes: number;
+  private readonly compactionRangesMs: number[] | undefined;
   /** Tenants' own retention (ms), told by their coordinators and kept in their state files. */
   private readonly retention = new Map<string, number>();
   private readonly onNewShard: (tenant: string, shard: number) => void;
@@ -125,6 +128,7 @@ export class NodeStore {
     this.blockRangeMs = opts.blockRangeMs ?? DEFAULT_BLOCK_RANGE_MS;
     this.retentionMs = opts.retentionMs ?? DEFAULT_RETENTION_MS;
     this.flushWalBytes = opts.flushWalBytes ?? 256 * 1024 * 1024;
+    this.compactionRangesMs = opts.compactionRangesMs;
     this.onNewShard = opts.onNewShard ?? (() => {});
     if (opts.bucket && !opts.nodeDir) throw new Error('a bucket needs a node directory');
     this.bucket = opts.bucket;
@@ -438,8 +442,9 @@ export class NodeStore {
   }
 
   /**
-   * Merge overlapping blocks, then compact levels (block range x 1, 3, 12:
-   * 2 h -> 6 h -> 24 h by default), then delete blocks wholly past retention.
+   * Merge overlapping blocks, then compact levels (block range x 1, 3, 12, 84:
+   * 2 h -> 6 h -> 24 h -> 7 d by default, or `compactionRangesMs`), then
+   * delete blocks wholly past retention.
    * One run at a time; `merge` decides where the merging work happens (a
    * worker thread in the node process), while swapping readers and deleting
    * sources happens here, between requests.
@@ -448,7 +453,7 @@ export class NodeStore {
     if (this.compacting) return { compactions: 0, deleted: 0 };
     this.compacting = true;
     try {
-      const levels = [1, 3, 12].map((k) => k * this.blockRangeMs);
+      const levels = this.compactionRangesMs ?? [1, 3, 12, 84].map((k) => k * this.blockRangeMs);
       let compactions = 0;
       let deleted = 0;
       for (const [tenant, db] of this.dbs) {

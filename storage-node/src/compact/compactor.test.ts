@@ -262,3 +262,28 @@ describe('delete_series on the node', () => {
     store.close();
   });
 });
+
+describe('compaction levels', () => {
+  it('goes 2 h -> 6 h -> 24 h -> 7 d by default, for windows newer data has closed', async () => {
+    const dir = tmp();
+    const store = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir: dir, blockRangeMs: 2 * H, retentionMs: 365 * 24 * H });
+    store.open();
+    const D = 24 * H;
+    const W = 7 * D;
+    const start = Math.ceil(1_700_000_000_000 / W) * W; // a week boundary
+    const ts = Array.from({ length: 10 * 24 }, (_, i) => start + i * H + 60_000); // ten days, hourly
+    const payload = new Uint8Array(compressSync(Buffer.from(encodeWriteRequest([{ labels: [['__name__', 'weekly']], samples: ts.map((t) => [t, t] as [number, number]) }]))));
+    store.apply('t', 0, encodeBatch([{ seq: 1, payload }]), 1);
+    store.flush();
+    expect(store.tenantDb('t')!.blocks.length).toBe(120); // one per 2 h
+    await store.compact(start + 11 * D);
+    const ranges = store.tenantDb('t')!.blocks.map((b) => [b.meta.minTime, b.meta.maxTime] as const);
+    expect(ranges[0]![0]).toBe(start + 60_000);
+    expect(ranges[0]![1]).toBeLessThanOrEqual(start + W);
+    expect(ranges[0]![1]).toBeGreaterThan(start + W - H); // the closed first week is one block
+    expect(ranges.length).toBeLessThan(10); // the open week: 24 h blocks (and the newest, smaller ones)
+    const all = store.tenantDb('t')!.select([{ name: '__name__', type: '=', value: 'weekly', matches: (v: string) => v === 'weekly' } as never], -Infinity, Infinity);
+    expect(all[0]!.samples.map(([t]) => t)).toEqual(ts);
+    store.close();
+  });
+});
