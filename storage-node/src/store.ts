@@ -596,12 +596,11 @@ export class NodeStore {
    * and per tenant×shard the last commit-log record the bucket holds. The
    * coordinators then replay from there (the caller announces the restart).
    */
-  async rebuild(): Promise<{ tenants: number; blocks: number; bytes: number }> {
-    if (!this.bucket || !this.nodeDir) return { tenants: 0, blocks: 0, bytes: 0 };
+  async rebuild(): Promise<{ tenants: number; blocks: number }> {
+    if (!this.bucket || !this.nodeDir) return { tenants: 0, blocks: 0 };
     const { shipper, cache } = this.bucket;
     let tenants = 0;
     let blocks = 0;
-    let bytes = 0;
     for (const tenant of await shipper.tenants()) {
       if (!TENANT_DIR.test(tenant)) continue;
       const { blocks: metas } = await shipper.scan(tenant);
@@ -631,7 +630,7 @@ export class NodeStore {
       this.writeState(tenant);
       this.log.info('tenant rebuilt from the bucket', { tenant, blocks: metas.length, shards: Object.fromEntries([...top].map(([s, sp]) => [s, sp.to])) });
     }
-    return { tenants, blocks, bytes };
+    return { tenants, blocks };
   }
 
   /** Whether a block of this ULID was imported (it may since have been merged into another). */

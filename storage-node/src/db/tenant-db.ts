@@ -185,7 +185,8 @@ export class TenantDB {
   addDeletion(d: Deletion): Map<BlockReader, Array<{ ref: number; minT: number; maxT: number }>> {
     this.deletions.push(d);
     const stones = new Map<BlockReader, Array<{ ref: number; minT: number; maxT: number }>>();
-    for (const b of this.overlapping(d.mint, d.maxt)) {
+    // Local blocks only: bucket blocks have the deletion applied when read (and in deletions.json).
+    for (const b of this.blocks.filter((x) => x.meta.minTime <= d.maxt && x.meta.maxTime > d.mint)) {
       const add = [...b.postingsFor(d.matchers)].map((ref) => ({ ref, minT: Math.max(d.mint, b.meta.minTime), maxT: Math.min(d.maxt, b.meta.maxTime) }));
       if (add.length) stones.set(b, add);
     }
