@@ -555,18 +555,22 @@ export class NodeStore {
         if (db) await shipper.putDeletions(tenant, db.deletions.map(({ selector, mint, maxt }) => ({ selector, mint, maxt })));
         this.deletionsDirty.delete(tenant);
       }
-      for (const db of this.dbs.values()) out.pending += db.blocks.filter((b) => !db.uploaded.has(b.meta.ulid)).length;
+      out.pending = this.blocksNotUploaded();
       return out;
     })();
     this.shipping = run;
     return run.finally(() => (this.shipping = undefined));
   }
 
-  /** Local blocks not in the bucket yet. */
-  pendingUploads(): number {
+  private blocksNotUploaded(): number {
     let n = 0;
     for (const db of this.dbs.values()) n += db.blocks.filter((b) => !db.uploaded.has(b.meta.ulid)).length;
-    return n + this.marks.length + this.deletionsDirty.size;
+    return n;
+  }
+
+  /** Bucket work waiting: local blocks not uploaded, deletion marks, deletions files. */
+  pendingUploads(): number {
+    return this.blocksNotUploaded() + this.marks.length + this.deletionsDirty.size;
   }
 
   /** Delete this node's blocks marked for deletion longer ago than the delay. */
@@ -574,7 +578,7 @@ export class NodeStore {
     if (!this.bucket) return 0;
     let n = 0;
     for (const tenant of [...this.dbs.keys()]) {
-      const { expired } = await this.bucket.shipper.scan(tenant, this.bucket.deleteDelayMs, now);
+      const expired = await this.bucket.shipper.expiredMarks(tenant, this.bucket.deleteDelayMs, now);
       for (const ulid of expired) {
         await this.bucket.shipper.deleteBlock(tenant, ulid);
         n++;
@@ -603,7 +607,7 @@ export class NodeStore {
     let blocks = 0;
     for (const tenant of await shipper.tenants()) {
       if (!TENANT_DIR.test(tenant)) continue;
-      const { blocks: metas } = await shipper.scan(tenant);
+      const metas = await shipper.liveBlocks(tenant);
       const deletions = DeletionsFile.safeParse(await shipper.getDeletions(tenant));
       if (metas.length === 0 && !deletions.success) continue;
       const db = this.db(tenant);

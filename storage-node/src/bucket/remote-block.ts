@@ -122,7 +122,7 @@ export class BlockCache {
     let indexBytes = 0;
     for (const b of this.open) indexBytes += b.indexBytes;
     if (indexBytes > this.opts.maxIndexBytes) {
-      for (const b of [...this.open].sort((x, y) => x.lastUsed - y.lastUsed)) {
+      for (const b of [...this.open].sort((x, y) => x.epoch - y.epoch)) {
         if (indexBytes <= this.opts.maxIndexBytes) break;
         if (b.epoch >= keepFrom) continue;
         indexBytes -= b.indexBytes;
@@ -169,8 +169,7 @@ export class BlockCache {
 export class RemoteBlock implements ChunkSource {
   reader: BlockReader | undefined;
   indexBytes = 0;
-  lastUsed = 0;
-  /** The cache epoch of the last use. */
+  /** The cache epoch of the last use (epochs only grow: the least recently used has the smallest). */
   epoch = 0;
 
   constructor(
@@ -185,7 +184,6 @@ export class RemoteBlock implements ChunkSource {
 
   /** The block's index, fetched into the disk cache if it is not there. */
   async openIndex(): Promise<BlockReader> {
-    this.lastUsed = Date.now();
     this.epoch = this.cache.epoch;
     if (this.reader) {
       this.cache.stats.indexHits++;

@@ -84,29 +84,24 @@ export class Shipper {
     return (await this.bucket.listPrefixes('')).map((p) => p.replace(/\/$/, ''));
   }
 
-  /**
-   * This node's live blocks of a tenant in the bucket (complete, not marked
-   * for deletion), and marked blocks whose delay has passed.
-   */
-  async scan(tenant: string, deleteDelayMs = Infinity, now = Date.now()): Promise<{ blocks: BlockMeta[]; expired: string[] }> {
-    const objects = await this.bucket.list(`${tenant}/`);
+  /** A tenant's block folders in the bucket (ULID order) and the files each holds: one list request. */
+  private async blockFiles(tenant: string): Promise<Array<[string, Set<string>]>> {
     const byBlock = new Map<string, Set<string>>();
-    for (const o of objects) {
+    for (const o of await this.bucket.list(`${tenant}/`)) {
       const [, ulid, ...rest] = o.key.split('/');
       if (!ulid || !/^[0-9A-HJKMNP-TV-Z]{26}$/.test(ulid)) continue;
       let files = byBlock.get(ulid);
       if (!files) byBlock.set(ulid, (files = new Set()));
       files.add(rest.join('/'));
     }
+    return [...byBlock].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  }
+
+  /** This node's live blocks of a tenant (complete, not marked for deletion): their metas. */
+  async liveBlocks(tenant: string): Promise<BlockMeta[]> {
     const blocks: BlockMeta[] = [];
-    const expired: string[] = [];
-    for (const [ulid, files] of [...byBlock].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      if (files.has(DELETION_MARK_FILE)) {
-        const body = await this.bucket.get(deletionMarkKey(tenant, ulid));
-        const at = body ? (JSON.parse(new TextDecoder().decode(body)) as DeletionMark).deletion_time * 1000 : 0;
-        if (now - at >= deleteDelayMs) expired.push(ulid);
-        continue;
-      }
+    for (const [ulid, files] of await this.blockFiles(tenant)) {
+      if (files.has(DELETION_MARK_FILE)) continue;
       if (!files.has(META_FILE)) continue; // being uploaded, or an upload that died (a later one finishes it)
       const body = await this.bucket.get(metaKey(tenant, ulid));
       if (!body) continue;
@@ -115,7 +110,19 @@ export class Shipper {
       if (owner !== undefined && owner !== this.node) continue; // another node's
       blocks.push(meta);
     }
-    return { blocks, expired };
+    return blocks;
+  }
+
+  /** A tenant's blocks marked for deletion at least `deleteDelayMs` before `now` (only their marks are read). */
+  async expiredMarks(tenant: string, deleteDelayMs: number, now = Date.now()): Promise<string[]> {
+    const expired: string[] = [];
+    for (const [ulid, files] of await this.blockFiles(tenant)) {
+      if (!files.has(DELETION_MARK_FILE)) continue;
+      const body = await this.bucket.get(deletionMarkKey(tenant, ulid));
+      const at = body ? (JSON.parse(new TextDecoder().decode(body)) as DeletionMark).deletion_time * 1000 : 0;
+      if (now - at >= deleteDelayMs) expired.push(ulid);
+    }
+    return expired;
   }
 
   /** Delete a block's objects (meta.json first, so it stops being a block at once). */
