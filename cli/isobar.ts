@@ -142,9 +142,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, out: (s: strin
   const ctx: Ctx = { url: (values.url as string | undefined) ?? env.ISOBAR_URL ?? 'http://127.0.0.1:8787', token, json: values.json === true, out };
   const show = (data: unknown, text: () => string) => out(ctx.json ? JSON.stringify(data, null, 2) : text());
   const [group, action, ...args] = positionals;
-  const num = (flag: string, raw: unknown): number => {
+  const num = (flag: string, raw: unknown, min = 1): number => {
     const n = Number(raw);
-    if (typeof raw !== 'string' || !Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} needs a positive whole number, got ${JSON.stringify(raw ?? '')}`);
+    if (typeof raw !== 'string' || !Number.isInteger(n) || n < min) throw new UsageError(`--${flag} needs a ${min === 0 ? 'non-negative' : 'positive'} whole number, got ${JSON.stringify(raw ?? '')}`);
     return n;
   };
 
@@ -225,7 +225,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, out: (s: strin
       const patch: Partial<Limits> = {};
       for (const [flag, raw] of Object.entries(values)) {
         const k = LIMIT_FLAGS[flag];
-        if (k) patch[k] = num(flag, raw);
+        if (k) patch[k] = num(flag, raw, k === 'retention5mSeconds' || k === 'retention1hSeconds' ? 0 : 1); // 0 turns a tier off
       }
       if (Object.keys(patch).length === 0) throw new UsageError('say which limits to set, e.g. --ingestion-rate 200000');
       const limits = await api(ctx, 'PATCH', `/tenants/${encodeURIComponent(tenant!)}/limits`, patch);

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { durationMs } from '../wire/duration.js';
+import type { RetentionSpec } from '../wire/internal-api.js';
 
 const positive = z.number().int().min(1);
 
@@ -32,8 +33,12 @@ export const LimitsSchema = z.object({
   maxBodyBytes: positive.max(256 * 1024 * 1024),
   /** How far ahead of now a sample may be, in seconds. */
   maxFutureSeconds: positive.max(7 * 86_400),
-  /** Samples older than this are refused, and blocks older are deleted (seconds). */
+  /** Samples older than this are refused, and raw blocks older are deleted (seconds). */
   retentionSeconds: positive.max(100 * 365 * 86_400),
+  /** How long the 5 m downsampled tier is kept (seconds; 0: no 5 m tier). */
+  retention5mSeconds: z.number().int().min(0).max(100 * 365 * 86_400),
+  /** How long the 1 h downsampled tier is kept (seconds; 0: no 1 h tier). */
+  retention1hSeconds: z.number().int().min(0).max(100 * 365 * 86_400),
   /** PromQL: longest a query may run (seconds). */
   queryTimeoutSeconds: positive.max(3600),
   /** PromQL: most samples one query may load. */
@@ -70,6 +75,9 @@ export const BUILTIN_LIMITS: Limits = {
   maxBodyBytes: 8 * 1024 * 1024,
   maxFutureSeconds: 600,
   retentionSeconds: 30 * 86_400,
+  // Downsampled tiers are opt-in: a tenant's data is kept no longer than asked.
+  retention5mSeconds: 0,
+  retention1hSeconds: 0,
   queryTimeoutSeconds: 120,
   queryMaxSamples: 50_000_000,
   queryMaxPoints: 10_000_000,
@@ -91,6 +99,8 @@ export const LIMIT_ENV: Record<keyof Limits, string> = {
   maxBodyBytes: 'ISOBAR_MAX_BODY_BYTES',
   maxFutureSeconds: 'ISOBAR_MAX_FUTURE_SECONDS',
   retentionSeconds: 'ISOBAR_RETENTION_SECONDS',
+  retention5mSeconds: 'ISOBAR_RETENTION_5M_SECONDS',
+  retention1hSeconds: 'ISOBAR_RETENTION_1H_SECONDS',
   queryTimeoutSeconds: 'ISOBAR_QUERY_TIMEOUT_SECONDS',
   queryMaxSamples: 'ISOBAR_QUERY_MAX_SAMPLES',
   queryMaxPoints: 'ISOBAR_QUERY_MAX_POINTS',
@@ -123,16 +133,35 @@ export function howToRaise(tenant: string, k: keyof Limits): string {
   return `ask the operator to raise it (isobar limits set ${tenant} --${limitName(k).replace(/_/g, '-')} N)`;
 }
 
-/** A tenant's retention as given at creation: seconds, or a duration such as "30d" or "1y". */
+/** A retention: seconds, or a duration such as "30d"; `min` 0 lets a tier be turned off. */
+const retentionValue = (name: string, min: 0 | 1) =>
+  z.union([
+    z.number().int().min(min).max(100 * 365 * 86_400),
+    z
+      .string()
+      .regex(/^(\d+[ywdhms])+$/, 'a duration such as "30d", "12w" or "1y"')
+      .transform((d) => durationMs(d)! / 1000),
+  ], { error: `retention.${name} must be seconds${min === 0 ? ' (0: none)' : ''}, or a duration such as "30d", "12w" or "1y"` });
+
+/**
+ * A tenant's retention as given at creation: how long raw samples, the 5 m
+ * tier and the 1 h tier are kept (docs/format/downsampled.md), e.g.
+ * `{"raw": "30d", "5m": "1y", "1h": "5y"}`. A tier left out (or 0) is not kept.
+ */
 export const RetentionSchema = z
   .object({
-    /** How long raw samples are kept (downsampled tiers come with object storage). */
-    raw: z.union([
-      positive,
-      z
-        .string()
-        .regex(/^(\d+[ywdhms])+$/, 'a duration such as "30d", "12w" or "1y"')
-        .transform((d) => durationMs(d)! / 1000),
-    ], { error: 'retention.raw must be seconds, or a duration such as "30d", "12w" or "1y"' }),
+    raw: retentionValue('raw', 1),
+    '5m': retentionValue('5m', 0).optional(),
+    '1h': retentionValue('1h', 0).optional(),
   })
   .strict();
+
+/** RetentionSchema's answer as limits. */
+export function retentionLimits(r: z.infer<typeof RetentionSchema>): Pick<LimitsPatch, 'retentionSeconds' | 'retention5mSeconds' | 'retention1hSeconds'> {
+  return { retentionSeconds: r.raw, ...(r['5m'] !== undefined ? { retention5mSeconds: r['5m'] } : {}), ...(r['1h'] !== undefined ? { retention1hSeconds: r['1h'] } : {}) };
+}
+
+/** The retention a tenant's limits say, as storage nodes are told it. */
+export function retentionSpec(l: Limits): RetentionSpec {
+  return { raw: l.retentionSeconds, '5m': l.retention5mSeconds, '1h': l.retention1hSeconds };
+}

@@ -21,7 +21,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { ErrorIds } from '../wire/errors.js';
-import { applyPath, LOG_ID_HEADER, LOG_START_HEADER, shardStatePath, type Rejection, type ShardState, RETENTION_HEADER } from '../wire/internal-api.js';
+import { applyPath, LOG_ID_HEADER, LOG_START_HEADER, shardStatePath, type Rejection, type ShardState, retentionHeaders, type RetentionSpec } from '../wire/internal-api.js';
 import { createLogger, errorFields, type Logger } from '../wire/log.js';
 import { encodeBatch, MAX_RECORD_BYTES, RECORD_HEADER_BYTES } from '../wire/node-batch.js';
 import type { Env } from './env.js';
@@ -94,8 +94,8 @@ export interface AppendOptions {
   generation?: number;
   /** Samples the edge refused from the same request, by error id (counted in this tenant's usage). */
   rejected?: Record<string, number>;
-  /** The tenant's retention (seconds), passed on to the storage node with every forward. */
-  retentionSeconds?: number;
+  /** The tenant's retention (raw and tiers, seconds), passed on to the storage node with every forward. */
+  retention?: RetentionSpec;
   /** Most bytes the log may hold that the bucket has not confirmed (the tenant's commit_log_max_bytes). */
   maxLogBytes?: number;
 }
@@ -162,7 +162,7 @@ export class ShardCoordinator extends DurableObject<Env> {
   private shard = -1;
   private generation = 0;
   /** The tenant's retention as its last append said (not stored: every append says it again). */
-  private retentionSeconds = 0;
+  private retention: RetentionSpec | undefined;
   private deletedGeneration = 0;
   private logId = '';
   private nextSeq = 1;
@@ -229,9 +229,9 @@ export class ShardCoordinator extends DurableObject<Env> {
    * Append a batch (snappy-compressed WriteRequests of this shard's series,
    * each at most MAX_RECORD_BYTES) to the commit log. Resolves once durable.
    */
-  async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0, rejected: refusedAtEdge, retentionSeconds, maxLogBytes }: AppendOptions = {}): Promise<AppendAck | RateLimited | Backlogged | TenantGone> {
+  async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0, rejected: refusedAtEdge, retention, maxLogBytes }: AppendOptions = {}): Promise<AppendAck | RateLimited | Backlogged | TenantGone> {
     if (!this.adopt(generation)) return { gone: true };
-    if (retentionSeconds) this.retentionSeconds = retentionSeconds;
+    if (retention) this.retention = retention;
     if (refusedAtEdge) this.count(refusedAtEdge);
     this.identify(tenant, shard);
     if (maxLogBytes !== undefined && this.logBytes >= maxLogBytes) {
@@ -542,7 +542,7 @@ export class ShardCoordinator extends DurableObject<Env> {
             'content-type': 'application/octet-stream',
             [LOG_START_HEADER]: String(logStart),
             [LOG_ID_HEADER]: this.logId,
-            ...(this.retentionSeconds ? { [RETENTION_HEADER]: String(this.retentionSeconds) } : {}),
+            ...(this.retention ? retentionHeaders(this.retention) : {}),
           },
           signal: AbortSignal.timeout(APPLY_TIMEOUT_MS),
         });

@@ -83,6 +83,27 @@ export const LOG_ID_HEADER = 'x-isobar-log-id';
 
 /** Header on apply: the tenant's retention in seconds (the node deletes its blocks past it). */
 export const RETENTION_HEADER = 'x-isobar-retention-seconds';
+/** Header on apply, beside RETENTION_HEADER: the downsampled tiers' retention, `5m=<seconds>,1h=<seconds>` (0: no tier). */
+export const RETENTION_TIERS_HEADER = 'x-isobar-retention-tiers';
+
+/** A tenant's retention in seconds: raw samples, and the 5 m and 1 h downsampled tiers (0: the tier is off). */
+export interface RetentionSpec {
+  raw: number;
+  '5m': number;
+  '1h': number;
+}
+
+export function retentionHeaders(r: RetentionSpec): Record<string, string> {
+  return { [RETENTION_HEADER]: String(r.raw), [RETENTION_TIERS_HEADER]: `5m=${r['5m']},1h=${r['1h']}` };
+}
+
+/** The retention the headers say, or undefined when they are missing or malformed (the node keeps what it knew). */
+export function parseRetentionHeaders(header: (name: string) => string | undefined): RetentionSpec | undefined {
+  const raw = Number(header(RETENTION_HEADER));
+  if (!Number.isInteger(raw) || raw <= 0) return undefined;
+  const tiers = /^5m=(\d+),1h=(\d+)$/.exec(header(RETENTION_TIERS_HEADER) ?? '');
+  return { raw, '5m': tiers ? Number(tiers[1]) : 0, '1h': tiers ? Number(tiers[2]) : 0 };
+}
 
 /** Header: the oldest sequence number still in the coordinator's log (all below are persisted). */
 export const LOG_START_HEADER = 'x-isobar-log-start';

@@ -59,9 +59,11 @@ export function labelsObject(ls: Labels): string {
   return out + '}';
 }
 
-export function successJson(dataJson: string, warnings: readonly string[] = []): string {
+/** A success answer; `warnings` and `infos` (Prometheus 3's annotations) only when there are some. */
+export function successJson(dataJson: string, warnings: readonly string[] = [], infos: readonly string[] = []): string {
   const w = warnings.length ? `,"warnings":[${warnings.map(goString).join(',')}]` : '';
-  return `{"status":"success","data":${dataJson}${w}}`;
+  const i = infos.length ? `,"infos":[${infos.map(goString).join(',')}]` : '';
+  return `{"status":"success","data":${dataJson}${w}${i}}`;
 }
 
 export type PromErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled' | 'internal' | 'unavailable' | 'not_found';

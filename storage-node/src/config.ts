@@ -30,6 +30,8 @@ const Env = z.object({
     .string()
     .regex(/^\d+[smhdw](,\d+[smhdw])*$/, 'durations such as 2h,6h,24h,7d')
     .optional(),
+  /** How often compaction, downsampling and retention run (seconds). */
+  ISOBAR_COMPACTION_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Blocks wholly older than this are deleted (seconds; default 30 days). */
   ISOBAR_RETENTION_SECONDS: z.coerce.number().int().min(3600).default(30 * 86400),
   /** PromQL: how far back a vector selector looks for a sample (seconds). */

@@ -72,15 +72,14 @@ const flushCheck = setInterval(() => {
     log.error('head cut failed; will retry', errorFields(e));
   }
 }, FLUSH_CHECK_MS);
-/** Cadence of compaction and retention. */
-const COMPACT_MS = 60_000;
-const compaction = setInterval(() => void compactNow(), COMPACT_MS);
+/** Cadence of compaction, downsampling and retention. */
+const compaction = setInterval(() => void compactNow(), config.ISOBAR_COMPACTION_INTERVAL_SECONDS * 1000);
 // Merges run in a worker thread (compact-worker.mjs is bundled beside this file).
 const merger = workerRunner(new URL('./compact-worker.mjs', import.meta.url));
 const compactNow = () =>
   store
     .compact(Date.now(), merger.run)
-    .then((r) => r.compactions > 0 && shipSoon(0))
+    .then((r) => (r.compactions > 0 || r.downsampled > 0 || r.deleted > 0) && shipSoon(0))
     .catch((e) => log.error('compaction failed; will retry', errorFields(e)));
 
 /**

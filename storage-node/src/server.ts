@@ -15,7 +15,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, PEERS_HEADER, RETENTION_HEADER, QUERY_LIMITS_HEADER, type NodeUsage, type TenantQueryLimits } from '../../wire/internal-api.js';
+import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, PEERS_HEADER, parseRetentionHeaders, QUERY_LIMITS_HEADER, type NodeUsage, type TenantQueryLimits } from '../../wire/internal-api.js';
 import { BatchFormatError } from '../../wire/node-batch.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
@@ -25,7 +25,7 @@ import { peerSeries } from './api/peers.js';
 import { QueryUsage } from './usage.js';
 import { chunksApi, deleteSeriesParams, labelsApi, labelValuesApi, prepareRead, seriesApi, type ReadResult } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
-import type { NodeStore } from './store.js';
+import { NodeStore } from './store.js';
 import { ImportStaging, StagingError } from './import/staging.js';
 import { ImportError } from './import/validate.js';
 
@@ -82,8 +82,8 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
     const body = new Uint8Array(await c.req.arrayBuffer());
     const logStart = Number(c.req.header(LOG_START_HEADER) ?? '1') || 1;
     const logId = c.req.header(LOG_ID_HEADER);
-    const retention = Number(c.req.header(RETENTION_HEADER));
-    if (Number.isInteger(retention) && retention > 0) store.setRetention(tenant, retention * 1000);
+    const retention = NodeStore.retentionFromSpec(parseRetentionHeaders((n) => c.req.header(n)));
+    if (retention) store.setRetention(tenant, retention.ms, retention.tiers);
     metrics.applyRequests++;
     try {
       const out = store.apply(tenant, shard, body, logStart, logId);
@@ -243,8 +243,8 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
     if (!staging) return c.text('import needs a data directory', 503);
     const tenant = c.req.param('tenant');
     const ulid = c.req.param('ulid');
-    const retention = Number(c.req.header(RETENTION_HEADER));
-    if (Number.isInteger(retention) && retention > 0) store.setRetention(tenant, retention * 1000);
+    const retention = NodeStore.retentionFromSpec(parseRetentionHeaders((n) => c.req.header(n)));
+    if (retention) store.setRetention(tenant, retention.ms, retention.tiers);
     try {
       if (store.hasBlock(tenant, ulid)) return c.json({ state: 'imported', already: true });
       const dir = staging.dir(tenant, ulid);

@@ -22,7 +22,7 @@ import { z } from 'zod';
 import { WriteRequestReader } from '../../wire/remote-write.js';
 import { decodeBatch, type BatchRecord } from '../../wire/node-batch.js';
 import { snappyDeclaredLength } from '../../wire/snappy.js';
-import type { Rejection, ShardState } from '../../wire/internal-api.js';
+import type { Rejection, RetentionSpec, ShardState } from '../../wire/internal-api.js';
 import { ErrorIds } from '../../wire/errors.js';
 import { labelsObject } from '../../wire/prom-json.js';
 import { errorFields, type Logger } from '../../wire/log.js';
@@ -30,6 +30,10 @@ import { fsyncDir, writeFileAtomic } from './block/writer.js';
 import { META_FILE } from './block/filenames.js';
 import { validateBlock, type BlockSummary } from './import/validate.js';
 import { BlockReader } from './block/reader.js';
+import { resolutionOf, type BlockMeta } from './block/meta.js';
+import { RES_1H, RES_5M, RES_RAW } from './downsample/downsample.js';
+import { planDownsampling } from './downsample/planner.js';
+import { tierName } from './promql/tiers.js';
 import { TOMBSTONES_FILE } from './block/filenames.js';
 import { encodeTombstones } from './block/tombstones.js';
 import { parseSeriesSelector } from './promql/selector.js';
@@ -55,7 +59,13 @@ const StateFile = z.object({
   logIds: z.record(z.string().regex(/^\d+$/), z.string().max(100)).optional(),
   /** The tenant's own retention, as its coordinators last said (ms). */
   retentionMs: z.number().int().min(1).optional(),
+  /** Its downsampled tiers' retention (ms; 0: the tier is off), by resolution. */
+  tiersMs: z.object({ [RES_5M]: z.number().int().min(0), [RES_1H]: z.number().int().min(0) }).optional(),
 });
+
+/** A tenant's downsampled tiers: how long each is kept (ms; 0: not made). */
+export type TierRetention = { [RES_5M]: number; [RES_1H]: number };
+const NO_TIERS: TierRetention = { [RES_5M]: 0, [RES_1H]: 0 };
 
 interface Position {
   applied: number;
@@ -111,6 +121,7 @@ export class NodeStore {
   private readonly compactionRangesMs: number[] | undefined;
   /** Tenants' own retention (ms), told by their coordinators and kept in their state files. */
   private readonly retention = new Map<string, number>();
+  private readonly tiers = new Map<string, TierRetention>();
   private readonly onNewShard: (tenant: string, shard: number) => void;
   private compacting = false;
   readonly bucket: BucketOptions | undefined;
@@ -155,6 +166,7 @@ export class NodeStore {
       if (this.bucket) db.remote = this.bucket.cache.known(tenant);
       const state = this.readState(tenant);
       if (state.retentionMs) this.retention.set(tenant, state.retentionMs);
+      if (state.tiersMs) this.tiers.set(tenant, state.tiersMs);
       for (const [shard, persisted, logId] of state.positions) this.shards.set(`${tenant}/${shard}`, { applied: persisted, persisted, ...(logId ? { logId } : {}) });
       const t0 = performance.now();
       const res = db.wal!.replay(
@@ -173,7 +185,7 @@ export class NodeStore {
     return { tenants: tenants.size, blocks, walRecords };
   }
 
-  private readState(tenant: string): { positions: Array<[number, number, string | undefined]>; retentionMs?: number } {
+  private readState(tenant: string): { positions: Array<[number, number, string | undefined]>; retentionMs?: number; tiersMs?: TierRetention } {
     if (!this.nodeDir) return { positions: [] };
     const path = join(this.nodeDir, 'state', `${tenant}.json`);
     if (!existsSync(path)) return { positions: [] };
@@ -182,6 +194,7 @@ export class NodeStore {
       return {
         positions: Object.entries(parsed.persisted).map(([s, seq]) => [Number(s), seq, parsed.logIds?.[s]]),
         ...(parsed.retentionMs ? { retentionMs: parsed.retentionMs } : {}),
+        ...(parsed.tiersMs ? { tiersMs: parsed.tiersMs } : {}),
       };
     } catch (e) {
       this.log.error('state file unreadable; positions start from 0 (coordinators will replay)', { tenant, path, ...errorFields(e) });
@@ -233,16 +246,39 @@ export class NodeStore {
     }
   }
 
-  /** The tenant's retention (its coordinators say it with every forward); written down when it changes. */
-  setRetention(tenant: string, ms: number): void {
-    if (!(ms > 0) || this.retention.get(tenant) === ms) return;
+  /**
+   * The tenant's retention of raw samples and, when said, of its downsampled
+   * tiers (its coordinators say both with every forward); written down when it changes.
+   */
+  setRetention(tenant: string, ms: number, tiers?: TierRetention): void {
+    if (!(ms > 0)) return;
+    const cur = this.tiers.get(tenant) ?? NO_TIERS;
+    const tiersChanged = tiers !== undefined && (tiers[RES_5M] !== cur[RES_5M] || tiers[RES_1H] !== cur[RES_1H]);
+    if (this.retention.get(tenant) === ms && !tiersChanged) return;
     this.retention.set(tenant, ms);
+    if (tiers) this.tiers.set(tenant, tiers);
     this.writeState(tenant);
-    this.log.info('tenant retention set', { tenant, retentionDays: ms / 86_400_000 });
+    const t = this.tiers.get(tenant) ?? NO_TIERS;
+    this.log.info('tenant retention set', { tenant, retentionDays: ms / 86_400_000, retention5mDays: t[RES_5M] / 86_400_000, retention1hDays: t[RES_1H] / 86_400_000 });
   }
 
   retentionOf(tenant: string): number {
     return this.retention.get(tenant) ?? this.retentionMs;
+  }
+
+  tiersOf(tenant: string): TierRetention {
+    return this.tiers.get(tenant) ?? NO_TIERS;
+  }
+
+  /** The retention spec the coordinators send, in ms, as setRetention takes it (undefined: nothing said). */
+  static retentionFromSpec(spec: RetentionSpec | undefined): { ms: number; tiers: TierRetention } | undefined {
+    return spec ? { ms: spec.raw * 1000, tiers: { [RES_5M]: spec['5m'] * 1000, [RES_1H]: spec['1h'] * 1000 } } : undefined;
+  }
+
+  /** Blocks of `res` end their life at: raw at the retention, a tier at its own (a tier turned off at the raw one). */
+  private cutoff(tenant: string, res: number, nowMs: number): number {
+    const tierMs = res === RES_RAW ? 0 : this.tiersOf(tenant)[res as keyof TierRetention] ?? 0;
+    return nowMs - (tierMs > 0 ? tierMs : this.retentionOf(tenant));
   }
 
   private writeState(tenant: string): void {
@@ -258,7 +294,8 @@ export class NodeStore {
       if (st.logId) logIds[s!] = st.logId;
     }
     const retentionMs = this.retention.get(tenant);
-    writeFileAtomic(join(dir, `${tenant}.json`), new TextEncoder().encode(JSON.stringify({ persisted, logIds, ...(retentionMs ? { retentionMs } : {}) })));
+    const tiersMs = this.tiers.get(tenant);
+    writeFileAtomic(join(dir, `${tenant}.json`), new TextEncoder().encode(JSON.stringify({ persisted, logIds, ...(retentionMs ? { retentionMs } : {}), ...(tiersMs ? { tiersMs } : {}) })));
   }
 
   private db(tenant: string): TenantDB {
@@ -444,23 +481,25 @@ export class NodeStore {
   /**
    * Merge overlapping blocks, then compact levels (block range x 1, 3, 12, 84:
    * 2 h -> 6 h -> 24 h -> 7 d by default, or `compactionRangesMs`), then
-   * delete blocks wholly past retention.
-   * One run at a time; `merge` decides where the merging work happens (a
-   * worker thread in the node process), while swapping readers and deleting
-   * sources happens here, between requests.
+   * downsample (downsample/planner.ts), then delete blocks wholly past their
+   * retention (raw, and each tier's). One run at a time; `merge` decides
+   * where the merging work happens (a worker thread in the node process),
+   * while swapping readers and deleting sources happens here, between requests.
    */
-  async compact(nowMs = Date.now(), merge: MergeRunner = mergeInThread): Promise<{ compactions: number; deleted: number }> {
-    if (this.compacting) return { compactions: 0, deleted: 0 };
+  async compact(nowMs = Date.now(), merge: MergeRunner = mergeInThread): Promise<{ compactions: number; downsampled: number; deleted: number }> {
+    if (this.compacting) return { compactions: 0, downsampled: 0, deleted: 0 };
     this.compacting = true;
     try {
       const levels = this.compactionRangesMs ?? [1, 3, 12, 84].map((k) => k * this.blockRangeMs);
       let compactions = 0;
+      let downsampled = 0;
       let deleted = 0;
       for (const [tenant, db] of this.dbs) {
         if (!db.paths) continue;
         // With a bucket, only uploaded blocks compact: uploads then go in flush order (see durable()).
         const ready = () => (this.bucket ? db.blocks.filter((b) => db.uploaded.has(b.meta.ulid)) : db.blocks);
-        for (let group = planCompaction(ready(), levels); group; group = planCompaction(ready(), levels)) {
+        const readyRaw = () => ready().filter((b) => resolutionOf(b.meta) === RES_RAW);
+        for (let group = planCompaction(readyRaw(), levels); group; group = planCompaction(readyRaw(), levels)) {
           const t0 = performance.now();
           const dir = await merge(db.paths.blocksDir, group);
           const fresh = dir ? BlockReader.open(dir) : undefined; // none: deletions left nothing
@@ -473,28 +512,62 @@ export class NodeStore {
           const m = fresh?.meta;
           this.log.info('compacted blocks', { tenant, sources: group.length, ...(m ? { ulid: m.ulid, level: m.compaction.level, minTime: m.minTime, maxTime: m.maxTime } : { emptied: true }), ms: Math.round(performance.now() - t0) });
         }
-        const retentionMs = this.retentionOf(tenant);
-        const cutoff = nowMs - retentionMs;
-        const expired = db.blocks.filter((b) => b.meta.maxTime <= cutoff);
-        const expiredRemote = db.remote.filter((r) => r.meta.maxTime <= cutoff);
-        if (expired.length || expiredRemote.length) {
-          db.blocks = db.blocks.filter((b) => b.meta.maxTime > cutoff);
-          db.remote = db.remote.filter((r) => r.meta.maxTime > cutoff);
-          for (const b of expired) {
-            if (db.uploaded.has(b.meta.ulid)) this.marks.push({ tenant, ulid: b.meta.ulid, why: 'past retention' });
-            deleteBlock(b);
-          }
-          for (const r of expiredRemote) {
-            this.marks.push({ tenant, ulid: r.meta.ulid, why: 'past retention' });
-            this.bucket?.cache.drop(r);
-          }
-          deleted += expired.length + expiredRemote.length;
-          this.log.info('deleted blocks past retention', { tenant, blocks: expired.length + expiredRemote.length, retentionDays: retentionMs / 86_400_000 });
+        downsampled += await this.downsample(tenant, db, levels, nowMs, ready(), merge);
+        const expired = new Set([...db.blocks.map((b) => b.meta), ...db.remote.map((r) => r.meta)].filter((m) => m.maxTime <= this.cutoff(tenant, resolutionOf(m), nowMs)).map((m) => m.ulid));
+        if (expired.size) {
+          this.retire(tenant, db, expired, 'past retention');
+          deleted += expired.size;
+          this.log.info('deleted blocks past retention', { tenant, blocks: expired.size, retentionDays: this.retentionOf(tenant) / 86_400_000 });
         }
       }
-      return { compactions, deleted };
+      return { compactions, downsampled, deleted };
     } finally {
       this.compacting = false;
+    }
+  }
+
+  /** Make the downsampled blocks the planner asks for; returns how many were made. */
+  private async downsample(tenant: string, db: TenantDB, levels: readonly number[], nowMs: number, ready: BlockReader[], merge: MergeRunner): Promise<number> {
+    const tiers = this.tiersOf(tenant);
+    if (!(tiers[RES_5M] > 0) && !(tiers[RES_1H] > 0)) return 0;
+    const jobs = planDownsampling({
+      ready,
+      all: [...db.blocks.map((b) => b.meta), ...db.remote.map((r) => r.meta)],
+      tiers: { [RES_5M]: tiers[RES_5M] > 0, [RES_1H]: tiers[RES_1H] > 0 },
+      rawLevelMs: levels[Math.min(2, levels.length - 1)]!,
+      windowMs: levels[levels.length - 1]!,
+      rawCutoff: this.cutoff(tenant, RES_RAW, nowMs),
+      m5Cutoff: this.cutoff(tenant, RES_5M, nowMs),
+    });
+    let made = 0;
+    for (const job of jobs) {
+      if (job.sources.some((b) => !db.blocks.includes(b))) continue; // gone meanwhile (an earlier job replaced it)
+      const t0 = performance.now();
+      const deletions = db.deletions.map(({ selector, mint, maxt }) => ({ selector, mint, maxt }));
+      const dir = await merge(db.paths!.blocksDir, job.sources, { res: job.res, deletions });
+      if (!dir) continue; // deletions left nothing to keep
+      const fresh = BlockReader.open(dir);
+      db.blocks = [...db.blocks, fresh].sort((a, b) => a.meta.minTime - b.meta.minTime);
+      if (job.replaces.length) this.retire(tenant, db, new Set(job.replaces.map((m) => m.ulid)), `replaced by downsampled block ${fresh.meta.ulid}`);
+      made++;
+      this.log.info('downsampled blocks', { tenant, tier: tierName(job.res), sources: job.sources.length, ulid: fresh.meta.ulid, minTime: fresh.meta.minTime, maxTime: fresh.meta.maxTime, replaced: job.replaces.length, ms: Math.round(performance.now() - t0) });
+    }
+    return made;
+  }
+
+  /** Drop blocks (local or bucket-only) from this node; those in the bucket get deletion marks. */
+  private retire(tenant: string, db: TenantDB, ulids: ReadonlySet<string>, why: string): void {
+    const local = db.blocks.filter((b) => ulids.has(b.meta.ulid));
+    const remote = db.remote.filter((r) => ulids.has(r.meta.ulid));
+    db.blocks = db.blocks.filter((b) => !ulids.has(b.meta.ulid));
+    db.remote = db.remote.filter((r) => !ulids.has(r.meta.ulid));
+    for (const b of local) {
+      if (db.uploaded.has(b.meta.ulid)) this.marks.push({ tenant, ulid: b.meta.ulid, why });
+      deleteBlock(b);
+    }
+    for (const r of remote) {
+      this.marks.push({ tenant, ulid: r.meta.ulid, why });
+      this.bucket?.cache.drop(r);
     }
   }
 

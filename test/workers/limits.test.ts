@@ -24,11 +24,16 @@ describe('tenant limits', () => {
     expect(r.status).toBe(200);
     const all = (await r.json()) as any;
     expect(all).toMatchObject({ maxLabelNamesPerSeries: 12, shards: 3, ingestionRate: 500_000, retentionSeconds: 30 * 86_400 });
-    expect(Object.keys(all)).toHaveLength(17);
+    expect(Object.keys(all)).toHaveLength(19);
     expect(((await (await admin('GET', '/tenants/lim-admin')).json()) as any).overrides).toEqual({ maxLabelNamesPerSeries: 12, shards: 3 });
 
     const withRetention = await admin('POST', '/tenants', { id: 'lim-retention', retention: { raw: '1w' } });
     expect(((await withRetention.json()) as any).limits.retentionSeconds).toBe(604_800);
+    const tiers = await admin('POST', '/tenants', { id: 'lim-tiers', retention: { raw: '30d', '5m': '1y', '1h': 157_680_000 } });
+    expect(((await tiers.json()) as any).limits).toMatchObject({ retentionSeconds: 2_592_000, retention5mSeconds: 31_536_000, retention1hSeconds: 157_680_000 });
+    const badTier = await admin('POST', '/tenants', { id: 'lim-tiers-2', retention: { raw: '30d', '5m': -1 } });
+    expect(badTier.status).toBe(400);
+    expect(((await badTier.json()) as any).error).toMatch(/expected number to be >=0\s+→ at retention.5m/);
     const badRetention = await admin('POST', '/tenants', { id: 'lim-retention-2', retention: { raw: 'forever' } });
     expect(badRetention.status).toBe(400);
     expect(((await badRetention.json()) as any).error).toMatch(/retention.raw must be seconds, or a duration such as "30d"/);
@@ -146,7 +151,7 @@ describe('admin API description', () => {
     expect(create).toMatchObject({ type: 'object', required: ['id'], additionalProperties: false });
     expect(create.properties.id.pattern).toBe('^[a-z0-9-]{1,63}$');
     const patch = doc.paths['/tenants/{id}/limits'].patch.requestBody.content['application/json'].schema;
-    expect(Object.keys(patch.properties)).toHaveLength(17);
+    expect(Object.keys(patch.properties)).toHaveLength(19);
     expect(patch.properties.ingestionRate).toMatchObject({ type: 'integer', minimum: 1 });
     // What the document says is refused is refused.
     expect((await admin('POST', '/tenants', { id: 'doc-check', surprise: true })).status).toBe(400);

@@ -8,8 +8,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ErrorIds, IsobarError } from '../../wire/errors.js';
 import { TENANT_ID_RE } from '../../durable/tenant-registry.js';
-import { LimitsPatchSchema, LimitsSchema, RetentionSchema } from '../../durable/limits.js';
-import { importPath, INTERNAL_PREFIX, RETENTION_HEADER, type NodeUsage } from '../../wire/internal-api.js';
+import { LimitsPatchSchema, LimitsSchema, RetentionSchema, retentionLimits, retentionSpec } from '../../durable/limits.js';
+import { importPath, INTERNAL_PREFIX, retentionHeaders, type NodeUsage } from '../../wire/internal-api.js';
 import { transportFrom } from '../../durable/transport.js';
 import type { AppEnv } from './context.js';
 import { openApiDocument } from './openapi.js';
@@ -20,7 +20,7 @@ export const CreateTenant = z
     id: z.string().regex(TENANT_ID_RE, 'tenant ids are 1-63 characters of [a-z0-9-]'),
     name: z.string().max(200).optional(),
     limits: LimitsPatchSchema.optional(),
-    /** Shorthand for limits.retentionSeconds (`{"raw": "90d"}`). */
+    /** Shorthand for limits.retentionSeconds and the tiers' (`{"raw": "30d", "5m": "1y", "1h": "5y"}`). */
     retention: RetentionSchema.optional(),
     /** Shorthand for limits.shards. */
     shards: LimitsSchema.shape.shards.optional(),
@@ -74,7 +74,7 @@ export function adminApp(): Hono<AppEnv> {
     const parsed = CreateTenant.safeParse(await c.req.json().catch(() => undefined));
     if (!parsed.success) return jsonError(400, ErrorIds.badParameter, z.prettifyError(parsed.error));
     const { id, name, limits, shards, retention } = parsed.data;
-    const t = await registry(c.env).createTenant(id, name ?? id, { ...limits, ...(shards ? { shards } : {}), ...(retention ? { retentionSeconds: retention.raw } : {}) });
+    const t = await registry(c.env).createTenant(id, name ?? id, { ...limits, ...(shards ? { shards } : {}), ...(retention ? retentionLimits(retention) : {}) });
     if (t === 'exists') return jsonError(409, ErrorIds.badParameter, `tenant ${parsed.data.id} already exists`);
     if (t === 'deleting') return jsonError(409, ErrorIds.badParameter, `tenant ${parsed.data.id} was deleted and its data is still being removed; try again in a minute`);
     return c.json(t, 201);
@@ -185,7 +185,7 @@ export function adminApp(): Hono<AppEnv> {
     return relay(
       await importNode(c, id).fetch(`${importPath(id, c.req.param('ulid'))}/commit`, {
         method: 'POST',
-        headers: { [RETENTION_HEADER]: String(t.limits.retentionSeconds) },
+        headers: retentionHeaders(retentionSpec(t.limits)),
         signal: AbortSignal.timeout(10 * 60_000),
       }),
     );

@@ -22,7 +22,7 @@
 import type { Context } from 'hono';
 import { ErrorIds, IsobarError, type ErrorId } from '../../wire/errors.js';
 import type { AppendAck, Backlogged, RateLimited, TenantGone } from '../../durable/shard-coordinator.js';
-import { howToRaise, type Limits } from '../../durable/limits.js';
+import { howToRaise, retentionSpec, type Limits } from '../../durable/limits.js';
 import { admitNewSeries, admittedSeries, knownSeries, metricOf, type NewSeries, type Refusal } from './series-limits.js';
 import { jumpHash } from '../../wire/hash.js';
 import { createLogger, errorFields } from '../../wire/log.js';
@@ -193,7 +193,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
         coordinator(shard).append(principal.tenant, shard, wholeBody ? [body] : recordsOf(raw, b), {
           quota: quota(b),
           generation: principal.generation,
-          retentionSeconds: limits.retentionSeconds,
+          retention: retentionSpec(limits),
           maxLogBytes: limits.commitLogMaxBytes,
           ...(i === 0 && rejected > 0 ? { rejected: refusedHere } : {}), // counted once, with the first shard's append
         }),

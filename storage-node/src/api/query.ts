@@ -64,6 +64,18 @@ async function guard(fn: () => Promise<QueryResult>): Promise<QueryResult> {
   }
 }
 
+/**
+ * Thanos's `max_source_resolution`: the coarsest downsampled tier a query may
+ * read, `raw` (or 0s), `5m`, `1h`, or `auto` (the default: the coarsest that fits).
+ */
+function withResolutionParam(params: URLSearchParams, opts: EngineOptions): EngineOptions {
+  const raw = params.get('max_source_resolution');
+  if (raw === null || raw === '' || raw === 'auto') return opts;
+  const ms = raw === 'raw' ? 0 : durationParam('max_source_resolution', raw);
+  if (!(ms >= 0)) throw new ParamError(`invalid parameter "max_source_resolution": ${JSON.stringify(raw)} is not raw, 5m, 1h, auto or a duration`);
+  return { ...opts, maxResolutionMs: ms };
+}
+
 /** Prometheus's `timeout` parameter: it can shorten the configured timeout, never lengthen it. */
 function withTimeoutParam(params: URLSearchParams, opts: EngineOptions): EngineOptions {
   const raw = params.get('timeout');
@@ -75,18 +87,19 @@ function withTimeoutParam(params: URLSearchParams, opts: EngineOptions): EngineO
 
 export function queryApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): Promise<QueryResult> {
   return guard(async () => {
-    opts = withTimeoutParam(params, opts);
+    opts = withResolutionParam(params, withTimeoutParam(params, opts));
     const q = params.get('query') ?? '';
     const t = parseTime('time', params.get('time') ?? undefined, Date.now());
     const expr = parsePromQL(q);
-    const v = await new Engine(db, opts).instantAsync(expr, t);
-    return { status: 200, body: successJson(valueJson(v, t)) };
+    const engine = new Engine(db, opts);
+    const v = await engine.instantAsync(expr, t);
+    return { status: 200, body: successJson(valueJson(v, t), [], engine.infos) };
   });
 }
 
 export function queryRangeApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): Promise<QueryResult> {
   return guard(async () => {
-    opts = withTimeoutParam(params, opts);
+    opts = withResolutionParam(params, withTimeoutParam(params, opts));
     const start = parseTime('start', params.get('start') ?? '', NaN);
     const end = parseTime('end', params.get('end') ?? '', NaN);
     if (Number.isNaN(start)) throw new ParamError('invalid parameter "start": cannot parse "" to a valid timestamp');
@@ -97,8 +110,9 @@ export function queryRangeApi(db: TenantDB | undefined, params: URLSearchParams,
     const expr = parsePromQL(params.get('query') ?? '');
     const t = expr.kind === 'string' ? null : expr;
     if (!t) throw new ParamError(`invalid parameter "query": invalid expression type "string" for range query, must be Scalar or instant Vector`);
-    const series = await new Engine(db, opts).rangeAsync(expr, start, end, step);
-    return { status: 200, body: successJson(valueJson({ type: 'matrix', series }, end)) };
+    const engine = new Engine(db, opts);
+    const series = await engine.rangeAsync(expr, start, end, step);
+    return { status: 200, body: successJson(valueJson({ type: 'matrix', series }, end), [], engine.infos) };
   });
 }
 

@@ -27,3 +27,9 @@ export const BlockMetaSchema = z.object({
 }).loose();
 
 export type BlockMeta = z.infer<typeof BlockMetaSchema>;
+
+/** meta.json's downsampling resolution (ms; 0 for raw blocks and blocks without the Thanos section). */
+export function resolutionOf(meta: BlockMeta): number {
+  const r = (meta as { thanos?: { downsample?: { resolution?: unknown } } }).thanos?.downsample?.resolution;
+  return typeof r === 'number' && r > 0 ? r : 0;
+}

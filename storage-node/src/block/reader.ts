@@ -15,7 +15,8 @@ import { intersect, subtract, unionAll } from '../head/postings.js';
 import type { Matcher } from '../model/matcher.js';
 import { CHUNKS_DIR, CHUNKS_HEADER_BYTES, CHUNKS_MAGIC, INDEX_FILE, INDEX_MAGIC, META_FILE, SERIES_ALIGN, TOC_BYTES, TOMBSTONES_FILE, segmentName } from './filenames.js';
 import type { ChunkMeta } from './index-writer.js';
-import { BlockMetaSchema, type BlockMeta } from './meta.js';
+import { BlockMetaSchema, resolutionOf, type BlockMeta } from './meta.js';
+import { ENCODING_AGGR } from '../downsample/aggr-chunk.js';
 import { decodeTombstones, type Tombstone } from './tombstones.js';
 
 /** `len` bytes at `pos` of an open file (fewer at its end). */
@@ -246,7 +247,12 @@ export class BlockReader {
     return s;
   }
 
-  /** The XOR data of the chunk at `ref`, checksum verified. */
+  /** The encoding every chunk of this block has: XOR, or aggregate chunks in a downsampled block. */
+  get chunkEncoding(): number {
+    return resolutionOf(this.meta) > 0 ? ENCODING_AGGR : ENCODING_XOR;
+  }
+
+  /** The data of the chunk at `ref` (XOR, or an aggregate chunk in a downsampled block), checksum verified. */
   chunk(ref: number): Uint8Array {
     if (this.chunkSource) {
       const data = this.chunkSource.chunk(ref);
@@ -268,7 +274,7 @@ export class BlockReader {
     if (crc32c(win, start, start + 1 + len) !== new DataView(win.buffer, win.byteOffset).getUint32(start + 1 + len)) {
       throw new CorruptionError(where, off, 'chunk checksum mismatch');
     }
-    if (encoding !== ENCODING_XOR) throw new CorruptionError(where, off, `chunk encoding ${encoding} is not XOR (native histograms are not read yet)`);
+    if (encoding !== this.chunkEncoding) throw new CorruptionError(where, off, `chunk encoding ${encoding} is not ${this.chunkEncoding === ENCODING_XOR ? 'XOR (native histograms are not read yet)' : `an aggregate chunk (${ENCODING_AGGR}) in a downsampled block`}`);
     return win.subarray(start + 1, start + 1 + len);
   }
 

@@ -17,8 +17,10 @@ import { compareLabelsUtf8 } from './utf8-order.js';
 export interface BlockChunk {
   minT: number;
   maxT: number;
-  /** XOR chunk bytes (u16 sample count header first). */
+  /** Chunk bytes, u16 sample (or window) count first: XOR unless `encoding` says otherwise. */
   data: Uint8Array;
+  /** The chunk file's encoding byte (ENCODING_XOR when absent; ENCODING_AGGR in downsampled blocks). */
+  encoding?: number;
 }
 
 export interface BlockSeriesInput {
@@ -38,6 +40,8 @@ export interface WriteBlockOptions {
   ulid?: string;
   /** For tests: the chunk segment size cap. */
   maxSegmentBytes?: number;
+  /** meta.json's time range when it is wider than the chunks' (a downsampled block keeps its sources'). */
+  span?: { minTime: number; maxTime: number };
   /** More meta.json sections (`thanos`, `isobar`: storage-node/src/bucket/layout.ts). */
   sections?: Record<string, unknown>;
 }
@@ -81,7 +85,7 @@ export function writeBlock(parentDir: string, input: readonly BlockSeriesInput[]
       numChunks++;
       if (c.minT < minT) minT = c.minT;
       if (c.maxT > maxT) maxT = c.maxT;
-      return { minT: c.minT, maxT: c.maxT, ref: chunks.write(ENCODING_XOR, c.data) };
+      return { minT: c.minT, maxT: c.maxT, ref: chunks.write(c.encoding ?? ENCODING_XOR, c.data) };
     });
     indexSeries.push({ labels: s.labels, chunks: metas });
   }
@@ -90,8 +94,8 @@ export function writeBlock(parentDir: string, input: readonly BlockSeriesInput[]
   writeFileSynced(join(tmp, TOMBSTONES_FILE), encodeTombstones([]));
   const meta: BlockMeta = {
     ulid: id,
-    minTime: minT,
-    maxTime: maxT + 1,
+    minTime: Math.min(minT, opts.span?.minTime ?? Infinity),
+    maxTime: Math.max(maxT + 1, opts.span?.maxTime ?? -Infinity),
     stats: { numSamples, numSeries: series.length, numChunks },
     compaction: { level: opts.level ?? 1, sources: opts.sources ?? [id], ...(opts.parents ? { parents: opts.parents } : {}) },
     version: META_VERSION,

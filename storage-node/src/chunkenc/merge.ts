@@ -9,6 +9,17 @@
  */
 import { SAMPLES_PER_CHUNK, XorAppender, XorIterator } from './xor.js';
 
+const STALE_HI = 0x7ff00000;
+const STALE_LO = 0x00000002;
+
+/** Prometheus's staleness marker, by its exact bits (read from the column, never through a JS value). */
+export function isStale(v: Float64Array, i: number): boolean {
+  const x = v[i]!;
+  if (x === x) return false; // not NaN: the common case, no bit inspection
+  const u = new Uint32Array(v.buffer, v.byteOffset + i * 8, 2);
+  return u[1] === STALE_HI && u[0] === STALE_LO;
+}
+
 export interface SampleColumns {
   t: Float64Array;
   v: Float64Array;
@@ -77,4 +88,19 @@ export function encodeColumns(c: SampleColumns, from = 0, to = c.n): ChunkRange[
     out.push({ minT: c.t[i]!, maxT: c.t[end - 1]!, data: a.seal() });
   }
   return out;
+}
+
+/** The columns without samples inside any of the intervals (the same object when none applies). */
+export function withoutIntervals(c: SampleColumns, intervals: ReadonlyArray<readonly [number, number]>): SampleColumns {
+  const t = new Float64Array(c.n);
+  const v = new Float64Array(c.n);
+  let n = 0;
+  for (let i = 0; i < c.n; i++) {
+    const ts = c.t[i]!;
+    if (intervals.some(([lo, hi]) => ts >= lo && ts <= hi)) continue;
+    t[n] = ts;
+    v.set(c.v.subarray(i, i + 1), n); // copies the bits: staleness markers stay markers
+    n++;
+  }
+  return n === c.n ? c : { t, v, n };
 }

@@ -13,7 +13,7 @@
 import { rmSync } from 'node:fs';
 import { encodeColumns, mergeChunks } from '../chunkenc/merge.js';
 import { XorAppender, XorIterator } from '../chunkenc/xor.js';
-import { BlockReader } from '../block/reader.js';
+import { BlockReader, type BlockSeries } from '../block/reader.js';
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
 import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/writer.js';
 import type { BlockMeta } from '../block/meta.js';
@@ -64,44 +64,63 @@ interface Cursor {
 }
 
 /**
- * Merge blocks into one; returns the new block (the caller swaps readers and
- * deletes sources), or undefined when deletions left no sample at all.
+ * The series of several blocks in label order, each once, with the block
+ * series that hold it (in `sources` order). Reads one series at a time.
  */
-export function compactBlocks(parentDir: string, sources: readonly BlockReader[]): { dir: string; meta: BlockMeta } | undefined {
+export function* mergedSeries(sources: readonly BlockReader[]): Generator<{ labels: string[]; parts: Array<{ reader: BlockReader; series: BlockSeries }> }> {
   const cursors: Cursor[] = sources.map((reader) => {
     const c: Cursor = { reader, refs: reader.allPostings(), i: 0, labels: undefined };
     advance(c);
     return c;
   });
-  const out: BlockSeriesInput[] = [];
-  const it = new XorIterator();
   for (;;) {
     let min: string[] | undefined;
     for (const c of cursors) if (c.labels && (!min || compareLabelsUtf8(c.labels, min) < 0)) min = c.labels;
-    if (!min) break;
-    const parts: BlockChunk[] = [];
-    let fromSources = 0;
+    if (!min) return;
+    const parts: Array<{ reader: BlockReader; series: BlockSeries }> = [];
     for (const c of cursors) {
       if (!c.labels || compareLabelsUtf8(c.labels, min) !== 0) continue;
-      fromSources++;
-      const s = c.reader.series(c.refs[c.i - 1]!);
-      const stones = c.reader.tombstones.filter((t) => t.ref === s.ref);
-      for (const m of s.chunks) {
-        if (stones.some((t) => t.minT <= m.minT && t.maxT >= m.maxT)) continue; // wholly deleted
-        parts.push({ minT: m.minT, maxT: m.maxT, data: deleteRanges(c.reader.chunk(m.ref), stones, it) });
-      }
+      parts.push({ reader: c.reader, series: c.reader.series(c.refs[c.i - 1]!) });
       advance(c);
     }
+    yield { labels: min, parts };
+  }
+}
+
+/** The XOR chunks of a block series overlapping nothing deleted, tombstoned samples left out. */
+export function liveChunks(reader: BlockReader, s: BlockSeries, it = new XorIterator()): BlockChunk[] {
+  const stones = reader.tombstones.filter((t) => t.ref === s.ref);
+  const out: BlockChunk[] = [];
+  for (const m of s.chunks) {
+    if (stones.some((t) => t.minT <= m.minT && t.maxT >= m.maxT)) continue; // wholly deleted
+    out.push({ minT: m.minT, maxT: m.maxT, data: deleteRanges(reader.chunk(m.ref), stones, it) });
+  }
+  return out;
+}
+
+/**
+ * Merge blocks into one; returns the new block (the caller swaps readers and
+ * deletes sources), or undefined when deletions left no sample at all.
+ */
+export function compactBlocks(parentDir: string, sources: readonly BlockReader[]): { dir: string; meta: BlockMeta } | undefined {
+  const out: BlockSeriesInput[] = [];
+  const it = new XorIterator();
+  for (const { labels, parts: held } of mergedSeries(sources)) {
+    const parts: BlockChunk[] = held.flatMap((p) => liveChunks(p.reader, p.series, it));
     parts.sort((a, b) => a.minT - b.minT);
     const overlap = parts.some((p, i) => i > 0 && p.minT <= parts[i - 1]!.maxT);
-    const chunks = fromSources === 1 && !overlap ? parts.filter((p) => p.data.length > 2) : rechunk(parts);
-    if (chunks.length > 0) out.push({ labels: min, chunks });
+    const chunks = held.length === 1 && !overlap ? parts.filter((p) => p.data.length > 2) : rechunk(parts);
+    if (chunks.length > 0) out.push({ labels, chunks });
   }
   if (out.length === 0) return undefined;
   const parents = sources.map((b) => ({ ulid: b.meta.ulid, minTime: b.meta.minTime, maxTime: b.meta.maxTime }));
   const level = Math.max(...sources.map((b) => b.meta.compaction.level)) + 1;
-  const srcIds = [...new Set(sources.flatMap((b) => b.meta.compaction.sources ?? [b.meta.ulid]))].sort();
-  return writeBlock(parentDir, out, { level, sources: srcIds, parents, sections: mergedSections(sources.map((b) => b.meta)) });
+  return writeBlock(parentDir, out, { level, sources: sourcesOf(sources), parents, sections: mergedSections(sources.map((b) => b.meta)) });
+}
+
+/** The level-1 blocks a set of blocks was made from (ULIDs, sorted). */
+export function sourcesOf(blocks: readonly { meta: BlockMeta }[]): string[] {
+  return [...new Set(blocks.flatMap((b) => b.meta.compaction.sources ?? [b.meta.ulid]))].sort();
 }
 
 function advance(c: Cursor): void {

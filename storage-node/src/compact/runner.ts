@@ -5,18 +5,33 @@
 import { Worker } from 'node:worker_threads';
 import type { BlockReader } from '../block/reader.js';
 import { compactBlocks } from './compactor.js';
+import { deletionFilter, downsampleBlocks, type DeletionSpec } from '../downsample/downsample.js';
 
-/** Merge `sources` into a new block under `parentDir`; resolves to the new block's folder (undefined: nothing was left). */
-export type MergeRunner = (parentDir: string, sources: readonly BlockReader[]) => Promise<string | undefined>;
+/** Instead of merging: downsample the sources to `res`, leaving out the deletions in force. */
+export interface DownsampleTask {
+  res: number;
+  deletions: DeletionSpec[];
+}
 
-export const mergeInThread: MergeRunner = async (parentDir, sources) => compactBlocks(parentDir, sources)?.dir;
+/**
+ * Merge `sources` into a new block under `parentDir` (or downsample them);
+ * resolves to the new block's folder (undefined: nothing was left).
+ */
+export type MergeRunner = (parentDir: string, sources: readonly BlockReader[], downsample?: DownsampleTask) => Promise<string | undefined>;
+
+/** One merge or downsampling, on the calling thread (the worker thread's body too). */
+export function runMerge(parentDir: string, sources: readonly BlockReader[], downsample?: DownsampleTask): string | undefined {
+  return (downsample ? downsampleBlocks(parentDir, sources, downsample.res, deletionFilter(downsample.deletions)) : compactBlocks(parentDir, sources))?.dir;
+}
+
+export const mergeInThread: MergeRunner = async (parentDir, sources, downsample) => runMerge(parentDir, sources, downsample);
 
 /** A runner backed by one long-lived worker thread running `workerFile` (compact-worker.mjs). */
 export function workerRunner(workerFile: URL): { run: MergeRunner; close: () => Promise<number> } {
   const worker = new Worker(workerFile);
   worker.unref();
   let queue: Promise<unknown> = Promise.resolve();
-  const run: MergeRunner = (parentDir, sources) => {
+  const run: MergeRunner = (parentDir, sources, downsample) => {
     const job = queue.then(
       () =>
         new Promise<string | undefined>((resolve, reject) => {
@@ -31,7 +46,7 @@ export function workerRunner(workerFile: URL): { run: MergeRunner; close: () => 
           };
           worker.once('message', onMessage);
           worker.once('error', onError);
-          worker.postMessage({ parentDir, sources: sources.map((s) => s.dir) });
+          worker.postMessage({ parentDir, sources: sources.map((s) => s.dir), downsample });
         }),
     );
     queue = job.catch(() => {});

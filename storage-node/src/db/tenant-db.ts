@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeColumns, mergeChunks, type ChunkRange, type SampleColumns } from '../chunkenc/merge.js';
+import { encodeColumns, mergeChunks, withoutIntervals, type ChunkRange, type SampleColumns } from '../chunkenc/merge.js';
 import { TMP_BLOCK_SUFFIX } from '../block/filenames.js';
 import { BlockReader, listBlocks } from '../block/reader.js';
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
@@ -20,6 +20,10 @@ import type { Matcher } from '../model/matcher.js';
 import { Wal } from '../wal/wal.js';
 import type { BlockCache, RemoteBlock } from '../bucket/remote-block.js';
 import { UPLOADED_MARKER } from '../bucket/shipper.js';
+import { resolutionOf } from '../block/meta.js';
+import { decodeAggrChunk, emptyAggr, type AggrColumns } from '../downsample/aggr-chunk.js';
+
+const RES_RAW = 0;
 
 /** Default block range: Prometheus's 2 h. */
 export const DEFAULT_BLOCK_RANGE_MS = 2 * 60 * 60 * 1000;
@@ -49,19 +53,19 @@ export interface Deletion {
   maxt: number;
 }
 
-/** The columns without samples inside any of the intervals (the same object when none applies). */
-function withoutIntervals(c: SampleColumns, intervals: ReadonlyArray<readonly [number, number]>): SampleColumns {
-  const t = new Float64Array(c.n);
-  const v = new Float64Array(c.n);
-  let n = 0;
-  for (let i = 0; i < c.n; i++) {
-    const ts = c.t[i]!;
-    if (intervals.some(([lo, hi]) => ts >= lo && ts <= hi)) continue;
-    t[n] = ts;
-    v.set(c.v.subarray(i, i + 1), n); // copies the bits: staleness markers stay markers
-    n++;
-  }
-  return n === c.n ? c : { t, v, n };
+/** Aggregate windows without those whose time is inside any of the intervals. */
+function withoutWindows(c: AggrColumns, intervals: ReadonlyArray<readonly [number, number]>): AggrColumns {
+  const keep: number[] = [];
+  for (let i = 0; i < c.n; i++) if (!intervals.some(([lo, hi]) => c.t[i]! >= lo && c.t[i]! <= hi)) keep.push(i);
+  if (keep.length === c.n) return c;
+  const out = emptyAggr(Math.max(1, keep.length));
+  out.n = keep.length;
+  out.rawFirst = c.rawFirst;
+  out.rawLast = c.rawLast;
+  keep.forEach((i, j) => {
+    for (const k of ['t', 'count', 'sum', 'min', 'max', 'counter'] as const) out[k][j] = c[k][i]!;
+  });
+  return out;
 }
 
 export class TenantDB {
@@ -130,11 +134,16 @@ export class TenantDB {
     return metas;
   }
 
-  /** Local blocks and (prepared) bucket blocks overlapping [mint, maxt]. */
-  private overlapping(mint: number, maxt: number): BlockReader[] {
-    const out = this.blocks.filter((b) => b.meta.minTime <= maxt && b.meta.maxTime > mint);
+  /**
+   * Local blocks and (prepared) bucket blocks overlapping [mint, maxt]: of one
+   * resolution (raw, 0, unless said), or of any (`'any'`: label lookups, where
+   * downsampled blocks hold the same series).
+   */
+  private overlapping(mint: number, maxt: number, res: number | 'any' = RES_RAW): BlockReader[] {
+    const fits = (m: BlockReader['meta']) => m.minTime <= maxt && m.maxTime > mint && (res === 'any' || resolutionOf(m) === res);
+    const out = this.blocks.filter((b) => fits(b.meta));
     for (const r of this.remote) {
-      if (!(r.meta.minTime <= maxt && r.meta.maxTime > mint)) continue;
+      if (!fits(r.meta)) continue;
       if (!r.reader) throw new Error(`bucket block ${this.tenant}/${r.meta.ulid} read without prepare()`);
       out.push(r.reader);
     }
@@ -146,13 +155,19 @@ export class TenantDB {
    * overlaps and, with `chunksFor`, fetch the chunks those selectors need.
    * The read must follow at once (no await in between): see remote-block.ts.
    */
-  async prepare(mint: number, maxt: number, chunksFor?: readonly (readonly Matcher[])[]): Promise<void> {
-    const hit = this.remote.filter((r) => r.meta.minTime <= maxt && r.meta.maxTime > mint);
+  async prepare(mint: number, maxt: number, chunksFor?: readonly (readonly Matcher[])[], parts?: ReadonlyArray<{ res: number; mint: number; maxt: number }>): Promise<void> {
+    // With `parts`, only blocks of each part's resolution in its range (a read through downsampled tiers).
+    const ranges = parts ?? [{ res: -1, mint, maxt }];
+    const hit: Array<{ r: RemoteBlock; mint: number; maxt: number }> = [];
+    for (const r of this.remote) {
+      const p = ranges.find((x) => (x.res < 0 || x.res === resolutionOf(r.meta)) && r.meta.minTime <= x.maxt && r.meta.maxTime > x.mint);
+      if (p) hit.push({ r, mint: p.mint, maxt: p.maxt });
+    }
     if (hit.length === 0) return;
     const epoch = this.cache?.begin();
     try {
-      await Promise.all(hit.map((r) => r.openIndex()));
-      if (chunksFor) for (const ms of chunksFor) await Promise.all(hit.map((r) => r.prefetch(ms, mint, maxt)));
+      await Promise.all(hit.map((h) => h.r.openIndex()));
+      if (chunksFor) for (const ms of chunksFor) await Promise.all(hit.map((h) => h.r.prefetch(ms, h.mint, h.maxt)));
     } finally {
       if (epoch !== undefined) this.cache!.end(epoch);
     }
@@ -185,8 +200,8 @@ export class TenantDB {
   addDeletion(d: Deletion): Map<BlockReader, Array<{ ref: number; minT: number; maxT: number }>> {
     this.deletions.push(d);
     const stones = new Map<BlockReader, Array<{ ref: number; minT: number; maxT: number }>>();
-    // Local blocks only: bucket blocks have the deletion applied when read (and in deletions.json).
-    for (const b of this.blocks.filter((x) => x.meta.minTime <= d.maxt && x.meta.maxTime > d.mint)) {
+    // Local raw blocks only: bucket and downsampled blocks have the deletion applied when read (and in deletions.json).
+    for (const b of this.blocks.filter((x) => x.meta.minTime <= d.maxt && x.meta.maxTime > d.mint && resolutionOf(x.meta) === RES_RAW)) {
       const add = [...b.postingsFor(d.matchers)].map((ref) => ({ ref, minT: Math.max(d.mint, b.meta.minTime), maxT: Math.min(d.maxt, b.meta.maxTime) }));
       if (add.length) stones.set(b, add);
     }
@@ -198,7 +213,7 @@ export class TenantDB {
     if (this.deletions.length > 0) return this.seriesLabelsAfterDeletions(sets, mint, maxt);
     const out = new Map<string, Labels>();
     for (const ms of sets) for (const s of this.head.select(ms, mint, maxt)) out.set(key(s.labels), s.labels);
-    for (const b of this.overlapping(mint, maxt)) {
+    for (const b of this.overlapping(mint, maxt, 'any')) {
       for (const ms of sets) {
         for (const ref of b.postingsFor(ms)) {
           const s = b.series(ref);
@@ -220,7 +235,7 @@ export class TenantDB {
     const names = new Set<string>();
     if (sets.length === 0 && this.deletions.length === 0) {
       for (const n of this.head.labelNames(mint, maxt)) names.add(n);
-      for (const b of this.overlapping(mint, maxt)) for (const n of b.labelNames()) names.add(n);
+      for (const b of this.overlapping(mint, maxt, 'any')) for (const n of b.labelNames()) names.add(n);
     } else {
       for (const ls of this.seriesLabels(sets.length ? sets : [[]], mint, maxt)) for (let i = 0; i < ls.length; i += 2) names.add(ls[i]!);
     }
@@ -231,7 +246,7 @@ export class TenantDB {
     const values = new Set<string>();
     if (sets.length === 0 && this.deletions.length === 0) {
       for (const v of this.head.labelValues(name, mint, maxt)) values.add(v);
-      for (const b of this.overlapping(mint, maxt)) for (const v of b.labelValues(name)) values.add(v);
+      for (const b of this.overlapping(mint, maxt, 'any')) for (const v of b.labelValues(name)) values.add(v);
     } else {
       for (const ls of this.seriesLabels(sets.length ? sets : [[]], mint, maxt)) for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) values.add(ls[i + 1]!);
     }
@@ -282,6 +297,50 @@ export class TenantDB {
       if (cols.n > 0) out.push({ labels: e.labels, ...cols });
     }
     return out;
+  }
+
+  /**
+   * Where a downsampled tier has data: from its oldest block's start to its
+   * newest block's end (exclusive); undefined without blocks of `res`.
+   */
+  tierSpan(res: number): { minTime: number; maxTime: number } | undefined {
+    let minTime = Infinity;
+    let maxTime = -Infinity;
+    for (const m of [...this.blocks.map((b) => b.meta), ...this.remote.map((r) => r.meta)]) {
+      if (resolutionOf(m) !== res) continue;
+      minTime = Math.min(minTime, m.minTime);
+      maxTime = Math.max(maxTime, m.maxTime);
+    }
+    return maxTime > minTime ? { minTime, maxTime } : undefined;
+  }
+
+  /**
+   * The downsampled windows of resolution `res` of the series matching
+   * `matchers` that overlap [mint, maxt]: per series its aggregate chunks,
+   * decoded, in time order. Deletions in force drop the windows whose time
+   * falls inside them (downsampled data is deleted at window granularity).
+   */
+  selectAggregates(matchers: readonly Matcher[], mint: number, maxt: number, res: number): Array<{ labels: Labels; chunks: AggrColumns[] }> {
+    const acc = new Map<string, { labels: Labels; chunks: AggrColumns[] }>();
+    for (const b of this.overlapping(mint, maxt, res)) {
+      for (const ref of b.postingsFor(matchers)) {
+        const s = b.series(ref);
+        let e = acc.get(key(s.labels));
+        for (const c of s.chunks) {
+          if (c.maxT < mint || c.minT > maxt) continue;
+          if (!e) acc.set(key(s.labels), (e = { labels: s.labels, chunks: [] }));
+          e.chunks.push(decodeAggrChunk(b.chunk(c.ref), `block ${b.meta.ulid} chunk ${c.ref}`));
+        }
+      }
+    }
+    const out = [...acc.values()];
+    for (const e of out) {
+      e.chunks.sort((a, b) => a.t[0]! - b.t[0]!);
+      if (this.deletions.length === 0) continue;
+      const iv = this.deletedIntervals(e.labels);
+      if (iv.length) e.chunks = e.chunks.map((c) => withoutWindows(c, iv)).filter((c) => c.n > 0);
+    }
+    return out.filter((e) => e.chunks.length > 0).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
   }
 
   /** selectColumns as [t, v] pairs (tests and the internal JSON API; NaN payload bits may be lost). */

@@ -32,6 +32,19 @@ export class EncBuf {
     this.buf[this.len++] = b;
   }
 
+  be16(x: number): void {
+    this.ensure(2);
+    this.view.setUint16(this.len, x);
+    this.len += 2;
+  }
+
+  /** A float64, big-endian, bits as they are (NaN payloads kept). */
+  f64(x: number): void {
+    this.ensure(8);
+    this.view.setFloat64(this.len, x);
+    this.len += 8;
+  }
+
   be32(x: number): void {
     this.ensure(4);
     this.view.setUint32(this.len, x >>> 0);
@@ -124,6 +137,20 @@ export class DecBuf {
   byte(): number {
     this.need(1);
     return this.buf[this.pos++]!;
+  }
+
+  be16(): number {
+    this.need(2);
+    const x = this.view.getUint16(this.pos);
+    this.pos += 2;
+    return x;
+  }
+
+  f64(): number {
+    this.need(8);
+    const x = this.view.getFloat64(this.pos);
+    this.pos += 8;
+    return x;
   }
 
   be32(): number {

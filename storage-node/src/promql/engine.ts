@@ -9,13 +9,14 @@
  * __name__ dropped where Prometheus drops it.
  */
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
-import { mergeChunks, type ChunkRange } from '../chunkenc/merge.js';
+import { isStale, mergeChunks, type ChunkRange } from '../chunkenc/merge.js';
 import type { SeriesColumns, TenantDB } from '../db/tenant-db.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import { compileAnchored } from '../model/re2.js';
 import type { AggregateOp, At, BinaryOp, Expr, MatrixSelector, Subquery, VectorMatching, VectorSelector } from './ast.js';
 import { typeOf } from './ast.js';
 import { formatFloat } from './format.js';
+import { fittingResolution, planTiers, rangeView, selectTiered, tierInfo, tierParts, type TierPlan, type View } from './tiers.js';
 
 export class QueryError extends Error {
   constructor(
@@ -44,6 +45,8 @@ export interface EngineOptions {
   peers?: PeerSeries;
   /** Filled in as the query loads samples (usage accounting). */
   stats?: { samples: number };
+  /** The coarsest downsampled tier the query may read (ms; 0: raw samples only). Default: any that fits. */
+  maxResolutionMs?: number;
 }
 
 /** Series another node holds, as compressed chunks. */
@@ -51,11 +54,14 @@ export interface PeerSeries {
   fetch(sel: VectorSelector, mint: number, maxt: number): Promise<Array<{ labels: Labels; chunks: ChunkRange[] }>>;
 }
 
-/** One selector's load: the whole time range the query needs of it. */
+/** One selector's load: the whole time range the query needs of it, and in which view of downsampled data. */
 interface Fetch {
   sel: VectorSelector;
   mint: number;
   maxt: number;
+  view: View;
+  /** A range selector's range (tiers must fit it). */
+  range?: number;
 }
 
 export interface Sample {
@@ -73,6 +79,8 @@ export interface RangeSeries {
   v: Float64Array;
   lo: number;
   hi: number;
+  /** Downsampled `avg_over_time` reads: each point's sample count (its value is their sum). */
+  w?: Float64Array;
 }
 
 /** Values of a window as their own array (for the less common functions). */
@@ -87,9 +95,7 @@ export type Value =
 
 /** How long the async evaluation works before giving the event loop back. */
 const YIELD_MS = 10;
-const STALE_HI = 0x7ff00000;
 const EMPTY = new Float64Array(0);
-const STALE_LO = 0x00000002;
 const NAME = '__name__';
 
 /** Label sets without __name__, cached per (immutable, shared) input set: series keep theirs across steps. */
@@ -135,8 +141,13 @@ export class Engine {
   private readonly signal: AbortSignal | undefined;
   private readonly peers: PeerSeries | undefined;
   private readonly stats: { samples: number } | undefined;
+  private readonly maxResolutionMs: number;
   private points = 0;
-  private loaded = new Map<VectorSelector, Array<SeriesColumns & { hasStale: boolean }>>();
+  private loaded = new Map<VectorSelector, Array<SeriesColumns & { hasStale: boolean; w?: Float64Array }>>();
+  /** Selectors read through downsampled tiers, with the lookback their points need. */
+  private readonly tiered = new Map<VectorSelector, { lookback: number }>();
+  /** Notes for the response's `infos` (which tiers the query read). */
+  readonly infos: string[] = [];
   private samplesLoaded = 0;
 
   constructor(
@@ -152,6 +163,7 @@ export class Engine {
     this.signal = opts.signal;
     this.peers = opts.peers;
     this.stats = opts.stats;
+    this.maxResolutionMs = opts.maxResolutionMs ?? Infinity;
   }
 
   instant(expr: Expr, t: number): Value {
@@ -210,13 +222,58 @@ export class Engine {
     const pending: Fetch[] = [];
     this.plan(expr, lo, hi, ctx, pending);
     this.checkRanges(pending);
+    const plan = this.tierPlan(pending, ctx);
     const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, f.mint, f.maxt))) : [];
     for (let i = 0; i < pending.length; i++) {
       const f = pending[i]!;
-      await this.db?.prepare(f.mint, f.maxt, [f.sel.matchers]); // bucket blocks: indexes and chunks fetched; read at once
-      this.fetch(f.sel, f.mint, f.maxt, remote[i]);
+      // Bucket blocks: indexes and chunks fetched (through tiers: only the blocks read), then read at once.
+      if (plan && f.view !== 'raw') {
+        const mint = this.tieredMint(f, plan);
+        await this.db?.prepare(mint, f.maxt, [f.sel.matchers], tierParts(plan, mint, f.maxt));
+        this.fetchTiered(f, plan, mint);
+      } else {
+        await this.db?.prepare(f.mint, f.maxt, [f.sel.matchers]);
+        this.fetch(f.sel, f.mint, f.maxt, remote[i]);
+      }
       await this.yieldIfDue(ctx);
     }
+  }
+
+  /**
+   * The downsampled tiers this query reads, if any (tiers.ts): the coarsest
+   * whose resolution fits its step and ranges and holds data it needs.
+   * Not with peers: they send raw chunks only, so a query over several nodes reads raw data.
+   */
+  private tierPlan(pending: Fetch[], ctx: Ctx): TierPlan | undefined {
+    const db = this.db;
+    const tiered = pending.filter((f) => f.view !== 'raw');
+    if (!db || this.peers || tiered.length === 0) return undefined;
+    const res = fittingResolution({ step: ctx.step, ranges: tiered.flatMap((f) => (f.range !== undefined ? [f.range] : [])), subquerySteps: this.subquerySteps }, this.maxResolutionMs);
+    if (res === 0) return undefined;
+    const plan = planTiers(db, res, Math.min(...tiered.map((f) => f.mint)));
+    if (plan) this.infos.push(tierInfo(plan));
+    return plan;
+  }
+
+  /** Plain selectors look back at least one window through tiers: a window's point is its last sample's time. */
+  private tieredLookback(f: Fetch, plan: TierPlan): number {
+    return f.range === undefined ? Math.max(this.lookback, plan.segments[0]!.res) : this.lookback;
+  }
+
+  private tieredMint(f: Fetch, plan: TierPlan): number {
+    return f.mint - (this.tieredLookback(f, plan) - this.lookback);
+  }
+
+  /** fetch(), through the tiers of `plan`, in the selector's view. */
+  private fetchTiered(f: Fetch, plan: TierPlan, mint: number): void {
+    if (this.loaded.has(f.sel)) return;
+    this.tiered.set(f.sel, { lookback: this.tieredLookback(f, plan) });
+    const series = selectTiered(this.db!, f.sel.matchers, mint, f.maxt, f.view, plan).map((s) => {
+      let hasStale = false;
+      if (f.view === 'avg') for (let i = 0; i < s.n && !hasStale; i++) hasStale = isStale(s.v, i);
+      return { ...s, hasStale };
+    });
+    this.account(f.sel, series);
   }
 
   /** A range query: one matrix (scalars become a series without labels). */
@@ -271,27 +328,35 @@ export class Engine {
     }
   }
 
-  /** Collect one fetch per selector, each with the whole time range it needs. */
-  private plan(e: Expr, lo: number, hi: number, ctx: Ctx, out: Fetch[]): void {
+  /** Subqueries' steps (downsampled tiers must fit them). */
+  private subquerySteps: number[] = [];
+
+  /**
+   * Collect one fetch per selector, each with the whole time range it needs
+   * and the view of downsampled data its use allows (`fn`: the function a
+   * range selector is the argument of).
+   */
+  private plan(e: Expr, lo: number, hi: number, ctx: Ctx, out: Fetch[], fn?: string): void {
     switch (e.kind) {
       case 'vector': {
         const a = e.at === undefined ? [lo, hi] : [this.atTime(e.at, lo, ctx), this.atTime(e.at, hi, ctx)];
-        out.push({ sel: e, mint: Math.min(a[0]!, a[1]!) - e.offset - this.lookback, maxt: Math.max(a[0]!, a[1]!) - e.offset });
+        out.push({ sel: e, mint: Math.min(a[0]!, a[1]!) - e.offset - this.lookback, maxt: Math.max(a[0]!, a[1]!) - e.offset, view: 'avg' });
         return;
       }
       case 'matrix': {
         const v = e.vector;
         const a = v.at === undefined ? [lo, hi] : [this.atTime(v.at, lo, ctx), this.atTime(v.at, hi, ctx)];
-        out.push({ sel: v, mint: Math.min(a[0]!, a[1]!) - v.offset - e.range, maxt: Math.max(a[0]!, a[1]!) - v.offset });
+        out.push({ sel: v, mint: Math.min(a[0]!, a[1]!) - v.offset - e.range, maxt: Math.max(a[0]!, a[1]!) - v.offset, view: rangeView(fn), range: e.range });
         return;
       }
       case 'subquery': {
         const a = e.at === undefined ? [lo, hi] : [this.atTime(e.at, lo, ctx), this.atTime(e.at, hi, ctx)];
+        this.subquerySteps.push(e.step || ctx.step || 60_000);
         this.plan(e.expr, Math.min(a[0]!, a[1]!) - e.offset - e.range, Math.max(a[0]!, a[1]!) - e.offset, ctx, out);
         return;
       }
       case 'call':
-        for (const x of e.args) this.plan(x, lo, hi, ctx, out);
+        for (const x of e.args) this.plan(x, lo, hi, ctx, out, e.fn);
         return;
       case 'aggregate':
         if (e.param) this.plan(e.param, lo, hi, ctx, out);
@@ -332,8 +397,13 @@ export class Engine {
       let hasStale = false;
       for (let i = 0; i < cols.n && !hasStale; i++) hasStale = isStale(cols.v, i);
       series.push({ labels: p.labels, ...cols, hasStale });
-      this.samplesLoaded += cols.n;
     }
+    this.account(sel, series);
+  }
+
+  /** Count a selector's loaded series and samples against the limits, and keep them. */
+  private account(sel: VectorSelector, series: Array<SeriesColumns & { hasStale: boolean; w?: Float64Array }>): void {
+    for (const s of series) this.samplesLoaded += s.n;
     this.seriesLoaded += series.length;
     if (this.seriesLoaded > this.maxSeries) {
       throw new QueryError(`query would load more than ${this.maxSeries} series (limit query_max_series / ISOBAR_QUERY_MAX_SERIES); narrow the selectors`);
@@ -390,10 +460,11 @@ export class Engine {
     const ts = this.atTime(sel.at, t, ctx) - sel.offset;
     const series = this.loaded.get(sel) ?? [];
     const at = this.cursor(sel, series.length, ts);
+    const lookback = this.tiered.get(sel)?.lookback ?? this.lookback;
     for (let k = 0; k < series.length; k++) {
       const s = series[k]!;
       const i = (at[k] = atOrBefore(s, ts, at[k]!));
-      if (i < 0 || s.t[i]! <= ts - this.lookback || isStale(s.v, i)) continue;
+      if (i < 0 || s.t[i]! <= ts - lookback || isStale(s.v, i)) continue;
       each(s, i);
     }
   }
@@ -448,6 +519,7 @@ export class Engine {
         w.labels = s.labels;
         w.t = s.t;
         w.v = s.v;
+        w.w = s.w;
         w.lo = lo;
         w.hi = hi + 1;
         each(w);
@@ -576,6 +648,12 @@ export class Engine {
 
   // ---- functions -----------------------------------------------------------
 
+  /** Whether a function's range argument was read through downsampled tiers. */
+  private isTiered(args: Expr[]): boolean {
+    const a = args.find((x) => x.kind === 'matrix');
+    return a?.kind === 'matrix' && this.tiered.has(a.vector);
+  }
+
   private call(fn: string, args: Expr[], t: number, ctx: Ctx): Value {
     const scalarArg = (i: number) => {
       const x = this.eval(args[i]!, t, ctx);
@@ -619,9 +697,10 @@ export class Engine {
       case 'irate':
       case 'idelta':
         return overTime((s) => instantValue(s, fn === 'irate'));
-      case 'avg_over_time': return overTime((s) => mean(windowValues(s)));
+      // Downsampled reads: points are windows (sums with counts as weights; counts).
+      case 'avg_over_time': return overTime((s) => (s.w ? kahanSum(windowValues(s)) / kahanSum(Array.from(s.w.subarray(s.lo, s.hi))) : mean(windowValues(s))));
       case 'sum_over_time': return overTime((s) => kahanSum(windowValues(s)));
-      case 'count_over_time': return overTime((s) => s.hi - s.lo);
+      case 'count_over_time': return overTime((s) => (this.isTiered(args) ? kahanSum(windowValues(s)) : s.hi - s.lo));
       case 'min_over_time': return overTime((s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b < m) m = b; } return m; });
       case 'max_over_time': return overTime((s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b > m) m = b; } return m; });
       case 'last_over_time': return overTime((s) => s.v[s.hi - 1], true);
@@ -777,14 +856,6 @@ function lastAtOrBefore(t: Float64Array, n: number, ts: number): number {
     else hi = mid;
   }
   return lo - 1;
-}
-
-/** Prometheus's staleness marker, by its exact bits (read from the column, never through a JS value). */
-function isStale(v: Float64Array, i: number): boolean {
-  const x = v[i]!;
-  if (x === x) return false; // not NaN: the common case, no bit inspection
-  const u = new Uint32Array(v.buffer, v.byteOffset + i * 8, 2);
-  return u[1] === STALE_HI && u[0] === STALE_LO;
 }
 
 /** Operators whose result loses the metric name (Prometheus's shouldDropMetricName: not atan2). */

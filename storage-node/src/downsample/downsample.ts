@@ -1,0 +1,185 @@
+/**
+ * Downsampling (docs/format/downsampled.md): raw samples into 5 m windows,
+ * 5 m windows into 1 h windows. A window is [k * res, (k + 1) * res) in
+ * absolute time; each keeps count, sum, min, max and the counter-aware
+ * increase, stamped with the time of its last raw sample. Staleness markers
+ * are not samples and are left out.
+ *
+ * Blocks: a downsampled block covers the same series and time as its source
+ * blocks, with the same compaction sources (so the planner can tell which raw
+ * blocks a tier already holds) and meta.json's `thanos.downsample.resolution`
+ * set. Deleted samples (tombstones, and deletions in force passed as
+ * `without`) are left out before aggregating.
+ */
+import { isStale, mergeChunks, withoutIntervals, type SampleColumns } from '../chunkenc/merge.js';
+import { labelValue } from '../model/labels.js';
+import { parseSeriesSelector } from '../promql/selector.js';
+import { XorIterator } from '../chunkenc/xor.js';
+import type { BlockReader } from '../block/reader.js';
+import { resolutionOf, type BlockMeta } from '../block/meta.js';
+import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/writer.js';
+import { liveChunks, mergedSeries, sourcesOf } from '../compact/compactor.js';
+import { mergedSections } from '../bucket/layout.js';
+import { CounterStitch, decodeAggrChunk, emptyAggr, encodeAggrChunk, ENCODING_AGGR, WINDOWS_PER_CHUNK, type AggrColumns } from './aggr-chunk.js';
+
+export const RES_RAW = 0;
+export const RES_5M = 300_000;
+export const RES_1H = 3_600_000;
+/** The tiers, finest first, with the names the admin API uses. */
+export const TIERS = [
+  { name: '5m', res: RES_5M },
+  { name: '1h', res: RES_1H },
+] as const;
+
+function grow(c: AggrColumns): AggrColumns {
+  const next = emptyAggr(c.t.length * 2);
+  for (const k of ['t', 'count', 'sum', 'min', 'max', 'counter'] as const) next[k].set(c[k]);
+  next.n = c.n;
+  next.rawFirst = c.rawFirst;
+  next.rawLast = c.rawLast;
+  return next;
+}
+
+/** Windows of `res` over raw samples (sorted, one per timestamp); undefined when only staleness markers. */
+export function aggregateRaw(c: SampleColumns, res: number): AggrColumns | undefined {
+  let out = emptyAggr(16);
+  let win = NaN;
+  let increase = 0;
+  let prev = NaN;
+  for (let i = 0; i < c.n; i++) {
+    if (isStale(c.v, i)) continue;
+    const t = c.t[i]!;
+    const v = c.v[i]!;
+    if (Number.isNaN(out.rawFirst)) out.rawFirst = v;
+    else increase += v >= prev ? v - prev : v; // a drop is a reset: the counter restarted from 0
+    prev = v;
+    const w = Math.floor(t / res);
+    if (w !== win) {
+      if (out.n === out.t.length) out = grow(out);
+      const k = out.n++;
+      out.count[k] = 0;
+      out.sum[k] = 0;
+      out.min[k] = v;
+      out.max[k] = v;
+      win = w;
+    }
+    const k = out.n - 1;
+    out.t[k] = t;
+    out.count[k] = out.count[k]! + 1;
+    out.sum[k] = out.sum[k]! + v;
+    if (v < out.min[k]! || Number.isNaN(out.min[k]!)) out.min[k] = v;
+    if (v > out.max[k]! || Number.isNaN(out.max[k]!)) out.max[k] = v;
+    out.counter[k] = increase;
+  }
+  if (out.n === 0) return undefined;
+  out.rawLast = prev;
+  return out;
+}
+
+/**
+ * Windows of `res` over finer windows: chunks of one series in time order.
+ * Windows of a chunk that start before the previous chunk's last one (an
+ * overlap) are left out, so no raw sample counts twice.
+ */
+export function aggregateAggr(chunks: readonly AggrColumns[], res: number): AggrColumns | undefined {
+  let out = emptyAggr(16);
+  const stitch = new CounterStitch();
+  let start = NaN;
+  let win = NaN;
+  let lastT = -Infinity;
+  let rawLast = NaN;
+  for (const c of chunks) {
+    if (c.t[c.n - 1]! <= lastT) continue; // wholly overlapped
+    const base = stitch.begin(c.rawFirst);
+    if (Number.isNaN(start)) start = base;
+    let total = base;
+    for (let i = 0; i < c.n; i++) {
+      if (c.t[i]! <= lastT) continue;
+      total = base + c.counter[i]!;
+      const w = Math.floor(c.t[i]! / res);
+      if (w !== win) {
+        if (out.n === out.t.length) out = grow(out);
+        const k = out.n++;
+        out.count[k] = 0;
+        out.sum[k] = 0;
+        out.min[k] = c.min[i]!;
+        out.max[k] = c.max[i]!;
+        win = w;
+      }
+      const k = out.n - 1;
+      out.t[k] = c.t[i]!;
+      out.count[k] = out.count[k]! + c.count[i]!;
+      out.sum[k] = out.sum[k]! + c.sum[i]!;
+      if (c.min[i]! < out.min[k]!) out.min[k] = c.min[i]!;
+      if (c.max[i]! > out.max[k]!) out.max[k] = c.max[i]!;
+      out.counter[k] = total - start;
+      lastT = c.t[i]!;
+    }
+    stitch.end(total, c.rawLast);
+    rawLast = c.rawLast;
+  }
+  if (out.n === 0) return undefined;
+  out.rawFirst = chunks[0]!.rawFirst;
+  out.rawLast = rawLast;
+  return out;
+}
+
+/** Windows as aggregate chunks of at most WINDOWS_PER_CHUNK windows. */
+export function encodeAggrColumns(c: AggrColumns): BlockChunk[] {
+  const out: BlockChunk[] = [];
+  for (let i = 0; i < c.n; i += WINDOWS_PER_CHUNK) {
+    const end = Math.min(i + WINDOWS_PER_CHUNK, c.n);
+    out.push({ minT: c.t[i]!, maxT: c.t[end - 1]!, data: encodeAggrChunk(c, i, end), encoding: ENCODING_AGGR });
+  }
+  return out;
+}
+
+/**
+ * Write the downsampled block of `sources` (raw blocks to 5 m, or 5 m blocks
+ * to 1 h) into `parentDir`; undefined when nothing is left to keep.
+ * `without` removes the samples of deletions in force from a raw series.
+ */
+export function downsampleBlocks(
+  parentDir: string,
+  sources: readonly BlockReader[],
+  res: number,
+  without: (labels: readonly string[], c: SampleColumns) => SampleColumns = (_, c) => c,
+): { dir: string; meta: BlockMeta } | undefined {
+  const from = resolutionOf(sources[0]!.meta);
+  if (sources.some((b) => resolutionOf(b.meta) !== from) || from >= res) throw new Error(`downsampling to ${res} ms takes blocks of one finer resolution`);
+  const out: BlockSeriesInput[] = [];
+  const it = new XorIterator();
+  for (const { labels, parts } of mergedSeries(sources)) {
+    let agg: AggrColumns | undefined;
+    if (from === RES_RAW) {
+      const cols = without(labels, mergeChunks(parts.flatMap((p) => liveChunks(p.reader, p.series, it))));
+      agg = aggregateRaw(cols, res);
+    } else {
+      const chunks = parts.flatMap((p) => p.series.chunks.map((m) => decodeAggrChunk(p.reader.chunk(m.ref), `block ${p.reader.meta.ulid} chunk ${m.ref}`)));
+      agg = aggregateAggr(chunks.sort((a, b) => a.t[0]! - b.t[0]!), res);
+    }
+    if (agg) out.push({ labels, chunks: encodeAggrColumns(agg) });
+  }
+  if (out.length === 0) return undefined;
+  const sections = mergedSections(sources.map((b) => b.meta)) as { thanos?: { downsample: { resolution: number }; source: string }; isobar?: { node: string; shards: object } };
+  if (sections.thanos) sections.thanos = { ...sections.thanos, downsample: { resolution: res }, source: 'isobar-downsampler' };
+  // The log records are in the raw blocks: a downsampled block holds back no truncation and sets no rebuild position.
+  if (sections.isobar) sections.isobar = { ...sections.isobar, shards: {} };
+  const level = Math.max(...sources.map((b) => b.meta.compaction.level));
+  return writeBlock(parentDir, out, { level, sources: sourcesOf(sources), sections, span: { minTime: Math.min(...sources.map((b) => b.meta.minTime)), maxTime: Math.max(...sources.map((b) => b.meta.maxTime)) } });
+}
+
+/** Deletions in force, as the downsampler applies them to raw series (a worker thread gets them as data). */
+export interface DeletionSpec {
+  selector: string;
+  mint: number;
+  maxt: number;
+}
+
+export function deletionFilter(deletions: readonly DeletionSpec[]): (labels: readonly string[], c: SampleColumns) => SampleColumns {
+  const parsed = deletions.map((d) => ({ ...d, matchers: parseSeriesSelector(d.selector) }));
+  return (labels, c) => {
+    const iv = parsed.filter((d) => d.matchers.every((m) => m.matches(labelValue(labels, m.name)))).map((d) => [d.mint, d.maxt] as const);
+    return iv.length ? withoutIntervals(c, iv) : c;
+  };
+}

@@ -1,0 +1,212 @@
+/**
+ * Downsampling on a node with a bucket: which blocks the tiers get, PromQL
+ * through the tiers compared with raw data at a coarse step (the seven
+ * functions the issue names), deletions, a rebuild from the bucket, and each
+ * tier's retention.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../../wire/log.js';
+import { queryRangeApi } from '../api/query.js';
+import { resolutionOf } from '../block/meta.js';
+import { toBlockInput, type PlainSeries } from '../block/test-helpers.js';
+import { writeBlock } from '../block/writer.js';
+import { FsBucket } from '../bucket/fs-bucket.js';
+import { thanosSection } from '../bucket/layout.js';
+import { BlockCache } from '../bucket/remote-block.js';
+import { Shipper } from '../bucket/shipper.js';
+import { NodeMetrics } from '../metrics.js';
+import { NodeStore } from '../store.js';
+import { RES_1H, RES_5M } from './downsample.js';
+
+const H = 3_600_000;
+const D = 24 * H;
+const W = 7 * D;
+/** A week boundary, so the first week is one 1 h window. */
+const T0 = 1_699_833_600_000 - (1_699_833_600_000 % W);
+const DAYS = 9;
+const END = T0 + DAYS * D;
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** Deterministic noise in [0, 1). */
+function noise(i: number): number {
+  const x = Math.sin(i * 12.9898) * 43758.5453;
+  return x - Math.floor(x);
+}
+
+/**
+ * Three series sampled every 60 s, 7 s past the minute (no sample on a window
+ * boundary): a counter with uneven increments and a reset a day, a gauge, and
+ * a counter that stops for a while.
+ */
+function series(): PlainSeries[] {
+  const out: PlainSeries[] = [
+    { labels: ['__name__', 'req_total', 'job', 'a'], samples: [] },
+    { labels: ['__name__', 'temp', 'job', 'c'], samples: [] },
+    { labels: ['__name__', 'req_total', 'job', 'b'], samples: [] },
+  ];
+  let c = 0;
+  let c2 = 0;
+  for (let t = T0 + 7_000, i = 0; t < END; t += 60_000, i++) {
+    c = i % 1440 === 700 ? 3 : c + 10 + Math.floor(noise(i) * 3);
+    out[0]!.samples.push([t, c]);
+    out[1]!.samples.push([t, 20 + 5 * Math.sin(i / 90) + noise(i + 7)]);
+    if (i % 600 < 400) out[2]!.samples.push([t, (c2 += 2)]);
+  }
+  return out;
+}
+
+/** One raw block per day (as flushes and compaction leave them at the 24 h level). */
+function writeDays(blocksDir: string): void {
+  const all = series();
+  for (let d = 0; d < DAYS; d++) {
+    const lo = T0 + d * D;
+    const part = all.map((s) => ({ labels: s.labels, samples: s.samples.filter(([t]) => t >= lo && t < lo + D) }));
+    writeBlock(blocksDir, toBlockInput(part), { sections: { thanos: thanosSection('acme', 'isobar'), isobar: { node: 'node-a', shards: {} } } });
+  }
+}
+
+function open(nodeDir: string, bucketDir: string) {
+  const bucket = new FsBucket(bucketDir);
+  const cache = new BlockCache(bucket, { dir: join(nodeDir, 'remote'), maxIndexBytes: 1 << 30, maxChunkBytes: 1 << 30 });
+  const store = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir, blockRangeMs: 2 * H, bucket: { shipper: new Shipper(bucket, 'node-a'), cache, deleteDelayMs: 0 } });
+  store.open();
+  return store;
+}
+
+async function query(store: NodeStore, q: string, step: number, maxRes?: string) {
+  const params = new URLSearchParams({ query: q, start: String((T0 + 12 * H) / 1000), end: String((END - H) / 1000), step: String(step / 1000) });
+  if (maxRes) params.set('max_source_resolution', maxRes);
+  const res = await queryRangeApi(store.tenantDb('acme'), params);
+  expect(res.status).toBe(200);
+  const body = JSON.parse((res as { body: string }).body) as { data: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> }; infos?: string[] };
+  return { infos: body.infos ?? [], result: body.data.result };
+}
+
+/** Every point of `got` within `tol` (relative) of raw's, and the same series and steps. */
+function expectClose(got: Awaited<ReturnType<typeof query>>['result'], raw: Awaited<ReturnType<typeof query>>['result'], tol: number): void {
+  expect(got.map((s) => s.metric)).toEqual(raw.map((s) => s.metric));
+  let points = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const want = new Map(raw[i]!.values.map(([t, v]) => [t, Number(v)]));
+    const have = new Map(got[i]!.values.map(([t, v]) => [t, Number(v)]));
+    // Steps whose window holds too little data (the series b gap) may differ in presence; the rest must agree.
+    for (const [t, v] of want) {
+      const h = have.get(t);
+      if (h === undefined) continue;
+      points++;
+      expect(Math.abs(h - v), `${JSON.stringify(raw[i]!.metric)} at ${t}: ${h} vs raw ${v}`).toBeLessThanOrEqual(tol * Math.abs(v) + 1e-9);
+    }
+    expect(have.size).toBeGreaterThanOrEqual(want.size * 0.9);
+  }
+  expect(points).toBeGreaterThan(30);
+}
+
+describe('downsampled tiers', () => {
+  const nodeDir = tmp('isobar-ds-node-');
+  const bucketDir = tmp('isobar-ds-bucket-');
+  dirs.push(nodeDir, bucketDir);
+  writeDays(join(nodeDir, 'blocks', 'acme'));
+  let store = open(nodeDir, bucketDir);
+  store.setRetention('acme', 400 * D, { [RES_5M]: 800 * D, [RES_1H]: 2000 * D });
+
+  it('makes 5m blocks of every settled raw block and 1h blocks of each closed week, uploaded', async () => {
+    for (let pass = 0; pass < 3; pass++) {
+      await store.ship();
+      await store.compact(END + H);
+    }
+    await store.ship();
+    const db = store.tenantDb('acme')!;
+    const by = (res: number) => db.blocks.filter((b) => resolutionOf(b.meta) === res);
+    // Raw days 0-6 were compacted into a week: one 5m block holds them; days 7 and 8: day 7 settled, day 8 is the newest.
+    const m5 = by(RES_5M);
+    expect(m5.map((b) => Math.round((b.meta.maxTime - b.meta.minTime) / D)).sort()).toEqual([1, 7]);
+    const h1 = by(RES_1H);
+    expect(h1).toHaveLength(1);
+    expect(h1[0]!.meta.minTime).toBe(T0 + 7_000);
+    expect(h1[0]!.meta.compaction.sources).toEqual(by(0).find((b) => b.meta.maxTime - b.meta.minTime > 6 * D)!.meta.compaction.sources);
+    expect(store.pendingUploads()).toBe(0);
+    // Windows, not samples: a 5 m block holds 12 per hour per series at most.
+    expect(m5.every((b) => b.meta.stats!.numSamples! <= ((b.meta.maxTime - b.meta.minTime) / H) * 12 * 3 + 3)).toBe(true);
+  });
+
+  const FUNCTIONS = ['rate', 'increase', 'max_over_time', 'min_over_time', 'sum_over_time', 'count_over_time', 'avg_over_time'];
+  // rate and increase see a range less its first window (a window's point is its last sample), extrapolated as Prometheus does.
+  const tolerance = (fn: string) => (fn === 'rate' || fn === 'increase' ? 0.02 : 1e-12);
+
+  // rate and increase on the continuous counter (resets included): where a series starts or stops inside
+  // the range, Prometheus extrapolates by half the sample interval, which is a window in a tier.
+  const selector = (fn: string) => (fn === 'rate' || fn === 'increase' ? 'req_total{job="a"}' : '{__name__=~"req_total|temp"}');
+
+  it.each(FUNCTIONS)('%s at a 1h step reads the 5m tier and agrees with raw data', async (fn) => {
+    const q = `${fn}(${selector(fn)}[1h])`;
+    const tiered = await query(store, q, H);
+    const raw = await query(store, q, H, 'raw');
+    expect(tiered.infos.join()).toMatch(/from the 5m downsampled tier/);
+    expect(raw.infos).toEqual([]);
+    expectClose(tiered.result, raw.result, tolerance(fn));
+  });
+
+  it.each(FUNCTIONS)('%s at a 6h step reads the 1h tier and agrees with raw data', async (fn) => {
+    const q = `${fn}(${selector(fn)}[6h])`;
+    const tiered = await query(store, q, 6 * H);
+    const raw = await query(store, q, 6 * H, 'raw');
+    expect(tiered.infos.join()).toMatch(/from the 1h downsampled tier/);
+    expectClose(tiered.result, raw.result, tolerance(fn));
+  });
+
+  it('keeps raw data for short ranges and fine steps, and averages windows for plain selectors', async () => {
+    expect((await query(store, 'rate(req_total[5m])', H)).infos).toEqual([]);
+    expect((await query(store, 'rate(req_total[1h])', 120_000)).infos).toEqual([]);
+    const plain = await query(store, 'temp', 30 * 60_000);
+    expect(plain.infos.join()).toMatch(/^isobar: data before \S+ from the 5m downsampled tier; raw samples after/);
+    const avg = await query(store, 'avg_over_time(temp[5m])', 30 * 60_000, 'raw');
+    // Where the tier serves, the point at a step is the average of the window before it (the step is on a window boundary).
+    const until = store.tenantDb('acme')!.tierSpan(RES_5M)!.maxTime / 1000;
+    const before = (r: typeof plain.result) => r.map((x) => ({ metric: {}, values: x.values.filter(([t]) => t < until) }));
+    expectClose(before(plain.result), before(avg.result), 1e-12);
+  });
+
+  it('leaves deleted series out of the tiers', async () => {
+    store.deleteSeries('acme', ['{job="b"}'], T0, END);
+    const after = await query(store, 'max_over_time(req_total[1h])', H);
+    expect(after.infos.join()).toMatch(/5m/);
+    expect(after.result.map((s) => s.metric.job)).toEqual(['a']);
+  });
+
+  it('serves the same answers from the bucket after a rebuild', async () => {
+    const before = await query(store, 'increase(req_total[6h])', 6 * H);
+    await store.ship(); // the deletion goes to the bucket too
+    store.close();
+    const fresh = tmp('isobar-ds-rebuilt-');
+    dirs.push(fresh);
+    store = open(fresh, bucketDir);
+    const { blocks } = await store.rebuild();
+    expect(blocks).toBeGreaterThan(3);
+    const db = store.tenantDb('acme')!;
+    expect(db.remote.filter((r) => resolutionOf(r.meta) === RES_1H)).toHaveLength(1);
+    const after = await query(store, 'increase(req_total[6h])', 6 * H);
+    expect(after.infos.join()).toMatch(/1h downsampled tier/);
+    expect(after.result).toEqual(before.result);
+  });
+
+  it('deletes each tier at its own retention', async () => {
+    store.setRetention('acme', 2 * D, { [RES_5M]: 5 * D, [RES_1H]: 2000 * D });
+    await store.compact(END + H);
+    const db = store.tenantDb('acme')!;
+    const ends = (res: number) => db.remote.filter((r) => resolutionOf(r.meta) === res).map((r) => r.meta.maxTime);
+    expect(ends(0).every((t) => t > END + H - 2 * D)).toBe(true);
+    expect(ends(RES_5M).every((t) => t > END + H - 5 * D)).toBe(true);
+    expect(ends(RES_1H)).toHaveLength(1);
+    // The first week is gone raw, still there at 1 h resolution.
+    const r = await query(store, 'max_over_time(req_total[6h])', 6 * H, 'raw');
+    expect(r.result[0]!.values[0]![0]).toBeGreaterThan((END + H - 3 * D) / 1000);
+    const t = await query(store, 'max_over_time(req_total[6h])', 6 * H);
+    expect(t.infos.join()).toMatch(/1h downsampled tier/);
+    expect(t.result[0]!.values[0]![0]).toBe((T0 + 12 * H) / 1000);
+  });
+});
