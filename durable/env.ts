@@ -29,6 +29,9 @@ export interface Env {
   ISOBAR_S3_ACCESS_KEY_ID?: string;
   ISOBAR_S3_SECRET_ACCESS_KEY?: string;
   ISOBAR_COMMIT_LOG_MAX_BYTES?: string;
+  /** Default retention of the 5 m and 1 h downsampled tiers (seconds; default 0: not kept). */
+  ISOBAR_RETENTION_5M_SECONDS?: string;
+  ISOBAR_RETENTION_1H_SECONDS?: string;
   ISOBAR_MAX_BODY_BYTES?: string;
   /** How far ahead of the edge's clock a sample may be (seconds; default 600). */
   ISOBAR_MAX_FUTURE_SECONDS?: string;
