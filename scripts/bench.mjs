@@ -6,7 +6,8 @@
 //   RUNS times each; medians and ratios are printed, plus the storage node's
 //   RSS per active series.
 // Then the commit log's size before and after an upload, and the bucket path
-// (storage-node/bench/bucket.ts: upload, rebuild, cold and warm queries).
+// (storage-node/bench/bucket.ts: upload, rebuild, cold and warm queries), and the
+// downsampled tiers (storage-node/bench/downsample.ts: a cold 30-day panel, tiers against raw).
 // Options (environment): BENCH_SERIES (50000), BENCH_ROUNDS (20), BENCH_RUNS (3),
 // BENCH_SKIP_MICRO=1, BENCH_DIR (default ../shared/bench),
 // BENCH_BUCKET_SERIES (10000), BENCH_BUCKET_HOURS (12).
@@ -123,6 +124,11 @@ try {
     const out = execFileSync(process.execPath, ['--openssl-legacy-provider', '--no-warnings', join(work, 'bucket.mjs'), kind, String(process.env.BENCH_BUCKET_SERIES ?? 10_000), String(process.env.BENCH_BUCKET_HOURS ?? 12)], { encoding: 'utf8', cwd: ROOT });
     console.log(out.trim().split('\n').at(-1));
   }
+  // Downsampled tiers: the cold 30-day rate panel from the 5 m and 1 h tiers against raw blocks.
+  await build({ entryPoints: [join(ROOT, 'storage-node/bench/downsample.ts')], outfile: join(work, 'downsample.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
+  console.log('\n== downsampled tiers: a cold 30-day rate panel (filesystem bucket)');
+  const ds = execFileSync(process.execPath, ['--no-warnings', '--max-old-space-size=8000', join(work, 'downsample.mjs'), String(process.env.BENCH_DS_SERIES ?? 500), String(process.env.BENCH_DS_DAYS ?? 30)], { encoding: 'utf8', cwd: ROOT });
+  console.log(ds.trim().split('\n').at(-1));
 } finally {
   await stop(edge);
   await stop(node);

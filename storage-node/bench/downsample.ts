@@ -1,0 +1,119 @@
+/**
+ * Downsampled tiers, measured (run by `npm run bench`, bundled by esbuild):
+ *   downsample <series> <days>
+ * Writes <series> counters sampled every 60 s over <days> as daily blocks on
+ * a node with the filesystem bucket, then:
+ *  - downsampling: compaction runs (and uploads) until the 5 m and 1 h tiers
+ *    exist; time and bytes per tier;
+ *  - the cold query of a <days>-day Grafana rate panel,
+ *    `sum by (job) (rate(m[1h]))` at a 1 h step (read from the 5 m tier), and
+ *    `sum by (job) (rate(m[6h]))` at a 6 h step (the 1 h tier), each on a node
+ *    rebuilt from the bucket (nothing cached), against the same query with
+ *    `max_source_resolution=raw` on another rebuilt node.
+ * Prints one JSON line.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../wire/log.js';
+import { queryRangeApi } from '../src/api/query.js';
+import { resolutionOf } from '../src/block/meta.js';
+import { writeBlock, type BlockSeriesInput } from '../src/block/writer.js';
+import { FsBucket } from '../src/bucket/fs-bucket.js';
+import { BlockCache } from '../src/bucket/remote-block.js';
+import { Shipper } from '../src/bucket/shipper.js';
+import { encodeColumns } from '../src/chunkenc/merge.js';
+import { RES_1H, RES_5M } from '../src/downsample/downsample.js';
+import { NodeMetrics } from '../src/metrics.js';
+import { NodeStore } from '../src/store.js';
+
+const [seriesArg = '500', daysArg = '30'] = process.argv.slice(2);
+const SERIES = Number(seriesArg);
+const DAYS = Number(daysArg);
+const H = 3_600_000;
+const D = 24 * H;
+const STEP = 60_000;
+const T0 = Math.floor(Date.now() / D) * D - (DAYS + 1) * D;
+const END = T0 + DAYS * D;
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
+
+async function main() {
+  const bucket = new FsBucket(tmp('isobar-bench-ds-bucket-'));
+  const log = createLogger('bench', 'error');
+  const dirs: string[] = [];
+  const open = (dir = tmp('isobar-bench-ds-node-')) => {
+    dirs.push(dir);
+    const store = new NodeStore(new NodeMetrics(), log, {
+      nodeDir: dir,
+      bucket: { shipper: new Shipper(bucket, 'bench'), cache: new BlockCache(bucket, { dir: join(dir, 'remote'), maxIndexBytes: 8 * 1024 ** 3, maxChunkBytes: 1024 ** 3 }), deleteDelayMs: 0 },
+    });
+    store.open();
+    return { store, dir };
+  };
+
+  const nodeA = tmp('isobar-bench-ds-node-');
+  const blocksDir = join(nodeA, 'blocks', 'bench');
+  let samples = 0;
+  for (let day = 0; day < DAYS + 1; day++) {
+    const start = T0 + day * D;
+    const n = D / STEP;
+    const input: BlockSeriesInput[] = [];
+    for (let i = 0; i < SERIES; i++) {
+      const t = new Float64Array(n);
+      const v = new Float64Array(n);
+      for (let k = 0; k < n; k++) {
+        t[k] = start + k * STEP + 7_000;
+        v[k] = (day * n + k) * (1 + (i % 7)) + (k % 13 === 0 ? 0.5 : 0); // counters
+      }
+      input.push({ labels: ['__name__', 'bench_requests_total', 'instance', `host-${i >> 4}`, 'job', `svc-${i % 20}`], chunks: encodeColumns({ t, v, n }) });
+      samples += n;
+    }
+    writeBlock(blocksDir, input, { sections: { thanos: { labels: { tenant: 'bench' }, downsample: { resolution: 0 }, source: 'isobar' }, isobar: { node: 'bench', shards: {} } } });
+  }
+  const a = open(nodeA);
+  a.store.setRetention('bench', 400 * D, { [RES_5M]: 365 * D, [RES_1H]: 5 * 365 * D });
+
+  const t0 = performance.now();
+  await a.store.ship();
+  for (let pass = 0; pass < 4; pass++) {
+    await a.store.compact(Date.now());
+    await a.store.ship();
+  }
+  const downsampleS = (performance.now() - t0) / 1000;
+  const db = a.store.tenantDb('bench')!;
+  const bytes = (res: number) => db.blocks.filter((b) => resolutionOf(b.meta) === res).reduce((n, b) => n + b.bytes(), 0);
+  const tiers = { rawMB: bytes(0) / 1024 ** 2, m5MB: bytes(RES_5M) / 1024 ** 2, h1MB: bytes(RES_1H) / 1024 ** 2 };
+
+  const cold = async (q: string, step: number, maxRes?: string) => {
+    const b = open();
+    await b.store.rebuild();
+    const params = new URLSearchParams({ query: q, start: String((T0 + 6 * H) / 1000), end: String(END / 1000), step: String(step / 1000) });
+    if (maxRes) params.set('max_source_resolution', maxRes);
+    const s = performance.now();
+    const r = await queryRangeApi(b.store.tenantDb('bench'), params);
+    const ms = Math.round(performance.now() - s);
+    if (r.status !== 200) throw new Error(`query: ${JSON.stringify(r)}`);
+    const stats = b.store.bucket!.cache.stats;
+    const infos = (JSON.parse(r.body) as { infos?: string[] }).infos ?? [];
+    b.store.close();
+    return { ms, fetchedMB: Number(((stats.indexBytesFetched + stats.chunkBytesFetched) / 1024 ** 2).toFixed(1)), tier: infos.length ? infos[0]!.replace(/.*allow (\S+) resolution.*/, '$1') : 'raw' };
+  };
+  const panel5m = { tiered: await cold('sum by (job) (rate(bench_requests_total[1h]))', H), raw: await cold('sum by (job) (rate(bench_requests_total[1h]))', H, 'raw') };
+  const panel1h = { tiered: await cold('sum by (job) (rate(bench_requests_total[6h]))', 6 * H), raw: await cold('sum by (job) (rate(bench_requests_total[6h]))', 6 * H, 'raw') };
+  console.log(
+    JSON.stringify({
+      bench: 'downsample',
+      series: SERIES,
+      days: DAYS,
+      samples,
+      downsampleS: Number(downsampleS.toFixed(1)),
+      tiersMB: Object.fromEntries(Object.entries(tiers).map(([k, v]) => [k, Number(v.toFixed(1))])),
+      panel1hStep: { ...panel5m, ratio: Number((panel5m.raw.ms / panel5m.tiered.ms).toFixed(1)) },
+      panel6hStep: { ...panel1h, ratio: Number((panel1h.raw.ms / panel1h.tiered.ms).toFixed(1)) },
+    }),
+  );
+  a.store.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
+
+await main();
