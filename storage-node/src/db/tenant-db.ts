@@ -300,16 +300,26 @@ export class TenantDB {
   }
 
   /**
-   * Where a downsampled tier has data: from its oldest block's start to its
-   * newest block's end (exclusive); undefined without blocks of `res`.
+   * Where a downsampled tier can answer alone: from its oldest block's start
+   * to its newest block's end (exclusive), cut short at the start of the first
+   * finer block (raw, or a finer tier) whose data it does not hold yet (by
+   * compaction sources: a day not downsampled yet, data merged in since).
+   * Undefined without blocks of `res`.
    */
   tierSpan(res: number): { minTime: number; maxTime: number } | undefined {
+    const metas = [...this.blocks.map((b) => b.meta), ...this.remote.map((r) => r.meta)];
     let minTime = Infinity;
     let maxTime = -Infinity;
-    for (const m of [...this.blocks.map((b) => b.meta), ...this.remote.map((r) => r.meta)]) {
+    const held = new Set<string>();
+    for (const m of metas) {
       if (resolutionOf(m) !== res) continue;
       minTime = Math.min(minTime, m.minTime);
       maxTime = Math.max(maxTime, m.maxTime);
+      for (const s of m.compaction.sources ?? [m.ulid]) held.add(s);
+    }
+    for (const m of metas) {
+      if (resolutionOf(m) >= res || (m.compaction.sources ?? [m.ulid]).every((s) => held.has(s))) continue;
+      maxTime = Math.min(maxTime, m.minTime);
     }
     return maxTime > minTime ? { minTime, maxTime } : undefined;
   }

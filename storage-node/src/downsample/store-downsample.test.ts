@@ -19,7 +19,9 @@ import { BlockCache } from '../bucket/remote-block.js';
 import { Shipper } from '../bucket/shipper.js';
 import { NodeMetrics } from '../metrics.js';
 import { NodeStore } from '../store.js';
-import { RES_1H, RES_5M } from './downsample.js';
+import { BlockReader } from '../block/reader.js';
+import { TenantDB } from '../db/tenant-db.js';
+import { downsampleBlocks, RES_1H, RES_5M } from './downsample.js';
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -208,5 +210,25 @@ describe('downsampled tiers', () => {
     const t = await query(store, 'max_over_time(req_total[6h])', 6 * H);
     expect(t.infos.join()).toMatch(/1h downsampled tier/);
     expect(t.result[0]!.values[0]![0]).toBe((T0 + 12 * H) / 1000);
+  });
+});
+
+describe('where a tier answers alone', () => {
+  it('stops at the first raw block the tier does not hold yet', () => {
+    const dir = tmp('isobar-ds-span-');
+    dirs.push(dir);
+    const all = series();
+    const day = (d: number) => {
+      const part = all.map((s) => ({ labels: s.labels, samples: s.samples.filter(([t]) => t >= T0 + d * D && t < T0 + (d + 1) * D) }));
+      return BlockReader.open(writeBlock(join(dir, 'raw'), toBlockInput(part), { sections: { thanos: thanosSection('acme', 'isobar') } }).dir);
+    };
+    const raw = [day(0), day(1), day(2)];
+    const db = new TenantDB('acme');
+    db.blocks = [...raw, ...[raw[0]!, raw[2]!].map((b) => BlockReader.open(downsampleBlocks(join(dir, 'm5'), [b], RES_5M)!.dir))];
+    // Day 1 is not downsampled: the tier answers up to its start, not to day 2's end.
+    expect(db.tierSpan(RES_5M)).toEqual({ minTime: T0 + 7_000, maxTime: raw[1]!.meta.minTime });
+    db.blocks.push(BlockReader.open(downsampleBlocks(join(dir, 'm5'), [raw[1]!], RES_5M)!.dir));
+    expect(db.tierSpan(RES_5M)!.maxTime).toBe(raw[2]!.meta.maxTime);
+    for (const b of db.blocks) b.close();
   });
 });
