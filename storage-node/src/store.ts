@@ -41,7 +41,7 @@ import { deleteBlock, planCompaction } from './compact/compactor.js';
 import { mergeInThread, type MergeRunner } from './compact/runner.js';
 import { DEFAULT_BLOCK_RANGE_MS, TenantDB } from './db/tenant-db.js';
 import { isobarOf, thanosSection, type ShardSpan } from './bucket/layout.js';
-import type { BlockCache } from './bucket/remote-block.js';
+import type { BlockCache, RemoteBlock } from './bucket/remote-block.js';
 import type { Shipper } from './bucket/shipper.js';
 import type { AppendResult } from './head/head.js';
 import type { NodeMetrics } from './metrics.js';
@@ -96,6 +96,9 @@ export interface BucketOptions {
   /** How long a block marked for deletion stays (queries in flight finish). */
   deleteDelayMs: number;
 }
+
+/** A block compaction or downsampling may take: a local one, or one only in the bucket (downloaded first). */
+type Candidate = BlockReader | { meta: BlockMeta; tombstones: never[]; remote: RemoteBlock };
 
 export interface ShipResult {
   uploaded: number;
@@ -497,13 +500,15 @@ export class NodeStore {
       for (const [tenant, db] of this.dbs) {
         if (!db.paths) continue;
         // With a bucket, only uploaded blocks compact: uploads then go in flush order (see durable()).
-        const ready = () => (this.bucket ? db.blocks.filter((b) => db.uploaded.has(b.meta.ulid)) : db.blocks);
+        // Blocks only in the bucket (a rebuilt node's) take part too: downloaded when a group needs them.
+        const ready = (): Candidate[] => [...(this.bucket ? db.blocks.filter((b) => db.uploaded.has(b.meta.ulid)) : db.blocks), ...db.remote.map((remote) => ({ meta: remote.meta, tombstones: [], remote }))];
         const readyRaw = () => ready().filter((b) => resolutionOf(b.meta) === RES_RAW);
-        for (let group = planCompaction(readyRaw(), levels); group; group = planCompaction(readyRaw(), levels)) {
+        for (let planned = planCompaction(readyRaw(), levels); planned; planned = planCompaction(readyRaw(), levels)) {
           const t0 = performance.now();
+          const group = await this.localize(tenant, db, planned);
           const dir = await merge(db.paths.blocksDir, group);
           const fresh = dir ? BlockReader.open(dir) : undefined; // none: deletions left nothing
-          db.blocks = [...db.blocks.filter((b) => !group!.includes(b)), ...(fresh ? [fresh] : [])].sort((a, b) => a.meta.minTime - b.meta.minTime);
+          db.blocks = [...db.blocks.filter((b) => !group.includes(b)), ...(fresh ? [fresh] : [])].sort((a, b) => a.meta.minTime - b.meta.minTime);
           for (const b of group) deleteBlock(b);
           // The sources leave the bucket once the new block is there (marked then, by ship()); or now, if none was made.
           if (!fresh) for (const b of group) this.marks.push({ tenant, ulid: b.meta.ulid, why: 'emptied by deletions' });
@@ -527,7 +532,7 @@ export class NodeStore {
   }
 
   /** Make the downsampled blocks the planner asks for; returns how many were made. */
-  private async downsample(tenant: string, db: TenantDB, levels: readonly number[], nowMs: number, ready: BlockReader[], merge: MergeRunner): Promise<number> {
+  private async downsample(tenant: string, db: TenantDB, levels: readonly number[], nowMs: number, ready: Candidate[], merge: MergeRunner): Promise<number> {
     const tiers = this.tiersOf(tenant);
     if (!(tiers[RES_5M] > 0) && !(tiers[RES_1H] > 0)) return 0;
     const jobs = planDownsampling({
@@ -541,10 +546,12 @@ export class NodeStore {
     });
     let made = 0;
     for (const job of jobs) {
-      if (job.sources.some((b) => !db.blocks.includes(b))) continue; // gone meanwhile (an earlier job replaced it)
+      const here = (c: Candidate) => ('remote' in c ? db.remote.includes(c.remote) : db.blocks.includes(c));
+      if (!job.sources.every(here)) continue; // gone meanwhile (an earlier job replaced it)
       const t0 = performance.now();
+      const sources = await this.localize(tenant, db, job.sources);
       const deletions = db.deletions.map(({ selector, mint, maxt }) => ({ selector, mint, maxt }));
-      const dir = await merge(db.paths!.blocksDir, job.sources, { res: job.res, deletions });
+      const dir = await merge(db.paths!.blocksDir, sources, { res: job.res, deletions });
       if (!dir) continue; // deletions left nothing to keep
       const fresh = BlockReader.open(dir);
       db.blocks = [...db.blocks, fresh].sort((a, b) => a.meta.minTime - b.meta.minTime);
@@ -553,6 +560,27 @@ export class NodeStore {
       this.log.info('downsampled blocks', { tenant, tier: tierName(job.res), sources: job.sources.length, ulid: fresh.meta.ulid, minTime: fresh.meta.minTime, maxTime: fresh.meta.maxTime, replaced: job.replaces.length, ms: Math.round(performance.now() - t0) });
     }
     return made;
+  }
+
+  /** The blocks of a plan as local blocks: those only in the bucket are downloaded first (and then served locally). */
+  private async localize(tenant: string, db: TenantDB, planned: readonly Candidate[]): Promise<BlockReader[]> {
+    const out: BlockReader[] = [];
+    for (const c of planned) {
+      if (!('remote' in c)) {
+        out.push(c);
+        continue;
+      }
+      const t0 = performance.now();
+      const dir = await this.bucket!.shipper.download(tenant, c.meta.ulid, db.paths!.blocksDir);
+      const reader = BlockReader.open(dir);
+      db.remote = db.remote.filter((r) => r !== c.remote);
+      this.bucket!.cache.drop(c.remote);
+      db.uploaded.add(c.meta.ulid);
+      db.blocks = [...db.blocks, reader].sort((a, b) => a.meta.minTime - b.meta.minTime);
+      this.log.info('bucket block downloaded to compact', { tenant, ulid: c.meta.ulid, bytes: reader.bytes(), ms: Math.round(performance.now() - t0) });
+      out.push(reader);
+    }
+    return out;
   }
 
   /** Drop blocks (local or bucket-only) from this node; those in the bucket get deletion marks. */

@@ -7,13 +7,19 @@
  *  - keeps each tenant's delete_series requests in the bucket, for a rebuild.
  * Every call throws when the bucket fails; the caller retries with backoff.
  */
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHUNKS_DIR, INDEX_FILE, META_FILE } from '../block/filenames.js';
+import { CHUNKS_DIR, INDEX_FILE, META_FILE, TOMBSTONES_FILE, tmpBlockDir } from '../block/filenames.js';
+import { writeFileSynced } from '../block/index-writer.js';
+import { encodeTombstones } from '../block/tombstones.js';
+import { fsyncDir } from '../block/writer.js';
 import { BlockMetaSchema, type BlockMeta } from '../block/meta.js';
 import type { BlockReader } from '../block/reader.js';
 import type { Bucket } from './bucket.js';
-import { chunksKey, DELETION_MARK_FILE, deletionMarkKey, deletionsKey, indexKey, isobarOf, metaKey } from './layout.js';
+import { blockPrefix, chunksKey, DELETION_MARK_FILE, deletionMarkKey, deletionsKey, indexKey, isobarOf, metaKey } from './layout.js';
+
+/** Downloads go in ranged reads of this size: a chunk segment is up to 512 MiB. */
+const DOWNLOAD_PART_BYTES = 64 * 1024 * 1024;
 
 /** Marker file in a local block folder: its copy in the bucket is complete. */
 export const UPLOADED_MARKER = 'isobar-uploaded';
@@ -61,6 +67,43 @@ export class Shipper {
     this.totals.blocks++;
     this.totals.bytes += bytes;
     return bytes;
+  }
+
+  /**
+   * A block's files from the bucket into `<parentDir>/<ULID>/`, as uploaded
+   * (marked uploaded; an empty tombstones file): a rebuilt node compacts and
+   * downsamples blocks it has only in the bucket this way. Built in a
+   * `.tmp-for-creation` folder, copied in parts of at most 64 MiB, fsynced,
+   * then renamed. Returns the block's folder.
+   */
+  async download(tenant: string, ulid: string, parentDir: string): Promise<string> {
+    const tmp = join(parentDir, tmpBlockDir(ulid));
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(join(tmp, CHUNKS_DIR), { recursive: true });
+    const prefix = blockPrefix(tenant, ulid);
+    for (const o of await this.bucket.list(prefix)) {
+      const rel = o.key.slice(prefix.length);
+      if (!(rel === META_FILE || rel === INDEX_FILE || /^chunks\/\d{6}$/.test(rel))) continue; // deletion marks and strangers stay behind
+      const fd = openSync(join(tmp, rel), 'w');
+      try {
+        for (let off = 0; off < o.size; off += DOWNLOAD_PART_BYTES) {
+          const part = await this.bucket.get(o.key, { offset: off, length: Math.min(DOWNLOAD_PART_BYTES, o.size - off) });
+          if (!part) throw new Error(`${o.key} in ${this.bucket.where} went away during download`);
+          for (let w = 0; w < part.length; ) w += writeSync(fd, part, w, part.length - w);
+        }
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    writeFileSynced(join(tmp, TOMBSTONES_FILE), encodeTombstones([]));
+    writeFileSync(join(tmp, UPLOADED_MARKER), '');
+    fsyncDir(join(tmp, CHUNKS_DIR));
+    fsyncDir(tmp);
+    const dir = join(parentDir, ulid);
+    renameSync(tmp, dir);
+    fsyncDir(parentDir);
+    return dir;
   }
 
   /** Mark blocks for deletion (Thanos's deletion-mark.json); `cleanup` deletes them after the delay. */

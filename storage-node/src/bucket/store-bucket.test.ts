@@ -232,6 +232,36 @@ describe('blocks in the bucket', () => {
     b.store.close();
   });
 
+  it('a rebuilt node compacts blocks it has only in the bucket (downloading them), and the bucket ends with one copy', async () => {
+    const bucket = new FsBucket(tmp('isobar-bkt-'));
+    const a = open(tmp('isobar-node-'), bucket);
+    writeRounds(a.store, 'acme', 0, 1, 600); // 10 h of 2 h blocks: at least one whole 6 h window
+    a.store.flush();
+    await a.store.ship();
+    const want = await samples(a.store, 'acme');
+    a.store.close();
+
+    const b = open(tmp('isobar-node-'), bucket, { deleteDelayMs: 0 });
+    expect((await b.store.rebuild()).blocks).toBe(6); // 2 h ranges from T0 + 1 min to T0 + 10 h
+    const { compactions } = await b.store.compact(T0 + 12 * H);
+    expect(compactions).toBeGreaterThan(0);
+    const db = b.store.tenantDb('acme')!;
+    expect(db.blocks.length).toBeGreaterThan(0); // downloaded, merged, served locally
+    expect(db.remote.length + db.blocks.length).toBeLessThan(6);
+    expect(await samples(b.store, 'acme')).toBe(want);
+    await b.store.ship(); // the merged block goes up, then its parents are marked
+    expect(await b.store.cleanBucket()).toBeGreaterThan(0);
+    const left = (await bucket.listPrefixes('acme/')).map((p) => p.split('/')[1]!).filter((u) => u !== 'isobar');
+    expect(left.sort()).toEqual([...db.blocks, ...db.remote].map((x) => x.meta.ulid).sort());
+    b.store.close();
+
+    const c = open(tmp('isobar-node-'), bucket);
+    await c.store.rebuild();
+    expect(await samples(c.store, 'acme')).toBe(want);
+    expect(c.store.shardState('acme', 0).persisted).toBe(600);
+    c.store.close();
+  });
+
   it('retention marks expired bucket blocks; a rebuilt node no longer serves them', async () => {
     const bucket = new FsBucket(tmp('isobar-bkt-'));
     const a = open(tmp('isobar-node-'), bucket, { retentionMs: 3 * H });

@@ -22,8 +22,8 @@ import { mergedSections } from '../bucket/layout.js';
 const HOUR = 3_600_000;
 export const DEFAULT_LEVELS_MS = [2 * HOUR, 6 * HOUR, 24 * HOUR];
 
-/** The next group of blocks to merge, or undefined. */
-export function planCompaction(blocks: readonly BlockReader[], levelsMs: readonly number[] = DEFAULT_LEVELS_MS): BlockReader[] | undefined {
+/** The next group of blocks to merge, or undefined (decided from metas and tombstones alone). */
+export function planCompaction<B extends { meta: BlockMeta; tombstones: readonly unknown[] }>(blocks: readonly B[], levelsMs: readonly number[] = DEFAULT_LEVELS_MS): B[] | undefined {
   const sorted = [...blocks].sort((a, b) => a.meta.minTime - b.meta.minTime || a.meta.maxTime - b.meta.maxTime);
   // 1. Overlaps: the first run of blocks that overlap each other.
   for (let i = 0; i < sorted.length; i++) {
@@ -38,7 +38,7 @@ export function planCompaction(blocks: readonly BlockReader[], levelsMs: readonl
   // 2. Levels: blocks that fit one window of the next level, when data exists after the window.
   const newest = Math.max(...sorted.map((b) => b.meta.maxTime));
   for (const range of levelsMs.slice(1)) {
-    const windows = new Map<number, BlockReader[]>();
+    const windows = new Map<number, B[]>();
     for (const b of sorted) {
       const start = Math.floor(b.meta.minTime / range) * range;
       if (b.meta.maxTime > start + range) continue; // spans windows: already at this level or above

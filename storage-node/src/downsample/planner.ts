@@ -18,16 +18,16 @@ import { resolutionOf } from '../block/meta.js';
 import type { BlockReader } from '../block/reader.js';
 import { RES_1H, RES_5M, RES_RAW } from './downsample.js';
 
-export interface DownsampleJob {
+export interface DownsampleJob<B extends { meta: BlockMeta } = BlockReader> {
   res: number;
-  sources: BlockReader[];
+  sources: B[];
   /** Blocks of the tier the new block replaces. */
   replaces: BlockMeta[];
 }
 
-export interface DownsamplePlanInput {
-  /** Local blocks ready to be read for downsampling (uploaded, with a bucket), any resolution. */
-  ready: readonly BlockReader[];
+export interface DownsamplePlanInput<B extends { meta: BlockMeta }> {
+  /** Blocks ready to be read for downsampling (local and uploaded, or bucket-only), any resolution. */
+  ready: readonly B[];
   /** Every block of the tenant, local and bucket-only. */
   all: readonly BlockMeta[];
   /** Which tiers are kept. */
@@ -44,8 +44,8 @@ export interface DownsamplePlanInput {
 const sourcesOfMeta = (m: BlockMeta) => m.compaction.sources ?? [m.ulid];
 const overlaps = (m: BlockMeta, from: number, to: number) => m.minTime < to && m.maxTime > from;
 
-export function planDownsampling(p: DownsamplePlanInput): DownsampleJob[] {
-  const jobs: DownsampleJob[] = [];
+export function planDownsampling<B extends { meta: BlockMeta }>(p: DownsamplePlanInput<B>): Array<DownsampleJob<B>> {
+  const jobs: Array<DownsampleJob<B>> = [];
   const of = (res: number) => p.all.filter((m) => resolutionOf(m) === res);
   const newest = Math.max(-Infinity, ...p.all.map((m) => m.maxTime));
   const coveredBy = (res: number) => new Set(of(res).flatMap(sourcesOfMeta));
@@ -81,7 +81,7 @@ export function planDownsampling(p: DownsamplePlanInput): DownsampleJob[] {
     }
     for (const [start, metas] of [...windows].sort((a, b) => a[0] - b[0])) {
       const group = p.ready.filter((r) => metas.some((m) => m.ulid === r.meta.ulid));
-      if (group.length < metas.length) continue; // some not local or not uploaded yet: wait for them
+      if (group.length < metas.length) continue; // some not uploaded yet: wait for them
       const sources = [...new Set(metas.flatMap(sourcesOfMeta))];
       if (sources.every((s) => covered.has(s))) continue;
       const closed = start + W <= newest;
