@@ -31,6 +31,16 @@ export function readAt(fd: number, pos: number, len: number): Uint8Array {
   return got === len ? b : b.subarray(0, got);
 }
 
+/**
+ * Every chunk of a raw block is XOR, every chunk of a downsampled block an
+ * aggregate chunk (docs/format/downsampled.md): anything else is corruption.
+ */
+export function checkChunkEncoding(meta: BlockMeta, encoding: number, where: string, offset: number): void {
+  const want = resolutionOf(meta) > 0 ? ENCODING_AGGR : ENCODING_XOR;
+  if (encoding === want) return;
+  throw new CorruptionError(where, offset, `chunk encoding ${encoding} is not ${want === ENCODING_XOR ? 'XOR (native histograms are not read yet)' : `an aggregate chunk (${ENCODING_AGGR}) in a downsampled block`}`);
+}
+
 export interface BlockSeries {
   ref: number;
   labels: string[];
@@ -247,11 +257,6 @@ export class BlockReader {
     return s;
   }
 
-  /** The encoding every chunk of this block has: XOR, or aggregate chunks in a downsampled block. */
-  get chunkEncoding(): number {
-    return resolutionOf(this.meta) > 0 ? ENCODING_AGGR : ENCODING_XOR;
-  }
-
   /** The data of the chunk at `ref` (XOR, or an aggregate chunk in a downsampled block), checksum verified. */
   chunk(ref: number): Uint8Array {
     if (this.chunkSource) {
@@ -274,7 +279,7 @@ export class BlockReader {
     if (crc32c(win, start, start + 1 + len) !== new DataView(win.buffer, win.byteOffset).getUint32(start + 1 + len)) {
       throw new CorruptionError(where, off, 'chunk checksum mismatch');
     }
-    if (encoding !== this.chunkEncoding) throw new CorruptionError(where, off, `chunk encoding ${encoding} is not ${this.chunkEncoding === ENCODING_XOR ? 'XOR (native histograms are not read yet)' : `an aggregate chunk (${ENCODING_AGGR}) in a downsampled block`}`);
+    checkChunkEncoding(this.meta, encoding, where, off);
     return win.subarray(start + 1, start + 1 + len);
   }
 

@@ -18,13 +18,11 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENCODING_XOR } from '../chunkenc/xor.js';
-import { ENCODING_AGGR } from '../downsample/aggr-chunk.js';
 import { crc32c } from '../encoding/crc32c.js';
 import { CorruptionError, DecBuf } from '../encoding/encbuf.js';
 import { INDEX_FILE, META_FILE, segmentName } from '../block/filenames.js';
-import { BlockMetaSchema, resolutionOf, type BlockMeta } from '../block/meta.js';
-import { BlockReader, type ChunkSource } from '../block/reader.js';
+import { BlockMetaSchema, type BlockMeta } from '../block/meta.js';
+import { BlockReader, checkChunkEncoding, type ChunkSource } from '../block/reader.js';
 import { writeFileAtomic } from '../block/writer.js';
 import type { Matcher } from '../model/matcher.js';
 import type { Bucket } from './bucket.js';
@@ -279,8 +277,7 @@ export class RemoteBlock implements ChunkSource {
         win = one;
         at = off;
       }
-      const want = resolutionOf(this.meta) > 0 ? ENCODING_AGGR : ENCODING_XOR;
-      if (win[body] !== want) throw new CorruptionError(where, at, `chunk encoding ${win[body]} is not ${want === ENCODING_XOR ? 'XOR' : 'an aggregate chunk'}`);
+      checkChunkEncoding(this.meta, win[body]!, where, at);
       if (crc32c(win, body, body + 1 + len) !== new DataView(win.buffer, win.byteOffset).getUint32(body + 1 + len)) throw new CorruptionError(where, at, 'chunk checksum mismatch');
       // A copy: the cache must not pin the whole range buffer.
       this.cache.putChunk(this.key(ref), win.slice(body + 1, body + 1 + len));

@@ -21,9 +21,8 @@ import { Wal } from '../wal/wal.js';
 import type { BlockCache, RemoteBlock } from '../bucket/remote-block.js';
 import { UPLOADED_MARKER } from '../bucket/shipper.js';
 import { resolutionOf } from '../block/meta.js';
-import { decodeAggrChunk, emptyAggr, type AggrColumns } from '../downsample/aggr-chunk.js';
-
-const RES_RAW = 0;
+import { AGGR_COLUMNS, decodeAggrChunk, emptyAggr, type AggrColumns } from '../downsample/aggr-chunk.js';
+import { RES_RAW } from '../downsample/downsample.js';
 
 /** Default block range: Prometheus's 2 h. */
 export const DEFAULT_BLOCK_RANGE_MS = 2 * 60 * 60 * 1000;
@@ -63,7 +62,7 @@ function withoutWindows(c: AggrColumns, intervals: ReadonlyArray<readonly [numbe
   out.rawFirst = c.rawFirst;
   out.rawLast = c.rawLast;
   keep.forEach((i, j) => {
-    for (const k of ['t', 'count', 'sum', 'min', 'max', 'counter'] as const) out[k][j] = c[k][i]!;
+    for (const k of AGGR_COLUMNS) out[k][j] = c[k][i]!;
   });
   return out;
 }

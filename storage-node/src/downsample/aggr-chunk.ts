@@ -18,7 +18,7 @@
  * compared with the previous chunk's rawLast (a drop is a counter reset),
  * which is what `CounterStitch` does.
  */
-import { CorruptionError, DecBuf, EncBuf } from '../encoding/encbuf.js';
+import { DecBuf, EncBuf } from '../encoding/encbuf.js';
 import { XorAppender, XorIterator } from '../chunkenc/xor.js';
 
 /** Encoding byte of aggregate chunks in chunk files (Prometheus uses 1-3; Thanos's aggregate chunks are 0xff and differ). */
@@ -41,6 +41,9 @@ export interface AggrColumns {
   rawFirst: number;
   rawLast: number;
 }
+
+/** The per-window columns of AggrColumns. */
+export const AGGR_COLUMNS = ['t', 'count', 'sum', 'min', 'max', 'counter'] as const;
 
 export function emptyAggr(capacity: number): AggrColumns {
   return {
@@ -115,11 +118,6 @@ export function decodeAggrChunk(data: Uint8Array, where = 'aggregate chunk'): Ag
   return out;
 }
 
-/** Min and max window time of an encoded chunk (for index chunk metas). */
-export function aggrChunkRange(c: AggrColumns, from = 0, to = c.n): { minT: number; maxT: number } {
-  return { minT: c.t[from]!, maxT: c.t[to - 1]! };
-}
-
 /**
  * Joins the counter columns of consecutive chunks into one running, never
  * decreasing total, as if the series had never been reset: each chunk's
@@ -151,9 +149,4 @@ export class CounterStitch {
     this.lastRaw = v;
     return this.total;
   }
-}
-
-/** Throws CorruptionError when the encoding byte is not an aggregate chunk's. */
-export function checkAggrEncoding(encoding: number, where: string, offset: number): void {
-  if (encoding !== ENCODING_AGGR) throw new CorruptionError(where, offset, `chunk encoding ${encoding} is not an aggregate chunk (${ENCODING_AGGR}) in a downsampled block`);
 }

@@ -20,7 +20,7 @@ import { resolutionOf, type BlockMeta } from '../block/meta.js';
 import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/writer.js';
 import { liveChunks, mergedSeries, sourcesOf } from '../compact/compactor.js';
 import { mergedSections } from '../bucket/layout.js';
-import { CounterStitch, decodeAggrChunk, emptyAggr, encodeAggrChunk, ENCODING_AGGR, WINDOWS_PER_CHUNK, type AggrColumns } from './aggr-chunk.js';
+import { AGGR_COLUMNS, CounterStitch, decodeAggrChunk, emptyAggr, encodeAggrChunk, ENCODING_AGGR, WINDOWS_PER_CHUNK, type AggrColumns } from './aggr-chunk.js';
 
 export const RES_RAW = 0;
 export const RES_5M = 300_000;
@@ -33,7 +33,7 @@ export const TIERS = [
 
 function grow(c: AggrColumns): AggrColumns {
   const next = emptyAggr(c.t.length * 2);
-  for (const k of ['t', 'count', 'sum', 'min', 'max', 'counter'] as const) next[k].set(c[k]);
+  for (const k of AGGR_COLUMNS) next[k].set(c[k]);
   next.n = c.n;
   next.rawFirst = c.rawFirst;
   next.rawLast = c.rawLast;
