@@ -30,6 +30,41 @@ export const TIERS = [
   { name: '5m', res: RES_5M },
   { name: '1h', res: RES_1H },
 ] as const;
+/** Their resolutions, coarsest first: the order a query tries them in. */
+export const COARSEST_FIRST: readonly number[] = TIERS.map((t) => t.res).reverse();
+
+/**
+ * Folds parts (raw samples, or finer windows) in time order into windows of
+ * `res`: a raw sample is a part of count 1 whose sum, min and max are its value.
+ * NaN is never kept as a window's min or max while the window has a number.
+ */
+class WindowFold {
+  out = emptyAggr(16);
+  private win = NaN;
+
+  constructor(private readonly res: number) {}
+
+  add(t: number, count: number, sum: number, min: number, max: number, counter: number): void {
+    let out = this.out;
+    const w = Math.floor(t / this.res);
+    if (w !== this.win) {
+      if (out.n === out.t.length) out = this.out = grow(out);
+      const k = out.n++;
+      out.count[k] = 0;
+      out.sum[k] = 0;
+      out.min[k] = min;
+      out.max[k] = max;
+      this.win = w;
+    }
+    const k = out.n - 1;
+    out.t[k] = t;
+    out.count[k] = out.count[k]! + count;
+    out.sum[k] = out.sum[k]! + sum;
+    if (min < out.min[k]! || Number.isNaN(out.min[k]!)) out.min[k] = min;
+    if (max > out.max[k]! || Number.isNaN(out.max[k]!)) out.max[k] = max;
+    out.counter[k] = counter;
+  }
+}
 
 function grow(c: AggrColumns): AggrColumns {
   const next = emptyAggr(c.t.length * 2);
@@ -42,36 +77,21 @@ function grow(c: AggrColumns): AggrColumns {
 
 /** Windows of `res` over raw samples (sorted, one per timestamp); undefined when only staleness markers. */
 export function aggregateRaw(c: SampleColumns, res: number): AggrColumns | undefined {
-  let out = emptyAggr(16);
-  let win = NaN;
+  const fold = new WindowFold(res);
+  let rawFirst = NaN;
   let increase = 0;
   let prev = NaN;
   for (let i = 0; i < c.n; i++) {
     if (isStale(c.v, i)) continue;
-    const t = c.t[i]!;
     const v = c.v[i]!;
-    if (Number.isNaN(out.rawFirst)) out.rawFirst = v;
+    if (Number.isNaN(rawFirst)) rawFirst = v;
     else increase += v >= prev ? v - prev : v; // a drop is a reset: the counter restarted from 0
     prev = v;
-    const w = Math.floor(t / res);
-    if (w !== win) {
-      if (out.n === out.t.length) out = grow(out);
-      const k = out.n++;
-      out.count[k] = 0;
-      out.sum[k] = 0;
-      out.min[k] = v;
-      out.max[k] = v;
-      win = w;
-    }
-    const k = out.n - 1;
-    out.t[k] = t;
-    out.count[k] = out.count[k]! + 1;
-    out.sum[k] = out.sum[k]! + v;
-    if (v < out.min[k]! || Number.isNaN(out.min[k]!)) out.min[k] = v;
-    if (v > out.max[k]! || Number.isNaN(out.max[k]!)) out.max[k] = v;
-    out.counter[k] = increase;
+    fold.add(c.t[i]!, 1, v, v, v, increase);
   }
+  const out = fold.out;
   if (out.n === 0) return undefined;
+  out.rawFirst = rawFirst;
   out.rawLast = prev;
   return out;
 }
@@ -82,10 +102,9 @@ export function aggregateRaw(c: SampleColumns, res: number): AggrColumns | undef
  * overlap) are left out, so no raw sample counts twice.
  */
 export function aggregateAggr(chunks: readonly AggrColumns[], res: number): AggrColumns | undefined {
-  let out = emptyAggr(16);
+  const fold = new WindowFold(res);
   const stitch = new CounterStitch();
   let start = NaN;
-  let win = NaN;
   let lastT = -Infinity;
   let rawLast = NaN;
   for (const c of chunks) {
@@ -96,28 +115,13 @@ export function aggregateAggr(chunks: readonly AggrColumns[], res: number): Aggr
     for (let i = 0; i < c.n; i++) {
       if (c.t[i]! <= lastT) continue;
       total = base + c.counter[i]!;
-      const w = Math.floor(c.t[i]! / res);
-      if (w !== win) {
-        if (out.n === out.t.length) out = grow(out);
-        const k = out.n++;
-        out.count[k] = 0;
-        out.sum[k] = 0;
-        out.min[k] = c.min[i]!;
-        out.max[k] = c.max[i]!;
-        win = w;
-      }
-      const k = out.n - 1;
-      out.t[k] = c.t[i]!;
-      out.count[k] = out.count[k]! + c.count[i]!;
-      out.sum[k] = out.sum[k]! + c.sum[i]!;
-      if (c.min[i]! < out.min[k]!) out.min[k] = c.min[i]!;
-      if (c.max[i]! > out.max[k]!) out.max[k] = c.max[i]!;
-      out.counter[k] = total - start;
+      fold.add(c.t[i]!, c.count[i]!, c.sum[i]!, c.min[i]!, c.max[i]!, total - start);
       lastT = c.t[i]!;
     }
     stitch.end(total, c.rawLast);
     rawLast = c.rawLast;
   }
+  const out = fold.out;
   if (out.n === 0) return undefined;
   out.rawFirst = chunks[0]!.rawFirst;
   out.rawLast = rawLast;

@@ -19,7 +19,7 @@
 import { isStale, mergeChunks } from '../chunkenc/merge.js';
 import type { SeriesColumns, TenantDB } from '../db/tenant-db.js';
 import { CounterStitch } from '../downsample/aggr-chunk.js';
-import { RES_1H, RES_5M, TIERS } from '../downsample/downsample.js';
+import { COARSEST_FIRST, TIERS } from '../downsample/downsample.js';
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
 import type { Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
@@ -72,7 +72,7 @@ export interface QueryShape {
 
 /** The coarsest resolution, at most `max`, that fits the query (0: raw). */
 export function fittingResolution(shape: QueryShape, max = Infinity): number {
-  for (const res of [RES_1H, RES_5M]) {
+  for (const res of COARSEST_FIRST) {
     if (res > max) continue;
     if (shape.ranges.some((r) => r < MIN_WINDOWS * res)) continue;
     if (shape.subquerySteps.some((s) => s < res)) continue;
@@ -92,7 +92,7 @@ export interface TierPlan {
 export function planTiers(db: TenantDB, res: number, from: number): TierPlan | undefined {
   const segments: TierPlan['segments'] = [];
   let start = -Infinity;
-  for (const r of [RES_1H, RES_5M]) {
+  for (const r of COARSEST_FIRST) {
     if (r > res) continue;
     const span = db.tierSpan(r);
     if (!span || span.maxTime <= Math.max(start, from)) continue;
