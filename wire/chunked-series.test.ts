@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChunkedSeriesError, decodeChunkedSeries, encodeChunkedSeries, type ChunkedSeries } from './chunked-series.js';
+import { ProtoWriter } from './remote-write.js';
+import { CHUNK_AGGR, ChunkedSeriesError, decodeChunkedResponse, decodeChunkedSeries, encodeChunkedSeries, type ChunkedSeries } from './chunked-series.js';
 
 describe('chunked series (remote-read message shape)', () => {
   it('writes the protobuf fields of prompb.ChunkedReadResponse', () => {
@@ -36,6 +37,40 @@ describe('chunked series (remote-read message shape)', () => {
     expect(() => decodeChunkedSeries(bytes.subarray(0, bytes.length - 2))).toThrow(ChunkedSeriesError);
     const other = Uint8Array.from(bytes);
     other[other.indexOf(0x18) + 1] = 2; // type = 2 (histogram)
-    expect(() => decodeChunkedSeries(other)).toThrow(/encoding 2 is not XOR/);
+    expect(() => decodeChunkedSeries(other)).toThrow(/encoding 2 is not XOR \(1\) or aggregate/);
+  });
+
+  it('carries aggregate chunks with their resolution, and the sender\'s tiers', () => {
+    const series: ChunkedSeries[] = [
+      {
+        labels: ['__name__', 'up'],
+        chunks: [
+          { minT: 0, maxT: 3_599_000, data: Uint8Array.of(9, 8), resolution: 300_000 },
+          { minT: 3_600_000, maxT: 3_660_000, data: Uint8Array.of(7) },
+        ],
+      },
+    ];
+    const tiers = [
+      { resolution: 3_600_000, until: 1_000_000 },
+      { resolution: 300_000, until: 3_600_000 },
+    ];
+    const bytes = encodeChunkedSeries(series, tiers);
+    const back = decodeChunkedResponse(bytes);
+    expect(back.tiers).toEqual(tiers);
+    expect(back.series[0]!.chunks.map((c) => ({ ...c, data: Array.from(c.data) }))).toEqual([
+      { minT: 0, maxT: 3_599_000, data: [9, 8], resolution: 300_000 },
+      { minT: 3_600_000, maxT: 3_660_000, data: [7] },
+    ]);
+    // Without tiers the message is Prometheus's, byte for byte as before.
+    expect(decodeChunkedResponse(encodeChunkedSeries([series[0]!].map((s) => ({ ...s, chunks: s.chunks.slice(1) })))).tiers).toEqual([]);
+    // An aggregate chunk must say its resolution.
+    const chunk = new ProtoWriter();
+    chunk.int64(3, CHUNK_AGGR);
+    chunk.bytes(4, Uint8Array.of(1));
+    const one = new ProtoWriter();
+    one.bytes(2, chunk.finish());
+    const msg = new ProtoWriter();
+    msg.bytes(1, one.finish());
+    expect(() => decodeChunkedSeries(msg.finish())).toThrow(/aggregate chunk without a resolution/);
   });
 });

@@ -9,7 +9,9 @@
  *    `sum by (job) (rate(m[1h]))` at a 1 h step (read from the 5 m tier), and
  *    `sum by (job) (rate(m[6h]))` at a 6 h step (the 1 h tier), each on a node
  *    rebuilt from the bucket (nothing cached), against the same query with
- *    `max_source_resolution=raw` on another rebuilt node.
+ *    `max_source_resolution=raw` on another rebuilt node;
+ *  - the same panels over two nodes: a rebuilt node holding the data answers
+ *    over HTTP (`chunks?resolution=`) a node with none that evaluates.
  * Prints one JSON line.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +28,11 @@ import { encodeColumns } from '../src/chunkenc/merge.js';
 import { RES_1H, RES_5M } from '../src/downsample/downsample.js';
 import { NodeMetrics } from '../src/metrics.js';
 import { NodeStore } from '../src/store.js';
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { createServer } from '../src/server.js';
+import { peerSeries } from '../src/api/peers.js';
+import type { EngineOptions } from '../src/promql/engine.js';
 
 const [seriesArg = '500', daysArg = '30'] = process.argv.slice(2);
 const SERIES = Number(seriesArg);
@@ -84,22 +91,52 @@ async function main() {
   const bytes = (res: number) => db.blocks.filter((b) => resolutionOf(b.meta) === res).reduce((n, b) => n + b.bytes(), 0);
   const tiers = { rawMB: bytes(0) / 1024 ** 2, m5MB: bytes(RES_5M) / 1024 ** 2, h1MB: bytes(RES_1H) / 1024 ** 2 };
 
-  const cold = async (q: string, step: number, maxRes?: string) => {
+  // Bytes peers sent (the evaluating node's fetches).
+  let wireBytes = 0;
+  const plainFetch = globalThis.fetch;
+  globalThis.fetch = async (...args: Parameters<typeof fetch>) => {
+    const r = await plainFetch(...args);
+    const body = new Uint8Array(await r.arrayBuffer());
+    wireBytes += body.length;
+    return new Response(body, { status: r.status, headers: r.headers });
+  };
+  /** The query on a node rebuilt from the bucket (nothing cached); with `viaPeer`, evaluated by an empty node that asks it over HTTP. */
+  const cold = async (q: string, step: number, maxRes?: string, viaPeer = false) => {
     const b = open();
     await b.store.rebuild();
     const params = new URLSearchParams({ query: q, start: String((T0 + 6 * H) / 1000), end: String(END / 1000), step: String(step / 1000) });
     if (maxRes) params.set('max_source_resolution', maxRes);
+    let opts: EngineOptions = {};
+    const server = viaPeer ? serve({ fetch: createServer({ store: b.store, metrics: new NodeMetrics(), log, secret: 'bench' }).fetch, hostname: '127.0.0.1', port: 0 }) : undefined;
+    if (server) {
+      await new Promise((r) => server.once('listening', r));
+      opts = { peers: peerSeries([`http://127.0.0.1:${(server.address() as AddressInfo).port}`], 'bench', 'bench') };
+    }
+    wireBytes = 0;
     const s = performance.now();
-    const r = await queryRangeApi(b.store.tenantDb('bench'), params);
+    const r = await queryRangeApi(viaPeer ? undefined : b.store.tenantDb('bench'), params, opts);
     const ms = Math.round(performance.now() - s);
     if (r.status !== 200) throw new Error(`query: ${JSON.stringify(r)}`);
     const stats = b.store.bucket!.cache.stats;
     const infos = (JSON.parse(r.body) as { infos?: string[] }).infos ?? [];
+    server?.close();
     b.store.close();
-    return { ms, fetchedMB: Number(((stats.indexBytesFetched + stats.chunkBytesFetched) / 1024 ** 2).toFixed(1)), tier: infos.length ? infos[0]!.replace(/.*allow (\S+) resolution.*/, '$1') : 'raw' };
+    const mb = (n: number) => Number((n / 1024 ** 2).toFixed(1));
+    return {
+      ms,
+      fetchedMB: mb(stats.indexBytesFetched + stats.chunkBytesFetched),
+      ...(viaPeer ? { peerSentMB: mb(wireBytes) } : {}),
+      tier: infos.length ? infos[0]!.replace(/.*allow (\S+) resolution.*/, '$1') : 'raw',
+    };
   };
-  const panel5m = { tiered: await cold('sum by (job) (rate(bench_requests_total[1h]))', H), raw: await cold('sum by (job) (rate(bench_requests_total[1h]))', H, 'raw') };
-  const panel1h = { tiered: await cold('sum by (job) (rate(bench_requests_total[6h]))', 6 * H), raw: await cold('sum by (job) (rate(bench_requests_total[6h]))', 6 * H, 'raw') };
+  const q1 = 'sum by (job) (rate(bench_requests_total[1h]))';
+  const q6 = 'sum by (job) (rate(bench_requests_total[6h]))';
+  const panel5m = { tiered: await cold(q1, H), raw: await cold(q1, H, 'raw') };
+  const panel1h = { tiered: await cold(q6, 6 * H), raw: await cold(q6, 6 * H, 'raw') };
+  const peer5m = { tiered: await cold(q1, H, undefined, true), raw: await cold(q1, H, 'raw', true) };
+  const peer1h = { tiered: await cold(q6, 6 * H, undefined, true), raw: await cold(q6, 6 * H, 'raw', true) };
+  globalThis.fetch = plainFetch;
+  const ratio = (p: { tiered: { ms: number }; raw: { ms: number } }) => ({ ...p, ratio: Number((p.raw.ms / p.tiered.ms).toFixed(1)) });
   console.log(
     JSON.stringify({
       bench: 'downsample',
@@ -108,8 +145,10 @@ async function main() {
       samples,
       downsampleS: Number(downsampleS.toFixed(1)),
       tiersMB: Object.fromEntries(Object.entries(tiers).map(([k, v]) => [k, Number(v.toFixed(1))])),
-      panel1hStep: { ...panel5m, ratio: Number((panel5m.raw.ms / panel5m.tiered.ms).toFixed(1)) },
-      panel6hStep: { ...panel1h, ratio: Number((panel1h.raw.ms / panel1h.tiered.ms).toFixed(1)) },
+      panel1hStep: ratio(panel5m),
+      panel6hStep: ratio(panel1h),
+      viaPeer1hStep: ratio(peer5m),
+      viaPeer6hStep: ratio(peer1h),
     }),
   );
   a.store.close();

@@ -132,9 +132,9 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
     }
   };
   for (const method of ['get', 'post'] as const) {
-    app[method](`${prom}/series`, read(async (t, p) => (await prepareRead(store.tenantDb(t), p, false), seriesApi(store.tenantDb(t), p))));
-    app[method](`${prom}/labels`, read(async (t, p) => (await prepareRead(store.tenantDb(t), p, false), labelsApi(store.tenantDb(t), p))));
-    app[method](`${prom}/label/:name/values`, read(async (t, p, c) => (await prepareRead(store.tenantDb(t), p, false), labelValuesApi(store.tenantDb(t), c.req.param('name')!, p))));
+    app[method](`${prom}/series`, read(async (t, p) => (await prepareRead(store.tenantDb(t), p), seriesApi(store.tenantDb(t), p))));
+    app[method](`${prom}/labels`, read(async (t, p) => (await prepareRead(store.tenantDb(t), p), labelsApi(store.tenantDb(t), p))));
+    app[method](`${prom}/label/:name/values`, read(async (t, p, c) => (await prepareRead(store.tenantDb(t), p), labelValuesApi(store.tenantDb(t), c.req.param('name')!, p))));
     app[method](`${prom}/query`, read((t, p, c) => counted(t, c, (o) => queryApi(store.tenantDb(t), p, o))));
     app[method](`${prom}/query_range`, read((t, p, c) => counted(t, c, (o) => queryRangeApi(store.tenantDb(t), p, o))));
     app[method](`${prom}/format_query`, read((_t, p) => formatQueryApi(p)));
@@ -153,9 +153,7 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
   }
 
   app.get(`${INTERNAL_PREFIX}/tenants/:tenant/chunks`, async (c) => {
-    const params = new URL(c.req.url).searchParams;
-    await prepareRead(store.tenantDb(c.req.param('tenant')), params, true);
-    const r = chunksApi(store.tenantDb(c.req.param('tenant')), params);
+    const r = await chunksApi(store.tenantDb(c.req.param('tenant')), new URL(c.req.url).searchParams);
     if (r.status === 200) return c.body(r.bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/x-protobuf' });
     return c.body(errorJson(r.errorType, r.message), r.status, { 'Content-Type': 'application/json' });
   });

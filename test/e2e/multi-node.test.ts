@@ -5,16 +5,19 @@
  * (503) instead of returning part of the answer.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM script
 import { startEdge, startNode, stop } from '../../scripts/stack.mjs';
 import { freePort } from '../support/node-process.js';
-import { Client, testSettings, type StackSettings } from '../support/stack.js';
+import { Client, eventually, testSettings, type StackSettings } from '../support/stack.js';
 
 const SERIES = 240;
+const FAST_COMPACTION = { ISOBAR_COMPACTION_INTERVAL_SECONDS: '1' };
+const H = 3_600_000;
+const D = 24 * H;
 
 describe('a tenant spread over two storage nodes', () => {
   let s: StackSettings;
@@ -27,7 +30,8 @@ describe('a tenant spread over two storage nodes', () => {
   beforeAll(async () => {
     s = await testSettings();
     s2 = { ...s, ISOBAR_NODE_PORT: String(await freePort()), ISOBAR_DATA_DIR: mkdtempSync(join(tmpdir(), 'isobar-e2e-node2-')) };
-    nodes = [await startNode(s), await startNode(s2)];
+    // Compaction (and downsampling) every second, for the tiers test.
+    nodes = [await startNode(s, { env: FAST_COMPACTION }), await startNode(s2, { env: FAST_COMPACTION })];
     edge = await startEdge(s, {
       extraVars: { ISOBAR_NODE_URLS: `http://127.0.0.1:${s.ISOBAR_NODE_PORT},http://127.0.0.1:${s2.ISOBAR_NODE_PORT}`, ISOBAR_DEMO_SHARDS: '8' },
     });
@@ -97,12 +101,61 @@ describe('a tenant spread over two storage nodes', () => {
     expect(existsSync(join(s2.ISOBAR_DATA_DIR, 'node', 'wal', 'spread-gone'))).toBe(false);
   });
 
+  it("answers coarse queries from both nodes' downsampled tiers, agreeing with raw data", async () => {
+    const h = { authorization: `Bearer ${s.ISOBAR_ADMIN_TOKEN}`, 'content-type': 'application/json' };
+    const t = await fetch(`${client.base}/admin/v1/tenants`, { method: 'POST', headers: h, body: JSON.stringify({ id: 'spread-ds', shards: 8, retention: { raw: '30d', '5m': '1y' } }) });
+    expect(t.status).toBe(201);
+    const k = await fetch(`${client.base}/admin/v1/tenants/spread-ds/keys`, { method: 'POST', headers: h, body: JSON.stringify({ scopes: ['write', 'read'] }) });
+    const key = ((await k.json()) as { key: string }).key;
+    // The three whole days before today, a sample a minute for 16 counters (7 s past the minute).
+    const day0 = Math.floor(Date.now() / D) * D - 3 * D;
+    for (let hour = 0; hour < 3 * 24; hour++) {
+      const series = Array.from({ length: 16 }, (_, i) => ({
+        labels: [['__name__', 'tiered_total'], ['i', String(i)], ['job', i % 2 ? 'odd' : 'even']] as [string, string][],
+        samples: Array.from({ length: 60 }, (_, m) => [day0 + (hour * 60 + m) * 60_000 + 7_000, (hour * 60 + m) * (i + 1)] as [number, number]),
+      }));
+      const r = await client.write(series, key);
+      expect(r.status, await r.text()).toBe(204);
+    }
+    expect((await fetch(`${client.base}/admin/v1/flush?tenant=spread-ds`, { method: 'POST', headers: h })).status).toBe(200);
+    // Each node compacts and downsamples its own blocks: days 0 and 1 settle, day 2 is the newest.
+    const m5Blocks = (st: StackSettings) => {
+      const dir = join(st.ISOBAR_DATA_DIR, 'bucket', 'spread-ds');
+      if (!existsSync(dir)) return 0;
+      return readdirSync(dir).filter((u) => {
+        const meta = join(dir, u, 'meta.json');
+        return existsSync(meta) && !existsSync(join(dir, u, 'deletion-mark.json')) && JSON.parse(readFileSync(meta, 'utf8')).thanos.downsample.resolution === 300_000;
+      }).length;
+    };
+    const counts = await eventually(async () => [m5Blocks(s), m5Blocks(s2)], (c) => c.every((n) => n >= 2), 90_000);
+    expect(counts.every((n) => n >= 2)).toBe(true);
+
+    const range = (q: string, extra = '') => client.read(`query_range?query=${encodeURIComponent(q)}&start=${(day0 + 2 * H) / 1000}&end=${(day0 + 2 * D) / 1000}&step=3600${extra}`, key);
+    for (const q of ['sum by (job) (count_over_time(tiered_total[1h]))', 'sum by (job) (rate(tiered_total[1h]))', 'max by (job) (max_over_time(tiered_total[2h]))']) {
+      const tiered = await range(q);
+      const raw = await range(q, '&max_source_resolution=raw');
+      expect(tiered.status).toBe('success');
+      expect(tiered.infos?.join(), q).toMatch(/from the 5m downsampled tier/);
+      expect(raw.infos).toBeUndefined();
+      expect(tiered.data.result.map((r: any) => r.metric.job)).toEqual(['even', 'odd']);
+      for (let j = 0; j < 2; j++) {
+        const want = raw.data.result[j].values as Array<[number, string]>;
+        const got = new Map((tiered.data.result[j].values as Array<[number, string]>).map(([ts, v]) => [ts, Number(v)]));
+        expect(got.size).toBe(want.length);
+        for (const [ts, v] of want) expect(Math.abs(got.get(ts)! - Number(v)), `${q} at ${ts}`).toBeLessThanOrEqual(Number(v) * (q.includes('rate') ? 0.01 : 0));
+      }
+    }
+    // Both nodes' series are in the answer: 16 counters, each one sample a minute.
+    const n = await range('sum(count_over_time(tiered_total[1h]))');
+    expect(n.data.result[0].values.every(([, v]: [number, string]) => v === String(16 * 60))).toBe(true);
+  });
+
   it('fails the query, rather than answering with half the series, while a peer is down', async () => {
     await stop(nodes[1]);
     const r = await fetch(`${client.base}/prometheus/api/v1/query?query=count(spread_total)`, { headers: { authorization: `Bearer ${s.ISOBAR_DEMO_KEY}` } });
     expect(r.status).toBe(503);
     expect(await r.json()).toMatchObject({ status: 'error', errorType: 'unavailable', error: expect.stringMatching(/retry/) });
-    nodes[1] = await startNode(s2);
+    nodes[1] = await startNode(s2, { env: FAST_COMPACTION });
     expect((await query('count(spread_total)')).data.result[0].value[1]).toBe(String(SERIES));
   });
 });

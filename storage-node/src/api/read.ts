@@ -9,6 +9,8 @@ import type { Matcher } from '../model/matcher.js';
 import { parseSeriesSelector, SelectorError } from '../promql/selector.js';
 import { labelsObject, stringArray, successJson } from '../../../wire/prom-json.js';
 import { MAX_TIME_MS, MIN_TIME_MS, ParamError, parseTime } from './params.js';
+import { TIERS } from '../downsample/downsample.js';
+import { planTiers, RAW_PLAN, selectTierChunks, tierParts } from '../promql/tiers.js';
 
 export type ReadResult = { status: 200; body: string } | { status: 400 | 422; errorType: 'bad_data' | 'execution'; message: string; unsupported?: boolean };
 
@@ -61,11 +63,11 @@ export function seriesApi(db: TenantDB | undefined, params: URLSearchParams): Re
 }
 
 /**
- * Before a read: the bucket blocks it touches get their indexes (and, for
- * `withChunks` or when deletions must be applied, the chunks) fetched. Bad
- * parameters are left for the API itself to answer.
+ * Before a metadata read: the bucket blocks it touches get their indexes (and,
+ * when deletions must be applied, the chunks) fetched. Bad parameters are left
+ * for the API itself to answer.
  */
-export async function prepareRead(db: TenantDB | undefined, params: URLSearchParams, withChunks: boolean): Promise<void> {
+export async function prepareRead(db: TenantDB | undefined, params: URLSearchParams): Promise<void> {
   if (!db || db.remote.length === 0) return;
   let range: { mint: number; maxt: number };
   let sets: Matcher[][];
@@ -75,7 +77,7 @@ export async function prepareRead(db: TenantDB | undefined, params: URLSearchPar
   } catch {
     return;
   }
-  await db.prepare(range.mint, range.maxt, withChunks || db.deletions.length > 0 ? (sets.length ? sets : [[]]) : undefined);
+  await db.prepare(range.mint, range.maxt, db.deletions.length > 0 ? (sets.length ? sets : [[]]) : undefined);
 }
 
 export function labelsApi(db: TenantDB | undefined, params: URLSearchParams): ReadResult {
@@ -101,16 +103,25 @@ export function labelValuesApi(db: TenantDB | undefined, name: string, params: U
 
 /**
  * Internal: the series matching one selector in [start, end] as compressed
- * chunks (wire/chunked-series.ts), for a peer evaluating a query.
+ * chunks (wire/chunked-series.ts), for a peer evaluating a query. With
+ * `resolution` (seconds: 300 or 3600), read through this node's downsampled
+ * tiers up to that resolution (promql/tiers.ts), and the tiers' ends sent along.
  */
-export function chunksApi(db: TenantDB | undefined, params: URLSearchParams): { status: 200; bytes: Uint8Array } | ReadError {
-  return guard(() => {
+export async function chunksApi(db: TenantDB | undefined, params: URLSearchParams): Promise<{ status: 200; bytes: Uint8Array } | ReadError> {
+  const q = guard(() => {
     const sets = parseMatchers(params);
     if (sets.length !== 1) return bad('chunks takes exactly one match[] selector');
-    const { mint, maxt } = timeRange(params);
-    const series = db ? db.selectChunks(sets[0]!, mint, maxt) : [];
-    return { status: 200 as const, bytes: encodeChunkedSeries(series) };
+    const raw = params.get('resolution');
+    const res = raw === null ? 0 : Number(raw) * 1000;
+    if (res !== 0 && !TIERS.some((t) => t.res === res)) return bad(`invalid parameter "resolution": ${JSON.stringify(raw)} is not a downsampled tier (${TIERS.map((t) => t.res / 1000).join(' or ')} seconds)`);
+    return { status: 200 as const, matchers: sets[0]!, res, ...timeRange(params) };
   });
+  if (q.status !== 200) return q;
+  if (!db) return { status: 200, bytes: encodeChunkedSeries([]) };
+  const plan = (q.res > 0 ? planTiers(db, q.res, q.mint) : undefined) ?? RAW_PLAN;
+  await db.prepare(q.mint, q.maxt, [q.matchers], tierParts(plan, q.mint, q.maxt));
+  const series = selectTierChunks(db, q.matchers, q.mint, q.maxt, plan);
+  return { status: 200, bytes: encodeChunkedSeries(series, plan.segments.map((s) => ({ resolution: s.res, until: s.to }))) };
 }
 
 /** `admin/tsdb/delete_series`: the selectors (each checked) and the time range, as Prometheus reads them. */

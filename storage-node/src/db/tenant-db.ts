@@ -21,7 +21,7 @@ import { Wal } from '../wal/wal.js';
 import type { BlockCache, RemoteBlock } from '../bucket/remote-block.js';
 import { UPLOADED_MARKER } from '../bucket/shipper.js';
 import { resolutionOf } from '../block/meta.js';
-import { AGGR_COLUMNS, decodeAggrChunk, emptyAggr, type AggrColumns } from '../downsample/aggr-chunk.js';
+import { AGGR_COLUMNS, decodeAggrChunk, emptyAggr, encodeAggrChunk, type AggrColumns, type TierChunk } from '../downsample/aggr-chunk.js';
 import { RES_RAW } from '../downsample/downsample.js';
 
 /** Default block range: Prometheus's 2 h. */
@@ -324,13 +324,14 @@ export class TenantDB {
   }
 
   /**
-   * The downsampled windows of resolution `res` of the series matching
-   * `matchers` that overlap [mint, maxt]: per series its aggregate chunks,
-   * decoded, in time order. Deletions in force drop the windows whose time
-   * falls inside them (downsampled data is deleted at window granularity).
+   * The aggregate chunks of resolution `res` (still compressed) of the series
+   * matching `matchers` that overlap [mint, maxt], per series in time order,
+   * sorted by labels. Deletions in force drop the windows whose time falls
+   * inside them (downsampled data is deleted at window granularity): such
+   * chunks are re-encoded without them.
    */
-  selectAggregates(matchers: readonly Matcher[], mint: number, maxt: number, res: number): Array<{ labels: Labels; chunks: AggrColumns[] }> {
-    const acc = new Map<string, { labels: Labels; chunks: AggrColumns[] }>();
+  aggregateChunks(matchers: readonly Matcher[], mint: number, maxt: number, res: number): Array<{ labels: Labels; chunks: TierChunk[] }> {
+    const acc = new Map<string, { labels: Labels; chunks: TierChunk[] }>();
     for (const b of this.overlapping(mint, maxt, res)) {
       for (const ref of b.postingsFor(matchers)) {
         const s = b.series(ref);
@@ -338,16 +339,20 @@ export class TenantDB {
         for (const c of s.chunks) {
           if (c.maxT < mint || c.minT > maxt) continue;
           if (!e) acc.set(key(s.labels), (e = { labels: s.labels, chunks: [] }));
-          e.chunks.push(decodeAggrChunk(b.chunk(c.ref), `block ${b.meta.ulid} chunk ${c.ref}`));
+          e.chunks.push({ minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref), resolution: res, where: `block ${b.meta.ulid} chunk ${c.ref}` });
         }
       }
     }
     const out = [...acc.values()];
     for (const e of out) {
-      e.chunks.sort((a, b) => a.t[0]! - b.t[0]!);
+      e.chunks.sort((a, b) => a.minT - b.minT);
       if (this.deletions.length === 0) continue;
       const iv = this.deletedIntervals(e.labels);
-      if (iv.length) e.chunks = e.chunks.map((c) => withoutWindows(c, iv)).filter((c) => c.n > 0);
+      if (iv.length === 0) continue;
+      e.chunks = e.chunks.flatMap((c) => {
+        const kept = withoutWindows(decodeAggrChunk(c.data, c.where), iv);
+        return kept.n ? [{ ...c, minT: kept.t[0]!, maxT: kept.t[kept.n - 1]!, data: encodeAggrChunk(kept) }] : [];
+      });
     }
     return out.filter((e) => e.chunks.length > 0).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
   }

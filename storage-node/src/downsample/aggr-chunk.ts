@@ -20,9 +20,11 @@
  */
 import { DecBuf, EncBuf } from '../encoding/encbuf.js';
 import { XorAppender, XorIterator } from '../chunkenc/xor.js';
+import { CHUNK_AGGR } from '../../../wire/chunked-series.js';
+import type { ChunkRange } from '../chunkenc/merge.js';
 
-/** Encoding byte of aggregate chunks in chunk files (Prometheus uses 1-3; Thanos's aggregate chunks are 0xff and differ). */
-export const ENCODING_AGGR = 0xfe;
+/** Encoding byte of aggregate chunks in chunk files and between nodes (Prometheus uses 1-3; Thanos's aggregate chunks are 0xff and differ). */
+export const ENCODING_AGGR = CHUNK_AGGR;
 
 /** Most windows one chunk holds: 24 h of 5 m windows, 10 days of 1 h windows. */
 export const WINDOWS_PER_CHUNK = 240;
@@ -40,6 +42,12 @@ export interface AggrColumns {
   counter: Float64Array;
   rawFirst: number;
   rawLast: number;
+}
+
+/** A stored chunk as read for a query: raw (XOR), or with `resolution` an aggregate chunk of that tier; `where` names it in errors. */
+export interface TierChunk extends ChunkRange {
+  resolution?: number;
+  where?: string;
 }
 
 /** The per-window columns of AggrColumns. */
@@ -93,8 +101,15 @@ function rawAt(c: AggrColumns, i: number): number {
   return c.rawFirst + c.counter[i]!;
 }
 
-/** Decode one aggregate chunk, checking its shape; `where` names it in errors. */
-export function decodeAggrChunk(data: Uint8Array, where = 'aggregate chunk'): AggrColumns {
+/** A column of an aggregate chunk besides `count` (which carries the windows' times and is always read). */
+export type AggrColumn = (typeof COLUMNS)[number];
+
+/**
+ * Decode one aggregate chunk, checking its shape; `where` names it in errors.
+ * With `only`, just those columns (and `count`, with the times) are decoded;
+ * the others are skipped and left at 0: a query reads one or two of five.
+ */
+export function decodeAggrChunk(data: Uint8Array, where = 'aggregate chunk', only?: ReadonlySet<AggrColumn>): AggrColumns {
   const d = new DecBuf(data, 0, data.length, where);
   const n = d.be16();
   if (n === 0) d.fail('aggregate chunk with no windows');
@@ -105,7 +120,9 @@ export function decodeAggrChunk(data: Uint8Array, where = 'aggregate chunk'): Ag
   const it = new XorIterator();
   for (const col of COLUMNS) {
     const len = d.uvarint();
-    it.reset(d.bytesN(len));
+    const bytes = d.bytesN(len);
+    if (only && col !== 'count' && !only.has(col)) continue;
+    it.reset(bytes);
     let i = 0;
     while (it.next()) {
       if (i >= n) d.fail(`column ${col} holds more than ${n} windows`);

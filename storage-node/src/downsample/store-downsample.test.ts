@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../wire/log.js';
 import { queryRangeApi } from '../api/query.js';
 import { resolutionOf } from '../block/meta.js';
@@ -22,6 +22,11 @@ import { NodeStore } from '../store.js';
 import { BlockReader } from '../block/reader.js';
 import { TenantDB } from '../db/tenant-db.js';
 import { downsampleBlocks, RES_1H, RES_5M } from './downsample.js';
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { createServer } from '../server.js';
+import { peerSeries } from '../api/peers.js';
+import type { EngineOptions } from '../promql/engine.js';
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -62,28 +67,37 @@ function series(): PlainSeries[] {
   return out;
 }
 
-/** One raw block per day (as flushes and compaction leave them at the 24 h level). */
-function writeDays(blocksDir: string): void {
-  const all = series();
-  for (let d = 0; d < DAYS; d++) {
+/** One raw block per day (as flushes and compaction leave them at the 24 h level) of `all`'s samples in days [from, to). */
+function writeDays(blocksDir: string, node = 'node-a', all = series(), from = 0, to = DAYS): void {
+  for (let d = from; d < to; d++) {
     const lo = T0 + d * D;
-    const part = all.map((s) => ({ labels: s.labels, samples: s.samples.filter(([t]) => t >= lo && t < lo + D) }));
-    writeBlock(blocksDir, toBlockInput(part), { sections: { thanos: thanosSection('acme', 'isobar'), isobar: { node: 'node-a', shards: {} } } });
+    const part = all.map((s) => ({ labels: s.labels, samples: s.samples.filter(([t]) => t >= lo && t < lo + D) })).filter((s) => s.samples.length > 0);
+    writeBlock(blocksDir, toBlockInput(part), { sections: { thanos: thanosSection('acme', 'isobar'), isobar: { node, shards: {} } } });
   }
 }
 
-function open(nodeDir: string, bucketDir: string) {
+function open(nodeDir: string, bucketDir: string, node = 'node-a') {
   const bucket = new FsBucket(bucketDir);
   const cache = new BlockCache(bucket, { dir: join(nodeDir, 'remote'), maxIndexBytes: 1 << 30, maxChunkBytes: 1 << 30 });
-  const store = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir, blockRangeMs: 2 * H, bucket: { shipper: new Shipper(bucket, 'node-a'), cache, deleteDelayMs: 0 } });
+  const store = new NodeStore(new NodeMetrics(), createLogger('t', 'error'), { nodeDir, blockRangeMs: 2 * H, bucket: { shipper: new Shipper(bucket, node), cache, deleteDelayMs: 0 } });
   store.open();
   return store;
 }
 
-async function query(store: NodeStore, q: string, step: number, maxRes?: string) {
+/** Compact, downsample and upload until nothing is left to do at END + 1 h. */
+async function settle(store: NodeStore): Promise<void> {
+  for (let pass = 0; pass < 10; pass++) {
+    await store.ship();
+    const r = await store.compact(END + H);
+    if (r.compactions + r.downsampled + r.deleted === 0) break;
+  }
+  await store.ship();
+}
+
+async function query(store: NodeStore, q: string, step: number, maxRes?: string, opts: EngineOptions = {}) {
   const params = new URLSearchParams({ query: q, start: String((T0 + 12 * H) / 1000), end: String((END - H) / 1000), step: String(step / 1000) });
   if (maxRes) params.set('max_source_resolution', maxRes);
-  const res = await queryRangeApi(store.tenantDb('acme'), params);
+  const res = await queryRangeApi(store.tenantDb('acme'), params, opts);
   expect(res.status).toBe(200);
   const body = JSON.parse((res as { body: string }).body) as { data: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> }; infos?: string[] };
   return { infos: body.infos ?? [], result: body.data.result };
@@ -117,11 +131,7 @@ describe('downsampled tiers', () => {
   store.setRetention('acme', 400 * D, { [RES_5M]: 800 * D, [RES_1H]: 2000 * D });
 
   it('makes 5m blocks of every settled raw block and 1h blocks of each closed week, uploaded', async () => {
-    for (let pass = 0; pass < 3; pass++) {
-      await store.ship();
-      await store.compact(END + H);
-    }
-    await store.ship();
+    await settle(store);
     const db = store.tenantDb('acme')!;
     const by = (res: number) => db.blocks.filter((b) => resolutionOf(b.meta) === res);
     // Raw days 0-6 were compacted into a week: one 5m block holds them; days 7 and 8: day 7 settled, day 8 is the newest.
@@ -230,5 +240,93 @@ describe('where a tier answers alone', () => {
     db.blocks.push(BlockReader.open(downsampleBlocks(join(dir, 'm5'), [raw[1]!], RES_5M)!.dir));
     expect(db.tierSpan(RES_5M)!.maxTime).toBe(raw[2]!.meta.maxTime);
     for (const b of db.blocks) b.close();
+  });
+});
+
+/**
+ * A tenant whose series live on two nodes (one bucket, each node its own
+ * blocks): node A evaluates, node B answers over HTTP through its own tiers
+ * (`chunks?resolution=`), as in a deployment with several storage nodes.
+ */
+describe('tiers on a tenant spread over two nodes', () => {
+  const bucketDir = tmp('isobar-ds2-bucket-');
+  const dirA = tmp('isobar-ds2-a-');
+  const dirB = tmp('isobar-ds2-b-');
+  dirs.push(bucketDir, dirA, dirB);
+  const [a, c, b] = series();
+  // Node A: job a; node B: job c and job b. moved_total's shard moved from A to B after day 4.
+  const moved: PlainSeries = { labels: ['__name__', 'moved_total', 'job', 'm'], samples: a!.samples.map(([t, v]) => [t, v * 2]) };
+  writeDays(join(dirA, 'blocks', 'acme'), 'node-a', [a!]);
+  writeDays(join(dirA, 'blocks', 'acme'), 'node-a', [moved], 0, 5);
+  writeDays(join(dirB, 'blocks', 'acme'), 'node-b', [c!, b!]);
+  writeDays(join(dirB, 'blocks', 'acme'), 'node-b', [moved], 5, DAYS);
+  const nodeA = open(dirA, bucketDir, 'node-a');
+  const nodeB = open(dirB, bucketDir, 'node-b');
+  for (const n of [nodeA, nodeB]) n.setRetention('acme', 400 * D, { [RES_5M]: 800 * D, [RES_1H]: 2000 * D });
+  const secret = 'peer-secret';
+  let server: ServerType;
+  let peers: EngineOptions;
+
+  beforeAll(async () => {
+    await settle(nodeA);
+    await settle(nodeB);
+    server = serve({ fetch: createServer({ store: nodeB, metrics: new NodeMetrics(), log: createLogger('t', 'error'), secret }).fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise((r) => server.once('listening', r));
+    peers = { peers: peerSeries([`http://127.0.0.1:${(server.address() as AddressInfo).port}`], 'acme', secret) };
+  });
+  afterAll(() => {
+    server?.close();
+    nodeA.close();
+    nodeB.close();
+  });
+
+  const FUNCTIONS = ['rate', 'increase', 'max_over_time', 'min_over_time', 'sum_over_time', 'count_over_time', 'avg_over_time'];
+  const tolerance = (fn: string) => (fn === 'rate' || fn === 'increase' ? 0.02 : 1e-12);
+  const selector = (fn: string) => (fn === 'rate' || fn === 'increase' ? '{__name__=~"req_total|moved_total",job=~"a|m"}' : '{__name__=~"req_total|temp|moved_total"}');
+
+  it.each([
+    [H, '1h', '5m'],
+    [6 * H, '6h', '1h'],
+  ])('at a %d ms step, reads both nodes through their tiers and agrees with raw data', async (step, range, tier) => {
+    for (const fn of FUNCTIONS) {
+      const q = `${fn}(${selector(fn)}[${range}])`;
+      const tiered = await query(nodeA, q, step, undefined, peers);
+      const raw = await query(nodeA, q, step, 'raw', peers);
+      expect(tiered.infos.join(), q).toMatch(new RegExp(`from the ${tier} downsampled tier`));
+      expect(raw.infos).toEqual([]);
+      // Series of both nodes, and the moved one joined into one.
+      expect(tiered.result.map((s) => s.metric.job).sort(), q).toEqual(fn === 'rate' || fn === 'increase' ? ['a', 'm'] : ['a', 'b', 'c', 'm']);
+      expectClose(tiered.result, raw.result, tolerance(fn));
+    }
+  });
+
+  it('joins a counter whose shard moved between nodes without a false reset', async () => {
+    // moved_total = 2 x req_total{job="a"}: every increase over the move at day 5 must be twice job a's, through the 5m tier.
+    const r = await query(nodeA, 'increase({__name__=~"req_total|moved_total",job=~"a|m"}[2h])', H, undefined, peers);
+    expect(r.infos.join()).toMatch(/5m downsampled tier/);
+    const [ja, jm] = [r.result.find((s) => s.metric.job === 'a')!, r.result.find((s) => s.metric.job === 'm')!];
+    const half = new Map(ja.values.map(([t, v]) => [t, Number(v)]));
+    const around = jm.values.filter(([t]) => Math.abs(t * 1000 - (T0 + 5 * D)) <= 6 * H);
+    expect(around.length).toBeGreaterThan(8);
+    for (const [t, v] of around) expect(Number(v), `at ${t}`).toBeCloseTo(2 * half.get(t)!, 6);
+  });
+
+  it("reads a peer's downsampled data after its raw data has expired", async () => {
+    nodeB.setRetention('acme', 2 * D, { [RES_5M]: 800 * D, [RES_1H]: 2000 * D });
+    await nodeB.compact(END + H);
+    const q = 'max_over_time(temp[6h])';
+    const raw = await query(nodeA, q, 6 * H, 'raw', peers);
+    expect(raw.result[0]!.values[0]![0]).toBeGreaterThan((END + H - 3 * D) / 1000); // raw: the last two days only
+    const tiered = await query(nodeA, q, 6 * H, undefined, peers);
+    expect(tiered.infos.join()).toMatch(/1h downsampled tier/);
+    expect(tiered.result[0]!.values[0]![0]).toBe((T0 + 12 * H) / 1000); // the tiers: from the start
+    expect(tiered.result[0]!.values.length).toBeGreaterThan(((END - H - T0 - 12 * H) / (6 * H)) * 0.95);
+  });
+
+  it('refuses a resolution that is not a tier, naming the parameter', async () => {
+    const port = (server.address() as AddressInfo).port;
+    const r = await fetch(`http://127.0.0.1:${port}/internal/v1/tenants/acme/chunks?match[]=temp&start=0&end=1&resolution=60`, { headers: { authorization: `Bearer ${secret}` } });
+    expect(r.status).toBe(400);
+    expect(await r.text()).toMatch(/invalid parameter \\"resolution\\"/);
   });
 });

@@ -16,7 +16,8 @@ import { compileAnchored } from '../model/re2.js';
 import type { AggregateOp, At, BinaryOp, Expr, MatrixSelector, Subquery, VectorMatching, VectorSelector } from './ast.js';
 import { typeOf } from './ast.js';
 import { formatFloat } from './format.js';
-import { fittingResolution, planTiers, rangeView, selectTiered, tierInfo, tierParts, type TierPlan, type View } from './tiers.js';
+import { RES_RAW } from '../downsample/downsample.js';
+import { fittingResolution, planTiers, RAW_PLAN, rangeView, selectTierChunks, selectTiered, tierInfo, tierParts, type TieredChunks, type View } from './tiers.js';
 
 export class QueryError extends Error {
   constructor(
@@ -49,9 +50,14 @@ export interface EngineOptions {
   maxResolutionMs?: number;
 }
 
-/** Series another node holds, as compressed chunks. */
+/** Series other nodes hold, as compressed chunks. */
 export interface PeerSeries {
-  fetch(sel: VectorSelector, mint: number, maxt: number): Promise<Array<{ labels: Labels; chunks: ChunkRange[] }>>;
+  /**
+   * Each peer's part of the selector over [mint, maxt]. With `res` > 0, read
+   * through that peer's own tiers up to that resolution (aggregate chunks for
+   * the time its tiers serve, raw chunks after); with 0, raw chunks only.
+   */
+  fetch(sel: VectorSelector, mint: number, maxt: number, res: number): Promise<TieredChunks[]>;
 }
 
 /** One selector's load: the whole time range the query needs of it, and in which view of downsampled data. */
@@ -217,58 +223,58 @@ export class Engine {
     }
   }
 
-  /** load(), with the peers' series fetched (all selectors at once), yielding between selectors. */
+  /**
+   * load(), with the peers' series fetched (all selectors at once), yielding
+   * between selectors. Selectors a downsampled tier can serve (tiers.ts) are
+   * read through each node's own tiers: the coarsest resolution the query's
+   * step and ranges allow, where a node holds it; raw samples otherwise.
+   */
   private async loadAsync(expr: Expr, lo: number, hi: number, ctx: Ctx): Promise<void> {
     const pending: Fetch[] = [];
     this.plan(expr, lo, hi, ctx, pending);
     this.checkRanges(pending);
-    const plan = this.tierPlan(pending, ctx);
-    const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, f.mint, f.maxt))) : [];
+    const res = this.tierResolution(pending, ctx);
+    const tiered = (f: Fetch) => res > 0 && f.view !== 'raw';
+    // Plain selectors look back at least one window through tiers (a window's point is its last sample's time).
+    const mintOf = (f: Fetch) => (tiered(f) && f.range === undefined ? f.mint - Math.max(0, res - this.lookback) : f.mint);
+    const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, mintOf(f), f.maxt, tiered(f) ? res : 0))) : [];
     for (let i = 0; i < pending.length; i++) {
       const f = pending[i]!;
+      const peers = remote[i] ?? [];
       // Bucket blocks: indexes and chunks fetched (through tiers: only the blocks read), then read at once.
-      if (plan && f.view !== 'raw') {
-        const mint = this.tieredMint(f, plan);
-        await this.db?.prepare(mint, f.maxt, [f.sel.matchers], tierParts(plan, mint, f.maxt));
-        this.fetchTiered(f, plan, mint);
+      const plan = tiered(f) && this.db ? planTiers(this.db, res, mintOf(f)) : undefined;
+      if (plan || peers.some((p) => p.plan.segments.length > 0)) {
+        const mint = mintOf(f);
+        const sources = [...peers];
+        if (this.db) {
+          await this.db.prepare(mint, f.maxt, [f.sel.matchers], tierParts(plan ?? RAW_PLAN, mint, f.maxt));
+          sources.unshift({ plan: plan ?? RAW_PLAN, series: selectTierChunks(this.db, f.sel.matchers, mint, f.maxt, plan ?? RAW_PLAN) });
+        }
+        this.fetchTiered(f, sources, mint);
       } else {
-        await this.db?.prepare(f.mint, f.maxt, [f.sel.matchers]);
-        this.fetch(f.sel, f.mint, f.maxt, remote[i]);
+        await this.db?.prepare(f.mint, f.maxt, [f.sel.matchers], [{ res: RES_RAW, mint: f.mint, maxt: f.maxt }]);
+        this.fetch(f.sel, f.mint, f.maxt, peers.flatMap((p) => p.series));
       }
       await this.yieldIfDue(ctx);
     }
   }
 
-  /**
-   * The downsampled tiers this query reads, if any (tiers.ts): the coarsest
-   * whose resolution fits its step and ranges and holds data it needs.
-   * Not with peers: they send raw chunks only, so a query over several nodes reads raw data.
-   */
-  private tierPlan(pending: Fetch[], ctx: Ctx): TierPlan | undefined {
-    const db = this.db;
+  /** The coarsest downsampled resolution this query's step and ranges allow (0: raw samples only). */
+  private tierResolution(pending: Fetch[], ctx: Ctx): number {
     const tiered = pending.filter((f) => f.view !== 'raw');
-    if (!db || this.peers || tiered.length === 0) return undefined;
-    const res = fittingResolution({ step: ctx.step, ranges: tiered.flatMap((f) => (f.range !== undefined ? [f.range] : [])), subquerySteps: this.subquerySteps }, this.maxResolutionMs);
-    if (res === 0) return undefined;
-    const plan = planTiers(db, res, Math.min(...tiered.map((f) => f.mint)));
-    if (plan) this.infos.push(tierInfo(plan));
-    return plan;
+    if ((!this.db && !this.peers) || tiered.length === 0) return 0;
+    return fittingResolution({ step: ctx.step, ranges: tiered.flatMap((f) => (f.range !== undefined ? [f.range] : [])), subquerySteps: this.subquerySteps }, this.maxResolutionMs);
   }
 
-  /** Plain selectors look back at least one window through tiers: a window's point is its last sample's time. */
-  private tieredLookback(f: Fetch, plan: TierPlan): number {
-    return f.range === undefined ? Math.max(this.lookback, plan.segments[0]!.res) : this.lookback;
-  }
-
-  private tieredMint(f: Fetch, plan: TierPlan): number {
-    return f.mint - (this.tieredLookback(f, plan) - this.lookback);
-  }
-
-  /** fetch(), through the tiers of `plan`, in the selector's view. */
-  private fetchTiered(f: Fetch, plan: TierPlan, mint: number): void {
+  /** fetch(), through the tiers each node's plan names, in the selector's view. */
+  private fetchTiered(f: Fetch, sources: TieredChunks[], mint: number): void {
     if (this.loaded.has(f.sel)) return;
-    this.tiered.set(f.sel, { lookback: this.tieredLookback(f, plan) });
-    const series = selectTiered(this.db!, f.sel.matchers, mint, f.maxt, f.view, plan).map((s) => {
+    const plans = sources.map((s) => s.plan);
+    const coarsest = Math.max(0, ...plans.map((p) => p.segments[0]?.res ?? 0));
+    this.tiered.set(f.sel, { lookback: f.range === undefined ? Math.max(this.lookback, coarsest) : this.lookback });
+    const info = tierInfo(plans);
+    if (!this.infos.includes(info)) this.infos.push(info);
+    const series = selectTiered(sources, mint, f.maxt, f.view).map((s) => {
       let hasStale = false;
       if (f.view === 'avg') for (let i = 0; i < s.n && !hasStale; i++) hasStale = isStale(s.v, i);
       return { ...s, hasStale };

@@ -16,9 +16,9 @@
  *                                  window averages
  *   anything else                  raw samples only (no tier)
  */
-import { isStale, mergeChunks } from '../chunkenc/merge.js';
+import { isStale, mergeChunks, type SampleColumns } from '../chunkenc/merge.js';
 import type { SeriesColumns, TenantDB } from '../db/tenant-db.js';
-import { CounterStitch } from '../downsample/aggr-chunk.js';
+import { CounterStitch, decodeAggrChunk, type AggrColumn, type AggrColumns, type TierChunk } from '../downsample/aggr-chunk.js';
 import { COARSEST_FIRST, TIERS } from '../downsample/downsample.js';
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
 import type { Labels } from '../model/labels.js';
@@ -106,11 +106,56 @@ export function tierName(res: number): string {
   return TIERS.find((t) => t.res === res)?.name ?? `${res / 1000}s`;
 }
 
-/** The `infos` line saying which tiers a query read. */
-export function tierInfo(plan: TierPlan): string {
+/**
+ * The `infos` line saying which tiers a selector read, over the plans of the
+ * nodes that answered it: per tier the earliest start and latest end.
+ */
+export function tierInfo(plans: readonly TierPlan[]): string {
   const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
-  const parts = plan.segments.map((s) => `${Number.isFinite(s.from) ? `${iso(s.from)} to ` : 'before '}${iso(s.to)} from the ${tierName(s.res)} downsampled tier`);
-  return `isobar: data ${parts.join(', ')}; raw samples after (the query's step and ranges allow ${tierName(plan.segments[0]!.res)} resolution)`;
+  const used = plans.filter((p) => p.segments.length > 0);
+  const spans: TierPlan['segments'] = [];
+  for (const res of COARSEST_FIRST) {
+    const segs = used.flatMap((p) => p.segments.filter((s) => s.res === res));
+    if (segs.length) spans.push({ res, from: Math.min(...segs.map((s) => s.from)), to: Math.max(...segs.map((s) => s.to)) });
+  }
+  const parts = spans.map((s) => `${Number.isFinite(s.from) ? `${iso(s.from)} to ` : 'before '}${iso(s.to)} from the ${tierName(s.res)} downsampled tier`);
+  const differ = new Set(used.map((p) => JSON.stringify(p.segments))).size > 1;
+  return `isobar: data ${parts.join(', ')}; raw samples after (the query's step and ranges allow ${tierName(spans[0]!.res)} resolution${differ ? "; the storage nodes' tiers end at different times, each node's raw samples follow its own" : ''})`;
+}
+
+/** A plan with no tier: raw samples only. */
+export const RAW_PLAN: TierPlan = { segments: [], rawFrom: -Infinity };
+
+/** The plan a node sent with its chunks (wire/chunked-series.ts `tiers`). */
+export function planOfTiers(tiers: ReadonlyArray<{ resolution: number; until: number }>): TierPlan {
+  const segments = tiers.map((t, i) => ({ res: t.resolution, from: i === 0 ? -Infinity : tiers[i - 1]!.until, to: t.until }));
+  return { segments, rawFrom: segments.length ? segments[segments.length - 1]!.to : -Infinity };
+}
+
+/** One node's part of a selector: its series' chunks read through its own tier plan. */
+export interface TieredChunks {
+  plan: TierPlan;
+  series: Array<{ labels: Labels; chunks: TierChunk[] }>;
+}
+
+/**
+ * A selector's series over [mint, maxt] through `plan`: each tier's aggregate
+ * chunks for the part it serves, raw chunks after (still compressed: what a
+ * node sends a peer, or reads itself). The caller has prepared those parts.
+ */
+export function selectTierChunks(db: TenantDB, matchers: readonly Matcher[], mint: number, maxt: number, plan: TierPlan): TieredChunks['series'] {
+  const series = new Map<string, { labels: Labels; chunks: TierChunk[] }>();
+  const add = (labels: Labels, chunks: TierChunk[]) => {
+    const k = labels.join('\xff');
+    const e = series.get(k);
+    if (e) e.chunks.push(...chunks);
+    else series.set(k, { labels, chunks: [...chunks] });
+  };
+  for (const p of tierParts(plan, mint, maxt)) {
+    const part = p.res === 0 ? db.selectChunks(matchers, p.mint, p.maxt) : db.aggregateChunks(matchers, p.mint, p.maxt, p.res);
+    for (const e of part) add(e.labels, e.chunks);
+  }
+  return [...series.values()].sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
 }
 
 /** Growable columns; values written as bits when they come from raw columns (staleness markers stay markers). */
@@ -148,6 +193,11 @@ class Columns {
     this.n++;
   }
 
+  /** Time of the last point (-Infinity before the first). */
+  get lastT(): number {
+    return this.n ? this.t[this.n - 1]! : -Infinity;
+  }
+
   pushBits(t: number, from: Float64Array, i: number): void {
     this.room();
     this.t[this.n] = t;
@@ -164,68 +214,112 @@ export function tierParts(plan: TierPlan, mint: number, maxt: number): Array<{ r
   return out.filter((p) => p.mint <= p.maxt);
 }
 
-/** One selector's series over [mint, maxt] in `view`, read through the tiers of `plan`. */
-export function selectTiered(db: TenantDB, matchers: readonly Matcher[], mint: number, maxt: number, view: View, plan: TierPlan): Array<SeriesColumns & { w?: Float64Array }> {
-  const series = new Map<string, Columns>();
-  const get = (labels: Labels) => {
-    const k = labels.join('\xff');
-    let c = series.get(k);
-    if (!c) series.set(k, (c = new Columns(labels, view === 'avgOverTime')));
-    return c;
-  };
-  for (const seg of plan.segments) {
-    const lo = Math.max(mint, seg.from);
-    const hi = Math.min(maxt, seg.to - 1);
-    if (lo > hi) continue;
-    for (const e of db.selectAggregates(matchers, lo, hi, seg.res)) {
-      const out = get(e.labels);
-      for (const c of e.chunks) {
+/** The aggregate columns each view reads (besides counts and times, always decoded). */
+const COLUMNS_OF: Record<View, ReadonlySet<AggrColumn>> = {
+  raw: new Set(),
+  counter: new Set(['counter']),
+  count: new Set(),
+  sum: new Set(['sum']),
+  min: new Set(['min']),
+  max: new Set(['max']),
+  avgOverTime: new Set(['sum']),
+  avg: new Set(['sum']),
+};
+
+/** A run of one series' points from one node: windows [first, last] of an aggregate chunk, or raw samples. */
+type Piece = { start: number } & ({ aggr: AggrColumns; first: number; last: number } | { raw: SampleColumns });
+
+/**
+ * One selector's series over [mint, maxt] in `view`, from the chunks each node
+ * read through its own tier plan (the evaluating node's first). Each series'
+ * runs of points are taken in time order, one counter joined across them; where
+ * two nodes hold the same time of a series (its shard moved), the run that
+ * starts first keeps it.
+ */
+export function selectTiered(sources: readonly TieredChunks[], mint: number, maxt: number, view: View): Array<SeriesColumns & { w?: Float64Array }> {
+  const bySeries = new Map<string, { labels: Labels; pieces: Piece[] }>();
+  const need = COLUMNS_OF[view];
+  for (const src of sources) {
+    for (const s of src.series) {
+      const pieces: Piece[] = [];
+      const raw: TierChunk[] = [];
+      for (const c of s.chunks) {
+        if (!c.resolution) {
+          raw.push(c);
+          continue;
+        }
+        const seg = src.plan.segments.find((g) => g.res === c.resolution);
+        const lo = Math.max(mint, seg?.from ?? Infinity);
+        const hi = Math.min(maxt, (seg?.to ?? -Infinity) - 1);
+        if (c.maxT < lo || c.minT > hi) continue;
+        const a = decodeAggrChunk(c.data, c.where, need);
         let first = -1;
         let last = -1;
-        for (let i = 0; i < c.n; i++) {
-          if (c.t[i]! < lo || c.t[i]! > hi) continue;
+        for (let i = 0; i < a.n; i++) {
+          if (a.t[i]! < lo || a.t[i]! > hi) continue;
           if (first < 0) first = i;
           last = i;
         }
-        if (first < 0) continue;
-        // The counter restarts from the raw value at the end of the window before the first one read.
-        const before = first === 0 ? 0 : c.counter[first - 1]!;
-        const base = out.stitch.begin(c.rawFirst + before) - before;
-        for (let i = first; i <= last; i++) {
-          const t = c.t[i]!;
-          switch (view) {
-            case 'counter': out.push(t, base + c.counter[i]!); break;
-            case 'count': out.push(t, c.count[i]!); break;
-            case 'sum': out.push(t, c.sum[i]!); break;
-            case 'min': out.push(t, c.min[i]!); break;
-            case 'max': out.push(t, c.max[i]!); break;
-            case 'avgOverTime': out.push(t, c.sum[i]!, c.count[i]!); break;
-            default: out.push(t, c.sum[i]! / c.count[i]!);
-          }
-        }
-        out.stitch.end(base + c.counter[last]!, last === c.n - 1 ? c.rawLast : c.rawFirst + c.counter[last]!);
+        if (first >= 0) pieces.push({ start: a.t[first]!, aggr: a, first, last });
       }
+      const lo = Math.max(mint, src.plan.rawFrom);
+      if (raw.length && lo <= maxt) {
+        const cols = mergeChunks(raw, lo, maxt);
+        if (cols.n) pieces.push({ start: cols.t[0]!, raw: cols });
+      }
+      if (pieces.length === 0) continue;
+      const k = s.labels.join('\xff');
+      const e = bySeries.get(k);
+      if (e) e.pieces.push(...pieces);
+      else bySeries.set(k, { labels: s.labels, pieces });
     }
   }
-  const lo = Math.max(mint, plan.rawFrom);
-  if (lo <= maxt) {
-    for (const e of db.selectChunks(matchers, lo, maxt)) {
-      const cols = mergeChunks(e.chunks, lo, maxt);
-      if (cols.n === 0) continue;
-      const out = get(e.labels);
-      for (let i = 0; i < cols.n; i++) {
-        if (view === 'avg') {
-          out.pushBits(cols.t[i]!, cols.v, i); // staleness markers kept: plain selectors honour them
-          continue;
-        }
-        if (isStale(cols.v, i)) continue;
-        const v = cols.v[i]!;
-        out.push(cols.t[i]!, view === 'counter' ? out.stitch.raw(v) : view === 'count' ? 1 : v);
-      }
+  const out: Array<SeriesColumns & { w?: Float64Array }> = [];
+  for (const { labels, pieces } of bySeries.values()) {
+    const c = new Columns(labels, view === 'avgOverTime');
+    for (const p of pieces.sort((a, b) => a.start - b.start)) {
+      if ('aggr' in p) pushWindows(c, p.aggr, p.first, p.last, view);
+      else pushRaw(c, p.raw, view);
+    }
+    if (c.n > 0) out.push({ labels, t: c.t, v: c.v, n: c.n, ...(c.w ? { w: c.w } : {}) });
+  }
+  return out.sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+}
+
+/** Windows [first, last] of one aggregate chunk, after what `out` holds (the counter joined only in its view: the other views leave it undecoded). */
+function pushWindows(out: Columns, a: AggrColumns, first: number, last: number, view: View): void {
+  const counter = view === 'counter';
+  // The counter restarts from the raw value at the end of the window before the first one read.
+  const before = !counter || first === 0 ? 0 : a.counter[first - 1]!;
+  const base = counter ? out.stitch.begin(a.rawFirst + before) - before : 0;
+  const after = out.lastT;
+  for (let i = first; i <= last; i++) {
+    const t = a.t[i]!;
+    if (t <= after) continue;
+    switch (view) {
+      case 'counter': out.push(t, base + a.counter[i]!); break;
+      case 'count': out.push(t, a.count[i]!); break;
+      case 'sum': out.push(t, a.sum[i]!); break;
+      case 'min': out.push(t, a.min[i]!); break;
+      case 'max': out.push(t, a.max[i]!); break;
+      case 'avgOverTime': out.push(t, a.sum[i]!, a.count[i]!); break;
+      default: out.push(t, a.sum[i]! / a.count[i]!);
     }
   }
-  return [...series.values()]
-    .filter((c) => c.n > 0)
-    .sort((a, b) => compareLabelsUtf8(a.labels, b.labels))
-    .map((c) => ({ labels: c.labels, t: c.t, v: c.v, n: c.n, ...(c.w ? { w: c.w } : {}) }));
+  if (counter) out.stitch.end(base + a.counter[last]!, last === a.n - 1 ? a.rawLast : a.rawFirst + a.counter[last]!);
+}
+
+/** Raw samples, after what `out` holds. */
+function pushRaw(out: Columns, cols: SampleColumns, view: View): void {
+  const after = out.lastT;
+  for (let i = 0; i < cols.n; i++) {
+    if (cols.t[i]! <= after) continue;
+    if (view === 'avg') {
+      out.pushBits(cols.t[i]!, cols.v, i); // staleness markers kept: plain selectors honour them
+      continue;
+    }
+    if (isStale(cols.v, i)) continue;
+    const v = cols.v[i]!;
+    out.push(cols.t[i]!, view === 'counter' ? out.stitch.raw(v) : view === 'count' ? 1 : v);
+  }
 }
