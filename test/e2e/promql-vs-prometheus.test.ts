@@ -185,6 +185,10 @@ describe('PromQL answers equal real Prometheus\u2019s', () => {
       `/api/v1/query?query=${encodeURIComponent('temp + on(instance) group_left http_total')}&time=${END / 1000 - 57}`,
       `/api/v1/query?query=${encodeURIComponent('label_replace(temp, "x", "$1", "job", "(")')}&time=${END / 1000 - 57}`,
       `/api/v1/query?query=temp&time=${END / 1000}&timeout=nonsense`,
+      // temp and http_total share their other labels: dropping __name__ leaves one label set twice.
+      `/api/v1/query?query=${encodeURIComponent('rate({__name__=~"temp|http_total"}[5m])')}&time=${END / 1000 - 57}`,
+      `/api/v1/query?query=${encodeURIComponent('-{__name__=~"temp|http_total"}')}&time=${END / 1000 - 57}`,
+      `/api/v1/query?query=${encodeURIComponent('{__name__=~"temp|http_total"} * on(job) group_left(version) info')}&time=${END / 1000 - 57}`,
     ];
     for (const path of cases) {
       const theirs = await fetch(`${prom.url}${path}`);

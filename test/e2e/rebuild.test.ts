@@ -42,7 +42,8 @@ describe('node rebuild from the bucket', () => {
 
     st.node = await startNode(st.s);
     expect(existsSync(join(st.s.ISOBAR_DATA_DIR, 'node', 'remote', 'rebuild'))).toBe(true);
-    const q = encodeURIComponent('sum(count_over_time({__name__=~"rb_.*"}[1h]))');
+    // One name per count_over_time: across names the label sets repeat once __name__ is dropped, which PromQL refuses.
+    const q = encodeURIComponent('sum(count_over_time(rb_before[1h])) + sum(count_over_time(rb_while_down[1h]))');
     const count = await eventually(
       async () => {
         const r = await st.client.read(`query?query=${q}&time=${(t0 + 60 * 60_000) / 1000 - 1}`, key);

@@ -104,18 +104,41 @@ const YIELD_MS = 10;
 const EMPTY = new Float64Array(0);
 const NAME = '__name__';
 
-/** Label sets without __name__, cached per (immutable, shared) input set: series keep theirs across steps. */
-const nameless = new WeakMap<Labels, Labels>();
-const dropName = (ls: Labels): Labels => {
+/** Each label set without __name__, and the name it had ('' for none): cached per (immutable, shared) input set, as series keep theirs across steps. */
+const nameless = new WeakMap<Labels, { labels: Labels; name: string }>();
+const withoutName = (ls: Labels): { labels: Labels; name: string } => {
   let out = nameless.get(ls);
   if (!out) {
     const i = ls.indexOf(NAME);
-    out = i >= 0 && i % 2 === 0 ? [...ls.slice(0, i), ...ls.slice(i + 2)] : ls;
+    out = i >= 0 && i % 2 === 0 ? { labels: [...ls.slice(0, i), ...ls.slice(i + 2)], name: ls[i + 1]! } : { labels: ls, name: '' };
     nameless.set(ls, out);
   }
   return out;
 };
-/** A label set's identity as a string, cached per (immutable, shared) label set. */
+const dropName = (ls: Labels): Labels => withoutName(ls).labels;
+
+/**
+ * Drops __name__ from a result's label sets, as dropName does, and refuses a
+ * result that then holds one label set twice, as Prometheus does ("vector
+ * cannot contain metrics with the same labelset"). That needs inputs of more
+ * than one name, so a result of one metric costs a name comparison per sample.
+ */
+class NameDrop {
+  private name: string | undefined;
+  private mixed = false;
+
+  drop(ls: Labels): Labels {
+    const e = withoutName(ls);
+    if (this.name === undefined) this.name = e.name;
+    else if (e.name !== this.name) this.mixed = true;
+    return e.labels;
+  }
+
+  vector(samples: Sample[]): Value {
+    return this.mixed ? uniqueLabelSets(samples) : { type: 'vector', samples };
+  }
+}
+
 const keys = new WeakMap<Labels, string>();
 const key = (ls: Labels): string => {
   let k = keys.get(ls);
@@ -443,7 +466,10 @@ export class Engine {
         const x = this.eval(e.expr, t, ctx);
         if (e.op === '+') return x;
         if (x.type === 'scalar') return { type: 'scalar', v: -x.v };
-        if (x.type === 'vector') return { type: 'vector', samples: x.samples.map((s) => ({ labels: dropName(s.labels), v: -s.v })) };
+        if (x.type === 'vector') {
+          const names = new NameDrop();
+          return names.vector(x.samples.map((s) => ({ labels: names.drop(s.labels), v: -s.v })));
+        }
         throw new QueryError('unary minus on a non-numeric value');
       }
       case 'binary':
@@ -580,14 +606,15 @@ export class Engine {
     const scalar = l.type === 'scalar' ? l.v : (r as { v: number }).v;
     const swap = l.type === 'scalar';
     const out: Sample[] = [];
+    const names = new NameDrop();
     for (const s of vecSide) {
       const [v, keep] = swap ? scalarOp(op, scalar, s.v) : scalarOp(op, s.v, scalar);
       if (isComparison(op)) {
-        if (e.bool) out.push({ labels: dropName(s.labels), v: keep ? 1 : 0 });
+        if (e.bool) out.push({ labels: names.drop(s.labels), v: keep ? 1 : 0 });
         else if (keep) out.push({ labels: s.labels, v: s.v });
-      } else out.push({ labels: dropsName(op) ? dropName(s.labels) : s.labels, v });
+      } else out.push({ labels: dropsName(op) ? names.drop(s.labels) : s.labels, v });
     }
-    return { type: 'vector', samples: out };
+    return names.vector(out);
   }
 
   /** Per aggregation node: each input label set's group (labels and key), worked out once for all steps. */
@@ -672,16 +699,20 @@ export class Engine {
     };
     const overTime = (f: (s: RangeSeries) => number | undefined, keepName = false): Value => {
       const out: Sample[] = [];
+      const names = new NameDrop();
       const each = (s: RangeSeries) => {
         const v = f(s);
-        if (v !== undefined) out.push({ labels: keepName ? s.labels : dropName(s.labels), v });
+        if (v !== undefined) out.push({ labels: keepName ? s.labels : names.drop(s.labels), v });
       };
       const a = args.find((x) => x.kind === 'matrix' || x.kind === 'subquery');
       if (a?.kind === 'matrix') this.windows(a, t, ctx, each); // straight from the loaded columns, no copies
       else for (const s of matrix()) each(s);
-      return { type: 'vector', samples: out };
+      return names.vector(out);
     };
-    const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: this.vec(args[0]!, t, ctx).map((s) => ({ labels: dropName(s.labels), v: f(s.v, s) })) });
+    const mapVec = (f: (v: number, s: Sample) => number): Value => {
+      const names = new NameDrop();
+      return names.vector(this.vec(args[0]!, t, ctx).map((s) => ({ labels: names.drop(s.labels), v: f(s.v, s) })));
+    };
     const rangeOf = () => {
       const a = args.find((x) => typeOf(x) === 'matrix')!;
       return a.kind === 'matrix' ? a.range : (a as Subquery).range;
@@ -774,8 +805,9 @@ export class Engine {
         const a = args[0]!;
         if (a.kind === 'vector') {
           const out: Sample[] = [];
-          this.picked(a, t, ctx, (s, i) => out.push({ labels: dropName(s.labels), v: s.t[i]! / 1000 }));
-          return { type: 'vector', samples: out };
+          const names = new NameDrop();
+          this.picked(a, t, ctx, (s, i) => out.push({ labels: names.drop(s.labels), v: s.t[i]! / 1000 }));
+          return names.vector(out);
         }
         return mapVec(() => t / 1000);
       }
@@ -950,8 +982,9 @@ function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMatching,
       else if (!keep) continue;
     } else if (dropsName(op)) labels = dropName(labels);
     const rk = key(labels);
-    if (m.card === 'one-to-one' && seen.has(rk)) {
-      throw new QueryError(`multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)`);
+    if (seen.has(rk)) {
+      if (m.card === 'one-to-one') throw new QueryError(`multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)`);
+      throw new QueryError(`multiple matches for labels: grouping labels must ensure unique matches`);
     }
     seen.add(rk);
     out.push({ labels, v: isComparison(op) ? (bool ? (keep ? 1 : 0) : m.card === 'one-to-many' ? r.v : l.v) : v });
