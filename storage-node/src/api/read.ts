@@ -10,7 +10,7 @@ import { parseSeriesSelector, SelectorError } from '../promql/selector.js';
 import { labelsObject, stringArray, successJson } from '../../../wire/prom-json.js';
 import { MAX_TIME_MS, MIN_TIME_MS, ParamError, parseTime } from './params.js';
 import { TIERS } from '../downsample/downsample.js';
-import { planTiers, RAW_PLAN, selectTierChunks, tierParts } from '../promql/tiers.js';
+import { planTiers, RAW_PLAN, readTierChunks } from '../promql/tiers.js';
 
 export type ReadResult = { status: 200; body: string } | { status: 400 | 422; errorType: 'bad_data' | 'execution'; message: string; unsupported?: boolean };
 
@@ -118,9 +118,7 @@ export async function chunksApi(db: TenantDB | undefined, params: URLSearchParam
   });
   if (q.status !== 200) return q;
   if (!db) return { status: 200, bytes: encodeChunkedSeries([]) };
-  const plan = (q.res > 0 ? planTiers(db, q.res, q.mint) : undefined) ?? RAW_PLAN;
-  await db.prepare(q.mint, q.maxt, [q.matchers], tierParts(plan, q.mint, q.maxt));
-  const series = selectTierChunks(db, q.matchers, q.mint, q.maxt, plan);
+  const { plan, series } = await readTierChunks(db, q.matchers, q.mint, q.maxt, planTiers(db, q.res, q.mint) ?? RAW_PLAN);
   return { status: 200, bytes: encodeChunkedSeries(series, plan.segments.map((s) => ({ resolution: s.res, until: s.to }))) };
 }
 

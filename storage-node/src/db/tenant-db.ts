@@ -15,7 +15,7 @@ import { BlockReader, listBlocks } from '../block/reader.js';
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
 import { writeBlock, type BlockSeriesInput } from '../block/writer.js';
 import { TenantHead } from '../head/head.js';
-import { labelValue as labelValueOf, type Labels } from '../model/labels.js';
+import { labelsKey as key, labelValue as labelValueOf, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
 import { Wal } from '../wal/wal.js';
 import type { BlockCache, RemoteBlock } from '../bucket/remote-block.js';
@@ -40,8 +40,6 @@ export interface SeriesSamples {
   labels: Labels;
   samples: Array<[number, number]>;
 }
-
-const key = (ls: Labels) => ls.join('\xff');
 
 /** A delete_series request: samples of series matching `matchers` in [mint, maxt] are gone. */
 export interface Deletion {

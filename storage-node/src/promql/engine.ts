@@ -11,13 +11,13 @@
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
 import { isStale, mergeChunks, type ChunkRange } from '../chunkenc/merge.js';
 import type { SeriesColumns, TenantDB } from '../db/tenant-db.js';
-import { labelValue, type Labels } from '../model/labels.js';
+import { labelsKey, labelValue, type Labels } from '../model/labels.js';
 import { compileAnchored } from '../model/re2.js';
 import type { AggregateOp, At, BinaryOp, Expr, MatrixSelector, Subquery, VectorMatching, VectorSelector } from './ast.js';
 import { typeOf } from './ast.js';
 import { formatFloat } from './format.js';
 import { RES_RAW } from '../downsample/downsample.js';
-import { fittingResolution, planTiers, RAW_PLAN, rangeView, selectTierChunks, selectTiered, tierInfo, tierParts, type TieredChunks, type View } from './tiers.js';
+import { fittingResolution, planTiers, RAW_PLAN, rangeView, readTierChunks, selectTiered, tierInfo, type TieredChunks, type View } from './tiers.js';
 
 export class QueryError extends Error {
   constructor(
@@ -142,7 +142,7 @@ class NameDrop {
 const keys = new WeakMap<Labels, string>();
 const key = (ls: Labels): string => {
   let k = keys.get(ls);
-  if (k === undefined) keys.set(ls, (k = ls.join('\xff')));
+  if (k === undefined) keys.set(ls, (k = labelsKey(ls)));
   return k;
 };
 
@@ -268,12 +268,8 @@ export class Engine {
       const plan = tiered(f) && this.db ? planTiers(this.db, res, mintOf(f)) : undefined;
       if (plan || peers.some((p) => p.plan.segments.length > 0)) {
         const mint = mintOf(f);
-        const sources = [...peers];
-        if (this.db) {
-          await this.db.prepare(mint, f.maxt, [f.sel.matchers], tierParts(plan ?? RAW_PLAN, mint, f.maxt));
-          sources.unshift({ plan: plan ?? RAW_PLAN, series: selectTierChunks(this.db, f.sel.matchers, mint, f.maxt, plan ?? RAW_PLAN) });
-        }
-        this.fetchTiered(f, sources, mint);
+        const own = this.db ? [await readTierChunks(this.db, f.sel.matchers, mint, f.maxt, plan ?? RAW_PLAN)] : [];
+        this.fetchTiered(f, [...own, ...peers], mint);
       } else {
         await this.db?.prepare(f.mint, f.maxt, [f.sel.matchers], [{ res: RES_RAW, mint: f.mint, maxt: f.maxt }]);
         this.fetch(f.sel, f.mint, f.maxt, peers.flatMap((p) => p.series));

@@ -21,7 +21,7 @@ import type { SeriesColumns, TenantDB } from '../db/tenant-db.js';
 import { CounterStitch, decodeAggrChunk, type AggrColumn, type AggrColumns, type TierChunk } from '../downsample/aggr-chunk.js';
 import { COARSEST_FIRST, TIERS } from '../downsample/downsample.js';
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
-import type { Labels } from '../model/labels.js';
+import { labelsKey, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
 
 export type View = 'raw' | 'avg' | 'counter' | 'count' | 'sum' | 'min' | 'max' | 'avgOverTime';
@@ -141,12 +141,15 @@ export interface TieredChunks {
 /**
  * A selector's series over [mint, maxt] through `plan`: each tier's aggregate
  * chunks for the part it serves, raw chunks after (still compressed: what a
- * node sends a peer, or reads itself). The caller has prepared those parts.
+ * node sends a peer, or reads itself). Bucket blocks of those parts only are
+ * fetched first.
  */
-export function selectTierChunks(db: TenantDB, matchers: readonly Matcher[], mint: number, maxt: number, plan: TierPlan): TieredChunks['series'] {
+export async function readTierChunks(db: TenantDB, matchers: readonly Matcher[], mint: number, maxt: number, plan: TierPlan): Promise<TieredChunks> {
+  await db.prepare(mint, maxt, [matchers], tierParts(plan, mint, maxt));
+  // Read at once after prepare(), no await in between (remote-block.ts).
   const series = new Map<string, { labels: Labels; chunks: TierChunk[] }>();
   const add = (labels: Labels, chunks: TierChunk[]) => {
-    const k = labels.join('\xff');
+    const k = labelsKey(labels);
     const e = series.get(k);
     if (e) e.chunks.push(...chunks);
     else series.set(k, { labels, chunks: [...chunks] });
@@ -155,7 +158,7 @@ export function selectTierChunks(db: TenantDB, matchers: readonly Matcher[], min
     const part = p.res === 0 ? db.selectChunks(matchers, p.mint, p.maxt) : db.aggregateChunks(matchers, p.mint, p.maxt, p.res);
     for (const e of part) add(e.labels, e.chunks);
   }
-  return [...series.values()].sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+  return { plan, series: [...series.values()].sort((a, b) => compareLabelsUtf8(a.labels, b.labels)) };
 }
 
 /** Growable columns; values written as bits when they come from raw columns (staleness markers stay markers). */
@@ -268,7 +271,7 @@ export function selectTiered(sources: readonly TieredChunks[], mint: number, max
         if (cols.n) pieces.push({ start: cols.t[0]!, raw: cols });
       }
       if (pieces.length === 0) continue;
-      const k = s.labels.join('\xff');
+      const k = labelsKey(s.labels);
       const e = bySeries.get(k);
       if (e) e.pieces.push(...pieces);
       else bySeries.set(k, { labels: s.labels, pieces });
