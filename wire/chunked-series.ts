@@ -134,12 +134,10 @@ class Fields {
       this.pos = end;
       return { field, wire, value: len, start, end };
     }
-    if (wire === 1) {
-      this.pos += 8;
-      return { field, wire, value: 0, start: 0, end: 0 };
-    }
-    if (wire === 5) {
-      this.pos += 4;
+    if (wire === 1 || wire === 5) {
+      const end = this.pos + (wire === 1 ? 8 : 4);
+      if (end > this.to) throw new ChunkedSeriesError(`field ${field} runs past its message`);
+      this.pos = end;
       return { field, wire, value: 0, start: 0, end: 0 };
     }
     throw new ChunkedSeriesError(`unsupported wire type ${wire}`);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { IsobarError } from './errors.js';
 import { encodeWriteRequest, WriteRequestReader, type SeriesInput } from './remote-write.js';
 import { seriesHash } from './hash.js';
+import { encodeMessage, rw, type ProtoField, type ProtoMessage } from '../test/support/protobuf.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -158,5 +159,119 @@ describe('equalsLabels', () => {
     expect(r.values).toEqual(['up', 'Zürich']);
     expect(r.equalsLabels(['__name__', 'up', 'city', 'Zürich'])).toBe(true);
     expect(r.equalsLabels(['__name__', 'up', 'city', 'Zurich'])).toBe(false);
+  });
+});
+
+describe('fields the reader steps over (unknown, metadata, exemplars, histograms)', () => {
+  type Level = 'request' | 'series' | 'label' | 'sample' | 'exemplar' | 'histogram' | 'metadata';
+  /** One request as a tree, each message tagged with its level so noise can be put anywhere. */
+  interface Node {
+    level: Level;
+    fields: Array<ProtoField | { no: number; wire: 2; node: Node }>;
+  }
+  const msg = (level: Level, fields: Node['fields']): Node => ({ level, fields });
+  const nested = (no: number, node: Node) => ({ no, wire: 2 as const, node });
+  const toProto = (n: Node): ProtoMessage => n.fields.map((f) => ('node' in f ? { no: f.no, wire: 2, value: toProto(f.node) } : f));
+  const nodes = (n: Node, out: Node[] = []): Node[] => {
+    out.push(n);
+    for (const f of n.fields) if ('node' in f) nodes(f.node, out);
+    return out;
+  };
+  const labelNode = (name: string, value: string) => msg('label', [{ no: 1, wire: 2, value: name }, { no: 2, wire: 2, value }]);
+
+  const requestArb = fc
+    .record({
+      series: fc.array(
+        fc.record({
+          s: seriesArb,
+          exemplars: fc.array(fc.tuple(fc.double(), fc.integer({ min: 0, max: 2 ** 45 })), { maxLength: 2 }),
+          histogram: fc.boolean(),
+        }),
+        { minLength: 1, maxLength: 4 },
+      ),
+      metadata: fc.array(fc.tuple(fc.stringMatching(/^[a-z_]{1,10}$/), fc.integer({ min: 0, max: 7 }), fc.string({ maxLength: 200 })), { maxLength: 3 }),
+      metadataFirst: fc.boolean(),
+    })
+    .map(({ series, metadata, metadataFirst }) => {
+      const ts = series.map(({ s, exemplars, histogram }) =>
+        nested(
+          1,
+          msg('series', [
+            ...s.labels.map(([n, v]) => nested(1, labelNode(n, v))),
+            ...s.samples.map(([t, v]) => nested(2, msg('sample', [{ no: 1, wire: 1, value: v }, { no: 2, wire: 0, value: BigInt(t) }]))),
+            ...exemplars.map(([v, t]) =>
+              nested(3, msg('exemplar', [nested(1, labelNode('trace_id', 'abc')), { no: 2, wire: 1, value: v }, { no: 3, wire: 0, value: BigInt(t) }])),
+            ),
+            ...(histogram ? [nested(4, msg('histogram', toHistogramFields()))] : []),
+          ]),
+        ),
+      );
+      const md = metadata.map(([fam, type, help]) => nested(3, msg('metadata', [{ no: 1, wire: 0, value: type }, { no: 2, wire: 2, value: fam }, { no: 4, wire: 2, value: help }])));
+      return msg('request', metadataFirst ? [...md, ...ts] : [...ts, ...md]);
+    });
+  function toHistogramFields(): Node['fields'] {
+    const h = rw.histogram(5000).value as ProtoMessage;
+    return h;
+  }
+
+  /** A field no remote-write message has (numbers from 17 up), of any wire type, with lengths past one varint byte. */
+  const noiseArb: fc.Arbitrary<ProtoField> = fc.oneof(
+    fc.record({ no: fc.integer({ min: 17, max: 2 ** 29 - 1 }), wire: fc.constant(0 as const), value: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }),
+    fc.record({ no: fc.integer({ min: 17, max: 2 ** 29 - 1 }), wire: fc.constant(1 as const), value: fc.double() }),
+    fc.record({ no: fc.integer({ min: 17, max: 2 ** 29 - 1 }), wire: fc.constant(5 as const), value: fc.float() }),
+    fc.record({ no: fc.integer({ min: 17, max: 2 ** 29 - 1 }), wire: fc.constant(2 as const), value: fc.uint8Array({ maxLength: 300 }) }),
+  );
+
+  const view = (buf: Uint8Array) => {
+    const r = new WriteRequestReader(buf);
+    const out: unknown[] = [];
+    while (r.next()) {
+      out.push({
+        labels: r.names.map((n, i) => [n, r.values[i]!]),
+        samples: Array.from({ length: r.sampleCount }, (_, i) => [r.timestamps[i]!, r.sampleValues[i]!]),
+        problem: r.problem?.id,
+        hash: [r.hashHi, r.hashLo],
+        exemplars: r.exemplarCount,
+        histograms: r.histogramCount,
+      });
+    }
+    return out;
+  };
+
+  it('a request parses to the same series and samples with unknown fields inserted at every level', () => {
+    fc.assert(
+      fc.property(requestArb, fc.array(fc.tuple(fc.nat(), fc.nat(), noiseArb), { minLength: 1, maxLength: 20 }), (req, noise) => {
+        const clean = view(encodeMessage(toProto(req)));
+        const all = nodes(req);
+        for (const [which, pos, field] of noise) {
+          const n = all[which % all.length]!;
+          n.fields.splice(pos % (n.fields.length + 1), 0, field);
+        }
+        const noisy = view(encodeMessage(toProto(req)));
+        expect(noisy).toEqual(clean);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('every level is reached by the noise (the property above covers all seven)', () => {
+    const levels = new Set<Level>();
+    fc.assert(
+      fc.property(requestArb, (req) => {
+        for (const n of nodes(req)) levels.add(n.level);
+      }),
+      { numRuns: 300 },
+    );
+    expect([...levels].sort()).toEqual(['exemplar', 'histogram', 'label', 'metadata', 'request', 'sample', 'series']);
+  });
+
+  it('metadata before, between or after the series leaves them whole (the skip() length bug)', () => {
+    const series = rw.series([rw.label('__name__', 'up'), rw.label('job', 'x'), rw.sample(1000, 1)]);
+    const md = rw.metadata('up', 2, 'Whether the target is up.'.repeat(10)); // a help over 127 bytes: a 2-byte length
+    for (const order of [[md, series], [series, md], [md, series, md]]) {
+      expect(view(encodeMessage(order))).toMatchObject([{ labels: [['__name__', 'up'], ['job', 'x']], samples: [[1000, 1]], problem: undefined }]);
+    }
+    // Prometheus's metadata-only request: no series, no error.
+    expect(view(encodeMessage([md, rw.metadata('http_requests_total', 1, 'Requests.')]))).toEqual([]);
   });
 });

@@ -108,7 +108,7 @@ export class WriteRequestReader implements LabelSource {
         this.pos = end;
         return true;
       }
-      this.skip(wire, fieldStart); // metadata (3) and unknown fields
+      this.skip(wire, fieldStart, buf.length); // metadata (3) and unknown fields
     }
     return false;
   }
@@ -155,7 +155,7 @@ export class WriteRequestReader implements LabelSource {
       const field = tag >>> 3;
       const wire = tag & 7;
       if (wire !== 2) {
-        this.skip(wire, at);
+        this.skip(wire, at, end);
         continue;
       }
       const len = this.varint32();
@@ -202,7 +202,7 @@ export class WriteRequestReader implements LabelSource {
       const tag = this.varint32();
       const wire = tag & 7;
       if (wire !== 2) {
-        this.skip(wire, at);
+        this.skip(wire, at, end);
         continue;
       }
       const len = this.varint32();
@@ -280,9 +280,10 @@ export class WriteRequestReader implements LabelSource {
         if (t === undefined) tsOk = false;
         else ts = t;
       } else {
-        this.skip(wire, at);
+        this.skip(wire, at, end);
       }
     }
+    if (this.pos > end) this.malformed(end, 'a varint runs past the end of its sample');
     if (!tsOk && !this.problem) {
       this.fail(ErrorIds.invalidTimestamp, `series ${this.describeSeries()} has a sample timestamp outside ±2^53 ms; timestamps are milliseconds since the Unix epoch`);
     }
@@ -324,11 +325,13 @@ export class WriteRequestReader implements LabelSource {
       const b = buf[this.pos++]!;
       if (shift < 28) result |= (b & 0x7f) << shift;
       else if (shift === 28) result += (b & 0x7f) * 2 ** 28;
+      else if ((b & 0x7f) !== 0) this.malformed(start, 'length or tag beyond 2^32');
       if ((b & 0x80) === 0) break;
       shift += 7;
       if (shift > 63) this.malformed(start, 'varint longer than 10 bytes');
     }
-    if (result > 0x7fffffff) this.malformed(start, 'length or tag beyond 2^31');
+    // Tags reach 2^32 - 1 (field numbers up to 2^29 - 1); a length that large runs past any body.
+    if (result > 0xffffffff) this.malformed(start, 'length or tag beyond 2^32');
     return result >>> 0;
   }
 
@@ -356,24 +359,29 @@ export class WriteRequestReader implements LabelSource {
     return shi * 0x100000000 + (lo >>> 0);
   }
 
-  private skip(wire: number, at: number): void {
+  /** Step over one field whose tag was read at `at`; it must end by `end` (its message's end). */
+  private skip(wire: number, at: number, end: number): void {
     switch (wire) {
       case 0:
         this.varint64Signed();
-        return;
+        break;
       case 1:
         this.pos += 8;
         break;
-      case 2:
-        this.pos += this.varint32();
+      case 2: {
+        // The length is read first: `this.pos += this.varint32()` would add it
+        // to the position from before the length's own bytes.
+        const len = this.varint32();
+        this.pos += len;
         break;
+      }
       case 5:
         this.pos += 4;
         break;
       default:
         this.malformed(at, `unsupported protobuf wire type ${wire}`);
     }
-    if (this.pos > this.buf.length) this.malformed(at, 'field runs past the end of the body');
+    if (this.pos > end) this.malformed(at, 'field runs past the end of its message');
   }
 
   private malformed(offset: number, what: string): never {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeWriteRequest } from '../../wire/remote-write.js';
 import { snappyEncode } from '../../wire/snappy.js';
 import { DEMO_KEY, eventually, now, read, write } from './helpers.js';
+import { encodeMessage, rw } from '../support/protobuf.js';
 
 type L = [string, string][];
 const s = (labels: L, v = 1) => ({ labels, samples: [[now(), v]] as [number, number][] });
@@ -176,5 +177,40 @@ describe('duplicate samples', () => {
     // Out-of-order (older) timestamps follow the same rule.
     expect((await write([{ labels: [['__name__', name], ['job', 'x']], samples: [[t - 30_000, 5]] }])).status).toBe(204);
     expect((await write([{ labels: [['__name__', name], ['job', 'x']], samples: [[t - 30_000, 6]] }])).status).toBe(400);
+  });
+});
+
+describe('requests that carry more than samples', () => {
+  // Bodies shaped as Prometheus writes them: metadata (WriteRequest field 3)
+  // in requests of its own every minute, and exemplars beside samples.
+  const body = (...fields: Parameters<typeof encodeMessage>[0]) => snappyEncode(encodeMessage(fields));
+  const help = 'Total number of HTTP requests by handler and status code, as a long help text that needs a two-byte length.';
+
+  it("Prometheus's metadata-only request -> 204", async () => {
+    const r = await write(body(rw.metadata('http_requests_total', 1, help), rw.metadata('process_start_time_seconds', 2, 'Start time.', 'seconds')));
+    expect(r.status, await r.text()).toBe(204);
+  });
+
+  it.each([
+    ['samples + exemplars + metadata', 'after'],
+    ['metadata first', 'first'],
+    ['metadata on both sides', 'both'],
+  ])('%s -> 204, and the samples are read back', async (_, where) => {
+    const name = `mixed_body_${where}_${Date.now()}`;
+    const t = now();
+    const series = [
+      rw.series([rw.label('__name__', name), rw.label('code', '200'), rw.sample(t - 1000, 1), rw.exemplar([['trace_id', 'f00d']], 0.25, t - 1000), rw.sample(t, 2)]),
+      rw.series([rw.label('__name__', name), rw.label('code', '500'), rw.exemplar([['trace_id', 'beef']], 3, t), rw.sample(t, 7)]),
+    ];
+    const md = rw.metadata(name, 1, help);
+    const fields = where === 'first' ? [md, ...series] : where === 'both' ? [md, series[0]!, md, series[1]!] : [...series, md];
+    const r = await write(body(...fields));
+    expect(r.status, await r.text()).toBe(204);
+    const q = `query?query=${encodeURIComponent(`sum by (code) (sum_over_time(${name}[1m]))`)}&time=${t / 1000}`;
+    const got = await eventually(() => read(q), (x) => x.body?.data?.result?.length === 2);
+    expect(got.body.data.result.map((x: { metric: { code: string }; value: [number, string] }) => [x.metric.code, x.value[1]]).sort()).toEqual([
+      ['200', '3'],
+      ['500', '7'],
+    ]);
   });
 });

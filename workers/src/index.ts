@@ -2,7 +2,7 @@
  * Isobar's edge Worker: remote write in, the Prometheus read API out, the
  * admin API for operators, and the Durable Object classes it binds.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { INTERNAL_PREFIX } from '../../wire/internal-api.js';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { transportFrom } from '../../durable/transport.js';
@@ -20,11 +20,16 @@ export { StorageNodeContainer } from '../../durable/storage-node-container.js';
 const log = createLogger('edge');
 const app = new Hono<AppEnv>();
 
-app.get('/-/healthy', (c) => c.text('Isobar is Healthy.\n'));
+/** Liveness: the Worker answers. Prometheus's probe, served unauthenticated as Prometheus serves it. */
+async function healthy(c: Context<AppEnv>): Promise<Response> {
+  return c.text('Isobar is Healthy.\n');
+}
 
-// Ready only when every part a write needs answers: the registry, a shard
-// coordinator (Durable Object storage), and every storage node.
-app.get('/-/ready', async (c) => {
+/**
+ * Readiness: every part a write needs answers: the registry, a shard
+ * coordinator (Durable Object storage), and every storage node.
+ */
+async function ready(c: Context<AppEnv>): Promise<Response> {
   const problems: string[] = [];
   const check = async (what: string, f: () => Promise<unknown>) => {
     try {
@@ -45,7 +50,14 @@ app.get('/-/ready', async (c) => {
   ]);
   if (problems.length) return c.text(`Isobar is not ready: ${problems.join('; ')}\n`, 503);
   return c.text('Isobar is Ready.\n');
-});
+}
+
+// At the root for load balancers, and under the datasource URL, where Grafana's
+// "Save & test" (10.0) first calls `<datasource URL>/-/healthy`.
+for (const prefix of ['', '/prometheus']) {
+  app.get(`${prefix}/-/healthy`, healthy);
+  app.get(`${prefix}/-/ready`, ready);
+}
 
 const write = authenticate({ scope: 'write', format: 'text' });
 app.post('/api/v1/write', write, handleWrite);
