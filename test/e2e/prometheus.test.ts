@@ -62,6 +62,18 @@ describe('real Prometheus writing through npm start', () => {
     const common = promNames.data.filter((n) => names.data.includes(n));
     expect(common.length / promNames.data.length).toBeGreaterThan(0.9);
 
+    // Its metadata requests (WriteRequest.metadata only) are accepted: sent, none failed or retried.
+    const counter = (text: string, name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const promMetrics = await eventually(
+      async () => (await fetch(`${prom.url}/metrics`)).text(),
+      (m) => counter(m, 'prometheus_remote_storage_metadata_total') > 0,
+      30_000,
+    );
+    expect(counter(promMetrics, 'prometheus_remote_storage_metadata_bytes_total')).toBeGreaterThan(0);
+    expect(counter(promMetrics, 'prometheus_remote_storage_metadata_failed_total')).toBe(0);
+    expect(counter(promMetrics, 'prometheus_remote_storage_metadata_retried_total')).toBe(0);
+    expect(counter(promMetrics, 'prometheus_remote_storage_samples_failed_total')).toBe(0);
+
     const up = await client.read('series?match[]=up');
     expect(up.data).toEqual([{ __name__: 'up', instance: up.data[0].instance, job: 'prometheus' }]);
 

@@ -77,6 +77,9 @@ export async function startPrometheus(writeUrl: string, user: string, password: 
       '    basic_auth:',
       `      username: ${user}`,
       `      password: ${password}`,
+      // Metadata in requests of its own, every second instead of every minute.
+      '    metadata_config:',
+      '      send_interval: 1s',
       '    queue_config:',
       '      batch_send_deadline: 1s',
       '      min_backoff: 100ms',
