@@ -65,7 +65,7 @@ describe('real Prometheus writing through npm start', () => {
     // Its metadata requests (WriteRequest.metadata only) are accepted: sent, none failed or retried.
     const counter = (text: string, name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
     const promMetrics = await eventually(
-      async () => (await fetch(`${prom.url}/metrics`)).text(),
+      async () => (await fetch(`${prom!.url}/metrics`)).text(),
       (m) => counter(m, 'prometheus_remote_storage_metadata_total') > 0,
       30_000,
     );

@@ -175,7 +175,9 @@ export class Engine {
   private loaded = new Map<VectorSelector, Array<SeriesColumns & { hasStale: boolean; w?: Float64Array }>>();
   /** Selectors read through downsampled tiers, with the lookback their points need. */
   private readonly tiered = new Map<VectorSelector, { lookback: number }>();
-  /** Notes for the response's `infos` (which tiers the query read). */
+  /** PromQL warnings for the response's `warnings` (Prometheus's annotations). */
+  readonly warnings: string[] = [];
+  /** Notes for the response's `infos`: PromQL infos, and which tiers the query read. */
   readonly infos: string[] = [];
   private samplesLoaded = 0;
 
@@ -195,17 +197,11 @@ export class Engine {
     this.maxResolutionMs = opts.maxResolutionMs ?? Infinity;
   }
 
-  instant(expr: Expr, t: number): Value {
-    const ctx: Ctx = { start: t, end: t, step: 0, deadline: Date.now() + this.timeoutMs };
-    this.load(expr, t, t, ctx);
-    return this.eval(expr, t, ctx);
-  }
-
   /**
-   * The same, giving the event loop back between pieces of work (about every
-   * YIELD_MS), so writes and other tenants' requests on this node go on while a
-   * heavy query runs. The query works on data it copied while loading, so
-   * nothing it reads changes under it.
+   * Evaluate at one time. Evaluation gives the event loop back between pieces
+   * of work (about every YIELD_MS), so writes and other tenants' requests on
+   * this node go on while a heavy query runs. The query works on data it
+   * copied while loading, so nothing it reads changes under it.
    */
   async instantAsync(expr: Expr, t: number): Promise<Value> {
     const ctx: Ctx = { start: t, end: t, step: 0, deadline: Date.now() + this.timeoutMs };
@@ -215,6 +211,7 @@ export class Engine {
     return v;
   }
 
+  /** A range query: one matrix (scalars become a series without labels). */
   async rangeAsync(expr: Expr, start: number, end: number, step: number): Promise<RangeSeries[]> {
     const ctx: Ctx = { start, end, step, deadline: Date.now() + this.timeoutMs };
     await this.loadAsync(expr, start, end, ctx);
@@ -301,15 +298,6 @@ export class Engine {
     this.account(f.sel, series);
   }
 
-  /** A range query: one matrix (scalars become a series without labels). */
-  range(expr: Expr, start: number, end: number, step: number): RangeSeries[] {
-    const ctx: Ctx = { start, end, step, deadline: Date.now() + this.timeoutMs };
-    this.load(expr, start, end, ctx);
-    const acc: RangeAcc = new Map();
-    for (let t = start; t <= end; t += step) this.step(expr, t, ctx, acc);
-    return finishRange(acc);
-  }
-
   /** Evaluate at `t` and add the result to the range being built. */
   private step(expr: Expr, t: number, ctx: Ctx, acc: RangeAcc): void {
     const val = this.eval(expr, t, ctx);
@@ -331,14 +319,6 @@ export class Engine {
     if (at === 'start') return ctx.start;
     if (at === 'end') return ctx.end;
     return at;
-  }
-
-  /** Load what every selector needs when `e` is evaluated at times in [lo, hi]. */
-  private load(e: Expr, lo: number, hi: number, ctx: Ctx): void {
-    const pending: Fetch[] = [];
-    this.plan(e, lo, hi, ctx, pending);
-    this.checkRanges(pending);
-    for (const f of pending) this.fetch(f.sel, f.mint, f.maxt);
   }
 
   /** Refuse, before loading anything, a query that would read a longer stretch of time than allowed. */

@@ -192,7 +192,7 @@ export function parsePromQL(src: string): Expr {
         return { kind: 'call', fn, args };
       }
       case 'AggregateExpr': {
-        const op = text(n.getChild('AggregateOp')!) as AggregateOp;
+        const op = text(n.getChild('AggregateOp')!).toLowerCase() as AggregateOp; // keywords are case-insensitive
         const mod = n.getChild('AggregateModifier');
         const body = children(n.getChild('FunctionCallBody')!).map(expr);
         const hasParam = op === 'topk' || op === 'bottomk' || op === 'quantile' || op === 'count_values';

@@ -1,28 +1,33 @@
 /**
- * A runner for (a subset of) Prometheus's promqltest script language, so
- * PromQL tests are data:
+ * Runs promqltest scripts (promqltest-script.ts) against the engine, through
+ * the asynchronous entry points `/api/v1/query` and `/api/v1/query_range` use.
  *
- *   load 1m
- *     metric{a="b"}  0+10x5  _  stale  1 2 3  NaN  Inf
- *   eval instant at 5m sum(metric)
- *     {} 50
- *   eval range from 0 to 4m step 1m metric
- *     metric{a="b"} 0 10 20 30 40
- *   eval instant at 1m foo(
- *     expect fail
- *   clear
- *
- * Times are durations from 0 (the epoch). `0+10x5` is 0, 10, ..., 50; `_` is
- * no sample; `stale` is a staleness marker; `1x3` repeats 1 four times.
- * Expected series are matched regardless of order, except after
- * `eval_ordered instant at ...`, where the order must match too.
+ * Results are judged as Prometheus's own runner judges them: floats equal
+ * within a relative 1e-6 (NaN equals NaN), the same series (by label set), in
+ * the same order where `expect ordered` says so, a range query's points on its
+ * grid, and annotations: `expect warn|info` each match at least one annotation
+ * of their kind and, where any is given, every annotation of that kind matches
+ * one; `expect no_warn|no_info` allow none.
  */
 import { PairLabels } from '../../../wire/remote-write.js';
 import { TenantDB } from '../db/tenant-db.js';
 import type { AppendResult } from '../head/head.js';
-import { Engine, type Value } from './engine.js';
-import { parseDuration, parsePromQL } from './parse.js';
-import { parseSeriesSelector } from './selector.js';
+import { Engine, type EngineOptions, type RangeSeries, type Value } from './engine.js';
+import { parsePromQL } from './parse.js';
+import { parseScript, type EvalCommand, type Expectation, type Point, type SeriesLine } from './promqltest-script.js';
+
+export interface CaseResult {
+  /** An eval, or a load this runner could not read (a failure of its own). */
+  command: 'eval' | 'load';
+  /** The command's line in the script. */
+  line: number;
+  query: string;
+  ok: boolean;
+  /** Why it failed. */
+  message?: string;
+  /** It reads or expects native histograms (which the engine cannot store yet). */
+  histograms: boolean;
+}
 
 export interface CaseFailure {
   line: number;
@@ -31,185 +36,207 @@ export interface CaseFailure {
 
 const STALE = (() => {
   const b = new Float64Array(1);
-  const u = new Uint32Array(b.buffer);
-  u[1] = 0x7ff00000;
-  u[0] = 0x00000002;
-  return b;
+  new Uint32Array(b.buffer).set([0x00000002, 0x7ff00000]);
+  return b[0]!;
 })();
 
-/** Parse `metric{a="b"}` (or `{}` for no labels) into sorted [name, value] pairs. */
-function seriesLabels(src: string): Array<[string, string]> {
-  if (src.trim() === '{}') return [];
-  const ms = parseSeriesSelector(src);
-  return ms.map((m) => [m.name, m.value] as [string, string]).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+/** Prometheus's almost.Equal with its test epsilon. */
+function almostEqual(a: number, b: number): boolean {
+  if (Number.isNaN(a) && Number.isNaN(b)) return true;
+  if (a === b) return true;
+  const absSum = Math.abs(a) + Math.abs(b);
+  const diff = Math.abs(a - b);
+  const MIN_NORMAL = 2.2250738585072014e-308;
+  if (a === 0 || b === 0 || absSum < MIN_NORMAL) return diff < 1e-6 * MIN_NORMAL;
+  return diff / Math.min(absSum, Number.MAX_VALUE) < 1e-6;
 }
 
-/** `0+10x5 _ stale 1 2` -> values, where undefined is a missing sample and 'stale' a marker. */
-function expandValues(src: string): Array<number | 'stale' | undefined> {
-  const out: Array<number | 'stale' | undefined> = [];
-  for (const tok of src.trim().split(/\s+/).filter(Boolean)) {
-    if (tok === '_') out.push(undefined);
-    else if (tok === 'stale') out.push('stale');
-    else {
-      const m = /^([-+]?[^x+-][^x]*?)(?:([+-])([^x]+))?x(\d+)$/.exec(tok);
-      if (m) {
-        const start = num(m[1]!);
-        const inc = m[2] ? (m[2] === '-' ? -1 : 1) * num(m[3]!) : 0;
-        for (let i = 0; i <= Number(m[4]); i++) out.push(start + inc * i);
-      } else out.push(num(tok));
+const labelsText = (pairs: ReadonlyArray<readonly [string, string]>): string => `{${pairs.map(([n, v]) => `${n}=${JSON.stringify(v)}`).join(', ')}}`;
+const flatText = (ls: readonly string[]): string => {
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i < ls.length; i += 2) pairs.push([ls[i]!, ls[i + 1]!]);
+  return labelsText(pairs);
+};
+const pointText = (p: Point): string => (p === undefined ? '_' : p === 'stale' ? 'stale' : typeof p === 'number' ? String(p) : p.text);
+
+/** One script's data: the tenant database the evals read, and what could not be stored in it. */
+class Store {
+  db = new TenantDB('promqltest');
+  /** Metric names whose native-histogram samples were not stored. */
+  readonly histogramNames = new Set<string>();
+
+  load(intervalMs: number, withNhcb: boolean, series: SeriesLine[]): void {
+    for (const s of series) {
+      const ts = new Float64Array(s.points.length);
+      const vs = new Float64Array(s.points.length);
+      let n = 0;
+      s.points.forEach((p, k) => {
+        if (p === undefined) return;
+        if (typeof p === 'object') {
+          this.histogramNames.add(s.labels.find(([name]) => name === '__name__')?.[1] ?? '');
+          return;
+        }
+        ts[n] = k * intervalMs;
+        vs[n] = p === 'stale' ? STALE : p;
+        n++;
+      });
+      // load_with_nhcb also makes a native histogram with custom buckets of each classic histogram: not stored yet.
+      const name = s.labels.find(([l]) => l === '__name__')?.[1] ?? '';
+      if (withNhcb && name.endsWith('_bucket')) this.histogramNames.add(name.slice(0, -'_bucket'.length));
+      if (n === 0) continue;
+      const { s: series } = this.db.head.getOrCreate(new PairLabels(s.labels));
+      const res: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 };
+      this.db.head.appendSamples(series, ts, vs, n, res);
     }
   }
-  return out;
-}
 
-function num(s: string): number {
-  const t = s.toLowerCase();
-  if (t === 'nan') return NaN;
-  if (t === 'inf' || t === '+inf') return Infinity;
-  if (t === '-inf') return -Infinity;
-  const v = Number(s);
-  if (Number.isNaN(v)) throw new Error(`bad number ${s}`);
-  return v;
-}
-
-/** Split a line into its series part and its values part. */
-function splitSeriesLine(line: string): [string, string] {
-  const close = line.lastIndexOf('}');
-  if (close >= 0) return [line.slice(0, close + 1), line.slice(close + 1)];
-  const sp = line.search(/\s/);
-  return [line.slice(0, sp), line.slice(sp)];
-}
-
-const close = (a: number, b: number) => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b)) || Math.abs(a - b) <= 1e-6 * Math.max(Math.abs(a), Math.abs(b));
-
-/** Run a script; returns the failures (empty: it passed). */
-export function runPromqlTest(script: string): { failures: CaseFailure[]; evals: number } {
-  const lines = script.split('\n');
-  let db = new TenantDB('test');
-  const failures: CaseFailure[] = [];
-  let evals = 0;
-  let i = 0;
-  const block = (): Array<{ text: string; line: number }> => {
-    const out: Array<{ text: string; line: number }> = [];
-    while (i + 1 < lines.length && /^\s+\S/.test(lines[i + 1]!) ) {
-      i++;
-      if (!lines[i]!.trim().startsWith('#')) out.push({ text: lines[i]!.trim(), line: i + 1 });
-    }
-    return out;
-  };
-  for (; i < lines.length; i++) {
-    const raw = lines[i]!;
-    const line = raw.trim();
-    const lineNo = i + 1;
-    if (line === '' || line.startsWith('#')) continue;
-    try {
-      if (line === 'clear') {
-        db = new TenantDB('test');
-        continue;
-      }
-      let m = /^load\s+(\S+)$/.exec(line);
-      if (m) {
-        const step = parseDuration(m[1]!);
-        for (const { text } of block()) {
-          const [sel, vals] = splitSeriesLine(text);
-          const labels = seriesLabels(sel);
-          const values = expandValues(vals);
-          const ts = new Float64Array(values.length);
-          const vs = new Float64Array(values.length);
-          let n = 0;
-          values.forEach((v, k) => {
-            if (v === undefined) return;
-            ts[n] = k * step;
-            if (v === 'stale') vs.set(STALE, n);
-            else vs[n] = v;
-            n++;
-          });
-          const { s } = db.head.getOrCreate(new PairLabels(labels));
-          const res: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 };
-          db.head.appendSamples(s, ts, vs, n, res);
-        }
-        continue;
-      }
-      m = /^eval(?:_ordered)?\s+instant\s+at\s+(\S+)\s+(.+)$/.exec(line);
-      const ordered = line.startsWith('eval_ordered');
-      const r = /^eval\s+range\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)\s+(.+)$/.exec(line);
-      if (m || r) {
-        evals++;
-        const expected = block();
-        const expectFail = expected.some((e) => e.text === 'expect fail');
-        let got: Value | undefined;
-        let error: Error | undefined;
-        try {
-          const engine = new Engine(db);
-          if (m) got = engine.instant(parsePromQL(m[2]!), parseDuration(m[1]!));
-          else {
-            const [start, end, step] = [parseDuration(r![1]!), parseDuration(r![2]!), parseDuration(r![3]!)];
-            got = { type: 'matrix', series: engine.range(parsePromQL(r![4]!), start, end, step) };
-          }
-        } catch (e) {
-          error = e as Error;
-        }
-        if (expectFail) {
-          if (!error) failures.push({ line: lineNo, message: `expected an error, got a result` });
-          continue;
-        }
-        if (error) {
-          failures.push({ line: lineNo, message: `unexpected error: ${error.message}` });
-          continue;
-        }
-        const problem = compare(got!, expected.map((e) => e.text), !!r, r ? [parseDuration(r[1]!), parseDuration(r[3]!)] : undefined, ordered);
-        if (problem) failures.push({ line: lineNo, message: `${line}: ${problem}` });
-        continue;
-      }
-      throw new Error(`unknown command: ${line}`);
-    } catch (e) {
-      failures.push({ line: lineNo, message: (e as Error).message });
-    }
+  /** Does the query name a metric whose histograms were not stored? */
+  touchesHistograms(query: string): boolean {
+    for (const name of this.histogramNames) if (name && new RegExp(`(^|[^a-zA-Z0-9_:])${name}($|[^a-zA-Z0-9_:])`).test(query)) return true;
+    return false;
   }
-  return { failures, evals };
 }
 
-function compare(got: Value, expected: string[], range: boolean, grid?: [number, number], ordered = false): string | undefined {
-  if (got.type === 'scalar') {
-    if (expected.length !== 1) return `got scalar ${got.v}, expected ${expected.length} lines`;
-    return close(got.v, num(expected[0]!)) ? undefined : `scalar ${got.v} != ${expected[0]}`;
-  }
-  if (got.type === 'string') return expected[0] === JSON.stringify(got.s) ? undefined : `string ${JSON.stringify(got.s)} != ${expected[0]}`;
-  const want = new Map<string, Array<number | 'stale' | undefined>>();
+function matches(e: Expectation, text: string): boolean {
+  if (e.msg !== undefined) return text === e.msg;
+  if (e.regex) return e.regex.test(text);
+  return true;
+}
+
+/** Prometheus's rules for one kind of annotation; undefined when they hold. */
+function checkAnnotations(kind: 'warn' | 'info', expected: Expectation[], none: boolean, got: readonly string[]): string | undefined {
+  if (none && got.length > 0) return `expected no ${kind} annotation, got ${JSON.stringify(got)}`;
   for (const e of expected) {
-    const [sel, vals] = splitSeriesLine(e);
-    want.set(JSON.stringify(seriesLabels(sel)), expandValues(vals));
+    if (!got.some((g) => matches(e, g))) return `expected a ${kind} annotation${e.msg !== undefined ? ` ${JSON.stringify(e.msg)}` : e.regex ? ` matching ${e.regex}` : ''}, got ${JSON.stringify(got)}`;
   }
-  const have = new Map<string, Array<number | undefined>>();
-  if (got.type === 'vector') {
-    for (const s of got.samples) have.set(JSON.stringify(pairs(s.labels)), [s.v]);
-  } else {
-    for (const s of got.series) {
-      const [start, step] = grid ?? [0, 1];
-      const arr: Array<number | undefined> = [];
-      for (let k = s.lo; k < s.hi; k++) arr[(s.t[k]! - start) / step] = s.v[k];
-      have.set(JSON.stringify(pairs(s.labels)), arr);
-    }
+  if (expected.length > 0) {
+    const stray = got.find((g) => !expected.some((e) => matches(e, g)));
+    if (stray !== undefined) return `unexpected ${kind} annotation ${JSON.stringify(stray)}`;
   }
-  if (!range && got.type !== 'vector') return `expected an instant vector, got ${got.type}`;
-  for (const [k, w] of want) {
-    const h = have.get(k);
-    if (!h) return `missing series ${k}; got ${[...have.keys()].join(' ')}`;
-    const n = Math.max(w.length, h.length);
-    for (let j = 0; j < n; j++) {
-      const a = h[j];
-      const b = w[j];
-      if (a === undefined && b === undefined) continue;
-      if (a === undefined || b === undefined || b === 'stale' || !close(a, b)) return `series ${k} point ${j}: got ${a}, want ${b}`;
-    }
-  }
-  for (const k of have.keys()) if (!want.has(k)) return `unexpected series ${k}`;
-  if (ordered && [...have.keys()].join('\n') !== [...want.keys()].join('\n')) return `order: got ${[...have.keys()].join(' ')}`;
   return undefined;
 }
 
-function pairs(ls: readonly string[]): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i < ls.length; i += 2) out.push([ls[i]!, ls[i + 1]!]);
+/** Compare a range vector (range query, or instant query with `expect range vector`) with the expected series on its grid. */
+function compareMatrix(got: RangeSeries[], want: SeriesLine[], grid: { start: number; step: number }): string | undefined {
+  const wantBy = new Map(want.map((w) => [labelsText(w.labels), w]));
+  const seen = new Set<string>();
+  for (const s of got) {
+    const k = flatText(s.labels);
+    const w = wantBy.get(k);
+    if (!w) return `unexpected series ${k} in the result`;
+    seen.add(k);
+    const wantPts: Array<[number, Point]> = [];
+    w.points.forEach((p, i) => p !== undefined && wantPts.push([grid.start + i * grid.step, p]));
+    const n = s.hi - s.lo;
+    if (n !== wantPts.length) {
+      const gotText = Array.from({ length: n }, (_, i) => `${s.v[s.lo + i]}@${s.t[s.lo + i]! / 1000}s`).join(' ');
+      return `series ${k}: expected ${wantPts.length} points (${wantPts.map(([t, p]) => `${pointText(p)}@${t / 1000}s`).join(' ')}), got ${n} (${gotText})`;
+    }
+    for (let i = 0; i < n; i++) {
+      const [t, p] = wantPts[i]!;
+      const gt = s.t[s.lo + i]!;
+      const gv = s.v[s.lo + i]!;
+      if (gt !== t) return `series ${k}: point ${i} at ${gt / 1000}s, expected at ${t / 1000}s`;
+      if (typeof p !== 'number' || !almostEqual(gv, p)) return `series ${k} at ${t / 1000}s: got ${gv}, expected ${pointText(p)}`;
+    }
+  }
+  for (const k of wantBy.keys()) if (!seen.has(k)) return `expected series ${k} not found in the result`;
+  return undefined;
+}
+
+function compare(cmd: EvalCommand, got: Value): string | undefined {
+  if (cmd.string !== undefined) {
+    if (got.type !== 'string') return `expected a string, got a ${got.type}`;
+    return got.s === cmd.string ? undefined : `got string ${JSON.stringify(got.s)}, expected ${JSON.stringify(cmd.string)}`;
+  }
+  if (cmd.range) {
+    if (got.type !== 'matrix') return `expected a range result, got a ${got.type}`;
+    return compareMatrix(got.series, cmd.series, cmd.range);
+  }
+  if (cmd.rangeVector) {
+    if (got.type !== 'matrix') return `expected a range vector, got a ${got.type}`;
+    return compareMatrix(got.series, cmd.series, cmd.rangeVector);
+  }
+  if (got.type === 'matrix') return 'got a range vector from an instant query without "expect range vector"';
+  if (got.type === 'string') return `got string ${JSON.stringify(got.s)}, expected no string`;
+  if (cmd.scalar !== undefined) {
+    if (got.type !== 'scalar') return `expected scalar ${cmd.scalar}, got a ${got.type}`;
+    return almostEqual(got.v, cmd.scalar) ? undefined : `got scalar ${got.v}, expected ${cmd.scalar}`;
+  }
+  if (got.type === 'scalar') return `got scalar ${got.v}, expected ${cmd.series.length ? 'a vector' : 'nothing'}`;
+  if (got.samples.length !== cmd.series.length) {
+    return `expected ${cmd.series.length} series, got ${got.samples.length}: ${got.samples.map((s) => `${flatText(s.labels)} ${s.v}`).join(', ')}`;
+  }
+  const wantBy = new Map(cmd.series.map((w, i) => [labelsText(w.labels), { w, i }]));
+  for (let i = 0; i < got.samples.length; i++) {
+    const s = got.samples[i]!;
+    const k = flatText(s.labels);
+    const e = wantBy.get(k);
+    if (!e) return `unexpected series ${k} ${s.v} in the result`;
+    if (cmd.ordered && e.i !== i) return `series ${k} at position ${i + 1}, expected at ${e.i + 1}`;
+    const p = e.w.points[0];
+    if (typeof p !== 'number' || !almostEqual(s.v, p)) return `series ${k}: got ${s.v}, expected ${pointText(p)}`;
+  }
+  return undefined;
+}
+
+/** Evaluate one eval command through the engine's asynchronous entry points. */
+async function runEval(store: Store, cmd: EvalCommand, opts: EngineOptions): Promise<string | undefined> {
+  let got: Value | undefined;
+  let error: Error | undefined;
+  let engine: Engine | undefined;
+  try {
+    const expr = parsePromQL(cmd.query);
+    engine = new Engine(store.db, opts);
+    if (cmd.range) got = { type: 'matrix', series: await engine.rangeAsync(expr, cmd.range.start, cmd.range.end, cmd.range.step) };
+    else got = await engine.instantAsync(expr, cmd.at!);
+  } catch (e) {
+    error = e as Error;
+  }
+  if (cmd.fail) {
+    if (!error) return 'expected the query to fail, it succeeded';
+    if (!matches(cmd.fail, error.message)) return `error ${JSON.stringify(error.message)}, expected ${cmd.fail.msg !== undefined ? JSON.stringify(cmd.fail.msg) : `to match ${cmd.fail.regex}`}`;
+    return undefined;
+  }
+  if (error) return `unexpected error: ${error.message}`;
+  return (
+    checkAnnotations('warn', cmd.warn, cmd.noWarn, engine!.warnings) ??
+    checkAnnotations('info', cmd.info, cmd.noInfo, engine!.infos) ??
+    compare(cmd, got!)
+  );
+}
+
+/** Run a script: one result per eval command, in script order. */
+export async function runPromqlScript(script: string, opts: EngineOptions = {}): Promise<CaseResult[]> {
+  let store = new Store();
+  const out: CaseResult[] = [];
+  for (const cmd of parseScript(script)) {
+    switch (cmd.kind) {
+      case 'clear':
+        store = new Store();
+        break;
+      case 'load':
+        store.load(cmd.intervalMs, cmd.withNhcb, cmd.series);
+        break;
+      case 'broken':
+        out.push({ command: cmd.eval ? 'eval' : 'load', line: cmd.line, query: '', ok: false, message: `cannot read the command: ${cmd.message}`, histograms: false });
+        break;
+      case 'eval': {
+        const message = await runEval(store, cmd, opts);
+        const expectsHistograms = cmd.series.some((s) => s.points.some((p) => typeof p === 'object'));
+        out.push({ command: 'eval', line: cmd.line, query: cmd.query, ok: message === undefined, ...(message !== undefined ? { message } : {}), histograms: expectsHistograms || store.touchesHistograms(cmd.query) });
+        break;
+      }
+    }
+  }
   return out;
+}
+
+/** Run a script; the failures (empty: it passed) and how many evals it held. */
+export async function runPromqlTest(script: string, opts: EngineOptions = {}): Promise<{ failures: CaseFailure[]; evals: number }> {
+  const cases = await runPromqlScript(script, opts);
+  return {
+    failures: cases.filter((c) => !c.ok).map((c) => ({ line: c.line, message: `${c.query}: ${c.message}` })),
+    evals: cases.filter((c) => c.command === 'eval').length,
+  };
 }
