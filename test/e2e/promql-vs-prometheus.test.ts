@@ -62,7 +62,35 @@ const QUERIES = [
   '1 >= bool 2', 'scalar(temp) > bool 1', 'bottomk by (job) (1, temp)',
   'label_replace(temp, "x", "[$name]", "instance", "(?P<name>[a-z]+).*")', 'temp + ignoring(instance) group_left sum by (job) (temp)',
   'sum by (job) (temp) * on(job) group_right temp', 'stddev_over_time(temp[10m:1m])',
+  'sum(rate({__name__=~"temp|http_total"}[5m]))',
 ].filter(Boolean);
+
+type Data = { resultType: string; result: unknown };
+
+/**
+ * Where Prometheus 3, Isobar's reference, and Debian's 2.42, the judge here,
+ * answer differently. Each entry says why and how 2.42 judges our answer
+ * anyway: a change to its answer, or a query of its own that means the same.
+ */
+const VERSION_DIFFERENCES: Record<string, { why: string; judge: ((d: Data) => Data) | string }> = {
+  'temp atan2 3': {
+    why: 'Prometheus 3 drops __name__ after atan2, as after every arithmetic operator; 2.42 keeps it',
+    judge: (d) => ({ ...d, result: (d.result as Series[]).map((x) => ({ ...x, metric: Object.fromEntries(Object.entries(x.metric).filter(([k]) => k !== '__name__')) })) }),
+  },
+  'sum(rate({__name__=~"temp|http_total"}[5m]))': {
+    why: "delayed name removal, as Prometheus 3's own test suite evaluates: the names go from the result only, so the sum sees both series; 2.42 refuses (same label set after rate)",
+    judge: 'sum(rate(temp[5m])) + sum(rate(http_total[5m]))',
+  },
+};
+
+/** 2.42's answer to `q`, made Prometheus 3's where VERSION_DIFFERENCES says how. */
+async function judged(q: string, ask: (q: string) => Promise<{ status: string; data: any; error?: string }>) {
+  const diff = VERSION_DIFFERENCES[q];
+  if (!diff) return ask(q);
+  if (typeof diff.judge === 'string') return ask(diff.judge);
+  const r = await ask(q);
+  return r.status === 'success' ? { ...r, data: diff.judge(r.data) } : r;
+}
 
 /** Text forms for format_query: every query above, and the spellings the printer normalises. */
 const FORMAT_CASES = [
@@ -151,7 +179,7 @@ describe('PromQL answers equal real Prometheus\u2019s', () => {
       // Query times sit 3 s off the minute grid too: no window or subquery edge falls on a sample or a step.
       for (const t of [END / 1000 - 897, END / 1000 - 57]) {
         const qs = `query=${encodeURIComponent(q)}&time=${t}`;
-        const theirs = await ask(prom.url, `/api/v1/query?${qs}`);
+        const theirs = await judged(q, (x) => ask(prom.url, `/api/v1/query?query=${encodeURIComponent(x)}&time=${t}`));
         const ours = await ask(`${st.client.base}/prometheus`, `/api/v1/query?${qs}`, `Bearer ${st.s.ISOBAR_DEMO_KEY}`);
         if (theirs.status !== 'success') continue; // a query this Prometheus does not know
         compared++;
@@ -206,8 +234,9 @@ describe('PromQL answers equal real Prometheus\u2019s', () => {
     const failures: string[] = [];
     let compared = 0;
     for (const q of QUERIES) {
-      const qs = `query=${encodeURIComponent(q)}&start=${START / 1000 + 603}&end=${END / 1000 - 57}&step=60`;
-      const theirs = await ask(prom.url, `/api/v1/query_range?${qs}`);
+      const range = `start=${START / 1000 + 603}&end=${END / 1000 - 57}&step=60`;
+      const qs = `query=${encodeURIComponent(q)}&${range}`;
+      const theirs = await judged(q, (x) => ask(prom.url, `/api/v1/query_range?query=${encodeURIComponent(x)}&${range}`));
       const ours = await ask(`${st.client.base}/prometheus`, `/api/v1/query_range?${qs}`, `Bearer ${st.s.ISOBAR_DEMO_KEY}`);
       if (theirs.status !== 'success') {
         expect(ours.status, q).toBe('error');

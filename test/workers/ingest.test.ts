@@ -129,6 +129,18 @@ describe('read API details', () => {
     expect(bad.body.error).toMatch(/invalid parameter "start"/);
   });
 
+  it("carries PromQL's warnings and infos beside the result, as Prometheus does", async () => {
+    const name = `gauge_like_${Date.now()}`;
+    const t = now();
+    expect((await write([{ labels: [['__name__', name]], samples: [[t - 60_000, 1], [t, 2]] }])).status).toBe(204);
+    const q = (expr: string) => read(`query?query=${encodeURIComponent(expr)}&time=${t / 1000}`);
+    const rate = await eventually(() => q(`rate(${name}[5m])`), (r) => r.body?.data?.result?.length === 1);
+    expect(rate.body.infos).toEqual([`PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "${name}" (1:6)`]);
+    expect(rate.body.warnings).toBeUndefined();
+    const quantile = await q(`quantile(1.5, ${name})`);
+    expect(quantile.body).toMatchObject({ status: 'success', warnings: ['PromQL warning: quantile value should be between 0 and 1, got 1.5 (1:10)'] });
+  });
+
   it('answers metadata and exemplars as Prometheus does when it has none', async () => {
     expect((await read('metadata')).text).toBe('{"status":"success","data":{}}');
     expect((await read('query_exemplars?query=up')).text).toBe('{"status":"success","data":[]}');

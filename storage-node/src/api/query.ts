@@ -93,7 +93,7 @@ export function queryApi(db: TenantDB | undefined, params: URLSearchParams, opts
     const expr = parsePromQL(q);
     const engine = new Engine(db, opts);
     const v = await engine.instantAsync(expr, t);
-    return { status: 200, body: successJson(valueJson(v, t), [], engine.infos) };
+    return { status: 200, body: successJson(valueJson(v, t), engine.warnings, engine.infos) };
   });
 }
 
@@ -112,7 +112,7 @@ export function queryRangeApi(db: TenantDB | undefined, params: URLSearchParams,
     if (!t) throw new ParamError(`invalid parameter "query": invalid expression type "string" for range query, must be Scalar or instant Vector`);
     const engine = new Engine(db, opts);
     const series = await engine.rangeAsync(expr, start, end, step);
-    return { status: 200, body: successJson(valueJson({ type: 'matrix', series }, end), [], engine.infos) };
+    return { status: 200, body: successJson(valueJson({ type: 'matrix', series }, end), engine.warnings, engine.infos) };
   });
 }
 

@@ -23,6 +23,13 @@ describe('RE2 translation', () => {
     ['\\x41\\x{1F600}', ['A😀'], []],
     ['^abc$', ['abc'], []],
     ['\\Aab\\z', ['ab'], []],
+    // Inline flags in the middle: the flagged part alone folds case.
+    ['a(?i)b', ['ab', 'aB'], ['Ab', 'AB']],
+    ['(?i:PRO).*', ['production', 'PROD', 'pRo'], ['xpro']],
+    ['x((?i)ab)c', ['xabc', 'xABc'], ['xabC', 'XAbc']],
+    ['(?i:[a-c]x)y', ['Bxy', 'cXy'], ['dxy', 'bxY']],
+    ['(?i:é)', ['é', 'É'], ['e']],
+    ['(?i:a(?-i:b))', ['ab', 'Ab'], ['aB']],
   ])('%s', (re, yes, no) => {
     const r = compileAnchored(re);
     for (const s of yes) expect(r.test(s), `${re} ~ ${JSON.stringify(s)}`).toBe(true);
@@ -36,8 +43,9 @@ describe('RE2 translation', () => {
     ['a{1001}', false],
     ['[a', false],
     ['\\y', false],
-    ['a(?i)b', true],
     ['(?U)a+', true],
+    ['(?i)a(?-i)b', true],
+    ['a)', false],
   ])('refuses %s (unsupported=%s)', (re, unsupported) => {
     try {
       compileAnchored(re);

@@ -9,8 +9,10 @@
  *  - `\pL`, `\p{Greek}`, `[[:alpha:]]`, `\Q...\E`, `\A`, `\z`, `(?P<n>...)`,
  *    `\x{...}`, escaped punctuation, lone `{` / `}` and a leading `]` in a class;
  *  - RE2 rejects backreferences and look-around, so do we (bad_data, like Prometheus);
- *  - inline flags other than a leading `(?i)`/`(?s)` have no JavaScript
- *    equivalent on Node 20, so they are refused (unsupported, not wrong answers).
+ *  - inline flags anywhere (`(?i:PRO).*`, `a((?i)b)`): Node 20's RegExp has no
+ *    modifiers, so a case-insensitive part is spelled out (`[pP][rR][oO]`,
+ *    `[a-zA-Z]`); `(?s)` is always on; `(?m)` and `(?U)` are refused
+ *    (unsupported, not wrong answers).
  */
 
 export class RegexError extends Error {
@@ -76,6 +78,30 @@ function translate(p: string): { source: string; ignoreCase: boolean } {
     if (m[1]!.includes('i')) ignoreCase = true;
     i += m[0].length;
   }
+  // Case-insensitivity of the part being read (inline flags), and of each open group around it.
+  let ci = false;
+  const groups: boolean[] = [];
+  /** `(?flags)` or `(?flags:` -> the case-insensitivity they set, from `was`. */
+  const applyFlags = (flags: string, was: boolean): boolean => {
+    let on = true;
+    let now = was;
+    for (const f of flags) {
+      if (f === '-') on = false;
+      else if (f === 'i') {
+        if (ignoreCase && !on) unsupported('(?-i) inside a pattern that starts with (?i)');
+        now = ignoreCase ? false : on;
+      } else if (f === 's') {
+        if (!on) unsupported('(?-s)');
+      } else unsupported(`the inline flag ${f}`);
+    }
+    return now;
+  };
+  /** Both cases of a letter, where they differ. */
+  const otherCase = (ch: string): string => {
+    const u = ch.toUpperCase();
+    const l = ch.toLowerCase();
+    return ch === u ? (l.length === 1 ? l : ch) : u.length === 1 ? u : ch;
+  };
 
   const escape = (inClass: boolean): string => {
     // p[i] is the char after the backslash.
@@ -211,7 +237,19 @@ function translate(p: string): { source: string; ignoreCase: boolean } {
       const cp = p.codePointAt(i)!;
       const ch = String.fromCodePoint(cp);
       i += ch.length;
-      s += ch === '[' || ch === ']' || ch === '\\' || ch === '/' ? '\\' + ch : ch;
+      const esc = (x: string) => (x === '[' || x === ']' || x === '\\' || x === '/' ? '\\' + x : x);
+      if (ci && p[i] === '-' && p[i + 1] !== undefined && !']\\['.includes(p[i + 1]!)) {
+        // A range: with case folded, its other-case twin too (a-z -> a-zA-Z).
+        const hi = String.fromCodePoint(p.codePointAt(i + 1)!);
+        i += 1 + hi.length;
+        s += `${esc(ch)}-${esc(hi)}`;
+        if (/^[a-z]$/.test(ch) && /^[a-z]$/.test(hi)) s += `${ch.toUpperCase()}-${hi.toUpperCase()}`;
+        else if (/^[A-Z]$/.test(ch) && /^[A-Z]$/.test(hi)) s += `${ch.toLowerCase()}-${hi.toLowerCase()}`;
+        else if (/[a-zA-Z]/.test(ch + hi)) unsupported('a case-insensitive range that mixes letters and other characters');
+        continue;
+      }
+      s += esc(ch);
+      if (ci && otherCase(ch) !== ch) s += esc(otherCase(ch));
     }
   };
 
@@ -226,26 +264,42 @@ function translate(p: string): { source: string; ignoreCase: boolean } {
     } else if (c === '(') {
       if (p[i + 1] === '?') {
         const rest = p.slice(i + 2);
+        const flags = /^([imsU-]+)([:)])/.exec(rest);
         if (rest.startsWith(':')) {
+          groups.push(ci);
           out += '(?:';
           i += 3;
         } else if (rest.startsWith('P<')) {
+          groups.push(ci);
           out += '(?<';
           i += 4;
         } else if (rest.startsWith('<') && !rest.startsWith('<=') && !rest.startsWith('<!')) {
+          groups.push(ci);
           out += '(?<';
           i += 3;
         } else if (/^(=|!|<=|<!)/.test(rest)) {
           bad('look-around assertions (RE2 has none)');
-        } else if (/^[imsU-]+[:)]/.test(rest)) {
-          unsupported('inline flags other than a leading (?i)');
+        } else if (flags) {
+          i += 2 + flags[0].length;
+          if (flags[2] === ':') {
+            // (?i:...): a group of its own flags.
+            groups.push(ci);
+            ci = applyFlags(flags[1]!, ci);
+            out += '(?:';
+          } else ci = applyFlags(flags[1]!, ci); // (?i): the rest of the enclosing group
         } else {
           bad('bad group syntax');
         }
       } else {
+        groups.push(ci);
         out += '(';
         i++;
       }
+    } else if (c === ')') {
+      if (groups.length === 0) bad('unexpected )');
+      ci = groups.pop()!;
+      out += ')';
+      i++;
     } else if (c === '{') {
       const m = /^\{(\d+)(,(\d*))?\}/.exec(p.slice(i));
       if (m && out !== '' && !out.endsWith('(') && !out.endsWith('|')) {
@@ -268,7 +322,8 @@ function translate(p: string): { source: string; ignoreCase: boolean } {
     } else {
       const cp = p.codePointAt(i)!;
       const ch = String.fromCodePoint(cp);
-      out += ch;
+      const other = ci ? otherCase(ch) : ch;
+      out += other === ch ? ch : `[${ch}${other}]`;
       i += ch.length;
     }
   }

@@ -43,7 +43,7 @@ export interface VectorMatching {
   include: string[];
 }
 
-export type AggregateOp = 'sum' | 'avg' | 'min' | 'max' | 'count' | 'group' | 'stddev' | 'stdvar' | 'topk' | 'bottomk' | 'quantile' | 'count_values';
+export type AggregateOp = 'sum' | 'avg' | 'min' | 'max' | 'count' | 'group' | 'stddev' | 'stdvar' | 'topk' | 'bottomk' | 'quantile' | 'count_values' | 'limitk' | 'limit_ratio';
 
 export type Expr =
   | { kind: 'number'; value: number }
@@ -110,6 +110,8 @@ export const FUNCTIONS: Record<string, FunctionSig> = {
   rate: overTime, increase: overTime, delta: overTime, irate: overTime, idelta: overTime,
   deriv: overTime, changes: overTime, resets: overTime,
   predict_linear: { args: [m, s], ret: v },
+  first_over_time: overTime, ts_of_first_over_time: overTime, ts_of_last_over_time: overTime,
+  ts_of_min_over_time: overTime, ts_of_max_over_time: overTime,
   avg_over_time: overTime, min_over_time: overTime, max_over_time: overTime, sum_over_time: overTime,
   count_over_time: overTime, last_over_time: overTime, present_over_time: overTime,
   stddev_over_time: overTime, stdvar_over_time: overTime, mad_over_time: overTime,
@@ -118,15 +120,29 @@ export const FUNCTIONS: Record<string, FunctionSig> = {
   double_exponential_smoothing: { args: [m, s, s], ret: v },
   absent: { args: [v], ret: v },
   histogram_quantile: { args: [s, v], ret: v },
+  /** Several quantiles at once, each a series labelled with its quantile: (buckets, label, q1, q2, ...). */
+  histogram_quantiles: { args: [v, str, s], variadic: true, ret: v },
+  histogram_fraction: { args: [s, s, v], ret: v },
   label_replace: { args: [v, str, str, str, str], ret: v },
   label_join: { args: [v, str, str, str], variadic: true, ret: v },
   sort: { args: [v], ret: v },
   sort_desc: { args: [v], ret: v },
+  sort_by_label: { args: [v, str], variadic: true, ret: v },
+  sort_by_label_desc: { args: [v, str], variadic: true, ret: v },
   scalar: { args: [v], ret: s },
   vector: { args: [s], ret: v },
   time: { args: [], ret: s },
+  /** The query's step, range, start and end, in seconds (Prometheus 3's query-parameter functions). */
+  step: { args: [], ret: s },
+  range: { args: [], ret: s },
+  start: { args: [], ret: s },
+  end: { args: [], ret: s },
   timestamp: { args: [v], ret: v },
   pi: { args: [], ret: s },
+  min_of: { args: [s, s], ret: s },
+  max_of: { args: [s, s], ret: s },
+  // Native-histogram functions: a float sample is no histogram, so over floats they answer nothing, as Prometheus does.
+  histogram_count: math, histogram_sum: math, histogram_avg: math, histogram_stddev: math, histogram_stdvar: math,
   minute: dateFn, hour: dateFn, day_of_week: dateFn, day_of_month: dateFn, day_of_year: dateFn,
   days_in_month: dateFn, month: dateFn, year: dateFn,
 };

@@ -6,7 +6,10 @@
  * evaluates the tree at each step. Semantics follow Prometheus 3: a 5-minute
  * lookback (configurable) that skips staleness markers, range windows
  * (t - range, t], Prometheus's extrapolation for rate/increase/delta, and
- * __name__ dropped where Prometheus drops it.
+ * delayed __name__ removal: an operation that drops the metric name marks
+ * its samples (`drop`) and the name goes only from the query's result, so
+ * label_replace can still read it and `sum by (__name__)` still groups by it.
+ * Annotations (warnings, infos) travel beside the result, never thrown.
  */
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
 import { isStale, mergeChunks, type ChunkRange } from '../chunkenc/merge.js';
@@ -16,6 +19,9 @@ import { compileAnchored } from '../model/re2.js';
 import type { AggregateOp, At, BinaryOp, Expr, MatrixSelector, Subquery, VectorMatching, VectorSelector } from './ast.js';
 import { typeOf } from './ast.js';
 import { formatFloat } from './format.js';
+import { compensatedSum, floatMean, floatQuantile, floatVariance, nanFirstAsc, RunningVariance } from './float-stats.js';
+import { positionOf } from './parse.js';
+import { seriesHash } from '../../../wire/hash.js';
 import { RES_RAW } from '../downsample/downsample.js';
 import { fittingResolution, planTiers, RAW_PLAN, rangeView, readTierChunks, selectTiered, tierInfo, type TieredChunks, type View } from './tiers.js';
 
@@ -73,6 +79,8 @@ interface Fetch {
 export interface Sample {
   labels: Labels;
   v: number;
+  /** Its __name__ goes when the query's result is made (delayed name removal). */
+  drop?: boolean;
 }
 /**
  * A range-vector element: the window [lo, hi) of time and value columns.
@@ -87,6 +95,8 @@ export interface RangeSeries {
   hi: number;
   /** Downsampled `avg_over_time` reads: each point's sample count (its value is their sum). */
   w?: Float64Array;
+  /** Its __name__ goes when the query's result is made (a subquery over a name-dropping expression). */
+  drop?: boolean;
 }
 
 /** Values of a window as their own array (for the less common functions). */
@@ -118,25 +128,15 @@ const withoutName = (ls: Labels): { labels: Labels; name: string } => {
 const dropName = (ls: Labels): Labels => withoutName(ls).labels;
 
 /**
- * Drops __name__ from a result's label sets, as dropName does, and refuses a
- * result that then holds one label set twice, as Prometheus does ("vector
- * cannot contain metrics with the same labelset"). That needs inputs of more
- * than one name, so a result of one metric costs a name comparison per sample.
+ * The result's label sets: __name__ removed where an operation marked it, and
+ * refused if that leaves one label set twice, as Prometheus refuses it
+ * ("vector cannot contain metrics with the same labelset").
  */
-class NameDrop {
-  private name: string | undefined;
-  private mixed = false;
-
-  drop(ls: Labels): Labels {
-    const e = withoutName(ls);
-    if (this.name === undefined) this.name = e.name;
-    else if (e.name !== this.name) this.mixed = true;
-    return e.labels;
-  }
-
-  vector(samples: Sample[]): Value {
-    return this.mixed ? uniqueLabelSets(samples) : { type: 'vector', samples };
-  }
+function finishVector(samples: Sample[]): Sample[] {
+  if (!samples.some((x) => x.drop)) return samples;
+  const out = samples.map((x) => (x.drop ? { labels: dropName(x.labels), v: x.v } : x));
+  uniqueLabelSets(out);
+  return out;
 }
 
 const keys = new WeakMap<Labels, string>();
@@ -179,6 +179,20 @@ export class Engine {
   readonly warnings: string[] = [];
   /** Notes for the response's `infos`: PromQL infos, and which tiers the query read. */
   readonly infos: string[] = [];
+  /** A range query (sort is ineffective there). */
+  private rangeQuery = false;
+
+  /** Add a PromQL warning about `node` once (steps repeat them). */
+  private warn(text: string, node: object): void {
+    const msg = `PromQL warning: ${text} (${positionOf(node)})`;
+    if (!this.warnings.includes(msg)) this.warnings.push(msg);
+  }
+
+  /** Add a PromQL info about `node` once. */
+  private info(text: string, node: object): void {
+    const msg = `PromQL info: ${text} (${positionOf(node)})`;
+    if (!this.infos.includes(msg)) this.infos.push(msg);
+  }
   private samplesLoaded = 0;
 
   constructor(
@@ -207,13 +221,22 @@ export class Engine {
     const ctx: Ctx = { start: t, end: t, step: 0, deadline: Date.now() + this.timeoutMs };
     await this.loadAsync(expr, t, t, ctx);
     const v = this.eval(expr, t, ctx);
-    if (v.type === 'vector') this.countPoints(v.samples.length);
+    if (v.type === 'vector') {
+      this.countPoints(v.samples.length);
+      return { type: 'vector', samples: finishVector(v.samples) };
+    }
+    if (v.type === 'matrix' && v.series.some((x) => x.drop)) {
+      const series = v.series.map((x) => (x.drop ? { ...x, labels: dropName(x.labels), drop: false } : x));
+      uniqueLabelSets(series.map((x) => ({ labels: x.labels, v: 0 })));
+      return { type: 'matrix', series };
+    }
     return v;
   }
 
   /** A range query: one matrix (scalars become a series without labels). */
   async rangeAsync(expr: Expr, start: number, end: number, step: number): Promise<RangeSeries[]> {
     const ctx: Ctx = { start, end, step, deadline: Date.now() + this.timeoutMs };
+    this.rangeQuery = true;
     await this.loadAsync(expr, start, end, ctx);
     const acc: RangeAcc = new Map();
     for (let t = start; t <= end; t += step) {
@@ -301,7 +324,7 @@ export class Engine {
   /** Evaluate at `t` and add the result to the range being built. */
   private step(expr: Expr, t: number, ctx: Ctx, acc: RangeAcc): void {
     const val = this.eval(expr, t, ctx);
-    const samples = val.type === 'scalar' ? [{ labels: [] as Labels, v: val.v }] : val.type === 'vector' ? val.samples : [];
+    const samples = val.type === 'scalar' ? [{ labels: [] as Labels, v: val.v }] : val.type === 'vector' ? finishVector(val.samples) : [];
     this.countPoints(samples.length);
     for (const s of samples) {
       const k = key(s.labels);
@@ -371,9 +394,11 @@ export class Engine {
         this.plan(e.lhs, lo, hi, ctx, out);
         this.plan(e.rhs, lo, hi, ctx, out);
         return;
-      case 'unary':
       case 'paren':
       case 'stepInvariant':
+        this.plan(e.expr, lo, hi, ctx, out, fn);
+        return;
+      case 'unary':
         this.plan(e.expr, lo, hi, ctx, out);
         return;
       default:
@@ -442,18 +467,15 @@ export class Engine {
         const x = this.eval(e.expr, t, ctx);
         if (e.op === '+') return x;
         if (x.type === 'scalar') return { type: 'scalar', v: -x.v };
-        if (x.type === 'vector') {
-          const names = new NameDrop();
-          return names.vector(x.samples.map((s) => ({ labels: names.drop(s.labels), v: -s.v })));
-        }
+        if (x.type === 'vector') return { type: 'vector', samples: x.samples.map((s) => ({ labels: s.labels, v: -s.v, drop: true })) };
         throw new QueryError('unary minus on a non-numeric value');
       }
       case 'binary':
         return this.binary(e, t, ctx);
       case 'aggregate':
-        return { type: 'vector', samples: this.aggregate(e.op, e.param ? this.eval(e.param, t, ctx) : undefined, this.vec(e.expr, t, ctx), e.grouping, e.without) };
+        return { type: 'vector', samples: this.aggregate(e, e.param ? this.eval(e.param, t, ctx) : undefined, this.vec(e.expr, t, ctx)) };
       case 'call':
-        return this.call(e.fn, e.args, t, ctx);
+        return this.call(e, t, ctx);
     }
   }
 
@@ -553,17 +575,18 @@ export class Engine {
     // Steps are aligned to multiples of `step` in absolute time, inside (ts - range, ts].
     let first = Math.floor((ts - sq.range) / step) * step;
     if (first <= ts - sq.range) first += step;
-    const acc = new Map<string, { labels: Labels; t: number[]; v: number[] }>();
+    const acc = new Map<string, { labels: Labels; t: number[]; v: number[]; drop: boolean }>();
     for (let x = first; x <= ts; x += step) {
       for (const s of this.vec(sq.expr, x, ctx)) {
         const k = key(s.labels);
         let e = acc.get(k);
-        if (!e) acc.set(k, (e = { labels: s.labels, t: [], v: [] }));
+        if (!e) acc.set(k, (e = { labels: s.labels, t: [], v: [], drop: false }));
         e.t.push(x);
         e.v.push(s.v);
+        if (s.drop) e.drop = true;
       }
     }
-    return [...acc.values()].map((e) => ({ labels: e.labels, t: Float64Array.from(e.t), v: Float64Array.from(e.v), lo: 0, hi: e.t.length }));
+    return [...acc.values()].map((e) => ({ labels: e.labels, t: Float64Array.from(e.t), v: Float64Array.from(e.v), lo: 0, hi: e.t.length, ...(e.drop ? { drop: true } : {}) }));
   }
 
   // ---- operators -----------------------------------------------------------
@@ -582,21 +605,21 @@ export class Engine {
     const scalar = l.type === 'scalar' ? l.v : (r as { v: number }).v;
     const swap = l.type === 'scalar';
     const out: Sample[] = [];
-    const names = new NameDrop();
     for (const s of vecSide) {
       const [v, keep] = swap ? scalarOp(op, scalar, s.v) : scalarOp(op, s.v, scalar);
       if (isComparison(op)) {
-        if (e.bool) out.push({ labels: names.drop(s.labels), v: keep ? 1 : 0 });
-        else if (keep) out.push({ labels: s.labels, v: s.v });
-      } else out.push({ labels: dropsName(op) ? names.drop(s.labels) : s.labels, v });
+        if (e.bool) out.push({ labels: s.labels, v: keep ? 1 : 0, drop: true });
+        else if (keep) out.push(s);
+      } else out.push({ labels: s.labels, v, drop: dropsName(op) || s.drop });
     }
-    return names.vector(out);
+    return { type: 'vector', samples: out };
   }
 
   /** Per aggregation node: each input label set's group (labels and key), worked out once for all steps. */
   private groupCache = new WeakMap<string[], WeakMap<Labels, { labels: Labels; key: string }>>();
 
-  private aggregate(op: AggregateOp, param: Value | undefined, samples: Sample[], grouping: string[], without: boolean): Sample[] {
+  private aggregate(e: Extract<Expr, { kind: 'aggregate' }>, param: Value | undefined, samples: Sample[]): Sample[] {
+    const { op, grouping, without } = e;
     let cache = this.groupCache.get(grouping);
     if (!cache) this.groupCache.set(grouping, (cache = new WeakMap()));
     const groupOf = (ls: Labels): { labels: Labels; key: string } => {
@@ -610,37 +633,54 @@ export class Engine {
       cache!.set(ls, (g = { labels: out, key: key(out) }));
       return g;
     };
-    const groups = new Map<string, { labels: Labels; items: Sample[] }>();
+    const p = param?.type === 'scalar' ? param.v : NaN;
+    if (op === 'topk' || op === 'bottomk' || op === 'limitk') {
+      if (Number.isNaN(p)) throw new QueryError('Parameter value is NaN');
+      if (Math.abs(p) >= 2 ** 63) throw new QueryError(`Scalar value ${formatFloat(p)} overflows int64`);
+    }
+    if (op === 'limit_ratio') {
+      if (Number.isNaN(p)) throw new QueryError('Ratio value is NaN');
+      if (p < -1 || p > 1) this.warn(`ratio value should be between -1 and 1, got ${goFloat(p)}, capping to ${p < -1 ? -1 : 1}`, e.param!);
+    }
+    if (op === 'quantile' && !(p >= 0 && p <= 1)) this.warn(`quantile value should be between 0 and 1, got ${goFloat(p)}`, e.param!);
+    // A group keeps its members' name-drop mark where it groups by __name__ (delayed name removal).
+    const groups = new Map<string, { labels: Labels; items: Sample[]; drop: boolean }>();
     for (const s of samples) {
       const gk = groupOf(s.labels);
       let g = groups.get(gk.key);
-      if (!g) groups.set(gk.key, (g = { labels: gk.labels, items: [] }));
+      if (!g) groups.set(gk.key, (g = { labels: gk.labels, items: [], drop: false }));
       g.items.push(s);
+      if (s.drop) g.drop = true;
     }
-    const p = param?.type === 'scalar' ? param.v : NaN;
     const out: Sample[] = [];
+    const push = (g: { labels: Labels; drop: boolean }, v: number) => out.push(g.drop && !without && grouping.includes(NAME) ? { labels: g.labels, v, drop: true } : { labels: g.labels, v });
     if (op === 'count_values') {
       const label = param?.type === 'string' ? param.s : '';
       if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(label)) throw new QueryError(`invalid label name ${JSON.stringify(label)}`);
       for (const g of groups.values()) {
         const counts = new Map<string, number>();
         for (const s of g.items) counts.set(formatFloat(s.v), (counts.get(formatFloat(s.v)) ?? 0) + 1);
-        for (const [val, n] of counts) out.push({ labels: setLabel(g.labels, label, val), v: n });
+        for (const [val, n] of counts) push({ labels: setLabel(g.labels, label, val), drop: g.drop }, n);
       }
       return out;
     }
     for (const g of groups.values()) {
       const vs = g.items.map((s) => s.v);
       switch (op) {
-        case 'sum': out.push({ labels: g.labels, v: kahanSum(vs) }); break;
-        case 'avg': out.push({ labels: g.labels, v: mean(vs) }); break;
-        case 'count': out.push({ labels: g.labels, v: vs.length }); break;
-        case 'group': out.push({ labels: g.labels, v: 1 }); break;
-        case 'min': out.push({ labels: g.labels, v: vs.reduce((a, b) => (Number.isNaN(a) || b < a ? b : a), NaN) }); break;
-        case 'max': out.push({ labels: g.labels, v: vs.reduce((a, b) => (Number.isNaN(a) || b > a ? b : a), NaN) }); break;
-        case 'stddev': out.push({ labels: g.labels, v: Math.sqrt(variance(vs)) }); break;
-        case 'stdvar': out.push({ labels: g.labels, v: variance(vs) }); break;
-        case 'quantile': out.push({ labels: g.labels, v: quantile(p, vs) }); break;
+        case 'sum': push(g, compensatedSum(vs)); break;
+        case 'avg': push(g, floatMean(vs)); break;
+        case 'count': push(g, vs.length); break;
+        case 'group': push(g, 1); break;
+        case 'min': push(g, vs.reduce((a, b) => (Number.isNaN(a) || b < a ? b : a), NaN)); break;
+        case 'max': push(g, vs.reduce((a, b) => (Number.isNaN(a) || b > a ? b : a), NaN)); break;
+        case 'stddev':
+        case 'stdvar': {
+          const rv = new RunningVariance();
+          for (const v of vs) rv.add(v);
+          push(g, op === 'stddev' ? Math.sqrt(rv.variance) : rv.variance);
+          break;
+        }
+        case 'quantile': push(g, floatQuantile(p, vs)); break;
         case 'topk':
         case 'bottomk': {
           const k = Math.floor(p);
@@ -648,6 +688,21 @@ export class Engine {
           // NaN is never among the top or the bottom while other values remain.
           const sorted = [...g.items].sort((a, b) => (op === 'topk' ? cmpDesc(a.v, b.v) : cmpAsc(a.v, b.v)));
           out.push(...sorted.slice(0, k));
+          break;
+        }
+        case 'limitk': {
+          const k = Math.floor(p);
+          if (k >= 1) out.push(...g.items.slice(0, k));
+          break;
+        }
+        case 'limit_ratio': {
+          // A deterministic sample: each series by where its label hash falls in [0, 1).
+          const r = Math.max(-1, Math.min(1, p));
+          for (const s of g.items) {
+            const h = seriesHash(pairs(s.labels));
+            const at = h.hi / 2 ** 32 + h.lo / 2 ** 64;
+            if (r >= 0 ? at < r : at >= 1 + r) out.push(s);
+          }
           break;
         }
       }
@@ -663,31 +718,61 @@ export class Engine {
     return a?.kind === 'matrix' && this.tiered.has(a.vector);
   }
 
-  private call(fn: string, args: Expr[], t: number, ctx: Ctx): Value {
+  /**
+   * A vector of classic histogram buckets (`le` series) as histograms: one
+   * per label set without `le` and __name__, each with its (upper bound,
+   * cumulative count) pairs. A series without a valid `le` is left out with
+   * a warning, as Prometheus does.
+   */
+  private classicHistograms(arg: Expr, node: Expr, t: number, ctx: Ctx): Array<{ labels: Labels; name: string; b: Array<[number, number]> }> {
+    const groups = new Map<string, { labels: Labels; name: string; b: Array<[number, number]> }>();
+    for (const s of this.vec(arg, t, ctx)) {
+      const le = labelValue(s.labels, 'le');
+      const upper = parseBucketBound(le);
+      if (upper === undefined) {
+        this.warn(`bucket label "le" is missing or has a malformed value of ${goQuoteString(le)} for metric name ${goQuoteString(labelValue(s.labels, NAME))}`, node);
+        continue;
+      }
+      // Grouped with the name, which goes from the result (delayed name removal): two histograms that
+      // differ only in name then meet there and are refused, as Prometheus refuses them.
+      const ls = setLabel(s.labels, 'le', '');
+      const k = key(ls);
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { labels: ls, name: labelValue(s.labels, NAME), b: [] }));
+      g.b.push([upper, s.v]);
+    }
+    return [...groups.values()];
+  }
+
+  private call(e: Extract<Expr, { kind: 'call' }>, t: number, ctx: Ctx): Value {
+    const fn = e.fn;
+    // `rate((m[5m]))`: a function reads its range argument through parentheses.
+    const args = e.args.map((a) => (typeOf(a) === 'matrix' ? unwrapParens(a) : a));
     const scalarArg = (i: number) => {
       const x = this.eval(args[i]!, t, ctx);
       return x.type === 'scalar' ? x.v : NaN;
     };
-    const stringArg = (i: number) => (args[i] as { value: string }).value;
+    const stringArg = (i: number) => (unwrapParens(args[i]!) as { value: string }).value;
     const matrix = () => {
       const x = this.eval(args[args.findIndex((a) => typeOf(a) === 'matrix')]!, t, ctx);
       return x.type === 'matrix' ? x.series : [];
     };
     const overTime = (f: (s: RangeSeries) => number | undefined, keepName = false): Value => {
       const out: Sample[] = [];
-      const names = new NameDrop();
       const each = (s: RangeSeries) => {
         const v = f(s);
-        if (v !== undefined) out.push({ labels: keepName ? s.labels : names.drop(s.labels), v });
+        if (v !== undefined) out.push({ labels: s.labels, v, drop: !keepName || s.drop });
       };
       const a = args.find((x) => x.kind === 'matrix' || x.kind === 'subquery');
       if (a?.kind === 'matrix') this.windows(a, t, ctx, each); // straight from the loaded columns, no copies
       else for (const s of matrix()) each(s);
-      return names.vector(out);
+      return { type: 'vector', samples: out };
     };
-    const mapVec = (f: (v: number, s: Sample) => number): Value => {
-      const names = new NameDrop();
-      return names.vector(this.vec(args[0]!, t, ctx).map((s) => ({ labels: names.drop(s.labels), v: f(s.v, s) })));
+    const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: this.vec(args[0]!, t, ctx).map((s) => ({ labels: s.labels, v: f(s.v, s), drop: true })) });
+    /** The name of a range argument's metric, for annotations ('' when it has none or several). */
+    const counterCheck = (s: RangeSeries) => {
+      const name = labelValue(s.labels, NAME);
+      if (name !== '' && !/(_total|_sum|_count|_bucket)$/.test(name)) this.info(`metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${goQuoteString(name)}`, e.args[0]!);
     };
     const rangeOf = () => {
       const a = args.find((x) => typeOf(x) === 'matrix')!;
@@ -705,29 +790,51 @@ export class Engine {
       case 'delta': {
         const range = rangeOf();
         const end = evalTime();
-        return overTime((s) => extrapolatedRate(s, end - range, end, fn !== 'delta', fn === 'rate'));
+        return overTime((s) => {
+          if (fn !== 'delta') counterCheck(s);
+          return extrapolatedRate(s, end - range, end, fn !== 'delta', fn === 'rate');
+        });
       }
       case 'irate':
       case 'idelta':
-        return overTime((s) => instantValue(s, fn === 'irate'));
+        return overTime((s) => {
+          if (fn === 'irate') counterCheck(s);
+          return instantValue(s, fn === 'irate');
+        });
       // Downsampled reads: points are windows (sums with counts as weights; counts).
-      case 'avg_over_time': return overTime((s) => (s.w ? kahanSum(windowValues(s)) / kahanSum(Array.from(s.w.subarray(s.lo, s.hi))) : mean(windowValues(s))));
-      case 'sum_over_time': return overTime((s) => kahanSum(windowValues(s)));
-      case 'count_over_time': return overTime((s) => (this.isTiered(args) ? kahanSum(windowValues(s)) : s.hi - s.lo));
+      case 'avg_over_time': return overTime((s) => (s.w ? compensatedSum(s.v, s.lo, s.hi) / compensatedSum(s.w, s.lo, s.hi) : floatMean(s.v, s.lo, s.hi)));
+      case 'sum_over_time': return overTime((s) => compensatedSum(s.v, s.lo, s.hi));
+      case 'count_over_time': return overTime((s) => (this.isTiered(args) ? compensatedSum(s.v, s.lo, s.hi) : s.hi - s.lo));
       case 'min_over_time': return overTime((s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b < m) m = b; } return m; });
       case 'max_over_time': return overTime((s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b > m) m = b; } return m; });
       case 'last_over_time': return overTime((s) => s.v[s.hi - 1], true);
+      case 'first_over_time': return overTime((s) => s.v[s.lo], true);
+      case 'ts_of_last_over_time': return overTime((s) => s.t[s.hi - 1]! / 1000);
+      case 'ts_of_first_over_time': return overTime((s) => s.t[s.lo]! / 1000);
+      // The time of the smallest (largest) value; the last such when several tie.
+      case 'ts_of_min_over_time': return overTime((s) => tsOfExtreme(s, (a, b) => a <= b));
+      case 'ts_of_max_over_time': return overTime((s) => tsOfExtreme(s, (a, b) => a >= b));
       case 'present_over_time': return overTime(() => 1);
-      case 'stddev_over_time': return overTime((s) => Math.sqrt(variance(windowValues(s))));
-      case 'stdvar_over_time': return overTime((s) => variance(windowValues(s)));
-      case 'mad_over_time': return overTime((s) => { const vs = windowValues(s); const med = quantile(0.5, vs); return quantile(0.5, vs.map((x) => Math.abs(x - med))); });
-      case 'quantile_over_time': { const q = scalarArg(0); return overTime((s) => quantile(q, windowValues(s))); }
+      case 'stddev_over_time': return overTime((s) => Math.sqrt(floatVariance(s.v, s.lo, s.hi)));
+      case 'stdvar_over_time': return overTime((s) => floatVariance(s.v, s.lo, s.hi));
+      case 'mad_over_time': return overTime((s) => {
+        const vs = windowValues(s);
+        if (vs.some(Number.isNaN)) return NaN; // a NaN sample makes the result NaN, not a silently shifted median
+        const med = floatQuantile(0.5, vs);
+        return floatQuantile(0.5, vs.map((x) => Math.abs(x - med)));
+      });
+      case 'quantile_over_time': {
+        const q = scalarArg(0);
+        if (!(q >= 0 && q <= 1)) this.warn(`quantile value should be between 0 and 1, got ${goFloat(q)}`, e.args[0]!);
+        return overTime((s) => floatQuantile(q, s.v, s.lo, s.hi));
+      }
       case 'changes': return overTime((s) => { let n = 0; for (let i = s.lo + 1; i < s.hi; i++) if (s.v[i] !== s.v[i - 1] && !(Number.isNaN(s.v[i]!) && Number.isNaN(s.v[i - 1]!))) n++; return n; });
       case 'resets': return overTime((s) => { let n = 0; for (let i = s.lo + 1; i < s.hi; i++) if (s.v[i]! < s.v[i - 1]!) n++; return n; });
       case 'deriv': return overTime((s) => (s.hi - s.lo < 2 ? undefined : linearRegression(s, s.t[s.lo]!)[0]));
       case 'predict_linear': {
         const dur = scalarArg(1);
-        const at = evalTime();
+        // The prediction is for the evaluation time plus `dur`, even where `@` or `offset` moved the window.
+        const at = t;
         return overTime((s) => { if (s.hi - s.lo < 2) return undefined; const [slope, icept] = linearRegression(s, at); return slope * dur + icept; });
       }
       case 'double_exponential_smoothing': {
@@ -778,21 +885,49 @@ export class Engine {
       case 'clamp_max': { const hi = scalarArg(1); return mapVec((v) => Math.min(hi, v)); }
       case 'timestamp': {
         // The time of the sample the selector picked, in seconds.
-        const a = args[0]!;
+        const a = unwrapParens(args[0]!);
         if (a.kind === 'vector') {
           const out: Sample[] = [];
-          const names = new NameDrop();
-          this.picked(a, t, ctx, (s, i) => out.push({ labels: names.drop(s.labels), v: s.t[i]! / 1000 }));
-          return names.vector(out);
+          this.picked(a, t, ctx, (s, i) => out.push({ labels: s.labels, v: s.t[i]! / 1000, drop: true }));
+          return { type: 'vector', samples: out };
         }
         return mapVec(() => t / 1000);
       }
       case 'time': return { type: 'scalar', v: t / 1000 };
+      case 'step': return { type: 'scalar', v: ctx.step / 1000 };
+      case 'range': return { type: 'scalar', v: (ctx.end - ctx.start) / 1000 };
+      case 'start': return { type: 'scalar', v: ctx.start / 1000 };
+      case 'end': return { type: 'scalar', v: ctx.end / 1000 };
       case 'pi': return { type: 'scalar', v: Math.PI };
+      case 'min_of':
+      case 'max_of': {
+        const a = scalarArg(0);
+        const b = scalarArg(1);
+        // Go's math.Min/Max: NaN wins.
+        return { type: 'scalar', v: Number.isNaN(a) || Number.isNaN(b) ? NaN : fn === 'min_of' ? Math.min(a, b) : Math.max(a, b) };
+      }
+      case 'histogram_count':
+      case 'histogram_sum':
+      case 'histogram_avg':
+      case 'histogram_stddev':
+      case 'histogram_stdvar':
+        this.vec(args[0]!, t, ctx); // evaluated for its errors; its float samples have no histogram to read
+        return { type: 'vector', samples: [] };
       case 'vector': return { type: 'vector', samples: [{ labels: [], v: scalarArg(0) }] };
       case 'scalar': { const v = this.vec(args[0]!, t, ctx); return { type: 'scalar', v: v.length === 1 ? v[0]!.v : NaN }; }
-      case 'sort': return { type: 'vector', samples: [...this.vec(args[0]!, t, ctx)].sort((a, b) => cmpAsc(a.v, b.v)) };
-      case 'sort_desc': return { type: 'vector', samples: [...this.vec(args[0]!, t, ctx)].sort((a, b) => cmpDesc(a.v, b.v)) };
+      case 'sort':
+      case 'sort_desc':
+      case 'sort_by_label':
+      case 'sort_by_label_desc': {
+        if (this.rangeQuery) this.warn('sort is ineffective for range queries since results are always ordered by labels', e);
+        const v = [...this.vec(args[0]!, t, ctx)];
+        if (fn === 'sort') return { type: 'vector', samples: v.sort((a, b) => cmpAsc(a.v, b.v)) };
+        if (fn === 'sort_desc') return { type: 'vector', samples: v.sort((a, b) => cmpDesc(a.v, b.v)) };
+        // By the named labels' values in natural order (numbers in them by value), then by the whole label set.
+        const names = args.slice(1).map((_, i) => stringArg(i + 1));
+        const sign = fn === 'sort_by_label' ? 1 : -1;
+        return { type: 'vector', samples: v.sort((a, b) => sign * compareByLabels(a.labels, b.labels, names)) };
+      }
       case 'minute': case 'hour': case 'day_of_week': case 'day_of_month': case 'day_of_year': case 'days_in_month': case 'month': case 'year': {
         const parts = (sec: number) => dateParts(fn, sec);
         if (args.length === 0) return { type: 'vector', samples: [{ labels: [], v: parts(t / 1000) }] };
@@ -810,29 +945,38 @@ export class Engine {
         return uniqueLabelSets(this.vec(args[0]!, t, ctx).map((s) => {
           const m = re.exec(labelValue(s.labels, src));
           if (!m) return s;
-          return { labels: setLabel(s.labels, dst, expandTemplate(repl, m)), v: s.v };
+          // Setting __name__ keeps it, even where an earlier operation marked it to go.
+          return { labels: setLabel(s.labels, dst, expandTemplate(repl, m)), v: s.v, drop: dst === NAME ? false : s.drop };
         }));
       }
       case 'label_join': {
         const dst = stringArg(1);
         const sep = stringArg(2);
         const srcs = args.slice(3).map((_, i) => stringArg(i + 3));
-        return uniqueLabelSets(this.vec(args[0]!, t, ctx).map((s) => ({ labels: setLabel(s.labels, dst, srcs.map((n) => labelValue(s.labels, n)).join(sep)), v: s.v })));
+        return uniqueLabelSets(this.vec(args[0]!, t, ctx).map((s) => ({ labels: setLabel(s.labels, dst, srcs.map((n) => labelValue(s.labels, n)).join(sep)), v: s.v, drop: dst === NAME ? false : s.drop })));
       }
-      case 'histogram_quantile': {
-        const q = scalarArg(0);
-        const buckets = new Map<string, { labels: Labels; b: Array<[number, number]> }>();
-        for (const s of this.vec(args[1]!, t, ctx)) {
-          const le = labelValue(s.labels, 'le');
-          const upper = le === '+Inf' ? Infinity : Number(le);
-          if (le === '' || Number.isNaN(upper)) continue;
-          const ls = setLabel(dropName(s.labels), 'le', '');
-          const k = key(ls);
-          let g = buckets.get(k);
-          if (!g) buckets.set(k, (g = { labels: ls, b: [] }));
-          g.b.push([upper, s.v]);
+      case 'histogram_quantile':
+      case 'histogram_quantiles': {
+        const many = fn === 'histogram_quantiles';
+        const qs = many ? args.slice(2).map((_, i) => scalarArg(i + 2)) : [scalarArg(0)];
+        const qLabel = many ? stringArg(1) : '';
+        qs.forEach((q, i) => {
+          if (!(q >= 0 && q <= 1)) this.warn(`quantile value should be between 0 and 1, got ${goFloat(q)}`, e.args[many ? i + 2 : 0]!);
+        });
+        const out: Sample[] = [];
+        for (const g of this.classicHistograms(args[many ? 0 : 1]!, e.args[many ? 0 : 1]!, t, ctx)) {
+          for (const q of qs) {
+            const { value, fixed } = bucketQuantile(q, g.b);
+            if (fixed) this.info(`input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name ${goQuoteString(g.name)}`, e.args[many ? 0 : 1]!);
+            out.push({ labels: many ? setLabel(g.labels, qLabel, openMetricsFloat(q)) : g.labels, v: value, drop: true });
+          }
         }
-        return { type: 'vector', samples: [...buckets.values()].map((g) => ({ labels: g.labels, v: bucketQuantile(q, g.b) })) };
+        return uniqueLabelSets(out);
+      }
+      case 'histogram_fraction': {
+        const lower = scalarArg(0);
+        const upper = scalarArg(1);
+        return { type: 'vector', samples: this.classicHistograms(args[2]!, e.args[2]!, t, ctx).map((g) => ({ labels: g.labels, v: bucketFraction(lower, upper, g.b), drop: true })) };
       }
       default:
         throw new QueryError(`function ${fn} is not implemented`);
@@ -872,9 +1016,9 @@ function lastAtOrBefore(t: Float64Array, n: number, ts: number): number {
   return lo - 1;
 }
 
-/** Operators whose result loses the metric name (Prometheus's shouldDropMetricName: not atan2). */
+/** Operators whose result loses the metric name (Prometheus 3's shouldDropMetricName). */
 function dropsName(op: BinaryOp): boolean {
-  return op === '+' || op === '-' || op === '*' || op === '/' || op === '%' || op === '^';
+  return op === '+' || op === '-' || op === '*' || op === '/' || op === '%' || op === '^' || op === 'atan2';
 }
 
 function isComparison(op: BinaryOp): boolean {
@@ -930,22 +1074,25 @@ function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMatching,
     }
     bySig.set(sig, s);
   }
-  const seen = new Set<string>();
+  // One-to-one: a matching signature may be used once; otherwise each result label set once per signature.
+  const matched = new Map<string, Set<string>>();
   const out: Sample[] = [];
   for (const s of manySide) {
-    const other = bySig.get(signature(s.labels, m));
+    const sig = signature(s.labels, m);
+    const other = bySig.get(sig);
     if (!other) continue;
     const [l, r] = m.card === 'one-to-many' ? [other, s] : [s, other];
     const [v, keep] = scalarOp(op, l.v, r.v);
+    // One-to-one: a signature matches once, checked before a comparison filters (Prometheus 3).
+    if (m.card === 'one-to-one') {
+      if (matched.has(sig)) throw new QueryError(`multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)`);
+      matched.set(sig, new Set());
+    }
+    if (isComparison(op) && !bool && !keep) continue;
     let labels: Labels;
     if (m.card === 'one-to-one') {
-      if (m.on) {
-        labels = [];
-        for (let i = 0; i < l.labels.length; i += 2) if (m.labels.includes(l.labels[i]!)) labels = [...labels, l.labels[i]!, l.labels[i + 1]!];
-      } else {
-        labels = [];
-        for (let i = 0; i < l.labels.length; i += 2) if (!m.labels.includes(l.labels[i]!)) labels = [...labels, l.labels[i]!, l.labels[i + 1]!];
-      }
+      labels = [];
+      for (let i = 0; i < l.labels.length; i += 2) if (m.labels.includes(l.labels[i]!) === m.on) labels = [...labels, l.labels[i]!, l.labels[i + 1]!];
     } else {
       labels = s.labels;
       for (const inc of m.include) {
@@ -953,21 +1100,18 @@ function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMatching,
         labels = val === '' ? removeLabel(labels, inc) : setLabel(labels, inc, val);
       }
     }
-    if (isComparison(op)) {
-      if (bool) labels = dropName(labels);
-      else if (!keep) continue;
-    } else if (dropsName(op)) labels = dropName(labels);
-    const rk = key(labels);
-    if (seen.has(rk)) {
-      if (m.card === 'one-to-one') throw new QueryError(`multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)`);
-      throw new QueryError(`multiple matches for labels: grouping labels must ensure unique matches`);
+    const drop = (isComparison(op) ? bool : dropsName(op)) || !!s.drop;
+    if (m.card !== 'one-to-one') {
+      let inserted = matched.get(sig);
+      const rk = key(labels);
+      if (!inserted) matched.set(sig, (inserted = new Set()));
+      else if (inserted.has(rk)) throw new QueryError(`multiple matches for labels: grouping labels must ensure unique matches`);
+      inserted.add(rk);
     }
-    seen.add(rk);
-    out.push({ labels, v: isComparison(op) ? (bool ? (keep ? 1 : 0) : m.card === 'one-to-many' ? r.v : l.v) : v });
+    out.push({ labels, v: isComparison(op) ? (bool ? (keep ? 1 : 0) : m.card === 'one-to-many' ? r.v : l.v) : v, ...(drop ? { drop } : {}) });
   }
   return out;
 }
-
 
 /** Go's Regexp.Expand: `$1`, `${1}`, `$name`, `${name}` (names as long as they run), `$$` for a dollar. */
 function expandTemplate(template: string, m: RegExpExecArray): string {
@@ -1027,51 +1171,106 @@ function sigString(ls: Labels, m: VectorMatching): string {
   return `{${parts.join(', ')}}`;
 }
 
-/** Absent's labels: the selector's equality matchers (other than the name). */
+/** Absent's labels: the selector's equality matchers (not the name), where the label has no other matcher. */
 function absentLabels(e: Expr): Labels {
-  const sel = e.kind === 'matrix' ? e.vector : e.kind === 'vector' ? e : undefined;
+  const inner = unwrapParens(e);
+  const sel = inner.kind === 'matrix' ? inner.vector : inner.kind === 'vector' ? inner : undefined;
   if (!sel) return [];
   let ls: Labels = [];
   const seen = new Map<string, number>();
-  for (const m of sel.matchers) if (m.type === '=' && m.name !== NAME) seen.set(m.name, (seen.get(m.name) ?? 0) + 1);
+  for (const m of sel.matchers) if (m.name !== NAME) seen.set(m.name, (seen.get(m.name) ?? 0) + 1);
   for (const m of sel.matchers) if (m.type === '=' && m.name !== NAME && seen.get(m.name) === 1) ls = setLabel(ls, m.name, m.value);
   return ls;
 }
 
-function kahanSum(vs: number[]): number {
-  let sum = 0;
-  let c = 0;
-  for (const v of vs) {
-    const t = sum + v;
-    if (Math.abs(sum) >= Math.abs(v)) c += sum - t + v;
-    else c += v - t + sum;
-    sum = t;
+/** A range function's argument, or `timestamp`'s, read through parentheses. */
+function unwrapParens(e: Expr): Expr {
+  return e.kind === 'paren' ? unwrapParens(e.expr) : e;
+}
+
+/** [name, value] pairs of a label set. */
+function pairs(ls: Labels): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < ls.length; i += 2) out.push([ls[i]!, ls[i + 1]!]);
+  return out;
+}
+
+/** A float as Go's %g writes it in Prometheus's messages (NaN, +Inf, 1.01, 1e+21). */
+function goFloat(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  const abs = Math.abs(v);
+  if (abs !== 0 && (abs < 1e-4 || abs >= 1e21)) return v.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
+  return String(v);
+}
+
+/** A float as OpenMetrics writes label values (`0.0`, `0.25`, `1.0`, `+Inf`): a decimal point always. */
+function openMetricsFloat(v: number): string {
+  const s = goFloat(v);
+  return /^[-+]?[0-9]+$/.test(s) ? `${s}.0` : s;
+}
+
+/** Go's %q of a string (as Prometheus's annotations quote names and values). */
+function goQuoteString(v: string): string {
+  return JSON.stringify(v);
+}
+
+/** An `le` label's value as a bucket's upper bound; undefined when missing or not a number. */
+function parseBucketBound(le: string): number | undefined {
+  if (le === '') return undefined;
+  const t = le.trim().toLowerCase();
+  if (t === '+inf' || t === 'inf') return Infinity;
+  if (t === '-inf') return -Infinity;
+  if (t === 'nan') return NaN;
+  const v = Number(le);
+  return le.trim() === '' || Number.isNaN(v) ? undefined : v;
+}
+
+/** The time (s) of a window's extreme value: `better(candidate, best)` picks it, the latest among ties. NaN only when all are. */
+function tsOfExtreme(s: RangeSeries, better: (a: number, b: number) => boolean): number {
+  let at = s.hi - 1;
+  let best = s.v[at]!;
+  for (let i = s.lo; i < s.hi; i++) {
+    const v = s.v[i]!;
+    if (Number.isNaN(v)) continue;
+    if (Number.isNaN(best) || better(v, best)) {
+      best = v;
+      at = i;
+    }
   }
-  return Number.isFinite(sum + c) || !Number.isFinite(sum) ? sum + c : sum;
+  return s.t[at]! / 1000;
 }
 
-function mean(vs: number[]): number {
-  if (vs.length === 0) return NaN;
-  return kahanSum(vs) / vs.length;
+/**
+ * sort_by_label's order: the named labels' values compared naturally (runs
+ * of digits by value, so "2" before "10"), then the whole label sets.
+ */
+function compareByLabels(a: Labels, b: Labels, names: string[]): number {
+  for (const n of names) {
+    const c = naturalCompare(labelValue(a, n), labelValue(b, n));
+    if (c !== 0) return c;
+  }
+  return compareLabelsUtf8(a, b);
 }
 
-function variance(vs: number[]): number {
-  if (vs.length === 0) return NaN;
-  const mu = mean(vs);
-  return kahanSum(vs.map((v) => (v - mu) * (v - mu))) / vs.length;
-}
-
-/** Prometheus's quantile: linear interpolation between closest ranks; ±Inf outside [0, 1]. */
-function quantile(q: number, vs: number[]): number {
-  if (vs.length === 0 || Number.isNaN(q)) return NaN;
-  if (q < 0) return -Infinity;
-  if (q > 1) return Infinity;
-  const s = [...vs].sort((a, b) => a - b);
-  const rank = q * (s.length - 1);
-  const lo = Math.max(0, Math.floor(rank));
-  const hi = Math.min(s.length - 1, lo + 1);
-  const w = rank - Math.floor(rank);
-  return s[lo]! * (1 - w) + s[hi]! * w;
+function naturalCompare(a: string, b: string): number {
+  const ra = a.match(/\d+|\D+/g) ?? [];
+  const rb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
+    const x = ra[i]!;
+    const y = rb[i]!;
+    const dx = /^\d/.test(x);
+    const dy = /^\d/.test(y);
+    if (dx && dy) {
+      const nx = x.replace(/^0+(?=\d)/, '');
+      const ny = y.replace(/^0+(?=\d)/, '');
+      if (nx.length !== ny.length) return nx.length - ny.length;
+      if (nx !== ny) return nx < ny ? -1 : 1;
+      if (x.length !== y.length) return x.length - y.length;
+    } else if (x !== y) return compareUtf8(x, y);
+  }
+  return ra.length - rb.length;
 }
 
 /** Sort helper: NaN last, smaller first. */
@@ -1104,18 +1303,20 @@ function extrapolatedRate(s: RangeSeries, rangeStart: number, rangeEnd: number, 
     }
   }
   let durationToStart = (s.t[lo]! - rangeStart) / 1000;
-  const durationToEnd = (rangeEnd - s.t[hi - 1]!) / 1000;
+  let durationToEnd = (rangeEnd - s.t[hi - 1]!) / 1000;
   const sampled = (s.t[hi - 1]! - s.t[lo]!) / 1000;
   const avgBetween = sampled / (n - 1);
+  // A series that stops short of a window boundary (by more than 10% over the
+  // average spacing) is extrapolated half a spacing past its last sample only.
+  const threshold = avgBetween * 1.1;
+  if (durationToStart >= threshold) durationToStart = avgBetween / 2;
+  if (durationToEnd >= threshold) durationToEnd = avgBetween / 2;
+  // Then a counter is never extrapolated below zero: at most back to where its slope reaches 0.
   if (isCounter && result > 0 && first >= 0) {
     const toZero = sampled * (first / result);
     if (toZero < durationToStart) durationToStart = toZero;
   }
-  const threshold = avgBetween * 1.1;
-  let interval = sampled;
-  interval += durationToStart < threshold ? durationToStart : avgBetween / 2;
-  interval += durationToEnd < threshold ? durationToEnd : avgBetween / 2;
-  let factor = interval / sampled;
+  let factor = (sampled + durationToStart + durationToEnd) / sampled;
   if (isRate) factor /= (rangeEnd - rangeStart) / 1000;
   return result * factor;
 }
@@ -1168,31 +1369,89 @@ function holtWinters(v: Float64Array, sf: number, tf: number): number | undefine
   return s1;
 }
 
-/** Quantile of classic histogram buckets [(upper bound, cumulative count)], as Prometheus computes it. */
-function bucketQuantile(q: number, buckets: Array<[number, number]>): number {
-  if (Number.isNaN(q)) return NaN;
-  if (q < 0) return -Infinity;
-  if (q > 1) return Infinity;
-  buckets.sort((a, b) => a[0] - b[0]);
-  if (buckets.length < 2 || buckets[buckets.length - 1]![0] !== Infinity) return NaN;
-  // Counts must not decrease (monotonicity fix, as Prometheus does).
-  for (let i = 1; i < buckets.length; i++) if (buckets[i]![1] < buckets[i - 1]![1]) buckets[i]![1] = buckets[i - 1]![1];
-  const total = buckets[buckets.length - 1]![1];
-  if (total === 0 || Number.isNaN(total)) return NaN;
-  const rank = q * total;
-  let b = buckets.findIndex(([, c]) => c >= rank);
-  if (b === buckets.length - 1) return buckets[buckets.length - 2]![0];
-  if (b === 0 && buckets[0]![0] <= 0) return buckets[0]![0];
-  let start = 0;
-  let end = buckets[b]![0];
-  let count = buckets[b]![1];
-  let r = rank;
-  if (b > 0) {
-    start = buckets[b - 1]![0];
-    count -= buckets[b - 1]![1];
-    r -= buckets[b - 1]![1];
+/**
+ * Classic buckets [(upper bound, cumulative count)] sorted by bound, with
+ * buckets of the same bound (`le="1"` and `le="1.0"`) merged; then counts made
+ * monotonic as Prometheus makes them: a difference within a relative 1e-12
+ * is rounding and ignored, a real decrease is raised to the count before it
+ * (`fixed`: the query's info annotation says so).
+ */
+function normalizeBuckets(buckets: Array<[number, number]>): { b: Array<[number, number]>; fixed: boolean } {
+  const sorted = [...buckets].sort((x, y) => x[0] - y[0]);
+  const b: Array<[number, number]> = [];
+  for (const [ub, c] of sorted) {
+    const last = b[b.length - 1];
+    if (last && last[0] === ub) last[1] += c;
+    else b.push([ub, c]);
   }
-  return start + (end - start) * (r / count);
+  let fixed = false;
+  if (b.length === 0) return { b, fixed };
+  let prev = b[0]![1];
+  for (let i = 1; i < b.length; i++) {
+    const cur = b[i]![1];
+    if (cur === prev) continue;
+    if (Math.abs(cur - prev) <= 1e-12 * Math.max(Math.abs(cur), Math.abs(prev))) {
+      b[i]![1] = prev;
+      continue;
+    }
+    if (cur < prev) {
+      b[i]![1] = prev;
+      fixed = true;
+      continue;
+    }
+    prev = cur;
+  }
+  return { b, fixed };
+}
+
+/** histogram_quantile over classic buckets, as Prometheus computes it; `fixed`: the counts needed the monotonicity fix. */
+function bucketQuantile(q: number, buckets: Array<[number, number]>): { value: number; fixed: boolean } {
+  if (Number.isNaN(q)) return { value: NaN, fixed: false };
+  if (q < 0) return { value: -Infinity, fixed: false };
+  if (q > 1) return { value: Infinity, fixed: false };
+  const { b, fixed } = normalizeBuckets(buckets);
+  if (b.length < 2 || b[b.length - 1]![0] !== Infinity) return { value: NaN, fixed: false };
+  const total = b[b.length - 1]![1];
+  if (total === 0 || Number.isNaN(total)) return { value: NaN, fixed };
+  let rank = q * total;
+  let i = 0;
+  while (i < b.length - 1 && !(b[i]![1] >= rank)) i++;
+  if (i === b.length - 1) return { value: b[b.length - 2]![0], fixed };
+  if (i === 0 && b[0]![0] <= 0) return { value: b[0]![0], fixed };
+  let start = 0;
+  let count = b[i]![1];
+  if (i > 0) {
+    start = b[i - 1]![0];
+    count -= b[i - 1]![1];
+    rank -= b[i - 1]![1];
+  }
+  return { value: start + (b[i]![0] - start) * (rank / count), fixed };
+}
+
+/**
+ * histogram_fraction over classic buckets: the share of observations in
+ * [lower, upper]. A bucket wholly inside counts whole; one cut by a bound
+ * counts by linear interpolation, except a bucket of infinite width, which
+ * counts nothing. The lowest bucket starts at 0 when its bound is positive,
+ * at -Inf otherwise.
+ */
+function bucketFraction(lower: number, upper: number, buckets: Array<[number, number]>): number {
+  const { b } = normalizeBuckets(buckets);
+  if (b.length === 0 || b[b.length - 1]![0] !== Infinity) return NaN;
+  const total = b[b.length - 1]![1];
+  if (total === 0 || Number.isNaN(total) || Number.isNaN(lower) || Number.isNaN(upper)) return NaN;
+  if (lower >= upper) return 0;
+  let inside = 0;
+  for (let i = 0; i < b.length; i++) {
+    const ub = b[i]![0];
+    const lb = i > 0 ? b[i - 1]![0] : ub > 0 ? 0 : -Infinity;
+    const count = b[i]![1] - (i > 0 ? b[i - 1]![1] : 0);
+    // An infinite bucket counts whole where the bound on its infinite side is infinite too ((400, +Inf] takes all of (3, +Inf]).
+    const wholeInfinite = (ub === Infinity && upper === Infinity && lower < Infinity) || (lb === -Infinity && lower === -Infinity && upper > -Infinity);
+    if (wholeInfinite || (lb >= lower && ub <= upper)) inside += count;
+    else if (ub > lower && lb < upper && Number.isFinite(lb) && Number.isFinite(ub)) inside += (count * (Math.min(ub, upper) - Math.max(lb, lower))) / (ub - lb);
+  }
+  return inside / total;
 }
 
 function dateParts(fn: string, sec: number): number {

@@ -38,6 +38,9 @@ export function parseDuration(src: string): number {
 }
 
 function parseNumber(src: string): number {
+  // The grammar reads a sign into the literal where a number follows an operator (`1 - -1`, `+0.2`).
+  const signed = /^([+-])\s*(.*)$/s.exec(src.trim());
+  if (signed) return signed[1] === '-' ? -parseNumber(signed[2]!) : parseNumber(signed[2]!);
   const t = src.toLowerCase();
   if (t === 'inf' || t === '+inf') return Infinity;
   if (t === '-inf') return -Infinity;
@@ -52,7 +55,76 @@ function position(src: string, offset: number): string {
   return `${before.split('\n').length}:${offset - before.lastIndexOf('\n')}`;
 }
 
-export function parsePromQL(src: string): Expr {
+/**
+ * Where each node of a parsed expression starts in its query ("line:column",
+ * as Prometheus's annotations name it). Kept beside the tree, not in it, so
+ * trees stay plain data for the printer and the tests.
+ */
+const positions = new WeakMap<object, string>();
+
+/** A node's position in its query ("1:5"), or "1:1" for a node made by the engine. */
+export function positionOf(e: object): string {
+  return positions.get(e) ?? '1:1';
+}
+
+/**
+ * Numbers with a trailing dot (`2.`, `1./6.`, `1.e3`), which Prometheus's Go
+ * lexer reads and the lezer grammar does not, rewritten to the same value in
+ * the same number of characters (`2 `, `1 /6 `, `1e3 `), so positions hold.
+ * Strings are left alone.
+ */
+function trailingDots(src: string): string {
+  let out = '';
+  let quote = '';
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (quote) {
+      out += c;
+      if (c === '\\' && quote !== '`') out += src[++i] ?? '';
+      else if (c === quote) quote = '';
+      continue;
+    }
+    if (c === '"' || c === "'" || c === '`') quote = c;
+    if (c === '.' && /[0-9]/.test(src[i - 1] ?? '') && !/[0-9a-zA-Z_:]/.test(src[i + 1] ?? '') && isNumberEnd(src, i)) {
+      out += ' ';
+      continue;
+    }
+    if (c === '.' && /[0-9]/.test(src[i - 1] ?? '') && /[eE]/.test(src[i + 1] ?? '') && isNumberEnd(src, i)) {
+      const m = /^[eE][+-]?[0-9]+/.exec(src.slice(i + 1));
+      if (m) {
+        out += m[0] + ' ';
+        i += m[0].length;
+        continue;
+      }
+    }
+    out += c;
+  }
+  return out;
+}
+
+/**
+ * Functions Prometheus added after the newest lezer-promql release, each with
+ * a function of the same length and arity class that the grammar knows: the
+ * grammar parses the stand-in, and the call's name is then read from the
+ * query itself (same offsets), so nothing else sees the stand-in.
+ */
+const NEWER_FUNCTIONS: Record<string, string> = { min_of: 'absent', max_of: 'absent' };
+
+function newerFunctions(src: string): string {
+  return src.replace(/("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)|(?<![a-zA-Z0-9_:])([a-z_]+)(?=\s*\()/g, (all, str: string | undefined, name: string | undefined) =>
+    str === undefined && name !== undefined && NEWER_FUNCTIONS[name] ? NEWER_FUNCTIONS[name] : all,
+  );
+}
+
+/** Is src[..dot) the end of a run of digits that starts a number (not part of a name like `foo1`)? */
+function isNumberEnd(src: string, dot: number): boolean {
+  let j = dot - 1;
+  while (j >= 0 && /[0-9]/.test(src[j]!)) j--;
+  return j < 0 || !/[a-zA-Z_:.]/.test(src[j]!);
+}
+
+export function parsePromQL(query: string): Expr {
+  const src = newerFunctions(trailingDots(query));
   const tree = parser.parse(src);
   let errAt = -1;
   tree.iterate({
@@ -124,6 +196,23 @@ export function parsePromQL(src: string): Expr {
   };
 
   const expr = (n: SyntaxNode): Expr => {
+    const e = exprOf(n);
+    if (!positions.has(e)) positions.set(e, position(src, n.from));
+    return e;
+  };
+
+  /**
+   * The selector or subquery an `offset` or `@` written after `inner` applies
+   * to: the grammar hangs them on the whole unary or binary expression before
+   * them (`-m @ 100`, `a offset 5m or b offset 1h`), Prometheus on its last operand.
+   */
+  const modifierTarget = (inner: Expr): Expr => {
+    if (inner.kind === 'unary') return modifierTarget(inner.expr);
+    if (inner.kind === 'binary') return modifierTarget(inner.rhs);
+    return inner.kind === 'matrix' ? inner.vector : inner;
+  };
+
+  const exprOf = (n: SyntaxNode): Expr => {
     switch (n.name) {
       case 'NumberDurationLiteral':
         return { kind: 'number', value: parseNumber(text(n)) };
@@ -156,7 +245,7 @@ export function parsePromQL(src: string): Expr {
         const d = n.getChild('OffsetDurationExpr')!;
         const neg = d.firstChild?.name === 'UnaryOp' && text(d.firstChild) === '-';
         const ms = parseDuration(text(neg ? d.lastChild! : d).replace(/^[+-]/, '')) * (neg ? -1 : 1);
-        const target = inner.kind === 'matrix' ? inner.vector : inner;
+        const target = modifierTarget(inner);
         if (target.kind !== 'vector' && target.kind !== 'subquery') fail(n, 'offset modifier must be preceded by an instant vector selector or range vector selector or a subquery');
         const t = target as VectorSelector;
         if (t.offset !== 0) fail(n, 'offset may not be set multiple times');
@@ -165,7 +254,7 @@ export function parsePromQL(src: string): Expr {
       }
       case 'StepInvariantExpr': {
         const inner = expr(n.firstChild!);
-        const target = inner.kind === 'matrix' ? inner.vector : inner;
+        const target = modifierTarget(inner);
         if (target.kind !== 'vector' && target.kind !== 'subquery') fail(n, '@ modifier must be preceded by an instant vector selector or range vector selector or a subquery');
         const t = target as VectorSelector;
         if (t.at !== undefined) fail(n, '@ <timestamp> may not be set multiple times');
@@ -173,7 +262,8 @@ export function parsePromQL(src: string): Expr {
         return inner;
       }
       case 'FunctionCall': {
-        const fn = text(n.getChild('FunctionIdentifier')!);
+        const id = n.getChild('FunctionIdentifier')!;
+        const fn = query.slice(id.from, id.to); // the query's own name, not a grammar stand-in (NEWER_FUNCTIONS)
         const sig = FUNCTIONS[fn];
         if (!sig) fail(n, `unknown function with name ${JSON.stringify(fn)}`);
         const body = n.getChild('FunctionCallBody')!;
@@ -195,7 +285,7 @@ export function parsePromQL(src: string): Expr {
         const op = text(n.getChild('AggregateOp')!).toLowerCase() as AggregateOp; // keywords are case-insensitive
         const mod = n.getChild('AggregateModifier');
         const body = children(n.getChild('FunctionCallBody')!).map(expr);
-        const hasParam = op === 'topk' || op === 'bottomk' || op === 'quantile' || op === 'count_values';
+        const hasParam = op === 'topk' || op === 'bottomk' || op === 'quantile' || op === 'count_values' || op === 'limitk' || op === 'limit_ratio';
         if (body.length !== (hasParam ? 2 : 1)) fail(n, `wrong number of arguments for aggregate expression provided, expected ${hasParam ? 2 : 1}, got ${body.length}`);
         const inner = body.at(-1)!;
         if (typeOf(inner) !== 'vector') fail(n, `expected type instant vector in aggregation expression, got ${typeName(typeOf(inner))}`);

@@ -13,6 +13,7 @@ import { PairLabels } from '../../../wire/remote-write.js';
 import { TenantDB } from '../db/tenant-db.js';
 import type { AppendResult } from '../head/head.js';
 import { Engine, type EngineOptions, type RangeSeries, type Value } from './engine.js';
+import type { Expr, VectorSelector } from './ast.js';
 import { parsePromQL } from './parse.js';
 import { parseScript, type EvalCommand, type Expectation, type Point, type SeriesLine } from './promqltest-script.js';
 
@@ -62,18 +63,20 @@ const pointText = (p: Point): string => (p === undefined ? '_' : p === 'stale' ?
 /** One script's data: the tenant database the evals read, and what could not be stored in it. */
 class Store {
   db = new TenantDB('promqltest');
-  /** Metric names whose native-histogram samples were not stored. */
-  readonly histogramNames = new Set<string>();
+  /** Label sets of the series whose native-histogram samples were not stored. */
+  readonly histogramSeries: Array<Array<[string, string]>> = [];
 
   load(intervalMs: number, withNhcb: boolean, series: SeriesLine[]): void {
-    for (const s of series) {
+    // A series written twice in one load is the later line, as Prometheus's loader keys lines by label set.
+    const byLabels = new Map(series.map((s) => [labelsText(s.labels), s]));
+    for (const s of byLabels.values()) {
       const ts = new Float64Array(s.points.length);
       const vs = new Float64Array(s.points.length);
       let n = 0;
       s.points.forEach((p, k) => {
         if (p === undefined) return;
         if (typeof p === 'object') {
-          this.histogramNames.add(s.labels.find(([name]) => name === '__name__')?.[1] ?? '');
+          if (!this.histogramSeries.includes(s.labels)) this.histogramSeries.push(s.labels);
           return;
         }
         ts[n] = k * intervalMs;
@@ -82,7 +85,9 @@ class Store {
       });
       // load_with_nhcb also makes a native histogram with custom buckets of each classic histogram: not stored yet.
       const name = s.labels.find(([l]) => l === '__name__')?.[1] ?? '';
-      if (withNhcb && name.endsWith('_bucket')) this.histogramNames.add(name.slice(0, -'_bucket'.length));
+      if (withNhcb && name.endsWith('_bucket')) {
+        this.histogramSeries.push(s.labels.filter(([l]) => l !== 'le').map(([l, v]) => [l, l === '__name__' ? name.slice(0, -'_bucket'.length) : v] as [string, string]));
+      }
       if (n === 0) continue;
       const { s: series } = this.db.head.getOrCreate(new PairLabels(s.labels));
       const res: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 };
@@ -90,11 +95,33 @@ class Store {
     }
   }
 
-  /** Does the query name a metric whose histograms were not stored? */
+  /** Does any selector of the query select a series whose histograms were not stored? */
   touchesHistograms(query: string): boolean {
-    for (const name of this.histogramNames) if (name && new RegExp(`(^|[^a-zA-Z0-9_:])${name}($|[^a-zA-Z0-9_:])`).test(query)) return true;
-    return false;
+    if (this.histogramSeries.length === 0) return false;
+    let expr: Expr;
+    if (/\bhistogram_(count|sum|avg|stddev|stdvar)\s*\(|[<>]\//.test(query)) return true; // native-histogram functions and trim operators
+    try {
+      expr = parsePromQL(query);
+    } catch {
+      return false;
+    }
+    const value = (ls: Array<[string, string]>, name: string) => ls.find(([n]) => n === name)?.[1] ?? '';
+    return selectors(expr).some((sel) => this.histogramSeries.some((ls) => sel.matchers.every((m) => m.matches(value(ls, m.name)))));
   }
+}
+
+/** Every vector selector in an expression (range selectors' too). */
+function selectors(e: Expr, out: VectorSelector[] = []): VectorSelector[] {
+  switch (e.kind) {
+    case 'vector': out.push(e); break;
+    case 'matrix': out.push(e.vector); break;
+    case 'subquery': case 'paren': case 'unary': case 'stepInvariant': selectors(e.expr, out); break;
+    case 'call': e.args.forEach((a) => selectors(a, out)); break;
+    case 'aggregate': if (e.param) selectors(e.param, out); selectors(e.expr, out); break;
+    case 'binary': selectors(e.lhs, out); selectors(e.rhs, out); break;
+    default: break;
+  }
+  return out;
 }
 
 function matches(e: Expectation, text: string): boolean {
