@@ -21,6 +21,8 @@ import { typeOf } from './ast.js';
 import { formatFloat } from './format.js';
 import { compensatedSum, floatMean, floatQuantile, floatVariance, nanFirstAsc, RunningVariance } from './float-stats.js';
 import { positionOf } from './parse.js';
+import { goQuote } from './printer.js';
+import { isValidUtf8 } from './strings.js';
 import { seriesHash } from '../../../wire/hash.js';
 import { RES_RAW } from '../downsample/downsample.js';
 import { fittingResolution, planTiers, RAW_PLAN, rangeView, readTierChunks, selectTiered, tierInfo, type TieredChunks, type View } from './tiers.js';
@@ -656,7 +658,8 @@ export class Engine {
     const push = (g: { labels: Labels; drop: boolean }, v: number) => out.push(g.drop && !without && grouping.includes(NAME) ? { labels: g.labels, v, drop: true } : { labels: g.labels, v });
     if (op === 'count_values') {
       const label = param?.type === 'string' ? param.s : '';
-      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(label)) throw new QueryError(`invalid label name ${JSON.stringify(label)}`);
+      // Prometheus 3's label names: any non-empty UTF-8.
+      if (label === '' || !isValidUtf8(label)) throw new QueryError(`invalid label name ${goQuote(label)}`);
       for (const g of groups.values()) {
         const counts = new Map<string, number>();
         for (const s of g.items) counts.set(formatFloat(s.v), (counts.get(formatFloat(s.v)) ?? 0) + 1);
@@ -941,7 +944,7 @@ export class Engine {
         } catch (err) {
           throw new QueryError(`invalid regular expression in label_replace(): ${(err as Error).message}`);
         }
-        if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst)) throw new QueryError(`invalid destination label name in label_replace(): ${dst}`);
+        if (dst === '' || !isValidUtf8(dst)) throw new QueryError(`invalid destination label name in label_replace(): ${dst}`);
         return uniqueLabelSets(this.vec(args[0]!, t, ctx).map((s) => {
           const m = re.exec(labelValue(s.labels, src));
           if (!m) return s;

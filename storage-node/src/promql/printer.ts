@@ -26,6 +26,7 @@ export function goQuote(s: string): string {
     else if (c === 13) out += '\\r';
     else if (c === 9) out += '\\t';
     else if (c === 11) out += '\\v';
+    else if (c >= 0xdc80 && c <= 0xdcff) out += '\\x' + (c - 0xdc00).toString(16).padStart(2, '0'); // a byte that is no UTF-8 (strings.ts)
     else if (c >= 0xd800 && c <= 0xdfff) out += '\\ufffd'; // a lone surrogate: Go sees invalid UTF-8
     else if (c < 0x80) out += '\\x' + c.toString(16).padStart(2, '0');
     else if (c < 0x10000) out += '\\u' + c.toString(16).padStart(4, '0');
