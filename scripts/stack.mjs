@@ -70,12 +70,12 @@ export async function startNode(s, { inheritOutput = false, env = {} } = {}) {
       ...env,
     },
   });
-  await waitFor(`http://127.0.0.1:${s.ISOBAR_NODE_PORT}/-/ready`, { child, what: 'storage node' });
+  await readyOrStopped(child, `http://127.0.0.1:${s.ISOBAR_NODE_PORT}/-/ready`, { child, what: 'storage node' });
   return child;
 }
 
 /** Start the edge (`wrangler dev`); resolves once /-/ready says every part can take writes. */
-export async function startEdge(s, { inheritOutput = false, extraVars = {} } = {}) {
+export async function startEdge(s, { inheritOutput = false, extraVars = {}, readyTimeoutMs = 120_000 } = {}) {
   const vars = {
     ISOBAR_NODE_URLS: `http://127.0.0.1:${s.ISOBAR_NODE_PORT}`,
     ISOBAR_NODE_SECRET: s.ISOBAR_NODE_SECRET,
@@ -106,26 +106,50 @@ export async function startEdge(s, { inheritOutput = false, extraVars = {} } = {
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_LOG_PATH: join(s.ISOBAR_DATA_DIR, 'logs', 'wrangler') },
     detached: true, // its own process group, so stopping it also stops workerd
   });
-  await waitFor(`http://127.0.0.1:${s.ISOBAR_PORT}/-/ready`, { child, what: 'edge (wrangler dev)', timeoutMs: 120_000 });
+  await readyOrStopped(child, `http://127.0.0.1:${s.ISOBAR_PORT}/-/ready`, { child, what: 'edge (wrangler dev)', timeoutMs: readyTimeoutMs });
   return child;
 }
 
-/** Stop a child started here (and, for wrangler, its process group); resolves when it exited. */
+/** Wait until `url` is ready; if it never is, stop what was started (its whole process group) before failing. */
+async function readyOrStopped(child, url, opts) {
+  try {
+    await waitFor(url, opts);
+  } catch (e) {
+    await stop(child);
+    throw e;
+  }
+}
+
+/**
+ * Stop a child started here and, for wrangler, its whole process group
+ * (workerd with it, even where wrangler exited first); resolves once the
+ * child has exited. What does not stop within 5 s is killed.
+ */
 export function stop(child, signal = 'SIGTERM') {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((res) => {
-    child.once('exit', () => res());
+  if (!child) return Promise.resolve();
+  const group = child.spawnargs.some((a) => a.includes('wrangler'));
+  const signalAll = (sig) => {
     try {
-      if (child.spawnargs.some((a) => a.includes('wrangler'))) process.kill(-child.pid, signal);
-      else child.kill(signal);
+      if (group) process.kill(-child.pid, sig);
+      else child.kill(sig);
     } catch {
-      child.kill(signal);
+      // already gone
     }
-    setTimeout(() => {
-      try {
-        child.kill('SIGKILL');
-      } catch {}
-    }, 5000).unref();
+  };
+  const exited = child.exitCode !== null || child.signalCode !== null;
+  if (exited) {
+    if (group) signalAll('SIGKILL'); // what wrangler left behind in its group
+    return Promise.resolve();
+  }
+  return new Promise((res) => {
+    const kill = setTimeout(() => signalAll('SIGKILL'), 5000);
+    kill.unref();
+    child.once('exit', () => {
+      clearTimeout(kill);
+      if (group) signalAll('SIGKILL');
+      res();
+    });
+    signalAll(signal);
   });
 }
 
