@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { durationMs } from '../wire/duration.js';
+import { QUERY_LIMIT_DEFAULTS } from '../wire/query-limits.js';
 import type { RetentionSpec } from '../wire/internal-api.js';
 
 const positive = z.number().int().min(1);
@@ -78,11 +79,11 @@ export const BUILTIN_LIMITS: Limits = {
   // Downsampled tiers are opt-in: a tenant's data is kept no longer than asked.
   retention5mSeconds: 0,
   retention1hSeconds: 0,
-  queryTimeoutSeconds: 120,
-  queryMaxSamples: 50_000_000,
-  queryMaxPoints: 10_000_000,
-  queryMaxSeries: 500_000,
-  queryMaxRangeSeconds: 366 * 86_400,
+  queryTimeoutSeconds: QUERY_LIMIT_DEFAULTS.timeoutSeconds,
+  queryMaxSamples: QUERY_LIMIT_DEFAULTS.maxSamples,
+  queryMaxPoints: QUERY_LIMIT_DEFAULTS.maxPoints,
+  queryMaxSeries: QUERY_LIMIT_DEFAULTS.maxSeries,
+  queryMaxRangeSeconds: QUERY_LIMIT_DEFAULTS.maxRangeSeconds,
   shards: 1,
   commitLogMaxBytes: 2 * 1024 ** 3,
 };

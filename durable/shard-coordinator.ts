@@ -24,7 +24,7 @@ import { ErrorIds } from '../wire/errors.js';
 import { applyPath, LOG_ID_HEADER, LOG_START_HEADER, shardStatePath, type Rejection, type ShardState, retentionHeaders, type RetentionSpec } from '../wire/internal-api.js';
 import { createLogger, errorFields, type Logger } from '../wire/log.js';
 import { encodeBatch, MAX_RECORD_BYTES, RECORD_HEADER_BYTES } from '../wire/node-batch.js';
-import type { Env } from './env.js';
+import type { EdgeVars } from './vars.js';
 import { transportFrom, type NodeTransport } from './transport.js';
 
 /** A log row's payload stays under Durable Object SQLite's 2 MB value limit. */
@@ -155,7 +155,7 @@ interface PendingAppend {
   reject: (e: unknown) => void;
 }
 
-export class ShardCoordinator extends DurableObject<Env> {
+export class ShardCoordinator extends DurableObject<EdgeVars> {
   private readonly sql: SqlStorage;
   private readonly log: Logger;
   private tenant = '';
@@ -190,7 +190,7 @@ export class ShardCoordinator extends DurableObject<Env> {
   private transportCache: NodeTransport | undefined;
   private readonly rejections = new Map<string, Rejection>();
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: EdgeVars) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.log = createLogger('shard-coordinator', (env.ISOBAR_LOG_LEVEL as 'info') ?? 'info');

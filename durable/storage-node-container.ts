@@ -5,15 +5,15 @@
  * where ISOBAR_NODE_URLS points at a local process instead.
  */
 import { Container } from '@cloudflare/containers';
-import type { Env } from './env.js';
+import type { EdgeVars } from './vars.js';
 
-export class StorageNodeContainer extends Container<Env> {
+export class StorageNodeContainer extends Container<EdgeVars> {
   override defaultPort = 8790;
   // Storage nodes hold the head in memory; keep them up rather than sleeping.
   override sleepAfter = '24h';
   override enableInternet = true; // object storage (R2 over the S3 API)
 
-  constructor(ctx: DurableObjectState<{}>, env: Env) {
+  constructor(ctx: DurableObjectState<{}>, env: EdgeVars) {
     super(ctx, env);
     this.envVars = {
       ISOBAR_ENV: 'production',

@@ -7,8 +7,11 @@
  * time. A key's secret is returned once, when it is created.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { Env } from './env.js';
-import { intVar } from './env.js';
+import type { ShardCoordinator } from './shard-coordinator.js';
+import { intVar, type EdgeVars } from './vars.js';
+
+/** What the registry reads: the variables, and the coordinators it tells to purge a deleted tenant. */
+type RegistryEnv = EdgeVars & { SHARD_COORDINATOR: DurableObjectNamespace<ShardCoordinator> };
 import { defaultLimits, type Limits, type LimitsPatch } from './limits.js';
 import { transportFrom } from './transport.js';
 import { INTERNAL_PREFIX } from '../wire/internal-api.js';
@@ -62,7 +65,6 @@ export interface PendingDeletion {
   attempts: number;
   lastError: string | null;
 }
-export const TENANT_ID_RE = /^[a-z0-9-]{1,63}$/;
 const KEY_RE = /^isb_([a-z0-9]{4,32})_([A-Za-z0-9_-]{16,128})$/;
 
 /** Split a presented key into id and secret; undefined if it is not a key at all. */
@@ -82,10 +84,10 @@ function randomToken(bytes: number): string {
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-export class TenantRegistry extends DurableObject<Env> {
+export class TenantRegistry extends DurableObject<RegistryEnv> {
   private readonly sql: SqlStorage;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: RegistryEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     void ctx.blockConcurrencyWhile(async () => {

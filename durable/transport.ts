@@ -8,8 +8,7 @@
  * a proportional share of shards.
  */
 import { jumpHash, seriesHash } from '../wire/hash.js';
-import type { Env } from './env.js';
-import { intVar } from './env.js';
+import { intVar, type EdgeVars } from './vars.js';
 
 export interface NodeClient {
   /** Stable id for logs (`http://10.0.0.5:8790`, `container-3`). */
@@ -85,7 +84,7 @@ export class ContainerTransport implements NodeTransport {
 }
 
 /** The transport the environment configures: URLs when given, else containers. */
-export function transportFrom(env: Env): NodeTransport {
+export function transportFrom(env: EdgeVars): NodeTransport {
   const urls = (env.ISOBAR_NODE_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (urls.length > 0) return new UrlTransport(urls, env.ISOBAR_NODE_SECRET);
   if (env.STORAGE_NODE) return new ContainerTransport(env.STORAGE_NODE, intVar(env.ISOBAR_NODE_COUNT, 1), env.ISOBAR_NODE_SECRET);

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { durationMs } from '../../wire/duration.js';
+import { QUERY_LIMIT_DEFAULTS } from '../../wire/query-limits.js';
 import type { Bucket } from './bucket/bucket.js';
 import { FsBucket } from './bucket/fs-bucket.js';
 import { S3Bucket } from './bucket/s3-bucket.js';
@@ -35,17 +36,17 @@ const Env = z.object({
   /** Blocks wholly older than this are deleted (seconds; default 30 days). */
   ISOBAR_RETENTION_SECONDS: z.coerce.number().int().min(3600).default(30 * 86400),
   /** PromQL: how far back a vector selector looks for a sample (seconds). */
-  ISOBAR_QUERY_LOOKBACK_SECONDS: z.coerce.number().int().min(1).default(300),
+  ISOBAR_QUERY_LOOKBACK_SECONDS: z.coerce.number().int().min(1).default(QUERY_LIMIT_DEFAULTS.lookbackSeconds),
   /** PromQL: the most samples one query may load. */
-  ISOBAR_QUERY_MAX_SAMPLES: z.coerce.number().int().min(1).default(50_000_000),
+  ISOBAR_QUERY_MAX_SAMPLES: z.coerce.number().int().min(1).default(QUERY_LIMIT_DEFAULTS.maxSamples),
   /** PromQL: the most points (samples over all series and steps) one result may hold. */
-  ISOBAR_QUERY_MAX_POINTS: z.coerce.number().int().min(1).default(10_000_000),
+  ISOBAR_QUERY_MAX_POINTS: z.coerce.number().int().min(1).default(QUERY_LIMIT_DEFAULTS.maxPoints),
   /** PromQL: the most series one query may load. */
-  ISOBAR_QUERY_MAX_SERIES: z.coerce.number().int().min(1).default(1_000_000),
+  ISOBAR_QUERY_MAX_SERIES: z.coerce.number().int().min(1).default(QUERY_LIMIT_DEFAULTS.maxSeries),
   /** PromQL: the longest stretch of time one query may read (seconds; 0: no limit at the node). */
   ISOBAR_QUERY_MAX_RANGE_SECONDS: z.coerce.number().int().min(0).default(0),
   /** PromQL: how long one query may run (seconds). */
-  ISOBAR_QUERY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(120),
+  ISOBAR_QUERY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(QUERY_LIMIT_DEFAULTS.timeoutSeconds),
   /** The edge, which a restarted node asks to have its coordinators replay (unset: coordinators find out on their own). */
   ISOBAR_EDGE_URL: z.string().url().optional(),
   /** This node's name in the bucket (blocks it wrote carry it): unique per node, kept across disk replacements. */

@@ -3,7 +3,40 @@
  * Kept to plain counters and gauges computed on scrape; no client library.
  */
 import type { AppendResult } from './head/head.js';
-import type { NodeStore } from './store.js';
+
+/** One tenant's gauges, read at each scrape. */
+export interface TenantGauges {
+  tenant: string;
+  headSeries: number;
+  headChunks: number;
+  localBlocks: number;
+  localBlockBytes: number;
+  walBytes: number;
+  /** Blocks served from the bucket (no local copy). */
+  remoteBlocks: number;
+}
+
+/** The bucket's counters and gauges, where the node has a bucket. */
+export interface BucketGauges {
+  uploadedBlocks: number;
+  uploadedBytes: number;
+  uploadFailures: number;
+  pendingUploads: number;
+  deletionMarks: number;
+  deletedBlocks: number;
+  indexCacheBytes: number;
+  chunkCacheBytes: number;
+  indexFetches: number;
+  chunkRangeGets: number;
+  chunkCacheHits: number;
+  fetchedBytes: number;
+}
+
+/** What the metrics page reads of the node's state (node-gauges.ts reads it from the store). */
+export interface NodeGauges {
+  tenants: TenantGauges[];
+  bucket?: BucketGauges;
+}
 
 export class NodeMetrics {
   samplesAppended = 0;
@@ -44,7 +77,7 @@ export class NodeMetrics {
     byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + n);
   }
 
-  render(store: NodeStore): string {
+  render(g: NodeGauges): string {
     const lines: string[] = [];
     const metric = (name: string, type: string, help: string, samples: Array<[string, number]>) => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -56,13 +89,13 @@ export class NodeMetrics {
     let blockBytes = 0;
     let walBytes = 0;
     const perTenant: Array<[string, number]> = [];
-    for (const [tenant, db] of store.tenants()) {
-      series += db.head.numSeries;
-      chunks += db.head.chunkCount;
-      blocks += db.blocks.length;
-      blockBytes += db.blocks.reduce((n, b) => n + b.bytes(), 0);
-      walBytes += db.wal?.bytes() ?? 0;
-      perTenant.push([`{tenant=${JSON.stringify(tenant)}}`, db.head.numSeries]);
+    for (const t of g.tenants) {
+      series += t.headSeries;
+      chunks += t.headChunks;
+      blocks += t.localBlocks;
+      blockBytes += t.localBlockBytes;
+      walBytes += t.walBytes;
+      perTenant.push([`{tenant=${JSON.stringify(t.tenant)}}`, t.headSeries]);
     }
     metric('isobar_node_head_series', 'gauge', 'Series in the head.', [['', series]]);
     metric('isobar_node_head_series_by_tenant', 'gauge', 'Series in the head per tenant.', perTenant);
@@ -89,24 +122,22 @@ export class NodeMetrics {
       lines.push(`isobar_node_wal_fsync_duration_seconds_bucket{le="${b}"} ${cum}`);
     });
     lines.push(`isobar_node_wal_fsync_duration_seconds_bucket{le="+Inf"} ${this.fsyncCount}`, `isobar_node_wal_fsync_duration_seconds_sum ${this.fsyncSum}`, `isobar_node_wal_fsync_duration_seconds_count ${this.fsyncCount}`);
-    if (store.bucket) {
-      const { shipper, cache } = store.bucket;
-      let remote = 0;
-      for (const [, db] of store.tenants()) remote += db.remote.length;
-      metric('isobar_bucket_uploaded_blocks_total', 'counter', 'Blocks uploaded to the bucket.', [['', shipper.totals.blocks]]);
-      metric('isobar_bucket_uploaded_bytes_total', 'counter', 'Bytes uploaded to the bucket.', [['', shipper.totals.bytes]]);
-      metric('isobar_bucket_upload_failures_total', 'counter', 'Upload rounds that failed (retried with backoff).', [['', shipper.totals.failures]]);
-      metric('isobar_bucket_pending_uploads', 'gauge', 'Blocks, deletion marks and deletion lists waiting for the bucket.', [['', store.pendingUploads()]]);
-      metric('isobar_bucket_deletion_marks_total', 'counter', 'Blocks marked for deletion (compacted away or past retention).', [['', shipper.totals.marks]]);
-      metric('isobar_bucket_deleted_blocks_total', 'counter', 'Marked blocks deleted from the bucket.', [['', shipper.totals.deleted]]);
+    if (g.bucket) {
+      const b = g.bucket;
+      const remote = g.tenants.reduce((n, t) => n + t.remoteBlocks, 0);
+      metric('isobar_bucket_uploaded_blocks_total', 'counter', 'Blocks uploaded to the bucket.', [['', b.uploadedBlocks]]);
+      metric('isobar_bucket_uploaded_bytes_total', 'counter', 'Bytes uploaded to the bucket.', [['', b.uploadedBytes]]);
+      metric('isobar_bucket_upload_failures_total', 'counter', 'Upload rounds that failed (retried with backoff).', [['', b.uploadFailures]]);
+      metric('isobar_bucket_pending_uploads', 'gauge', 'Blocks, deletion marks and deletion lists waiting for the bucket.', [['', b.pendingUploads]]);
+      metric('isobar_bucket_deletion_marks_total', 'counter', 'Blocks marked for deletion (compacted away or past retention).', [['', b.deletionMarks]]);
+      metric('isobar_bucket_deleted_blocks_total', 'counter', 'Marked blocks deleted from the bucket.', [['', b.deletedBlocks]]);
       metric('isobar_bucket_remote_blocks', 'gauge', 'Blocks served from the bucket (no local copy).', [['', remote]]);
-      const cs = cache.stats;
-      metric('isobar_bucket_index_cache_bytes', 'gauge', 'Bytes of bucket-block indexes cached on disk.', [['', cache.bytes.index]]);
-      metric('isobar_bucket_chunk_cache_bytes', 'gauge', 'Bytes of bucket-block chunks cached in memory.', [['', cache.bytes.chunks]]);
-      metric('isobar_bucket_index_fetches_total', 'counter', 'Bucket-block indexes fetched.', [['', cs.indexFetches]]);
-      metric('isobar_bucket_chunk_range_gets_total', 'counter', 'Ranged GETs for bucket-block chunks.', [['', cs.chunkRangeGets]]);
-      metric('isobar_bucket_chunk_cache_hits_total', 'counter', 'Chunk reads served by the chunk cache.', [['', cs.chunkHits]]);
-      metric('isobar_bucket_fetched_bytes_total', 'counter', 'Bytes read from the bucket for queries.', [['', cs.indexBytesFetched + cs.chunkBytesFetched]]);
+      metric('isobar_bucket_index_cache_bytes', 'gauge', 'Bytes of bucket-block indexes cached on disk.', [['', b.indexCacheBytes]]);
+      metric('isobar_bucket_chunk_cache_bytes', 'gauge', 'Bytes of bucket-block chunks cached in memory.', [['', b.chunkCacheBytes]]);
+      metric('isobar_bucket_index_fetches_total', 'counter', 'Bucket-block indexes fetched.', [['', b.indexFetches]]);
+      metric('isobar_bucket_chunk_range_gets_total', 'counter', 'Ranged GETs for bucket-block chunks.', [['', b.chunkRangeGets]]);
+      metric('isobar_bucket_chunk_cache_hits_total', 'counter', 'Chunk reads served by the chunk cache.', [['', b.chunkCacheHits]]);
+      metric('isobar_bucket_fetched_bytes_total', 'counter', 'Bytes read from the bucket for queries.', [['', b.fetchedBytes]]);
     }
     const mem = process.memoryUsage();
     metric('isobar_node_resident_memory_bytes', 'gauge', 'Resident set size.', [['', mem.rss]]);

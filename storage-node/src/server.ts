@@ -25,11 +25,12 @@ import { peerSeries } from './api/peers.js';
 import { QueryUsage } from './usage.js';
 import { chunksApi, deleteSeriesParams, labelsApi, labelValuesApi, prepareRead, seriesApi, type ReadResult } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
+import { nodeGauges } from './node-gauges.js';
 import { NodeStore } from './store.js';
 import { ImportStaging, StagingError } from './import/staging.js';
 import { ImportError } from './import/validate.js';
+import { isTenantId } from '../../wire/tenant-id.js';
 
-const TENANT_ID = /^[a-z0-9-]{1,63}$/;
 /** Largest apply body accepted: a coordinator sends at most a few MB of log rows at a time. */
 const MAX_APPLY_BODY = 64 * 1024 * 1024;
 
@@ -58,7 +59,7 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
 
   app.get('/-/healthy', (c) => c.text('Isobar storage node is Healthy.\n'));
   app.get('/-/ready', (c) => c.text('Isobar storage node is Ready.\n'));
-  app.get('/metrics', (c) => c.text(metrics.render(store), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }));
+  app.get('/metrics', (c) => c.text(metrics.render(nodeGauges(store)), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }));
 
   app.use(`${INTERNAL_PREFIX}/*`, async function requireSecret(c, next) {
     const auth = c.req.header('authorization') ?? '';
@@ -69,7 +70,7 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
   });
 
   app.use(`${INTERNAL_PREFIX}/tenants/:tenant/*`, async function checkTenant(c, next) {
-    if (!TENANT_ID.test(c.req.param('tenant') ?? '')) return c.text('bad tenant id', 400);
+    if (!isTenantId(c.req.param('tenant') ?? '')) return c.text('bad tenant id', 400);
     await next();
   });
 
@@ -161,7 +162,7 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
   // A deleted tenant: remove its data from this node (idempotent).
   app.delete(`${INTERNAL_PREFIX}/tenants/:tenant`, async (c) => {
     const tenant = c.req.param('tenant');
-    if (!TENANT_ID.test(tenant)) return c.text('bad tenant id', 400);
+    if (!isTenantId(tenant)) return c.text('bad tenant id', 400);
     const r = store.deleteTenant(tenant);
     staging?.remove(tenant);
     try {
@@ -191,7 +192,7 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
   // Cut every head into blocks now; answers once they are on disk and (bucket permitting) uploaded.
   app.post(`${INTERNAL_PREFIX}/flush`, async (c) => {
     const tenant = c.req.query('tenant');
-    if (tenant !== undefined && !TENANT_ID.test(tenant)) return c.text('bad tenant id', 400);
+    if (tenant !== undefined && !isTenantId(tenant)) return c.text('bad tenant id', 400);
     const t0 = performance.now();
     const flushed = store.flush(tenant);
     let upload: { uploaded: number; pending: number; error?: string } = { uploaded: 0, pending: 0 };

@@ -6,9 +6,10 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { TENANT_ID_RE } from '../../wire/tenant-id.js';
 
 const FILE = 'shards.json';
-const Shape = z.array(z.object({ tenant: z.string().regex(/^[a-z0-9-]{1,63}$/), shard: z.number().int().min(0) }));
+const Shape = z.array(z.object({ tenant: z.string().regex(TENANT_ID_RE), shard: z.number().int().min(0) }));
 
 export class ShardRegistry {
   private readonly known = new Set<string>();

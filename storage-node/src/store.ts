@@ -45,12 +45,12 @@ import type { BlockCache, RemoteBlock } from './bucket/remote-block.js';
 import type { Shipper } from './bucket/shipper.js';
 import type { AppendResult } from './head/head.js';
 import type { NodeMetrics } from './metrics.js';
+import { isTenantId } from '../../wire/tenant-id.js';
 
 export type ApplyOutcome = { ok: true; state: ShardState } | { ok: false; gap: true; state: ShardState };
 
 /** Uncompressed size cap for one record; the edge already enforced a tighter one. */
 const MAX_RECORD_UNCOMPRESSED = 64 * 1024 * 1024;
-const TENANT_DIR = /^[a-z0-9-]{1,63}$/;
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
 const DeletionsFile = z.array(z.object({ selector: z.string().max(10_000), mint: z.number(), maxt: z.number() }));
 
@@ -157,7 +157,7 @@ export class NodeStore {
       if (!existsSync(dir)) continue;
       for (const n of readdirSync(dir)) {
         const t = n.replace(/\.json$/, '');
-        if (TENANT_DIR.test(t)) tenants.add(t);
+        if (isTenantId(t)) tenants.add(t);
       }
     }
     let blocks = 0;
@@ -707,7 +707,7 @@ export class NodeStore {
     let tenants = 0;
     let blocks = 0;
     for (const tenant of await shipper.tenants()) {
-      if (!TENANT_DIR.test(tenant)) continue;
+      if (!isTenantId(tenant)) continue;
       const metas = await shipper.liveBlocks(tenant);
       const deletions = DeletionsFile.safeParse(await shipper.getDeletions(tenant));
       if (metas.length === 0 && !deletions.success) continue;
@@ -796,7 +796,7 @@ export class NodeStore {
    * positions. Its coordinators were purged first, so nothing replays it.
    */
   deleteTenant(tenant: string): { removed: boolean } {
-    if (!TENANT_DIR.test(tenant)) throw new Error(`bad tenant id ${JSON.stringify(tenant)}`);
+    if (!isTenantId(tenant)) throw new Error(`bad tenant id ${JSON.stringify(tenant)}`);
     const db = this.dbs.get(tenant);
     db?.close();
     this.dbs.delete(tenant);

@@ -7,30 +7,14 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ErrorIds, IsobarError } from '../../wire/errors.js';
-import { TENANT_ID_RE } from '../../durable/tenant-registry.js';
-import { LimitsPatchSchema, LimitsSchema, RetentionSchema, retentionLimits, retentionSpec } from '../../durable/limits.js';
+import { LimitsPatchSchema, retentionLimits, retentionSpec } from '../../durable/limits.js';
 import { importPath, INTERNAL_PREFIX, retentionHeaders, type NodeUsage } from '../../wire/internal-api.js';
 import { transportFrom } from '../../durable/transport.js';
 import type { AppEnv } from './context.js';
+import { CreateKey, CreateTenant } from './admin-schemas.js';
+import { TENANT_ID_RE, TENANT_ID_RULE } from '../../wire/tenant-id.js';
 import { openApiDocument } from './openapi.js';
 import { bearer, secretMatches } from './secrets.js';
-
-export const CreateTenant = z
-  .object({
-    id: z.string().regex(TENANT_ID_RE, 'tenant ids are 1-63 characters of [a-z0-9-]'),
-    name: z.string().max(200).optional(),
-    limits: LimitsPatchSchema.optional(),
-    /** Shorthand for limits.retentionSeconds and the tiers' (`{"raw": "30d", "5m": "1y", "1h": "5y"}`). */
-    retention: RetentionSchema.optional(),
-    /** Shorthand for limits.shards. */
-    shards: LimitsSchema.shape.shards.optional(),
-  })
-  .strict();
-export const CreateKey = z.object({
-  scopes: z.array(z.enum(['write', 'read', 'admin'])).min(1),
-  name: z.string().max(200).optional(),
-  expiresAt: z.iso.datetime({ offset: true }).optional(),
-});
 
 export interface TenantUsageWindow {
   samplesAccepted: number;
@@ -194,7 +178,7 @@ export function adminApp(): Hono<AppEnv> {
   // Cut every storage node's heads (or one tenant's) into blocks; answers once they are on disk.
   app.post('/flush', async (c) => {
     const tenant = c.req.query('tenant');
-    if (tenant !== undefined && !TENANT_ID_RE.test(tenant)) return jsonError(400, ErrorIds.badParameter, 'tenant ids are 1-63 characters of [a-z0-9-]');
+    if (tenant !== undefined && !TENANT_ID_RE.test(tenant)) return jsonError(400, ErrorIds.badParameter, TENANT_ID_RULE);
     const nodes = transportFrom(c.env).all();
     const path = `${INTERNAL_PREFIX}/flush${tenant ? `?tenant=${encodeURIComponent(tenant)}` : ''}`;
     const answers = await Promise.all(

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { INTERNAL_PREFIX, RESYNC_PATH } from '../../wire/internal-api.js';
 import { createLogger } from '../../wire/log.js';
 import { RELAY_PREFIX, transportFrom } from '../../durable/transport.js';
-import { TENANT_ID_RE } from '../../durable/tenant-registry.js';
+import { TENANT_ID_RE } from '../../wire/tenant-id.js';
 import type { AppEnv } from './context.js';
 import { bearer, secretMatches } from './secrets.js';
 

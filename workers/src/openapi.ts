@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { LimitsPatchSchema, LimitsSchema } from '../../durable/limits.js';
-import { CreateKey, CreateTenant } from './admin.js';
+import { CreateKey, CreateTenant } from './admin-schemas.js';
+import { TENANT_ID_RE } from '../../wire/tenant-id.js';
 
 const Tenant = z.object({
   id: z.string(),
@@ -33,7 +34,7 @@ const schema = (s: z.ZodType) => {
 };
 const json = (s: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema: schema(s) } } });
 const err = (description: string) => json(ApiError, description);
-const tenantId = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9-]{1,63}$' } };
+const tenantId = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: TENANT_ID_RE.source } };
 const keyId = { name: 'keyId', in: 'path', required: true, schema: { type: 'string' } };
 const ulidParam = { name: 'ulid', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' } };
 const common = { '401': err('missing or wrong operator token') };

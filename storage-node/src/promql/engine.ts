@@ -24,6 +24,7 @@ import { positionOf } from './parse.js';
 import { goQuote } from './printer.js';
 import { isValidUtf8 } from './strings.js';
 import { seriesHash } from '../../../wire/hash.js';
+import { QUERY_LIMIT_DEFAULTS } from '../../../wire/query-limits.js';
 import { RES_RAW } from '../downsample/downsample.js';
 import { fittingResolution, planTiers, RAW_PLAN, rangeView, readTierChunks, selectTiered, tierInfo, type TieredChunks, type View } from './tiers.js';
 
@@ -201,11 +202,11 @@ export class Engine {
     private readonly db: TenantDB | undefined,
     opts: EngineOptions = {},
   ) {
-    this.lookback = opts.lookbackMs ?? 5 * 60_000;
-    this.maxSamples = opts.maxSamples ?? 50_000_000;
-    this.timeoutMs = opts.timeoutMs ?? 120_000;
-    this.maxPoints = opts.maxPoints ?? 10_000_000;
-    this.maxSeries = opts.maxSeries ?? 1_000_000;
+    this.lookback = opts.lookbackMs ?? QUERY_LIMIT_DEFAULTS.lookbackSeconds * 1000;
+    this.maxSamples = opts.maxSamples ?? QUERY_LIMIT_DEFAULTS.maxSamples;
+    this.timeoutMs = opts.timeoutMs ?? QUERY_LIMIT_DEFAULTS.timeoutSeconds * 1000;
+    this.maxPoints = opts.maxPoints ?? QUERY_LIMIT_DEFAULTS.maxPoints;
+    this.maxSeries = opts.maxSeries ?? QUERY_LIMIT_DEFAULTS.maxSeries;
     this.maxRangeMs = opts.maxRangeMs ?? Infinity;
     this.signal = opts.signal;
     this.peers = opts.peers;
