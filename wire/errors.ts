@@ -43,10 +43,24 @@ export const ErrorIds = {
   badMatcher: 'err-isobar-bad-matcher',
   unsupportedRegex: 'err-isobar-unsupported-regex',
   badParameter: 'err-isobar-bad-parameter',
+  badQuery: 'err-isobar-bad-query',
+  queryExecution: 'err-isobar-query-execution',
+  queryMaxSamples: 'err-isobar-query-max-samples',
+  queryMaxPoints: 'err-isobar-query-max-points',
+  queryMaxSeries: 'err-isobar-query-max-series',
+  queryMaxRange: 'err-isobar-query-max-range',
+  queryTimeout: 'err-isobar-query-timeout',
+  queryCanceled: 'err-isobar-query-canceled',
   // service side
   storageUnavailable: 'err-isobar-storage-unavailable',
   storageBacklogged: 'err-isobar-storage-backlogged',
   internal: 'err-isobar-internal',
+  // the storage node's internal API
+  notFound: 'err-isobar-not-found',
+  nodeSecretRequired: 'err-isobar-node-secret-required',
+  malformedBatch: 'err-isobar-malformed-batch',
+  importRefused: 'err-isobar-import-refused',
+  importPartMismatch: 'err-isobar-import-part-mismatch',
 } as const;
 
 export type ErrorId = (typeof ErrorIds)[keyof typeof ErrorIds];
@@ -56,9 +70,17 @@ export type Cause =
   | 'bad-data'
   | 'unauthenticated'
   | 'forbidden'
+  | 'not-found'
+  | 'conflict'
   | 'too-large'
   | 'unsupported-media'
+  /** Well-formed, but it cannot be done (a PromQL evaluation error, a query over its limits). */
+  | 'unprocessable'
   | 'limited'
+  /** The client went away. */
+  | 'canceled'
+  /** It ran out of time. */
+  | 'timeout'
   | 'unavailable'
   | 'internal';
 
@@ -68,6 +90,8 @@ export class IsobarError extends Error {
     readonly id: ErrorId,
     readonly cause_: Cause,
     message: string,
+    /** Fields a JSON answer carries beside the message (an import part's size, say). */
+    readonly details?: Readonly<Record<string, string | number>>,
   ) {
     super(message);
     this.name = 'IsobarError';
@@ -78,8 +102,10 @@ export class IsobarError extends Error {
   }
 }
 
-/** The one cause → HTTP status mapping (STYLE: classify once, map once). */
-export function httpStatusOf(cause: Cause): 400 | 401 | 403 | 413 | 415 | 429 | 500 | 503 {
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 499 | 500 | 503;
+
+/** The one cause → HTTP status mapping (STYLE: classify once, map once), for the edge and the storage node alike. */
+export function httpStatusOf(cause: Cause): ErrorStatus {
   switch (cause) {
     case 'bad-data':
       return 400;
@@ -87,16 +113,58 @@ export function httpStatusOf(cause: Cause): 400 | 401 | 403 | 413 | 415 | 429 | 
       return 401;
     case 'forbidden':
       return 403;
+    case 'not-found':
+      return 404;
+    case 'conflict':
+      return 409;
     case 'too-large':
       return 413;
     case 'unsupported-media':
       return 415;
+    case 'unprocessable':
+      return 422;
     case 'limited':
       return 429;
+    case 'canceled':
+      return 499; // nginx's and Prometheus's "client closed request"
+    case 'timeout':
     case 'unavailable':
       return 503;
     case 'internal':
       return 500;
+    default:
+      return unreachable(cause);
+  }
+}
+
+/** The Prometheus API's `errorType` for a cause (its JSON error answers). */
+export type PromErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled' | 'internal' | 'unavailable' | 'not_found' | 'unauthorized' | 'forbidden' | 'too_many_requests';
+
+export function promErrorTypeOf(cause: Cause): PromErrorType {
+  switch (cause) {
+    case 'bad-data':
+    case 'too-large':
+    case 'unsupported-media':
+      return 'bad_data';
+    case 'unauthenticated':
+      return 'unauthorized';
+    case 'forbidden':
+      return 'forbidden';
+    case 'not-found':
+      return 'not_found';
+    case 'conflict':
+    case 'unprocessable':
+      return 'execution';
+    case 'limited':
+      return 'too_many_requests';
+    case 'canceled':
+      return 'canceled';
+    case 'timeout':
+      return 'timeout';
+    case 'unavailable':
+      return 'unavailable';
+    case 'internal':
+      return 'internal';
     default:
       return unreachable(cause);
   }

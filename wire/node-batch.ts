@@ -11,6 +11,8 @@
  * seqs never decrease within a batch.
  */
 
+import { ErrorIds, IsobarError } from './errors.js';
+
 export const RECORD_HEADER_BYTES = 12;
 /** Payload cap per record: a Durable Object SQLite row holds at most 2 MB. */
 export const MAX_RECORD_BYTES = 2_000_000;
@@ -36,12 +38,12 @@ export function encodeBatch(records: ReadonlyArray<BatchRecord>): Uint8Array {
   return out;
 }
 
-export class BatchFormatError extends Error {
+export class BatchFormatError extends IsobarError {
   constructor(
     message: string,
     readonly offset: number,
   ) {
-    super(`${message} at offset ${offset}`);
+    super(ErrorIds.malformedBatch, 'bad-data', `malformed batch: ${message} at offset ${offset}`);
     this.name = 'BatchFormatError';
   }
 }

@@ -66,7 +66,8 @@ export function successJson(dataJson: string, warnings: readonly string[] = [], 
   return `{"status":"success","data":${dataJson}${w}${i}}`;
 }
 
-export type PromErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled' | 'internal' | 'unavailable' | 'not_found';
+export type { PromErrorType } from './errors.js';
+import type { PromErrorType } from './errors.js';
 
 export function errorJson(type: PromErrorType, message: string): string {
   return `{"status":"error","errorType":${goString(type)},"error":${goString(message)}}`;

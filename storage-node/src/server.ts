@@ -12,24 +12,30 @@
  *   GET|PUT|POST /internal/v1/tenants/:tenant/import/:ulid[/file|/commit]  (secret; backfill)
  * The internal routes are never exposed publicly; the edge reaches them with
  * the shared secret after authenticating the tenant.
+ *
+ * Errors: every route throws what goes wrong as an IsobarError (an id and a
+ * cause) and one handler, `app.onError`, answers it: the status from the
+ * cause (wire/errors.ts), in Prometheus's JSON on the Prometheus API routes
+ * and the peers' chunks route, `{"error", "id", ...details}` elsewhere.
+ * Anything else is a fault of ours: 500, logged with its stack.
  */
 import { Hono, type Context } from 'hono';
+import { ErrorIds, httpStatusOf, IsobarError, promErrorTypeOf } from '../../wire/errors.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, PEERS_HEADER, parseRetentionHeaders, QUERY_LIMITS_HEADER, type NodeUsage, type TenantQueryLimits } from '../../wire/internal-api.js';
-import { BatchFormatError } from '../../wire/node-batch.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
-import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi, type QueryResult } from './api/query.js';
+import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi } from './api/query.js';
 import type { EngineOptions } from './promql/engine.js';
 import { peerSeries } from './api/peers.js';
 import { QueryUsage } from './usage.js';
-import { chunksApi, deleteSeriesParams, labelsApi, labelValuesApi, prepareRead, seriesApi, type ReadResult } from './api/read.js';
+import { chunksApi, deleteSeriesParams, labelsApi, labelValuesApi, prepareRead, seriesApi } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
 import { nodeGauges } from './node-gauges.js';
 import { NodeStore } from './store.js';
-import { ImportStaging, StagingError } from './import/staging.js';
-import { ImportError } from './import/validate.js';
-import { isTenantId } from '../../wire/tenant-id.js';
+import type { ImportStaging } from './import/staging.js';
+import { ParamError } from './api/params.js';
+import { isTenantId, TENANT_ID_RULE } from '../../wire/tenant-id.js';
 
 /** Largest apply body accepted: a coordinator sends at most a few MB of log rows at a time. */
 const MAX_APPLY_BODY = 64 * 1024 * 1024;
@@ -65,64 +71,52 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
     const auth = c.req.header('authorization') ?? '';
     const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
     const ok = timingSafeEqual(createHash('sha256').update(given).digest(), secretDigest);
-    if (!ok) return c.text('internal API: missing or wrong node secret', 401);
+    if (!ok) throw new IsobarError(ErrorIds.nodeSecretRequired, 'unauthenticated', 'internal API: missing or wrong node secret');
     await next();
   });
 
   app.use(`${INTERNAL_PREFIX}/tenants/:tenant/*`, async function checkTenant(c, next) {
-    if (!isTenantId(c.req.param('tenant') ?? '')) return c.text('bad tenant id', 400);
+    tenantParam(c.req.param('tenant'));
     await next();
   });
 
   app.post(`${INTERNAL_PREFIX}/tenants/:tenant/shards/:shard/apply`, async (c) => {
     const tenant = c.req.param('tenant');
-    const shard = Number(c.req.param('shard'));
-    if (!Number.isInteger(shard) || shard < 0) return c.text('bad shard', 400);
+    const shard = shardParam(c.req.param('shard'));
     const len = Number(c.req.header('content-length') ?? '0');
-    if (len > MAX_APPLY_BODY) return c.text(`apply body of ${len} bytes over ${MAX_APPLY_BODY}`, 413);
+    if (len > MAX_APPLY_BODY) throw new IsobarError(ErrorIds.bodyTooLarge, 'too-large', `apply body of ${len} bytes over ${MAX_APPLY_BODY}`);
     const body = new Uint8Array(await c.req.arrayBuffer());
     const logStart = Number(c.req.header(LOG_START_HEADER) ?? '1') || 1;
     const logId = c.req.header(LOG_ID_HEADER);
     const retention = NodeStore.retentionFromSpec(parseRetentionHeaders((n) => c.req.header(n)));
     if (retention) store.setRetention(tenant, retention.ms, retention.tiers);
     metrics.applyRequests++;
-    try {
-      const out = store.apply(tenant, shard, body, logStart, logId);
-      if (!out.ok) {
-        metrics.applyGaps++;
-        log.info('sequence gap: asking coordinator to replay', { tenant, shard, applied: out.state.applied });
-        return c.json(out.state, 409);
-      }
-      return c.json(out.state);
-    } catch (e) {
-      if (e instanceof BatchFormatError) {
-        log.error('malformed apply batch', { tenant, shard, ...errorFields(e) });
-        return c.text(`malformed batch: ${e.message}`, 400);
-      }
-      throw e;
+    const out = store.apply(tenant, shard, body, logStart, logId);
+    if (!out.ok) {
+      // Not an error: the answer is the state the coordinator replays from.
+      metrics.applyGaps++;
+      log.info('sequence gap: asking coordinator to replay', { tenant, shard, applied: out.state.applied });
+      return c.json(out.state, 409);
     }
+    return c.json(out.state);
   });
 
   app.get(`${INTERNAL_PREFIX}/tenants/:tenant/shards/:shard`, (c) => {
-    const shard = Number(c.req.param('shard'));
-    if (!Number.isInteger(shard) || shard < 0) return c.text('bad shard', 400);
+    const shard = shardParam(c.req.param('shard'));
     return c.json(store.shardStateFor(c.req.param('tenant'), shard, c.req.header(LOG_ID_HEADER)));
   });
 
-  const read = (fn: (tenant: string, params: URLSearchParams, c: Context) => ReadResult | QueryResult | Promise<QueryResult | ReadResult>) =>
+  const read = (fn: (tenant: string, params: URLSearchParams, c: Context) => string | Promise<string>) =>
     async function promRead(c: Context) {
       const params = await requestParams(c);
-      const r = await fn(c.req.param('tenant')!, params, c);
-      if (r.status === 200) return c.body(r.body, 200, { 'Content-Type': 'application/json' });
-      // 499 (client closed request) is nginx's and Prometheus's, not in Hono's list of statuses.
-      return new Response(errorJson(r.errorType, r.message), { status: r.status, headers: { 'Content-Type': 'application/json' } });
+      return c.body(await fn(c.req.param('tenant')!, params, c), 200, { 'Content-Type': 'application/json' });
     };
   const prom = `${INTERNAL_PREFIX}/tenants/:tenant/prom/api/v1`;
   /**
    * A query stops when its client goes away (the edge's fetch is cancelled with
    * the user's request), and reads the series other nodes hold from them.
    */
-  const counted = async (tenant: string, c: Context, run: (o: EngineOptions) => Promise<QueryResult>): Promise<QueryResult> => {
+  const counted = async (tenant: string, c: Context, run: (o: EngineOptions) => Promise<string>): Promise<string> => {
     const signal = c.req.raw.signal;
     const peers = (c.req.header(PEERS_HEADER) ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     const stats = { samples: 0 };
@@ -147,30 +141,25 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
   for (const method of ['post', 'put'] as const) {
     app[method](`${prom}/admin/tsdb/delete_series`, async (c) => {
       const p = deleteSeriesParams(await requestParams(c));
-      if (p.status !== 200) return new Response(errorJson(p.errorType, p.message), { status: p.status, headers: { 'Content-Type': 'application/json' } });
       store.deleteSeries(c.req.param('tenant')!, p.selectors, p.mint, p.maxt);
       return c.body(null, 204);
     });
   }
 
   app.get(`${INTERNAL_PREFIX}/tenants/:tenant/chunks`, async (c) => {
-    const r = await chunksApi(store.tenantDb(c.req.param('tenant')), new URL(c.req.url).searchParams);
-    if (r.status === 200) return c.body(r.bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/x-protobuf' });
-    return c.body(errorJson(r.errorType, r.message), r.status, { 'Content-Type': 'application/json' });
+    const bytes = await chunksApi(store.tenantDb(c.req.param('tenant')), new URL(c.req.url).searchParams);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/x-protobuf' });
   });
 
   // A deleted tenant: remove its data from this node (idempotent).
   app.delete(`${INTERNAL_PREFIX}/tenants/:tenant`, async (c) => {
-    const tenant = c.req.param('tenant');
-    if (!isTenantId(tenant)) return c.text('bad tenant id', 400);
+    const tenant = tenantParam(c.req.param('tenant'));
     const r = store.deleteTenant(tenant);
     staging?.remove(tenant);
-    try {
-      await store.deleteTenantFromBucket(tenant);
-    } catch (e) {
+    await store.deleteTenantFromBucket(tenant).catch((e: unknown) => {
       log.warn('deleting a tenant from the bucket failed; the registry will ask again', { tenant, ...errorFields(e) });
-      return c.text(`the bucket did not answer: ${(e as Error).message}`, 503);
-    }
+      throw new IsobarError(ErrorIds.storageUnavailable, 'unavailable', `the bucket did not answer: ${(e as Error).message}`);
+    });
     usage.forget(tenant);
     onTenantDeleted(tenant);
     return c.json(r);
@@ -192,7 +181,7 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
   // Cut every head into blocks now; answers once they are on disk and (bucket permitting) uploaded.
   app.post(`${INTERNAL_PREFIX}/flush`, async (c) => {
     const tenant = c.req.query('tenant');
-    if (tenant !== undefined && !isTenantId(tenant)) return c.text('bad tenant id', 400);
+    if (tenant !== undefined) tenantParam(tenant);
     const t0 = performance.now();
     const flushed = store.flush(tenant);
     let upload: { uploaded: number; pending: number; error?: string } = { uploaded: 0, pending: 0 };
@@ -212,59 +201,73 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
     const files = staging!.files(tenant, ulid);
     return { state: Object.keys(files).length ? 'staged' : 'absent', files };
   };
+  const needStaging = (): ImportStaging => {
+    if (!staging) throw new IsobarError(ErrorIds.storageUnavailable, 'unavailable', 'import needs a data directory');
+    return staging;
+  };
   app.get(`${INTERNAL_PREFIX}/tenants/:tenant/import/:ulid`, (c) => {
-    if (!staging) return c.text('import needs a data directory', 503);
-    try {
-      return c.json(importState(c.req.param('tenant'), c.req.param('ulid')));
-    } catch (e) {
-      if (e instanceof StagingError) return c.json({ error: e.message }, e.status);
-      throw e;
-    }
+    needStaging();
+    return c.json(importState(c.req.param('tenant'), c.req.param('ulid')));
   });
   app.put(`${INTERNAL_PREFIX}/tenants/:tenant/import/:ulid/file`, async (c) => {
-    if (!staging) return c.text('import needs a data directory', 503);
+    const st = needStaging();
     const len = Number(c.req.header('content-length') ?? '0');
-    if (len > MAX_IMPORT_PART) return c.json({ error: `a part of ${len} bytes is over ${MAX_IMPORT_PART}; send smaller parts` }, 413);
+    if (len > MAX_IMPORT_PART) throw new IsobarError(ErrorIds.bodyTooLarge, 'too-large', `a part of ${len} bytes is over ${MAX_IMPORT_PART}; send smaller parts`);
     const tenant = c.req.param('tenant');
     const ulid = c.req.param('ulid');
     const offset = Number(c.req.query('offset') ?? 'NaN');
-    if (!Number.isSafeInteger(offset) || offset < 0) return c.json({ error: 'offset must be a non-negative integer' }, 400);
-    try {
-      if (store.hasBlock(tenant, ulid)) return c.json({ state: 'imported' });
-      const size = staging.write(tenant, ulid, c.req.query('path') ?? '', offset, new Uint8Array(await c.req.arrayBuffer()));
-      return c.json({ state: 'staged', size });
-    } catch (e) {
-      if (e instanceof StagingError) return c.json({ error: e.message, ...(e.size !== undefined ? { size: e.size } : {}) }, e.status);
-      throw e;
-    }
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ParamError('offset must be a non-negative integer');
+    if (store.hasBlock(tenant, ulid)) return c.json({ state: 'imported' });
+    const size = st.write(tenant, ulid, c.req.query('path') ?? '', offset, new Uint8Array(await c.req.arrayBuffer()));
+    return c.json({ state: 'staged', size });
   });
   app.post(`${INTERNAL_PREFIX}/tenants/:tenant/import/:ulid/commit`, (c) => {
-    if (!staging) return c.text('import needs a data directory', 503);
+    const st = needStaging();
     const tenant = c.req.param('tenant');
     const ulid = c.req.param('ulid');
     const retention = NodeStore.retentionFromSpec(parseRetentionHeaders((n) => c.req.header(n)));
     if (retention) store.setRetention(tenant, retention.ms, retention.tiers);
-    try {
-      if (store.hasBlock(tenant, ulid)) return c.json({ state: 'imported', already: true });
-      const dir = staging.dir(tenant, ulid);
-      if (Object.keys(staging.files(tenant, ulid)).length === 0) return c.json({ error: `nothing staged for block ${ulid}` }, 400);
-      const r = store.importBlock(tenant, dir);
-      return c.json({ state: 'imported', already: r.already, ...r.summary });
-    } catch (e) {
-      if (e instanceof StagingError) return c.json({ error: e.message }, e.status);
-      if (e instanceof ImportError) {
-        log.warn('import refused', { tenant, ulid, problem: e.message });
-        return c.json({ error: e.message }, 400);
-      }
-      throw e;
-    }
+    if (store.hasBlock(tenant, ulid)) return c.json({ state: 'imported', already: true });
+    const dir = st.dir(tenant, ulid);
+    if (Object.keys(st.files(tenant, ulid)).length === 0) throw new ParamError(`nothing staged for block ${ulid}`);
+    const r = store.importBlock(tenant, dir); // a refused block throws ImportError, answered (and logged) by answerError
+    return c.json({ state: 'imported', already: r.already, ...r.summary });
   });
 
-  app.onError((e, c) => {
-    log.error('request failed', { path: c.req.path, ...errorFields(e) });
-    return c.text(`internal error: ${e.message}`, 500);
+  // The one place errors become answers.
+  app.onError(function answerError(e, c) {
+    const err = e instanceof IsobarError ? e : new IsobarError(ErrorIds.internal, 'internal', `internal error: ${e.message}`);
+    if (err.cause_ === 'internal') log.error('request failed', { path: c.req.path, ...errorFields(e) });
+    else if (httpStatusOf(err.cause_) >= 500) log.warn('request failed', { path: c.req.path, id: err.id, error: err.message });
+    else if (!c.req.path.includes('/prom/api/v1/')) log.info('request refused', { path: c.req.path, id: err.id, error: err.message });
+    return errorResponse(err, c.req.path);
   });
+  app.notFound((c) => errorResponse(new IsobarError(ErrorIds.notFound, 'not-found', `${c.req.method} ${c.req.path} is not a storage-node route`), c.req.path));
   return app;
+}
+
+/**
+ * An error's answer: its cause's status, in Prometheus's JSON on the Prometheus
+ * API routes and the peers' chunks route, `{"error", "id", ...details}` elsewhere.
+ * A status such as 499 (client closed request) is not in Hono's list, so the Response is made here.
+ */
+function errorResponse(err: IsobarError, path: string): Response {
+  const prom = path.includes('/prom/api/v1/') || path.endsWith('/chunks');
+  const body = prom ? errorJson(promErrorTypeOf(err.cause_), err.message) : JSON.stringify({ error: err.message, id: err.id, ...err.details });
+  return new Response(body, { status: httpStatusOf(err.cause_), headers: { 'Content-Type': 'application/json' } });
+}
+
+/** A tenant id from a path or query parameter, checked. */
+function tenantParam(raw: string | undefined): string {
+  if (raw === undefined || !isTenantId(raw)) throw new ParamError(`bad tenant id ${JSON.stringify(raw ?? '')}: ${TENANT_ID_RULE}`);
+  return raw;
+}
+
+/** A shard number from the path, checked. */
+function shardParam(raw: string | undefined): number {
+  const shard = Number(raw);
+  if (!Number.isInteger(shard) || shard < 0) throw new ParamError(`bad shard ${JSON.stringify(raw ?? '')}: shards are non-negative integers`);
+  return shard;
 }
 
 /** The node's query limits, each lowered to the tenant's where the edge sent a lower one. */

@@ -409,7 +409,7 @@ export class NodeStore {
           seq: r.seq,
           index,
           id: ErrorIds.duplicateSample,
-          count: res.discarded.duplicate_timestamp ?? 1,
+          count: res.discarded[ErrorIds.duplicateSample] ?? 1,
           message: `duplicate sample for timestamp ${new Date(t).toISOString()} with a different value in series ${labelsObject(series.labels)}; the first value written is kept`,
         });
       }

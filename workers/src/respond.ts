@@ -4,18 +4,15 @@
  *    (clients log the body; 4xx are not retried, 5xx and 429 are);
  *  - read path: Prometheus API JSON `{"status":"error","errorType":...,"error":...}`.
  */
-import { httpStatusOf, type IsobarError } from '../../wire/errors.js';
-import { errorJson, type PromErrorType } from '../../wire/prom-json.js';
+import { httpStatusOf, promErrorTypeOf, type IsobarError } from '../../wire/errors.js';
+import { errorJson } from '../../wire/prom-json.js';
 
 export function textError(e: IsobarError, headers: Record<string, string> = {}): Response {
   return new Response(e.describe() + '\n', { status: httpStatusOf(e.cause_), headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } });
 }
 
 export function promError(e: IsobarError, headers: Record<string, string> = {}): Response {
-  const status = httpStatusOf(e.cause_);
-  const type: PromErrorType =
-    status === 400 ? 'bad_data' : status >= 500 ? 'unavailable' : status === 429 ? ('too_many_requests' as PromErrorType) : ((e.cause_ === 'unauthenticated' ? 'unauthorized' : 'forbidden') as PromErrorType);
-  return new Response(errorJson(type, e.describe()), { status, headers: { 'content-type': 'application/json', ...headers } });
+  return new Response(errorJson(promErrorTypeOf(e.cause_), e.describe()), { status: httpStatusOf(e.cause_), headers: { 'content-type': 'application/json', ...headers } });
 }
 
 export function promJson(body: string, status = 200): Response {

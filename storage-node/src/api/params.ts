@@ -3,13 +3,16 @@
  * to milliseconds as Prometheus rounds them), and `match[]` lists.
  */
 
+import { ErrorIds, IsobarError } from '../../../wire/errors.js';
+
 /** Prometheus's minimum and maximum API times, in ms. */
 export const MIN_TIME_MS = -9223372036854; // math.MinInt64 / 1e6, what Prometheus uses
 export const MAX_TIME_MS = 9223372036854;
 
-export class ParamError extends Error {
+/** A request parameter that cannot be read: 400 bad_data, naming the parameter. */
+export class ParamError extends IsobarError {
   constructor(message: string) {
-    super(message);
+    super(ErrorIds.badParameter, 'bad-data', message);
     this.name = 'ParamError';
   }
 }

@@ -2,11 +2,15 @@
  * `query` and `query_range` of the Prometheus HTTP API, over one tenant's data.
  * Output is Prometheus's JSON: resultType and result, times in seconds,
  * values as strings formatted like Go's strconv.FormatFloat(v, 'f', -1, 64).
+ * Each function answers the success body; what goes wrong is thrown as an
+ * IsobarError (a bad parameter, a query over a limit, ...) and the server's
+ * one error handler answers it.
  */
 import type { TenantDB } from '../db/tenant-db.js';
-import { Engine, QueryError, type EngineOptions, type Value } from '../promql/engine.js';
+import { Engine, type EngineOptions, type Value } from '../promql/engine.js';
 import { formatFloat, formatTime } from '../promql/format.js';
 import { parseDuration, parsePromQL, PromQLParseError } from '../promql/parse.js';
+import type { Expr } from '../promql/ast.js';
 import { astJson, prettify } from '../promql/printer.js';
 import { goString, labelsObject, successJson } from '../../../wire/prom-json.js';
 import { ParamError, parseTime } from './params.js';
@@ -14,7 +18,6 @@ import { ParamError, parseTime } from './params.js';
 /** Prometheus's cap on points per series in a range query. */
 const MAX_POINTS = 11_000;
 
-export type QueryResult = { status: 200; body: string } | { status: 400 | 422 | 499 | 503; errorType: 'bad_data' | 'execution' | 'timeout' | 'canceled' | 'unavailable'; message: string };
 
 function valueJson(v: Value, t: number): string {
   switch (v.type) {
@@ -47,19 +50,12 @@ function parseStep(raw: string | null): number {
   return ms;
 }
 
-async function guard(fn: () => Promise<QueryResult>): Promise<QueryResult> {
+/** The `query` parameter parsed; a parse error names the parameter, as Prometheus does. */
+function queryParam(params: URLSearchParams): Expr {
   try {
-    return await fn();
+    return parsePromQL(params.get('query') ?? '');
   } catch (e) {
-    if (e instanceof ParamError) return { status: 400, errorType: 'bad_data', message: e.message };
-    if (e instanceof PromQLParseError) return { status: 400, errorType: 'bad_data', message: `invalid parameter "query": ${e.message}` };
-    if (e instanceof QueryError) {
-      if (e.type === 'timeout') return { status: 503, errorType: 'timeout', message: e.message };
-      if (e.type === 'canceled') return { status: 499, errorType: 'canceled', message: e.message };
-      if (e.type === 'unavailable') return { status: 503, errorType: 'unavailable', message: e.message };
-      if (e.type === 'bad_data') return { status: 400, errorType: 'bad_data', message: e.message };
-      return { status: 422, errorType: 'execution', message: e.message };
-    }
+    if (e instanceof PromQLParseError) throw new PromQLParseError(`invalid parameter "query": ${e.message}`, e.unsupported);
     throw e;
   }
 }
@@ -85,43 +81,39 @@ function withTimeoutParam(params: URLSearchParams, opts: EngineOptions): EngineO
   return { ...opts, timeoutMs: Math.min(ms, opts.timeoutMs ?? Infinity) };
 }
 
-export function queryApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): Promise<QueryResult> {
-  return guard(async () => {
-    opts = withResolutionParam(params, withTimeoutParam(params, opts));
-    const q = params.get('query') ?? '';
-    const t = parseTime('time', params.get('time') ?? undefined, Date.now());
-    const expr = parsePromQL(q);
-    const engine = new Engine(db, opts);
-    const v = await engine.instantAsync(expr, t);
-    return { status: 200, body: successJson(valueJson(v, t), engine.warnings, engine.infos) };
-  });
+/** `query`: the success body. */
+export async function queryApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): Promise<string> {
+  opts = withResolutionParam(params, withTimeoutParam(params, opts));
+  const t = parseTime('time', params.get('time') ?? undefined, Date.now());
+  const expr = queryParam(params);
+  const engine = new Engine(db, opts);
+  const v = await engine.instantAsync(expr, t);
+  return successJson(valueJson(v, t), engine.warnings, engine.infos);
 }
 
-export function queryRangeApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): Promise<QueryResult> {
-  return guard(async () => {
-    opts = withResolutionParam(params, withTimeoutParam(params, opts));
-    const start = parseTime('start', params.get('start') ?? '', NaN);
-    const end = parseTime('end', params.get('end') ?? '', NaN);
-    if (Number.isNaN(start)) throw new ParamError('invalid parameter "start": cannot parse "" to a valid timestamp');
-    if (Number.isNaN(end)) throw new ParamError('invalid parameter "end": cannot parse "" to a valid timestamp');
-    if (end < start) throw new ParamError('invalid parameter "end": end timestamp must not be before start time');
-    const step = parseStep(params.get('step'));
-    if ((end - start) / step > MAX_POINTS) throw new ParamError('exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
-    const expr = parsePromQL(params.get('query') ?? '');
-    const t = expr.kind === 'string' ? null : expr;
-    if (!t) throw new ParamError(`invalid parameter "query": invalid expression type "string" for range query, must be Scalar or instant Vector`);
-    const engine = new Engine(db, opts);
-    const series = await engine.rangeAsync(expr, start, end, step);
-    return { status: 200, body: successJson(valueJson({ type: 'matrix', series }, end), engine.warnings, engine.infos) };
-  });
+/** `query_range`: the success body. */
+export async function queryRangeApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): Promise<string> {
+  opts = withResolutionParam(params, withTimeoutParam(params, opts));
+  const start = parseTime('start', params.get('start') ?? '', NaN);
+  const end = parseTime('end', params.get('end') ?? '', NaN);
+  if (Number.isNaN(start)) throw new ParamError('invalid parameter "start": cannot parse "" to a valid timestamp');
+  if (Number.isNaN(end)) throw new ParamError('invalid parameter "end": cannot parse "" to a valid timestamp');
+  if (end < start) throw new ParamError('invalid parameter "end": end timestamp must not be before start time');
+  const step = parseStep(params.get('step'));
+  if ((end - start) / step > MAX_POINTS) throw new ParamError('exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
+  const expr = queryParam(params);
+  if (expr.kind === 'string') throw new ParamError(`invalid parameter "query": invalid expression type "string" for range query, must be Scalar or instant Vector`);
+  const engine = new Engine(db, opts);
+  const series = await engine.rangeAsync(expr, start, end, step);
+  return successJson(valueJson({ type: 'matrix', series }, end), engine.warnings, engine.infos);
 }
 
 /** `format_query`: the expression as Prometheus's prettier writes it. */
-export function formatQueryApi(params: URLSearchParams): Promise<QueryResult> {
-  return guard(async () => ({ status: 200, body: successJson(goString(prettify(parsePromQL(params.get('query') ?? '')))) }));
+export function formatQueryApi(params: URLSearchParams): string {
+  return successJson(goString(prettify(queryParam(params))));
 }
 
 /** `parse_query`: the syntax tree, for Prometheus's tree view. */
-export function parseQueryApi(params: URLSearchParams): Promise<QueryResult> {
-  return guard(async () => ({ status: 200, body: successJson(astJson(parsePromQL(params.get('query') ?? ''))) }));
+export function parseQueryApi(params: URLSearchParams): string {
+  return successJson(astJson(queryParam(params)));
 }

@@ -1,6 +1,8 @@
 /**
  * The metadata read API of one tenant, answered from the head:
  * `series`, `labels`, `label/<name>/values`. Output is Prometheus's JSON.
+ * Each function answers the success body; a bad parameter is thrown as an
+ * IsobarError for the server's one error handler.
  */
 import { isValidLabelName } from '../../../wire/remote-write.js';
 import type { TenantDB } from '../db/tenant-db.js';
@@ -12,12 +14,6 @@ import { MAX_TIME_MS, MIN_TIME_MS, ParamError, parseTime } from './params.js';
 import { TIERS } from '../downsample/downsample.js';
 import { planTiers, RAW_PLAN, readTierChunks } from '../promql/tiers.js';
 
-export type ReadResult = { status: 200; body: string } | { status: 400 | 422; errorType: 'bad_data' | 'execution'; message: string; unsupported?: boolean };
-
-function bad(message: string, unsupported = false): ReadError {
-  return { status: 400, errorType: 'bad_data', message, unsupported };
-}
-
 function timeRange(params: URLSearchParams): { mint: number; maxt: number } {
   const mint = parseTime('start', params.get('start') ?? undefined, MIN_TIME_MS);
   const maxt = parseTime('end', params.get('end') ?? undefined, MAX_TIME_MS);
@@ -26,7 +22,12 @@ function timeRange(params: URLSearchParams): { mint: number; maxt: number } {
 }
 
 function parseMatchers(params: URLSearchParams): Matcher[][] {
-  return params.getAll('match[]').map((m) => parseSeriesSelector(m));
+  try {
+    return params.getAll('match[]').map((m) => parseSeriesSelector(m));
+  } catch (e) {
+    if (e instanceof SelectorError) throw new SelectorError(`invalid parameter "match[]": ${e.message}`, e.unsupported);
+    throw e;
+  }
 }
 
 function limitOf(params: URLSearchParams): number {
@@ -37,29 +38,14 @@ function limitOf(params: URLSearchParams): number {
   return n;
 }
 
-type ReadError = Exclude<ReadResult, { status: 200 }>;
-
-/** Run `fn`, turning bad parameters into a 400 answer. */
-function guard<T>(fn: () => T | ReadError): T | ReadError {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof ParamError) return bad(e.message);
-    if (e instanceof SelectorError) return bad(`invalid parameter "match[]": ${e.message}`, e.unsupported);
-    throw e;
-  }
-}
-
-export function seriesApi(db: TenantDB | undefined, params: URLSearchParams): ReadResult {
-  return guard(() => {
-    const sets = parseMatchers(params);
-    if (sets.length === 0) return bad('no match[] parameter provided');
-    const { mint, maxt } = timeRange(params);
-    const limit = limitOf(params);
-    const series = db ? db.seriesLabels(sets, mint, maxt) : [];
-    const shown = limit > 0 ? series.slice(0, limit) : series;
-    return { status: 200, body: successJson('[' + shown.map(labelsObject).join(',') + ']') };
-  });
+export function seriesApi(db: TenantDB | undefined, params: URLSearchParams): string {
+  const sets = parseMatchers(params);
+  if (sets.length === 0) throw new ParamError('no match[] parameter provided');
+  const { mint, maxt } = timeRange(params);
+  const limit = limitOf(params);
+  const series = db ? db.seriesLabels(sets, mint, maxt) : [];
+  const shown = limit > 0 ? series.slice(0, limit) : series;
+  return successJson('[' + shown.map(labelsObject).join(',') + ']');
 }
 
 /**
@@ -80,25 +66,21 @@ export async function prepareRead(db: TenantDB | undefined, params: URLSearchPar
   await db.prepare(range.mint, range.maxt, db.deletions.length > 0 ? (sets.length ? sets : [[]]) : undefined);
 }
 
-export function labelsApi(db: TenantDB | undefined, params: URLSearchParams): ReadResult {
-  return guard(() => {
-    const sets = parseMatchers(params);
-    const { mint, maxt } = timeRange(params);
-    const limit = limitOf(params);
-    const names = db ? db.labelNames(sets, mint, maxt) : [];
-    return { status: 200, body: successJson(stringArray(limit > 0 ? names.slice(0, limit) : names)) };
-  });
+export function labelsApi(db: TenantDB | undefined, params: URLSearchParams): string {
+  const sets = parseMatchers(params);
+  const { mint, maxt } = timeRange(params);
+  const limit = limitOf(params);
+  const names = db ? db.labelNames(sets, mint, maxt) : [];
+  return successJson(stringArray(limit > 0 ? names.slice(0, limit) : names));
 }
 
-export function labelValuesApi(db: TenantDB | undefined, name: string, params: URLSearchParams): ReadResult {
-  return guard(() => {
-    if (!isValidLabelName(name)) return bad(`invalid label name: ${JSON.stringify(name)}`);
-    const sets = parseMatchers(params);
-    const { mint, maxt } = timeRange(params);
-    const limit = limitOf(params);
-    const values = db ? db.labelValues(name, sets, mint, maxt) : [];
-    return { status: 200, body: successJson(stringArray(limit > 0 ? values.slice(0, limit) : values)) };
-  });
+export function labelValuesApi(db: TenantDB | undefined, name: string, params: URLSearchParams): string {
+  if (!isValidLabelName(name)) throw new ParamError(`invalid label name: ${JSON.stringify(name)}`);
+  const sets = parseMatchers(params);
+  const { mint, maxt } = timeRange(params);
+  const limit = limitOf(params);
+  const values = db ? db.labelValues(name, sets, mint, maxt) : [];
+  return successJson(stringArray(limit > 0 ? values.slice(0, limit) : values));
 }
 
 /**
@@ -107,28 +89,23 @@ export function labelValuesApi(db: TenantDB | undefined, name: string, params: U
  * `resolution` (seconds: 300 or 3600), read through this node's downsampled
  * tiers up to that resolution (promql/tiers.ts), and the tiers' ends sent along.
  */
-export async function chunksApi(db: TenantDB | undefined, params: URLSearchParams): Promise<{ status: 200; bytes: Uint8Array } | ReadError> {
-  const q = guard(() => {
-    const sets = parseMatchers(params);
-    if (sets.length !== 1) return bad('chunks takes exactly one match[] selector');
-    const raw = params.get('resolution');
-    const res = raw === null ? 0 : Number(raw) * 1000;
-    if (res !== 0 && !TIERS.some((t) => t.res === res)) return bad(`invalid parameter "resolution": ${JSON.stringify(raw)} is not a downsampled tier (${TIERS.map((t) => t.res / 1000).join(' or ')} seconds)`);
-    return { status: 200 as const, matchers: sets[0]!, res, ...timeRange(params) };
-  });
-  if (q.status !== 200) return q;
-  if (!db) return { status: 200, bytes: encodeChunkedSeries([]) };
-  const { plan, series } = await readTierChunks(db, q.matchers, q.mint, q.maxt, planTiers(db, q.res, q.mint) ?? RAW_PLAN);
-  return { status: 200, bytes: encodeChunkedSeries(series, plan.segments.map((s) => ({ resolution: s.res, until: s.to }))) };
+export async function chunksApi(db: TenantDB | undefined, params: URLSearchParams): Promise<Uint8Array> {
+  const sets = parseMatchers(params);
+  if (sets.length !== 1) throw new ParamError('chunks takes exactly one match[] selector');
+  const raw = params.get('resolution');
+  const res = raw === null ? 0 : Number(raw) * 1000;
+  if (res !== 0 && !TIERS.some((t) => t.res === res)) throw new ParamError(`invalid parameter "resolution": ${JSON.stringify(raw)} is not a downsampled tier (${TIERS.map((t) => t.res / 1000).join(' or ')} seconds)`);
+  const { mint, maxt } = timeRange(params);
+  if (!db) return encodeChunkedSeries([]);
+  const { plan, series } = await readTierChunks(db, sets[0]!, mint, maxt, planTiers(db, res, mint) ?? RAW_PLAN);
+  return encodeChunkedSeries(series, plan.segments.map((s) => ({ resolution: s.res, until: s.to })));
 }
 
 /** `admin/tsdb/delete_series`: the selectors (each checked) and the time range, as Prometheus reads them. */
-export function deleteSeriesParams(params: URLSearchParams): { status: 200; selectors: string[]; mint: number; maxt: number } | ReadError {
-  return guard(() => {
-    const selectors = params.getAll('match[]');
-    if (selectors.length === 0) return bad('no match[] parameter provided');
-    for (const m of selectors) parseSeriesSelector(m);
-    const { mint, maxt } = timeRange(params);
-    return { status: 200 as const, selectors, mint, maxt };
-  });
+export function deleteSeriesParams(params: URLSearchParams): { selectors: string[]; mint: number; maxt: number } {
+  const selectors = params.getAll('match[]');
+  if (selectors.length === 0) throw new ParamError('no match[] parameter provided');
+  parseMatchers(params);
+  const { mint, maxt } = timeRange(params);
+  return { selectors, mint, maxt };
 }

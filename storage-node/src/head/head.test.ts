@@ -49,7 +49,7 @@ describe('TenantHead', () => {
     const { s, res } = add(head, [['__name__', 'm']], [[10, 1], [20, 2], [20, 2], [20, 3], [30, NaN]]);
     expect(res.appended).toBe(3);
     expect(res.duplicates).toBe(1);
-    expect(res.discarded).toEqual({ duplicate_timestamp: 1 });
+    expect(res.discarded).toEqual({ 'err-isobar-duplicate-sample': 1 });
     const got = head.samples(s, -Infinity, Infinity);
     expect(got.slice(0, 2)).toEqual([[10, 1], [20, 2]]);
     expect(got[2]![0]).toBe(30);
@@ -60,7 +60,7 @@ describe('TenantHead', () => {
     const head = new TenantHead();
     const day = 86_400_000;
     const { s, res } = add(head, [['__name__', 'm']], [[10 * day, 1], [7 * day, 2], [8 * day, 3], [7 * day, 2], [7 * day, 5], [9 * day, 4]]);
-    expect(res).toMatchObject({ appended: 4, outOfOrder: 3, duplicates: 1, discarded: { duplicate_timestamp: 1 } });
+    expect(res).toMatchObject({ appended: 4, outOfOrder: 3, duplicates: 1, discarded: { 'err-isobar-duplicate-sample': 1 } });
     expect(head.samples(s, -Infinity, Infinity)).toEqual([[7 * day, 2], [8 * day, 3], [9 * day, 4], [10 * day, 1]]);
     expect(head.samples(s, 8 * day, 9 * day)).toEqual([[8 * day, 3], [9 * day, 4]]);
     expect(head.select([new Matcher('=', '__name__', 'm')], 7 * day, 7 * day)).toHaveLength(1);

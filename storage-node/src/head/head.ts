@@ -12,6 +12,7 @@ import type { LabelSource } from '../../../wire/remote-write.js';
 import type { Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
 import { intersect, subtract, unionAll } from './postings.js';
+import { ErrorIds } from '../../../wire/errors.js';
 
 export interface SealedChunk {
   readonly minT: number;
@@ -95,7 +96,8 @@ export class MemSeries {
 }
 
 /** Why a sample was not stored; also the `reason` label of the discarded counter. */
-export type DiscardReason = 'duplicate_timestamp';
+/** Why a sample was not stored: an error id (wire/errors.ts), the `reason` label of the discarded-samples counter. */
+export type DiscardReason = typeof ErrorIds.duplicateSample;
 
 export interface AppendResult {
   appended: number;
@@ -202,7 +204,7 @@ export class TenantHead {
         else r = (s.ooo ??= new OooBuffer()).insert(t, v);
         if (r === 'dup') res.duplicates++;
         else if (r === 'conflict') {
-          res.discarded.duplicate_timestamp = (res.discarded.duplicate_timestamp ?? 0) + 1;
+          res.discarded[ErrorIds.duplicateSample] = (res.discarded[ErrorIds.duplicateSample] ?? 0) + 1;
           res.firstConflict ??= { series: s, t };
         }
         else {

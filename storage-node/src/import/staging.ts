@@ -8,17 +8,20 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileSynced } from '../block/index-writer.js';
+import { ErrorIds, IsobarError } from '../../../wire/errors.js';
 
 const FILE = /^(meta\.json|index|chunks\/\d{6})$/;
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
-export class StagingError extends Error {
-  constructor(
-    message: string,
-    readonly status: 400 | 409,
-    readonly size?: number,
-  ) {
-    super(message);
+/**
+ * A part that cannot be staged: a bad name or offset (400), or an offset that
+ * does not continue the node's copy (409, with the `size` it holds, so the CLI
+ * resumes from there).
+ */
+export class StagingError extends IsobarError {
+  constructor(message: string, status: 400 | 409, size?: number) {
+    super(status === 409 ? ErrorIds.importPartMismatch : ErrorIds.badParameter, status === 409 ? 'conflict' : 'bad-data', message, size !== undefined ? { size } : undefined);
+    this.name = 'StagingError';
   }
 }
 

@@ -11,10 +11,12 @@ import { isValidLabelName, isValidMetricName } from '../../../wire/remote-write.
 import { XorIterator } from '../chunkenc/xor.js';
 import { BlockReader } from '../block/reader.js';
 import { labelsText } from '../../../wire/prom-json.js';
+import { ErrorIds, IsobarError } from '../../../wire/errors.js';
 
-export class ImportError extends Error {
+/** A block refused for import: 400, naming the block, the series and what is wrong. */
+export class ImportError extends IsobarError {
   constructor(message: string) {
-    super(message);
+    super(ErrorIds.importRefused, 'bad-data', message);
     this.name = 'ImportError';
   }
 }

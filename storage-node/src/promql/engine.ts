@@ -24,16 +24,30 @@ import { positionOf } from './parse.js';
 import { goQuote } from './printer.js';
 import { isValidUtf8 } from './strings.js';
 import { seriesHash } from '../../../wire/hash.js';
+import { ErrorIds, IsobarError, type Cause, type ErrorId } from '../../../wire/errors.js';
 import { QUERY_LIMIT_DEFAULTS } from '../../../wire/query-limits.js';
 import { RES_RAW } from '../downsample/downsample.js';
 import { fittingResolution, planTiers, RAW_PLAN, rangeView, readTierChunks, selectTiered, tierInfo, type TieredChunks, type View } from './tiers.js';
 
-export class QueryError extends Error {
+/** How a query failed, in Prometheus's errorType words. */
+export type QueryErrorType = 'execution' | 'timeout' | 'canceled' | 'unavailable' | 'bad_data';
+
+const QUERY_ERROR_KINDS: Record<QueryErrorType, [ErrorId, Cause]> = {
+  execution: [ErrorIds.queryExecution, 'unprocessable'],
+  timeout: [ErrorIds.queryTimeout, 'timeout'],
+  canceled: [ErrorIds.queryCanceled, 'canceled'],
+  unavailable: [ErrorIds.storageUnavailable, 'unavailable'],
+  bad_data: [ErrorIds.badQuery, 'bad-data'],
+};
+
+/** A query that cannot be answered: its id says which rule or limit, its cause the status. */
+export class QueryError extends IsobarError {
   constructor(
     message: string,
-    readonly type: 'execution' | 'timeout' | 'canceled' | 'unavailable' | 'bad_data' = 'execution',
+    readonly type: QueryErrorType = 'execution',
+    id: ErrorId = QUERY_ERROR_KINDS[type][0],
   ) {
-    super(message);
+    super(id, QUERY_ERROR_KINDS[type][1], message);
     this.name = 'QueryError';
   }
 }
@@ -265,7 +279,7 @@ export class Engine {
   private countPoints(n: number): void {
     this.points += n;
     if (this.points > this.maxPoints) {
-      throw new QueryError(`query result would hold more than ${this.maxPoints} points (limit query_max_points / ISOBAR_QUERY_MAX_POINTS); use a longer step, a shorter range or fewer series`);
+      throw new QueryError(`query result would hold more than ${this.maxPoints} points (limit query_max_points / ISOBAR_QUERY_MAX_POINTS); use a longer step, a shorter range or fewer series`, 'execution', ErrorIds.queryMaxPoints);
     }
   }
 
@@ -354,6 +368,8 @@ export class Engine {
       if (span > this.maxRangeMs) {
         throw new QueryError(
           `query would read ${formatDuration(span)} of data, over the limit of ${formatDuration(this.maxRangeMs)} (limit query_max_range_seconds / ISOBAR_QUERY_MAX_RANGE_SECONDS); query a shorter range`,
+          'execution',
+          ErrorIds.queryMaxRange,
         );
       }
     }
@@ -439,11 +455,11 @@ export class Engine {
     for (const s of series) this.samplesLoaded += s.n;
     this.seriesLoaded += series.length;
     if (this.seriesLoaded > this.maxSeries) {
-      throw new QueryError(`query would load more than ${this.maxSeries} series (limit query_max_series / ISOBAR_QUERY_MAX_SERIES); narrow the selectors`);
+      throw new QueryError(`query would load more than ${this.maxSeries} series (limit query_max_series / ISOBAR_QUERY_MAX_SERIES); narrow the selectors`, 'execution', ErrorIds.queryMaxSeries);
     }
     if (this.stats) this.stats.samples = this.samplesLoaded;
     if (this.samplesLoaded > this.maxSamples) {
-      throw new QueryError(`query processing would load too many samples into memory: more than ${this.maxSamples} (limit query_max_samples / ISOBAR_QUERY_MAX_SAMPLES); narrow the selectors or the time range`);
+      throw new QueryError(`query processing would load too many samples into memory: more than ${this.maxSamples} (limit query_max_samples / ISOBAR_QUERY_MAX_SAMPLES); narrow the selectors or the time range`, 'execution', ErrorIds.queryMaxSamples);
     }
     this.loaded.set(sel, series);
   }

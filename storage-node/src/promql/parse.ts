@@ -9,14 +9,15 @@ import { RegexError } from '../model/re2.js';
 import { FUNCTIONS, typeOf, type AggregateOp, type At, type BinaryOp, type Expr, type VectorMatching, type VectorSelector } from './ast.js';
 import { unquoteString } from './strings.js';
 import { durationMs } from '../../../wire/duration.js';
+import { ErrorIds, IsobarError } from '../../../wire/errors.js';
 
-export class PromQLParseError extends Error {
+export class PromQLParseError extends IsobarError {
   constructor(
     message: string,
     /** Valid PromQL (RE2) that Isobar cannot evaluate yet, as opposed to invalid input. */
     readonly unsupported = false,
   ) {
-    super(message);
+    super(unsupported ? ErrorIds.unsupportedRegex : ErrorIds.badQuery, 'bad-data', message);
     this.name = 'PromQLParseError';
   }
 }

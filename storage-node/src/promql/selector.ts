@@ -2,15 +2,17 @@
  * Series selectors (`up{job="x"}`, `{__name__=~"a|b"}`) for `match[]`: a PromQL
  * vector selector without `offset` or `@`, parsed by the one PromQL parser.
  */
+import { ErrorIds, IsobarError } from '../../../wire/errors.js';
 import type { Matcher } from '../model/matcher.js';
 import { parsePromQL, PromQLParseError } from './parse.js';
 
-export class SelectorError extends Error {
+/** A `match[]` selector that cannot be read (bad_matcher), or that uses RE2 Isobar cannot evaluate yet. */
+export class SelectorError extends IsobarError {
   constructor(
     message: string,
     readonly unsupported = false,
   ) {
-    super(message);
+    super(unsupported ? ErrorIds.unsupportedRegex : ErrorIds.badMatcher, 'bad-data', message);
     this.name = 'SelectorError';
   }
 }
