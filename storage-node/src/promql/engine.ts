@@ -10,47 +10,29 @@
  * its samples (`drop`) and the name goes only from the query's result, so
  * label_replace can still read it and `sum by (__name__)` still groups by it.
  * Annotations (warnings, infos) travel beside the result, never thrown.
+ *
+ * The parts: loading, selection and the tree's walk here; functions in
+ * functions.ts (one table), aggregations in aggregate.ts, binary operators and
+ * vector matching in binary-ops.ts, label-set work in label-sets.ts, the float
+ * numerics in float-stats.ts, classic histograms in classic-histograms.ts.
  */
-import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
+import { compareLabelsUtf8 } from '../block/utf8-order.js';
 import { isStale, mergeChunks, type ChunkRange } from '../chunkenc/merge.js';
 import type { SeriesColumns, TenantDB } from '../db/tenant-db.js';
-import { labelsKey, labelValue, type Labels } from '../model/labels.js';
-import { compileAnchored } from '../model/re2.js';
-import type { AggregateOp, At, BinaryOp, Expr, MatrixSelector, Subquery, VectorMatching, VectorSelector } from './ast.js';
-import { typeOf } from './ast.js';
-import { formatFloat } from './format.js';
-import { compensatedSum, floatMean, floatQuantile, floatVariance, nanFirstAsc, RunningVariance } from './float-stats.js';
+import type { Labels } from '../model/labels.js';
+import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
 import { positionOf } from './parse.js';
-import { goQuote } from './printer.js';
-import { isValidUtf8 } from './strings.js';
-import { seriesHash } from '../../../wire/hash.js';
-import { ErrorIds, IsobarError, type Cause, type ErrorId } from '../../../wire/errors.js';
+import { ErrorIds } from '../../../wire/errors.js';
 import { QUERY_LIMIT_DEFAULTS } from '../../../wire/query-limits.js';
 import { RES_RAW } from '../downsample/downsample.js';
 import { fittingResolution, planTiers, RAW_PLAN, rangeView, readTierChunks, selectTiered, tierInfo, type TieredChunks, type View } from './tiers.js';
+import { aggregate, type GroupCache } from './aggregate.js';
+import { dropsName, isComparison, scalarOp, vectorOp } from './binary-ops.js';
+import { callFunction, type Evaluator } from './functions.js';
+import { dropName, finishVector, key, uniqueLabelSets } from './label-sets.js';
+import { QueryError, type EvalContext, type RangeSeries, type Sample, type Value } from './values.js';
 
-/** How a query failed, in Prometheus's errorType words. */
-export type QueryErrorType = 'execution' | 'timeout' | 'canceled' | 'unavailable' | 'bad_data';
-
-const QUERY_ERROR_KINDS: Record<QueryErrorType, [ErrorId, Cause]> = {
-  execution: [ErrorIds.queryExecution, 'unprocessable'],
-  timeout: [ErrorIds.queryTimeout, 'timeout'],
-  canceled: [ErrorIds.queryCanceled, 'canceled'],
-  unavailable: [ErrorIds.storageUnavailable, 'unavailable'],
-  bad_data: [ErrorIds.badQuery, 'bad-data'],
-};
-
-/** A query that cannot be answered: its id says which rule or limit, its cause the status. */
-export class QueryError extends IsobarError {
-  constructor(
-    message: string,
-    readonly type: QueryErrorType = 'execution',
-    id: ErrorId = QUERY_ERROR_KINDS[type][0],
-  ) {
-    super(id, QUERY_ERROR_KINDS[type][1], message);
-    this.name = 'QueryError';
-  }
-}
+export { QueryError, type QueryErrorType, type RangeSeries, type Sample, type Value } from './values.js';
 
 export interface EngineOptions {
   lookbackMs?: number;
@@ -93,90 +75,19 @@ interface Fetch {
   range?: number;
 }
 
-export interface Sample {
-  labels: Labels;
-  v: number;
-  /** Its __name__ goes when the query's result is made (delayed name removal). */
-  drop?: boolean;
-}
-/**
- * A range-vector element: the window [lo, hi) of time and value columns.
- * The columns are usually the loaded data itself (read-only, shared): no copy
- * per step.
- */
-export interface RangeSeries {
-  labels: Labels;
-  t: Float64Array;
-  v: Float64Array;
-  lo: number;
-  hi: number;
-  /** Downsampled `avg_over_time` reads: each point's sample count (its value is their sum). */
-  w?: Float64Array;
-  /** Its __name__ goes when the query's result is made (a subquery over a name-dropping expression). */
-  drop?: boolean;
-}
-
-/** Values of a window as their own array (for the less common functions). */
-function windowValues(s: RangeSeries): number[] {
-  return Array.from(s.v.subarray(s.lo, s.hi));
-}
-export type Value =
-  | { type: 'scalar'; v: number }
-  | { type: 'string'; s: string }
-  | { type: 'vector'; samples: Sample[] }
-  | { type: 'matrix'; series: RangeSeries[] };
-
 /** How long the async evaluation works before giving the event loop back. */
 const YIELD_MS = 10;
 const EMPTY = new Float64Array(0);
-const NAME = '__name__';
-
-/** Each label set without __name__, and the name it had ('' for none): cached per (immutable, shared) input set, as series keep theirs across steps. */
-const nameless = new WeakMap<Labels, { labels: Labels; name: string }>();
-const withoutName = (ls: Labels): { labels: Labels; name: string } => {
-  let out = nameless.get(ls);
-  if (!out) {
-    const i = ls.indexOf(NAME);
-    out = i >= 0 && i % 2 === 0 ? { labels: [...ls.slice(0, i), ...ls.slice(i + 2)], name: ls[i + 1]! } : { labels: ls, name: '' };
-    nameless.set(ls, out);
-  }
-  return out;
-};
-const dropName = (ls: Labels): Labels => withoutName(ls).labels;
-
-/**
- * The result's label sets: __name__ removed where an operation marked it, and
- * refused if that leaves one label set twice, as Prometheus refuses it
- * ("vector cannot contain metrics with the same labelset").
- */
-function finishVector(samples: Sample[]): Sample[] {
-  if (!samples.some((x) => x.drop)) return samples;
-  const out = samples.map((x) => (x.drop ? { labels: dropName(x.labels), v: x.v } : x));
-  uniqueLabelSets(out);
-  return out;
-}
-
-const keys = new WeakMap<Labels, string>();
-const key = (ls: Labels): string => {
-  let k = keys.get(ls);
-  if (k === undefined) keys.set(ls, (k = labelsKey(ls)));
-  return k;
-};
-
 type RangeAcc = Map<string, { labels: Labels; t: number[]; v: number[] }>;
 
 function finishRange(acc: RangeAcc): RangeSeries[] {
   return [...acc.values()].map((e) => ({ labels: e.labels, t: Float64Array.from(e.t), v: Float64Array.from(e.v), lo: 0, hi: e.t.length })).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
 }
 
-interface Ctx {
-  start: number;
-  end: number;
-  step: number;
-  deadline: number;
-}
+type Ctx = EvalContext;
 
-export class Engine {
+/** The evaluator: loads each selector's series once, then evaluates the tree step by step. */
+export class Engine implements Evaluator {
   private readonly lookback: number;
   private readonly maxSamples: number;
   private readonly timeoutMs: number;
@@ -197,16 +108,16 @@ export class Engine {
   /** Notes for the response's `infos`: PromQL infos, and which tiers the query read. */
   readonly infos: string[] = [];
   /** A range query (sort is ineffective there). */
-  private rangeQuery = false;
+  rangeQuery = false;
 
   /** Add a PromQL warning about `node` once (steps repeat them). */
-  private warn(text: string, node: object): void {
+  warn(text: string, node: object): void {
     const msg = `PromQL warning: ${text} (${positionOf(node)})`;
     if (!this.warnings.includes(msg)) this.warnings.push(msg);
   }
 
   /** Add a PromQL info about `node` once. */
-  private info(text: string, node: object): void {
+  info(text: string, node: object): void {
     const msg = `PromQL info: ${text} (${positionOf(node)})`;
     if (!this.infos.includes(msg)) this.infos.push(msg);
   }
@@ -354,7 +265,7 @@ export class Engine {
 
   // ---- loading -------------------------------------------------------------
 
-  private atTime(at: At | undefined, t: number, ctx: Ctx): number {
+  atTime(at: At | undefined, t: number, ctx: Ctx): number {
     if (at === undefined) return t;
     if (at === 'start') return ctx.start;
     if (at === 'end') return ctx.end;
@@ -466,7 +377,7 @@ export class Engine {
 
   // ---- evaluation ----------------------------------------------------------
 
-  private eval(e: Expr, t: number, ctx: Ctx): Value {
+  eval(e: Expr, t: number, ctx: Ctx): Value {
     this.checkDeadline(ctx);
     switch (e.kind) {
       case 'number':
@@ -492,20 +403,20 @@ export class Engine {
       case 'binary':
         return this.binary(e, t, ctx);
       case 'aggregate':
-        return { type: 'vector', samples: this.aggregate(e, e.param ? this.eval(e.param, t, ctx) : undefined, this.vec(e.expr, t, ctx)) };
+        return { type: 'vector', samples: aggregate(this, e, e.param ? this.eval(e.param, t, ctx) : undefined, this.vec(e.expr, t, ctx)) };
       case 'call':
-        return this.call(e, t, ctx);
+        return callFunction(this, e, t, ctx);
     }
   }
 
-  private vec(e: Expr, t: number, ctx: Ctx): Sample[] {
+  vec(e: Expr, t: number, ctx: Ctx): Sample[] {
     const x = this.eval(e, t, ctx);
     if (x.type !== 'vector') throw new QueryError(`expected instant vector, got ${x.type}`);
     return x.samples;
   }
 
   /** For each series, the sample a vector selector picks at `t` (newest within the lookback, not a staleness marker). */
-  private picked(sel: VectorSelector, t: number, ctx: Ctx, each: (s: SeriesColumns, i: number) => void): void {
+  picked(sel: VectorSelector, t: number, ctx: Ctx, each: (s: SeriesColumns, i: number) => void): void {
     const ts = this.atTime(sel.at, t, ctx) - sel.offset;
     const series = this.loaded.get(sel) ?? [];
     const at = this.cursor(sel, series.length, ts);
@@ -550,7 +461,7 @@ export class Engine {
    * The common case (no staleness marker inside) hands the loaded columns
    * themselves in one reused object: `each` must copy what it keeps.
    */
-  private windows(m: MatrixSelector, t: number, ctx: Ctx, each: (w: RangeSeries) => void): void {
+  windows(m: MatrixSelector, t: number, ctx: Ctx, each: (w: RangeSeries) => void): void {
     const ts = this.atTime(m.vector.at, t, ctx) - m.vector.offset;
     const w: RangeSeries = { labels: [], t: EMPTY, v: EMPTY, lo: 0, hi: 0 };
     const series = this.loaded.get(m.vector) ?? [];
@@ -634,374 +545,17 @@ export class Engine {
     return { type: 'vector', samples: out };
   }
 
-  /** Per aggregation node: each input label set's group (labels and key), worked out once for all steps. */
-  private groupCache = new WeakMap<string[], WeakMap<Labels, { labels: Labels; key: string }>>();
-
-  private aggregate(e: Extract<Expr, { kind: 'aggregate' }>, param: Value | undefined, samples: Sample[]): Sample[] {
-    const { op, grouping, without } = e;
-    let cache = this.groupCache.get(grouping);
-    if (!cache) this.groupCache.set(grouping, (cache = new WeakMap()));
-    const groupOf = (ls: Labels): { labels: Labels; key: string } => {
-      let g = cache!.get(ls);
-      if (g) return g;
-      const out: string[] = [];
-      for (let i = 0; i < ls.length; i += 2) {
-        const n = ls[i]!;
-        if (without ? !grouping.includes(n) && n !== NAME : grouping.includes(n)) out.push(n, ls[i + 1]!);
-      }
-      cache!.set(ls, (g = { labels: out, key: key(out) }));
-      return g;
-    };
-    const p = param?.type === 'scalar' ? param.v : NaN;
-    if (op === 'topk' || op === 'bottomk' || op === 'limitk') {
-      if (Number.isNaN(p)) throw new QueryError('Parameter value is NaN');
-      if (Math.abs(p) >= 2 ** 63) throw new QueryError(`Scalar value ${formatFloat(p)} overflows int64`);
-    }
-    if (op === 'limit_ratio') {
-      if (Number.isNaN(p)) throw new QueryError('Ratio value is NaN');
-      if (p < -1 || p > 1) this.warn(`ratio value should be between -1 and 1, got ${goFloat(p)}, capping to ${p < -1 ? -1 : 1}`, e.param!);
-    }
-    if (op === 'quantile' && !(p >= 0 && p <= 1)) this.warn(`quantile value should be between 0 and 1, got ${goFloat(p)}`, e.param!);
-    // A group keeps its members' name-drop mark where it groups by __name__ (delayed name removal).
-    const groups = new Map<string, { labels: Labels; items: Sample[]; drop: boolean }>();
-    for (const s of samples) {
-      const gk = groupOf(s.labels);
-      let g = groups.get(gk.key);
-      if (!g) groups.set(gk.key, (g = { labels: gk.labels, items: [], drop: false }));
-      g.items.push(s);
-      if (s.drop) g.drop = true;
-    }
-    const out: Sample[] = [];
-    const push = (g: { labels: Labels; drop: boolean }, v: number) => out.push(g.drop && !without && grouping.includes(NAME) ? { labels: g.labels, v, drop: true } : { labels: g.labels, v });
-    if (op === 'count_values') {
-      const label = param?.type === 'string' ? param.s : '';
-      // Prometheus 3's label names: any non-empty UTF-8.
-      if (label === '' || !isValidUtf8(label)) throw new QueryError(`invalid label name ${goQuote(label)}`);
-      for (const g of groups.values()) {
-        const counts = new Map<string, number>();
-        for (const s of g.items) counts.set(formatFloat(s.v), (counts.get(formatFloat(s.v)) ?? 0) + 1);
-        for (const [val, n] of counts) push({ labels: setLabel(g.labels, label, val), drop: g.drop }, n);
-      }
-      return out;
-    }
-    for (const g of groups.values()) {
-      const vs = g.items.map((s) => s.v);
-      switch (op) {
-        case 'sum': push(g, compensatedSum(vs)); break;
-        case 'avg': push(g, floatMean(vs)); break;
-        case 'count': push(g, vs.length); break;
-        case 'group': push(g, 1); break;
-        case 'min': push(g, vs.reduce((a, b) => (Number.isNaN(a) || b < a ? b : a), NaN)); break;
-        case 'max': push(g, vs.reduce((a, b) => (Number.isNaN(a) || b > a ? b : a), NaN)); break;
-        case 'stddev':
-        case 'stdvar': {
-          const rv = new RunningVariance();
-          for (const v of vs) rv.add(v);
-          push(g, op === 'stddev' ? Math.sqrt(rv.variance) : rv.variance);
-          break;
-        }
-        case 'quantile': push(g, floatQuantile(p, vs)); break;
-        case 'topk':
-        case 'bottomk': {
-          const k = Math.floor(p);
-          if (!(k >= 1)) break;
-          // NaN is never among the top or the bottom while other values remain.
-          const sorted = [...g.items].sort((a, b) => (op === 'topk' ? cmpDesc(a.v, b.v) : cmpAsc(a.v, b.v)));
-          out.push(...sorted.slice(0, k));
-          break;
-        }
-        case 'limitk': {
-          const k = Math.floor(p);
-          if (k >= 1) out.push(...g.items.slice(0, k));
-          break;
-        }
-        case 'limit_ratio': {
-          // A deterministic sample: each series by where its label hash falls in [0, 1).
-          const r = Math.max(-1, Math.min(1, p));
-          for (const s of g.items) {
-            const h = seriesHash(pairs(s.labels));
-            const at = h.hi / 2 ** 32 + h.lo / 2 ** 64;
-            if (r >= 0 ? at < r : at >= 1 + r) out.push(s);
-          }
-          break;
-        }
-      }
-    }
-    return out;
-  }
+  /** Per aggregation node: each input label set's group, worked out once for all steps (aggregate.ts). */
+  readonly groupCache: GroupCache = new WeakMap();
 
   // ---- functions -----------------------------------------------------------
 
   /** Whether a function's range argument was read through downsampled tiers. */
-  private isTiered(args: Expr[]): boolean {
+  isTiered(args: Expr[]): boolean {
     const a = args.find((x) => x.kind === 'matrix');
     return a?.kind === 'matrix' && this.tiered.has(a.vector);
   }
 
-  /**
-   * A vector of classic histogram buckets (`le` series) as histograms: one
-   * per label set without `le` and __name__, each with its (upper bound,
-   * cumulative count) pairs. A series without a valid `le` is left out with
-   * a warning, as Prometheus does.
-   */
-  private classicHistograms(arg: Expr, node: Expr, t: number, ctx: Ctx): Array<{ labels: Labels; name: string; b: Array<[number, number]> }> {
-    const groups = new Map<string, { labels: Labels; name: string; b: Array<[number, number]> }>();
-    for (const s of this.vec(arg, t, ctx)) {
-      const le = labelValue(s.labels, 'le');
-      const upper = parseBucketBound(le);
-      if (upper === undefined) {
-        this.warn(`bucket label "le" is missing or has a malformed value of ${goQuoteString(le)} for metric name ${goQuoteString(labelValue(s.labels, NAME))}`, node);
-        continue;
-      }
-      // Grouped with the name, which goes from the result (delayed name removal): two histograms that
-      // differ only in name then meet there and are refused, as Prometheus refuses them.
-      const ls = setLabel(s.labels, 'le', '');
-      const k = key(ls);
-      let g = groups.get(k);
-      if (!g) groups.set(k, (g = { labels: ls, name: labelValue(s.labels, NAME), b: [] }));
-      g.b.push([upper, s.v]);
-    }
-    return [...groups.values()];
-  }
-
-  private call(e: Extract<Expr, { kind: 'call' }>, t: number, ctx: Ctx): Value {
-    const fn = e.fn;
-    // `rate((m[5m]))`: a function reads its range argument through parentheses.
-    const args = e.args.map((a) => (typeOf(a) === 'matrix' ? unwrapParens(a) : a));
-    const scalarArg = (i: number) => {
-      const x = this.eval(args[i]!, t, ctx);
-      return x.type === 'scalar' ? x.v : NaN;
-    };
-    const stringArg = (i: number) => (unwrapParens(args[i]!) as { value: string }).value;
-    const matrix = () => {
-      const x = this.eval(args[args.findIndex((a) => typeOf(a) === 'matrix')]!, t, ctx);
-      return x.type === 'matrix' ? x.series : [];
-    };
-    const overTime = (f: (s: RangeSeries) => number | undefined, keepName = false): Value => {
-      const out: Sample[] = [];
-      const each = (s: RangeSeries) => {
-        const v = f(s);
-        if (v !== undefined) out.push({ labels: s.labels, v, drop: !keepName || s.drop });
-      };
-      const a = args.find((x) => x.kind === 'matrix' || x.kind === 'subquery');
-      if (a?.kind === 'matrix') this.windows(a, t, ctx, each); // straight from the loaded columns, no copies
-      else for (const s of matrix()) each(s);
-      return { type: 'vector', samples: out };
-    };
-    const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: this.vec(args[0]!, t, ctx).map((s) => ({ labels: s.labels, v: f(s.v, s), drop: true })) });
-    /** The name of a range argument's metric, for annotations ('' when it has none or several). */
-    const counterCheck = (s: RangeSeries) => {
-      const name = labelValue(s.labels, NAME);
-      if (name !== '' && !/(_total|_sum|_count|_bucket)$/.test(name)) this.info(`metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${goQuoteString(name)}`, e.args[0]!);
-    };
-    const rangeOf = () => {
-      const a = args.find((x) => typeOf(x) === 'matrix')!;
-      return a.kind === 'matrix' ? a.range : (a as Subquery).range;
-    };
-    const evalTime = () => {
-      const a = args.find((x) => typeOf(x) === 'matrix')!;
-      const base = a.kind === 'matrix' ? a.vector : (a as Subquery);
-      return this.atTime(base.at, t, ctx) - base.offset;
-    };
-
-    switch (fn) {
-      case 'rate':
-      case 'increase':
-      case 'delta': {
-        const range = rangeOf();
-        const end = evalTime();
-        return overTime((s) => {
-          if (fn !== 'delta') counterCheck(s);
-          return extrapolatedRate(s, end - range, end, fn !== 'delta', fn === 'rate');
-        });
-      }
-      case 'irate':
-      case 'idelta':
-        return overTime((s) => {
-          if (fn === 'irate') counterCheck(s);
-          return instantValue(s, fn === 'irate');
-        });
-      // Downsampled reads: points are windows (sums with counts as weights; counts).
-      case 'avg_over_time': return overTime((s) => (s.w ? compensatedSum(s.v, s.lo, s.hi) / compensatedSum(s.w, s.lo, s.hi) : floatMean(s.v, s.lo, s.hi)));
-      case 'sum_over_time': return overTime((s) => compensatedSum(s.v, s.lo, s.hi));
-      case 'count_over_time': return overTime((s) => (this.isTiered(args) ? compensatedSum(s.v, s.lo, s.hi) : s.hi - s.lo));
-      case 'min_over_time': return overTime((s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b < m) m = b; } return m; });
-      case 'max_over_time': return overTime((s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b > m) m = b; } return m; });
-      case 'last_over_time': return overTime((s) => s.v[s.hi - 1], true);
-      case 'first_over_time': return overTime((s) => s.v[s.lo], true);
-      case 'ts_of_last_over_time': return overTime((s) => s.t[s.hi - 1]! / 1000);
-      case 'ts_of_first_over_time': return overTime((s) => s.t[s.lo]! / 1000);
-      // The time of the smallest (largest) value; the last such when several tie.
-      case 'ts_of_min_over_time': return overTime((s) => tsOfExtreme(s, (a, b) => a <= b));
-      case 'ts_of_max_over_time': return overTime((s) => tsOfExtreme(s, (a, b) => a >= b));
-      case 'present_over_time': return overTime(() => 1);
-      case 'stddev_over_time': return overTime((s) => Math.sqrt(floatVariance(s.v, s.lo, s.hi)));
-      case 'stdvar_over_time': return overTime((s) => floatVariance(s.v, s.lo, s.hi));
-      case 'mad_over_time': return overTime((s) => {
-        const vs = windowValues(s);
-        if (vs.some(Number.isNaN)) return NaN; // a NaN sample makes the result NaN, not a silently shifted median
-        const med = floatQuantile(0.5, vs);
-        return floatQuantile(0.5, vs.map((x) => Math.abs(x - med)));
-      });
-      case 'quantile_over_time': {
-        const q = scalarArg(0);
-        if (!(q >= 0 && q <= 1)) this.warn(`quantile value should be between 0 and 1, got ${goFloat(q)}`, e.args[0]!);
-        return overTime((s) => floatQuantile(q, s.v, s.lo, s.hi));
-      }
-      case 'changes': return overTime((s) => { let n = 0; for (let i = s.lo + 1; i < s.hi; i++) if (s.v[i] !== s.v[i - 1] && !(Number.isNaN(s.v[i]!) && Number.isNaN(s.v[i - 1]!))) n++; return n; });
-      case 'resets': return overTime((s) => { let n = 0; for (let i = s.lo + 1; i < s.hi; i++) if (s.v[i]! < s.v[i - 1]!) n++; return n; });
-      case 'deriv': return overTime((s) => (s.hi - s.lo < 2 ? undefined : linearRegression(s, s.t[s.lo]!)[0]));
-      case 'predict_linear': {
-        const dur = scalarArg(1);
-        // The prediction is for the evaluation time plus `dur`, even where `@` or `offset` moved the window.
-        const at = t;
-        return overTime((s) => { if (s.hi - s.lo < 2) return undefined; const [slope, icept] = linearRegression(s, at); return slope * dur + icept; });
-      }
-      case 'double_exponential_smoothing': {
-        const sf = scalarArg(1);
-        const tf = scalarArg(2);
-        if (!(sf > 0 && sf < 1)) throw new QueryError(`invalid smoothing factor. Expected: 0 < sf < 1, got: ${sf}`);
-        if (!(tf > 0 && tf < 1)) throw new QueryError(`invalid trend factor. Expected: 0 < tf < 1, got: ${tf}`);
-        return overTime((s) => holtWinters(s.v.subarray(s.lo, s.hi), sf, tf));
-      }
-      case 'absent_over_time': {
-        if (matrix().length > 0) return { type: 'vector', samples: [] };
-        return { type: 'vector', samples: [{ labels: absentLabels(args[0]!), v: 1 }] };
-      }
-      case 'absent': {
-        if (this.vec(args[0]!, t, ctx).length > 0) return { type: 'vector', samples: [] };
-        return { type: 'vector', samples: [{ labels: absentLabels(args[0]!), v: 1 }] };
-      }
-      case 'abs': return mapVec(Math.abs);
-      case 'ceil': return mapVec(Math.ceil);
-      case 'floor': return mapVec(Math.floor);
-      case 'exp': return mapVec(Math.exp);
-      case 'ln': return mapVec(Math.log);
-      case 'log2': return mapVec(Math.log2);
-      case 'log10': return mapVec(Math.log10);
-      case 'sqrt': return mapVec(Math.sqrt);
-      case 'sgn': return mapVec((v) => (Number.isNaN(v) ? v : Math.sign(v)));
-      case 'sin': return mapVec(Math.sin);
-      case 'cos': return mapVec(Math.cos);
-      case 'tan': return mapVec(Math.tan);
-      case 'asin': return mapVec(Math.asin);
-      case 'acos': return mapVec(Math.acos);
-      case 'atan': return mapVec(Math.atan);
-      case 'sinh': return mapVec(Math.sinh);
-      case 'cosh': return mapVec(Math.cosh);
-      case 'tanh': return mapVec(Math.tanh);
-      case 'asinh': return mapVec(Math.asinh);
-      case 'acosh': return mapVec(Math.acosh);
-      case 'atanh': return mapVec(Math.atanh);
-      case 'deg': return mapVec((v) => (v * 180) / Math.PI);
-      case 'rad': return mapVec((v) => (v * Math.PI) / 180);
-      case 'round': {
-        const to = args.length > 1 ? scalarArg(1) : 1;
-        const inv = 1 / to;
-        return mapVec((v) => Math.floor(v * inv + 0.5) / inv);
-      }
-      case 'clamp': { const lo = scalarArg(1); const hi = scalarArg(2); if (hi < lo) return { type: 'vector', samples: [] }; return mapVec((v) => Math.max(lo, Math.min(hi, v))); }
-      case 'clamp_min': { const lo = scalarArg(1); return mapVec((v) => Math.max(lo, v)); }
-      case 'clamp_max': { const hi = scalarArg(1); return mapVec((v) => Math.min(hi, v)); }
-      case 'timestamp': {
-        // The time of the sample the selector picked, in seconds.
-        const a = unwrapParens(args[0]!);
-        if (a.kind === 'vector') {
-          const out: Sample[] = [];
-          this.picked(a, t, ctx, (s, i) => out.push({ labels: s.labels, v: s.t[i]! / 1000, drop: true }));
-          return { type: 'vector', samples: out };
-        }
-        return mapVec(() => t / 1000);
-      }
-      case 'time': return { type: 'scalar', v: t / 1000 };
-      case 'step': return { type: 'scalar', v: ctx.step / 1000 };
-      case 'range': return { type: 'scalar', v: (ctx.end - ctx.start) / 1000 };
-      case 'start': return { type: 'scalar', v: ctx.start / 1000 };
-      case 'end': return { type: 'scalar', v: ctx.end / 1000 };
-      case 'pi': return { type: 'scalar', v: Math.PI };
-      case 'min_of':
-      case 'max_of': {
-        const a = scalarArg(0);
-        const b = scalarArg(1);
-        // Go's math.Min/Max: NaN wins.
-        return { type: 'scalar', v: Number.isNaN(a) || Number.isNaN(b) ? NaN : fn === 'min_of' ? Math.min(a, b) : Math.max(a, b) };
-      }
-      case 'histogram_count':
-      case 'histogram_sum':
-      case 'histogram_avg':
-      case 'histogram_stddev':
-      case 'histogram_stdvar':
-        this.vec(args[0]!, t, ctx); // evaluated for its errors; its float samples have no histogram to read
-        return { type: 'vector', samples: [] };
-      case 'vector': return { type: 'vector', samples: [{ labels: [], v: scalarArg(0) }] };
-      case 'scalar': { const v = this.vec(args[0]!, t, ctx); return { type: 'scalar', v: v.length === 1 ? v[0]!.v : NaN }; }
-      case 'sort':
-      case 'sort_desc':
-      case 'sort_by_label':
-      case 'sort_by_label_desc': {
-        if (this.rangeQuery) this.warn('sort is ineffective for range queries since results are always ordered by labels', e);
-        const v = [...this.vec(args[0]!, t, ctx)];
-        if (fn === 'sort') return { type: 'vector', samples: v.sort((a, b) => cmpAsc(a.v, b.v)) };
-        if (fn === 'sort_desc') return { type: 'vector', samples: v.sort((a, b) => cmpDesc(a.v, b.v)) };
-        // By the named labels' values in natural order (numbers in them by value), then by the whole label set.
-        const names = args.slice(1).map((_, i) => stringArg(i + 1));
-        const sign = fn === 'sort_by_label' ? 1 : -1;
-        return { type: 'vector', samples: v.sort((a, b) => sign * compareByLabels(a.labels, b.labels, names)) };
-      }
-      case 'minute': case 'hour': case 'day_of_week': case 'day_of_month': case 'day_of_year': case 'days_in_month': case 'month': case 'year': {
-        const parts = (sec: number) => dateParts(fn, sec);
-        if (args.length === 0) return { type: 'vector', samples: [{ labels: [], v: parts(t / 1000) }] };
-        return mapVec((v) => parts(v));
-      }
-      case 'label_replace': {
-        const [dst, repl, src, regex] = [stringArg(1), stringArg(2), stringArg(3), stringArg(4)];
-        let re: RegExp;
-        try {
-          re = compileAnchored(regex);
-        } catch (err) {
-          throw new QueryError(`invalid regular expression in label_replace(): ${(err as Error).message}`);
-        }
-        if (dst === '' || !isValidUtf8(dst)) throw new QueryError(`invalid destination label name in label_replace(): ${dst}`);
-        return uniqueLabelSets(this.vec(args[0]!, t, ctx).map((s) => {
-          const m = re.exec(labelValue(s.labels, src));
-          if (!m) return s;
-          // Setting __name__ keeps it, even where an earlier operation marked it to go.
-          return { labels: setLabel(s.labels, dst, expandTemplate(repl, m)), v: s.v, drop: dst === NAME ? false : s.drop };
-        }));
-      }
-      case 'label_join': {
-        const dst = stringArg(1);
-        const sep = stringArg(2);
-        const srcs = args.slice(3).map((_, i) => stringArg(i + 3));
-        return uniqueLabelSets(this.vec(args[0]!, t, ctx).map((s) => ({ labels: setLabel(s.labels, dst, srcs.map((n) => labelValue(s.labels, n)).join(sep)), v: s.v, drop: dst === NAME ? false : s.drop })));
-      }
-      case 'histogram_quantile':
-      case 'histogram_quantiles': {
-        const many = fn === 'histogram_quantiles';
-        const qs = many ? args.slice(2).map((_, i) => scalarArg(i + 2)) : [scalarArg(0)];
-        const qLabel = many ? stringArg(1) : '';
-        qs.forEach((q, i) => {
-          if (!(q >= 0 && q <= 1)) this.warn(`quantile value should be between 0 and 1, got ${goFloat(q)}`, e.args[many ? i + 2 : 0]!);
-        });
-        const out: Sample[] = [];
-        for (const g of this.classicHistograms(args[many ? 0 : 1]!, e.args[many ? 0 : 1]!, t, ctx)) {
-          for (const q of qs) {
-            const { value, fixed } = bucketQuantile(q, g.b);
-            if (fixed) this.info(`input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name ${goQuoteString(g.name)}`, e.args[many ? 0 : 1]!);
-            out.push({ labels: many ? setLabel(g.labels, qLabel, openMetricsFloat(q)) : g.labels, v: value, drop: true });
-          }
-        }
-        return uniqueLabelSets(out);
-      }
-      case 'histogram_fraction': {
-        const lower = scalarArg(0);
-        const upper = scalarArg(1);
-        return { type: 'vector', samples: this.classicHistograms(args[2]!, e.args[2]!, t, ctx).map((g) => ({ labels: g.labels, v: bucketFraction(lower, upper, g.b), drop: true })) };
-      }
-      default:
-        throw new QueryError(`function ${fn} is not implemented`);
-    }
-  }
 }
 
 // ---- helpers -----------------------------------------------------------------
@@ -1035,457 +589,3 @@ function lastAtOrBefore(t: Float64Array, n: number, ts: number): number {
   }
   return lo - 1;
 }
-
-/** Operators whose result loses the metric name (Prometheus 3's shouldDropMetricName). */
-function dropsName(op: BinaryOp): boolean {
-  return op === '+' || op === '-' || op === '*' || op === '/' || op === '%' || op === '^' || op === 'atan2';
-}
-
-function isComparison(op: BinaryOp): boolean {
-  return op === '==' || op === '!=' || op === '>' || op === '<' || op === '>=' || op === '<=';
-}
-
-/** [value, keep]: arithmetic gives its result; comparisons give the lhs and whether it holds. */
-function scalarOp(op: BinaryOp, a: number, b: number): [number, boolean] {
-  switch (op) {
-    case '+': return [a + b, true];
-    case '-': return [a - b, true];
-    case '*': return [a * b, true];
-    case '/': return [a / b, true];
-    case '%': return [a % b, true];
-    case '^': return [Math.pow(a, b), true];
-    case 'atan2': return [Math.atan2(a, b), true];
-    case '==': return [a, a === b];
-    case '!=': return [a, a !== b];
-    case '>': return [a, a > b];
-    case '<': return [a, a < b];
-    case '>=': return [a, a >= b];
-    case '<=': return [a, a <= b];
-    default: throw new QueryError(`operator ${op} not allowed between scalars`);
-  }
-}
-
-function signature(ls: Labels, m: VectorMatching): string {
-  const out: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) {
-    const n = ls[i]!;
-    const inList = m.labels.includes(n);
-    if (m.on ? inList : !inList && n !== NAME) out.push(n, ls[i + 1]!);
-  }
-  return key(out);
-}
-
-function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMatching, bool: boolean): Sample[] {
-  if (op === 'and' || op === 'or' || op === 'unless') {
-    const rs = new Set(rhs.map((s) => signature(s.labels, m)));
-    if (op === 'and') return lhs.filter((s) => rs.has(signature(s.labels, m)));
-    if (op === 'unless') return lhs.filter((s) => !rs.has(signature(s.labels, m)));
-    const ls = new Set(lhs.map((s) => signature(s.labels, m)));
-    return [...lhs, ...rhs.filter((s) => !ls.has(signature(s.labels, m)))];
-  }
-  const oneSide = m.card === 'one-to-many' ? lhs : rhs;
-  const manySide = m.card === 'one-to-many' ? rhs : lhs;
-  const bySig = new Map<string, Sample>();
-  for (const s of oneSide) {
-    const sig = signature(s.labels, m);
-    if (bySig.has(sig)) {
-      const side = m.card === 'one-to-many' ? 'left' : 'right';
-      throw new QueryError(`found duplicate series for the match group ${sigString(s.labels, m)} on the ${side} hand-side of the operation: [${labelString(bySig.get(sig)!.labels)}, ${labelString(s.labels)}];many-to-many matching not allowed: matching labels must be unique on one side`);
-    }
-    bySig.set(sig, s);
-  }
-  // One-to-one: a matching signature may be used once; otherwise each result label set once per signature.
-  const matched = new Map<string, Set<string>>();
-  const out: Sample[] = [];
-  for (const s of manySide) {
-    const sig = signature(s.labels, m);
-    const other = bySig.get(sig);
-    if (!other) continue;
-    const [l, r] = m.card === 'one-to-many' ? [other, s] : [s, other];
-    const [v, keep] = scalarOp(op, l.v, r.v);
-    // One-to-one: a signature matches once, checked before a comparison filters (Prometheus 3).
-    if (m.card === 'one-to-one') {
-      if (matched.has(sig)) throw new QueryError(`multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)`);
-      matched.set(sig, new Set());
-    }
-    if (isComparison(op) && !bool && !keep) continue;
-    let labels: Labels;
-    if (m.card === 'one-to-one') {
-      labels = [];
-      for (let i = 0; i < l.labels.length; i += 2) if (m.labels.includes(l.labels[i]!) === m.on) labels = [...labels, l.labels[i]!, l.labels[i + 1]!];
-    } else {
-      labels = s.labels;
-      for (const inc of m.include) {
-        const val = labelValue(other.labels, inc);
-        labels = val === '' ? removeLabel(labels, inc) : setLabel(labels, inc, val);
-      }
-    }
-    const drop = (isComparison(op) ? bool : dropsName(op)) || !!s.drop;
-    if (m.card !== 'one-to-one') {
-      let inserted = matched.get(sig);
-      const rk = key(labels);
-      if (!inserted) matched.set(sig, (inserted = new Set()));
-      else if (inserted.has(rk)) throw new QueryError(`multiple matches for labels: grouping labels must ensure unique matches`);
-      inserted.add(rk);
-    }
-    out.push({ labels, v: isComparison(op) ? (bool ? (keep ? 1 : 0) : m.card === 'one-to-many' ? r.v : l.v) : v, ...(drop ? { drop } : {}) });
-  }
-  return out;
-}
-
-/** Go's Regexp.Expand: `$1`, `${1}`, `$name`, `${name}` (names as long as they run), `$$` for a dollar. */
-function expandTemplate(template: string, m: RegExpExecArray): string {
-  return template.replace(/\$(?:\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g, (all, braced: string | undefined, bare: string | undefined) => {
-    if (all === '$$') return '$';
-    const name = (braced ?? bare)!;
-    if (/^[0-9]+$/.test(name)) return m[Number(name)] ?? '';
-    return m.groups?.[name] ?? '';
-  });
-}
-
-/** A function's result may not hold one label set twice (label_replace/label_join), as Prometheus checks. */
-function uniqueLabelSets(samples: Sample[]): Value {
-  const seen = new Set<string>();
-  for (const s of samples) {
-    const k = key(s.labels);
-    if (seen.has(k)) throw new QueryError(`vector cannot contain metrics with the same labelset`);
-    seen.add(k);
-  }
-  return { type: 'vector', samples };
-}
-
-/** Set (or, with an empty value, remove) a label, keeping names sorted. */
-function setLabel(ls: Labels, name: string, value: string): Labels {
-  const out: string[] = [];
-  let done = false;
-  for (let i = 0; i < ls.length; i += 2) {
-    const n = ls[i]!;
-    if (n === name) continue;
-    if (!done && compareUtf8(name, n) < 0) {
-      if (value !== '') out.push(name, value);
-      done = true;
-    }
-    out.push(n, ls[i + 1]!);
-  }
-  if (!done && value !== '') out.push(name, value);
-  return out;
-}
-
-function removeLabel(ls: Labels, name: string): Labels {
-  return setLabel(ls, name, '');
-}
-
-
-function labelString(ls: Labels): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
-  return `{${parts.join(', ')}}`;
-}
-
-function sigString(ls: Labels, m: VectorMatching): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) {
-    const inList = m.labels.includes(ls[i]!);
-    if (m.on ? inList : !inList && ls[i] !== NAME) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
-  }
-  return `{${parts.join(', ')}}`;
-}
-
-/** Absent's labels: the selector's equality matchers (not the name), where the label has no other matcher. */
-function absentLabels(e: Expr): Labels {
-  const inner = unwrapParens(e);
-  const sel = inner.kind === 'matrix' ? inner.vector : inner.kind === 'vector' ? inner : undefined;
-  if (!sel) return [];
-  let ls: Labels = [];
-  const seen = new Map<string, number>();
-  for (const m of sel.matchers) if (m.name !== NAME) seen.set(m.name, (seen.get(m.name) ?? 0) + 1);
-  for (const m of sel.matchers) if (m.type === '=' && m.name !== NAME && seen.get(m.name) === 1) ls = setLabel(ls, m.name, m.value);
-  return ls;
-}
-
-/** A range function's argument, or `timestamp`'s, read through parentheses. */
-function unwrapParens(e: Expr): Expr {
-  return e.kind === 'paren' ? unwrapParens(e.expr) : e;
-}
-
-/** [name, value] pairs of a label set. */
-function pairs(ls: Labels): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i < ls.length; i += 2) out.push([ls[i]!, ls[i + 1]!]);
-  return out;
-}
-
-/** A float as Go's %g writes it in Prometheus's messages (NaN, +Inf, 1.01, 1e+21). */
-function goFloat(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  const abs = Math.abs(v);
-  if (abs !== 0 && (abs < 1e-4 || abs >= 1e21)) return v.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
-  return String(v);
-}
-
-/** A float as OpenMetrics writes label values (`0.0`, `0.25`, `1.0`, `+Inf`): a decimal point always. */
-function openMetricsFloat(v: number): string {
-  const s = goFloat(v);
-  return /^[-+]?[0-9]+$/.test(s) ? `${s}.0` : s;
-}
-
-/** Go's %q of a string (as Prometheus's annotations quote names and values). */
-function goQuoteString(v: string): string {
-  return JSON.stringify(v);
-}
-
-/** An `le` label's value as a bucket's upper bound; undefined when missing or not a number. */
-function parseBucketBound(le: string): number | undefined {
-  if (le === '') return undefined;
-  const t = le.trim().toLowerCase();
-  if (t === '+inf' || t === 'inf') return Infinity;
-  if (t === '-inf') return -Infinity;
-  if (t === 'nan') return NaN;
-  const v = Number(le);
-  return le.trim() === '' || Number.isNaN(v) ? undefined : v;
-}
-
-/** The time (s) of a window's extreme value: `better(candidate, best)` picks it, the latest among ties. NaN only when all are. */
-function tsOfExtreme(s: RangeSeries, better: (a: number, b: number) => boolean): number {
-  let at = s.hi - 1;
-  let best = s.v[at]!;
-  for (let i = s.lo; i < s.hi; i++) {
-    const v = s.v[i]!;
-    if (Number.isNaN(v)) continue;
-    if (Number.isNaN(best) || better(v, best)) {
-      best = v;
-      at = i;
-    }
-  }
-  return s.t[at]! / 1000;
-}
-
-/**
- * sort_by_label's order: the named labels' values compared naturally (runs
- * of digits by value, so "2" before "10"), then the whole label sets.
- */
-function compareByLabels(a: Labels, b: Labels, names: string[]): number {
-  for (const n of names) {
-    const c = naturalCompare(labelValue(a, n), labelValue(b, n));
-    if (c !== 0) return c;
-  }
-  return compareLabelsUtf8(a, b);
-}
-
-function naturalCompare(a: string, b: string): number {
-  const ra = a.match(/\d+|\D+/g) ?? [];
-  const rb = b.match(/\d+|\D+/g) ?? [];
-  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
-    const x = ra[i]!;
-    const y = rb[i]!;
-    const dx = /^\d/.test(x);
-    const dy = /^\d/.test(y);
-    if (dx && dy) {
-      const nx = x.replace(/^0+(?=\d)/, '');
-      const ny = y.replace(/^0+(?=\d)/, '');
-      if (nx.length !== ny.length) return nx.length - ny.length;
-      if (nx !== ny) return nx < ny ? -1 : 1;
-      if (x.length !== y.length) return x.length - y.length;
-    } else if (x !== y) return compareUtf8(x, y);
-  }
-  return ra.length - rb.length;
-}
-
-/** Sort helper: NaN last, smaller first. */
-function cmpAsc(a: number, b: number): number {
-  if (Number.isNaN(a)) return Number.isNaN(b) ? 0 : 1;
-  if (Number.isNaN(b)) return -1;
-  return a - b;
-}
-
-/** Sort helper: NaN last, larger first. */
-function cmpDesc(a: number, b: number): number {
-  if (Number.isNaN(a)) return Number.isNaN(b) ? 0 : 1;
-  if (Number.isNaN(b)) return -1;
-  return b - a;
-}
-
-/** Prometheus's extrapolatedRate, for rate/increase/delta. */
-function extrapolatedRate(s: RangeSeries, rangeStart: number, rangeEnd: number, isCounter: boolean, isRate: boolean): number | undefined {
-  const { lo, hi } = s;
-  const n = hi - lo;
-  if (n < 2) return undefined;
-  const first = s.v[lo]!;
-  let result = s.v[hi - 1]! - first;
-  if (isCounter) {
-    let last = first;
-    for (let i = lo + 1; i < hi; i++) {
-      const v = s.v[i]!;
-      if (v < last) result += last;
-      last = v;
-    }
-  }
-  let durationToStart = (s.t[lo]! - rangeStart) / 1000;
-  let durationToEnd = (rangeEnd - s.t[hi - 1]!) / 1000;
-  const sampled = (s.t[hi - 1]! - s.t[lo]!) / 1000;
-  const avgBetween = sampled / (n - 1);
-  // A series that stops short of a window boundary (by more than 10% over the
-  // average spacing) is extrapolated half a spacing past its last sample only.
-  const threshold = avgBetween * 1.1;
-  if (durationToStart >= threshold) durationToStart = avgBetween / 2;
-  if (durationToEnd >= threshold) durationToEnd = avgBetween / 2;
-  // Then a counter is never extrapolated below zero: at most back to where its slope reaches 0.
-  if (isCounter && result > 0 && first >= 0) {
-    const toZero = sampled * (first / result);
-    if (toZero < durationToStart) durationToStart = toZero;
-  }
-  let factor = (sampled + durationToStart + durationToEnd) / sampled;
-  if (isRate) factor /= (rangeEnd - rangeStart) / 1000;
-  return result * factor;
-}
-
-function instantValue(s: RangeSeries, isRate: boolean): number | undefined {
-  const n = s.hi;
-  if (s.hi - s.lo < 2) return undefined;
-  const last = s.v[n - 1]!;
-  const prev = s.v[n - 2]!;
-  let result = isRate && last < prev ? last : last - prev;
-  if (!isRate) return result;
-  const dt = (s.t[n - 1]! - s.t[n - 2]!) / 1000;
-  if (dt === 0) return undefined;
-  return result / dt;
-}
-
-/** Least squares slope and intercept at `at` (ms), x in seconds relative to `at`. */
-function linearRegression(s: RangeSeries, at: number): [number, number] {
-  let n = 0, sumX = 0, sumY = 0, sumXY = 0, sumX2 = 0;
-  let constY = true;
-  const y0 = s.v[s.lo]!;
-  for (let i = s.lo; i < s.hi; i++) {
-    const x = (s.t[i]! - at) / 1000;
-    const y = s.v[i]!;
-    if (y !== y0) constY = false;
-    n++;
-    sumX += x;
-    sumY += y;
-    sumXY += x * y;
-    sumX2 += x * x;
-  }
-  if (constY) return [0, y0];
-  const covXY = sumXY - (sumX * sumY) / n;
-  const varX = sumX2 - (sumX * sumX) / n;
-  const slope = covXY / varX;
-  return [slope, sumY / n - (slope * sumX) / n];
-}
-
-function holtWinters(v: Float64Array, sf: number, tf: number): number | undefined {
-  if (v.length < 2) return undefined;
-  let s0 = 0;
-  let s1 = v[0]!;
-  let b = v[1]! - v[0]!;
-  for (let i = 1; i < v.length; i++) {
-    const x = sf * v[i]!;
-    if (i > 1) b = tf * (s1 - s0) + (1 - tf) * b;
-    s0 = s1;
-    s1 = x + (1 - sf) * (s0 + b);
-  }
-  return s1;
-}
-
-/**
- * Classic buckets [(upper bound, cumulative count)] sorted by bound, with
- * buckets of the same bound (`le="1"` and `le="1.0"`) merged; then counts made
- * monotonic as Prometheus makes them: a difference within a relative 1e-12
- * is rounding and ignored, a real decrease is raised to the count before it
- * (`fixed`: the query's info annotation says so).
- */
-function normalizeBuckets(buckets: Array<[number, number]>): { b: Array<[number, number]>; fixed: boolean } {
-  const sorted = [...buckets].sort((x, y) => x[0] - y[0]);
-  const b: Array<[number, number]> = [];
-  for (const [ub, c] of sorted) {
-    const last = b[b.length - 1];
-    if (last && last[0] === ub) last[1] += c;
-    else b.push([ub, c]);
-  }
-  let fixed = false;
-  if (b.length === 0) return { b, fixed };
-  let prev = b[0]![1];
-  for (let i = 1; i < b.length; i++) {
-    const cur = b[i]![1];
-    if (cur === prev) continue;
-    if (Math.abs(cur - prev) <= 1e-12 * Math.max(Math.abs(cur), Math.abs(prev))) {
-      b[i]![1] = prev;
-      continue;
-    }
-    if (cur < prev) {
-      b[i]![1] = prev;
-      fixed = true;
-      continue;
-    }
-    prev = cur;
-  }
-  return { b, fixed };
-}
-
-/** histogram_quantile over classic buckets, as Prometheus computes it; `fixed`: the counts needed the monotonicity fix. */
-function bucketQuantile(q: number, buckets: Array<[number, number]>): { value: number; fixed: boolean } {
-  if (Number.isNaN(q)) return { value: NaN, fixed: false };
-  if (q < 0) return { value: -Infinity, fixed: false };
-  if (q > 1) return { value: Infinity, fixed: false };
-  const { b, fixed } = normalizeBuckets(buckets);
-  if (b.length < 2 || b[b.length - 1]![0] !== Infinity) return { value: NaN, fixed: false };
-  const total = b[b.length - 1]![1];
-  if (total === 0 || Number.isNaN(total)) return { value: NaN, fixed };
-  let rank = q * total;
-  let i = 0;
-  while (i < b.length - 1 && !(b[i]![1] >= rank)) i++;
-  if (i === b.length - 1) return { value: b[b.length - 2]![0], fixed };
-  if (i === 0 && b[0]![0] <= 0) return { value: b[0]![0], fixed };
-  let start = 0;
-  let count = b[i]![1];
-  if (i > 0) {
-    start = b[i - 1]![0];
-    count -= b[i - 1]![1];
-    rank -= b[i - 1]![1];
-  }
-  return { value: start + (b[i]![0] - start) * (rank / count), fixed };
-}
-
-/**
- * histogram_fraction over classic buckets: the share of observations in
- * [lower, upper]. A bucket wholly inside counts whole; one cut by a bound
- * counts by linear interpolation, except a bucket of infinite width, which
- * counts nothing. The lowest bucket starts at 0 when its bound is positive,
- * at -Inf otherwise.
- */
-function bucketFraction(lower: number, upper: number, buckets: Array<[number, number]>): number {
-  const { b } = normalizeBuckets(buckets);
-  if (b.length === 0 || b[b.length - 1]![0] !== Infinity) return NaN;
-  const total = b[b.length - 1]![1];
-  if (total === 0 || Number.isNaN(total) || Number.isNaN(lower) || Number.isNaN(upper)) return NaN;
-  if (lower >= upper) return 0;
-  let inside = 0;
-  for (let i = 0; i < b.length; i++) {
-    const ub = b[i]![0];
-    const lb = i > 0 ? b[i - 1]![0] : ub > 0 ? 0 : -Infinity;
-    const count = b[i]![1] - (i > 0 ? b[i - 1]![1] : 0);
-    // An infinite bucket counts whole where the bound on its infinite side is infinite too ((400, +Inf] takes all of (3, +Inf]).
-    const wholeInfinite = (ub === Infinity && upper === Infinity && lower < Infinity) || (lb === -Infinity && lower === -Infinity && upper > -Infinity);
-    if (wholeInfinite || (lb >= lower && ub <= upper)) inside += count;
-    else if (ub > lower && lb < upper && Number.isFinite(lb) && Number.isFinite(ub)) inside += (count * (Math.min(ub, upper) - Math.max(lb, lower))) / (ub - lb);
-  }
-  return inside / total;
-}
-
-function dateParts(fn: string, sec: number): number {
-  const d = new Date(sec * 1000);
-  switch (fn) {
-    case 'minute': return d.getUTCMinutes();
-    case 'hour': return d.getUTCHours();
-    case 'day_of_week': return d.getUTCDay();
-    case 'day_of_month': return d.getUTCDate();
-    case 'day_of_year': return Math.floor((Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000) + 1;
-    case 'days_in_month': return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate();
-    case 'month': return d.getUTCMonth() + 1;
-    case 'year': return d.getUTCFullYear();
-    default: return NaN;
-  }
-}
-

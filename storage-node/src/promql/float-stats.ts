@@ -133,3 +133,17 @@ export function floatQuantile(q: number, vs: ArrayLike<number>, lo = 0, hi = vs.
   const weight = rank - Math.floor(rank);
   return s[lower]! * (1 - weight) + s[upper]! * weight;
 }
+
+/** Sort helper: NaN last, smaller first. */
+export function cmpAsc(a: number, b: number): number {
+  if (Number.isNaN(a)) return Number.isNaN(b) ? 0 : 1;
+  if (Number.isNaN(b)) return -1;
+  return a - b;
+}
+
+/** Sort helper: NaN last, larger first. */
+export function cmpDesc(a: number, b: number): number {
+  if (Number.isNaN(a)) return Number.isNaN(b) ? 0 : 1;
+  if (Number.isNaN(b)) return -1;
+  return b - a;
+}

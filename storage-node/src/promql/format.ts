@@ -22,3 +22,24 @@ export function formatFloat(v: number): string {
 export function formatTime(ms: number): string {
   return formatFloat(ms / 1000);
 }
+
+/** A float as Go's %g writes it in Prometheus's messages (NaN, +Inf, 1.01, 1e+21). */
+export function goFloat(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  const abs = Math.abs(v);
+  if (abs !== 0 && (abs < 1e-4 || abs >= 1e21)) return v.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
+  return String(v);
+}
+
+/** A float as OpenMetrics writes label values (`0.0`, `0.25`, `1.0`, `+Inf`): a decimal point always. */
+export function openMetricsFloat(v: number): string {
+  const s = goFloat(v);
+  return /^[-+]?[0-9]+$/.test(s) ? `${s}.0` : s;
+}
+
+/** Go's %q of a string (as Prometheus's annotations quote names and values). */
+export function goQuoteString(v: string): string {
+  return JSON.stringify(v);
+}

@@ -1,0 +1,111 @@
+/**
+ * PromQL's aggregation operators (sum, avg, count, min, max, group, stddev,
+ * stdvar, quantile, topk, bottomk, limitk, limit_ratio, count_values) over one
+ * step's samples, grouped by/without labels, with Prometheus 3's numerics.
+ */
+import { seriesHash } from '../../../wire/hash.js';
+import type { Labels } from '../model/labels.js';
+import type { Expr } from './ast.js';
+import { cmpAsc, cmpDesc, compensatedSum, floatMean, floatQuantile, RunningVariance } from './float-stats.js';
+import { formatFloat, goFloat } from './format.js';
+import { key, NAME, pairs, setLabel } from './label-sets.js';
+import { goQuote } from './printer.js';
+import { isValidUtf8 } from './strings.js';
+import { QueryError, type Annotator, type Sample, type Value } from './values.js';
+
+/** Per aggregation node (its grouping list): each input label set's group (labels and key), worked out once for all steps. */
+export type GroupCache = WeakMap<string[], WeakMap<Labels, { labels: Labels; key: string }>>;
+
+/** One aggregation at one step: the groups' results, or (topk, bottomk, limitk, limit_ratio) the chosen samples. */
+export function aggregate(ev: Annotator & { groupCache: GroupCache }, e: Extract<Expr, { kind: 'aggregate' }>, param: Value | undefined, samples: Sample[]): Sample[] {
+  const { op, grouping, without } = e;
+  let cache = ev.groupCache.get(grouping);
+  if (!cache) ev.groupCache.set(grouping, (cache = new WeakMap()));
+  const groupOf = (ls: Labels): { labels: Labels; key: string } => {
+    let g = cache!.get(ls);
+    if (g) return g;
+    const out: string[] = [];
+    for (let i = 0; i < ls.length; i += 2) {
+      const n = ls[i]!;
+      if (without ? !grouping.includes(n) && n !== NAME : grouping.includes(n)) out.push(n, ls[i + 1]!);
+    }
+    cache!.set(ls, (g = { labels: out, key: key(out) }));
+    return g;
+  };
+  const p = param?.type === 'scalar' ? param.v : NaN;
+  if (op === 'topk' || op === 'bottomk' || op === 'limitk') {
+    if (Number.isNaN(p)) throw new QueryError('Parameter value is NaN');
+    if (Math.abs(p) >= 2 ** 63) throw new QueryError(`Scalar value ${formatFloat(p)} overflows int64`);
+  }
+  if (op === 'limit_ratio') {
+    if (Number.isNaN(p)) throw new QueryError('Ratio value is NaN');
+    if (p < -1 || p > 1) ev.warn(`ratio value should be between -1 and 1, got ${goFloat(p)}, capping to ${p < -1 ? -1 : 1}`, e.param!);
+  }
+  if (op === 'quantile' && !(p >= 0 && p <= 1)) ev.warn(`quantile value should be between 0 and 1, got ${goFloat(p)}`, e.param!);
+  // A group keeps its members' name-drop mark where it groups by __name__ (delayed name removal).
+  const groups = new Map<string, { labels: Labels; items: Sample[]; drop: boolean }>();
+  for (const s of samples) {
+    const gk = groupOf(s.labels);
+    let g = groups.get(gk.key);
+    if (!g) groups.set(gk.key, (g = { labels: gk.labels, items: [], drop: false }));
+    g.items.push(s);
+    if (s.drop) g.drop = true;
+  }
+  const out: Sample[] = [];
+  const push = (g: { labels: Labels; drop: boolean }, v: number) => out.push(g.drop && !without && grouping.includes(NAME) ? { labels: g.labels, v, drop: true } : { labels: g.labels, v });
+  if (op === 'count_values') {
+    const label = param?.type === 'string' ? param.s : '';
+    // Prometheus 3's label names: any non-empty UTF-8.
+    if (label === '' || !isValidUtf8(label)) throw new QueryError(`invalid label name ${goQuote(label)}`);
+    for (const g of groups.values()) {
+      const counts = new Map<string, number>();
+      for (const s of g.items) counts.set(formatFloat(s.v), (counts.get(formatFloat(s.v)) ?? 0) + 1);
+      for (const [val, n] of counts) push({ labels: setLabel(g.labels, label, val), drop: g.drop }, n);
+    }
+    return out;
+  }
+  for (const g of groups.values()) {
+    const vs = g.items.map((s) => s.v);
+    switch (op) {
+      case 'sum': push(g, compensatedSum(vs)); break;
+      case 'avg': push(g, floatMean(vs)); break;
+      case 'count': push(g, vs.length); break;
+      case 'group': push(g, 1); break;
+      case 'min': push(g, vs.reduce((a, b) => (Number.isNaN(a) || b < a ? b : a), NaN)); break;
+      case 'max': push(g, vs.reduce((a, b) => (Number.isNaN(a) || b > a ? b : a), NaN)); break;
+      case 'stddev':
+      case 'stdvar': {
+        const rv = new RunningVariance();
+        for (const v of vs) rv.add(v);
+        push(g, op === 'stddev' ? Math.sqrt(rv.variance) : rv.variance);
+        break;
+      }
+      case 'quantile': push(g, floatQuantile(p, vs)); break;
+      case 'topk':
+      case 'bottomk': {
+        const k = Math.floor(p);
+        if (!(k >= 1)) break;
+        // NaN is never among the top or the bottom while other values remain.
+        const sorted = [...g.items].sort((a, b) => (op === 'topk' ? cmpDesc(a.v, b.v) : cmpAsc(a.v, b.v)));
+        out.push(...sorted.slice(0, k));
+        break;
+      }
+      case 'limitk': {
+        const k = Math.floor(p);
+        if (k >= 1) out.push(...g.items.slice(0, k));
+        break;
+      }
+      case 'limit_ratio': {
+        // A deterministic sample: each series by where its label hash falls in [0, 1).
+        const r = Math.max(-1, Math.min(1, p));
+        for (const s of g.items) {
+          const h = seriesHash(pairs(s.labels));
+          const at = h.hi / 2 ** 32 + h.lo / 2 ** 64;
+          if (r >= 0 ? at < r : at >= 1 + r) out.push(s);
+        }
+        break;
+      }
+    }
+  }
+  return out;
+}

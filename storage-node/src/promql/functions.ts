@@ -1,0 +1,297 @@
+/**
+ * PromQL's functions, as one table (Prometheus's FunctionCalls): each call is
+ * evaluated at one step through the Evaluator, which loads and selects series.
+ */
+import { labelValue, type Labels } from '../model/labels.js';
+import { compileAnchored } from '../model/re2.js';
+import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
+import { typeOf } from './ast.js';
+import type { SeriesColumns } from '../db/tenant-db.js';
+import { bucketFraction, bucketQuantile, parseBucketBound } from './classic-histograms.js';
+import { cmpAsc, cmpDesc, compensatedSum, floatMean, floatQuantile, floatVariance } from './float-stats.js';
+import { goFloat, goQuoteString, openMetricsFloat } from './format.js';
+import { absentLabels, compareByLabels, expandTemplate, key, NAME, setLabel, uniqueLabelSets, unwrapParens } from './label-sets.js';
+import { dateParts, extrapolatedRate, holtWinters, instantValue, linearRegression, tsOfExtreme } from './range-functions.js';
+import { isValidUtf8 } from './strings.js';
+import { QueryError, windowValues, type Annotator, type EvalContext, type RangeSeries, type Sample, type Value } from './values.js';
+
+/** What a function needs of the evaluator (engine.ts implements it). */
+export interface Evaluator extends Annotator {
+  eval(e: Expr, t: number, ctx: EvalContext): Value;
+  vec(e: Expr, t: number, ctx: EvalContext): Sample[];
+  /** Each series' window of a range selector at `t`; `each` must copy what it keeps. */
+  windows(m: MatrixSelector, t: number, ctx: EvalContext, each: (w: RangeSeries) => void): void;
+  /** Each series' sample a vector selector picks at `t`. */
+  picked(sel: VectorSelector, t: number, ctx: EvalContext, each: (s: SeriesColumns, i: number) => void): void;
+  atTime(at: At | undefined, t: number, ctx: EvalContext): number;
+  /** Whether a function's range argument was read through downsampled tiers. */
+  isTiered(args: Expr[]): boolean;
+  /** A range query (sort is ineffective there). */
+  readonly rangeQuery: boolean;
+}
+
+/**
+ * A vector of classic histogram buckets (`le` series) as histograms: one
+ * per label set without `le`, each with its (upper bound,
+ * cumulative count) pairs. A series without a valid `le` is left out with
+ * a warning, as Prometheus does.
+ */
+function classicHistograms(ev: Evaluator, arg: Expr, node: Expr, t: number, ctx: EvalContext): Array<{ labels: Labels; name: string; b: Array<[number, number]> }> {
+  const groups = new Map<string, { labels: Labels; name: string; b: Array<[number, number]> }>();
+  for (const s of ev.vec(arg, t, ctx)) {
+    const le = labelValue(s.labels, 'le');
+    const upper = parseBucketBound(le);
+    if (upper === undefined) {
+      ev.warn(`bucket label "le" is missing or has a malformed value of ${goQuoteString(le)} for metric name ${goQuoteString(labelValue(s.labels, NAME))}`, node);
+      continue;
+    }
+    // Grouped with the name, which goes from the result (delayed name removal): two histograms that
+    // differ only in name then meet there and are refused, as Prometheus refuses them.
+    const ls = setLabel(s.labels, 'le', '');
+    const k = key(ls);
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { labels: ls, name: labelValue(s.labels, NAME), b: [] }));
+    g.b.push([upper, s.v]);
+  }
+  return [...groups.values()];
+}
+
+/** Evaluate a function call at `t`; its arguments through `ev`, its annotations to `ev`. */
+export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, t: number, ctx: EvalContext): Value {
+  const fn = e.fn;
+  // `rate((m[5m]))`: a function reads its range argument through parentheses.
+  const args = e.args.map((a) => (typeOf(a) === 'matrix' ? unwrapParens(a) : a));
+  const scalarArg = (i: number) => {
+    const x = ev.eval(args[i]!, t, ctx);
+    return x.type === 'scalar' ? x.v : NaN;
+  };
+  const stringArg = (i: number) => (unwrapParens(args[i]!) as { value: string }).value;
+  const matrix = () => {
+    const x = ev.eval(args[args.findIndex((a) => typeOf(a) === 'matrix')]!, t, ctx);
+    return x.type === 'matrix' ? x.series : [];
+  };
+  const overTime = (f: (s: RangeSeries) => number | undefined, keepName = false): Value => {
+    const out: Sample[] = [];
+    const each = (s: RangeSeries) => {
+      const v = f(s);
+      if (v !== undefined) out.push({ labels: s.labels, v, drop: !keepName || s.drop });
+    };
+    const a = args.find((x) => x.kind === 'matrix' || x.kind === 'subquery');
+    if (a?.kind === 'matrix') ev.windows(a, t, ctx, each); // straight from the loaded columns, no copies
+    else for (const s of matrix()) each(s);
+    return { type: 'vector', samples: out };
+  };
+  const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: ev.vec(args[0]!, t, ctx).map((s) => ({ labels: s.labels, v: f(s.v, s), drop: true })) });
+  /** The name of a range argument's metric, for annotations ('' when it has none or several). */
+  const counterCheck = (s: RangeSeries) => {
+    const name = labelValue(s.labels, NAME);
+    if (name !== '' && !/(_total|_sum|_count|_bucket)$/.test(name)) ev.info(`metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${goQuoteString(name)}`, e.args[0]!);
+  };
+  const rangeOf = () => {
+    const a = args.find((x) => typeOf(x) === 'matrix')!;
+    return a.kind === 'matrix' ? a.range : (a as Subquery).range;
+  };
+  const evalTime = () => {
+    const a = args.find((x) => typeOf(x) === 'matrix')!;
+    const base = a.kind === 'matrix' ? a.vector : (a as Subquery);
+    return ev.atTime(base.at, t, ctx) - base.offset;
+  };
+
+  switch (fn) {
+    case 'rate':
+    case 'increase':
+    case 'delta': {
+      const range = rangeOf();
+      const end = evalTime();
+      return overTime((s) => {
+        if (fn !== 'delta') counterCheck(s);
+        return extrapolatedRate(s, end - range, end, fn !== 'delta', fn === 'rate');
+      });
+    }
+    case 'irate':
+    case 'idelta':
+      return overTime((s) => {
+        if (fn === 'irate') counterCheck(s);
+        return instantValue(s, fn === 'irate');
+      });
+    // Downsampled reads: points are windows (sums with counts as weights; counts).
+    case 'avg_over_time': return overTime((s) => (s.w ? compensatedSum(s.v, s.lo, s.hi) / compensatedSum(s.w, s.lo, s.hi) : floatMean(s.v, s.lo, s.hi)));
+    case 'sum_over_time': return overTime((s) => compensatedSum(s.v, s.lo, s.hi));
+    case 'count_over_time': return overTime((s) => (ev.isTiered(args) ? compensatedSum(s.v, s.lo, s.hi) : s.hi - s.lo));
+    case 'min_over_time': return overTime((s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b < m) m = b; } return m; });
+    case 'max_over_time': return overTime((s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b > m) m = b; } return m; });
+    case 'last_over_time': return overTime((s) => s.v[s.hi - 1], true);
+    case 'first_over_time': return overTime((s) => s.v[s.lo], true);
+    case 'ts_of_last_over_time': return overTime((s) => s.t[s.hi - 1]! / 1000);
+    case 'ts_of_first_over_time': return overTime((s) => s.t[s.lo]! / 1000);
+    // The time of the smallest (largest) value; the last such when several tie.
+    case 'ts_of_min_over_time': return overTime((s) => tsOfExtreme(s, (a, b) => a <= b));
+    case 'ts_of_max_over_time': return overTime((s) => tsOfExtreme(s, (a, b) => a >= b));
+    case 'present_over_time': return overTime(() => 1);
+    case 'stddev_over_time': return overTime((s) => Math.sqrt(floatVariance(s.v, s.lo, s.hi)));
+    case 'stdvar_over_time': return overTime((s) => floatVariance(s.v, s.lo, s.hi));
+    case 'mad_over_time': return overTime((s) => {
+      const vs = windowValues(s);
+      if (vs.some(Number.isNaN)) return NaN; // a NaN sample makes the result NaN, not a silently shifted median
+      const med = floatQuantile(0.5, vs);
+      return floatQuantile(0.5, vs.map((x) => Math.abs(x - med)));
+    });
+    case 'quantile_over_time': {
+      const q = scalarArg(0);
+      if (!(q >= 0 && q <= 1)) ev.warn(`quantile value should be between 0 and 1, got ${goFloat(q)}`, e.args[0]!);
+      return overTime((s) => floatQuantile(q, s.v, s.lo, s.hi));
+    }
+    case 'changes': return overTime((s) => { let n = 0; for (let i = s.lo + 1; i < s.hi; i++) if (s.v[i] !== s.v[i - 1] && !(Number.isNaN(s.v[i]!) && Number.isNaN(s.v[i - 1]!))) n++; return n; });
+    case 'resets': return overTime((s) => { let n = 0; for (let i = s.lo + 1; i < s.hi; i++) if (s.v[i]! < s.v[i - 1]!) n++; return n; });
+    case 'deriv': return overTime((s) => (s.hi - s.lo < 2 ? undefined : linearRegression(s, s.t[s.lo]!)[0]));
+    case 'predict_linear': {
+      const dur = scalarArg(1);
+      // The prediction is for the evaluation time plus `dur`, even where `@` or `offset` moved the window.
+      const at = t;
+      return overTime((s) => { if (s.hi - s.lo < 2) return undefined; const [slope, icept] = linearRegression(s, at); return slope * dur + icept; });
+    }
+    case 'double_exponential_smoothing': {
+      const sf = scalarArg(1);
+      const tf = scalarArg(2);
+      if (!(sf > 0 && sf < 1)) throw new QueryError(`invalid smoothing factor. Expected: 0 < sf < 1, got: ${sf}`);
+      if (!(tf > 0 && tf < 1)) throw new QueryError(`invalid trend factor. Expected: 0 < tf < 1, got: ${tf}`);
+      return overTime((s) => holtWinters(s.v.subarray(s.lo, s.hi), sf, tf));
+    }
+    case 'absent_over_time': {
+      if (matrix().length > 0) return { type: 'vector', samples: [] };
+      return { type: 'vector', samples: [{ labels: absentLabels(args[0]!), v: 1 }] };
+    }
+    case 'absent': {
+      if (ev.vec(args[0]!, t, ctx).length > 0) return { type: 'vector', samples: [] };
+      return { type: 'vector', samples: [{ labels: absentLabels(args[0]!), v: 1 }] };
+    }
+    case 'abs': return mapVec(Math.abs);
+    case 'ceil': return mapVec(Math.ceil);
+    case 'floor': return mapVec(Math.floor);
+    case 'exp': return mapVec(Math.exp);
+    case 'ln': return mapVec(Math.log);
+    case 'log2': return mapVec(Math.log2);
+    case 'log10': return mapVec(Math.log10);
+    case 'sqrt': return mapVec(Math.sqrt);
+    case 'sgn': return mapVec((v) => (Number.isNaN(v) ? v : Math.sign(v)));
+    case 'sin': return mapVec(Math.sin);
+    case 'cos': return mapVec(Math.cos);
+    case 'tan': return mapVec(Math.tan);
+    case 'asin': return mapVec(Math.asin);
+    case 'acos': return mapVec(Math.acos);
+    case 'atan': return mapVec(Math.atan);
+    case 'sinh': return mapVec(Math.sinh);
+    case 'cosh': return mapVec(Math.cosh);
+    case 'tanh': return mapVec(Math.tanh);
+    case 'asinh': return mapVec(Math.asinh);
+    case 'acosh': return mapVec(Math.acosh);
+    case 'atanh': return mapVec(Math.atanh);
+    case 'deg': return mapVec((v) => (v * 180) / Math.PI);
+    case 'rad': return mapVec((v) => (v * Math.PI) / 180);
+    case 'round': {
+      const to = args.length > 1 ? scalarArg(1) : 1;
+      const inv = 1 / to;
+      return mapVec((v) => Math.floor(v * inv + 0.5) / inv);
+    }
+    case 'clamp': { const lo = scalarArg(1); const hi = scalarArg(2); if (hi < lo) return { type: 'vector', samples: [] }; return mapVec((v) => Math.max(lo, Math.min(hi, v))); }
+    case 'clamp_min': { const lo = scalarArg(1); return mapVec((v) => Math.max(lo, v)); }
+    case 'clamp_max': { const hi = scalarArg(1); return mapVec((v) => Math.min(hi, v)); }
+    case 'timestamp': {
+      // The time of the sample the selector picked, in seconds.
+      const a = unwrapParens(args[0]!);
+      if (a.kind === 'vector') {
+        const out: Sample[] = [];
+        ev.picked(a, t, ctx, (s, i) => out.push({ labels: s.labels, v: s.t[i]! / 1000, drop: true }));
+        return { type: 'vector', samples: out };
+      }
+      return mapVec(() => t / 1000);
+    }
+    case 'time': return { type: 'scalar', v: t / 1000 };
+    case 'step': return { type: 'scalar', v: ctx.step / 1000 };
+    case 'range': return { type: 'scalar', v: (ctx.end - ctx.start) / 1000 };
+    case 'start': return { type: 'scalar', v: ctx.start / 1000 };
+    case 'end': return { type: 'scalar', v: ctx.end / 1000 };
+    case 'pi': return { type: 'scalar', v: Math.PI };
+    case 'min_of':
+    case 'max_of': {
+      const a = scalarArg(0);
+      const b = scalarArg(1);
+      // Go's math.Min/Max: NaN wins.
+      return { type: 'scalar', v: Number.isNaN(a) || Number.isNaN(b) ? NaN : fn === 'min_of' ? Math.min(a, b) : Math.max(a, b) };
+    }
+    case 'histogram_count':
+    case 'histogram_sum':
+    case 'histogram_avg':
+    case 'histogram_stddev':
+    case 'histogram_stdvar':
+      ev.vec(args[0]!, t, ctx); // evaluated for its errors; its float samples have no histogram to read
+      return { type: 'vector', samples: [] };
+    case 'vector': return { type: 'vector', samples: [{ labels: [], v: scalarArg(0) }] };
+    case 'scalar': { const v = ev.vec(args[0]!, t, ctx); return { type: 'scalar', v: v.length === 1 ? v[0]!.v : NaN }; }
+    case 'sort':
+    case 'sort_desc':
+    case 'sort_by_label':
+    case 'sort_by_label_desc': {
+      if (ev.rangeQuery) ev.warn('sort is ineffective for range queries since results are always ordered by labels', e);
+      const v = [...ev.vec(args[0]!, t, ctx)];
+      if (fn === 'sort') return { type: 'vector', samples: v.sort((a, b) => cmpAsc(a.v, b.v)) };
+      if (fn === 'sort_desc') return { type: 'vector', samples: v.sort((a, b) => cmpDesc(a.v, b.v)) };
+      // By the named labels' values in natural order (numbers in them by value), then by the whole label set.
+      const names = args.slice(1).map((_, i) => stringArg(i + 1));
+      const sign = fn === 'sort_by_label' ? 1 : -1;
+      return { type: 'vector', samples: v.sort((a, b) => sign * compareByLabels(a.labels, b.labels, names)) };
+    }
+    case 'minute': case 'hour': case 'day_of_week': case 'day_of_month': case 'day_of_year': case 'days_in_month': case 'month': case 'year': {
+      const parts = (sec: number) => dateParts(fn, sec);
+      if (args.length === 0) return { type: 'vector', samples: [{ labels: [], v: parts(t / 1000) }] };
+      return mapVec((v) => parts(v));
+    }
+    case 'label_replace': {
+      const [dst, repl, src, regex] = [stringArg(1), stringArg(2), stringArg(3), stringArg(4)];
+      let re: RegExp;
+      try {
+        re = compileAnchored(regex);
+      } catch (err) {
+        throw new QueryError(`invalid regular expression in label_replace(): ${(err as Error).message}`);
+      }
+      if (dst === '' || !isValidUtf8(dst)) throw new QueryError(`invalid destination label name in label_replace(): ${dst}`);
+      return uniqueLabelSets(ev.vec(args[0]!, t, ctx).map((s) => {
+        const m = re.exec(labelValue(s.labels, src));
+        if (!m) return s;
+        // Setting __name__ keeps it, even where an earlier operation marked it to go.
+        return { labels: setLabel(s.labels, dst, expandTemplate(repl, m)), v: s.v, drop: dst === NAME ? false : s.drop };
+      }));
+    }
+    case 'label_join': {
+      const dst = stringArg(1);
+      const sep = stringArg(2);
+      const srcs = args.slice(3).map((_, i) => stringArg(i + 3));
+      return uniqueLabelSets(ev.vec(args[0]!, t, ctx).map((s) => ({ labels: setLabel(s.labels, dst, srcs.map((n) => labelValue(s.labels, n)).join(sep)), v: s.v, drop: dst === NAME ? false : s.drop })));
+    }
+    case 'histogram_quantile':
+    case 'histogram_quantiles': {
+      const many = fn === 'histogram_quantiles';
+      const qs = many ? args.slice(2).map((_, i) => scalarArg(i + 2)) : [scalarArg(0)];
+      const qLabel = many ? stringArg(1) : '';
+      qs.forEach((q, i) => {
+        if (!(q >= 0 && q <= 1)) ev.warn(`quantile value should be between 0 and 1, got ${goFloat(q)}`, e.args[many ? i + 2 : 0]!);
+      });
+      const out: Sample[] = [];
+      for (const g of classicHistograms(ev, args[many ? 0 : 1]!, e.args[many ? 0 : 1]!, t, ctx)) {
+        for (const q of qs) {
+          const { value, fixed } = bucketQuantile(q, g.b);
+          if (fixed) ev.info(`input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name ${goQuoteString(g.name)}`, e.args[many ? 0 : 1]!);
+          out.push({ labels: many ? setLabel(g.labels, qLabel, openMetricsFloat(q)) : g.labels, v: value, drop: true });
+        }
+      }
+      return uniqueLabelSets(out);
+    }
+    case 'histogram_fraction': {
+      const lower = scalarArg(0);
+      const upper = scalarArg(1);
+      return { type: 'vector', samples: classicHistograms(ev, args[2]!, e.args[2]!, t, ctx).map((g) => ({ labels: g.labels, v: bucketFraction(lower, upper, g.b), drop: true })) };
+    }
+    default:
+      throw new QueryError(`function ${fn} is not implemented`);
+  }
+}

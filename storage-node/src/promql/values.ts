@@ -1,0 +1,75 @@
+/** What PromQL evaluation yields (samples, range series, values) and how it fails. */
+import { ErrorIds, IsobarError, type Cause, type ErrorId } from '../../../wire/errors.js';
+import type { Labels } from '../model/labels.js';
+
+/** How a query failed, in Prometheus's errorType words. */
+export type QueryErrorType = 'execution' | 'timeout' | 'canceled' | 'unavailable' | 'bad_data';
+
+export const QUERY_ERROR_KINDS: Record<QueryErrorType, [ErrorId, Cause]> = {
+  execution: [ErrorIds.queryExecution, 'unprocessable'],
+  timeout: [ErrorIds.queryTimeout, 'timeout'],
+  canceled: [ErrorIds.queryCanceled, 'canceled'],
+  unavailable: [ErrorIds.storageUnavailable, 'unavailable'],
+  bad_data: [ErrorIds.badQuery, 'bad-data'],
+};
+
+/** A query that cannot be answered: its id says which rule or limit, its cause the status. */
+export class QueryError extends IsobarError {
+  constructor(
+    message: string,
+    readonly type: QueryErrorType = 'execution',
+    id: ErrorId = QUERY_ERROR_KINDS[type][0],
+  ) {
+    super(id, QUERY_ERROR_KINDS[type][1], message);
+    this.name = 'QueryError';
+  }
+}
+
+export interface Sample {
+  labels: Labels;
+  v: number;
+  /** Its __name__ goes when the query's result is made (delayed name removal). */
+  drop?: boolean;
+}
+
+/**
+ * A range-vector element: the window [lo, hi) of time and value columns.
+ * The columns are usually the loaded data itself (read-only, shared): no copy
+ * per step.
+ */
+export interface RangeSeries {
+  labels: Labels;
+  t: Float64Array;
+  v: Float64Array;
+  lo: number;
+  hi: number;
+  /** Downsampled `avg_over_time` reads: each point's sample count (its value is their sum). */
+  w?: Float64Array;
+  /** Its __name__ goes when the query's result is made (a subquery over a name-dropping expression). */
+  drop?: boolean;
+}
+
+/** Values of a window as their own array (for the less common functions). */
+export function windowValues(s: RangeSeries): number[] {
+  return Array.from(s.v.subarray(s.lo, s.hi));
+}
+
+export type Value =
+  | { type: 'scalar'; v: number }
+  | { type: 'string'; s: string }
+  | { type: 'vector'; samples: Sample[] }
+  | { type: 'matrix'; series: RangeSeries[] };
+
+/** One evaluation's frame: the query's range and step, and when it must be done. */
+export interface EvalContext {
+  start: number;
+  end: number;
+  step: number;
+  deadline: number;
+}
+
+/** Where evaluation notes Prometheus's annotations: warnings and infos about a node of the query. */
+export interface Annotator {
+  warn(text: string, node: object): void;
+  info(text: string, node: object): void;
+}
