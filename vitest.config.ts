@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['wire/**/*.test.ts', 'storage-node/**/*.test.ts'],
+          include: ['wire/**/*.test.ts', 'storage-node/**/*.test.ts', 'durable/**/*.test.ts'],
           // s3rver (the S3-compatible server the bucket tests run against) makes its list
           // continuation tokens with a cipher OpenSSL 3 keeps in its legacy provider.
           execArgv: ['--openssl-legacy-provider'],

@@ -26,6 +26,12 @@ import { createLogger, errorFields, type Logger } from '../wire/log.js';
 import { encodeBatch, MAX_RECORD_BYTES, RECORD_HEADER_BYTES } from '../wire/node-batch.js';
 import type { EdgeVars } from './vars.js';
 import { transportFrom, type NodeTransport } from './transport.js';
+import { SeriesAdmission, type AdmitAnswer, type AdmitRequest } from './series-admission.js';
+import { TokenBucket } from './token-bucket.js';
+import { UsageLedger, type UsageWindow } from './usage-ledger.js';
+
+export { ACTIVE_SERIES_MS, type AdmitAnswer, type AdmitRequest } from './series-admission.js';
+export type { UsageWindow } from './usage-ledger.js';
 
 /** A log row's payload stays under Durable Object SQLite's 2 MB value limit. */
 export const MAX_ROW_BYTES = 1_950_000;
@@ -100,39 +106,6 @@ export interface AppendOptions {
   maxLogBytes?: number;
 }
 
-/** Series the edge has not seen lately, asking to be admitted under this shard's share of the series limits. */
-export interface AdmitRequest {
-  generation: number;
-  /** `hi:lo` of each series' hash. */
-  hashes: string[];
-  /** Each series' metric name. */
-  metrics: string[];
-  /** This shard's share of max_series and max_series_per_metric. */
-  maxSeries: number;
-  maxSeriesPerMetric: number;
-}
-
-/** Indexes (into the request) of series refused, with the limit each broke and the count it was at. */
-export interface AdmitAnswer {
-  refused: Array<{ index: number; limit: 'maxSeries' | 'maxSeriesPerMetric'; active: number }>;
-}
-
-/** Rows per multi-row SQL statement (3 values each stay under the statement's bound-parameter limit). */
-const SQL_BATCH = 32;
-
-/** A series is active while written to within this time (and counted against the series limits). */
-export const ACTIVE_SERIES_MS = 3_600_000;
-
-/** Samples accepted and refused (by error id) over a time window. */
-export interface UsageWindow {
-  accepted: number;
-  rejected: Record<string, number>;
-}
-
-/** Usage is kept in buckets of this size, for a day. */
-const USAGE_BUCKET_MS = 5 * 60_000;
-const USAGE_KEEP_MS = 25 * 3_600_000;
-
 /** Where an append's payloads went: row seq and index within the row. */
 type Placement = Array<{ seq: number; index: number }>;
 /** Rejections kept for appends still to collect them; older ones are dropped past this. */
@@ -174,15 +147,12 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
   private synced = false;
   private failures = 0;
   private group: PendingAppend[] = [];
-  /** Active series of this shard: hash -> metric and when last admitted; and how many per metric. */
-  private active = new Map<string, { metric: string; last: number }>();
-  private perMetric = new Map<string, number>();
-  private lastExpiry = 0;
-  /** Usage counted since the last write, by `bucket|reason`. */
-  private pendingUsage = new Map<string, number>();
-  private lastUsageSweep = 0;
-  /** Token bucket of the tenant's ingestion rate (this shard's share); in memory, refilled by time. */
-  private bucket = { tokens: NaN, at: 0 };
+  /** Active series, for the series limits (the `series` table). */
+  private readonly series: SeriesAdmission;
+  /** Samples accepted and refused (the `usage` table). */
+  private readonly usageLedger: UsageLedger;
+  /** The tenant's ingestion rate, this shard's share; in memory, refilled by time. */
+  private readonly rate = new TokenBucket();
   private groupScheduled = false;
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
@@ -194,17 +164,14 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.log = createLogger('shard-coordinator', (env.ISOBAR_LOG_LEVEL as 'info') ?? 'info');
+    this.series = new SeriesAdmission(this.sql, ctx.storage);
+    this.usageLedger = new UsageLedger(this.sql);
     void ctx.blockConcurrencyWhile(async () => {
+      // Each part owns its table (docs/format/coordinator-tables.md).
       this.sql.exec(`CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL, bytes INTEGER NOT NULL)`);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)`);
-      // Samples accepted (reason '') and refused (reason = error id) per 5-minute bucket.
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS usage (bucket INTEGER NOT NULL, reason TEXT NOT NULL, samples INTEGER NOT NULL, PRIMARY KEY (bucket, reason))`);
-      // Active series of this shard (hash -> metric, last admitted), for the series limits.
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS series (hash TEXT PRIMARY KEY, metric TEXT NOT NULL, last_ms INTEGER NOT NULL)`);
-      for (const r of this.sql.exec<{ hash: string; metric: string; last_ms: number }>(`SELECT hash, metric, last_ms FROM series`)) {
-        this.active.set(r.hash, { metric: r.metric, last: r.last_ms });
-        this.perMetric.set(r.metric, (this.perMetric.get(r.metric) ?? 0) + 1);
-      }
+      this.usageLedger.init();
+      this.series.init();
       for (const r of this.sql.exec<{ k: string; v: string }>(`SELECT k, v FROM meta`)) {
         if (r.k === 'tenant') this.tenant = r.v;
         if (r.k === 'shard') this.shard = Number(r.v);
@@ -241,7 +208,7 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
       return { backlogged: { retryAfterSeconds: BACKLOG_RETRY_SECONDS, logBytes: this.logBytes, maxBytes: maxLogBytes } };
     }
     if (quota) {
-      const wait = this.take(quota);
+      const wait = this.rate.take(quota.samples, Date.now(), quota.rate, quota.burst);
       if (wait > 0) {
         this.count({ [ErrorIds.ingestionRateLimited]: quota.samples });
         return { rateLimited: { retryAfterSeconds: Math.max(1, Math.ceil(wait)) } };
@@ -294,36 +261,9 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
     return true;
   }
 
-  /**
-   * Add samples to this bucket's usage ('' accepted, any other key an error id).
-   * Counts wait in memory and are written with the next commit-log row (in the
-   * same transaction), so usage costs no write of its own.
-   */
+  /** Add samples to the usage ledger ('' accepted, any other key an error id); written with the next log row. */
   private count(samples: Record<string, number>): void {
-    const bucket = Math.floor(Date.now() / USAGE_BUCKET_MS);
-    for (const [reason, n] of Object.entries(samples)) {
-      if (n === 0) continue;
-      const k = `${bucket}|${reason}`;
-      this.pendingUsage.set(k, (this.pendingUsage.get(k) ?? 0) + n);
-    }
-  }
-
-  /** Write the counted usage (inside a caller's transaction, or on its own). */
-  private writeUsage(): void {
-    if (this.pendingUsage.size === 0) return;
-    for (const [k, n] of this.pendingUsage) {
-      const bar = k.indexOf('|');
-      this.sql.exec(
-        `INSERT INTO usage (bucket, reason, samples) VALUES (?, ?, ?) ON CONFLICT (bucket, reason) DO UPDATE SET samples = samples + excluded.samples`,
-        Number(k.slice(0, bar)), k.slice(bar + 1), n,
-      );
-    }
-    this.pendingUsage.clear();
-    const now = Date.now();
-    if (now - this.lastUsageSweep > 3_600_000) {
-      this.lastUsageSweep = now;
-      this.sql.exec(`DELETE FROM usage WHERE bucket < ?`, Math.floor((now - USAGE_KEEP_MS) / USAGE_BUCKET_MS));
-    }
+    this.usageLedger.count(samples);
   }
 
   /**
@@ -334,97 +274,19 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
    */
   async admit(req: AdmitRequest): Promise<AdmitAnswer | TenantGone> {
     if (!this.adopt(req.generation)) return { gone: true };
-    const now = Date.now();
-    this.expireSeries(now);
-    const refused: AdmitAnswer['refused'] = [];
-    const seen: string[] = [];
-    const added: string[] = [];
-    req.hashes.forEach((hash, index) => {
-      const known = this.active.get(hash);
-      const metric = req.metrics[index] ?? '';
-      if (known) {
-        known.last = now;
-        seen.push(hash);
-        return;
-      }
-      const ofMetric = this.perMetric.get(metric) ?? 0;
-      if (this.active.size >= req.maxSeries) refused.push({ index, limit: 'maxSeries', active: this.active.size });
-      else if (ofMetric >= req.maxSeriesPerMetric) refused.push({ index, limit: 'maxSeriesPerMetric', active: ofMetric });
-      else {
-        this.active.set(hash, { metric, last: now });
-        this.perMetric.set(metric, ofMetric + 1);
-        added.push(hash, metric);
-      }
-    });
-    // Many rows per statement: a first sight of thousands of series is one short transaction.
-    this.ctx.storage.transactionSync(() => {
-      for (let i = 0; i < seen.length; i += SQL_BATCH) {
-        const part = seen.slice(i, i + SQL_BATCH);
-        this.sql.exec(`UPDATE series SET last_ms = ? WHERE hash IN (${part.map(() => '?').join(',')})`, now, ...part);
-      }
-      for (let i = 0; i < added.length; i += 2 * SQL_BATCH) {
-        const part = added.slice(i, i + 2 * SQL_BATCH);
-        const rows = part.length / 2;
-        this.sql.exec(`INSERT OR REPLACE INTO series (hash, metric, last_ms) VALUES ${Array(rows).fill('(?, ?, ?)').join(',')}`, ...part.flatMap((x, k) => (k % 2 ? [x, now] : [x])));
-      }
-    });
-    return { refused };
-  }
-
-  /** Forget series not written to within ACTIVE_SERIES_MS (at most once a minute). */
-  private expireSeries(now: number): void {
-    if (now - this.lastExpiry < 60_000) return;
-    this.lastExpiry = now;
-    const cutoff = now - ACTIVE_SERIES_MS;
-    for (const [hash, s] of this.active) {
-      if (s.last >= cutoff) continue;
-      this.active.delete(hash);
-      const n = (this.perMetric.get(s.metric) ?? 1) - 1;
-      if (n > 0) this.perMetric.set(s.metric, n);
-      else this.perMetric.delete(s.metric);
-    }
-    this.sql.exec(`DELETE FROM series WHERE last_ms < ?`, cutoff);
+    return this.series.admit(req, Date.now());
   }
 
   /** Count samples the edge refused from a request none of whose series reached a coordinator. */
   async recordRejected(rejected: Record<string, number>, generation = 0): Promise<void> {
     if (generation !== 0 && generation <= this.deletedGeneration) return;
     this.count(rejected);
-    this.writeUsage();
+    this.usageLedger.write();
   }
 
   /** Samples accepted and refused over the last hour and the last day. */
   async usage(): Promise<{ lastHour: UsageWindow; lastDay: UsageWindow }> {
-    this.writeUsage();
-    const now = Date.now();
-    const window = (ms: number): UsageWindow => {
-      const out: UsageWindow = { accepted: 0, rejected: {} };
-      const from = Math.floor((now - ms) / USAGE_BUCKET_MS) + 1;
-      for (const r of this.sql.exec<{ reason: string; n: number }>(`SELECT reason, SUM(samples) AS n FROM usage WHERE bucket >= ? GROUP BY reason`, from)) {
-        if (r.reason === '') out.accepted = r.n;
-        else out.rejected[r.reason] = r.n;
-      }
-      return out;
-    };
-    return { lastHour: window(3_600_000), lastDay: window(86_400_000) };
-  }
-
-  /**
-   * Take `quota.samples` tokens; 0 when they were there, else the seconds until
-   * they will be (nothing taken). A batch larger than the whole bucket is let
-   * through when the bucket is full, so no batch size is refused forever.
-   */
-  private take(quota: Quota): number {
-    const now = Date.now();
-    const b = this.bucket;
-    b.tokens = Number.isNaN(b.tokens) ? quota.burst : Math.min(quota.burst, b.tokens + ((now - b.at) / 1000) * quota.rate);
-    b.at = now;
-    const need = Math.min(quota.samples, quota.burst);
-    if (b.tokens >= need) {
-      b.tokens -= quota.samples;
-      return 0;
-    }
-    return (need - b.tokens) / quota.rate;
+    return { lastHour: this.usageLedger.window(3_600_000), lastDay: this.usageLedger.window(86_400_000) };
   }
 
   /** Write the pending appends as few rows as fit, in one transaction. */
@@ -458,7 +320,7 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
           this.sql.exec(`INSERT INTO log (seq, payload, bytes) VALUES (?, ?, ?)`, r.seq, payload, payload.byteLength);
           added += payload.byteLength;
         }
-        this.writeUsage();
+        this.usageLedger.write();
       });
       this.logBytes += added;
       this.nextSeq = seq;
@@ -648,11 +510,8 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
   private clear(): void {
     this.sql.exec(`DELETE FROM log`);
     this.logBytes = 0;
-    this.sql.exec(`DELETE FROM usage`);
-    this.pendingUsage.clear();
-    this.sql.exec(`DELETE FROM series`);
-    this.active.clear();
-    this.perMetric.clear();
+    this.usageLedger.clear();
+    this.series.clear();
     this.sql.exec(`DELETE FROM meta WHERE k <> 'deleted_generation'`);
     this.tenant = '';
     this.shard = -1;

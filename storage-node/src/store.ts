@@ -8,7 +8,9 @@
  *   <nodeDir>/wal/<tenant>/00000001...     WAL segments (docs/format/wal.md)
  *   <nodeDir>/blocks/<tenant>/<ULID>/      Prometheus blocks (only blocks live here)
  *   <nodeDir>/remote/<tenant>/<ULID>/      bucket blocks: meta.json, cached index
- *   <nodeDir>/state/<tenant>.json          {"persisted": {"<shard>": seq}}
+ *   <nodeDir>/state/<tenant>.json          positions, log ids, retention (docs/format/node-state.md)
+ *   <nodeDir>/state/<tenant>.deletions.json  delete_series in force (same spec)
+ *   <nodeDir>/shards.json                  tenant×shard pairs served (same spec)
  *
  * With a bucket, the disk is working storage: every block is uploaded, and
  * what a coordinator may drop from its log ("persisted" in ShardState) is

@@ -8,6 +8,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { ErrorIds, IsobarError } from '../../wire/errors.js';
 import { intVar } from '../../durable/env.js';
+import { TokenBucket } from '../../durable/token-bucket.js';
 import { parseApiKey, sha256, type Principal, type Scope } from '../../durable/tenant-registry.js';
 import type { AppEnv } from './context.js';
 import { promError, textError } from './respond.js';
@@ -52,16 +53,14 @@ const cache = new Map<string, { p: Principal; until: number }>();
  */
 const FAILURE_BURST = 30;
 const FAILURE_REFILL_MS = 2000;
-const failures = new Map<string, { tokens: number; at: number }>();
+const failures = new Map<string, TokenBucket>();
 
-function failureBudget(client: string, now: number): { tokens: number; at: number } {
+function failureBudget(client: string): TokenBucket {
   let b = failures.get(client);
   if (!b) {
     if (failures.size >= CACHE_MAX) failures.delete(failures.keys().next().value!);
-    failures.set(client, (b = { tokens: FAILURE_BURST, at: now }));
+    failures.set(client, (b = new TokenBucket()));
   }
-  b.tokens = Math.min(FAILURE_BURST, b.tokens + (now - b.at) / FAILURE_REFILL_MS);
-  b.at = now;
   return b;
 }
 
@@ -89,9 +88,10 @@ export function authenticate({ scope, format }: AuthOptions): MiddlewareHandler<
     let principal = cache.get(cacheKey);
     if (!principal || principal.until <= now) {
       // Not a key verified lately: the address's failure budget decides whether we even look it up.
-      const budget = failureBudget(c.req.header('cf-connecting-ip') ?? c.req.header('x-real-ip') ?? 'unknown', now);
-      if (budget.tokens < 1) {
-        const wait = Math.ceil(((1 - budget.tokens) * FAILURE_REFILL_MS) / 1000);
+      const budget = failureBudget(c.req.header('cf-connecting-ip') ?? c.req.header('x-real-ip') ?? 'unknown');
+      const waitSeconds = budget.wait(1, now, 1000 / FAILURE_REFILL_MS, FAILURE_BURST);
+      if (waitSeconds > 0) {
+        const wait = Math.ceil(waitSeconds);
         return fail(
           new IsobarError(ErrorIds.tooManyFailedLogins, 'limited', `too many requests with invalid API keys from this address (more than ${FAILURE_BURST}, then one per ${FAILURE_REFILL_MS / 1000}s); retry after ${wait}s with a valid key`),
           { 'retry-after': String(wait) },
@@ -100,7 +100,7 @@ export function authenticate({ scope, format }: AuthOptions): MiddlewareHandler<
       const p = parsed ? await c.env.TENANT_REGISTRY.get(c.env.TENANT_REGISTRY.idFromName('global')).verify(parsed.keyId, digest!) : undefined;
       if (!p) {
         cache.delete(cacheKey);
-        budget.tokens -= 1;
+        budget.spend(1);
         return fail(invalid);
       }
       if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);

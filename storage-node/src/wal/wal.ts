@@ -6,7 +6,12 @@
  *     length <u32 BE>   bytes of body
  *     crc    <u32 BE>   CRC-32C of body
  *     body:  type <u8> = 1 (applied batch)
- *            shard <uvarint>, seq <uvarint>, payload (rest: a snappy WriteRequest, as the coordinator sent it)
+ *              shard <uvarint>, seq <uvarint>, payload (rest: a snappy WriteRequest, as the coordinator sent it)
+ *            type <u8> = 2 (log switch)
+ *              shard <uvarint>, log id <uvarint length, UTF-8>: the shard now follows that coordinator log
+ *
+ * Positions and the tenant's retention and tiers are not in the WAL but in
+ * `state/<tenant>.json` (docs/format/node-state.md).
  *
  * A record is written before its batch is applied to the head. Replay feeds the
  * payloads through the same apply path, so what the head holds after a restart
