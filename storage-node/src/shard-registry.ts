@@ -1,12 +1,13 @@
 /**
  * The tenant×shard pairs this node serves, kept in `<node dir>/shards.json` so
  * that after a restart the node can name every coordinator that must refill it.
- * Written only when a new pair appears (rare), atomically (temp file + rename).
+ * Written only when a new pair appears (rare), atomically (temp file, fsync, rename; docs/format/node-state.md).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { TENANT_ID_RE } from '../../wire/tenant-id.js';
+import { writeFileAtomic } from './node/durable-files.js';
 
 const FILE = 'shards.json';
 const Shape = z.array(z.object({ tenant: z.string().regex(TENANT_ID_RE), shard: z.number().int().min(0) }));
@@ -55,8 +56,6 @@ export class ShardRegistry {
   }
 
   private save(): void {
-    const tmp = join(this.dir, `${FILE}.tmp`);
-    writeFileSync(tmp, JSON.stringify(this.pairs));
-    renameSync(tmp, join(this.dir, FILE));
+    writeFileAtomic(join(this.dir, FILE), new TextEncoder().encode(JSON.stringify(this.pairs)));
   }
 }

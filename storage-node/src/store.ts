@@ -28,7 +28,7 @@ import type { Rejection, RetentionSpec, ShardState } from '../../wire/internal-a
 import { ErrorIds } from '../../wire/errors.js';
 import { labelsObject } from '../../wire/prom-json.js';
 import { errorFields, type Logger } from '../../wire/log.js';
-import { fsyncDir, writeFileAtomic } from './block/writer.js';
+import { fsyncDir, writeFileAtomic } from './node/durable-files.js';
 import { META_FILE } from './block/filenames.js';
 import { validateBlock, type BlockSummary } from './import/validate.js';
 import { BlockReader } from './block/reader.js';

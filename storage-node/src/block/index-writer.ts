@@ -10,7 +10,6 @@
  * Memory: the whole index is built in memory before it is written; fine for
  * head blocks, to be streamed for compaction of very large blocks.
  */
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { crc32c } from '../encoding/crc32c.js';
 import { EncBuf } from '../encoding/encbuf.js';
 import { INDEX_MAGIC, INDEX_VERSION, SERIES_ALIGN } from './filenames.js';
@@ -172,16 +171,4 @@ export function buildIndex(series: readonly IndexSeries[]): Uint8Array {
   out.be64(toc.postingsOffsets);
   out.be32(crc32c(out.bytes(), tocStart, out.len));
   return out.bytes().slice();
-}
-
-/** Write bytes to a new file (`flags` 'w'), or append them ('a'), and fsync it. */
-export function writeFileSynced(path: string, data: Uint8Array, flags: 'w' | 'a' = 'w'): void {
-  const fd = openSync(path, flags);
-  try {
-    let w = 0;
-    while (w < data.length) w += writeSync(fd, data, w, data.length - w);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -6,7 +6,8 @@
  * positioned reads, never whole files. Every section's CRC-32C is checked
  * before use; damage raises CorruptionError naming file and offset.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readAt } from '../node/durable-files.js';
 import { join } from 'node:path';
 import { ENCODING_XOR } from '../chunkenc/xor.js';
 import { crc32c } from '../encoding/crc32c.js';
@@ -18,18 +19,6 @@ import type { ChunkMeta } from './index-writer.js';
 import { BlockMetaSchema, resolutionOf, type BlockMeta } from './meta.js';
 import { ENCODING_AGGR } from '../downsample/aggr-chunk.js';
 import { decodeTombstones, type Tombstone } from './tombstones.js';
-
-/** `len` bytes at `pos` of an open file (fewer at its end). */
-export function readAt(fd: number, pos: number, len: number): Uint8Array {
-  const b = new Uint8Array(len);
-  let got = 0;
-  while (got < len) {
-    const n = readSync(fd, b, got, len - got, pos + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got === len ? b : b.subarray(0, got);
-}
 
 /**
  * Every chunk of a raw block is XOR, every chunk of a downsampled block an

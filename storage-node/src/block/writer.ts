@@ -3,12 +3,13 @@
  * Built in `<ULID>.tmp-for-creation`, every file fsynced, then renamed into
  * place and the parent fsynced: a crash leaves either no block or a whole one.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { ENCODING_XOR } from '../chunkenc/xor.js';
 import { ChunksWriter } from './chunks-writer.js';
 import { CHUNKS_DIR, INDEX_FILE, META_FILE, META_VERSION, TOMBSTONES_FILE, tmpBlockDir } from './filenames.js';
-import { buildIndex, writeFileSynced, type IndexSeries } from './index-writer.js';
+import { buildIndex, type IndexSeries } from './index-writer.js';
+import { fsyncDir, writeFileSynced } from '../node/durable-files.js';
 import type { BlockMeta } from './meta.js';
 import { encodeTombstones } from './tombstones.js';
 import { ulid as newUlid } from './ulid.js';
@@ -44,23 +45,6 @@ export interface WriteBlockOptions {
   span?: { minTime: number; maxTime: number };
   /** More meta.json sections (`thanos`, `isobar`: storage-node/src/bucket/layout.ts). */
   sections?: Record<string, unknown>;
-}
-
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Replace a file so that a crash leaves the old or the new one: temporary file, fsync, rename, fsync the folder. */
-export function writeFileAtomic(path: string, data: Uint8Array): void {
-  const tmp = `${path}.tmp`;
-  writeFileSynced(tmp, data);
-  renameSync(tmp, path);
-  fsyncDir(dirname(path));
 }
 
 /** Write a block from series (any order); returns its meta and folder. Series without chunks are left out. */

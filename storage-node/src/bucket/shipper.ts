@@ -10,9 +10,8 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHUNKS_DIR, INDEX_FILE, META_FILE, TOMBSTONES_FILE, tmpBlockDir } from '../block/filenames.js';
-import { writeFileSynced } from '../block/index-writer.js';
+import { fsyncDir, writeFileSynced } from '../node/durable-files.js';
 import { encodeTombstones } from '../block/tombstones.js';
-import { fsyncDir } from '../block/writer.js';
 import { BlockMetaSchema, type BlockMeta } from '../block/meta.js';
 import type { BlockReader } from '../block/reader.js';
 import type { Bucket } from './bucket.js';

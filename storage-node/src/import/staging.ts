@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileSynced } from '../block/index-writer.js';
+import { writeFileSynced } from '../node/durable-files.js';
 import { ErrorIds, IsobarError } from '../../../wire/errors.js';
 
 const FILE = /^(meta\.json|index|chunks\/\d{6})$/;
