@@ -5,7 +5,6 @@
  */
 import { serve } from '@hono/node-server';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { bucketFrom, compactionRangesMs, loadConfig } from './config.js';
 import { BlockCache } from './bucket/remote-block.js';
@@ -17,15 +16,17 @@ import { announceRestart } from './resync.js';
 import { ShardRegistry } from './shard-registry.js';
 import { createServer } from './server.js';
 import { NodeStore } from './store.js';
+import { NodeLayout } from './node/layout.js';
 
 const config = loadConfig();
+const layout = new NodeLayout(config.nodeDir);
 const log = createLogger('storage-node', config.ISOBAR_LOG_LEVEL);
 /** An empty disk (new node, or a replaced one): rebuild from the bucket before serving. */
 const emptyDisk = !existsSync(config.nodeDir) || readdirSync(config.nodeDir).length === 0;
 mkdirSync(config.nodeDir, { recursive: true });
 const bucket = bucketFrom(config);
 const shipper = new Shipper(bucket, config.ISOBAR_NODE_ID);
-const cache = new BlockCache(bucket, { dir: join(config.nodeDir, 'remote'), maxIndexBytes: config.ISOBAR_INDEX_CACHE_BYTES, maxChunkBytes: config.ISOBAR_CHUNK_CACHE_BYTES });
+const cache = new BlockCache(bucket, { dir: layout.remoteRoot, maxIndexBytes: config.ISOBAR_INDEX_CACHE_BYTES, maxChunkBytes: config.ISOBAR_CHUNK_CACHE_BYTES });
 
 const metrics = new NodeMetrics();
 const shardRegistry = new ShardRegistry(config.nodeDir);
@@ -119,7 +120,7 @@ const app = createServer({
   metrics,
   log,
   secret: config.ISOBAR_NODE_SECRET,
-  staging: new ImportStaging(join(config.nodeDir, 'import')),
+  staging: new ImportStaging(layout.importRoot),
   onFlushed: () => void compactNow(),
   onTenantDeleted: (tenant) => shardRegistry.forget(tenant),
   queryLimits: {

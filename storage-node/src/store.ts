@@ -4,13 +4,8 @@
  * is persisted in blocks. Applying is idempotent by sequence number, so a
  * coordinator may resend (replay) anything and nothing is stored twice.
  *
- * On disk (when `nodeDir` is given):
- *   <nodeDir>/wal/<tenant>/00000001...     WAL segments (docs/format/wal.md)
- *   <nodeDir>/blocks/<tenant>/<ULID>/      Prometheus blocks (only blocks live here)
- *   <nodeDir>/remote/<tenant>/<ULID>/      bucket blocks: meta.json, cached index
- *   <nodeDir>/state/<tenant>.json          positions, log ids, retention (docs/format/node-state.md)
- *   <nodeDir>/state/<tenant>.deletions.json  delete_series in force (same spec)
- *   <nodeDir>/shards.json                  tenant×shard pairs served (same spec)
+ * On disk (when `nodeDir` is given): see node/layout.ts; the state files'
+ * spec is docs/format/node-state.md.
  *
  * With a bucket, the disk is working storage: every block is uploaded, and
  * what a coordinator may drop from its log ("persisted" in ShardState) is
@@ -20,7 +15,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { uncompressSync } from 'snappy';
-import { z } from 'zod';
 import { WriteRequestReader } from '../../wire/remote-write.js';
 import { decodeBatch, type BatchRecord } from '../../wire/node-batch.js';
 import { snappyDeclaredLength } from '../../wire/snappy.js';
@@ -48,26 +42,15 @@ import type { Shipper } from './bucket/shipper.js';
 import type { AppendResult } from './head/head.js';
 import type { NodeMetrics } from './metrics.js';
 import { isTenantId } from '../../wire/tenant-id.js';
+import { NodeLayout } from './node/layout.js';
+import { DeletionsFile, NO_TIERS, readDeletions, readTenantState, writeDeletions, writeTenantState, type DeletionEntry, type TenantState, type TierRetention } from './node/state-files.js';
 
 export type ApplyOutcome = { ok: true; state: ShardState } | { ok: false; gap: true; state: ShardState };
 
 /** Uncompressed size cap for one record; the edge already enforced a tighter one. */
 const MAX_RECORD_UNCOMPRESSED = 64 * 1024 * 1024;
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
-const DeletionsFile = z.array(z.object({ selector: z.string().max(10_000), mint: z.number(), maxt: z.number() }));
-
-const StateFile = z.object({
-  persisted: z.record(z.string().regex(/^\d+$/), z.number().int().min(0)),
-  logIds: z.record(z.string().regex(/^\d+$/), z.string().max(100)).optional(),
-  /** The tenant's own retention, as its coordinators last said (ms). */
-  retentionMs: z.number().int().min(1).optional(),
-  /** Its downsampled tiers' retention (ms; 0: the tier is off), by resolution. */
-  tiersMs: z.object({ [RES_5M]: z.number().int().min(0), [RES_1H]: z.number().int().min(0) }).optional(),
-});
-
-/** A tenant's downsampled tiers: how long each is kept (ms; 0: not made). */
-export type TierRetention = { [RES_5M]: number; [RES_1H]: number };
-const NO_TIERS: TierRetention = { [RES_5M]: 0, [RES_1H]: 0 };
+export type { TierRetention } from './node/state-files.js';
 
 interface Position {
   applied: number;
@@ -119,7 +102,8 @@ export class NodeStore {
   readonly bootId = crypto.randomUUID();
   private readonly dbs = new Map<string, TenantDB>();
   private readonly shards = new Map<string, Position>();
-  private readonly nodeDir: string | undefined;
+  /** Where things live on disk (`nodeDir`); none: everything in memory (tests). */
+  private readonly layout: NodeLayout | undefined;
   private readonly blockRangeMs: number;
   private readonly retentionMs: number;
   private readonly flushWalBytes: number;
@@ -140,7 +124,7 @@ export class NodeStore {
     private readonly log: Logger,
     opts: StoreOptions = {},
   ) {
-    this.nodeDir = opts.nodeDir;
+    this.layout = opts.nodeDir ? new NodeLayout(opts.nodeDir) : undefined;
     this.blockRangeMs = opts.blockRangeMs ?? DEFAULT_BLOCK_RANGE_MS;
     this.retentionMs = opts.retentionMs ?? DEFAULT_RETENTION_MS;
     this.flushWalBytes = opts.flushWalBytes ?? 256 * 1024 * 1024;
@@ -152,10 +136,9 @@ export class NodeStore {
 
   /** Load blocks, positions and WAL of every tenant on disk. */
   open(): { tenants: number; blocks: number; walRecords: number } {
-    if (!this.nodeDir) return { tenants: 0, blocks: 0, walRecords: 0 };
+    if (!this.layout) return { tenants: 0, blocks: 0, walRecords: 0 };
     const tenants = new Set<string>();
-    for (const sub of ['wal', 'blocks', 'state', 'remote']) {
-      const dir = join(this.nodeDir, sub);
+    for (const dir of this.layout.tenantFolders) {
       if (!existsSync(dir)) continue;
       for (const n of readdirSync(dir)) {
         const t = n.replace(/\.json$/, '');
@@ -169,10 +152,10 @@ export class NodeStore {
       this.readDeletions(tenant, db);
       blocks += db.openBlocks();
       if (this.bucket) db.remote = this.bucket.cache.known(tenant);
-      const state = this.readState(tenant);
+      const state = readTenantState(this.layout.stateFile(tenant), this.log, tenant);
       if (state.retentionMs) this.retention.set(tenant, state.retentionMs);
       if (state.tiersMs) this.tiers.set(tenant, state.tiersMs);
-      for (const [shard, persisted, logId] of state.positions) this.shards.set(`${tenant}/${shard}`, { applied: persisted, persisted, ...(logId ? { logId } : {}) });
+      for (const { shard, persisted, logId } of state.positions) this.shards.set(`${tenant}/${shard}`, { applied: persisted, persisted, ...(logId ? { logId } : {}) });
       const t0 = performance.now();
       const res = db.wal!.replay(
         (r) => {
@@ -188,23 +171,6 @@ export class NodeStore {
       this.log.info('tenant loaded', { tenant, blocks: db.blocks.length, walRecords: res.records, walBytes: res.bytes, replayMs: Math.round(performance.now() - t0), headSeries: db.head.numSeries });
     }
     return { tenants: tenants.size, blocks, walRecords };
-  }
-
-  private readState(tenant: string): { positions: Array<[number, number, string | undefined]>; retentionMs?: number; tiersMs?: TierRetention } {
-    if (!this.nodeDir) return { positions: [] };
-    const path = join(this.nodeDir, 'state', `${tenant}.json`);
-    if (!existsSync(path)) return { positions: [] };
-    try {
-      const parsed = StateFile.parse(JSON.parse(readFileSync(path, 'utf8')));
-      return {
-        positions: Object.entries(parsed.persisted).map(([s, seq]) => [Number(s), seq, parsed.logIds?.[s]]),
-        ...(parsed.retentionMs ? { retentionMs: parsed.retentionMs } : {}),
-        ...(parsed.tiersMs ? { tiersMs: parsed.tiersMs } : {}),
-      };
-    } catch (e) {
-      this.log.error('state file unreadable; positions start from 0 (coordinators will replay)', { tenant, path, ...errorFields(e) });
-      return { positions: [] };
-    }
   }
 
   /**
@@ -234,20 +200,22 @@ export class NodeStore {
   }
 
   private writeDeletions(tenant: string, db: TenantDB): void {
-    if (!this.nodeDir) return;
-    const dir = join(this.nodeDir, 'state');
-    mkdirSync(dir, { recursive: true });
-    writeFileAtomic(join(dir, `${tenant}.deletions.json`), new TextEncoder().encode(JSON.stringify(db.deletions.map(({ selector, mint, maxt }) => ({ selector, mint, maxt })))));
+    if (this.layout) writeDeletions(this.layout.deletionsFile(tenant), db.deletions);
   }
 
   private readDeletions(tenant: string, db: TenantDB): void {
-    if (!this.nodeDir) return;
-    const path = join(this.nodeDir, 'state', `${tenant}.deletions.json`);
-    if (!existsSync(path)) return;
-    try {
-      for (const d of DeletionsFile.parse(JSON.parse(readFileSync(path, 'utf8')))) db.deletions.push({ ...d, matchers: parseSeriesSelector(d.selector) });
-    } catch (e) {
-      this.log.error('deletions file unreadable; deleted series may show again', { tenant, path, ...errorFields(e) });
+    if (!this.layout) return;
+    this.adoptDeletions(tenant, db, readDeletions(this.layout.deletionsFile(tenant), this.log, tenant));
+  }
+
+  /** Deletions read back (a state file, the bucket's copy) into the tenant's DB; an unreadable selector is logged and skipped. */
+  private adoptDeletions(tenant: string, db: TenantDB, entries: readonly DeletionEntry[]): void {
+    for (const d of entries) {
+      try {
+        db.deletions.push({ ...d, matchers: parseSeriesSelector(d.selector) });
+      } catch (e) {
+        this.log.error('a deletion in force has an unreadable selector; its series may show again', { tenant, selector: d.selector, ...errorFields(e) });
+      }
     }
   }
 
@@ -287,27 +255,22 @@ export class NodeStore {
   }
 
   private writeState(tenant: string): void {
-    if (!this.nodeDir) return;
-    const dir = join(this.nodeDir, 'state');
-    mkdirSync(dir, { recursive: true });
-    const persisted: Record<string, number> = {};
-    const logIds: Record<string, string> = {};
+    if (!this.layout) return;
+    const positions: TenantState['positions'] = [];
     for (const [k, st] of this.shards) {
-      const [t, s] = k.split('/');
-      if (t !== tenant) continue;
-      persisted[s!] = st.persisted;
-      if (st.logId) logIds[s!] = st.logId;
+      const [t, sh] = k.split('/');
+      if (t === tenant) positions.push({ shard: Number(sh), persisted: st.persisted, ...(st.logId ? { logId: st.logId } : {}) });
     }
     const retentionMs = this.retention.get(tenant);
     const tiersMs = this.tiers.get(tenant);
-    writeFileAtomic(join(dir, `${tenant}.json`), new TextEncoder().encode(JSON.stringify({ persisted, logIds, ...(retentionMs ? { retentionMs } : {}), ...(tiersMs ? { tiersMs } : {}) })));
+    writeTenantState(this.layout.stateFile(tenant), { positions, ...(retentionMs ? { retentionMs } : {}), ...(tiersMs ? { tiersMs } : {}) });
   }
 
   private db(tenant: string): TenantDB {
     let db = this.dbs.get(tenant);
     if (!db) {
-      db = new TenantDB(tenant, this.nodeDir ? { blocksDir: join(this.nodeDir, 'blocks', tenant), walDir: join(this.nodeDir, 'wal', tenant) } : undefined);
-      if (this.nodeDir) mkdirSync(db.paths!.blocksDir, { recursive: true });
+      db = new TenantDB(tenant, this.layout ? { blocksDir: this.layout.blocks(tenant), walDir: this.layout.wal(tenant) } : undefined);
+      if (this.layout) mkdirSync(db.paths!.blocksDir, { recursive: true });
       db.cache = this.bucket?.cache;
       this.dbs.set(tenant, db);
     }
@@ -704,7 +667,7 @@ export class NodeStore {
    * coordinators then replay from there (the caller announces the restart).
    */
   async rebuild(): Promise<{ tenants: number; blocks: number }> {
-    if (!this.bucket || !this.nodeDir) return { tenants: 0, blocks: 0 };
+    if (!this.bucket || !this.layout) return { tenants: 0, blocks: 0 };
     const { shipper, cache } = this.bucket;
     let tenants = 0;
     let blocks = 0;
@@ -716,7 +679,7 @@ export class NodeStore {
       const db = this.db(tenant);
       tenants++;
       if (deletions.success) {
-        for (const d of deletions.data) db.deletions.push({ ...d, matchers: parseSeriesSelector(d.selector) });
+        this.adoptDeletions(tenant, db, deletions.data);
         this.writeDeletions(tenant, db);
       }
       const top = new Map<string, ShardSpan>();
@@ -756,7 +719,7 @@ export class NodeStore {
    * already taken (same ULID, or merged since) is left alone: reruns are safe.
    */
   importBlock(tenant: string, dir: string, nowMs = Date.now(), maxFutureMs = 600_000): { already: boolean; summary?: BlockSummary } {
-    if (!this.nodeDir) throw new Error('import needs a data directory');
+    if (!this.layout) throw new Error('import needs a data directory');
     const ulid = basename(dir);
     if (this.hasBlock(tenant, ulid)) return { already: true };
     const summary = validateBlock(dir, { oldestMs: nowMs - this.retentionOf(tenant), newestMs: nowMs + maxFutureMs });
@@ -807,8 +770,8 @@ export class NodeStore {
     this.deletionsDirty.delete(tenant);
     for (let i = this.marks.length - 1; i >= 0; i--) if (this.marks[i]!.tenant === tenant) this.marks.splice(i, 1);
     let removed = db !== undefined;
-    if (this.nodeDir) {
-      for (const path of [join(this.nodeDir, 'wal', tenant), join(this.nodeDir, 'blocks', tenant), join(this.nodeDir, 'remote', tenant), join(this.nodeDir, 'state', `${tenant}.json`), join(this.nodeDir, 'state', `${tenant}.deletions.json`)]) {
+    if (this.layout) {
+      for (const path of this.layout.tenantPaths(tenant)) {
         if (!existsSync(path)) continue;
         rmSync(path, { recursive: true, force: true });
         removed = true;
