@@ -43,6 +43,7 @@ import type { AppendResult } from './head/head.js';
 import type { NodeMetrics } from './metrics.js';
 import { isTenantId } from '../../wire/tenant-id.js';
 import { NodeLayout } from './node/layout.js';
+import { BucketSync, type ShipResult } from './node/bucket-sync.js';
 import { DeletionsFile, NO_TIERS, readDeletions, readTenantState, writeDeletions, writeTenantState, type DeletionEntry, type TenantState, type TierRetention } from './node/state-files.js';
 
 export type ApplyOutcome = { ok: true; state: ShardState } | { ok: false; gap: true; state: ShardState };
@@ -85,13 +86,7 @@ export interface BucketOptions {
 /** A block compaction or downsampling may take: a local one, or one only in the bucket (downloaded first). */
 type Candidate = BlockReader | { meta: BlockMeta; tombstones: never[]; remote: RemoteBlock };
 
-export interface ShipResult {
-  uploaded: number;
-  bytes: number;
-  marked: number;
-  /** Local blocks still not in the bucket. */
-  pending: number;
-}
+export type { ShipResult } from './node/bucket-sync.js';
 
 export interface FlushResult {
   tenant: string;
@@ -114,10 +109,8 @@ export class NodeStore {
   private readonly onNewShard: (tenant: string, shard: number) => void;
   private compacting = false;
   readonly bucket: BucketOptions | undefined;
-  /** Bucket work waiting (retried until the bucket answers): deletion marks, deletions files. */
-  private readonly marks: Array<{ tenant: string; ulid: string; why: string }> = [];
-  private readonly deletionsDirty = new Set<string>();
-  private shipping: Promise<ShipResult> | undefined;
+  /** Uploads, deletion marks and deletions files going to the bucket (none without a bucket). */
+  private readonly sync: BucketSync | undefined;
 
   constructor(
     private readonly metrics: NodeMetrics,
@@ -132,6 +125,7 @@ export class NodeStore {
     this.onNewShard = opts.onNewShard ?? (() => {});
     if (opts.bucket && !opts.nodeDir) throw new Error('a bucket needs a node directory');
     this.bucket = opts.bucket;
+    this.sync = opts.bucket ? new BucketSync(opts.bucket, this.dbs, log) : undefined;
   }
 
   /** Load blocks, positions and WAL of every tenant on disk. */
@@ -194,7 +188,7 @@ export class NodeStore {
       }
     }
     this.writeDeletions(tenant, db);
-    this.deletionsDirty.add(tenant);
+    this.sync?.deletionsChanged(tenant);
     this.log.info('series deleted', { tenant, selectors: selectors.length, mint, maxt, blocksMarked: marked.size });
     return { blocksMarked: marked.size };
   }
@@ -476,7 +470,7 @@ export class NodeStore {
           db.blocks = [...db.blocks.filter((b) => !group.includes(b)), ...(fresh ? [fresh] : [])].sort((a, b) => a.meta.minTime - b.meta.minTime);
           for (const b of group) deleteBlock(b);
           // The sources leave the bucket once the new block is there (marked then, by ship()); or now, if none was made.
-          if (!fresh) for (const b of group) this.marks.push({ tenant, ulid: b.meta.ulid, why: 'emptied by deletions' });
+          if (!fresh) for (const b of group) this.sync?.mark(tenant, b.meta.ulid, 'emptied by deletions');
           compactions++;
           this.metrics.compactions++;
           const m = fresh?.meta;
@@ -555,11 +549,11 @@ export class NodeStore {
     db.blocks = db.blocks.filter((b) => !ulids.has(b.meta.ulid));
     db.remote = db.remote.filter((r) => !ulids.has(r.meta.ulid));
     for (const b of local) {
-      if (db.uploaded.has(b.meta.ulid)) this.marks.push({ tenant, ulid: b.meta.ulid, why });
+      if (db.uploaded.has(b.meta.ulid)) this.sync?.mark(tenant, b.meta.ulid, why);
       deleteBlock(b);
     }
     for (const r of remote) {
-      this.marks.push({ tenant, ulid: r.meta.ulid, why });
+      this.sync?.mark(tenant, r.meta.ulid, why);
       this.bucket?.cache.drop(r);
     }
   }
@@ -586,78 +580,24 @@ export class NodeStore {
     return out;
   }
 
-  /**
-   * Upload every local block not in the bucket yet (per tenant in ULID order,
-   * which is flush order: compaction only takes uploaded blocks), then mark
-   * the blocks compaction replaced, then write changed deletions. One run at a
-   * time; throws when the bucket fails (what was done stays done).
-   */
+  /** Upload what the bucket lacks (see BucketSync.ship). */
   ship(): Promise<ShipResult> {
-    if (!this.bucket) return Promise.resolve({ uploaded: 0, bytes: 0, marked: 0, pending: 0 });
-    if (this.shipping) return this.shipping;
-    const run = (async () => {
-      const { shipper } = this.bucket!;
-      const out: ShipResult = { uploaded: 0, bytes: 0, marked: 0, pending: 0 };
-      for (const [tenant, db] of [...this.dbs]) {
-        for (const b of [...db.blocks].sort((x, y) => (x.meta.ulid < y.meta.ulid ? -1 : 1))) {
-          if (db.uploaded.has(b.meta.ulid) || !db.blocks.includes(b)) continue;
-          const t0 = performance.now();
-          const bytes = await shipper.upload(tenant, b);
-          db.uploaded.add(b.meta.ulid);
-          out.uploaded++;
-          out.bytes += bytes;
-          this.log.info('block uploaded', { tenant, ulid: b.meta.ulid, bytes, ms: Math.round(performance.now() - t0), bucket: shipper.bucket.where });
-          for (const p of b.meta.compaction.parents ?? []) this.marks.push({ tenant, ulid: p.ulid, why: `compacted into ${b.meta.ulid}` });
-        }
-      }
-      while (this.marks.length > 0) {
-        const m = this.marks[0]!;
-        await shipper.markDeleted(m.tenant, m.ulid, m.why);
-        this.marks.shift();
-        out.marked++;
-      }
-      for (const tenant of [...this.deletionsDirty]) {
-        const db = this.dbs.get(tenant);
-        if (db) await shipper.putDeletions(tenant, db.deletions.map(({ selector, mint, maxt }) => ({ selector, mint, maxt })));
-        this.deletionsDirty.delete(tenant);
-      }
-      out.pending = this.blocksNotUploaded();
-      return out;
-    })();
-    this.shipping = run;
-    return run.finally(() => (this.shipping = undefined));
-  }
-
-  private blocksNotUploaded(): number {
-    let n = 0;
-    for (const db of this.dbs.values()) n += db.blocks.filter((b) => !db.uploaded.has(b.meta.ulid)).length;
-    return n;
+    return this.sync ? this.sync.ship() : Promise.resolve({ uploaded: 0, bytes: 0, marked: 0, pending: 0 });
   }
 
   /** Bucket work waiting: local blocks not uploaded, deletion marks, deletions files. */
   pendingUploads(): number {
-    return this.blocksNotUploaded() + this.marks.length + this.deletionsDirty.size;
+    return this.sync?.pending() ?? 0;
   }
 
   /** Delete this node's blocks marked for deletion longer ago than the delay. */
-  async cleanBucket(now = Date.now()): Promise<number> {
-    if (!this.bucket) return 0;
-    let n = 0;
-    for (const tenant of [...this.dbs.keys()]) {
-      const expired = await this.bucket.shipper.expiredMarks(tenant, this.bucket.deleteDelayMs, now);
-      for (const ulid of expired) {
-        await this.bucket.shipper.deleteBlock(tenant, ulid);
-        n++;
-      }
-      if (expired.length) this.log.info('deleted marked blocks from the bucket', { tenant, blocks: expired.length });
-    }
-    return n;
+  cleanBucket(now = Date.now()): Promise<number> {
+    return this.sync?.clean(now) ?? Promise.resolve(0);
   }
 
   /** A deleted tenant's objects in the bucket (every node's: all are deleting it). */
-  async deleteTenantFromBucket(tenant: string): Promise<number> {
-    if (!this.bucket) return 0;
-    return this.bucket.shipper.deleteTenant(tenant);
+  deleteTenantFromBucket(tenant: string): Promise<number> {
+    return this.sync?.deleteTenant(tenant) ?? Promise.resolve(0);
   }
 
   /**
@@ -767,8 +707,7 @@ export class NodeStore {
     this.dbs.delete(tenant);
     for (const k of [...this.shards.keys()]) if (k.startsWith(`${tenant}/`)) this.shards.delete(k);
     this.retention.delete(tenant);
-    this.deletionsDirty.delete(tenant);
-    for (let i = this.marks.length - 1; i >= 0; i--) if (this.marks[i]!.tenant === tenant) this.marks.splice(i, 1);
+    this.sync?.forget(tenant);
     let removed = db !== undefined;
     if (this.layout) {
       for (const path of this.layout.tenantPaths(tenant)) {
