@@ -26,25 +26,23 @@ import { fsyncDir, writeFileAtomic } from './node/durable-files.js';
 import { META_FILE } from './block/filenames.js';
 import { validateBlock, type BlockSummary } from './import/validate.js';
 import { BlockReader } from './block/reader.js';
-import { resolutionOf, type BlockMeta } from './block/meta.js';
-import { RES_1H, RES_5M, RES_RAW } from './downsample/downsample.js';
-import { planDownsampling } from './downsample/planner.js';
-import { tierName } from './promql/tiers.js';
+import { RES_1H, RES_5M } from './downsample/downsample.js';
 import { TOMBSTONES_FILE } from './block/filenames.js';
 import { encodeTombstones } from './block/tombstones.js';
 import { parseSeriesSelector } from './promql/selector.js';
-import { deleteBlock, planCompaction } from './compact/compactor.js';
 import { mergeInThread, type MergeRunner } from './compact/runner.js';
 import { DEFAULT_BLOCK_RANGE_MS, TenantDB } from './db/tenant-db.js';
 import { isobarOf, thanosSection, type ShardSpan } from './bucket/layout.js';
-import type { BlockCache, RemoteBlock } from './bucket/remote-block.js';
+import type { BlockCache } from './bucket/remote-block.js';
 import type { Shipper } from './bucket/shipper.js';
 import type { AppendResult } from './head/head.js';
 import type { NodeMetrics } from './metrics.js';
 import { isTenantId } from '../../wire/tenant-id.js';
 import { NodeLayout } from './node/layout.js';
 import { BucketSync, type ShipResult } from './node/bucket-sync.js';
-import { DeletionsFile, NO_TIERS, readDeletions, readTenantState, writeDeletions, writeTenantState, type DeletionEntry, type TenantState, type TierRetention } from './node/state-files.js';
+import { Maintenance } from './node/maintenance.js';
+import { Retentions } from './node/retention.js';
+import { DeletionsFile, readDeletions, readTenantState, writeDeletions, writeTenantState, type DeletionEntry, type TenantState, type TierRetention } from './node/state-files.js';
 
 export type ApplyOutcome = { ok: true; state: ShardState } | { ok: false; gap: true; state: ShardState };
 
@@ -84,7 +82,6 @@ export interface BucketOptions {
 }
 
 /** A block compaction or downsampling may take: a local one, or one only in the bucket (downloaded first). */
-type Candidate = BlockReader | { meta: BlockMeta; tombstones: never[]; remote: RemoteBlock };
 
 export type { ShipResult } from './node/bucket-sync.js';
 
@@ -100,14 +97,12 @@ export class NodeStore {
   /** Where things live on disk (`nodeDir`); none: everything in memory (tests). */
   private readonly layout: NodeLayout | undefined;
   private readonly blockRangeMs: number;
-  private readonly retentionMs: number;
   private readonly flushWalBytes: number;
-  private readonly compactionRangesMs: number[] | undefined;
+  /** Compaction, downsampling and retention. */
+  private readonly maintenance: Maintenance;
   /** Tenants' own retention (ms), told by their coordinators and kept in their state files. */
-  private readonly retention = new Map<string, number>();
-  private readonly tiers = new Map<string, TierRetention>();
+  private readonly retentions: Retentions;
   private readonly onNewShard: (tenant: string, shard: number) => void;
-  private compacting = false;
   readonly bucket: BucketOptions | undefined;
   /** Uploads, deletion marks and deletions files going to the bucket (none without a bucket). */
   private readonly sync: BucketSync | undefined;
@@ -119,13 +114,14 @@ export class NodeStore {
   ) {
     this.layout = opts.nodeDir ? new NodeLayout(opts.nodeDir) : undefined;
     this.blockRangeMs = opts.blockRangeMs ?? DEFAULT_BLOCK_RANGE_MS;
-    this.retentionMs = opts.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.retentions = new Retentions(opts.retentionMs ?? DEFAULT_RETENTION_MS);
     this.flushWalBytes = opts.flushWalBytes ?? 256 * 1024 * 1024;
-    this.compactionRangesMs = opts.compactionRangesMs;
     this.onNewShard = opts.onNewShard ?? (() => {});
     if (opts.bucket && !opts.nodeDir) throw new Error('a bucket needs a node directory');
     this.bucket = opts.bucket;
     this.sync = opts.bucket ? new BucketSync(opts.bucket, this.dbs, log) : undefined;
+    const levels = opts.compactionRangesMs ?? [1, 3, 12, 84].map((k) => k * this.blockRangeMs);
+    this.maintenance = new Maintenance({ dbs: this.dbs, bucket: this.bucket, sync: this.sync, metrics, log, retentionOf: (t) => this.retentionOf(t), tiersOf: (t) => this.tiersOf(t) }, levels);
   }
 
   /** Load blocks, positions and WAL of every tenant on disk. */
@@ -147,8 +143,7 @@ export class NodeStore {
       blocks += db.openBlocks();
       if (this.bucket) db.remote = this.bucket.cache.known(tenant);
       const state = readTenantState(this.layout.stateFile(tenant), this.log, tenant);
-      if (state.retentionMs) this.retention.set(tenant, state.retentionMs);
-      if (state.tiersMs) this.tiers.set(tenant, state.tiersMs);
+      this.retentions.load(tenant, state.retentionMs, state.tiersMs);
       for (const { shard, persisted, logId } of state.positions) this.shards.set(`${tenant}/${shard}`, { applied: persisted, persisted, ...(logId ? { logId } : {}) });
       const t0 = performance.now();
       const res = db.wal!.replay(
@@ -218,34 +213,23 @@ export class NodeStore {
    * tiers (its coordinators say both with every forward); written down when it changes.
    */
   setRetention(tenant: string, ms: number, tiers?: TierRetention): void {
-    if (!(ms > 0)) return;
-    const cur = this.tiers.get(tenant) ?? NO_TIERS;
-    const tiersChanged = tiers !== undefined && (tiers[RES_5M] !== cur[RES_5M] || tiers[RES_1H] !== cur[RES_1H]);
-    if (this.retention.get(tenant) === ms && !tiersChanged) return;
-    this.retention.set(tenant, ms);
-    if (tiers) this.tiers.set(tenant, tiers);
+    if (!this.retentions.set(tenant, ms, tiers)) return;
     this.writeState(tenant);
-    const t = this.tiers.get(tenant) ?? NO_TIERS;
+    const t = this.retentions.tiersOf(tenant);
     this.log.info('tenant retention set', { tenant, retentionDays: ms / 86_400_000, retention5mDays: t[RES_5M] / 86_400_000, retention1hDays: t[RES_1H] / 86_400_000 });
   }
 
   retentionOf(tenant: string): number {
-    return this.retention.get(tenant) ?? this.retentionMs;
+    return this.retentions.rawOf(tenant);
   }
 
   tiersOf(tenant: string): TierRetention {
-    return this.tiers.get(tenant) ?? NO_TIERS;
+    return this.retentions.tiersOf(tenant);
   }
 
   /** The retention spec the coordinators send, in ms, as setRetention takes it (undefined: nothing said). */
   static retentionFromSpec(spec: RetentionSpec | undefined): { ms: number; tiers: TierRetention } | undefined {
-    return spec ? { ms: spec.raw * 1000, tiers: { [RES_5M]: spec['5m'] * 1000, [RES_1H]: spec['1h'] * 1000 } } : undefined;
-  }
-
-  /** Blocks of `res` end their life at: raw at the retention, a tier at its own (a tier turned off at the raw one). */
-  private cutoff(tenant: string, res: number, nowMs: number): number {
-    const tierMs = res === RES_RAW ? 0 : this.tiersOf(tenant)[res as keyof TierRetention] ?? 0;
-    return nowMs - (tierMs > 0 ? tierMs : this.retentionOf(tenant));
+    return Retentions.fromSpec(spec);
   }
 
   private writeState(tenant: string): void {
@@ -255,9 +239,7 @@ export class NodeStore {
       const [t, sh] = k.split('/');
       if (t === tenant) positions.push({ shard: Number(sh), persisted: st.persisted, ...(st.logId ? { logId: st.logId } : {}) });
     }
-    const retentionMs = this.retention.get(tenant);
-    const tiersMs = this.tiers.get(tenant);
-    writeTenantState(this.layout.stateFile(tenant), { positions, ...(retentionMs ? { retentionMs } : {}), ...(tiersMs ? { tiersMs } : {}) });
+    writeTenantState(this.layout.stateFile(tenant), { positions, ...this.retentions.said(tenant) });
   }
 
   private db(tenant: string): TenantDB {
@@ -441,121 +423,11 @@ export class NodeStore {
   }
 
   /**
-   * Merge overlapping blocks, then compact levels (block range x 1, 3, 12, 84:
-   * 2 h -> 6 h -> 24 h -> 7 d by default, or `compactionRangesMs`), then
-   * downsample (downsample/planner.ts), then delete blocks wholly past their
-   * retention (raw, and each tier's). One run at a time; `merge` decides
-   * where the merging work happens (a worker thread in the node process),
-   * while swapping readers and deleting sources happens here, between requests.
+   * Compaction, downsampling and retention, one run at a time (see
+   * node/maintenance.ts); `merge` decides where the merging work happens.
    */
-  async compact(nowMs = Date.now(), merge: MergeRunner = mergeInThread): Promise<{ compactions: number; downsampled: number; deleted: number }> {
-    if (this.compacting) return { compactions: 0, downsampled: 0, deleted: 0 };
-    this.compacting = true;
-    try {
-      const levels = this.compactionRangesMs ?? [1, 3, 12, 84].map((k) => k * this.blockRangeMs);
-      let compactions = 0;
-      let downsampled = 0;
-      let deleted = 0;
-      for (const [tenant, db] of this.dbs) {
-        if (!db.paths) continue;
-        // With a bucket, only uploaded blocks compact: uploads then go in flush order (see durable()).
-        // Blocks only in the bucket (a rebuilt node's) take part too: downloaded when a group needs them.
-        const ready = (): Candidate[] => [...(this.bucket ? db.blocks.filter((b) => db.uploaded.has(b.meta.ulid)) : db.blocks), ...db.remote.map((remote) => ({ meta: remote.meta, tombstones: [], remote }))];
-        const readyRaw = () => ready().filter((b) => resolutionOf(b.meta) === RES_RAW);
-        for (let planned = planCompaction(readyRaw(), levels); planned; planned = planCompaction(readyRaw(), levels)) {
-          const t0 = performance.now();
-          const group = await this.localize(tenant, db, planned);
-          const dir = await merge(db.paths.blocksDir, group);
-          const fresh = dir ? BlockReader.open(dir) : undefined; // none: deletions left nothing
-          db.blocks = [...db.blocks.filter((b) => !group.includes(b)), ...(fresh ? [fresh] : [])].sort((a, b) => a.meta.minTime - b.meta.minTime);
-          for (const b of group) deleteBlock(b);
-          // The sources leave the bucket once the new block is there (marked then, by ship()); or now, if none was made.
-          if (!fresh) for (const b of group) this.sync?.mark(tenant, b.meta.ulid, 'emptied by deletions');
-          compactions++;
-          this.metrics.compactions++;
-          const m = fresh?.meta;
-          this.log.info('compacted blocks', { tenant, sources: group.length, ...(m ? { ulid: m.ulid, level: m.compaction.level, minTime: m.minTime, maxTime: m.maxTime } : { emptied: true }), ms: Math.round(performance.now() - t0) });
-        }
-        downsampled += await this.downsample(tenant, db, levels, nowMs, ready(), merge);
-        const expired = new Set([...db.blocks.map((b) => b.meta), ...db.remote.map((r) => r.meta)].filter((m) => m.maxTime <= this.cutoff(tenant, resolutionOf(m), nowMs)).map((m) => m.ulid));
-        if (expired.size) {
-          this.retire(tenant, db, expired, 'past retention');
-          deleted += expired.size;
-          this.log.info('deleted blocks past retention', { tenant, blocks: expired.size, retentionDays: this.retentionOf(tenant) / 86_400_000 });
-        }
-      }
-      return { compactions, downsampled, deleted };
-    } finally {
-      this.compacting = false;
-    }
-  }
-
-  /** Make the downsampled blocks the planner asks for; returns how many were made. */
-  private async downsample(tenant: string, db: TenantDB, levels: readonly number[], nowMs: number, ready: Candidate[], merge: MergeRunner): Promise<number> {
-    const tiers = this.tiersOf(tenant);
-    if (!(tiers[RES_5M] > 0) && !(tiers[RES_1H] > 0)) return 0;
-    const jobs = planDownsampling({
-      ready,
-      all: [...db.blocks.map((b) => b.meta), ...db.remote.map((r) => r.meta)],
-      tiers: { [RES_5M]: tiers[RES_5M] > 0, [RES_1H]: tiers[RES_1H] > 0 },
-      rawLevelMs: levels[Math.min(2, levels.length - 1)]!,
-      windowMs: levels[levels.length - 1]!,
-      rawCutoff: this.cutoff(tenant, RES_RAW, nowMs),
-      m5Cutoff: this.cutoff(tenant, RES_5M, nowMs),
-    });
-    let made = 0;
-    for (const job of jobs) {
-      const here = (c: Candidate) => ('remote' in c ? db.remote.includes(c.remote) : db.blocks.includes(c));
-      if (!job.sources.every(here)) continue; // gone meanwhile (an earlier job replaced it)
-      const t0 = performance.now();
-      const sources = await this.localize(tenant, db, job.sources);
-      const deletions = db.deletions.map(({ selector, mint, maxt }) => ({ selector, mint, maxt }));
-      const dir = await merge(db.paths!.blocksDir, sources, { res: job.res, deletions });
-      if (!dir) continue; // deletions left nothing to keep
-      const fresh = BlockReader.open(dir);
-      db.blocks = [...db.blocks, fresh].sort((a, b) => a.meta.minTime - b.meta.minTime);
-      if (job.replaces.length) this.retire(tenant, db, new Set(job.replaces.map((m) => m.ulid)), `replaced by downsampled block ${fresh.meta.ulid}`);
-      made++;
-      this.log.info('downsampled blocks', { tenant, tier: tierName(job.res), sources: job.sources.length, ulid: fresh.meta.ulid, minTime: fresh.meta.minTime, maxTime: fresh.meta.maxTime, replaced: job.replaces.length, ms: Math.round(performance.now() - t0) });
-    }
-    return made;
-  }
-
-  /** The blocks of a plan as local blocks: those only in the bucket are downloaded first (and then served locally). */
-  private async localize(tenant: string, db: TenantDB, planned: readonly Candidate[]): Promise<BlockReader[]> {
-    const out: BlockReader[] = [];
-    for (const c of planned) {
-      if (!('remote' in c)) {
-        out.push(c);
-        continue;
-      }
-      const t0 = performance.now();
-      const dir = await this.bucket!.shipper.download(tenant, c.meta.ulid, db.paths!.blocksDir);
-      const reader = BlockReader.open(dir);
-      db.remote = db.remote.filter((r) => r !== c.remote);
-      this.bucket!.cache.drop(c.remote);
-      db.uploaded.add(c.meta.ulid);
-      db.blocks = [...db.blocks, reader].sort((a, b) => a.meta.minTime - b.meta.minTime);
-      this.log.info('bucket block downloaded to compact', { tenant, ulid: c.meta.ulid, bytes: reader.bytes(), ms: Math.round(performance.now() - t0) });
-      out.push(reader);
-    }
-    return out;
-  }
-
-  /** Drop blocks (local or bucket-only) from this node; those in the bucket get deletion marks. */
-  private retire(tenant: string, db: TenantDB, ulids: ReadonlySet<string>, why: string): void {
-    const local = db.blocks.filter((b) => ulids.has(b.meta.ulid));
-    const remote = db.remote.filter((r) => ulids.has(r.meta.ulid));
-    db.blocks = db.blocks.filter((b) => !ulids.has(b.meta.ulid));
-    db.remote = db.remote.filter((r) => !ulids.has(r.meta.ulid));
-    for (const b of local) {
-      if (db.uploaded.has(b.meta.ulid)) this.sync?.mark(tenant, b.meta.ulid, why);
-      deleteBlock(b);
-    }
-    for (const r of remote) {
-      this.sync?.mark(tenant, r.meta.ulid, why);
-      this.bucket?.cache.drop(r);
-    }
+  compact(nowMs = Date.now(), merge: MergeRunner = mergeInThread): Promise<{ compactions: number; downsampled: number; deleted: number }> {
+    return this.maintenance.run(nowMs, merge);
   }
 
   /**
@@ -706,7 +578,7 @@ export class NodeStore {
     db?.close();
     this.dbs.delete(tenant);
     for (const k of [...this.shards.keys()]) if (k.startsWith(`${tenant}/`)) this.shards.delete(k);
-    this.retention.delete(tenant);
+    this.retentions.forget(tenant);
     this.sync?.forget(tenant);
     let removed = db !== undefined;
     if (this.layout) {
