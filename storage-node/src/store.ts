@@ -141,7 +141,7 @@ export class NodeStore {
       const db = this.db(tenant);
       this.readDeletions(tenant, db);
       blocks += db.openBlocks();
-      if (this.bucket) db.remote = this.bucket.cache.known(tenant);
+      if (this.bucket) db.remoteBlocks.replace(this.bucket.cache.known(tenant));
       const state = readTenantState(this.layout.stateFile(tenant), this.log, tenant);
       this.retentions.load(tenant, state.retentionMs, state.tiersMs);
       for (const { shard, persisted, logId } of state.positions) this.shards.set(`${tenant}/${shard}`, { applied: persisted, persisted, ...(logId ? { logId } : {}) });
@@ -496,14 +496,13 @@ export class NodeStore {
       }
       const top = new Map<string, ShardSpan>();
       for (const meta of metas) {
-        db.remote.push(cache.adopt(tenant, meta));
+        db.remoteBlocks.add(cache.adopt(tenant, meta));
         blocks++;
         for (const [shard, span] of Object.entries(isobarOf(meta)?.shards ?? {})) {
           const cur = top.get(shard);
           if (!cur || span.to > cur.to) top.set(shard, span);
         }
       }
-      db.remote.sort((a, b) => a.meta.minTime - b.meta.minTime);
       for (const [shard, span] of top) {
         const st = this.position(tenant, Number(shard));
         st.applied = st.persisted = span.to;
@@ -543,8 +542,7 @@ export class NodeStore {
     const target = join(db.paths!.blocksDir, ulid);
     renameSync(dir, target);
     fsyncDir(db.paths!.blocksDir);
-    db.blocks.push(BlockReader.open(target));
-    db.blocks.sort((a, b) => a.meta.minTime - b.meta.minTime);
+    db.localBlocks.add(BlockReader.open(target));
     this.log.info('block imported', { tenant, ...summary });
     return { already: false, summary };
   }

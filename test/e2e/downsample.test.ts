@@ -22,10 +22,12 @@ describe('downsampled tiers through the stack', () => {
     // Compaction (and downsampling) every second, so the test does not wait a minute per level.
     await stop(st.node);
     st.node = await startNode(st.s, { env: { ISOBAR_COMPACTION_INTERVAL_SECONDS: '1' } });
+    // The edge takes writes again once it sees the restarted node.
+    await eventually(async () => (await fetch(`${st.client.base}/-/ready`)).status, (status) => status === 200, 30_000);
 
     const h = { authorization: `Bearer ${st.s.ISOBAR_ADMIN_TOKEN}`, 'content-type': 'application/json' };
     const t = await fetch(`${st.client.base}/admin/v1/tenants`, { method: 'POST', headers: h, body: JSON.stringify({ id: 'ds', retention: { raw: '30d', '5m': '1y', '1h': '5y' } }) });
-    expect(t.status).toBe(201);
+    expect(t.status, await t.clone().text()).toBe(201);
     expect(((await t.json()) as any).limits).toMatchObject({ retention5mSeconds: 31_536_000, retention1hSeconds: 157_680_000 });
     const k = await fetch(`${st.client.base}/admin/v1/tenants/ds/keys`, { method: 'POST', headers: h, body: JSON.stringify({ scopes: ['write', 'read'] }) });
     const key = ((await k.json()) as { key: string }).key;

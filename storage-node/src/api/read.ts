@@ -49,21 +49,21 @@ export function seriesApi(db: TenantDB | undefined, params: URLSearchParams): st
 }
 
 /**
- * Before a metadata read: the bucket blocks it touches get their indexes (and,
- * when deletions must be applied, the chunks) fetched. Bad parameters are left
- * for the API itself to answer.
+ * A metadata read (`fn`) through TenantDB.read: the bucket blocks it touches
+ * get their indexes (and, when deletions must be applied, the chunks) fetched
+ * first. Bad parameters are left for `fn` to refuse.
  */
-export async function prepareRead(db: TenantDB | undefined, params: URLSearchParams): Promise<void> {
-  if (!db || db.remote.length === 0) return;
+export async function metadataRead(db: TenantDB | undefined, params: URLSearchParams, fn: () => string): Promise<string> {
+  if (!db || db.remote.length === 0) return fn();
   let range: { mint: number; maxt: number };
   let sets: Matcher[][];
   try {
     range = timeRange(params);
     sets = parseMatchers(params);
   } catch {
-    return;
+    return fn();
   }
-  await db.prepare(range.mint, range.maxt, db.deletions.length > 0 ? (sets.length ? sets : [[]]) : undefined);
+  return db.read(range.mint, range.maxt, fn, db.deletions.length > 0 ? (sets.length ? sets : [[]]) : undefined);
 }
 
 export function labelsApi(db: TenantDB | undefined, params: URLSearchParams): string {

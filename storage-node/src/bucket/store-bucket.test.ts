@@ -58,8 +58,7 @@ function writeRounds(store: NodeStore, tenant: string, shard: number, from: numb
 async function samples(store: NodeStore, tenant: string, mint = -Infinity, maxt = Infinity): Promise<number> {
   const db = store.tenantDb(tenant)!;
   const ms = [new Matcher('=~', '__name__', 'm.*')];
-  await db.prepare(mint, maxt, [ms]);
-  return db.select(ms, mint, maxt).reduce((n, s) => n + s.samples.length, 0);
+  return db.read(mint, maxt, () => db.select(ms, mint, maxt).reduce((n, s) => n + s.samples.length, 0), [ms]);
 }
 
 /** A bucket whose every call fails while `down` is set. */
@@ -168,14 +167,12 @@ describe('blocks in the bucket', () => {
     // delete_series on bucket blocks: applied when read (no local block to mark), kept for a rebuild.
     b.store.deleteSeries('acme', ['m1'], T0, T0 + 10 * 60_000);
     const m1 = [new Matcher('=', '__name__', 'm1')];
-    await b.store.tenantDb('acme')!.prepare(-Infinity, Infinity, [m1]);
-    const got = b.store.tenantDb('acme')!.select(m1, -Infinity, Infinity);
+    const got = await b.store.tenantDb('acme')!.read(-Infinity, Infinity, () => b.store.tenantDb('acme')!.select(m1, -Infinity, Infinity), [m1]);
     expect(new Set(got.map((s) => s.labels[1]))).toEqual(new Set(['m1']));
     expect(got.reduce((n, s) => n + s.samples.length, 0)).toBe(50 * 30);
     // Series and label APIs read the cached indexes.
     const db = b.store.tenantDb('acme')!;
-    await db.prepare(-Infinity, Infinity);
-    expect(db.labelValues('__name__', [], -Infinity, Infinity)).toEqual(['m0', 'm1']);
+    expect(await db.read(-Infinity, Infinity, () => db.labelValues('__name__', [], -Infinity, Infinity))).toEqual(['m0', 'm1']);
     // The coordinator's replay continues from the bucket's end.
     expect(b.store.apply('acme', 0, encodeBatch([{ seq: 301, payload: payload('m0', 50, T0 + 301 * 60_000) }]), 1, 'log-0').ok).toBe(true);
     b.store.close();

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeColumns, mergeChunks, withoutIntervals, type ChunkRange, type SampleColumns } from '../chunkenc/merge.js';
 import { TMP_BLOCK_SUFFIX } from '../block/filenames.js';
+import { BlockSet } from './block-set.js';
 import { BlockReader, listBlocks } from '../block/reader.js';
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
 import { writeBlock, type BlockSeriesInput } from '../block/writer.js';
@@ -67,10 +68,20 @@ function withoutWindows(c: AggrColumns, intervals: ReadonlyArray<readonly [numbe
 
 export class TenantDB {
   head = new TenantHead();
-  /** Blocks with local files. */
-  blocks: BlockReader[] = [];
-  /** Blocks only in the bucket, read through the caches (`prepare` before reading). */
-  remote: RemoteBlock[] = [];
+  /** Blocks with local files, in time order (changed only through the set). */
+  readonly localBlocks = new BlockSet<BlockReader>();
+  /** Blocks only in the bucket, read through the caches (`prepare` before reading), in time order. */
+  readonly remoteBlocks = new BlockSet<RemoteBlock>();
+
+  /** The local blocks, in time order (a snapshot: later changes make a new array). */
+  get blocks(): readonly BlockReader[] {
+    return this.localBlocks.all;
+  }
+
+  /** The bucket-only blocks, in time order (a snapshot). */
+  get remote(): readonly RemoteBlock[] {
+    return this.remoteBlocks.all;
+  }
   /** Local blocks (ULIDs) whose copy in the bucket is complete. */
   readonly uploaded = new Set<string>();
   cache: BlockCache | undefined;
@@ -91,10 +102,9 @@ export class TenantDB {
       if (n.endsWith(TMP_BLOCK_SUFFIX)) rmSync(join(this.paths.blocksDir, n), { recursive: true, force: true });
     }
     for (const ulid of listBlocks(this.paths.blocksDir)) {
-      this.blocks.push(BlockReader.open(join(this.paths.blocksDir, ulid)));
+      this.localBlocks.add(BlockReader.open(join(this.paths.blocksDir, ulid)));
       if (existsSync(join(this.paths.blocksDir, ulid, UPLOADED_MARKER))) this.uploaded.add(ulid);
     }
-    this.blocks.sort((a, b) => a.meta.minTime - b.meta.minTime);
     return this.blocks.length;
   }
 
@@ -123,10 +133,9 @@ export class TenantDB {
     const metas: Array<BlockReader['meta']> = [];
     for (const start of [...byRange.keys()].sort((a, b) => a - b)) {
       const { dir, meta } = writeBlock(this.paths.blocksDir, byRange.get(start)!, sections ? { sections } : {});
-      this.blocks.push(BlockReader.open(dir));
+      this.localBlocks.add(BlockReader.open(dir));
       metas.push(meta);
     }
-    this.blocks.sort((a, b) => a.meta.minTime - b.meta.minTime);
     this.head = new TenantHead();
     return metas;
   }
@@ -148,11 +157,19 @@ export class TenantDB {
   }
 
   /**
-   * Before a read of [mint, maxt]: open the indexes of the bucket blocks it
-   * overlaps and, with `chunksFor`, fetch the chunks those selectors need.
-   * The read must follow at once (no await in between): see remote-block.ts.
+   * Read [mint, maxt]: first the bucket blocks it overlaps get their indexes
+   * opened and, with `chunksFor`, the chunks those selectors need fetched
+   * (with `parts`, only blocks of each part's resolution in its range); then
+   * `fn` reads, right after, with no await in between, which is what the
+   * caches need (remote-block.ts). The one way in for reads that may touch the
+   * bucket.
    */
-  async prepare(mint: number, maxt: number, chunksFor?: readonly (readonly Matcher[])[], parts?: ReadonlyArray<{ res: number; mint: number; maxt: number }>): Promise<void> {
+  async read<T>(mint: number, maxt: number, fn: () => T, chunksFor?: readonly (readonly Matcher[])[], parts?: ReadonlyArray<{ res: number; mint: number; maxt: number }>): Promise<T> {
+    await this.prepare(mint, maxt, chunksFor, parts);
+    return fn();
+  }
+
+  private async prepare(mint: number, maxt: number, chunksFor?: readonly (readonly Matcher[])[], parts?: ReadonlyArray<{ res: number; mint: number; maxt: number }>): Promise<void> {
     // With `parts`, only blocks of each part's resolution in its range (a read through downsampled tiers).
     const ranges = parts ?? [{ res: -1, mint, maxt }];
     const hit: Array<{ r: RemoteBlock; mint: number; maxt: number }> = [];

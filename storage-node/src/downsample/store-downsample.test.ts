@@ -232,10 +232,10 @@ describe('where a tier answers alone', () => {
     };
     const raw = [day(0), day(1), day(2)];
     const db = new TenantDB('acme');
-    db.blocks = [...raw, ...[raw[0]!, raw[2]!].map((b) => BlockReader.open(downsampleBlocks(join(dir, 'm5'), [b], RES_5M)!.dir))];
+    db.localBlocks.add(...raw, ...[raw[0]!, raw[2]!].map((b) => BlockReader.open(downsampleBlocks(join(dir, 'm5'), [b], RES_5M)!.dir)));
     // Day 1 is not downsampled: the tier answers up to its start, not to day 2's end.
     expect(db.tierSpan(RES_5M)).toEqual({ minTime: T0 + 7_000, maxTime: raw[1]!.meta.minTime });
-    db.blocks.push(BlockReader.open(downsampleBlocks(join(dir, 'm5'), [raw[1]!], RES_5M)!.dir));
+    db.localBlocks.add(BlockReader.open(downsampleBlocks(join(dir, 'm5'), [raw[1]!], RES_5M)!.dir));
     expect(db.tierSpan(RES_5M)!.maxTime).toBe(raw[2]!.meta.maxTime);
     for (const b of db.blocks) b.close();
   });

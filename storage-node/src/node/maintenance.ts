@@ -71,7 +71,8 @@ export class Maintenance {
           const group = await this.localize(tenant, db, planned);
           const dir = await merge(db.paths.blocksDir, group);
           const fresh = dir ? BlockReader.open(dir) : undefined; // none: deletions left nothing
-          db.blocks = [...db.blocks.filter((b) => !group.includes(b)), ...(fresh ? [fresh] : [])].sort((a, b) => a.meta.minTime - b.meta.minTime);
+          db.localBlocks.remove((b) => group.includes(b));
+          if (fresh) db.localBlocks.add(fresh);
           for (const b of group) deleteBlock(b);
           // The sources leave the bucket once the new block is there (marked then, by ship()); or now, if none was made.
           if (!fresh) for (const b of group) this.host.sync?.mark(tenant, b.meta.ulid, 'emptied by deletions');
@@ -117,7 +118,7 @@ export class Maintenance {
       const dir = await merge(db.paths!.blocksDir, sources, { res: job.res, deletions });
       if (!dir) continue; // deletions left nothing to keep
       const fresh = BlockReader.open(dir);
-      db.blocks = [...db.blocks, fresh].sort((a, b) => a.meta.minTime - b.meta.minTime);
+      db.localBlocks.add(fresh);
       if (job.replaces.length) this.retire(tenant, db, new Set(job.replaces.map((m) => m.ulid)), `replaced by downsampled block ${fresh.meta.ulid}`);
       made++;
       this.host.log.info('downsampled blocks', { tenant, tier: tierName(job.res), sources: job.sources.length, ulid: fresh.meta.ulid, minTime: fresh.meta.minTime, maxTime: fresh.meta.maxTime, replaced: job.replaces.length, ms: Math.round(performance.now() - t0) });
@@ -136,10 +137,10 @@ export class Maintenance {
       const t0 = performance.now();
       const dir = await this.host.bucket!.shipper.download(tenant, c.meta.ulid, db.paths!.blocksDir);
       const reader = BlockReader.open(dir);
-      db.remote = db.remote.filter((r) => r !== c.remote);
+      db.remoteBlocks.remove((r) => r === c.remote);
       this.host.bucket!.cache.drop(c.remote);
       db.uploaded.add(c.meta.ulid);
-      db.blocks = [...db.blocks, reader].sort((a, b) => a.meta.minTime - b.meta.minTime);
+      db.localBlocks.add(reader);
       this.host.log.info('bucket block downloaded to compact', { tenant, ulid: c.meta.ulid, bytes: reader.bytes(), ms: Math.round(performance.now() - t0) });
       out.push(reader);
     }
@@ -148,10 +149,8 @@ export class Maintenance {
 
   /** Drop blocks (local or bucket-only) from this node; those in the bucket get deletion marks. */
   private retire(tenant: string, db: TenantDB, ulids: ReadonlySet<string>, why: string): void {
-    const local = db.blocks.filter((b) => ulids.has(b.meta.ulid));
-    const remote = db.remote.filter((r) => ulids.has(r.meta.ulid));
-    db.blocks = db.blocks.filter((b) => !ulids.has(b.meta.ulid));
-    db.remote = db.remote.filter((r) => !ulids.has(r.meta.ulid));
+    const local = db.localBlocks.remove((b) => ulids.has(b.meta.ulid));
+    const remote = db.remoteBlocks.remove((r) => ulids.has(r.meta.ulid));
     for (const b of local) {
       if (db.uploaded.has(b.meta.ulid)) this.host.sync?.mark(tenant, b.meta.ulid, why);
       deleteBlock(b);

@@ -219,8 +219,9 @@ export class Engine implements Evaluator {
         const own = this.db ? [await readTierChunks(this.db, f.sel.matchers, mint, f.maxt, plan ?? RAW_PLAN)] : [];
         this.fetchTiered(f, [...own, ...peers], mint);
       } else {
-        await this.db?.prepare(f.mint, f.maxt, [f.sel.matchers], [{ res: RES_RAW, mint: f.mint, maxt: f.maxt }]);
-        this.fetch(f.sel, f.mint, f.maxt, peers.flatMap((p) => p.series));
+        const fetch = () => this.fetch(f.sel, f.mint, f.maxt, peers.flatMap((p) => p.series));
+        if (this.db) await this.db.read(f.mint, f.maxt, fetch, [f.sel.matchers], [{ res: RES_RAW, mint: f.mint, maxt: f.maxt }]);
+        else fetch();
       }
       await this.yieldIfDue(ctx);
     }

@@ -145,8 +145,11 @@ export interface TieredChunks {
  * fetched first.
  */
 export async function readTierChunks(db: TenantDB, matchers: readonly Matcher[], mint: number, maxt: number, plan: TierPlan): Promise<TieredChunks> {
-  await db.prepare(mint, maxt, [matchers], tierParts(plan, mint, maxt));
-  // Read at once after prepare(), no await in between (remote-block.ts).
+  return db.read(mint, maxt, () => tierChunksNow(db, matchers, mint, maxt, plan), [matchers], tierParts(plan, mint, maxt));
+}
+
+/** readTierChunks' read, once the bucket blocks are prepared. */
+function tierChunksNow(db: TenantDB, matchers: readonly Matcher[], mint: number, maxt: number, plan: TierPlan): TieredChunks {
   const series = new Map<string, { labels: Labels; chunks: TierChunk[] }>();
   const add = (labels: Labels, chunks: TierChunk[]) => {
     const k = labelsKey(labels);
