@@ -17,6 +17,7 @@ import { ShardRegistry } from './shard-registry.js';
 import { createServer } from './server.js';
 import { NodeStore } from './store.js';
 import { NodeLayout } from './node/layout.js';
+import { NodeScheduler } from './node/scheduler.js';
 
 const config = loadConfig();
 const layout = new NodeLayout(config.nodeDir);
@@ -58,70 +59,24 @@ if (emptyDisk) {
     }
   }
 }
-/** WAL fsync cadence: the coordinators' logs are the truth, so a second of OS buffering is safe. */
-const WAL_SYNC_MS = 1000;
-const walSync = setInterval(() => store.syncWals(), WAL_SYNC_MS);
-/** Cadence of the head-cut check (a cut is uploaded at once, so the coordinators' logs shrink). */
-const FLUSH_CHECK_MS = 10_000;
-const flushCheck = setInterval(() => {
-  try {
-    if (store.flushIfDue().length > 0) {
-      shipSoon(0);
-      void compactNow();
-    }
-  } catch (e) {
-    log.error('head cut failed; will retry', errorFields(e));
-  }
-}, FLUSH_CHECK_MS);
-/** Cadence of compaction, downsampling and retention. */
-const compaction = setInterval(() => void compactNow(), config.ISOBAR_COMPACTION_INTERVAL_SECONDS * 1000);
 // Merges run in a worker thread (compact-worker.mjs is bundled beside this file).
 const merger = workerRunner(new URL('./compact-worker.mjs', import.meta.url));
-const compactNow = () =>
-  store
-    .compact(Date.now(), merger.run)
-    .then((r) => (r.compactions > 0 || r.downsampled > 0 || r.deleted > 0) && shipSoon(0))
-    .catch((e) => log.error('compaction failed; will retry', errorFields(e)));
-
-/**
- * Uploads: after each flush and compaction, and every SHIP_MS while anything
- * waits; with backoff (1 s doubling to 60 s) while the bucket fails. Writes go
- * on meanwhile: the coordinators keep the records until the bucket has them.
- */
-const SHIP_MS = 10_000;
-let shipTimer: NodeJS.Timeout | undefined;
-let shipFailures = 0;
-function shipSoon(ms: number): void {
-  if (shipTimer) clearTimeout(shipTimer);
-  shipTimer = setTimeout(() => {
-    shipTimer = undefined;
-    store
-      .ship()
-      .then((r) => {
-        if (shipFailures > 0) log.info('the bucket answers again', { failures: shipFailures, uploaded: r.uploaded });
-        shipFailures = 0;
-        shipSoon(SHIP_MS);
-      })
-      .catch((e) => {
-        shipFailures++;
-        shipper.totals.failures++;
-        const retryInMs = Math.min(1000 * 2 ** (shipFailures - 1), 60_000);
-        if (shipFailures === 1 || shipFailures % 10 === 0) log.warn('upload to the bucket failed; retrying', { failures: shipFailures, retryInMs, pending: store.pendingUploads(), bucket: bucket.where, ...errorFields(e) });
-        shipSoon(retryInMs);
-      });
-  }, ms);
-}
-shipSoon(0);
-/** Blocks marked for deletion leave the bucket after the delay. */
-const CLEAN_MS = 10 * 60_000;
-const cleaning = setInterval(() => void store.cleanBucket().catch((e) => log.warn('bucket cleanup failed; will retry', errorFields(e))), CLEAN_MS);
+const scheduler = new NodeScheduler({
+  store,
+  log,
+  merge: merger.run,
+  compactionIntervalMs: config.ISOBAR_COMPACTION_INTERVAL_SECONDS * 1000,
+  onShipFailure: () => shipper.totals.failures++,
+  bucketWhere: bucket.where,
+});
+scheduler.start();
 const app = createServer({
   store,
   metrics,
   log,
   secret: config.ISOBAR_NODE_SECRET,
   staging: new ImportStaging(layout.importRoot),
-  onFlushed: () => void compactNow(),
+  onFlushed: () => void scheduler.compactNow(),
   onTenantDeleted: (tenant) => shardRegistry.forget(tenant),
   queryLimits: {
     lookbackMs: config.ISOBAR_QUERY_LOOKBACK_SECONDS * 1000,
@@ -154,11 +109,7 @@ httpServer.headersTimeout = KEEP_ALIVE_MS + 1000;
 function shutdown(signal: string) {
   log.info('shutting down', { signal });
   stopping.abort();
-  clearInterval(walSync);
-  clearInterval(compaction);
-  clearInterval(flushCheck);
-  clearInterval(cleaning);
-  if (shipTimer) clearTimeout(shipTimer);
+  scheduler.stop();
   void merger.close();
   store.close();
   server.close(() => process.exit(0));
