@@ -32,7 +32,8 @@ import { QueryUsage } from './usage.js';
 import { chunksApi, deleteSeriesParams, labelsApi, labelValuesApi, metadataRead, seriesApi } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
 import { nodeGauges } from './node-gauges.js';
-import { NodeStore } from './store.js';
+import type { NodeStore } from './store.js';
+import { Retentions } from './node/retention.js';
 import type { ImportStaging } from './import/staging.js';
 import { ParamError } from './api/params.js';
 import { isTenantId, TENANT_ID_RULE } from '../../wire/tenant-id.js';
@@ -88,7 +89,7 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
     const body = new Uint8Array(await c.req.arrayBuffer());
     const logStart = Number(c.req.header(LOG_START_HEADER) ?? '1') || 1;
     const logId = c.req.header(LOG_ID_HEADER);
-    const retention = NodeStore.retentionFromSpec(parseRetentionHeaders((n) => c.req.header(n)));
+    const retention = Retentions.fromSpec(parseRetentionHeaders((n) => c.req.header(n)));
     if (retention) store.setRetention(tenant, retention.ms, retention.tiers);
     metrics.applyRequests++;
     const out = store.apply(tenant, shard, body, logStart, logId);
@@ -225,7 +226,7 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
     const st = needStaging();
     const tenant = c.req.param('tenant');
     const ulid = c.req.param('ulid');
-    const retention = NodeStore.retentionFromSpec(parseRetentionHeaders((n) => c.req.header(n)));
+    const retention = Retentions.fromSpec(parseRetentionHeaders((n) => c.req.header(n)));
     if (retention) store.setRetention(tenant, retention.ms, retention.tiers);
     if (store.hasBlock(tenant, ulid)) return c.json({ state: 'imported', already: true });
     const dir = st.dir(tenant, ulid);

@@ -18,7 +18,7 @@ import { uncompressSync } from 'snappy';
 import { WriteRequestReader } from '../../wire/remote-write.js';
 import { decodeBatch, type BatchRecord } from '../../wire/node-batch.js';
 import { snappyDeclaredLength } from '../../wire/snappy.js';
-import type { Rejection, RetentionSpec, ShardState } from '../../wire/internal-api.js';
+import type { Rejection, ShardState } from '../../wire/internal-api.js';
 import { ErrorIds } from '../../wire/errors.js';
 import { labelsObject } from '../../wire/prom-json.js';
 import { errorFields, type Logger } from '../../wire/log.js';
@@ -225,11 +225,6 @@ export class NodeStore {
 
   tiersOf(tenant: string): TierRetention {
     return this.retentions.tiersOf(tenant);
-  }
-
-  /** The retention spec the coordinators send, in ms, as setRetention takes it (undefined: nothing said). */
-  static retentionFromSpec(spec: RetentionSpec | undefined): { ms: number; tiers: TierRetention } | undefined {
-    return Retentions.fromSpec(spec);
   }
 
   private writeState(tenant: string): void {

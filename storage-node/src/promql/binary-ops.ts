@@ -1,7 +1,8 @@
 /** Binary operators: scalar arithmetic and comparisons, and vector matching (on/ignoring, group_left/right, set operators). */
 import { labelValue, type Labels } from '../model/labels.js';
 import type { BinaryOp, VectorMatching } from './ast.js';
-import { key, labelString, NAME, removeLabel, setLabel } from './label-sets.js';
+import { labelsText } from '../../../wire/prom-json.js';
+import { key, NAME, removeLabel, setLabel } from './label-sets.js';
 import { QueryError, type Sample } from './values.js';
 
 /** Operators whose result loses the metric name (Prometheus 3's shouldDropMetricName). */
@@ -58,11 +59,12 @@ export function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMa
     const sig = signature(s.labels, m);
     if (bySig.has(sig)) {
       const side = m.card === 'one-to-many' ? 'left' : 'right';
-      throw new QueryError(`found duplicate series for the match group ${sigString(s.labels, m)} on the ${side} hand-side of the operation: [${labelString(bySig.get(sig)!.labels)}, ${labelString(s.labels)}];many-to-many matching not allowed: matching labels must be unique on one side`);
+      throw new QueryError(`found duplicate series for the match group ${sigString(s.labels, m)} on the ${side} hand-side of the operation: [${labelsText(bySig.get(sig)!.labels)}, ${labelsText(s.labels)}];many-to-many matching not allowed: matching labels must be unique on one side`);
     }
     bySig.set(sig, s);
   }
   // One-to-one: a matching signature may be used once; otherwise each result label set once per signature.
+  const matchedOnce = new Set<string>();
   const matched = new Map<string, Set<string>>();
   const out: Sample[] = [];
   for (const s of manySide) {
@@ -73,8 +75,8 @@ export function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMa
     const [v, keep] = scalarOp(op, l.v, r.v);
     // One-to-one: a signature matches once, checked before a comparison filters (Prometheus 3).
     if (m.card === 'one-to-one') {
-      if (matched.has(sig)) throw new QueryError(`multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)`);
-      matched.set(sig, new Set());
+      if (matchedOnce.has(sig)) throw new QueryError(`multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)`);
+      matchedOnce.add(sig);
     }
     if (isComparison(op) && !bool && !keep) continue;
     let labels: Labels;

@@ -38,8 +38,3 @@ export function openMetricsFloat(v: number): string {
   const s = goFloat(v);
   return /^[-+]?[0-9]+$/.test(s) ? `${s}.0` : s;
 }
-
-/** Go's %q of a string (as Prometheus's annotations quote names and values). */
-export function goQuoteString(v: string): string {
-  return JSON.stringify(v);
-}

@@ -9,7 +9,8 @@ import { typeOf } from './ast.js';
 import type { SeriesColumns } from '../db/tenant-db.js';
 import { bucketFraction, bucketQuantile, parseBucketBound } from './classic-histograms.js';
 import { cmpAsc, cmpDesc, compensatedSum, floatMean, floatQuantile, floatVariance } from './float-stats.js';
-import { goFloat, goQuoteString, openMetricsFloat } from './format.js';
+import { goFloat, openMetricsFloat } from './format.js';
+import { goQuote } from './printer.js';
 import { absentLabels, compareByLabels, expandTemplate, key, NAME, setLabel, uniqueLabelSets, unwrapParens } from './label-sets.js';
 import { dateParts, extrapolatedRate, holtWinters, instantValue, linearRegression, tsOfExtreme } from './range-functions.js';
 import { isValidUtf8 } from './strings.js';
@@ -42,7 +43,7 @@ function classicHistograms(ev: Evaluator, arg: Expr, node: Expr, t: number, ctx:
     const le = labelValue(s.labels, 'le');
     const upper = parseBucketBound(le);
     if (upper === undefined) {
-      ev.warn(`bucket label "le" is missing or has a malformed value of ${goQuoteString(le)} for metric name ${goQuoteString(labelValue(s.labels, NAME))}`, node);
+      ev.warn(`bucket label "le" is missing or has a malformed value of ${goQuote(le)} for metric name ${goQuote(labelValue(s.labels, NAME))}`, node);
       continue;
     }
     // Grouped with the name, which goes from the result (delayed name removal): two histograms that
@@ -55,6 +56,9 @@ function classicHistograms(ev: Evaluator, arg: Expr, node: Expr, t: number, ctx:
   }
   return [...groups.values()];
 }
+
+/** Per rate/increase/irate call node: the label sets already checked for a counter-like name. */
+const counterChecked = new WeakMap<object, WeakSet<Labels>>();
 
 /** Evaluate a function call at `t`; its arguments through `ev`, its annotations to `ev`. */
 export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, t: number, ctx: EvalContext): Value {
@@ -82,10 +86,14 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
     return { type: 'vector', samples: out };
   };
   const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: ev.vec(args[0]!, t, ctx).map((s) => ({ labels: s.labels, v: f(s.v, s), drop: true })) });
-  /** The name of a range argument's metric, for annotations ('' when it has none or several). */
+  /** Prometheus's info for a rate over a metric not named like a counter; each series checked once per call node, not at every step. */
   const counterCheck = (s: RangeSeries) => {
+    let seen = counterChecked.get(e);
+    if (!seen) counterChecked.set(e, (seen = new WeakSet()));
+    if (seen.has(s.labels)) return;
+    seen.add(s.labels);
     const name = labelValue(s.labels, NAME);
-    if (name !== '' && !/(_total|_sum|_count|_bucket)$/.test(name)) ev.info(`metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${goQuoteString(name)}`, e.args[0]!);
+    if (name !== '' && !/(_total|_sum|_count|_bucket)$/.test(name)) ev.info(`metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${goQuote(name)}`, e.args[0]!);
   };
   const rangeOf = () => {
     const a = args.find((x) => typeOf(x) === 'matrix')!;
@@ -280,7 +288,7 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
       for (const g of classicHistograms(ev, args[many ? 0 : 1]!, e.args[many ? 0 : 1]!, t, ctx)) {
         for (const q of qs) {
           const { value, fixed } = bucketQuantile(q, g.b);
-          if (fixed) ev.info(`input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name ${goQuoteString(g.name)}`, e.args[many ? 0 : 1]!);
+          if (fixed) ev.info(`input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name ${goQuote(g.name)}`, e.args[many ? 0 : 1]!);
           out.push({ labels: many ? setLabel(g.labels, qLabel, openMetricsFloat(q)) : g.labels, v: value, drop: true });
         }
       }

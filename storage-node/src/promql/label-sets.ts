@@ -77,11 +77,6 @@ export function removeLabel(ls: Labels, name: string): Labels {
   return setLabel(ls, name, '');
 }
 
-export function labelString(ls: Labels): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
-  return `{${parts.join(', ')}}`;
-}
 
 /** [name, value] pairs of a label set. */
 export function pairs(ls: Labels): Array<[string, string]> {

@@ -9,6 +9,7 @@
  * of their kind and, where any is given, every annotation of that kind matches
  * one; `expect no_warn|no_info` allow none.
  */
+import { labelsText } from '../../../wire/prom-json.js';
 import { PairLabels } from '../../../wire/remote-write.js';
 import { TenantDB } from '../db/tenant-db.js';
 import type { AppendResult } from '../head/head.js';
@@ -52,12 +53,8 @@ function almostEqual(a: number, b: number): boolean {
   return diff / Math.min(absSum, Number.MAX_VALUE) < 1e-6;
 }
 
-const labelsText = (pairs: ReadonlyArray<readonly [string, string]>): string => `{${pairs.map(([n, v]) => `${n}=${JSON.stringify(v)}`).join(', ')}}`;
-const flatText = (ls: readonly string[]): string => {
-  const pairs: Array<[string, string]> = [];
-  for (let i = 0; i < ls.length; i += 2) pairs.push([ls[i]!, ls[i + 1]!]);
-  return labelsText(pairs);
-};
+/** An expected series line's labels as the result's are printed (one key for both). */
+const pairsText = (pairs: ReadonlyArray<readonly [string, string]>): string => labelsText(pairs.flat());
 const pointText = (p: Point): string => (p === undefined ? '_' : p === 'stale' ? 'stale' : typeof p === 'number' ? String(p) : p.text);
 
 /** One script's data: the tenant database the evals read, and what could not be stored in it. */
@@ -68,7 +65,7 @@ class Store {
 
   load(intervalMs: number, withNhcb: boolean, series: SeriesLine[]): void {
     // A series written twice in one load is the later line, as Prometheus's loader keys lines by label set.
-    const byLabels = new Map(series.map((s) => [labelsText(s.labels), s]));
+    const byLabels = new Map(series.map((s) => [pairsText(s.labels), s]));
     for (const s of byLabels.values()) {
       const ts = new Float64Array(s.points.length);
       const vs = new Float64Array(s.points.length);
@@ -145,10 +142,10 @@ function checkAnnotations(kind: 'warn' | 'info', expected: Expectation[], none: 
 
 /** Compare a range vector (range query, or instant query with `expect range vector`) with the expected series on its grid. */
 function compareMatrix(got: RangeSeries[], want: SeriesLine[], grid: { start: number; step: number }): string | undefined {
-  const wantBy = new Map(want.map((w) => [labelsText(w.labels), w]));
+  const wantBy = new Map(want.map((w) => [pairsText(w.labels), w]));
   const seen = new Set<string>();
   for (const s of got) {
-    const k = flatText(s.labels);
+    const k = labelsText(s.labels);
     const w = wantBy.get(k);
     if (!w) return `unexpected series ${k} in the result`;
     seen.add(k);
@@ -192,12 +189,12 @@ function compare(cmd: EvalCommand, got: Value): string | undefined {
   }
   if (got.type === 'scalar') return `got scalar ${got.v}, expected ${cmd.series.length ? 'a vector' : 'nothing'}`;
   if (got.samples.length !== cmd.series.length) {
-    return `expected ${cmd.series.length} series, got ${got.samples.length}: ${got.samples.map((s) => `${flatText(s.labels)} ${s.v}`).join(', ')}`;
+    return `expected ${cmd.series.length} series, got ${got.samples.length}: ${got.samples.map((s) => `${labelsText(s.labels)} ${s.v}`).join(', ')}`;
   }
-  const wantBy = new Map(cmd.series.map((w, i) => [labelsText(w.labels), { w, i }]));
+  const wantBy = new Map(cmd.series.map((w, i) => [pairsText(w.labels), { w, i }]));
   for (let i = 0; i < got.samples.length; i++) {
     const s = got.samples[i]!;
-    const k = flatText(s.labels);
+    const k = labelsText(s.labels);
     const e = wantBy.get(k);
     if (!e) return `unexpected series ${k} ${s.v} in the result`;
     if (cmd.ordered && e.i !== i) return `series ${k} at position ${i + 1}, expected at ${e.i + 1}`;
