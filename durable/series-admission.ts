@@ -10,13 +10,17 @@ export const ACTIVE_SERIES_MS = 3_600_000;
 /** Rows per multi-row SQL statement (3 values each stay under the statement's bound-parameter limit). */
 const SQL_BATCH = 32;
 
-/** Series the edge has not seen lately, asking to be admitted under this shard's share of the series limits. */
+/**
+ * Series the edge has not had admitted lately, travelling with their append to
+ * be admitted under this shard's share of the series limits.
+ */
 export interface AdmitRequest {
-  generation: number;
   /** `hi:lo` of each series' hash. */
   hashes: string[];
   /** Each series' metric name. */
   metrics: string[];
+  /** Each series' samples in the append (counted in the usage ledger when refused). */
+  samples: number[];
   /** This shard's share of max_series and max_series_per_metric. */
   maxSeries: number;
   maxSeriesPerMetric: number;

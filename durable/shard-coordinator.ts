@@ -104,6 +104,16 @@ export interface AppendOptions {
   retention?: RetentionSpec;
   /** Most bytes the log may hold that the bucket has not confirmed (the tenant's commit_log_max_bytes). */
   maxLogBytes?: number;
+  /** Series of this append the edge has not had admitted lately: admitted before anything is written. */
+  admit?: AdmitRequest;
+}
+
+/**
+ * New series of an append refused by the series limits (indexes into its
+ * `admit`): nothing of the append was written; its other new series were admitted.
+ */
+export interface SeriesRefused {
+  seriesRefused: AdmitAnswer['refused'];
 }
 
 /** Where an append's payloads went: row seq and index within the row. */
@@ -195,12 +205,30 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
   /**
    * Append a batch (snappy-compressed WriteRequests of this shard's series,
    * each at most MAX_RECORD_BYTES) to the commit log. Resolves once durable.
+   *
+   * New series travel with the append (`admit`) and are admitted first, under
+   * this shard's share of the series limits: one call for the edge instead of
+   * two. When any is refused, nothing of the append is written (its refused
+   * samples are counted): the edge drops those series and appends the rest.
    */
-  async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0, rejected: refusedAtEdge, retention, maxLogBytes }: AppendOptions = {}): Promise<AppendAck | RateLimited | Backlogged | TenantGone> {
+  async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0, rejected: refusedAtEdge, retention, maxLogBytes, admit }: AppendOptions = {}): Promise<AppendAck | SeriesRefused | RateLimited | Backlogged | TenantGone> {
     if (!this.adopt(generation)) return { gone: true };
     if (retention) this.retention = retention;
     if (refusedAtEdge) this.count(refusedAtEdge);
     this.identify(tenant, shard);
+    if (admit) {
+      const { refused } = this.series.admit(admit, Date.now());
+      if (refused.length > 0) {
+        const counts: Record<string, number> = {};
+        for (const r of refused) {
+          const id = r.limit === 'maxSeries' ? ErrorIds.maxSeriesPerTenant : ErrorIds.maxSeriesPerMetric;
+          counts[id] = (counts[id] ?? 0) + (admit.samples[r.index] ?? 0);
+        }
+        this.count(counts);
+        this.usageLedger.write(); // no log row follows to carry it
+        return { seriesRefused: refused };
+      }
+    }
     if (maxLogBytes !== undefined && this.logBytes >= maxLogBytes) {
       if (quota) this.count({ [ErrorIds.storageBacklogged]: quota.samples });
       this.kick(); // and look again whether the node and the bucket have caught up
@@ -264,17 +292,6 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
   /** Add samples to the usage ledger ('' accepted, any other key an error id); written with the next log row. */
   private count(samples: Record<string, number>): void {
     this.usageLedger.count(samples);
-  }
-
-  /**
-   * Admit series under this shard's share of the tenant's series limits. Known
-   * series are refreshed; new ones are taken while the shard is under both
-   * limits, and the rest refused (nothing is written for them). Edges ask only
-   * for series they have not had admitted in the last few minutes.
-   */
-  async admit(req: AdmitRequest): Promise<AdmitAnswer | TenantGone> {
-    if (!this.adopt(req.generation)) return { gone: true };
-    return this.series.admit(req, Date.now());
   }
 
   /** Count samples the edge refused from a request none of whose series reached a coordinator. */

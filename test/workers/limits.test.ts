@@ -101,6 +101,25 @@ describe('series limits (the cardinality firewall)', () => {
     expect(await r.text()).toMatch(/series \{__name__="s", i="new1"\} would be a new series, and tenant lim-series is at its limit of 5 active series \(max_series.*isobar limits set lim-series --max-series N.*2 of 3 series rejected.*err-isobar-max-series-per-tenant/s);
     expect((await read(`query?query=${encodeURIComponent('count(s)')}&time=${t / 1000}`, auth)).body.data.result[0].value[1]).toBe('5');
     expect((await read(`query?query=${encodeURIComponent('count_over_time(s{i="0"}[1m])')}&time=${t / 1000}`, auth)).body.data.result[0].value[1]).toBe('2');
+    const u = (await (await admin('GET', '/tenants/lim-series/usage')).json()) as any;
+    expect(u.lastHour.samplesRejected['err-isobar-max-series-per-tenant']).toBe(2);
+    expect(u.lastHour.samplesAccepted).toBe(6);
+  });
+
+  it('over several shards: each refuses past its share, the rest of the request is stored, every sample counted once', async () => {
+    // 2 shards, max_series 4: 2 per shard. New series travel with their append; a
+    // shard refusing some writes nothing and gets its other series again.
+    const auth = `Bearer ${await newTenant('lim-shards', 2, { maxSeries: 4, maxLabelValueLength: 10 })}`;
+    const t = now();
+    const many = Array.from({ length: 20 }, (_, i) => series('wide', [['i', String(i)]], t, 2));
+    const tooLong = series('wide', [['v', 'x'.repeat(11)]], t, 3);
+    const r = await write([tooLong, ...many], {}, auth);
+    expect(r.status).toBe(400);
+    expect(await r.text()).toMatch(/max_label_value_length.*17 of 21 series rejected, the other 4 \(8 samples\) were accepted \(err-isobar-label-value-too-long\)/s);
+    expect((await read(`query?query=${encodeURIComponent('count(wide)')}&time=${t / 1000}`, auth)).body.data.result[0].value[1]).toBe('4');
+    const u = (await (await admin('GET', '/tenants/lim-shards/usage')).json()) as any;
+    expect(u.lastHour.samplesRejected).toEqual({ 'err-isobar-label-value-too-long': 3, 'err-isobar-max-series-per-tenant': 32 });
+    expect(u.lastHour.samplesAccepted).toBe(8);
   });
 
   it('max series per metric: names the metric and the label that makes the new series', async () => {

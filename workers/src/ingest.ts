@@ -8,11 +8,11 @@
  *   4. validate      each series (labels, UTF-8, timestamps, the tenant's label and time
  *                    limits); bad series are dropped and reported
  *   5. route         series hash -> jump hash over the tenant's shard count
- *   5b. admit        series this isolate has not had admitted lately go to their
- *                    coordinators, which refuse those over the series limits
  *   6. commit        one RPC per shard coordinator, in parallel, carrying the shard's
- *                    series as their original bytes, snappy-compressed, and its share
- *                    of the ingestion rate
+ *                    series as their original bytes, snappy-compressed, its share
+ *                    of the ingestion rate, and (5b) the series this isolate has not
+ *                    had admitted lately; a coordinator refusing some of those over
+ *                    the series limits writes nothing, and gets the rest again
  * Answer: 204 when every series is in its coordinator's commit log; 400 naming
  * the first bad series when some were rejected (the valid ones are kept, and
  * clients do not retry 400s); 429 with Retry-After when a coordinator's share
@@ -21,9 +21,9 @@
  */
 import type { Context } from 'hono';
 import { ErrorIds, IsobarError, type ErrorId } from '../../wire/errors.js';
-import type { AppendAck, Backlogged, RateLimited, TenantGone } from '../../durable/shard-coordinator.js';
+import type { AppendAck, AppendOptions, Backlogged, RateLimited, SeriesRefused, TenantGone } from '../../durable/shard-coordinator.js';
 import { howToRaise, retentionSpec, type Limits } from '../../durable/limits.js';
-import { admitNewSeries, admittedSeries, knownSeries, metricOf, type NewSeries, type Refusal } from './series-limits.js';
+import { admitRequest, admittedSeries, knownSeries, metricOf, refusalsOf, settleAdmission, type NewSeries } from './series-limits.js';
 import { jumpHash } from '../../wire/hash.js';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { MAX_RECORD_BYTES } from '../../wire/node-batch.js';
@@ -75,6 +75,9 @@ async function readCapped(req: Request, max: number, tenant: string): Promise<Ui
   }
   return out;
 }
+
+/** What a shard coordinator answers an append. */
+type Answer = AppendAck | SeriesRefused | RateLimited | Backlogged | TenantGone;
 
 interface ShardBatch {
   ranges: number[]; // start, end pairs into the decoded request
@@ -161,55 +164,64 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
     throw e;
   }
 
-  // 5b. series limits: new series are admitted by their coordinators, or refused one by one.
-  if (newSeries.size > 0) {
-    let refusals: Refusal[] | 'gone';
-    try {
-      refusals = await admitNewSeries(env, principal, raw, newSeries);
-    } catch (e) {
-      log.error('series admission failed', { tenant: principal.tenant, ...errorFields(e) });
-      return textError(new IsobarError(ErrorIds.storageUnavailable, 'unavailable', 'the shard coordinators could not check the series limits; retry (nothing from this request was acknowledged)'), { 'retry-after': '1' });
-    }
-    if (refusals === 'gone') return tenantGone();
-    for (const r of refusals) {
+  // 6. commit, one RPC per shard, in parallel, each carrying its new series to
+  // be admitted (5b). When the whole request is valid and belongs to one
+  // shard, the client's own snappy body is forwarded as is.
+  const wholeBody = byShard.size === 1 && rejected === 0 && body.byteLength <= MAX_RECORD_BYTES && raw.byteLength <= MAX_RECORD_UNCOMPRESSED;
+  const coordinator = (shard: number) => env.SHARD_COORDINATOR.get(env.SHARD_COORDINATOR.idFromName(`${principal.tenant}/${shard}`));
+  const append = (shard: number, b: ShardBatch, extra: Pick<AppendOptions, 'admit' | 'rejected'>, whole = false) =>
+    coordinator(shard).append(principal.tenant, shard, whole ? [body] : recordsOf(raw, b), {
+      // Each coordinator holds its share of the tenant's ingestion rate.
+      quota: { samples: b.samples, rate: limits.ingestionRate / shards, burst: limits.ingestionBurst / shards },
+      generation: principal.generation,
+      retention: retentionSpec(limits),
+      maxLogBytes: limits.commitLogMaxBytes,
+      ...extra,
+    });
+  const sent = [...byShard];
+  let answers: Answer[];
+  try {
+    answers = await Promise.all(
+      sent.map(([shard, b], i) => {
+        const fresh = newSeries.get(shard);
+        return append(shard, b, {
+          ...(fresh ? { admit: admitRequest(limits, fresh) } : {}),
+          ...(i === 0 && rejected > 0 ? { rejected: refusedHere } : {}), // counted once, with the first shard's append
+        }, wholeBody);
+      }),
+    );
+    if (byShard.size === 0 && rejected > 0) c.executionCtx.waitUntil(coordinator(0).recordRejected(refusedHere, principal.generation));
+    if (answers.some((a) => 'gone' in a)) return tenantGone();
+
+    // Series over the series limits: a shard that refused some wrote nothing
+    // (and counted them); its other series are appended again without them.
+    const over = sent.flatMap(([shard], i) => {
+      const fresh = newSeries.get(shard);
+      const a = answers[i]!;
+      return fresh ? settleAdmission(principal, shard, fresh, 'seriesRefused' in a ? a.seriesRefused : []) : [];
+    });
+    for (const r of refusalsOf(principal, raw, over)) {
       rejected++;
       first ??= r.problem;
-      refusedHere[r.problem.id] = (refusedHere[r.problem.id] ?? 0) + r.series.samples;
       samples -= r.series.samples;
       dropRange(byShard, r.shard, r.series);
     }
-  }
-
-  // 6. commit, one RPC per shard, in parallel. When the whole request is valid
-  // and belongs to one shard, the client's own snappy body is forwarded as is.
-  const wholeBody = byShard.size === 1 && rejected === 0 && body.byteLength <= MAX_RECORD_BYTES && raw.byteLength <= MAX_RECORD_UNCOMPRESSED;
-  // Each coordinator holds its share of the tenant's ingestion rate.
-  const quota = (b: ShardBatch) => ({ samples: b.samples, rate: limits.ingestionRate / shards, burst: limits.ingestionBurst / shards });
-  let answers: Array<AppendAck | RateLimited | Backlogged | TenantGone>;
-  try {
-    const coordinator = (shard: number) => env.SHARD_COORDINATOR.get(env.SHARD_COORDINATOR.idFromName(`${principal.tenant}/${shard}`));
-    answers = await Promise.all(
-      [...byShard].map(([shard, b], i) =>
-        coordinator(shard).append(principal.tenant, shard, wholeBody ? [body] : recordsOf(raw, b), {
-          quota: quota(b),
-          generation: principal.generation,
-          retention: retentionSpec(limits),
-          maxLogBytes: limits.commitLogMaxBytes,
-          ...(i === 0 && rejected > 0 ? { rejected: refusedHere } : {}), // counted once, with the first shard's append
-        }),
-      ),
-    );
-    if (byShard.size === 0 && rejected > 0) c.executionCtx.waitUntil(coordinator(0).recordRejected(refusedHere, principal.generation));
+    const again = sent.map(([shard], i) => ('seriesRefused' in answers[i]! && byShard.has(shard) ? append(shard, byShard.get(shard)!, {}) : undefined));
+    if (again.some((x) => x)) {
+      const second = await Promise.all(again);
+      answers = answers.map((a, i) => second[i] ?? a);
+    }
   } catch (e) {
     log.error('commit to shard coordinators failed', { tenant: principal.tenant, ...errorFields(e) });
     return textError(new IsobarError(ErrorIds.storageUnavailable, 'unavailable', 'the commit log could not take this batch; retry (nothing from it was acknowledged)'), { 'retry-after': '1' });
   }
-
   if (answers.some((a) => 'gone' in a)) return tenantGone();
-  const limited = answers.filter((a): a is RateLimited => 'rateLimited' in a);
+  // Shards all of whose series were refused have nothing stored and nothing to say.
+  const settled = sent.map(([, b], i) => ({ b, a: answers[i]! })).filter((x) => !('seriesRefused' in x.a));
+  const limited = settled.flatMap((x) => ('rateLimited' in x.a ? [x.a] : []));
   if (limited.length > 0) {
     const wait = Math.max(...limited.map((a) => a.rateLimited.retryAfterSeconds));
-    const kept = [...byShard.values()].filter((_, i) => !('rateLimited' in answers[i]!)).reduce((n, b) => n + b.samples, 0);
+    const kept = settled.filter((x) => !('rateLimited' in x.a)).reduce((n, x) => n + x.b.samples, 0);
     const e = new IsobarError(
       ErrorIds.ingestionRateLimited,
       'limited',
@@ -217,10 +229,10 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
     );
     return textError(e, { 'retry-after': String(wait) });
   }
-  const backlogged = answers.filter((a): a is Backlogged => 'backlogged' in a);
+  const backlogged = settled.flatMap((x) => ('backlogged' in x.a ? [x.a] : []));
   if (backlogged.length > 0) {
     const b = backlogged[0]!.backlogged;
-    const kept = [...byShard.values()].filter((_, i) => !('backlogged' in answers[i]!)).reduce((n, x) => n + x.samples, 0);
+    const kept = settled.filter((x) => !('backlogged' in x.a)).reduce((n, x) => n + x.b.samples, 0);
     const e = new IsobarError(
       ErrorIds.storageBacklogged,
       'limited',
@@ -228,7 +240,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
     );
     return textError(e, { 'retry-after': String(b.retryAfterSeconds) });
   }
-  const acks = answers as AppendAck[];
+  const acks = settled.map((x) => x.a as AppendAck);
 
   if (first) {
     const raise = RAISED_BY[first.id];

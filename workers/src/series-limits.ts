@@ -1,19 +1,18 @@
 /**
  * The series limits at the edge: max_series and max_series_per_metric.
  *
- * Each shard coordinator admits series under its share of the tenant's limits
- * (`ShardCoordinator.admit`). The edge asks only about series this isolate has
- * not had admitted in the last ADMITTED_TTL_MS, so a steady stream of known
- * series costs no extra call; the refresh keeps them active at the
- * coordinator (active = written within the last hour).
+ * Each shard coordinator admits series under its share of the tenant's limits,
+ * as they travel with their append (`AppendOptions.admit`). The edge sends
+ * only series this isolate has not had admitted in the last ADMITTED_TTL_MS,
+ * so a steady stream of known series costs the coordinator no lookups; the
+ * refresh keeps them active there (active = written within the last hour).
  *
  * A refused series is a per-series 400 (the request's other series are
  * stored). Its message names the metric and, when most of the refused series
  * of that metric differ in one label, that label: the usual cause is an ID or
  * a timestamp put into a label, and naming it tells the sender what to drop.
  */
-import type { AdmitAnswer, TenantGone } from '../../durable/shard-coordinator.js';
-import type { Env } from '../../durable/env.js';
+import type { AdmitRequest, SeriesRefused } from '../../durable/shard-coordinator.js';
 import { howToRaise, type Limits } from '../../durable/limits.js';
 import type { Principal } from '../../durable/tenant-registry.js';
 import { ErrorIds } from '../../wire/errors.js';
@@ -64,38 +63,37 @@ export interface Refusal {
   problem: SeriesProblem;
 }
 
+/** A shard's new series as they travel with its append, to be admitted under its share of the limits. */
+export function admitRequest(limits: Limits, series: NewSeries[]): AdmitRequest {
+  return {
+    hashes: series.map((s) => s.hash),
+    metrics: series.map((s) => s.metric),
+    samples: series.map((s) => s.samples),
+    maxSeries: Math.max(1, Math.floor(limits.maxSeries / limits.shards)),
+    maxSeriesPerMetric: Math.max(1, Math.floor(limits.maxSeriesPerMetric / limits.shards)),
+  };
+}
+
 /**
- * Ask each shard's coordinator to admit its new series. Returns the refused
- * ones with their problems, or 'gone' when the tenant was deleted.
+ * A shard answered its append: its new series not refused are admitted, and
+ * this isolate does not ask about them again for ADMITTED_TTL_MS. Returns the
+ * refused ones with the limit each broke.
  */
-export async function admitNewSeries(env: Env, p: Principal, raw: Uint8Array, byShard: Map<number, NewSeries[]>): Promise<Refusal[] | 'gone'> {
-  const limits = p.limits;
-  const shards = limits.shards;
-  const entries = [...byShard].filter(([, s]) => s.length > 0);
-  const answers = await Promise.all(
-    entries.map(([shard, series]) =>
-      env.SHARD_COORDINATOR.get(env.SHARD_COORDINATOR.idFromName(`${p.tenant}/${shard}`)).admit({
-        generation: p.generation,
-        hashes: series.map((s) => s.hash),
-        metrics: series.map((s) => s.metric),
-        maxSeries: Math.max(1, Math.floor(limits.maxSeries / shards)),
-        maxSeriesPerMetric: Math.max(1, Math.floor(limits.maxSeriesPerMetric / shards)),
-      }) as Promise<AdmitAnswer | TenantGone>,
-    ),
-  );
-  if (answers.some((a) => 'gone' in a)) return 'gone';
-  const now = Date.now();
+export function settleAdmission(p: Principal, shard: number, series: NewSeries[], refused: SeriesRefused['seriesRefused']): Array<{ shard: number; series: NewSeries; limit: keyof Limits }> {
+  const until = Date.now() + ADMITTED_TTL_MS;
   const known = admittedSeries(p);
-  const refused: Array<{ shard: number; series: NewSeries; limit: keyof Limits }> = [];
-  entries.forEach(([shard, series], i) => {
-    const a = answers[i] as AdmitAnswer;
-    const no = new Map(a.refused.map((r) => [r.index, r.limit]));
-    series.forEach((s, k) => {
-      const limit = no.get(k);
-      if (limit) refused.push({ shard, series: s, limit });
-      else remember(known, s.hash, now + ADMITTED_TTL_MS);
-    });
+  const no = new Map(refused.map((r) => [r.index, r.limit]));
+  const out: Array<{ shard: number; series: NewSeries; limit: keyof Limits }> = [];
+  series.forEach((s, k) => {
+    const limit = no.get(k);
+    if (limit) out.push({ shard, series: s, limit });
+    else remember(known, s.hash, until);
   });
+  return out;
+}
+
+/** Refused new series, each with the problem to report (naming the label that makes them new, when one does). */
+export function refusalsOf(p: Principal, raw: Uint8Array, refused: Array<{ shard: number; series: NewSeries; limit: keyof Limits }>): Refusal[] {
   if (refused.length === 0) return [];
   const dominant = dominantLabels(raw, refused.map((r) => r.series));
   return refused.map((r) => ({ shard: r.shard, series: r.series, problem: problemFor(p, raw, r.series, r.limit, dominant.get(r.series.metric)) }));
