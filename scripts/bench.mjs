@@ -113,8 +113,8 @@ try {
   // Head append throughput, RSS per active series, and WAL replay (own processes).
   const { build } = await import('esbuild');
   await build({ entryPoints: [join(ROOT, 'storage-node/bench/head-and-replay.ts')], outfile: join(work, 'head-and-replay.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
-  console.log('\n== storage node head and WAL replay (in-process, one core)');
-  for (const args of [['head', '100000'], ['head', String(process.env.BENCH_HEAD_BIG ?? 1_000_000)], ['replay', String(process.env.BENCH_REPLAY_MB ?? 1024)]]) {
+  console.log('\n== storage node head, WAL replay and head flush (in-process, one core)');
+  for (const args of [['head', '100000'], ['head', String(process.env.BENCH_HEAD_BIG ?? 1_000_000)], ['replay', String(process.env.BENCH_REPLAY_MB ?? 1024)], ['flush', '100000']]) {
     console.log(execFileSync(process.execPath, ['--expose-gc', '--max-old-space-size=16000', join(work, 'head-and-replay.mjs'), ...args], { encoding: 'utf8', cwd: ROOT }).trim());
   }
   // The bucket: upload throughput, rebuild time, queries on bucket blocks cold and warm.

@@ -3,6 +3,7 @@
  * `npm run bench`, bundled by esbuild, started with --expose-gc):
  *   head  N        append throughput into N known series, and RSS per active series
  *   replay MB      write a WAL of MB megabytes, then time the node's replay of it
+ *   flush N        cut a head of N series x 2 h of 15 s samples (480 each) into a block
  * Prints one JSON line.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +15,9 @@ import { encodeBatch } from '../../wire/node-batch.js';
 import { encodeWriteRequest, type SeriesInput } from '../../wire/remote-write.js';
 import { NodeMetrics } from '../src/metrics.js';
 import { NodeStore } from '../src/store.js';
+import { TenantDB } from '../src/db/tenant-db.js';
+import type { AppendResult } from '../src/head/head.js';
+import { PairLabels } from '../../wire/remote-write.js';
 import { Wal } from '../src/wal/wal.js';
 
 const PER_REQUEST = 2000; // Prometheus's default max_samples_per_send
@@ -103,5 +107,29 @@ function replay(mb: number) {
   return { bench: 'replay', walBytes: bytes, records: opened.walRecords, samples, seconds: +(ms / 1000).toFixed(2), mbPerSecond: +(bytes / 1048576 / (ms / 1000)).toFixed(1), samplesPerSecond: Math.round(samples / (ms / 1000)) };
 }
 
+function flush(n: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'isobar-flush-'));
+  const perSeries = 480;
+  const t0 = T0 - (T0 % 7_200_000);
+  const db = new TenantDB('t', { blocksDir: join(dir, 'blocks'), walDir: join(dir, 'wal') });
+  const ts = Float64Array.from({ length: perSeries }, (_, i) => t0 + i * 15_000);
+  const vs = new Float64Array(perSeries);
+  const res: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 };
+  for (let i = 0; i < n; i++) {
+    const { s } = db.head.getOrCreate(new PairLabels([['__name__', `metric_${i % 8}`], ['instance', `host-${i >> 3}:9100`], ['job', `svc-${i % 20}`]]));
+    for (let k = 0; k < perSeries; k++) vs[k] = i + Math.floor(k / 4) * 1.5; // a counter-like series
+    db.head.appendSamples(s, ts, vs, perSeries, res);
+  }
+  const t = performance.now();
+  const metas = db.flushHead();
+  const ms = performance.now() - t;
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  const samples = n * perSeries;
+  return { bench: 'flush', series: n, samples, blocks: metas.length, seconds: +(ms / 1000).toFixed(2), samplesPerSecond: Math.round(samples / (ms / 1000)) };
+}
+
 const [what, arg] = process.argv.slice(2);
-console.log(JSON.stringify(what === 'head' ? head(Number(arg)) : replay(Number(arg))));
+const run = { head, replay, flush }[what as 'head' | 'replay' | 'flush'];
+if (!run) throw new Error(`usage: head N | replay MB | flush N (got ${what})`);
+console.log(JSON.stringify(run(Number(arg))));

@@ -14,7 +14,7 @@ import { TMP_BLOCK_SUFFIX } from '../block/filenames.js';
 import { BlockSet } from './block-set.js';
 import { BlockReader, listBlocks } from '../block/reader.js';
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
-import { writeBlock, type BlockSeriesInput } from '../block/writer.js';
+import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/writer.js';
 import { TenantHead } from '../head/head.js';
 import { labelsKey as key, labelValue as labelValueOf, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
@@ -115,20 +115,20 @@ export class TenantDB {
   flushHead(blockRangeMs = DEFAULT_BLOCK_RANGE_MS, sections?: Record<string, unknown>): Array<BlockReader['meta']> {
     if (!this.paths) throw new Error('flush needs a data directory');
     const byRange = new Map<number, BlockSeriesInput[]>();
-    const head = this.head;
-    for (const s of head.select([], -Infinity, Infinity)) {
+    const add = (start: number, labels: Labels, chunks: BlockChunk[]) => {
+      let list = byRange.get(start);
+      if (!list) byRange.set(start, (list = []));
+      list.push({ labels, chunks });
+    };
+    for (const s of this.head.select([], -Infinity, Infinity)) {
+      if ((s.ooo?.n ?? 0) === 0 && (this.deletions.length === 0 || this.deletedIntervals(s.labels).length === 0)) {
+        // In order and nothing deleted: the head's chunks go to the block as they are.
+        for (const [start, chunks] of chunksByRange(s.chunks(), blockRangeMs)) add(start, s.labels, chunks);
+        continue;
+      }
       // In-order and out-of-order samples together, sorted, one per timestamp; deleted ones left out.
       const cols = this.deleted(s.labels, mergeChunks(s.chunks()));
-      let i = 0;
-      while (i < cols.n) {
-        const start = Math.floor(cols.t[i]! / blockRangeMs) * blockRangeMs;
-        let j = i;
-        while (j < cols.n && cols.t[j]! < start + blockRangeMs) j++;
-        let list = byRange.get(start);
-        if (!list) byRange.set(start, (list = []));
-        list.push({ labels: s.labels, chunks: encodeColumns(cols, i, j) });
-        i = j;
-      }
+      for (const [start, from, to] of rangesOf(cols, blockRangeMs)) add(start, s.labels, encodeColumns(cols, from, to));
     }
     const metas: Array<BlockReader['meta']> = [];
     for (const start of [...byRange.keys()].sort((a, b) => a - b)) {
@@ -382,4 +382,40 @@ export class TenantDB {
     for (const b of this.blocks) b.close();
     for (const r of this.remote) r.closeIndex();
   }
+}
+
+/** [block start, from, to) runs of sorted columns, one per block range they touch. */
+function* rangesOf(cols: SampleColumns, blockRangeMs: number): Generator<[number, number, number]> {
+  let i = 0;
+  while (i < cols.n) {
+    const start = Math.floor(cols.t[i]! / blockRangeMs) * blockRangeMs;
+    let j = i;
+    while (j < cols.n && cols.t[j]! < start + blockRangeMs) j++;
+    yield [start, i, j];
+    i = j;
+  }
+}
+
+/**
+ * In-order chunks (sorted, not overlapping) by the block range they fall in,
+ * their bytes untouched; only a chunk across a range boundary is decoded and
+ * cut in two.
+ */
+function chunksByRange(chunks: Iterable<BlockChunk>, blockRangeMs: number): Map<number, BlockChunk[]> {
+  const out = new Map<number, BlockChunk[]>();
+  const put = (start: number, c: BlockChunk[]) => {
+    const list = out.get(start);
+    if (list) list.push(...c);
+    else out.set(start, c);
+  };
+  for (const c of chunks) {
+    const start = Math.floor(c.minT / blockRangeMs) * blockRangeMs;
+    if (c.maxT < start + blockRangeMs) {
+      put(start, [c]);
+      continue;
+    }
+    const cols = mergeChunks([c]);
+    for (const [s, from, to] of rangesOf(cols, blockRangeMs)) put(s, encodeColumns(cols, from, to));
+  }
+  return out;
 }
