@@ -18,7 +18,7 @@ const positive = z.number().int().min(1);
 export const LimitsSchema = z.object({
   /** Samples per second the tenant may write, across all shards (token bucket). */
   ingestionRate: positive.max(1e9),
-  /** Samples the bucket holds: how far a burst may go above the rate. */
+  /** Samples the token bucket holds: how far a burst may go above the rate. */
   ingestionBurst: positive.max(1e10),
   /** Most active series (written to in the last hour) the tenant may have. */
   maxSeries: positive.max(1e9),

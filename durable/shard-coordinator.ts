@@ -12,12 +12,12 @@
  * the node is unreachable, an alarm retries with backoff; writes keep being
  * acknowledged from the log.
  *
- * Truncation: rows are deleted only up to what the node reports as persisted
- * (durable on its own). Until storage nodes cut blocks, that is nothing.
+ * Truncation: rows are deleted only up to what the node reports as durable
+ * without the log (in the bucket; in its blocks when it has no bucket).
  *
  * Cost: concurrent appends are group-committed into one row (rows written are
- * billed), and applied/persisted positions are not written at all: they are
- * re-learned from the node after the object restarts.
+ * billed), and the applied position is not written at all: it is re-learned
+ * from the node after the object restarts.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { ErrorIds } from '../wire/errors.js';
@@ -46,7 +46,7 @@ const STATE_TIMEOUT_MS = 5_000;
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
 /**
- * While the log holds rows the node has not persisted, check the node this
+ * While the log holds rows the node has not made durable, check the node this
  * often, so a node that restarted (and lost its head) is refilled even when no
  * new writes arrive. One alarm per interval per such object.
  */
@@ -66,7 +66,7 @@ export interface Quota {
   samples: number;
   /** Samples per second for this shard (the tenant's rate / its shard count). */
   rate: number;
-  /** Most samples this shard's bucket holds. */
+  /** Most samples this shard's token bucket holds. */
   burst: number;
 }
 
@@ -126,7 +126,7 @@ export interface CoordinatorState {
   shard: number;
   nextSeq: number;
   applied: number;
-  persisted: number;
+  durable: number;
   rows: number;
   bytes: number;
   nodeBootId: string;
@@ -152,7 +152,8 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
   /** Bytes of log rows held (not yet confirmed in the bucket). */
   private logBytes = 0;
   private applied = 0;
-  private persisted = 0;
+  /** Highest seq durable without the log (the node said so): rows up to it are deleted. */
+  private durable = 0;
   private nodeBootId = '';
   private synced = false;
   private failures = 0;
@@ -185,7 +186,7 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
       for (const r of this.sql.exec<{ k: string; v: string }>(`SELECT k, v FROM meta`)) {
         if (r.k === 'tenant') this.tenant = r.v;
         if (r.k === 'shard') this.shard = Number(r.v);
-        if (r.k === 'persisted') this.persisted = Number(r.v);
+        if (r.k === 'durable' || r.k === 'persisted') this.durable = Math.max(this.durable, Number(r.v)); // `persisted` in objects made before the rename
         if (r.k === 'log_id') this.logId = r.v;
         if (r.k === 'generation') this.generation = Number(r.v);
         if (r.k === 'deleted_generation') this.deletedGeneration = Number(r.v);
@@ -193,8 +194,8 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
       const max = this.sql.exec<{ m: number | null }>(`SELECT MAX(seq) AS m FROM log`).one().m;
       this.logBytes = this.sql.exec<{ b: number | null }>(`SELECT SUM(bytes) AS b FROM log`).one().b ?? 0;
       // Sequence numbers never go back, even after truncation emptied the log.
-      this.nextSeq = Math.max(max ?? 0, this.persisted) + 1;
-      this.applied = this.persisted;
+      this.nextSeq = Math.max(max ?? 0, this.durable) + 1;
+      this.applied = this.durable;
     });
   }
 
@@ -232,7 +233,7 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
     if (maxLogBytes !== undefined && this.logBytes >= maxLogBytes) {
       if (quota) this.count({ [ErrorIds.storageBacklogged]: quota.samples });
       this.kick(); // and look again whether the node and the bucket have caught up
-      this.log.warn('commit log at its bound: refusing writes until the bucket confirms', { tenant, shard, logBytes: this.logBytes, maxLogBytes, applied: this.applied, persisted: this.persisted });
+      this.log.warn('commit log at its bound: refusing writes until the bucket confirms', { tenant, shard, logBytes: this.logBytes, maxLogBytes, applied: this.applied, durable: this.durable });
       return { backlogged: { retryAfterSeconds: BACKLOG_RETRY_SECONDS, logBytes: this.logBytes, maxBytes: maxLogBytes } };
     }
     if (quota) {
@@ -436,7 +437,7 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
         this.onNodeState(st);
       }
       this.failures = 0;
-      await this.scheduleAlarm(this.hasUnpersisted() ? SYNC_INTERVAL_MS : undefined);
+      await this.scheduleAlarm(this.hasNotDurable() ? SYNC_INTERVAL_MS : undefined);
     } catch (e) {
       // Re-learn the node's position (a cheap, body-less request) before sending again:
       // it may have restarted, and a refused connection costs nothing to find out.
@@ -471,19 +472,20 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
     }
     this.applied = Math.min(st.applied, this.nextSeq - 1);
     this.nodeBootId = st.bootId;
-    if (st.persisted > this.persisted) {
-      this.persisted = Math.min(st.persisted, this.applied);
+    if (st.durable > this.durable) {
+      this.durable = Math.min(st.durable, this.applied);
       this.ctx.storage.transactionSync(() => {
-        this.sql.exec(`DELETE FROM log WHERE seq <= ?`, this.persisted);
-        this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('persisted', ?)`, String(this.persisted));
+        this.sql.exec(`DELETE FROM log WHERE seq <= ?`, this.durable);
+        this.sql.exec(`DELETE FROM meta WHERE k = 'persisted'`);
+        this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('durable', ?)`, String(this.durable));
       });
       this.logBytes = this.sql.exec<{ b: number | null }>(`SELECT SUM(bytes) AS b FROM log`).one().b ?? 0;
     }
     this.settleWaiters();
   }
 
-  private hasUnpersisted(): boolean {
-    return this.nextSeq - 1 > this.persisted;
+  private hasNotDurable(): boolean {
+    return this.nextSeq - 1 > this.durable;
   }
 
   private async scheduleAlarm(inMs: number | undefined): Promise<void> {
@@ -536,7 +538,7 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
     this.generation = 0;
     this.nextSeq = 1;
     this.applied = 0;
-    this.persisted = 0;
+    this.durable = 0;
     this.synced = false;
     this.rejections.clear();
     void this.ctx.storage.deleteAlarm();
@@ -550,7 +552,7 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
 
   async state(): Promise<CoordinatorState> {
     const s = this.sql.exec<{ n: number; b: number | null }>(`SELECT COUNT(*) AS n, SUM(bytes) AS b FROM log`).one();
-    return { tenant: this.tenant, shard: this.shard, nextSeq: this.nextSeq, applied: this.applied, persisted: this.persisted, rows: s.n, bytes: s.b ?? 0, nodeBootId: this.nodeBootId };
+    return { tenant: this.tenant, shard: this.shard, nextSeq: this.nextSeq, applied: this.applied, durable: this.durable, rows: s.n, bytes: s.b ?? 0, nodeBootId: this.nodeBootId };
   }
 
   /** Sequence numbers in the log, in order (tests and operators). */

@@ -105,15 +105,19 @@ export function parseRetentionHeaders(header: (name: string) => string | undefin
   return { raw, '5m': tiers ? Number(tiers[1]) : 0, '1h': tiers ? Number(tiers[2]) : 0 };
 }
 
-/** Header: the oldest sequence number still in the coordinator's log (all below are persisted). */
+/** Header: the oldest sequence number still in the coordinator's log (all below are durable). */
 export const LOG_START_HEADER = 'x-isobar-log-start';
 
 /** What a node answers to apply and shard-state requests. */
 export interface ShardState {
   /** Highest commit-log sequence number the node has applied (0: none). */
   applied: number;
-  /** Highest sequence number the node has made durable on its own (0 until blocks exist). */
-  persisted: number;
+  /**
+   * Highest sequence number durable without the coordinator's log, which may
+   * drop everything up to it: in the bucket when the node has one, else in
+   * the node's blocks (0 until then).
+   */
+  durable: number;
   /** Changes every time the node process starts. */
   bootId: string;
   /** Samples of this request the node refused, by the record that carried them (first problem per record). */

@@ -86,7 +86,7 @@ describe('NodeStore on disk', () => {
     a.apply('acme', 1, batch(1, 5, 'other'), 1);
     a.close();
     const b = open(dir);
-    expect(b.shardState('acme', 0)).toMatchObject({ applied: 50, persisted: 0 });
+    expect(b.shardState('acme', 0)).toMatchObject({ applied: 50, durable: 0 });
     expect(b.shardState('acme', 1)).toMatchObject({ applied: 5 });
     expect(count(b, 'acme')).toBe(55);
     // The coordinator resends 45..55: 45..50 are skipped, 51..55 applied.
@@ -101,7 +101,7 @@ describe('NodeStore on disk', () => {
     a.apply('acme', 0, batch(1, 30), 1);
     const [res] = a.flush();
     expect(res!.blocks.reduce((n, b) => n + b.numSamples, 0)).toBe(30);
-    expect(a.shardState('acme', 0)).toMatchObject({ applied: 30, persisted: 30 });
+    expect(a.shardState('acme', 0)).toMatchObject({ applied: 30, durable: 30 });
     expect(readdirSync(join(dir, 'wal', 'acme'))).toEqual([]);
     expect(readdirSync(join(dir, 'blocks', 'acme')).every((n) => /^[0-9A-Z]{26}$/.test(n))).toBe(true);
     // Head and blocks read together.
@@ -110,7 +110,7 @@ describe('NodeStore on disk', () => {
     expect(a.tenantDb('acme')!.labelValues('__name__', [], -Infinity, Infinity)).toEqual(['m']);
     a.close();
     const b = open(dir);
-    expect(b.shardState('acme', 0)).toMatchObject({ applied: 40, persisted: 30 });
+    expect(b.shardState('acme', 0)).toMatchObject({ applied: 40, durable: 30 });
     expect(count(b, 'acme')).toBe(40);
     b.close();
   });
@@ -136,7 +136,7 @@ describe('automatic head cut', () => {
     store.apply('t', 0, encodeBatch([{ seq: 3, payload: payload('m', 90_000, 3) }]), 1);
     expect(store.flushIfDue().flatMap((f) => f.blocks)).toHaveLength(2);
     expect(store.tenantDb('t')!.head.numSeries).toBe(0);
-    expect(store.shardState('t', 0)).toMatchObject({ applied: 3, persisted: 3 });
+    expect(store.shardState('t', 0)).toMatchObject({ applied: 3, durable: 3 });
     store.close();
   });
 
@@ -150,7 +150,7 @@ describe('automatic head cut', () => {
     const flushed = store.flushIfDue();
     expect(flushed.map((f) => f.tenant)).toEqual(['t']); // u's WAL is small: left alone
     expect(store.tenantDb('t')!.wal!.bytes()).toBeLessThan(2000);
-    expect(store.shardState('t', 0)).toMatchObject({ applied: seq, persisted: seq });
+    expect(store.shardState('t', 0)).toMatchObject({ applied: seq, durable: seq });
     store.close();
   });
 });

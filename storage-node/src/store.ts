@@ -8,7 +8,7 @@
  * spec is docs/format/node-state.md.
  *
  * With a bucket, the disk is working storage: every block is uploaded, and
- * what a coordinator may drop from its log ("persisted" in ShardState) is
+ * what a coordinator may drop from its log ("durable" in ShardState) is
  * what the bucket holds, not what this disk holds. A node started on an empty
  * disk rebuilds from the bucket (`rebuild`), then coordinators replay the rest.
  */
@@ -53,6 +53,7 @@ export type { TierRetention } from './node/state-files.js';
 
 interface Position {
   applied: number;
+  /** In blocks on this node's disk ("persisted" means that, here and in the state file). */
   persisted: number;
   /** The coordinator log these sequence numbers belong to (undefined: not known yet). */
   logId?: string;
@@ -293,7 +294,7 @@ export class NodeStore {
 
   shardState(tenant: string, shard: number): ShardState {
     const st = this.shards.get(`${tenant}/${shard}`);
-    return { applied: st?.applied ?? 0, persisted: st ? this.durable(tenant, shard, st) : 0, bootId: this.bootId };
+    return { applied: st?.applied ?? 0, durable: st ? this.durable(tenant, shard, st) : 0, bootId: this.bootId };
   }
 
   /**

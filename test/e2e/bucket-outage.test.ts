@@ -59,7 +59,7 @@ describe('bucket outage', () => {
 
   const admin = (path: string, init: RequestInit = {}) =>
     fetch(`${client.base}/admin/v1${path}`, { ...init, headers: { authorization: `Bearer ${s.ISOBAR_ADMIN_TOKEN}`, 'content-type': 'application/json', ...init.headers } });
-  const logState = async () => (await (await admin('/tenants/outage/shards/0/log')).json()) as { rows: number; bytes: number; applied: number; persisted: number };
+  const logState = async () => (await (await admin('/tenants/outage/shards/0/log')).json()) as { rows: number; bytes: number; applied: number; durable: number };
 
   it('acknowledges writes while the bucket is down, uploads and truncates when it is back, refuses with 429 at the log bound', async () => {
     const key = await client.tenantWithKey('outage', 1);
@@ -84,10 +84,10 @@ describe('bucket outage', () => {
     expect(upload.error).toBeTruthy();
     const held = await logState();
     expect(held.rows).toBeGreaterThan(0); // nothing is in the bucket, so nothing may be dropped
-    expect(held.persisted).toBe(0);
+    expect(held.durable).toBe(0);
 
     await startS3();
-    const drained = await eventually(logState, (st) => st.rows === 0 && st.persisted === st.applied, 100_000);
+    const drained = await eventually(logState, (st) => st.rows === 0 && st.durable === st.applied, 100_000);
     expect(drained.bytes).toBe(0);
     const probe = new S3BucketProbe(`http://127.0.0.1:${s3port}`);
     expect((await probe.keys()).some((k) => k.startsWith('outage/') && k.endsWith('/meta.json'))).toBe(true);

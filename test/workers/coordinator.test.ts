@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeWriteRequest } from '../../wire/remote-write.js';
 import { snappyEncode } from '../../wire/snappy.js';
 import type { AppendAck, ShardCoordinator } from '../../durable/shard-coordinator.js';
+import { UsageLedger } from '../../durable/usage-ledger.js';
 import { eventually, newTenant, nodeControl, now, read, write } from './helpers.js';
 
 const payload = (name: string, t: number) => snappyEncode(encodeWriteRequest([{ labels: [['__name__', name]], samples: [[t, 1]] }]));
@@ -70,6 +71,25 @@ describe('ShardCoordinator commit log', () => {
     });
     const b = (await stub.append('durable', 0, [payload('d', 2)])) as AppendAck;
     expect(b.seq).toBe(a.seq + 1);
+  });
+
+  it('renames the usage table\u2019s old `bucket` column to `slot`, keeping its counts', async () => {
+    await newTenant('usage-old', 1);
+    const stub = coordinator('usage-old', 0);
+    await stub.append('usage-old', 0, [payload('u', 1)]);
+    await runInDurableObject(stub, async (_obj: ShardCoordinator, state) => {
+      const sql = state.storage.sql;
+      sql.exec('DROP TABLE usage');
+      sql.exec('CREATE TABLE usage (bucket INTEGER NOT NULL, reason TEXT NOT NULL, samples INTEGER NOT NULL, PRIMARY KEY (bucket, reason))');
+      sql.exec(`INSERT INTO usage (bucket, reason, samples) VALUES (?, '', 7), (?, 'err-isobar-sample-too-old', 2)`, Math.floor(Date.now() / 300_000), Math.floor(Date.now() / 300_000));
+      const ledger = new UsageLedger(sql);
+      ledger.init();
+      expect(ledger.window(3_600_000)).toEqual({ accepted: 7, rejected: { 'err-isobar-sample-too-old': 2 } });
+      ledger.count({ '': 1 });
+      expect(ledger.window(3_600_000).accepted).toBe(8);
+      ledger.init(); // a second start finds the new name
+      expect(sql.exec<{ sql: string }>(`SELECT sql FROM sqlite_master WHERE name = 'usage'`).one().sql).toMatch(/slot INTEGER/);
+    });
   });
 });
 
@@ -142,11 +162,11 @@ describe('flush and log truncation', () => {
     const blocks = body.nodes.flatMap((n) => n.tenants).filter((t) => t.tenant === 'persist').flatMap((t) => t.blocks);
     expect(blocks.reduce((n, b) => n + b.numSamples, 0)).toBe(40);
 
-    // The next check-in (the alarm) learns "persisted" and deletes the rows.
+    // The next check-in (the alarm) learns "durable" and deletes the rows.
     for (const s of [0, 1]) await runDurableObjectAlarm(coordinator('persist', s));
     const after = await Promise.all([0, 1].map((s) => coordinator('persist', s).state()));
     for (const st of after) {
-      expect(st.persisted).toBe(st.applied);
+      expect(st.durable).toBe(st.applied);
       expect(st.rows).toBe(0);
     }
     expect((await read(`series?match[]=${name}`, `Bearer ${key}`)).body.data).toHaveLength(40);

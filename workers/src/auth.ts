@@ -46,8 +46,8 @@ const MAX_KEY_CACHE_SECONDS = 60;
 const cache = new Map<string, { p: Principal; until: number }>();
 
 /**
- * Failed key lookups per client address (per isolate): a bucket of
- * FAILURE_BURST failures refilled at one per FAILURE_REFILL_MS. An empty bucket
+ * Failed key lookups per client address (per isolate): a token bucket of
+ * FAILURE_BURST failures refilled at one per FAILURE_REFILL_MS. An empty token bucket
  * answers 429 instead of looking keys up, so guessing keys is slow. Keys this
  * isolate verified lately (cached) pass without touching the budget.
  */

@@ -109,11 +109,11 @@ describe('blocks in the bucket', () => {
     writeRounds(store, 'acme', 0, 1, 150); // 150 minutes: two 2 h blocks
     writeRounds(store, 'acme', 3, 1, 20);
     store.flush();
-    expect(store.shardState('acme', 0)).toMatchObject({ applied: 150, persisted: 0 });
+    expect(store.shardState('acme', 0)).toMatchObject({ applied: 150, durable: 0 });
     const shipped = await store.ship();
     expect(shipped).toMatchObject({ uploaded: 2, pending: 0 });
-    expect(store.shardState('acme', 0)).toMatchObject({ applied: 150, persisted: 150 });
-    expect(store.shardState('acme', 3)).toMatchObject({ persisted: 20 });
+    expect(store.shardState('acme', 0)).toMatchObject({ applied: 150, durable: 150 });
+    expect(store.shardState('acme', 3)).toMatchObject({ durable: 20 });
 
     const keys = (await bucket.list('acme/')).map((o) => o.key);
     const ulids = [...new Set(keys.map((k) => k.split('/')[1]))];
@@ -133,9 +133,9 @@ describe('blocks in the bucket', () => {
     // A second flush: its records are not in the bucket until its block is.
     writeRounds(store, 'acme', 0, 151, 160);
     store.flush();
-    expect(store.shardState('acme', 0).persisted).toBe(150);
+    expect(store.shardState('acme', 0).durable).toBe(150);
     await store.ship();
-    expect(store.shardState('acme', 0).persisted).toBe(160);
+    expect(store.shardState('acme', 0).durable).toBe(160);
     store.close();
   });
 
@@ -154,8 +154,8 @@ describe('blocks in the bucket', () => {
     const b = open(tmp('isobar-node-'), bucket);
     const r = await b.store.rebuild();
     expect(r).toMatchObject({ tenants: 1, blocks: 3 });
-    expect(b.store.shardState('acme', 0)).toMatchObject({ applied: 300, persisted: 300 });
-    expect(b.store.shardState('acme', 1)).toMatchObject({ applied: 40, persisted: 40 });
+    expect(b.store.shardState('acme', 0)).toMatchObject({ applied: 300, durable: 300 });
+    expect(b.store.shardState('acme', 1)).toMatchObject({ applied: 40, durable: 40 });
     expect(b.store.tenantDb('acme')!.blocks).toHaveLength(0);
     expect(await samples(b.store, 'acme', T0, T0 + 300 * 60_000)).toBe(want);
     expect(b.cache.stats.indexFetches).toBe(3);
@@ -225,7 +225,7 @@ describe('blocks in the bucket', () => {
     const b = open(tmp('isobar-node-'), bucket);
     await b.store.rebuild();
     expect(await samples(b.store, 'acme')).toBe(want);
-    expect(b.store.shardState('acme', 0).persisted).toBe(200);
+    expect(b.store.shardState('acme', 0).durable).toBe(200);
     b.store.close();
   });
 
@@ -255,7 +255,7 @@ describe('blocks in the bucket', () => {
     const c = open(tmp('isobar-node-'), bucket);
     await c.store.rebuild();
     expect(await samples(c.store, 'acme')).toBe(want);
-    expect(c.store.shardState('acme', 0).persisted).toBe(600);
+    expect(c.store.shardState('acme', 0).durable).toBe(600);
     c.store.close();
   });
 
@@ -284,13 +284,13 @@ describe('blocks in the bucket', () => {
     flaky.down = true;
     store.flush();
     await expect(store.ship()).rejects.toThrow(/bucket down/);
-    expect(store.shardState('acme', 0)).toMatchObject({ applied: 50, persisted: 0 });
+    expect(store.shardState('acme', 0)).toMatchObject({ applied: 50, durable: 0 });
     expect(store.pendingUploads()).toBe(1);
     writeRounds(store, 'acme', 0, 51, 60); // writes go on
     store.flush();
     flaky.down = false;
     expect(await store.ship()).toMatchObject({ uploaded: 2, pending: 0 });
-    expect(store.shardState('acme', 0).persisted).toBe(60);
+    expect(store.shardState('acme', 0).durable).toBe(60);
     store.close();
   });
 
@@ -307,7 +307,7 @@ describe('blocks in the bucket', () => {
     await store.ship();
     const metaInBucket = JSON.parse(new TextDecoder().decode(await bucket.get(`acme/${staged.meta.ulid}/meta.json`)));
     expect(metaInBucket.thanos).toMatchObject({ labels: { tenant: 'acme' }, source: 'isobar-import' });
-    expect(store.shardState('acme', 0).persisted).toBe(60); // an import holds no log records: it holds nothing back
+    expect(store.shardState('acme', 0).durable).toBe(60); // an import holds no log records: it holds nothing back
     const { compactions } = await store.compact(T0 + 10 * H);
     expect(compactions).toBe(1);
     const db = store.tenantDb('acme')!;
