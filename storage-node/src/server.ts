@@ -29,7 +29,7 @@ import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi } from './api/qu
 import type { EngineOptions } from './promql/engine.js';
 import { peerSeries } from './api/peers.js';
 import { QueryUsage } from './usage.js';
-import { chunksApi, deleteSeriesParams, labelsApi, labelValuesApi, metadataRead, seriesApi } from './api/read.js';
+import { chunksApi, deleteSeriesParams, labelName, labelsApi, labelValuesApi, metadataQuery, metadataRead, seriesApi } from './api/read.js';
 import type { NodeMetrics } from './metrics.js';
 import { nodeGauges } from './node-gauges.js';
 import type { NodeStore } from './store.js';
@@ -128,9 +128,12 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
     }
   };
   for (const method of ['get', 'post'] as const) {
-    app[method](`${prom}/series`, read((t, p) => metadataRead(store.tenantDb(t), p, () => seriesApi(store.tenantDb(t), p))));
-    app[method](`${prom}/labels`, read((t, p) => metadataRead(store.tenantDb(t), p, () => labelsApi(store.tenantDb(t), p))));
-    app[method](`${prom}/label/:name/values`, read((t, p, c) => metadataRead(store.tenantDb(t), p, () => labelValuesApi(store.tenantDb(t), c.req.param('name')!, p))));
+    app[method](`${prom}/series`, read((t, p) => metadataRead(store.tenantDb(t), metadataQuery(p), seriesApi)));
+    app[method](`${prom}/labels`, read((t, p) => metadataRead(store.tenantDb(t), metadataQuery(p), labelsApi)));
+    app[method](`${prom}/label/:name/values`, read((t, p, c) => {
+      const name = labelName(c.req.param('name')!);
+      return metadataRead(store.tenantDb(t), metadataQuery(p), (db, q) => labelValuesApi(db, name, q));
+    }));
     app[method](`${prom}/query`, read((t, p, c) => counted(t, c, (o) => queryApi(store.tenantDb(t), p, o))));
     app[method](`${prom}/query_range`, read((t, p, c) => counted(t, c, (o) => queryRangeApi(store.tenantDb(t), p, o))));
     app[method](`${prom}/format_query`, read((_t, p) => formatQueryApi(p)));

@@ -6,6 +6,7 @@
  * A query a downsampled tier can serve asks with `resolution`: each peer
  * answers through its own tiers and says where each one stops.
  */
+import { ErrorIds } from '../../../wire/errors.js';
 import { ChunkedSeriesError, decodeChunkedResponse } from '../../../wire/chunked-series.js';
 import { chunksPath } from '../../../wire/internal-api.js';
 import { QueryError, type PeerSeries } from '../promql/engine.js';
@@ -34,9 +35,9 @@ export function peerSeries(peers: readonly string[], tenant: string, secret: str
               signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
             });
           } catch (e) {
-            throw new QueryError(`storage node ${base} holding part of this tenant's series is unreachable (${(e as Error).message}); retry`, 'unavailable');
+            throw new QueryError(`storage node ${base} holding part of this tenant's series is unreachable (${(e as Error).message}); retry`, ErrorIds.storageUnavailable);
           }
-          if (r.status !== 200) throw new QueryError(`storage node ${base} holding part of this tenant's series answered ${r.status}: ${(await r.text()).slice(0, 200)}`, 'unavailable');
+          if (r.status !== 200) throw new QueryError(`storage node ${base} holding part of this tenant's series answered ${r.status}: ${(await r.text()).slice(0, 200)}`, ErrorIds.storageUnavailable);
           return peerPart(base, new Uint8Array(await r.arrayBuffer()), res);
         }),
       );
@@ -46,7 +47,7 @@ export function peerSeries(peers: readonly string[], tenant: string, secret: str
 
 /** One peer's answer, checked: tiers no coarser than asked, coarsest first, and every aggregate chunk of one of them. */
 function peerPart(base: string, body: Uint8Array, res: number): TieredChunks {
-  const bad = (why: string) => new QueryError(`storage node ${base} sent malformed chunks: ${why}`, 'unavailable');
+  const bad = (why: string) => new QueryError(`storage node ${base} sent malformed chunks: ${why}`, ErrorIds.storageUnavailable);
   try {
     const { series, tiers } = decodeChunkedResponse(body);
     const plan = planOfTiers(tiers);

@@ -38,49 +38,49 @@ function limitOf(params: URLSearchParams): number {
   return n;
 }
 
-export function seriesApi(db: TenantDB | undefined, params: URLSearchParams): string {
+/** A metadata read's parameters, parsed once: selectors (any number), time range, limit (0: none). */
+export interface MetadataQuery {
+  sets: Matcher[][];
+  mint: number;
+  maxt: number;
+  limit: number;
+}
+
+export function metadataQuery(params: URLSearchParams): MetadataQuery {
   const sets = parseMatchers(params);
-  if (sets.length === 0) throw new ParamError('no match[] parameter provided');
-  const { mint, maxt } = timeRange(params);
-  const limit = limitOf(params);
-  const series = db ? db.seriesLabels(sets, mint, maxt) : [];
-  const shown = limit > 0 ? series.slice(0, limit) : series;
-  return successJson('[' + shown.map(labelsObject).join(',') + ']');
+  return { sets, ...timeRange(params), limit: limitOf(params) };
 }
 
 /**
  * A metadata read (`fn`) through TenantDB.read: the bucket blocks it touches
  * get their indexes (and, when deletions must be applied, the chunks) fetched
- * first. Bad parameters are left for `fn` to refuse.
+ * first.
  */
-export async function metadataRead(db: TenantDB | undefined, params: URLSearchParams, fn: () => string): Promise<string> {
-  if (!db || db.remote.length === 0) return fn();
-  let range: { mint: number; maxt: number };
-  let sets: Matcher[][];
-  try {
-    range = timeRange(params);
-    sets = parseMatchers(params);
-  } catch {
-    return fn();
-  }
-  return db.read(range.mint, range.maxt, fn, db.deletions.length > 0 ? (sets.length ? sets : [[]]) : undefined);
+export async function metadataRead(db: TenantDB | undefined, q: MetadataQuery, fn: (db: TenantDB | undefined, q: MetadataQuery) => string): Promise<string> {
+  if (!db || db.remote.length === 0) return fn(db, q);
+  return db.read(q.mint, q.maxt, () => fn(db, q), db.deletions.length > 0 ? (q.sets.length ? q.sets : [[]]) : undefined);
 }
 
-export function labelsApi(db: TenantDB | undefined, params: URLSearchParams): string {
-  const sets = parseMatchers(params);
-  const { mint, maxt } = timeRange(params);
-  const limit = limitOf(params);
-  const names = db ? db.labelNames(sets, mint, maxt) : [];
-  return successJson(stringArray(limit > 0 ? names.slice(0, limit) : names));
+const limited = <T>(xs: T[], limit: number): T[] => (limit > 0 ? xs.slice(0, limit) : xs);
+
+export function seriesApi(db: TenantDB | undefined, q: MetadataQuery): string {
+  if (q.sets.length === 0) throw new ParamError('no match[] parameter provided');
+  const series = db ? db.seriesLabels(q.sets, q.mint, q.maxt) : [];
+  return successJson('[' + limited(series, q.limit).map(labelsObject).join(',') + ']');
 }
 
-export function labelValuesApi(db: TenantDB | undefined, name: string, params: URLSearchParams): string {
+export function labelsApi(db: TenantDB | undefined, q: MetadataQuery): string {
+  return successJson(stringArray(limited(db ? db.labelNames(q.sets, q.mint, q.maxt) : [], q.limit)));
+}
+
+/** A label name checked before anything else is read (as Prometheus does). */
+export function labelName(name: string): string {
   if (!isValidLabelName(name)) throw new ParamError(`invalid label name: ${JSON.stringify(name)}`);
-  const sets = parseMatchers(params);
-  const { mint, maxt } = timeRange(params);
-  const limit = limitOf(params);
-  const values = db ? db.labelValues(name, sets, mint, maxt) : [];
-  return successJson(stringArray(limit > 0 ? values.slice(0, limit) : values));
+  return name;
+}
+
+export function labelValuesApi(db: TenantDB | undefined, name: string, q: MetadataQuery): string {
+  return successJson(stringArray(limited(db ? db.labelValues(name, q.sets, q.mint, q.maxt) : [], q.limit)));
 }
 
 /**

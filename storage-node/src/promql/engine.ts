@@ -32,7 +32,7 @@ import { callFunction, type Evaluator } from './functions.js';
 import { dropName, finishVector, key, uniqueLabelSets } from './label-sets.js';
 import { QueryError, type EvalContext, type RangeSeries, type Sample, type Value } from './values.js';
 
-export { QueryError, type QueryErrorType, type RangeSeries, type Sample, type Value } from './values.js';
+export { QueryError, type QueryErrorId, type RangeSeries, type Sample, type Value } from './values.js';
 
 export interface EngineOptions {
   lookbackMs?: number;
@@ -179,18 +179,18 @@ export class Engine implements Evaluator {
     if (performance.now() - this.lastYield < YIELD_MS) return;
     await new Promise<void>((r) => setImmediate(r));
     this.lastYield = performance.now();
-    if (this.signal?.aborted) throw new QueryError('query was canceled: the client went away', 'canceled');
+    if (this.signal?.aborted) throw new QueryError('query was canceled: the client went away', ErrorIds.queryCanceled);
     this.checkDeadline(ctx);
   }
 
   private checkDeadline(ctx: Ctx): void {
-    if (Date.now() > ctx.deadline) throw new QueryError(`query timed out after ${this.timeoutMs / 1000}s (limit query_timeout_seconds / ISOBAR_QUERY_TIMEOUT_SECONDS, or the request's timeout parameter)`, 'timeout');
+    if (Date.now() > ctx.deadline) throw new QueryError(`query timed out after ${this.timeoutMs / 1000}s (limit query_timeout_seconds / ISOBAR_QUERY_TIMEOUT_SECONDS, or the request's timeout parameter)`, ErrorIds.queryTimeout);
   }
 
   private countPoints(n: number): void {
     this.points += n;
     if (this.points > this.maxPoints) {
-      throw new QueryError(`query result would hold more than ${this.maxPoints} points (limit query_max_points / ISOBAR_QUERY_MAX_POINTS); use a longer step, a shorter range or fewer series`, 'execution', ErrorIds.queryMaxPoints);
+      throw new QueryError(`query result would hold more than ${this.maxPoints} points (limit query_max_points / ISOBAR_QUERY_MAX_POINTS); use a longer step, a shorter range or fewer series`, ErrorIds.queryMaxPoints);
     }
   }
 
@@ -280,7 +280,6 @@ export class Engine implements Evaluator {
       if (span > this.maxRangeMs) {
         throw new QueryError(
           `query would read ${formatDuration(span)} of data, over the limit of ${formatDuration(this.maxRangeMs)} (limit query_max_range_seconds / ISOBAR_QUERY_MAX_RANGE_SECONDS); query a shorter range`,
-          'execution',
           ErrorIds.queryMaxRange,
         );
       }
@@ -367,11 +366,11 @@ export class Engine implements Evaluator {
     for (const s of series) this.samplesLoaded += s.n;
     this.seriesLoaded += series.length;
     if (this.seriesLoaded > this.maxSeries) {
-      throw new QueryError(`query would load more than ${this.maxSeries} series (limit query_max_series / ISOBAR_QUERY_MAX_SERIES); narrow the selectors`, 'execution', ErrorIds.queryMaxSeries);
+      throw new QueryError(`query would load more than ${this.maxSeries} series (limit query_max_series / ISOBAR_QUERY_MAX_SERIES); narrow the selectors`, ErrorIds.queryMaxSeries);
     }
     if (this.stats) this.stats.samples = this.samplesLoaded;
     if (this.samplesLoaded > this.maxSamples) {
-      throw new QueryError(`query processing would load too many samples into memory: more than ${this.maxSamples} (limit query_max_samples / ISOBAR_QUERY_MAX_SAMPLES); narrow the selectors or the time range`, 'execution', ErrorIds.queryMaxSamples);
+      throw new QueryError(`query processing would load too many samples into memory: more than ${this.maxSamples} (limit query_max_samples / ISOBAR_QUERY_MAX_SAMPLES); narrow the selectors or the time range`, ErrorIds.queryMaxSamples);
     }
     this.loaded.set(sel, series);
   }

@@ -69,38 +69,22 @@ export function positionOf(e: object): string {
 }
 
 /**
+ * The query rewritten outside its string literals, each piece to one of the
+ * same length so that positions hold. The one scanner of strings before the
+ * grammar sees the query: an unterminated string runs to the end.
+ */
+function outsideStrings(src: string, rewrite: (code: string) => string): string {
+  return src.replace(/"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|`[^`]*`?|[^"'`]+/gs, (piece) => (/^["'`]/.test(piece) ? piece : rewrite(piece)));
+}
+
+/**
  * Numbers with a trailing dot (`2.`, `1./6.`, `1.e3`), which Prometheus's Go
  * lexer reads and the lezer grammar does not, rewritten to the same value in
- * the same number of characters (`2 `, `1 /6 `, `1e3 `), so positions hold.
- * Strings are left alone.
+ * the same number of characters (`2 `, `1 /6 `, `1e3 `). A run of digits
+ * inside a name (`foo1.`) or after another dot (`1.5.`) is not a number's start.
  */
-function trailingDots(src: string): string {
-  let out = '';
-  let quote = '';
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i]!;
-    if (quote) {
-      out += c;
-      if (c === '\\' && quote !== '`') out += src[++i] ?? '';
-      else if (c === quote) quote = '';
-      continue;
-    }
-    if (c === '"' || c === "'" || c === '`') quote = c;
-    if (c === '.' && /[0-9]/.test(src[i - 1] ?? '') && !/[0-9a-zA-Z_:]/.test(src[i + 1] ?? '') && isNumberEnd(src, i)) {
-      out += ' ';
-      continue;
-    }
-    if (c === '.' && /[0-9]/.test(src[i - 1] ?? '') && /[eE]/.test(src[i + 1] ?? '') && isNumberEnd(src, i)) {
-      const m = /^[eE][+-]?[0-9]+/.exec(src.slice(i + 1));
-      if (m) {
-        out += m[0] + ' ';
-        i += m[0].length;
-        continue;
-      }
-    }
-    out += c;
-  }
-  return out;
+function trailingDots(code: string): string {
+  return code.replace(/(?<![0-9a-zA-Z_:.])([0-9]+)\.([eE][+-]?[0-9]+)?(?![0-9a-zA-Z_:])/g, (_all, digits: string, exp: string | undefined) => `${digits}${exp ?? ''} `);
 }
 
 /**
@@ -111,21 +95,12 @@ function trailingDots(src: string): string {
  */
 const NEWER_FUNCTIONS: Record<string, string> = { min_of: 'absent', max_of: 'absent' };
 
-function newerFunctions(src: string): string {
-  return src.replace(/("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)|(?<![a-zA-Z0-9_:])([a-z_]+)(?=\s*\()/g, (all, str: string | undefined, name: string | undefined) =>
-    str === undefined && name !== undefined && NEWER_FUNCTIONS[name] ? NEWER_FUNCTIONS[name] : all,
-  );
-}
-
-/** Is src[..dot) the end of a run of digits that starts a number (not part of a name like `foo1`)? */
-function isNumberEnd(src: string, dot: number): boolean {
-  let j = dot - 1;
-  while (j >= 0 && /[0-9]/.test(src[j]!)) j--;
-  return j < 0 || !/[a-zA-Z_:.]/.test(src[j]!);
+function newerFunctions(code: string): string {
+  return code.replace(/(?<![a-zA-Z0-9_:])([a-z_]+)(?=\s*\()/g, (name: string) => NEWER_FUNCTIONS[name] ?? name);
 }
 
 export function parsePromQL(query: string): Expr {
-  const src = newerFunctions(trailingDots(query));
+  const src = outsideStrings(query, (code) => newerFunctions(trailingDots(code)));
   const tree = parser.parse(src);
   let errAt = -1;
   tree.iterate({

@@ -109,9 +109,9 @@ describe('query limits', () => {
     setTimeout(() => aborted.abort(), 20);
     const canceled = await new Engine(db, { signal: aborted.signal }).rangeAsync(heavy, 0, 99_000, 1000).catch((e: unknown) => e);
     expect(canceled).toBeInstanceOf(QueryError);
-    expect(canceled).toMatchObject({ type: 'canceled' });
+    expect(canceled).toMatchObject({ id: 'err-isobar-query-canceled', cause_: 'canceled' });
     const late = await new Engine(db, { timeoutMs: 20 }).rangeAsync(heavy, 0, 99_000, 1000).catch((e: unknown) => e);
-    expect(late).toMatchObject({ type: 'timeout', message: expect.stringMatching(/ISOBAR_QUERY_TIMEOUT_SECONDS/) });
+    expect(late).toMatchObject({ id: 'err-isobar-query-timeout', cause_: 'timeout', message: expect.stringMatching(/ISOBAR_QUERY_TIMEOUT_SECONDS/) });
   });
 });
 

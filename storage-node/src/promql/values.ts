@@ -2,25 +2,24 @@
 import { ErrorIds, IsobarError, type Cause, type ErrorId } from '../../../wire/errors.js';
 import type { Labels } from '../model/labels.js';
 
-/** How a query failed, in Prometheus's errorType words. */
-export type QueryErrorType = 'execution' | 'timeout' | 'canceled' | 'unavailable' | 'bad_data';
+/** Each error a query can end with, and its cause (which gives the HTTP status and Prometheus's errorType). */
+const QUERY_CAUSES = {
+  [ErrorIds.queryExecution]: 'unprocessable',
+  [ErrorIds.queryMaxPoints]: 'unprocessable',
+  [ErrorIds.queryMaxRange]: 'unprocessable',
+  [ErrorIds.queryMaxSeries]: 'unprocessable',
+  [ErrorIds.queryMaxSamples]: 'unprocessable',
+  [ErrorIds.queryTimeout]: 'timeout',
+  [ErrorIds.queryCanceled]: 'canceled',
+  [ErrorIds.storageUnavailable]: 'unavailable',
+  [ErrorIds.badQuery]: 'bad-data',
+} as const satisfies Partial<Record<ErrorId, Cause>>;
+export type QueryErrorId = keyof typeof QUERY_CAUSES;
 
-export const QUERY_ERROR_KINDS: Record<QueryErrorType, [ErrorId, Cause]> = {
-  execution: [ErrorIds.queryExecution, 'unprocessable'],
-  timeout: [ErrorIds.queryTimeout, 'timeout'],
-  canceled: [ErrorIds.queryCanceled, 'canceled'],
-  unavailable: [ErrorIds.storageUnavailable, 'unavailable'],
-  bad_data: [ErrorIds.badQuery, 'bad-data'],
-};
-
-/** A query that cannot be answered: its id says which rule or limit, its cause the status. */
+/** A query that cannot be answered: its id says which rule or limit (and so the status). */
 export class QueryError extends IsobarError {
-  constructor(
-    message: string,
-    readonly type: QueryErrorType = 'execution',
-    id: ErrorId = QUERY_ERROR_KINDS[type][0],
-  ) {
-    super(id, QUERY_ERROR_KINDS[type][1], message);
+  constructor(message: string, id: QueryErrorId = ErrorIds.queryExecution) {
+    super(id, QUERY_CAUSES[id], message);
     this.name = 'QueryError';
   }
 }
