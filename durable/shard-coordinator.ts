@@ -24,7 +24,7 @@ import { ErrorIds } from '../wire/errors.js';
 import { applyPath, LOG_ID_HEADER, LOG_START_HEADER, shardStatePath, type Rejection, type ShardState, retentionHeaders, type RetentionSpec } from '../wire/internal-api.js';
 import { createLogger, errorFields, type Logger } from '../wire/log.js';
 import { encodeBatch, MAX_RECORD_BYTES, RECORD_HEADER_BYTES } from '../wire/node-batch.js';
-import type { EdgeVars } from './vars.js';
+import { edgeConfig, type EdgeVars } from './vars.js';
 import { transportFrom, type NodeTransport } from './transport.js';
 import { SeriesAdmission, type AdmitAnswer, type AdmitRequest } from './series-admission.js';
 import { TokenBucket } from './token-bucket.js';
@@ -174,7 +174,7 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
   constructor(ctx: DurableObjectState, env: EdgeVars) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.log = createLogger('shard-coordinator', (env.ISOBAR_LOG_LEVEL as 'info') ?? 'info');
+    this.log = createLogger('shard-coordinator', edgeConfig(env).logLevel);
     this.series = new SeriesAdmission(this.sql, ctx.storage);
     this.usageLedger = new UsageLedger(this.sql);
     void ctx.blockConcurrencyWhile(async () => {

@@ -5,7 +5,7 @@
  * where ISOBAR_NODE_URLS points at a local process instead.
  */
 import { Container } from '@cloudflare/containers';
-import type { EdgeVars } from './vars.js';
+import { edgeConfig, type EdgeVars } from './vars.js';
 
 export class StorageNodeContainer extends Container<EdgeVars> {
   override defaultPort = 8790;
@@ -15,19 +15,20 @@ export class StorageNodeContainer extends Container<EdgeVars> {
 
   constructor(ctx: DurableObjectState<{}>, env: EdgeVars) {
     super(ctx, env);
+    const config = edgeConfig(env);
     this.envVars = {
       ISOBAR_ENV: 'production',
       ISOBAR_NODE_HOST: '0.0.0.0',
       ISOBAR_NODE_PORT: String(this.defaultPort),
-      ISOBAR_NODE_SECRET: env.ISOBAR_NODE_SECRET,
+      ISOBAR_NODE_SECRET: config.nodeSecret,
       ISOBAR_DATA_DIR: '/data',
       // Its name in the bucket: the Durable Object name (`storage-node-<i>`), the same for every
       // container that ever plays this part, so a replacement rebuilds this node's blocks.
       ISOBAR_NODE_ID: ctx.id.name ?? ctx.id.toString(),
       // R2 through its S3 API (secrets: wrangler secret put ISOBAR_S3_ACCESS_KEY_ID …).
-      ...(env.ISOBAR_S3_ENDPOINT ? { ISOBAR_S3_ENDPOINT: env.ISOBAR_S3_ENDPOINT, ISOBAR_S3_BUCKET: env.ISOBAR_S3_BUCKET ?? '', ISOBAR_S3_ACCESS_KEY_ID: env.ISOBAR_S3_ACCESS_KEY_ID ?? '', ISOBAR_S3_SECRET_ACCESS_KEY: env.ISOBAR_S3_SECRET_ACCESS_KEY ?? '' } : {}),
+      ...(config.s3 ? { ISOBAR_S3_ENDPOINT: config.s3.endpoint, ISOBAR_S3_BUCKET: config.s3.bucket, ISOBAR_S3_ACCESS_KEY_ID: config.s3.accessKeyId, ISOBAR_S3_SECRET_ACCESS_KEY: config.s3.secretAccessKey } : {}),
       // The Worker's public URL, so a restarted node can ask its coordinators to replay.
-      ...(env.ISOBAR_PUBLIC_URL ? { ISOBAR_EDGE_URL: env.ISOBAR_PUBLIC_URL } : {}),
+      ...(config.publicUrl ? { ISOBAR_EDGE_URL: config.publicUrl } : {}),
     };
   }
 }

@@ -8,11 +8,11 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { ShardCoordinator } from './shard-coordinator.js';
-import { intVar, type EdgeVars } from './vars.js';
+import { edgeConfig, type EdgeVars } from './vars.js';
 
 /** What the registry reads: the variables, and the coordinators it tells to purge a deleted tenant. */
 type RegistryEnv = EdgeVars & { SHARD_COORDINATOR: DurableObjectNamespace<ShardCoordinator> };
-import { defaultLimits, type Limits, type LimitsPatch } from './limits.js';
+import type { Limits, LimitsPatch } from './limits.js';
 import { transportFrom } from './transport.js';
 import { INTERNAL_PREFIX } from '../wire/internal-api.js';
 
@@ -109,11 +109,12 @@ export class TenantRegistry extends DurableObject<RegistryEnv> {
 
   /** Development: tenant `demo` with the key in ISOBAR_DEMO_KEY (never in production). */
   private async ensureDevTenant(): Promise<void> {
-    const key = this.env.ISOBAR_DEMO_KEY;
-    if (this.env.ISOBAR_ENV === 'production' || !key) return;
+    const config = edgeConfig(this.env);
+    const key = config.demoKey;
+    if (config.env === 'production' || !key) return;
     const parsed = parseApiKey(key);
     if (!parsed) throw new Error('ISOBAR_DEMO_KEY is not of the form isb_<id>_<secret>');
-    const shards = intVar(this.env.ISOBAR_DEMO_SHARDS, 1);
+    const shards = config.demoShards;
     this.sql.exec(
       `INSERT INTO tenants (id, name, shards, created_ms) VALUES (?, 'Development tenant', ?, ?)
        ON CONFLICT(id) DO UPDATE SET shards = excluded.shards`,
@@ -150,12 +151,12 @@ export class TenantRegistry extends DurableObject<RegistryEnv> {
   }
 
   private effective(shards: number, overrides: string): Limits {
-    return { ...defaultLimits(this.env), ...(JSON.parse(overrides) as LimitsPatch), shards };
+    return { ...edgeConfig(this.env).limits, ...(JSON.parse(overrides) as LimitsPatch), shards };
   }
 
   private info(r: TenantRow): TenantInfo {
     const overrides = JSON.parse(r.limits) as LimitsPatch;
-    if (r.shards !== defaultLimits(this.env).shards) overrides.shards = r.shards;
+    if (r.shards !== edgeConfig(this.env).limits.shards) overrides.shards = r.shards;
     return { id: r.id, name: r.name, createdAt: new Date(r.created_ms).toISOString(), limits: this.effective(r.shards, r.limits), overrides };
   }
 
@@ -164,7 +165,7 @@ export class TenantRegistry extends DurableObject<RegistryEnv> {
     if (exists) return 'exists';
     // Its data must be gone before the id is used again (the nodes know tenants by id only).
     if (this.sql.exec(`SELECT 1 FROM deletions WHERE id = ?`, id).toArray().length > 0) return 'deleting';
-    const { shards = defaultLimits(this.env).shards, ...rest } = limits;
+    const { shards = edgeConfig(this.env).limits.shards, ...rest } = limits;
     this.sql.exec(`INSERT INTO tenants (id, name, shards, created_ms, limits) VALUES (?, ?, ?, ?, ?)`, id, name, shards, Date.now(), JSON.stringify(rest));
     return (await this.getTenant(id))!;
   }

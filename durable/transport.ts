@@ -8,7 +8,7 @@
  * a proportional share of shards.
  */
 import { jumpHash, seriesHash } from '../wire/hash.js';
-import { intVar, type EdgeVars } from './vars.js';
+import { edgeConfig, type EdgeVars } from './vars.js';
 
 export interface NodeClient {
   /** Stable id for logs (`http://10.0.0.5:8790`, `container-3`). */
@@ -85,8 +85,8 @@ export class ContainerTransport implements NodeTransport {
 
 /** The transport the environment configures: URLs when given, else containers. */
 export function transportFrom(env: EdgeVars): NodeTransport {
-  const urls = (env.ISOBAR_NODE_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (urls.length > 0) return new UrlTransport(urls, env.ISOBAR_NODE_SECRET);
-  if (env.STORAGE_NODE) return new ContainerTransport(env.STORAGE_NODE, intVar(env.ISOBAR_NODE_COUNT, 1), env.ISOBAR_NODE_SECRET);
+  const config = edgeConfig(env);
+  if (config.nodeUrls.length > 0) return new UrlTransport(config.nodeUrls, config.nodeSecret);
+  if (env.STORAGE_NODE) return new ContainerTransport(env.STORAGE_NODE, config.nodeCount, config.nodeSecret);
   throw new Error('no storage nodes configured: set ISOBAR_NODE_URLS or bind STORAGE_NODE');
 }

@@ -28,7 +28,7 @@ export async function testSettings(): Promise<StackSettings> {
     ISOBAR_NODE_PORT: String(await freePort()),
     ISOBAR_DATA_DIR: mkdtempSync(join(tmpdir(), 'isobar-e2e-')),
     ISOBAR_DEMO_KEY: 'isb_demo_e2e-demo-key-0123456789',
-    ISOBAR_ADMIN_TOKEN: 'e2e-admin-token',
+    ISOBAR_ADMIN_TOKEN: 'e2e-admin-token-0123456789',
     ISOBAR_NODE_SECRET: 'e2e-node-secret-0123456789',
   };
 }

@@ -10,6 +10,7 @@ import { ErrorIds, IsobarError } from '../../wire/errors.js';
 import { LimitsPatchSchema, retentionLimits, retentionSpec } from '../../durable/limits.js';
 import { importPath, INTERNAL_PREFIX, retentionHeaders, type NodeUsage } from '../../wire/internal-api.js';
 import { transportFrom } from '../../durable/transport.js';
+import { edgeConfig } from '../../durable/env.js';
 import type { AppEnv } from './context.js';
 import { CreateKey, CreateTenant } from './admin-schemas.js';
 import { TENANT_ID_RE, TENANT_ID_RULE } from '../../wire/tenant-id.js';
@@ -45,7 +46,7 @@ export function adminApp(): Hono<AppEnv> {
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
 
   app.use('*', async function requireOperatorToken(c, next) {
-    if (!(await secretMatches(bearer(c.req.header('authorization')), c.env.ISOBAR_ADMIN_TOKEN))) {
+    if (!(await secretMatches(bearer(c.req.header('authorization')), edgeConfig(c.env).adminToken))) {
       const e = new IsobarError(ErrorIds.adminTokenRequired, 'unauthenticated', 'the admin API needs the operator token: Authorization: Bearer $ISOBAR_ADMIN_TOKEN');
       return jsonError(401, e.id, e.message);
     }

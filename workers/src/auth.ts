@@ -7,7 +7,7 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import { ErrorIds, IsobarError } from '../../wire/errors.js';
-import { intVar } from '../../durable/env.js';
+import { edgeConfig } from '../../durable/env.js';
 import { TokenBucket } from '../../durable/token-bucket.js';
 import { parseApiKey, sha256, type Principal, type Scope } from '../../durable/tenant-registry.js';
 import type { AppEnv } from './context.js';
@@ -104,7 +104,7 @@ export function authenticate({ scope, format }: AuthOptions): MiddlewareHandler<
         return fail(invalid);
       }
       if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-      principal = { p, until: now + Math.min(MAX_KEY_CACHE_SECONDS, intVar(c.env.ISOBAR_KEY_CACHE_TTL_SECONDS, 30)) * 1000 };
+      principal = { p, until: now + Math.min(MAX_KEY_CACHE_SECONDS, edgeConfig(c.env).keyCacheTtlSeconds) * 1000 };
       cache.set(cacheKey, principal);
     }
     const p = principal.p;

@@ -6,6 +6,7 @@ import { Hono, type Context } from 'hono';
 import { INTERNAL_PREFIX } from '../../wire/internal-api.js';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { transportFrom } from '../../durable/transport.js';
+import { edgeConfig, EdgeConfigError } from '../../durable/vars.js';
 import { adminApp } from './admin.js';
 import { authenticate } from './auth.js';
 import type { AppEnv } from './context.js';
@@ -19,6 +20,12 @@ export { StorageNodeContainer } from '../../durable/storage-node-container.js';
 
 const log = createLogger('edge');
 const app = new Hono<AppEnv>();
+
+// A bad variable stops every request (EdgeConfigError, below), not just the ones that read it.
+app.use(async (c, next) => {
+  edgeConfig(c.env);
+  await next();
+});
 
 /** Liveness: the Worker answers. Prometheus's probe, served unauthenticated as Prometheus serves it. */
 async function healthy(c: Context<AppEnv>): Promise<Response> {
@@ -69,6 +76,10 @@ app.route(INTERNAL_PREFIX, internalApp());
 
 app.notFound((c) => c.text(`404: ${c.req.method} ${new URL(c.req.url).pathname} is not an Isobar endpoint\n`, 404));
 app.onError((e, c) => {
+  if (e instanceof EdgeConfigError) {
+    log.error('edge misconfigured', { error: e.message });
+    return c.text('internal error: the edge is misconfigured (its log says which variable)\n', 500);
+  }
   log.error('request failed', { path: new URL(c.req.url).pathname, ...errorFields(e) });
   return c.text('internal error\n', 500);
 });

@@ -29,7 +29,7 @@ import { createLogger, errorFields } from '../../wire/log.js';
 import { MAX_RECORD_BYTES } from '../../wire/node-batch.js';
 import { WriteRequestReader, type SeriesProblem } from '../../wire/remote-write.js';
 import { snappyDecode, snappyEncode } from '../../wire/snappy.js';
-import { intVar } from '../../durable/env.js';
+import { edgeConfig } from '../../durable/env.js';
 import type { AppEnv } from './context.js';
 import { textError } from './respond.js';
 
@@ -40,7 +40,6 @@ const log = createLogger('edge');
  * n + n/6 + 32 bytes, so 1.5 MB stays under the record limit (MAX_RECORD_BYTES).
  */
 const MAX_RECORD_UNCOMPRESSED = 1_500_000;
-export const DEFAULT_MAX_DECOMPRESSED_BYTES = 32 * 1024 * 1024;
 
 /** Read the body, refusing more than `max` bytes whether or not Content-Length says so. */
 async function readCapped(req: Request, max: number, tenant: string): Promise<Uint8Array | IsobarError> {
@@ -107,7 +106,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   // 3. decode
   let raw: Uint8Array;
   try {
-    raw = snappyDecode(body, intVar(env.ISOBAR_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_DECOMPRESSED_BYTES));
+    raw = snappyDecode(body, edgeConfig(env).maxDecompressedBytes);
   } catch (e) {
     if (e instanceof IsobarError) return textError(e);
     throw e;

@@ -11,6 +11,7 @@ import { INTERNAL_PREFIX, RESYNC_PATH } from '../../wire/internal-api.js';
 import { createLogger } from '../../wire/log.js';
 import { RELAY_PREFIX, transportFrom } from '../../durable/transport.js';
 import { TENANT_ID_RE } from '../../wire/tenant-id.js';
+import { edgeConfig } from '../../durable/env.js';
 import type { AppEnv } from './context.js';
 import { bearer, secretMatches } from './secrets.js';
 
@@ -23,7 +24,7 @@ const Resync = z.object({
 export function internalApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', async function requireNodeSecret(c, next) {
-    if (!(await secretMatches(bearer(c.req.header('authorization')), c.env.ISOBAR_NODE_SECRET))) return c.text('internal API: missing or wrong node secret\n', 401);
+    if (!(await secretMatches(bearer(c.req.header('authorization')), edgeConfig(c.env).nodeSecret))) return c.text('internal API: missing or wrong node secret\n', 401);
     await next();
   });
   app.post(RESYNC_PATH.slice(INTERNAL_PREFIX.length), async (c) => {
