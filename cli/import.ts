@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { ImportState } from '../wire/internal-api.js';
 import { validateBlock, type BlockSummary } from '../storage-node/src/import/validate.js';
-import { readAt } from '../storage-node/src/node/durable-files.js';
+import { readAt } from '../storage-node/src/fs/durable-files.js';
 import { openMetricsToBlocks } from './openmetrics.js';
 
 export interface ImportContext {

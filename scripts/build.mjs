@@ -11,7 +11,7 @@ export async function buildStorageNode() {
   await build({
     entryPoints: {
       main: resolve(root, 'storage-node/src/main.ts'),
-      'compact-worker': resolve(root, 'storage-node/src/compact/compact-worker.ts'),
+      'compact-worker': resolve(root, 'storage-node/src/jobs/compact-worker.ts'),
     },
     outdir: resolve(root, 'dist/storage-node'),
     outExtension: { '.js': '.mjs' },

@@ -23,8 +23,8 @@ import { BlockCache } from '../src/bucket/remote-block.js';
 import { S3Bucket } from '../src/bucket/s3-bucket.js';
 import { Shipper } from '../src/bucket/shipper.js';
 import { encodeColumns } from '../src/chunkenc/merge.js';
-import { NodeMetrics } from '../src/metrics.js';
-import { NodeStore } from '../src/store.js';
+import { NodeMetrics } from '../src/node/metrics.js';
+import { NodeStore } from '../src/node/store.js';
 
 const [kind = 'fs', seriesArg = '10000', hoursArg = '12'] = process.argv.slice(2);
 const SERIES = Number(seriesArg);

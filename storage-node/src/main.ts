@@ -10,12 +10,12 @@ import { bucketFrom, compactionRangesMs, loadConfig } from './config.js';
 import { BlockCache } from './bucket/remote-block.js';
 import { Shipper } from './bucket/shipper.js';
 import { ImportStaging } from './import/staging.js';
-import { NodeMetrics } from './metrics.js';
-import { workerRunner } from './compact/runner.js';
+import { NodeMetrics } from './node/metrics.js';
+import { workerRunner } from './jobs/runner.js';
 import { announceRestart } from './resync.js';
 import { ShardRegistry } from './shard-registry.js';
 import { createServer } from './server.js';
-import { NodeStore } from './store.js';
+import { NodeStore } from './node/store.js';
 import { NodeLayout } from './node/layout.js';
 import { NodeScheduler } from './node/scheduler.js';
 

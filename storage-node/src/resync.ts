@@ -6,7 +6,7 @@
  */
 import { RESYNC_PATH, type ResyncRequest } from '../../wire/internal-api.js';
 import { errorFields, type Logger } from '../../wire/log.js';
-import type { NodeStore } from './store.js';
+import type { NodeStore } from './node/store.js';
 
 export async function announceRestart(opts: {
   edgeUrl: string;

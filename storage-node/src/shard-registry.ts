@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { TENANT_ID_RE } from '../../wire/tenant-id.js';
-import { writeFileAtomic } from './node/durable-files.js';
+import { writeFileAtomic } from './fs/durable-files.js';
 
 const FILE = 'shards.json';
 const Shape = z.array(z.object({ tenant: z.string().regex(TENANT_ID_RE), shard: z.number().int().min(0) }));

@@ -7,7 +7,7 @@
  * before use; damage raises CorruptionError naming file and offset.
  */
 import { closeSync, fstatSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { readAt } from '../node/durable-files.js';
+import { readAt } from '../fs/durable-files.js';
 import { join } from 'node:path';
 import { ENCODING_XOR } from '../chunkenc/xor.js';
 import { crc32c } from '../encoding/crc32c.js';
@@ -17,7 +17,7 @@ import type { Matcher } from '../model/matcher.js';
 import { CHUNKS_DIR, CHUNKS_HEADER_BYTES, CHUNKS_MAGIC, INDEX_FILE, INDEX_MAGIC, META_FILE, SERIES_ALIGN, TOC_BYTES, TOMBSTONES_FILE, segmentName } from './filenames.js';
 import type { ChunkMeta } from './index-writer.js';
 import { BlockMetaSchema, resolutionOf, type BlockMeta } from './meta.js';
-import { ENCODING_AGGR } from '../downsample/aggr-chunk.js';
+import { ENCODING_AGGR } from '../chunkenc/aggr-chunk.js';
 import { decodeTombstones, type Tombstone } from './tombstones.js';
 
 /**

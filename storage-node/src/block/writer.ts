@@ -9,7 +9,7 @@ import { ENCODING_XOR } from '../chunkenc/xor.js';
 import { ChunksWriter } from './chunks-writer.js';
 import { CHUNKS_DIR, INDEX_FILE, META_FILE, META_VERSION, TOMBSTONES_FILE, tmpBlockDir } from './filenames.js';
 import { buildIndex, type IndexSeries } from './index-writer.js';
-import { fsyncDir, writeFileSynced } from '../node/durable-files.js';
+import { fsyncDir, writeFileSynced } from '../fs/durable-files.js';
 import type { BlockMeta } from './meta.js';
 import { encodeTombstones } from './tombstones.js';
 import { ulid as newUlid } from './ulid.js';

@@ -23,7 +23,7 @@ import { CorruptionError, DecBuf } from '../encoding/encbuf.js';
 import { INDEX_FILE, META_FILE, segmentName } from '../block/filenames.js';
 import { BlockMetaSchema, type BlockMeta } from '../block/meta.js';
 import { BlockReader, checkChunkEncoding, type ChunkSource } from '../block/reader.js';
-import { writeFileAtomic } from '../node/durable-files.js';
+import { writeFileAtomic } from '../fs/durable-files.js';
 import type { Matcher } from '../model/matcher.js';
 import type { Bucket } from './bucket.js';
 import { chunksKey, indexKey } from './layout.js';

@@ -10,7 +10,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHUNKS_DIR, INDEX_FILE, META_FILE, TOMBSTONES_FILE, tmpBlockDir } from '../block/filenames.js';
-import { fsyncDir, writeFileSynced } from '../node/durable-files.js';
+import { fsyncDir, writeFileSynced } from '../fs/durable-files.js';
 import { encodeTombstones } from '../block/tombstones.js';
 import { BlockMetaSchema, type BlockMeta } from '../block/meta.js';
 import type { BlockReader } from '../block/reader.js';

@@ -12,9 +12,9 @@ import { encodeWriteRequest } from '../../../wire/remote-write.js';
 import { BlockReader, listBlocks } from '../block/reader.js';
 import { readAllSeries, toBlockInput } from '../block/test-helpers.js';
 import { writeBlock } from '../block/writer.js';
-import { NodeMetrics } from '../metrics.js';
+import { NodeMetrics } from '../node/metrics.js';
 import { Matcher } from '../model/matcher.js';
-import { NodeStore } from '../store.js';
+import { NodeStore } from '../node/store.js';
 import { compactBlocks, planCompaction } from './compactor.js';
 
 const H = 3_600_000;
@@ -145,7 +145,7 @@ describe('merging in a worker thread', () => {
     // @ts-expect-error plain ESM script
     const { buildStorageNode } = await import('../../../scripts/build.mjs');
     const main: string = await buildStorageNode();
-    const { workerRunner } = await import('./runner.js');
+    const { workerRunner } = await import('../jobs/runner.js');
     const runner = workerRunner(new URL(`file://${main.replace(/main\.mjs$/, 'compact-worker.mjs')}`));
     try {
       const dir = tmp();

@@ -22,7 +22,7 @@ import { Wal } from '../wal/wal.js';
 import type { BlockCache, RemoteBlock } from '../bucket/remote-block.js';
 import { UPLOADED_MARKER } from '../bucket/shipper.js';
 import { resolutionOf } from '../block/meta.js';
-import { AGGR_COLUMNS, decodeAggrChunk, emptyAggr, encodeAggrChunk, type AggrColumns, type TierChunk } from '../downsample/aggr-chunk.js';
+import { AGGR_COLUMNS, decodeAggrChunk, emptyAggr, encodeAggrChunk, type AggrColumns, type TierChunk } from '../chunkenc/aggr-chunk.js';
 import { RES_RAW } from '../downsample/downsample.js';
 
 /** Default block range: Prometheus's 2 h. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CorruptionError } from '../encoding/encbuf.js';
-import { CounterStitch, decodeAggrChunk, encodeAggrChunk, type AggrColumns } from './aggr-chunk.js';
+import { CounterStitch, decodeAggrChunk, encodeAggrChunk, type AggrColumns } from '../chunkenc/aggr-chunk.js';
 import { aggregateAggr, aggregateRaw, encodeAggrColumns, RES_1H, RES_5M } from './downsample.js';
 
 const STALE = new Float64Array(new Uint32Array([2, 0x7ff00000]).buffer)[0]!;

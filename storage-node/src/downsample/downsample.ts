@@ -13,14 +13,14 @@
  */
 import { isStale, mergeChunks, withoutIntervals, type SampleColumns } from '../chunkenc/merge.js';
 import { labelValue } from '../model/labels.js';
-import { parseSeriesSelector } from '../promql/selector.js';
+import { Matcher, type MatchType } from '../model/matcher.js';
 import { XorIterator } from '../chunkenc/xor.js';
 import type { BlockReader } from '../block/reader.js';
 import { resolutionOf, type BlockMeta } from '../block/meta.js';
 import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/writer.js';
 import { liveChunks, mergedSeries, sourcesOf } from '../compact/compactor.js';
 import { mergedSections } from '../bucket/layout.js';
-import { AGGR_COLUMNS, CounterStitch, decodeAggrChunk, emptyAggr, encodeAggrChunk, ENCODING_AGGR, WINDOWS_PER_CHUNK, type AggrColumns } from './aggr-chunk.js';
+import { AGGR_COLUMNS, CounterStitch, decodeAggrChunk, emptyAggr, encodeAggrChunk, ENCODING_AGGR, WINDOWS_PER_CHUNK, type AggrColumns } from '../chunkenc/aggr-chunk.js';
 
 export const RES_RAW = 0;
 export const RES_5M = 300_000;
@@ -175,13 +175,14 @@ export function downsampleBlocks(
 
 /** Deletions in force, as the downsampler applies them to raw series (a worker thread gets them as data). */
 export interface DeletionSpec {
-  selector: string;
+  /** The selector's matchers as plain data (they cross into a worker thread). */
+  matchers: Array<{ type: MatchType; name: string; value: string }>;
   mint: number;
   maxt: number;
 }
 
 export function deletionFilter(deletions: readonly DeletionSpec[]): (labels: readonly string[], c: SampleColumns) => SampleColumns {
-  const parsed = deletions.map((d) => ({ ...d, matchers: parseSeriesSelector(d.selector) }));
+  const parsed = deletions.map((d) => ({ ...d, matchers: d.matchers.map((m) => new Matcher(m.type, m.name, m.value)) }));
   return (labels, c) => {
     const iv = parsed.filter((d) => d.matchers.every((m) => m.matches(labelValue(labels, m.name)))).map((d) => [d.mint, d.maxt] as const);
     return iv.length ? withoutIntervals(c, iv) : c;

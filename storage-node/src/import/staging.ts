@@ -3,11 +3,11 @@
  * tenant's queries: `<node dir>/import/<tenant>/<ULID>/` receives the block's
  * files in parts at given offsets, so an interrupted upload resumes where the
  * node's copy ends. `commit` hands the complete folder to the store, which
- * checks it and takes it as a block (storage-node/src/store.ts).
+ * checks it and takes it as a block (storage-node/src/node/store.ts).
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileSynced } from '../node/durable-files.js';
+import { writeFileSynced } from '../fs/durable-files.js';
 import { ErrorIds, IsobarError } from '../../../wire/errors.js';
 
 const FILE = /^(meta\.json|index|chunks\/\d{6})$/;

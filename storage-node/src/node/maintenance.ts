@@ -12,11 +12,11 @@ import { resolutionOf, type BlockMeta } from '../block/meta.js';
 import type { BlockCache, RemoteBlock } from '../bucket/remote-block.js';
 import type { Shipper } from '../bucket/shipper.js';
 import { deleteBlock, planCompaction } from '../compact/compactor.js';
-import type { MergeRunner } from '../compact/runner.js';
+import type { MergeRunner } from '../jobs/runner.js';
 import type { TenantDB } from '../db/tenant-db.js';
 import { RES_1H, RES_5M, RES_RAW } from '../downsample/downsample.js';
 import { planDownsampling } from '../downsample/planner.js';
-import type { NodeMetrics } from '../metrics.js';
+import type { NodeMetrics } from './metrics.js';
 import { tierName } from '../promql/tiers.js';
 import type { BucketSync } from './bucket-sync.js';
 import type { TierRetention } from './state-files.js';
@@ -114,7 +114,7 @@ export class Maintenance {
       if (!job.sources.every(here)) continue; // gone meanwhile (an earlier job replaced it)
       const t0 = performance.now();
       const sources = await this.localize(tenant, db, job.sources);
-      const deletions = db.deletions.map(({ selector, mint, maxt }) => ({ selector, mint, maxt }));
+      const deletions = db.deletions.map(({ matchers, mint, maxt }) => ({ matchers: matchers.map(({ type, name, value }) => ({ type, name, value })), mint, maxt }));
       const dir = await merge(db.paths!.blocksDir, sources, { res: job.res, deletions });
       if (!dir) continue; // deletions left nothing to keep
       const fresh = BlockReader.open(dir);

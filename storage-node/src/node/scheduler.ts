@@ -4,8 +4,8 @@
  * the bucket's cleanup of marked blocks. `stop` ends them all (shutdown).
  */
 import { errorFields, type Logger } from '../../../wire/log.js';
-import type { MergeRunner } from '../compact/runner.js';
-import type { NodeStore } from '../store.js';
+import type { MergeRunner } from '../jobs/runner.js';
+import type { NodeStore } from './store.js';
 
 /** WAL fsync cadence: the coordinators' logs are the truth, so a second of OS buffering is safe. */
 const WAL_SYNC_MS = 1000;

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { errorFields, type Logger } from '../../../wire/log.js';
 import { RES_1H, RES_5M } from '../downsample/downsample.js';
-import { writeFileAtomic } from './durable-files.js';
+import { writeFileAtomic } from '../fs/durable-files.js';
 
 /** A tenant's downsampled tiers: how long each is kept (ms; 0: not made). */
 export type TierRetention = { [RES_5M]: number; [RES_1H]: number };

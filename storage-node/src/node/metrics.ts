@@ -2,7 +2,7 @@
  * The node's own metrics in Prometheus text format (`GET /metrics`).
  * Kept to plain counters and gauges computed on scrape; no client library.
  */
-import type { AppendResult } from './head/head.js';
+import type { AppendResult } from '../head/head.js';
 
 /** One tenant's gauges, read at each scrape. */
 export interface TenantGauges {

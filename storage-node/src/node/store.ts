@@ -15,41 +15,41 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { uncompressSync } from 'snappy';
-import { WriteRequestReader } from '../../wire/remote-write.js';
-import { decodeBatch, type BatchRecord } from '../../wire/node-batch.js';
-import { snappyDeclaredLength } from '../../wire/snappy.js';
-import type { Rejection, ShardState } from '../../wire/internal-api.js';
-import { ErrorIds } from '../../wire/errors.js';
-import { labelsObject } from '../../wire/prom-json.js';
-import { errorFields, type Logger } from '../../wire/log.js';
-import { fsyncDir, writeFileAtomic } from './node/durable-files.js';
-import { META_FILE } from './block/filenames.js';
-import { validateBlock, type BlockSummary } from './import/validate.js';
-import { BlockReader } from './block/reader.js';
-import { RES_1H, RES_5M } from './downsample/downsample.js';
-import { TOMBSTONES_FILE } from './block/filenames.js';
-import { encodeTombstones } from './block/tombstones.js';
-import { parseSeriesSelector } from './promql/selector.js';
-import { mergeInThread, type MergeRunner } from './compact/runner.js';
-import { DEFAULT_BLOCK_RANGE_MS, TenantDB } from './db/tenant-db.js';
-import { isobarOf, thanosSection, type ShardSpan } from './bucket/layout.js';
-import type { BlockCache } from './bucket/remote-block.js';
-import type { Shipper } from './bucket/shipper.js';
-import type { AppendResult } from './head/head.js';
+import { WriteRequestReader } from '../../../wire/remote-write.js';
+import { decodeBatch, type BatchRecord } from '../../../wire/node-batch.js';
+import { snappyDeclaredLength } from '../../../wire/snappy.js';
+import type { Rejection, ShardState } from '../../../wire/internal-api.js';
+import { ErrorIds } from '../../../wire/errors.js';
+import { labelsObject } from '../../../wire/prom-json.js';
+import { errorFields, type Logger } from '../../../wire/log.js';
+import { fsyncDir, writeFileAtomic } from '../fs/durable-files.js';
+import { META_FILE } from '../block/filenames.js';
+import { validateBlock, type BlockSummary } from '../import/validate.js';
+import { BlockReader } from '../block/reader.js';
+import { RES_1H, RES_5M } from '../downsample/downsample.js';
+import { TOMBSTONES_FILE } from '../block/filenames.js';
+import { encodeTombstones } from '../block/tombstones.js';
+import { parseSeriesSelector } from '../promql/selector.js';
+import { mergeInThread, type MergeRunner } from '../jobs/runner.js';
+import { DEFAULT_BLOCK_RANGE_MS, TenantDB } from '../db/tenant-db.js';
+import { isobarOf, thanosSection, type ShardSpan } from '../bucket/layout.js';
+import type { BlockCache } from '../bucket/remote-block.js';
+import type { Shipper } from '../bucket/shipper.js';
+import type { AppendResult } from '../head/head.js';
 import type { NodeMetrics } from './metrics.js';
-import { isTenantId } from '../../wire/tenant-id.js';
-import { NodeLayout } from './node/layout.js';
-import { BucketSync, type ShipResult } from './node/bucket-sync.js';
-import { Maintenance } from './node/maintenance.js';
-import { Retentions } from './node/retention.js';
-import { DeletionsFile, readDeletions, readTenantState, writeDeletions, writeTenantState, type DeletionEntry, type TenantState, type TierRetention } from './node/state-files.js';
+import { isTenantId } from '../../../wire/tenant-id.js';
+import { NodeLayout } from './layout.js';
+import { BucketSync, type ShipResult } from './bucket-sync.js';
+import { Maintenance } from './maintenance.js';
+import { Retentions } from './retention.js';
+import { DeletionsFile, readDeletions, readTenantState, writeDeletions, writeTenantState, type DeletionEntry, type TenantState, type TierRetention } from './state-files.js';
 
 export type ApplyOutcome = { ok: true; state: ShardState } | { ok: false; gap: true; state: ShardState };
 
 /** Uncompressed size cap for one record; the edge already enforced a tighter one. */
 const MAX_RECORD_UNCOMPRESSED = 64 * 1024 * 1024;
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
-export type { TierRetention } from './node/state-files.js';
+export type { TierRetention } from './state-files.js';
 
 interface Position {
   applied: number;
@@ -84,7 +84,7 @@ export interface BucketOptions {
 
 /** A block compaction or downsampling may take: a local one, or one only in the bucket (downloaded first). */
 
-export type { ShipResult } from './node/bucket-sync.js';
+export type { ShipResult } from './bucket-sync.js';
 
 export interface FlushResult {
   tenant: string;

@@ -4,7 +4,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { BlockReader } from '../block/reader.js';
-import { compactBlocks } from './compactor.js';
+import { compactBlocks } from '../compact/compactor.js';
 import { deletionFilter, downsampleBlocks, type DeletionSpec } from '../downsample/downsample.js';
 
 /** Instead of merging: downsample the sources to `res`, leaving out the deletions in force. */

@@ -19,9 +19,9 @@
  * which is what `CounterStitch` does.
  */
 import { DecBuf, EncBuf } from '../encoding/encbuf.js';
-import { XorAppender, XorIterator } from '../chunkenc/xor.js';
+import { XorAppender, XorIterator } from './xor.js';
 import { CHUNK_AGGR } from '../../../wire/chunked-series.js';
-import type { ChunkRange } from '../chunkenc/merge.js';
+import type { ChunkRange } from './merge.js';
 
 /** Encoding byte of aggregate chunks in chunk files and between nodes (Prometheus uses 1-3; Thanos's aggregate chunks are 0xff and differ). */
 export const ENCODING_AGGR = CHUNK_AGGR;

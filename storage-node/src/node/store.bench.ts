@@ -1,8 +1,8 @@
 import { compressSync } from 'snappy';
 import { bench, describe } from 'vitest';
-import { createLogger } from '../../wire/log.js';
-import { encodeBatch } from '../../wire/node-batch.js';
-import { encodeWriteRequest, type SeriesInput } from '../../wire/remote-write.js';
+import { createLogger } from '../../../wire/log.js';
+import { encodeBatch } from '../../../wire/node-batch.js';
+import { encodeWriteRequest, type SeriesInput } from '../../../wire/remote-write.js';
 import { NodeMetrics } from './metrics.js';
 import { NodeStore } from './store.js';
 

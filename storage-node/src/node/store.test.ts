@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compressSync } from 'snappy';
 import { describe, expect, it } from 'vitest';
-import { hasPromtool } from '../../test/support/peers.js';
-import { createLogger } from '../../wire/log.js';
-import { encodeBatch } from '../../wire/node-batch.js';
-import { encodeWriteRequest } from '../../wire/remote-write.js';
+import { hasPromtool } from '../../../test/support/peers.js';
+import { createLogger } from '../../../wire/log.js';
+import { encodeBatch } from '../../../wire/node-batch.js';
+import { encodeWriteRequest } from '../../../wire/remote-write.js';
 import { NodeMetrics } from './metrics.js';
 import { NodeStore } from './store.js';
-import { Matcher } from './model/matcher.js';
+import { Matcher } from '../model/matcher.js';
 
 const payload = (name: string, t: number, v: number) =>
   new Uint8Array(compressSync(Buffer.from(encodeWriteRequest([{ labels: [['__name__', name]], samples: [[t, v]] }]))));
