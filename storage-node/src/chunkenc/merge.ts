@@ -37,17 +37,26 @@ export interface ChunkRange {
  * sample is kept) within [mint, maxt] into sorted, de-duplicated columns.
  */
 export function mergeChunks(chunks: Iterable<ChunkRange>, mint = -Infinity, maxt = Infinity): SampleColumns {
-  let t = new Float64Array(256);
-  let v = new Float64Array(256);
+  // Columns sized once, from the sample counts the overlapping chunks' headers give.
+  const hit: ChunkRange[] = [];
+  let size = 0;
+  for (const c of chunks) {
+    if (c.maxT < mint || c.minT > maxt) continue;
+    hit.push(c);
+    size += c.data.length >= 2 ? (c.data[0]! << 8) | c.data[1]! : 0;
+  }
+  let t = new Float64Array(Math.max(size, 1));
+  let v = new Float64Array(Math.max(size, 1));
   let n = 0;
   let sorted = true;
   const it = new XorIterator();
-  for (const c of chunks) {
-    if (c.maxT < mint || c.minT > maxt) continue;
+  for (const c of hit) {
     it.reset(c.data);
     while (it.next()) {
-      if (it.t < mint || it.t > maxt) continue;
+      if (it.t < mint) continue;
+      if (it.t > maxt) break; // a chunk's samples are in time order
       if (n === t.length) {
+        // Only when a header undercounts (it never should): grow.
         const t2 = new Float64Array(n * 2);
         t2.set(t);
         t = t2;

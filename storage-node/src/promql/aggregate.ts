@@ -16,6 +16,16 @@ import { QueryError, type Annotator, type Sample, type Value } from './values.js
 /** Per aggregation node (its grouping list): each input label set's group (labels and key), worked out once for all steps. */
 export type GroupCache = WeakMap<string[], WeakMap<Labels, { labels: Labels; key: string }>>;
 
+/** The labels of a series' group: those named by `by`, or all but those named by `without` (and the name). */
+export function groupLabels(ls: Labels, grouping: readonly string[], without: boolean): Labels {
+  const out: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) {
+    const n = ls[i]!;
+    if (without ? !grouping.includes(n) && n !== NAME : grouping.includes(n)) out.push(n, ls[i + 1]!);
+  }
+  return out;
+}
+
 /** One aggregation at one step: the groups' results, or (topk, bottomk, limitk, limit_ratio) the chosen samples. */
 export function aggregate(ev: Annotator & { groupCache: GroupCache }, e: Extract<Expr, { kind: 'aggregate' }>, param: Value | undefined, samples: Sample[]): Sample[] {
   const { op, grouping, without } = e;
@@ -24,11 +34,7 @@ export function aggregate(ev: Annotator & { groupCache: GroupCache }, e: Extract
   const groupOf = (ls: Labels): { labels: Labels; key: string } => {
     let g = cache!.get(ls);
     if (g) return g;
-    const out: string[] = [];
-    for (let i = 0; i < ls.length; i += 2) {
-      const n = ls[i]!;
-      if (without ? !grouping.includes(n) && n !== NAME : grouping.includes(n)) out.push(n, ls[i + 1]!);
-    }
+    const out = groupLabels(ls, grouping, without);
     cache!.set(ls, (g = { labels: out, key: key(out) }));
     return g;
   };

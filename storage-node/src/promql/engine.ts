@@ -28,7 +28,9 @@ import { RES_RAW } from '../downsample/downsample.js';
 import { fittingResolution, planTiers, RAW_PLAN, rangeView, readTierChunks, selectTiered, tierInfo, type TieredChunks, type View } from './tiers.js';
 import { aggregate, type GroupCache } from './aggregate.js';
 import { dropsName, isComparison, scalarOp, vectorOp } from './binary-ops.js';
-import { callFunction, type Evaluator } from './functions.js';
+import { callFunction } from './functions.js';
+import { fuseAggregations, type FusedAggregate, type FuseHost } from './fused.js';
+import { atOrBefore, windowOf } from './windows.js';
 import { dropName, finishVector, key, uniqueLabelSets } from './label-sets.js';
 import { QueryError, type EvalContext, type RangeSeries, type Sample, type Value } from './values.js';
 
@@ -53,6 +55,8 @@ export interface EngineOptions {
   stats?: { samples: number };
   /** The coarsest downsampled tier the query may read (ms; 0: raw samples only). Default: any that fits. */
   maxResolutionMs?: number;
+  /** Range queries compute aggregations of range functions series by series (fused.ts); false: step by step (tests compare). */
+  fuse?: boolean;
 }
 
 /** Series other nodes hold, as compressed chunks. */
@@ -87,7 +91,7 @@ function finishRange(acc: RangeAcc): RangeSeries[] {
 type Ctx = EvalContext;
 
 /** The evaluator: loads each selector's series once, then evaluates the tree step by step. */
-export class Engine implements Evaluator {
+export class Engine implements FuseHost {
   private readonly lookback: number;
   private readonly maxSamples: number;
   private readonly timeoutMs: number;
@@ -109,6 +113,9 @@ export class Engine implements Evaluator {
   readonly infos: string[] = [];
   /** A range query (sort is ineffective there). */
   rangeQuery = false;
+  /** Range queries: aggregations computed series by series before the steps (fused.ts). */
+  private readonly fuse: boolean;
+  private fused = new Map<Expr, FusedAggregate>();
 
   /** Add a PromQL warning about `node` once (steps repeat them). */
   warn(text: string, node: object): void {
@@ -137,6 +144,7 @@ export class Engine implements Evaluator {
     this.peers = opts.peers;
     this.stats = opts.stats;
     this.maxResolutionMs = opts.maxResolutionMs ?? Infinity;
+    this.fuse = opts.fuse ?? true;
   }
 
   /**
@@ -166,6 +174,7 @@ export class Engine implements Evaluator {
     const ctx: Ctx = { start, end, step, deadline: Date.now() + this.timeoutMs };
     this.rangeQuery = true;
     await this.loadAsync(expr, start, end, ctx);
+    if (this.fuse) this.fused = await fuseAggregations(this, expr, start, end, step, ctx);
     const acc: RangeAcc = new Map();
     for (let t = start; t <= end; t += step) {
       await this.yieldIfDue(ctx);
@@ -175,7 +184,7 @@ export class Engine implements Evaluator {
   }
 
   private lastYield = performance.now();
-  private async yieldIfDue(ctx: Ctx): Promise<void> {
+  async yieldIfDue(ctx: Ctx): Promise<void> {
     if (performance.now() - this.lastYield < YIELD_MS) return;
     await new Promise<void>((r) => setImmediate(r));
     this.lastYield = performance.now();
@@ -403,6 +412,7 @@ export class Engine implements Evaluator {
       case 'binary':
         return this.binary(e, t, ctx);
       case 'aggregate':
+        if (this.fused.has(e)) return { type: 'vector', samples: this.fused.get(e)!.at(t) };
         return { type: 'vector', samples: aggregate(this, e, e.param ? this.eval(e.param, t, ctx) : undefined, this.vec(e.expr, t, ctx)) };
       case 'call':
         return callFunction(this, e, t, ctx);
@@ -467,36 +477,19 @@ export class Engine implements Evaluator {
     const series = this.loaded.get(m.vector) ?? [];
     const his = this.cursor(m, series.length, ts);
     const los = this.cursor(m, series.length, ts - m.range, 1);
+    const pos = new Int32Array(2);
     for (let k = 0; k < series.length; k++) {
-      const s = series[k]!;
-      const hi = (his[k] = atOrBefore(s, ts, his[k]!));
-      los[k] = atOrBefore(s, ts - m.range, los[k]!);
-      const lo = los[k]! + 1; // left-open window
-      if (hi < lo) continue;
-      let stale = 0;
-      if (s.hasStale) for (let i = lo; i <= hi; i++) if (isStale(s.v, i)) stale++;
-      if (stale === 0) {
-        w.labels = s.labels;
-        w.t = s.t;
-        w.v = s.v;
-        w.w = s.w;
-        w.lo = lo;
-        w.hi = hi + 1;
-        each(w);
-        continue;
-      }
-      const n = hi - lo + 1 - stale;
-      if (n === 0) continue;
-      const tt = new Float64Array(n);
-      const vv = new Float64Array(n);
-      let j = 0;
-      for (let i = lo; i <= hi; i++) {
-        if (isStale(s.v, i)) continue;
-        tt[j] = s.t[i]!;
-        vv[j++] = s.v[i]!;
-      }
-      each({ labels: s.labels, t: tt, v: vv, lo: 0, hi: n });
+      pos[0] = his[k]!;
+      pos[1] = los[k]!;
+      const some = windowOf(series[k]!, ts, m.range, pos, w);
+      his[k] = pos[0];
+      los[k] = pos[1];
+      if (some) each(w);
     }
+  }
+
+  loadedSeries(sel: VectorSelector): ReadonlyArray<SeriesColumns & { hasStale: boolean; w?: Float64Array }> {
+    return this.loaded.get(sel) ?? [];
   }
 
   private subquery(sq: Subquery, t: number, ctx: Ctx): RangeSeries[] {
@@ -555,37 +548,13 @@ export class Engine implements Evaluator {
     const a = args.find((x) => x.kind === 'matrix');
     return a?.kind === 'matrix' && this.tiered.has(a.vector);
   }
-
 }
 
 // ---- helpers -----------------------------------------------------------------
-
-/** lastAtOrBefore, starting from a known earlier position `from` (-1: none): a few steps forward, else a binary search. */
-function atOrBefore(s: SeriesColumns, ts: number, from: number): number {
-  const t = s.t;
-  let i = from;
-  if (i >= 0 && t[i]! > ts) return lastAtOrBefore(t, s.n, ts);
-  for (let hops = 0; hops < 8; hops++) {
-    if (i + 1 < s.n && t[i + 1]! <= ts) i++;
-    else return i;
-  }
-  return lastAtOrBefore(t, s.n, ts);
-}
 
 /** "3h20m" style, for limit messages. */
 function formatDuration(ms: number): string {
   const h = Math.floor(ms / 3_600_000);
   const m = Math.round((ms % 3_600_000) / 60_000);
   return h >= 48 ? `${Math.round(ms / 86_400_000)}d` : `${h}h${m ? `${m}m` : ''}`;
-}
-
-function lastAtOrBefore(t: Float64Array, n: number, ts: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (t[mid]! <= ts) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
 }

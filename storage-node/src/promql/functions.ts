@@ -60,32 +60,29 @@ function classicHistograms(ev: Evaluator, arg: Expr, node: Expr, t: number, ctx:
 /** Per rate/increase/irate call node: the label sets already checked for a counter-like name. */
 const counterChecked = new WeakMap<object, WeakSet<Labels>>();
 
-/** Evaluate a function call at `t`; its arguments through `ev`, its annotations to `ev`. */
-export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, t: number, ctx: EvalContext): Value {
+/** A call's arguments, a range argument read through parentheses (`rate((m[5m]))`). */
+function argsOf(e: Extract<Expr, { kind: 'call' }>): Expr[] {
+  return e.args.map((a) => (typeOf(a) === 'matrix' ? unwrapParens(a) : a));
+}
+
+function scalarAt(ev: Evaluator, a: Expr, t: number, ctx: EvalContext): number {
+  const x = ev.eval(a, t, ctx);
+  return x.type === 'scalar' ? x.v : NaN;
+}
+
+/** A range function's value over one window; undefined: no sample for this series. */
+export type WindowKernel = (s: RangeSeries) => number | undefined;
+
+/**
+ * The per-window computation of a function over a range (rate, irate,
+ * *_over_time, deriv, …) at `t`, and whether its result keeps the metric
+ * name; undefined for any other function. The step evaluation maps it over
+ * each series' window; a range query may also run it series by series (fused.ts).
+ */
+export function rangeKernel(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, t: number, ctx: EvalContext): { f: WindowKernel; keepName?: boolean } | undefined {
   const fn = e.fn;
-  // `rate((m[5m]))`: a function reads its range argument through parentheses.
-  const args = e.args.map((a) => (typeOf(a) === 'matrix' ? unwrapParens(a) : a));
-  const scalarArg = (i: number) => {
-    const x = ev.eval(args[i]!, t, ctx);
-    return x.type === 'scalar' ? x.v : NaN;
-  };
-  const stringArg = (i: number) => (unwrapParens(args[i]!) as { value: string }).value;
-  const matrix = () => {
-    const x = ev.eval(args[args.findIndex((a) => typeOf(a) === 'matrix')]!, t, ctx);
-    return x.type === 'matrix' ? x.series : [];
-  };
-  const overTime = (f: (s: RangeSeries) => number | undefined, keepName = false): Value => {
-    const out: Sample[] = [];
-    const each = (s: RangeSeries) => {
-      const v = f(s);
-      if (v !== undefined) out.push({ labels: s.labels, v, drop: !keepName || s.drop });
-    };
-    const a = args.find((x) => x.kind === 'matrix' || x.kind === 'subquery');
-    if (a?.kind === 'matrix') ev.windows(a, t, ctx, each); // straight from the loaded columns, no copies
-    else for (const s of matrix()) each(s);
-    return { type: 'vector', samples: out };
-  };
-  const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: ev.vec(args[0]!, t, ctx).map((s) => ({ labels: s.labels, v: f(s.v, s), drop: true })) });
+  const args = argsOf(e);
+  const scalarArg = (i: number) => scalarAt(ev, args[i]!, t, ctx);
   /** Prometheus's info for a rate over a metric not named like a counter; each series checked once per call node, not at every step. */
   const counterCheck = (s: RangeSeries) => {
     let seen = counterChecked.get(e);
@@ -104,67 +101,97 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
     const base = a.kind === 'matrix' ? a.vector : (a as Subquery);
     return ev.atTime(base.at, t, ctx) - base.offset;
   };
-
   switch (fn) {
     case 'rate':
     case 'increase':
     case 'delta': {
       const range = rangeOf();
       const end = evalTime();
-      return overTime((s) => {
+      return { f: (s) => {
         if (fn !== 'delta') counterCheck(s);
         return extrapolatedRate(s, end - range, end, fn !== 'delta', fn === 'rate');
-      });
+      } };
     }
     case 'irate':
     case 'idelta':
-      return overTime((s) => {
+      return { f: (s) => {
         if (fn === 'irate') counterCheck(s);
         return instantValue(s, fn === 'irate');
-      });
+      } };
     // Downsampled reads: points are windows (sums with counts as weights; counts).
-    case 'avg_over_time': return overTime((s) => (s.w ? compensatedSum(s.v, s.lo, s.hi) / compensatedSum(s.w, s.lo, s.hi) : floatMean(s.v, s.lo, s.hi)));
-    case 'sum_over_time': return overTime((s) => compensatedSum(s.v, s.lo, s.hi));
-    case 'count_over_time': return overTime((s) => (ev.isTiered(args) ? compensatedSum(s.v, s.lo, s.hi) : s.hi - s.lo));
-    case 'min_over_time': return overTime((s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b < m) m = b; } return m; });
-    case 'max_over_time': return overTime((s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b > m) m = b; } return m; });
-    case 'last_over_time': return overTime((s) => s.v[s.hi - 1], true);
-    case 'first_over_time': return overTime((s) => s.v[s.lo], true);
-    case 'ts_of_last_over_time': return overTime((s) => s.t[s.hi - 1]! / 1000);
-    case 'ts_of_first_over_time': return overTime((s) => s.t[s.lo]! / 1000);
+    case 'avg_over_time': return { f: (s) => (s.w ? compensatedSum(s.v, s.lo, s.hi) / compensatedSum(s.w, s.lo, s.hi) : floatMean(s.v, s.lo, s.hi)) };
+    case 'sum_over_time': return { f: (s) => compensatedSum(s.v, s.lo, s.hi) };
+    case 'count_over_time': return { f: (s) => (ev.isTiered(args) ? compensatedSum(s.v, s.lo, s.hi) : s.hi - s.lo) };
+    case 'min_over_time': return { f: (s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b < m) m = b; } return m; } };
+    case 'max_over_time': return { f: (s) => { let m = NaN; for (let i = s.lo; i < s.hi; i++) { const b = s.v[i]!; if (Number.isNaN(m) || b > m) m = b; } return m; } };
+    case 'last_over_time': return { f: (s) => s.v[s.hi - 1], keepName: true };
+    case 'first_over_time': return { f: (s) => s.v[s.lo], keepName: true };
+    case 'ts_of_last_over_time': return { f: (s) => s.t[s.hi - 1]! / 1000 };
+    case 'ts_of_first_over_time': return { f: (s) => s.t[s.lo]! / 1000 };
     // The time of the smallest (largest) value; the last such when several tie.
-    case 'ts_of_min_over_time': return overTime((s) => tsOfExtreme(s, (a, b) => a <= b));
-    case 'ts_of_max_over_time': return overTime((s) => tsOfExtreme(s, (a, b) => a >= b));
-    case 'present_over_time': return overTime(() => 1);
-    case 'stddev_over_time': return overTime((s) => Math.sqrt(floatVariance(s.v, s.lo, s.hi)));
-    case 'stdvar_over_time': return overTime((s) => floatVariance(s.v, s.lo, s.hi));
-    case 'mad_over_time': return overTime((s) => {
+    case 'ts_of_min_over_time': return { f: (s) => tsOfExtreme(s, (a, b) => a <= b) };
+    case 'ts_of_max_over_time': return { f: (s) => tsOfExtreme(s, (a, b) => a >= b) };
+    case 'present_over_time': return { f: () => 1 };
+    case 'stddev_over_time': return { f: (s) => Math.sqrt(floatVariance(s.v, s.lo, s.hi)) };
+    case 'stdvar_over_time': return { f: (s) => floatVariance(s.v, s.lo, s.hi) };
+    case 'mad_over_time': return { f: (s) => {
       const vs = windowValues(s);
       if (vs.some(Number.isNaN)) return NaN; // a NaN sample makes the result NaN, not a silently shifted median
       const med = floatQuantile(0.5, vs);
       return floatQuantile(0.5, vs.map((x) => Math.abs(x - med)));
-    });
+    } };
     case 'quantile_over_time': {
       const q = scalarArg(0);
       if (!(q >= 0 && q <= 1)) ev.warn(`quantile value should be between 0 and 1, got ${goFloat(q)}`, e.args[0]!);
-      return overTime((s) => floatQuantile(q, s.v, s.lo, s.hi));
+      return { f: (s) => floatQuantile(q, s.v, s.lo, s.hi) };
     }
-    case 'changes': return overTime((s) => { let n = 0; for (let i = s.lo + 1; i < s.hi; i++) if (s.v[i] !== s.v[i - 1] && !(Number.isNaN(s.v[i]!) && Number.isNaN(s.v[i - 1]!))) n++; return n; });
-    case 'resets': return overTime((s) => { let n = 0; for (let i = s.lo + 1; i < s.hi; i++) if (s.v[i]! < s.v[i - 1]!) n++; return n; });
-    case 'deriv': return overTime((s) => (s.hi - s.lo < 2 ? undefined : linearRegression(s, s.t[s.lo]!)[0]));
+    case 'changes': return { f: (s) => { let n = 0; for (let i = s.lo + 1; i < s.hi; i++) if (s.v[i] !== s.v[i - 1] && !(Number.isNaN(s.v[i]!) && Number.isNaN(s.v[i - 1]!))) n++; return n; } };
+    case 'resets': return { f: (s) => { let n = 0; for (let i = s.lo + 1; i < s.hi; i++) if (s.v[i]! < s.v[i - 1]!) n++; return n; } };
+    case 'deriv': return { f: (s) => (s.hi - s.lo < 2 ? undefined : linearRegression(s, s.t[s.lo]!)[0]) };
     case 'predict_linear': {
       const dur = scalarArg(1);
       // The prediction is for the evaluation time plus `dur`, even where `@` or `offset` moved the window.
       const at = t;
-      return overTime((s) => { if (s.hi - s.lo < 2) return undefined; const [slope, icept] = linearRegression(s, at); return slope * dur + icept; });
+      return { f: (s) => { if (s.hi - s.lo < 2) return undefined; const [slope, icept] = linearRegression(s, at); return slope * dur + icept; } };
     }
     case 'double_exponential_smoothing': {
       const sf = scalarArg(1);
       const tf = scalarArg(2);
       if (!(sf > 0 && sf < 1)) throw new QueryError(`invalid smoothing factor. Expected: 0 < sf < 1, got: ${sf}`);
       if (!(tf > 0 && tf < 1)) throw new QueryError(`invalid trend factor. Expected: 0 < tf < 1, got: ${tf}`);
-      return overTime((s) => holtWinters(s.v.subarray(s.lo, s.hi), sf, tf));
+      return { f: (s) => holtWinters(s.v.subarray(s.lo, s.hi), sf, tf) };
     }
+    default:
+      return undefined;
+  }
+}
+
+/** Evaluate a function call at `t`; its arguments through `ev`, its annotations to `ev`. */
+export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, t: number, ctx: EvalContext): Value {
+  const fn = e.fn;
+  const args = argsOf(e);
+  const scalarArg = (i: number) => scalarAt(ev, args[i]!, t, ctx);
+  const stringArg = (i: number) => (unwrapParens(args[i]!) as { value: string }).value;
+  const matrix = () => {
+    const x = ev.eval(args[args.findIndex((a) => typeOf(a) === 'matrix')]!, t, ctx);
+    return x.type === 'matrix' ? x.series : [];
+  };
+  const overTime = (f: (s: RangeSeries) => number | undefined, keepName = false): Value => {
+    const out: Sample[] = [];
+    const each = (s: RangeSeries) => {
+      const v = f(s);
+      if (v !== undefined) out.push({ labels: s.labels, v, drop: !keepName || s.drop });
+    };
+    const a = args.find((x) => x.kind === 'matrix' || x.kind === 'subquery');
+    if (a?.kind === 'matrix') ev.windows(a, t, ctx, each); // straight from the loaded columns, no copies
+    else for (const s of matrix()) each(s);
+    return { type: 'vector', samples: out };
+  };
+  const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: ev.vec(args[0]!, t, ctx).map((s) => ({ labels: s.labels, v: f(s.v, s), drop: true })) });
+  const kernel = rangeKernel(ev, e, t, ctx);
+  if (kernel) return overTime(kernel.f, kernel.keepName);
+
+  switch (fn) {
     case 'absent_over_time': {
       if (matrix().length > 0) return { type: 'vector', samples: [] };
       return { type: 'vector', samples: [{ labels: absentLabels(args[0]!), v: 1 }] };

@@ -1,0 +1,71 @@
+/**
+ * The PromQL engine alone, in-process (no HTTP, no edge): bench:query's
+ * dashboard queries over a head shaped like rwload.mjs's series (19 per
+ * instance: counters, histogram buckets, gauges), `query_range` over the last
+ * hour at 60 s. For profiling (`node --cpu-prof`) and before/after ratios.
+ * Usage: query-engine SERIES [HOURS] [RUNS] [QUERY INDEX]. Prints one JSON line.
+ */
+import { PairLabels } from '../../wire/remote-write.js';
+import { TenantDB } from '../src/db/tenant-db.js';
+import type { AppendResult } from '../src/head/head.js';
+import { Engine } from '../src/promql/engine.js';
+import { parsePromQL } from '../src/promql/parse.js';
+
+const QUERIES = [
+  'sum by (job) (rate(http_requests_total[5m]))',
+  'histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))',
+  'topk(5, process_resident_memory_bytes)',
+  'count(up)',
+  'sum(rate(http_requests_total{job=~"svc-1.*"}[5m]))',
+];
+const SHAPES: Array<[string, boolean, Array<Array<[string, string]>>]> = [
+  ['http_requests_total', true, ['GET', 'POST'].flatMap((m) => ['200', '500'].map((c) => [['code', c], ['method', m]] as Array<[string, string]>))],
+  ['http_request_duration_seconds_bucket', true, ['0.05', '0.1', '0.25', '0.5', '1', '+Inf'].map((le) => [['le', le]] as Array<[string, string]>)],
+  ['process_cpu_seconds_total', true, [[]]],
+  ['process_resident_memory_bytes', false, [[]]],
+  ['node_filesystem_avail_bytes', false, ['/', '/data'].map((m) => [['mountpoint', m]] as Array<[string, string]>)],
+  ['go_goroutines', false, [[]]],
+  ['queue_depth', false, ['a', 'b', 'c'].map((q) => [['queue', q]] as Array<[string, string]>)],
+  ['up', false, [[]]],
+];
+
+const [nSeries = 50_000, hours = 2, runs = 5, only = -1] = process.argv.slice(2).map(Number);
+const perSeries = Math.round(hours * 240);
+const end = 1_700_000_000_000;
+const db = new TenantDB('bench');
+const ts = Float64Array.from({ length: perSeries }, (_, i) => end - (perSeries - 1 - i) * 15_000);
+const vs = new Float64Array(perSeries);
+const res: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 };
+let made = 0;
+let seed = 1;
+const rand = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+for (let inst = 0; made < nSeries; inst++) {
+  for (const [name, counter, variants] of SHAPES) {
+    for (const extra of variants) {
+      if (made >= nSeries) break;
+      const labels: Array<[string, string]> = [['__name__', name], ['instance', `host-${inst}:9100`], ['job', `svc-${inst % 20}`], ...extra];
+      labels.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      const { s } = db.head.getOrCreate(new PairLabels(labels));
+      let v = Math.floor(rand() * 1000);
+      for (let k = 0; k < perSeries; k++) vs[k] = counter ? (v += Math.floor(rand() * 10)) : rand() * 100;
+      db.head.appendSamples(s, ts, vs, perSeries, res);
+      made++;
+    }
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const out: Record<string, number> = {};
+for (const q of only >= 0 ? [QUERIES[only]!] : QUERIES) {
+  const times: number[] = [];
+  let points = 0;
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    const m = await new Engine(db, {}).rangeAsync(parsePromQL(q), end - 3_600_000, end, 60_000);
+    times.push(performance.now() - t0);
+    points = m.reduce((n, s) => n + s.t.length, 0);
+  }
+  if (points === 0) throw new Error(`${q}: no points`);
+  out[q] = +median(times).toFixed(1);
+}
+console.log(JSON.stringify({ bench: 'query-engine', series: nSeries, hours, runs, medianMs: out }));

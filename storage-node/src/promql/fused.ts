@@ -1,0 +1,198 @@
+/**
+ * Range queries, series by series. An aggregation (sum, count, min, max,
+ * group) of a range function over a selector — `sum by (job) (rate(x[5m]))`,
+ * the shape of most dashboard panels — is computed before the steps: one pass
+ * per series over every step, its group found once, its windows carried
+ * forward, the values added into typed arrays per group and step. The step
+ * evaluation then reads each step's vector from there, one sample per group
+ * instead of one per series.
+ *
+ * The answer is the step evaluation's, bit for bit: the same window kernels
+ * (functions.ts rangeKernel), additions in the same order (series order) with
+ * the same compensation, and each step's groups in the order the step
+ * evaluation would meet them (fused.test.ts compares the two).
+ */
+import type { Labels } from '../model/labels.js';
+import { groupLabels } from './aggregate.js';
+import type { At, Expr, MatrixSelector, VectorSelector } from './ast.js';
+import { rangeKernel, type Evaluator, type WindowKernel } from './functions.js';
+import { key, NAME, unwrapParens } from './label-sets.js';
+import type { EvalContext, RangeSeries, Sample } from './values.js';
+import { windowOf } from './windows.js';
+
+/** What fusing needs of the engine beyond the Evaluator. */
+export interface FuseHost extends Evaluator {
+  /** A selector's loaded series. */
+  loadedSeries(sel: VectorSelector): readonly LoadedColumns[];
+  atTime(at: At | undefined, t: number, ctx: EvalContext): number;
+  yieldIfDue(ctx: EvalContext): Promise<void>;
+}
+
+export interface LoadedColumns {
+  labels: Labels;
+  t: Float64Array;
+  v: Float64Array;
+  n: number;
+  hasStale: boolean;
+  w?: Float64Array;
+}
+
+type FusedOp = 'sum' | 'count' | 'min' | 'max' | 'group';
+const FUSED_OPS: ReadonlySet<string> = new Set<FusedOp>(['sum', 'count', 'min', 'max', 'group']);
+/** Groups x steps above which the step evaluation is kept (its memory is bounded by its output alone). */
+const MAX_CELLS = 1_000_000;
+/** Series between chances to give the event loop back. */
+const YIELD_EVERY = 512;
+
+interface Group {
+  labels: Labels;
+  /** Per step: the running value (sum, min, max), the compensation (sum), the count, the first contributing series. */
+  v: Float64Array;
+  c: Float64Array;
+  n: Float64Array;
+  first: Int32Array;
+}
+
+/** One fused aggregation's answer for every step of the range. */
+export class FusedAggregate {
+  constructor(
+    private readonly op: FusedOp,
+    private readonly start: number,
+    private readonly step: number,
+    private readonly groups: Group[],
+  ) {}
+
+  /** The aggregation's vector at step time `t`. */
+  at(t: number): Sample[] {
+    const j = Math.round((t - this.start) / this.step);
+    const present = this.groups.filter((g) => g.n[j]! > 0).sort((a, b) => a.first[j]! - b.first[j]!);
+    return present.map((g) => ({ labels: g.labels, v: this.value(g, j) }));
+  }
+
+  private value(g: Group, j: number): number {
+    switch (this.op) {
+      case 'sum': {
+        const sum = g.v[j]!;
+        const c = g.c[j]!;
+        return Number.isFinite(sum + c) || !Number.isFinite(sum) ? sum + c : sum;
+      }
+      case 'count':
+        return g.n[j]!;
+      case 'group':
+        return 1;
+      default:
+        return g.v[j]!;
+    }
+  }
+}
+
+/** The parts of an aggregation that can be fused: its range function call and that call's selector. */
+function fusible(e: Expr): { agg: Extract<Expr, { kind: 'aggregate' }>; call: Extract<Expr, { kind: 'call' }>; m: MatrixSelector } | undefined {
+  if (e.kind !== 'aggregate' || !FUSED_OPS.has(e.op) || e.param) return undefined;
+  // by (__name__) keeps a name-drop mark per group: left to the step evaluation.
+  if (!e.without && e.grouping.includes(NAME)) return undefined;
+  const call = unwrapParens(e.expr);
+  if (call.kind !== 'call') return undefined;
+  const ranges = call.args.map(unwrapParens).filter((a) => a.kind === 'matrix' || a.kind === 'subquery');
+  if (ranges.length !== 1 || ranges[0]!.kind !== 'matrix') return undefined;
+  return { agg: e, call, m: ranges[0] as MatrixSelector };
+}
+
+/**
+ * Every aggregation of `root` that is evaluated at the range's step times
+ * (not inside a subquery) and can be fused, computed series by series.
+ */
+export async function fuseAggregations(host: FuseHost, root: Expr, start: number, end: number, step: number, ctx: EvalContext): Promise<Map<Expr, FusedAggregate>> {
+  const out = new Map<Expr, FusedAggregate>();
+  const visit = async (e: Expr): Promise<void> => {
+    switch (e.kind) {
+      case 'aggregate': {
+        const f = fusible(e);
+        const fused = f && (await fuseOne(host, f, start, end, step, ctx));
+        if (fused) {
+          out.set(e, fused);
+          return;
+        }
+        if (e.param) await visit(e.param);
+        return visit(e.expr);
+      }
+      case 'binary':
+        await visit(e.lhs);
+        return visit(e.rhs);
+      case 'unary':
+      case 'paren':
+        return visit(e.expr);
+      case 'call':
+        for (const a of e.args) await visit(a);
+        return;
+      default:
+        return; // selectors, literals; subqueries and step-invariant parts run at other times
+    }
+  };
+  await visit(root);
+  return out;
+}
+
+async function fuseOne(host: FuseHost, { agg, call, m }: NonNullable<ReturnType<typeof fusible>>, start: number, end: number, step: number, ctx: EvalContext): Promise<FusedAggregate | undefined> {
+  const steps = Math.floor((end - start) / step) + 1;
+  const kernels: WindowKernel[] = [];
+  for (let j = 0; j < steps; j++) {
+    const k = rangeKernel(host, call, start + j * step, ctx);
+    if (!k) return undefined; // not a function over windows
+    kernels.push(k.f);
+  }
+  const op = agg.op as FusedOp;
+  const series = host.loadedSeries(m.vector);
+  const index = new Map<string, number>();
+  const groups: Group[] = [];
+  const stepTimes = Float64Array.from({ length: steps }, (_, j) => host.atTime(m.vector.at, start + j * step, ctx) - m.vector.offset);
+  const pos = new Int32Array(2);
+  const w: RangeSeries = { labels: [], t: new Float64Array(0), v: new Float64Array(0), lo: 0, hi: 0 };
+  for (let k = 0; k < series.length; k++) {
+    if (k % YIELD_EVERY === YIELD_EVERY - 1) await host.yieldIfDue(ctx);
+    const s = series[k]!;
+    const labels = groupLabels(s.labels, agg.grouping, agg.without);
+    const gk = key(labels);
+    let gi = index.get(gk);
+    if (gi === undefined) {
+      if ((groups.length + 1) * steps > MAX_CELLS) return undefined;
+      gi = groups.length;
+      index.set(gk, gi);
+      groups.push({ labels, v: new Float64Array(steps).fill(op === 'min' || op === 'max' ? NaN : 0), c: new Float64Array(op === 'sum' ? steps : 0), n: new Float64Array(steps), first: new Int32Array(steps) });
+    }
+    const g = groups[gi]!;
+    pos[0] = pos[1] = -1;
+    for (let j = 0; j < steps; j++) {
+      if (!windowOf(s, stepTimes[j]!, m.range, pos, w)) continue;
+      const x = kernels[j]!(w);
+      if (x === undefined) continue;
+      if (g.n[j] === 0) g.first[j] = k;
+      g.n[j]!++;
+      switch (op) {
+        case 'sum': {
+          // Neumaier's compensated addition, as float-stats.ts compensatedAdd.
+          const sum = g.v[j]!;
+          const t = sum + x;
+          if (t === Infinity || t === -Infinity) g.c[j] = 0;
+          else if (Math.abs(sum) >= Math.abs(x)) g.c[j]! += sum - t + x;
+          else g.c[j]! += x - t + sum;
+          g.v[j] = t;
+          break;
+        }
+        case 'min': {
+          const cur = g.v[j]!;
+          if (Number.isNaN(cur) || x < cur) g.v[j] = x;
+          break;
+        }
+        case 'max': {
+          const cur = g.v[j]!;
+          if (Number.isNaN(cur) || x > cur) g.v[j] = x;
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+  return new FusedAggregate(op, start, step, groups);
+}
