@@ -2,9 +2,15 @@
 // `npm run bench:query`: typical dashboard queries over 50,000 series x 2 h,
 // against Isobar, Prometheus and VictoriaMetrics loaded with the same data in
 // the same run (../shared/bench: rwload.mjs for the data, peers.sh for the
-// peers). Prints each query's median latency and its ratio to the peers.
-// Options (environment): BENCH_SERIES (50000), BENCH_HOURS (2), BENCH_RUNS (5), BENCH_DIR.
-import { execFileSync } from 'node:child_process';
+// peers). Prints each query's median latency and its ratio to the peers; then
+// BENCH_CLIENTS (16) clients sending the same queries at once (queries per
+// second), the peak RSS growth of each system during the heaviest query, and
+// Isobar's remote-write p99 while the clients run against its idle p99.
+// Options (environment): BENCH_SERIES (50000), BENCH_HOURS (2), BENCH_RUNS (5),
+// BENCH_CLIENTS (16), BENCH_DIR.
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ROOT, settings, startEdge, startNode, stop } from './stack.mjs';
@@ -12,6 +18,7 @@ import { ROOT, settings, startEdge, startNode, stop } from './stack.mjs';
 const SERIES = Number(process.env.BENCH_SERIES ?? 50000);
 const ROUNDS = Math.round(Number(process.env.BENCH_HOURS ?? 2) * 240); // 15 s scrapes
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const BENCH_DIR = resolve(ROOT, process.env.BENCH_DIR ?? '../shared/bench');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -52,21 +59,58 @@ try {
 
   console.log(`\n== query_range over the last hour, step 60s; median of ${RUNS} runs`);
   const qs = (q) => `query=${encodeURIComponent(q)}&start=${(end - 3_600_000) / 1000}&end=${end / 1000}&step=60`;
+  const ask = async (t, name, q) => {
+    const r = await fetch(`${t.read}/api/v1/query_range?${qs(q)}`, { headers: t.auth ? { authorization: t.auth } : {} });
+    const body = await r.json();
+    if (body.status !== 'success') throw new Error(`${name} ${q}: ${JSON.stringify(body).slice(0, 200)}`);
+  };
+  const medians = {};
   for (const q of QUERIES) {
     const ms = {};
     for (const [name, t] of Object.entries(targets)) {
       const times = [];
       for (let i = 0; i < RUNS; i++) {
         const t0 = performance.now();
-        const r = await fetch(`${t.read}/api/v1/query_range?${qs(q)}`, { headers: t.auth ? { authorization: t.auth } : {} });
-        const body = await r.json();
-        if (body.status !== 'success') throw new Error(`${name} ${q}: ${JSON.stringify(body).slice(0, 200)}`);
+        await ask(t, name, q);
         times.push(performance.now() - t0);
       }
       ms[name] = median(times);
     }
+    medians[q] = ms;
     console.log(`${q}\n    isobar ${ms.isobar.toFixed(0)} ms   prometheus ${ms.prometheus.toFixed(0)} ms (${(ms.isobar / ms.prometheus).toFixed(1)}x)   victoria-metrics ${ms['victoria-metrics'].toFixed(0)} ms (${(ms.isobar / ms['victoria-metrics']).toFixed(1)}x)`);
   }
+
+  // Peak memory: each process's high-water mark reset (clear_refs 5), the heaviest query, the mark read.
+  const pids = { isobar: node.pid, prometheus: Number(readFileSync(join(peersDir, 'prom.pid'), 'utf8')), 'victoria-metrics': Number(readFileSync(join(peersDir, 'vm.pid'), 'utf8')) };
+  const status = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+  const heaviest = QUERIES.reduce((a, b) => (medians[a].prometheus >= medians[b].prometheus ? a : b));
+  console.log(`\n== peak RSS growth during the heaviest query (${heaviest})`);
+  for (const [name, t] of Object.entries(targets)) {
+    writeFileSync(`/proc/${pids[name]}/clear_refs`, '5');
+    const before = status(pids[name], 'VmRSS');
+    await ask(t, name, heaviest);
+    console.log(`${name.padEnd(17)} +${((status(pids[name], 'VmHWM') - before) / 1e6).toFixed(0)} MB (from ${(before / 1e6).toFixed(0)} MB)`);
+  }
+
+  // Remote write while dashboards load: a small steady writer, alone and then beside the clients.
+  const writer = () =>
+    promisify(execFile)(process.execPath, [join(work, 'rwload.mjs'), '--url', targets.isobar.write, '--header', `Authorization: ${targets.isobar.auth}`, '--series', '2000', '--rounds', '40', '--concurrency', '2', '--extra-label', 'bench=rw', '--end-ms', String(Math.floor(Date.now() / 15000) * 15000)], { encoding: 'utf8' }).then(({ stdout }) => JSON.parse(stdout.trim().split('\n').at(-1)));
+  const idle = await writer();
+  console.log(`\n== ${CLIENTS} concurrent clients, each running the ${QUERIES.length} queries twice`);
+  const qps = {};
+  let busy;
+  for (const [name, t] of Object.entries(targets)) {
+    const w = name === 'isobar' ? writer() : undefined;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
+      for (let i = 0; i < 2 * QUERIES.length; i++) await ask(t, name, QUERIES[(c + i) % QUERIES.length]);
+    }));
+    qps[name] = (CLIENTS * 2 * QUERIES.length) / ((performance.now() - t0) / 1000);
+    if (w) busy = await w;
+    console.log(`${name.padEnd(17)} ${qps[name].toFixed(2)} queries/s`);
+  }
+  console.log(`isobar vs prometheus ${(qps.isobar / qps.prometheus).toFixed(2)}x, vs victoria-metrics ${(qps.isobar / qps['victoria-metrics']).toFixed(2)}x`);
+  console.log(`\n== isobar remote write (2,000 series x 40 rounds): p99 ${idle.p99_ms} ms idle, ${busy.p99_ms} ms beside the clients (${(busy.p99_ms / idle.p99_ms).toFixed(1)}x); p50 ${idle.p50_ms} -> ${busy.p50_ms} ms`);
 } finally {
   await stop(edge);
   await stop(node);

@@ -92,8 +92,7 @@ export function aggregate(ev: Annotator & { groupCache: GroupCache }, e: Extract
         const k = Math.floor(p);
         if (!(k >= 1)) break;
         // NaN is never among the top or the bottom while other values remain.
-        const sorted = [...g.items].sort((a, b) => (op === 'topk' ? cmpDesc(a.v, b.v) : cmpAsc(a.v, b.v)));
-        out.push(...sorted.slice(0, k));
+        out.push(...firstK(g.items, k, op === 'topk' ? (a, b) => cmpDesc(a.v, b.v) : (a, b) => cmpAsc(a.v, b.v)));
         break;
       }
       case 'limitk': {
@@ -114,4 +113,22 @@ export function aggregate(ev: Annotator & { groupCache: GroupCache }, e: Extract
     }
   }
   return out;
+}
+
+/**
+ * The first `k` items in `cmp` order, ties in input order: what a stable sort
+ * then slice(0, k) gives, without sorting all of them (a dashboard's topk(5)
+ * over thousands of series, at every step).
+ */
+export function firstK<T>(items: readonly T[], k: number, cmp: (a: T, b: T) => number): T[] {
+  if (k >= items.length || k > 64) return [...items].sort(cmp).slice(0, k);
+  const best: T[] = [];
+  for (const x of items) {
+    if (best.length === k && cmp(x, best[k - 1]!) >= 0) continue;
+    let i = best.length;
+    while (i > 0 && cmp(x, best[i - 1]!) < 0) i--;
+    best.splice(i, 0, x);
+    if (best.length > k) best.pop();
+  }
+  return best;
 }

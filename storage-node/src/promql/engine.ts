@@ -430,7 +430,7 @@ export class Engine implements FuseHost {
     const ts = this.atTime(sel.at, t, ctx) - sel.offset;
     const series = this.loaded.get(sel) ?? [];
     const at = this.cursor(sel, series.length, ts);
-    const lookback = this.tiered.get(sel)?.lookback ?? this.lookback;
+    const lookback = this.lookbackOf(sel);
     for (let k = 0; k < series.length; k++) {
       const s = series[k]!;
       const i = (at[k] = atOrBefore(s, ts, at[k]!));
@@ -486,6 +486,10 @@ export class Engine implements FuseHost {
       los[k] = pos[1];
       if (some) each(w);
     }
+  }
+
+  lookbackOf(sel: VectorSelector): number {
+    return this.tiered.get(sel)?.lookback ?? this.lookback;
   }
 
   loadedSeries(sel: VectorSelector): ReadonlyArray<SeriesColumns & { hasStale: boolean; w?: Float64Array }> {

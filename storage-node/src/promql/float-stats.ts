@@ -28,41 +28,54 @@ export function compensatedSum(vs: ArrayLike<number>, lo = 0, hi = vs.length): n
 }
 
 /**
- * The mean of values [lo, hi): a compensated sum divided by the count while
- * the sum stays finite; from the first value that would overflow it, an
+ * A running mean, one value at a time (floatMean; fused aggregations keep
+ * one per group and step): a compensated sum divided by the count while the
+ * sum stays finite; from the first value that would overflow it, an
  * incremental mean (so two values near the largest float average to
  * themselves, and an infinite mean is kept rather than turned into NaN).
  */
-export function floatMean(vs: ArrayLike<number>, lo = 0, hi = vs.length): number {
-  if (hi <= lo) return NaN;
-  let sum = 0;
-  let c = 0;
-  let mean = 0;
-  let incremental = false;
-  let count = 0;
-  for (let i = lo; i < hi; i++) {
-    const f = vs[i]!;
-    count++;
-    if (!incremental) {
-      const [s2, c2] = compensatedAdd(f, sum, c);
+export class RunningMean {
+  private sum = 0;
+  private c = 0;
+  private mean = 0;
+  private incremental = false;
+  private count = 0;
+
+  add(f: number): void {
+    const count = ++this.count;
+    if (!this.incremental) {
+      const [s2, c2] = compensatedAdd(f, this.sum, this.c);
       if (count === 1 || Number.isFinite(s2) || Number.isNaN(s2)) {
-        sum = s2;
-        c = c2;
-        continue;
+        this.sum = s2;
+        this.c = c2;
+        return;
       }
-      incremental = true;
-      mean = sum / (count - 1);
-      c /= count - 1;
+      this.incremental = true;
+      this.mean = this.sum / (count - 1);
+      this.c /= count - 1;
     }
+    const mean = this.mean;
     if (mean === Infinity || mean === -Infinity) {
       // Inf of the same sign, or any finite value, leaves an infinite mean as it is (Inf - Inf would be NaN).
-      if ((f === Infinity || f === -Infinity) && mean > 0 === f > 0) continue;
-      if (Number.isFinite(f)) continue;
+      if ((f === Infinity || f === -Infinity) && mean > 0 === f > 0) return;
+      if (Number.isFinite(f)) return;
     }
-    const corrected = mean + c;
-    [mean, c] = compensatedAdd(f / count - corrected / count, mean, c);
+    const corrected = mean + this.c;
+    [this.mean, this.c] = compensatedAdd(f / count - corrected / count, mean, this.c);
   }
-  return incremental ? mean + c : (sum + c) / count;
+
+  /** The mean of what was added (NaN for nothing). */
+  get value(): number {
+    if (this.count === 0) return NaN;
+    return this.incremental ? this.mean + this.c : (this.sum + this.c) / this.count;
+  }
+}
+
+/** The mean of values [lo, hi) (RunningMean). */
+export function floatMean(vs: ArrayLike<number>, lo = 0, hi = vs.length): number {
+  const m = new RunningMean();
+  for (let i = lo; i < hi; i++) m.add(vs[i]!);
+  return m.value;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * Range queries, series by series. An aggregation (sum, count, min, max,
- * group) of a range function over a selector — `sum by (job) (rate(x[5m]))`,
- * the shape of most dashboard panels — is computed before the steps: one pass
+ * Range queries, series by series. An aggregation (sum, avg, count, min,
+ * max, group) of a range function over a selector — `sum by (job) (rate(x[5m]))`,
+ * the shape of most dashboard panels — or of a plain selector (`count(up)`)
+ * is computed before the steps: one pass
  * per series over every step, its group found once, its windows carried
  * forward, the values added into typed arrays per group and step. The step
  * evaluation then reads each step's vector from there, one sample per group
@@ -18,12 +19,16 @@ import type { At, Expr, MatrixSelector, VectorSelector } from './ast.js';
 import { rangeKernel, type Evaluator, type WindowKernel } from './functions.js';
 import { key, NAME, unwrapParens } from './label-sets.js';
 import type { EvalContext, RangeSeries, Sample } from './values.js';
-import { windowOf } from './windows.js';
+import { atOrBefore, windowOf } from './windows.js';
+import { isStale } from '../chunkenc/merge.js';
+import { RunningMean } from './float-stats.js';
 
 /** What fusing needs of the engine beyond the Evaluator. */
 export interface FuseHost extends Evaluator {
   /** A selector's loaded series. */
   loadedSeries(sel: VectorSelector): readonly LoadedColumns[];
+  /** How far back a plain selector looks for a sample (longer through downsampled tiers). */
+  lookbackOf(sel: VectorSelector): number;
   atTime(at: At | undefined, t: number, ctx: EvalContext): number;
   yieldIfDue(ctx: EvalContext): Promise<void>;
 }
@@ -37,8 +42,8 @@ export interface LoadedColumns {
   w?: Float64Array;
 }
 
-type FusedOp = 'sum' | 'count' | 'min' | 'max' | 'group';
-const FUSED_OPS: ReadonlySet<string> = new Set<FusedOp>(['sum', 'count', 'min', 'max', 'group']);
+type FusedOp = 'sum' | 'avg' | 'count' | 'min' | 'max' | 'group';
+const FUSED_OPS: ReadonlySet<string> = new Set<FusedOp>(['sum', 'avg', 'count', 'min', 'max', 'group']);
 /** Groups x steps above which the step evaluation is kept (its memory is bounded by its output alone). */
 const MAX_CELLS = 1_000_000;
 /** Series between chances to give the event loop back. */
@@ -51,6 +56,8 @@ interface Group {
   c: Float64Array;
   n: Float64Array;
   first: Int32Array;
+  /** avg: a running mean per step (made at its first value). */
+  means: RunningMean[];
 }
 
 /** One fused aggregation's answer for every step of the range. */
@@ -76,6 +83,8 @@ export class FusedAggregate {
         const c = g.c[j]!;
         return Number.isFinite(sum + c) || !Number.isFinite(sum) ? sum + c : sum;
       }
+      case 'avg':
+        return g.means[j]!.value;
       case 'count':
         return g.n[j]!;
       case 'group':
@@ -86,12 +95,15 @@ export class FusedAggregate {
   }
 }
 
-/** The parts of an aggregation that can be fused: its range function call and that call's selector. */
-function fusible(e: Expr): { agg: Extract<Expr, { kind: 'aggregate' }>; call: Extract<Expr, { kind: 'call' }>; m: MatrixSelector } | undefined {
+/** What an aggregation that can be fused aggregates: a range function over a selector, or a plain selector. */
+type Fusible = { agg: Extract<Expr, { kind: 'aggregate' }> } & ({ call: Extract<Expr, { kind: 'call' }>; m: MatrixSelector } | { sel: VectorSelector });
+
+function fusible(e: Expr): Fusible | undefined {
   if (e.kind !== 'aggregate' || !FUSED_OPS.has(e.op) || e.param) return undefined;
   // by (__name__) keeps a name-drop mark per group: left to the step evaluation.
   if (!e.without && e.grouping.includes(NAME)) return undefined;
   const call = unwrapParens(e.expr);
+  if (call.kind === 'vector') return { agg: e, sel: call };
   if (call.kind !== 'call') return undefined;
   const ranges = call.args.map(unwrapParens).filter((a) => a.kind === 'matrix' || a.kind === 'subquery');
   if (ranges.length !== 1 || ranges[0]!.kind !== 'matrix') return undefined;
@@ -133,19 +145,24 @@ export async function fuseAggregations(host: FuseHost, root: Expr, start: number
   return out;
 }
 
-async function fuseOne(host: FuseHost, { agg, call, m }: NonNullable<ReturnType<typeof fusible>>, start: number, end: number, step: number, ctx: EvalContext): Promise<FusedAggregate | undefined> {
+async function fuseOne(host: FuseHost, f: Fusible, start: number, end: number, step: number, ctx: EvalContext): Promise<FusedAggregate | undefined> {
   const steps = Math.floor((end - start) / step) + 1;
   const kernels: WindowKernel[] = [];
-  for (let j = 0; j < steps; j++) {
-    const k = rangeKernel(host, call, start + j * step, ctx);
-    if (!k) return undefined; // not a function over windows
-    kernels.push(k.f);
+  if ('call' in f) {
+    for (let j = 0; j < steps; j++) {
+      const k = rangeKernel(host, f.call, start + j * step, ctx);
+      if (!k) return undefined; // not a function over windows
+      kernels.push(k.f);
+    }
   }
+  const { agg } = f;
+  const sel = 'call' in f ? f.m.vector : f.sel;
   const op = agg.op as FusedOp;
-  const series = host.loadedSeries(m.vector);
+  const series = host.loadedSeries(sel);
   const index = new Map<string, number>();
   const groups: Group[] = [];
-  const stepTimes = Float64Array.from({ length: steps }, (_, j) => host.atTime(m.vector.at, start + j * step, ctx) - m.vector.offset);
+  const stepTimes = Float64Array.from({ length: steps }, (_, j) => host.atTime(sel.at, start + j * step, ctx) - sel.offset);
+  const lookback = host.lookbackOf(sel);
   const pos = new Int32Array(2);
   const w: RangeSeries = { labels: [], t: new Float64Array(0), v: new Float64Array(0), lo: 0, hi: 0 };
   for (let k = 0; k < series.length; k++) {
@@ -158,14 +175,23 @@ async function fuseOne(host: FuseHost, { agg, call, m }: NonNullable<ReturnType<
       if ((groups.length + 1) * steps > MAX_CELLS) return undefined;
       gi = groups.length;
       index.set(gk, gi);
-      groups.push({ labels, v: new Float64Array(steps).fill(op === 'min' || op === 'max' ? NaN : 0), c: new Float64Array(op === 'sum' ? steps : 0), n: new Float64Array(steps), first: new Int32Array(steps) });
+      groups.push({ labels, v: new Float64Array(steps).fill(op === 'min' || op === 'max' ? NaN : 0), c: new Float64Array(op === 'sum' ? steps : 0), n: new Float64Array(steps), first: new Int32Array(steps), means: [] });
     }
     const g = groups[gi]!;
     pos[0] = pos[1] = -1;
     for (let j = 0; j < steps; j++) {
-      if (!windowOf(s, stepTimes[j]!, m.range, pos, w)) continue;
-      const x = kernels[j]!(w);
-      if (x === undefined) continue;
+      let x: number | undefined;
+      const ts = stepTimes[j]!;
+      if ('call' in f) {
+        if (!windowOf(s, ts, f.m.range, pos, w)) continue;
+        x = kernels[j]!(w);
+        if (x === undefined) continue;
+      } else {
+        // As a plain selector picks: the newest sample within the lookback, unless a staleness marker.
+        const i = (pos[0] = atOrBefore(s, ts, pos[0]!));
+        if (i < 0 || s.t[i]! <= ts - lookback || isStale(s.v, i)) continue;
+        x = s.v[i]!;
+      }
       if (g.n[j] === 0) g.first[j] = k;
       g.n[j]!++;
       switch (op) {
@@ -179,6 +205,9 @@ async function fuseOne(host: FuseHost, { agg, call, m }: NonNullable<ReturnType<
           g.v[j] = t;
           break;
         }
+        case 'avg':
+          (g.means[j] ??= new RunningMean()).add(x);
+          break;
         case 'min': {
           const cur = g.v[j]!;
           if (Number.isNaN(cur) || x < cur) g.v[j] = x;
