@@ -7,7 +7,7 @@
  * before use; damage raises CorruptionError naming file and offset.
  */
 import { closeSync, fstatSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { readAt } from '../fs/durable-files.js';
+import { readAt, WindowedFile } from '../fs/durable-files.js';
 import { join } from 'node:path';
 import { ENCODING_XOR } from '../chunkenc/xor.js';
 import { crc32c } from '../encoding/crc32c.js';
@@ -49,7 +49,9 @@ export class BlockReader {
   readonly symbols: string[] = [];
   /** name -> value -> postings list offset. */
   private readonly postingsTable = new Map<string, Map<string, number>>();
-  private readonly segments = new Map<number, { fd: number; size: number }>();
+  private readonly segments = new Map<number, { fd: number; size: number; file: WindowedFile }>();
+  /** Series entries are read through a window: a query walks them in file order. */
+  private readonly indexFile: WindowedFile;
   readonly tombstones: Tombstone[];
 
   private constructor(
@@ -59,6 +61,7 @@ export class BlockReader {
     private readonly indexSize: number,
     private readonly chunkSource?: ChunkSource,
   ) {
+    this.indexFile = new WindowedFile(indexFd);
     const where = INDEX_FILE;
     const head = readAt(indexFd, 0, 5);
     const hd = new DecBuf(head, 0, head.length, where);
@@ -186,12 +189,12 @@ export class BlockReader {
 
   series(ref: number): BlockSeries {
     const at = ref * SERIES_ALIGN;
-    let win = readAt(this.indexFd, at, 512);
+    let win = this.indexFile.read(at, 512);
     const d0 = new DecBuf(win, 0, win.length, INDEX_FILE, at);
     const len = d0.uvarint();
     const bodyAt = d0.pos;
     if (bodyAt + len + 4 > win.length) {
-      win = readAt(this.indexFd, at, bodyAt + len + 4);
+      win = this.indexFile.read(at, bodyAt + len + 4);
       if (win.length < bodyAt + len + 4) throw new CorruptionError(INDEX_FILE, at, 'series entry runs past the end of the file');
     }
     if (crc32c(win, bodyAt, bodyAt + len) !== new DataView(win.buffer, win.byteOffset).getUint32(bodyAt + len)) {
@@ -229,7 +232,7 @@ export class BlockReader {
     return { ref, labels, chunks };
   }
 
-  private segment(seq: number): { fd: number; size: number } {
+  private segment(seq: number): { fd: number; size: number; file: WindowedFile } {
     let s = this.segments.get(seq);
     if (!s) {
       const path = join(this.dir, CHUNKS_DIR, segmentName(seq + 1));
@@ -240,7 +243,7 @@ export class BlockReader {
         closeSync(fd);
         throw new CorruptionError(`${CHUNKS_DIR}/${segmentName(seq + 1)}`, 0, 'bad chunk file header');
       }
-      s = { fd, size };
+      s = { fd, size, file: new WindowedFile(fd) };
       this.segments.set(seq, s);
     }
     return s;
@@ -257,13 +260,13 @@ export class BlockReader {
     const off = ref % 0x100000000;
     const where = `${CHUNKS_DIR}/${segmentName(seq + 1)}`;
     const seg = this.segment(seq);
-    let win = readAt(seg.fd, off, 256);
+    let win = seg.file.read(off, 256);
     const d = new DecBuf(win, 0, win.length, where, off);
     const len = d.uvarint();
     const start = d.pos;
     const total = start + 1 + len + 4;
     if (off + total > seg.size) d.fail(`chunk of ${len} bytes runs past the end of the file`);
-    if (total > win.length) win = readAt(seg.fd, off, total);
+    if (total > win.length) win = seg.file.read(off, total);
     const encoding = win[start]!;
     if (crc32c(win, start, start + 1 + len) !== new DataView(win.buffer, win.byteOffset).getUint32(start + 1 + len)) {
       throw new CorruptionError(where, off, 'chunk checksum mismatch');

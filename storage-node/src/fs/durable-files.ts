@@ -48,3 +48,28 @@ export function readAt(fd: number, pos: number, len: number): Uint8Array {
   }
   return got === len ? b : b.subarray(0, got);
 }
+
+/**
+ * Positioned reads of one file through a window: a read inside the window
+ * costs no system call, one outside reads `windowBytes` (or more) from there.
+ * Queries walk a block's series and chunks in file order, so most reads are
+ * near the last one. Returned views stay valid (a new window is a new buffer).
+ */
+export class WindowedFile {
+  private buf: Uint8Array = new Uint8Array(0);
+  private start = 0;
+
+  constructor(
+    private readonly fd: number,
+    private readonly windowBytes = 64 * 1024,
+  ) {}
+
+  /** Up to `len` bytes at `pos` (fewer only at the end of the file). */
+  read(pos: number, len: number): Uint8Array {
+    const at = pos - this.start;
+    if (at >= 0 && at + len <= this.buf.length) return this.buf.subarray(at, at + len);
+    this.buf = readAt(this.fd, pos, Math.max(len, this.windowBytes));
+    this.start = pos;
+    return this.buf.subarray(0, Math.min(len, this.buf.length));
+  }
+}
