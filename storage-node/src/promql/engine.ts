@@ -31,6 +31,7 @@ import { dropsName, isComparison, scalarOp, vectorOp } from './binary-ops.js';
 import { callFunction } from './functions.js';
 import { fuseAggregations, type FusedAggregate, type FuseHost } from './fused.js';
 import { atOrBefore, windowOf } from './windows.js';
+import { nextTurn } from './turns.js';
 import { dropName, finishVector, key, uniqueLabelSets } from './label-sets.js';
 import { QueryError, type EvalContext, type RangeSeries, type Sample, type Value } from './values.js';
 
@@ -186,7 +187,7 @@ export class Engine implements FuseHost {
   private lastYield = performance.now();
   async yieldIfDue(ctx: Ctx): Promise<void> {
     if (performance.now() - this.lastYield < YIELD_MS) return;
-    await new Promise<void>((r) => setImmediate(r));
+    await nextTurn();
     this.lastYield = performance.now();
     if (this.signal?.aborted) throw new QueryError('query was canceled: the client went away', ErrorIds.queryCanceled);
     this.checkDeadline(ctx);
