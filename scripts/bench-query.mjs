@@ -9,9 +9,8 @@
 // Options (environment): BENCH_SERIES (50000), BENCH_HOURS (2), BENCH_RUNS (5),
 // BENCH_CLIENTS (16), BENCH_DIR.
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { copyFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ROOT, settings, startEdge, startNode, stop } from './stack.mjs';
 
@@ -22,13 +21,8 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const BENCH_DIR = resolve(ROOT, process.env.BENCH_DIR ?? '../shared/bench');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const QUERIES = [
-  'sum by (job) (rate(http_requests_total[5m]))',
-  'histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))',
-  'topk(5, process_resident_memory_bytes)',
-  'count(up)',
-  'sum(rate(http_requests_total{job=~"svc-1.*"}[5m]))',
-];
+/** The dashboard queries, shared with the in-process engine bench (storage-node/bench/query-engine.ts). */
+const QUERIES = JSON.parse(readFileSync(join(ROOT, 'storage-node/bench/dashboard-queries.json'), 'utf8'));
 
 const work = join(ROOT, 'node_modules/.cache/isobar-bench');
 mkdirSync(work, { recursive: true });

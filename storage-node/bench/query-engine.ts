@@ -10,14 +10,9 @@ import { TenantDB } from '../src/db/tenant-db.js';
 import type { AppendResult } from '../src/head/head.js';
 import { Engine } from '../src/promql/engine.js';
 import { parsePromQL } from '../src/promql/parse.js';
+import DASHBOARD_QUERIES from './dashboard-queries.json';
 
-const QUERIES = [
-  'sum by (job) (rate(http_requests_total[5m]))',
-  'histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))',
-  'topk(5, process_resident_memory_bytes)',
-  'count(up)',
-  'sum(rate(http_requests_total{job=~"svc-1.*"}[5m]))',
-];
+const QUERIES: string[] = DASHBOARD_QUERIES;
 const SHAPES: Array<[string, boolean, Array<Array<[string, string]>>]> = [
   ['http_requests_total', true, ['GET', 'POST'].flatMap((m) => ['200', '500'].map((c) => [['code', c], ['method', m]] as Array<[string, string]>))],
   ['http_request_duration_seconds_bucket', true, ['0.05', '0.1', '0.25', '0.5', '1', '+Inf'].map((le) => [['le', le]] as Array<[string, string]>)],

@@ -30,7 +30,7 @@ import { aggregate, type GroupCache } from './aggregate.js';
 import { dropsName, isComparison, scalarOp, vectorOp } from './binary-ops.js';
 import { callFunction } from './functions.js';
 import { fuseAggregations, type FusedAggregate, type FuseHost } from './fused.js';
-import { atOrBefore, windowOf } from './windows.js';
+import { atOrBefore, windowOf, type LoadedSeries } from './windows.js';
 import { nextTurn } from './turns.js';
 import { dropName, finishVector, key, uniqueLabelSets } from './label-sets.js';
 import { QueryError, type EvalContext, type RangeSeries, type Sample, type Value } from './values.js';
@@ -105,7 +105,7 @@ export class Engine implements FuseHost {
   private readonly stats: { samples: number } | undefined;
   private readonly maxResolutionMs: number;
   private points = 0;
-  private loaded = new Map<VectorSelector, Array<SeriesColumns & { hasStale: boolean; w?: Float64Array }>>();
+  private loaded = new Map<VectorSelector, LoadedSeries[]>();
   /** Selectors read through downsampled tiers, with the lookback their points need. */
   private readonly tiered = new Map<VectorSelector, { lookback: number }>();
   /** PromQL warnings for the response's `warnings` (Prometheus's annotations). */
@@ -372,7 +372,7 @@ export class Engine implements FuseHost {
   }
 
   /** Count a selector's loaded series and samples against the limits, and keep them. */
-  private account(sel: VectorSelector, series: Array<SeriesColumns & { hasStale: boolean; w?: Float64Array }>): void {
+  private account(sel: VectorSelector, series: LoadedSeries[]): void {
     for (const s of series) this.samplesLoaded += s.n;
     this.seriesLoaded += series.length;
     if (this.seriesLoaded > this.maxSeries) {
@@ -493,7 +493,7 @@ export class Engine implements FuseHost {
     return this.tiered.get(sel)?.lookback ?? this.lookback;
   }
 
-  loadedSeries(sel: VectorSelector): ReadonlyArray<SeriesColumns & { hasStale: boolean; w?: Float64Array }> {
+  loadedSeries(sel: VectorSelector): readonly LoadedSeries[] {
     return this.loaded.get(sel) ?? [];
   }
 

@@ -79,9 +79,8 @@ export type WindowKernel = (s: RangeSeries) => number | undefined;
  * name; undefined for any other function. The step evaluation maps it over
  * each series' window; a range query may also run it series by series (fused.ts).
  */
-export function rangeKernel(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, t: number, ctx: EvalContext): { f: WindowKernel; keepName?: boolean } | undefined {
+export function rangeKernel(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, t: number, ctx: EvalContext, args = argsOf(e)): { f: WindowKernel; keepName?: boolean } | undefined {
   const fn = e.fn;
-  const args = argsOf(e);
   const scalarArg = (i: number) => scalarAt(ev, args[i]!, t, ctx);
   /** Prometheus's info for a rate over a metric not named like a counter; each series checked once per call node, not at every step. */
   const counterCheck = (s: RangeSeries) => {
@@ -188,7 +187,7 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
     return { type: 'vector', samples: out };
   };
   const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: ev.vec(args[0]!, t, ctx).map((s) => ({ labels: s.labels, v: f(s.v, s), drop: true })) });
-  const kernel = rangeKernel(ev, e, t, ctx);
+  const kernel = rangeKernel(ev, e, t, ctx, args);
   if (kernel) return overTime(kernel.f, kernel.keepName);
 
   switch (fn) {

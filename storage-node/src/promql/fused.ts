@@ -15,31 +15,21 @@
  */
 import type { Labels } from '../model/labels.js';
 import { groupLabels } from './aggregate.js';
-import type { At, Expr, MatrixSelector, VectorSelector } from './ast.js';
+import type { Expr, MatrixSelector, VectorSelector } from './ast.js';
 import { rangeKernel, type Evaluator, type WindowKernel } from './functions.js';
 import { key, NAME, unwrapParens } from './label-sets.js';
 import type { EvalContext, RangeSeries, Sample } from './values.js';
-import { atOrBefore, windowOf } from './windows.js';
+import { atOrBefore, windowOf, type LoadedSeries } from './windows.js';
 import { isStale } from '../chunkenc/merge.js';
 import { RunningMean } from './float-stats.js';
 
 /** What fusing needs of the engine beyond the Evaluator. */
 export interface FuseHost extends Evaluator {
   /** A selector's loaded series. */
-  loadedSeries(sel: VectorSelector): readonly LoadedColumns[];
+  loadedSeries(sel: VectorSelector): readonly LoadedSeries[];
   /** How far back a plain selector looks for a sample (longer through downsampled tiers). */
   lookbackOf(sel: VectorSelector): number;
-  atTime(at: At | undefined, t: number, ctx: EvalContext): number;
   yieldIfDue(ctx: EvalContext): Promise<void>;
-}
-
-export interface LoadedColumns {
-  labels: Labels;
-  t: Float64Array;
-  v: Float64Array;
-  n: number;
-  hasStale: boolean;
-  w?: Float64Array;
 }
 
 type FusedOp = 'sum' | 'avg' | 'count' | 'min' | 'max' | 'group';

@@ -3,6 +3,9 @@ import { isStale } from '../chunkenc/merge.js';
 import type { SeriesColumns } from '../db/tenant-db.js';
 import type { RangeSeries } from './values.js';
 
+/** A selector's series as a query loaded them: columns, whether a staleness marker is among them, and (downsampled) weights. */
+export type LoadedSeries = SeriesColumns & { hasStale: boolean; w?: Float64Array };
+
 /**
  * Index of the last sample at or before `ts` (-1: none), stepping on from
  * `from` (a few hops; a binary search when time went back or far ahead).
@@ -35,7 +38,7 @@ function lastAtOrBefore(t: Float64Array, n: number, ts: number): number {
  * copies without them; false when empty. `pos` holds the cursors (last
  * index at or before ts, and at or before ts - range), carried between calls.
  */
-export function windowOf(s: SeriesColumns & { hasStale: boolean; w?: Float64Array }, ts: number, range: number, pos: Int32Array, w: RangeSeries): boolean {
+export function windowOf(s: LoadedSeries, ts: number, range: number, pos: Int32Array, w: RangeSeries): boolean {
   const hi = (pos[0] = atOrBefore(s, ts, pos[0]!));
   pos[1] = atOrBefore(s, ts - range, pos[1]!);
   const lo = pos[1]! + 1; // left-open window
