@@ -12,6 +12,7 @@ export async function buildStorageNode() {
     entryPoints: {
       main: resolve(root, 'storage-node/src/main.ts'),
       'compact-worker': resolve(root, 'storage-node/src/jobs/compact-worker.ts'),
+      'query-worker': resolve(root, 'storage-node/src/jobs/query-worker.ts'),
     },
     outdir: resolve(root, 'dist/storage-node'),
     outExtension: { '.js': '.mjs' },

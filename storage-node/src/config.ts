@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { durationMs } from '../../wire/duration.js';
+import { availableParallelism } from 'node:os';
 import { QUERY_LIMIT_DEFAULTS } from '../../wire/query-limits.js';
 import type { Bucket } from './bucket/bucket.js';
 import { FsBucket } from './bucket/fs-bucket.js';
@@ -45,6 +46,10 @@ const Env = z.object({
   ISOBAR_QUERY_MAX_SERIES: z.coerce.number().int().min(1).default(QUERY_LIMIT_DEFAULTS.maxSeries),
   /** PromQL: the longest stretch of time one query may read (seconds; 0: no limit at the node). */
   ISOBAR_QUERY_MAX_RANGE_SECONDS: z.coerce.number().int().min(0).default(0),
+  /** PromQL: worker threads that evaluate queries (default: one per core; 0: on the main thread). */
+  ISOBAR_QUERY_THREADS: z.coerce.number().int().min(0).max(256).default(availableParallelism()),
+  /** PromQL: how much lower the query threads' priority is than the main thread's, which acknowledges writes (nice increment). */
+  ISOBAR_QUERY_THREAD_NICE: z.coerce.number().int().min(0).max(19).default(10),
   /** PromQL: how long one query may run (seconds). */
   ISOBAR_QUERY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(QUERY_LIMIT_DEFAULTS.timeoutSeconds),
   /** The edge, which a restarted node asks to have its coordinators replay (unset: coordinators find out on their own). */

@@ -11,6 +11,7 @@ import { BlockCache } from './bucket/remote-block.js';
 import { Shipper } from './bucket/shipper.js';
 import { ImportStaging } from './import/staging.js';
 import { NodeMetrics } from './node/metrics.js';
+import { QueryPool } from './jobs/query-pool.js';
 import { workerRunner } from './jobs/runner.js';
 import { announceRestart } from './resync.js';
 import { ShardRegistry } from './shard-registry.js';
@@ -70,6 +71,8 @@ const scheduler = new NodeScheduler({
   bucketWhere: bucket.where,
 });
 scheduler.start();
+// Queries are evaluated in worker threads (query-worker.mjs, bundled beside this file).
+const queryPool = config.ISOBAR_QUERY_THREADS > 0 ? new QueryPool(new URL('./query-worker.mjs', import.meta.url), config.ISOBAR_QUERY_THREADS, log, config.ISOBAR_QUERY_THREAD_NICE) : undefined;
 const app = createServer({
   store,
   metrics,
@@ -78,6 +81,7 @@ const app = createServer({
   staging: new ImportStaging(layout.importRoot),
   onFlushed: () => void scheduler.compactNow(),
   onTenantDeleted: (tenant) => shardRegistry.forget(tenant),
+  ...(queryPool ? { queryRunner: queryPool.run } : {}),
   queryLimits: {
     lookbackMs: config.ISOBAR_QUERY_LOOKBACK_SECONDS * 1000,
     maxSamples: config.ISOBAR_QUERY_MAX_SAMPLES,
@@ -96,7 +100,7 @@ const app = createServer({
 const KEEP_ALIVE_MS = 75_000;
 const stopping = new AbortController();
 const server = serve({ fetch: app.fetch, hostname: config.ISOBAR_NODE_HOST, port: config.ISOBAR_NODE_PORT }, (info) => {
-  log.info('storage node listening', { address: `http://${info.address}:${info.port}`, dataDir: config.nodeDir, bootId: store.bootId, node: process.version, knownShards: known.loaded });
+  log.info('storage node listening', { address: `http://${info.address}:${info.port}`, dataDir: config.nodeDir, bootId: store.bootId, node: process.version, knownShards: known.loaded, queryThreads: config.ISOBAR_QUERY_THREADS });
   if (config.ISOBAR_EDGE_URL) {
     void announceRestart({ edgeUrl: config.ISOBAR_EDGE_URL, secret: config.ISOBAR_NODE_SECRET, store, pairs: [...shardRegistry.pairs], log, signal: stopping.signal });
   }
@@ -111,6 +115,7 @@ function shutdown(signal: string) {
   stopping.abort();
   scheduler.stop();
   void merger.close();
+  void queryPool?.close();
   store.close();
   server.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 2000).unref();

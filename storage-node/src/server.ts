@@ -25,7 +25,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, PEERS_HEADER, parseRetentionHeaders, QUERY_LIMITS_HEADER, type NodeUsage, type TenantQueryLimits } from '../../wire/internal-api.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
-import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi } from './api/query.js';
+import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi, type QueryOptions, type QueryRunner } from './api/query.js';
 import type { EngineOptions } from './promql/engine.js';
 import { peerSeries } from './api/peers.js';
 import { QueryUsage } from './usage.js';
@@ -45,6 +45,8 @@ export interface ServerDeps {
   store: NodeStore;
   /** PromQL lookback and limits. */
   queryLimits?: EngineOptions;
+  /** Where queries are evaluated once their series are gathered (default: this thread). */
+  queryRunner?: QueryRunner;
   /** Called after a tenant's data was deleted (the node forgets its shards). */
   onTenantDeleted?: (tenant: string) => void;
   /** Called after a flush wrote blocks (the node schedules a compaction). */
@@ -59,7 +61,7 @@ export interface ServerDeps {
 /** Largest part of an imported file per request (the edge relays it; Workers bodies stay far below their limits). */
 export const MAX_IMPORT_PART = 32 * 1024 * 1024;
 
-export function createServer({ store, metrics, log, secret, staging, onFlushed = () => {}, onTenantDeleted = () => {}, queryLimits = {} }: ServerDeps): Hono {
+export function createServer({ store, metrics, log, secret, staging, onFlushed = () => {}, onTenantDeleted = () => {}, queryLimits = {}, queryRunner }: ServerDeps): Hono {
   const usage = new QueryUsage();
   const app = new Hono();
   const secretDigest = createHash('sha256').update(secret).digest();
@@ -117,12 +119,12 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
    * A query stops when its client goes away (the edge's fetch is cancelled with
    * the user's request), and reads the series other nodes hold from them.
    */
-  const counted = async (tenant: string, c: Context, run: (o: EngineOptions) => Promise<string>): Promise<string> => {
+  const counted = async (tenant: string, c: Context, run: (o: QueryOptions) => Promise<string>): Promise<string> => {
     const signal = c.req.raw.signal;
     const peers = (c.req.header(PEERS_HEADER) ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     const stats = { samples: 0 };
     try {
-      return await run({ ...tenantLimits(queryLimits, c.req.header(QUERY_LIMITS_HEADER)), signal, stats, ...(peers.length ? { peers: peerSeries(peers, tenant, secret, signal) } : {}) });
+      return await run({ ...tenantLimits(queryLimits, c.req.header(QUERY_LIMITS_HEADER)), signal, stats, ...(queryRunner ? { runner: queryRunner } : {}), ...(peers.length ? { peers: peerSeries(peers, tenant, secret, signal) } : {}) });
     } finally {
       usage.record(tenant, stats.samples); // usage: queries and the samples they read
     }

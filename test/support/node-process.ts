@@ -7,7 +7,6 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-// @ts-expect-error plain ESM script without types
 import { buildStorageNode } from '../../scripts/build.mjs';
 
 export const TEST_NODE_SECRET = 'test-node-secret-0123456789';
@@ -33,7 +32,7 @@ export class NodeProcess {
   }
 
   async start(): Promise<void> {
-    const main = (await buildStorageNode()) as string;
+    const main = await buildStorageNode();
     const bin = process.env.ISOBAR_NODE || process.execPath;
     this.child = spawn(bin, [main], {
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -5,15 +5,22 @@
  * Each function answers the success body; what goes wrong is thrown as an
  * IsobarError (a bad parameter, a query over a limit, ...) and the server's
  * one error handler answers it.
+ *
+ * A query runs in two halves. This thread, which holds the data, parses it
+ * and gathers each selector's chunks (Engine.gatherFor); a QueryJob then
+ * decodes, evaluates and writes the body, on this thread (answerJob) or in a
+ * worker thread (jobs/query-pool.ts), so that queries use every core and
+ * appends are not queued behind them.
  */
 import type { TenantDB } from '../db/tenant-db.js';
-import { Engine, type EngineOptions, type Value } from '../promql/engine.js';
+import { Engine, QueryError, type EngineOptions, type Gathered, type QueryErrorId, type Value } from '../promql/engine.js';
 import { formatFloat, formatTime } from '../promql/format.js';
 import { parseDuration, parsePromQL, PromQLParseError } from '../promql/parse.js';
 import type { Expr } from '../promql/ast.js';
 import { astJson, prettify } from '../promql/printer.js';
 import { goString, labelsObject, successJson } from '../../../wire/prom-json.js';
 import { ParamError, parseTime } from './params.js';
+import { QUERY_LIMIT_DEFAULTS } from '../../../wire/query-limits.js';
 
 /** Prometheus's cap on points per series in a range query. */
 const MAX_POINTS = 11_000;
@@ -64,7 +71,7 @@ function queryParam(params: URLSearchParams): Expr {
  * Thanos's `max_source_resolution`: the coarsest downsampled tier a query may
  * read, `raw` (or 0s), `5m`, `1h`, or `auto` (the default: the coarsest that fits).
  */
-function withResolutionParam(params: URLSearchParams, opts: EngineOptions): EngineOptions {
+function withResolutionParam(params: URLSearchParams, opts: QueryOptions): QueryOptions {
   const raw = params.get('max_source_resolution');
   if (raw === null || raw === '' || raw === 'auto') return opts;
   const ms = raw === 'raw' ? 0 : durationParam('max_source_resolution', raw);
@@ -73,7 +80,7 @@ function withResolutionParam(params: URLSearchParams, opts: EngineOptions): Engi
 }
 
 /** Prometheus's `timeout` parameter: it can shorten the configured timeout, never lengthen it. */
-function withTimeoutParam(params: URLSearchParams, opts: EngineOptions): EngineOptions {
+function withTimeoutParam(params: URLSearchParams, opts: QueryOptions): QueryOptions {
   const raw = params.get('timeout');
   if (raw === null || raw === '') return opts;
   const ms = durationParam('timeout', raw);
@@ -81,18 +88,66 @@ function withTimeoutParam(params: URLSearchParams, opts: EngineOptions): EngineO
   return { ...opts, timeoutMs: Math.min(ms, opts.timeoutMs ?? Infinity) };
 }
 
+/** A query's second half: the series it gathered, and what to answer. */
+export interface QueryJob {
+  query: string;
+  /** A range query over [start, end] at `step`; else an instant query at `start`. */
+  range: boolean;
+  start: number;
+  end: number;
+  step: number;
+  opts: JobOptions;
+  gathered: Gathered[];
+}
+
+/** The engine's options that travel to another thread (the deadline among them). */
+export type JobOptions = Omit<EngineOptions, 'signal' | 'peers' | 'stats' | 'gathered'>;
+
+/** A job's answer: the body, or the query's error; with the samples it loaded (usage). */
+export type JobAnswer = { ok: true; body: string; samples: number } | { ok: false; message: string; id: QueryErrorId; samples: number };
+
+/** Runs jobs: answerJob on this thread, or a pool of worker threads. */
+export type QueryRunner = (job: QueryJob, signal?: AbortSignal) => Promise<JobAnswer>;
+
+/** Options of a query request: the engine's, and where its job runs (default: this thread). */
+export type QueryOptions = EngineOptions & { runner?: QueryRunner };
+
+/** Evaluate a job and write its body. A query error is an answer; anything else is thrown. */
+export async function answerJob(job: QueryJob, signal?: AbortSignal): Promise<JobAnswer> {
+  const stats = { samples: 0 };
+  const engine = new Engine(undefined, { ...job.opts, gathered: job.gathered, stats, ...(signal ? { signal } : {}) });
+  try {
+    const expr = parsePromQL(job.query);
+    const json = job.range ? valueJson({ type: 'matrix', series: await engine.rangeAsync(expr, job.start, job.end, job.step) }, job.end) : valueJson(await engine.instantAsync(expr, job.start), job.start);
+    return { ok: true, body: successJson(json, engine.warnings, engine.infos), samples: stats.samples };
+  } catch (e) {
+    if (e instanceof QueryError) return { ok: false, message: e.message, id: e.id as QueryErrorId, samples: stats.samples };
+    throw e;
+  }
+}
+
+/** Gather here, answer where the runner says. */
+async function runQuery(db: TenantDB | undefined, params: URLSearchParams, expr: Expr, range: Pick<QueryJob, 'range' | 'start' | 'end' | 'step'>, opts: QueryOptions): Promise<string> {
+  const { signal, peers: _peers, stats, runner = answerJob, gathered: _gathered, ...rest } = opts;
+  const deadline = Date.now() + (opts.timeoutMs ?? QUERY_LIMIT_DEFAULTS.timeoutSeconds * 1000);
+  const jobOpts: JobOptions = { ...rest, deadline };
+  const gathered = await new Engine(db, { ...opts, deadline }).gatherFor(expr, range.start, range.end, range.step);
+  const answer = await runner({ query: params.get('query') ?? '', ...range, opts: jobOpts, gathered }, signal);
+  if (stats) stats.samples = answer.samples;
+  if (!answer.ok) throw new QueryError(answer.message, answer.id);
+  return answer.body;
+}
+
 /** `query`: the success body. */
-export async function queryApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): Promise<string> {
+export async function queryApi(db: TenantDB | undefined, params: URLSearchParams, opts: QueryOptions = {}): Promise<string> {
   opts = withResolutionParam(params, withTimeoutParam(params, opts));
   const t = parseTime('time', params.get('time') ?? undefined, Date.now());
   const expr = queryParam(params);
-  const engine = new Engine(db, opts);
-  const v = await engine.instantAsync(expr, t);
-  return successJson(valueJson(v, t), engine.warnings, engine.infos);
+  return runQuery(db, params, expr, { range: false, start: t, end: t, step: 0 }, opts);
 }
 
 /** `query_range`: the success body. */
-export async function queryRangeApi(db: TenantDB | undefined, params: URLSearchParams, opts: EngineOptions = {}): Promise<string> {
+export async function queryRangeApi(db: TenantDB | undefined, params: URLSearchParams, opts: QueryOptions = {}): Promise<string> {
   opts = withResolutionParam(params, withTimeoutParam(params, opts));
   const start = parseTime('start', params.get('start') ?? '', NaN);
   const end = parseTime('end', params.get('end') ?? '', NaN);
@@ -103,9 +158,7 @@ export async function queryRangeApi(db: TenantDB | undefined, params: URLSearchP
   if ((end - start) / step > MAX_POINTS) throw new ParamError('exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
   const expr = queryParam(params);
   if (expr.kind === 'string') throw new ParamError(`invalid parameter "query": invalid expression type "string" for range query, must be Scalar or instant Vector`);
-  const engine = new Engine(db, opts);
-  const series = await engine.rangeAsync(expr, start, end, step);
-  return successJson(valueJson({ type: 'matrix', series }, end), engine.warnings, engine.infos);
+  return runQuery(db, params, expr, { range: true, start, end, step }, opts);
 }
 
 /** `format_query`: the expression as Prometheus's prettier writes it. */

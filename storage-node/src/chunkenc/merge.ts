@@ -7,7 +7,7 @@
  * into a plain JS array, which would turn Prometheus's staleness marker
  * (0x7ff0000000000002) into an ordinary NaN.
  */
-import { SAMPLES_PER_CHUNK, XorAppender, XorIterator } from './xor.js';
+import { decodeXor, SAMPLES_PER_CHUNK, XorAppender } from './xor.js';
 
 const STALE_HI = 0x7ff00000;
 const STALE_LO = 0x00000002;
@@ -32,59 +32,97 @@ export interface ChunkRange {
   data: Uint8Array;
 }
 
+/** Room the columns of `chunks` within [mint, maxt] need: the overlapping chunks' header counts. */
+export function columnsSize(chunks: Iterable<ChunkRange>, mint = -Infinity, maxt = Infinity): number {
+  let size = 0;
+  for (const c of chunks) if (c.maxT >= mint && c.minT <= maxt && c.data.length >= 2) size += (c.data[0]! << 8) | c.data[1]!;
+  return size;
+}
+
 /**
  * Decode `chunks` (in priority order: at equal timestamps the earlier chunk's
  * sample is kept) within [mint, maxt] into sorted, de-duplicated columns.
  */
-export function mergeChunks(chunks: Iterable<ChunkRange>, mint = -Infinity, maxt = Infinity): SampleColumns {
-  // Columns sized once, from the sample counts the overlapping chunks' headers give.
-  const hit: ChunkRange[] = [];
-  let size = 0;
+export function mergeChunks(iterable: Iterable<ChunkRange>, mint = -Infinity, maxt = Infinity): SampleColumns {
+  const chunks = Array.isArray(iterable) ? (iterable as readonly ChunkRange[]) : [...iterable]; // read twice: sizes, then samples
+  const size = Math.max(columnsSize(chunks, mint, maxt), 1);
+  const t = new Float64Array(size);
+  const v = new Float64Array(size);
+  const n = mergeInto(chunks, mint, maxt, t, new Uint32Array(v.buffer, v.byteOffset, 2 * size), 0);
+  return { t, v, n };
+}
+
+/**
+ * Many series' chunks (each list as mergeChunks takes it) decoded within
+ * [mint, maxt] into slices of two shared columns: one allocation for all of
+ * them, not two per series. A query's loader uses it.
+ */
+export function mergeMany(lists: ReadonlyArray<readonly ChunkRange[]>, mint = -Infinity, maxt = Infinity): SampleColumns[] {
+  const sizes = lists.map((l) => columnsSize(l, mint, maxt));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const t = new Float64Array(total);
+  const v = new Float64Array(total);
+  const bits = new Uint32Array(v.buffer);
+  let at = 0;
+  return lists.map((l, i) => {
+    const n = mergeInto(l, mint, maxt, t, bits, at) - at;
+    const cols = { t: t.subarray(at, at + n), v: v.subarray(at, at + n), n };
+    at += sizes[i]!;
+    return cols;
+  });
+}
+
+/**
+ * One series at a time decoded into columns reused from call to call (grown
+ * when a series needs more room): for a pass that reads each series once, so
+ * its memory is one series' columns, not all of them.
+ */
+export class ColumnsBuffer {
+  private t = new Float64Array(256);
+  private v = new Float64Array(256);
+  private bits = new Uint32Array(this.v.buffer);
+
+  /** mergeChunks' answer, in this buffer's columns: valid until the next call. */
+  decode(chunks: readonly ChunkRange[], mint = -Infinity, maxt = Infinity): SampleColumns {
+    const size = columnsSize(chunks, mint, maxt);
+    if (size > this.t.length) {
+      this.t = new Float64Array(size * 2);
+      this.v = new Float64Array(size * 2);
+      this.bits = new Uint32Array(this.v.buffer);
+    }
+    return { t: this.t, v: this.v, n: mergeInto(chunks, mint, maxt, this.t, this.bits, 0) };
+  }
+}
+
+/**
+ * mergeChunks into columns that have room (columnsSize) from index `at`;
+ * `vBits` is a Uint32Array over the value column. Returns the index after the
+ * last sample.
+ */
+function mergeInto(chunks: readonly ChunkRange[], mint: number, maxt: number, t: Float64Array, vBits: Uint32Array, at: number): number {
+  let n = at;
+  let sorted = true;
   for (const c of chunks) {
     if (c.maxT < mint || c.minT > maxt) continue;
-    hit.push(c);
-    size += c.data.length >= 2 ? (c.data[0]! << 8) | c.data[1]! : 0;
+    const from = n;
+    n = decodeXor(c.data, mint, maxt, t, vBits, n);
+    for (let i = from === at ? at + 1 : from; i < n && sorted; i++) if (t[i]! <= t[i - 1]!) sorted = false;
   }
-  let t = new Float64Array(Math.max(size, 1));
-  let v = new Float64Array(Math.max(size, 1));
-  let n = 0;
-  let sorted = true;
-  const it = new XorIterator();
-  for (const c of hit) {
-    it.reset(c.data);
-    while (it.next()) {
-      if (it.t < mint) continue;
-      if (it.t > maxt) break; // a chunk's samples are in time order
-      if (n === t.length) {
-        // Only when a header undercounts (it never should): grow.
-        const t2 = new Float64Array(n * 2);
-        t2.set(t);
-        t = t2;
-        const v2 = new Float64Array(n * 2);
-        v2.set(v);
-        v = v2;
-      }
-      if (n > 0 && it.t <= t[n - 1]!) sorted = false;
-      t[n] = it.t;
-      v[n] = it.v;
-      n++;
-    }
-  }
-  if (sorted) return { t, v, n };
-  // Stable sort of indices by time, then keep the first of each timestamp.
-  const idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  const order = Array.from(idx).sort((a, b) => t[a]! - t[b]! || a - b);
-  const t2 = new Float64Array(n);
-  const v2 = new Float64Array(n);
-  let m = 0;
+  if (sorted) return n;
+  // Stable sort by time, keeping the first sample of each timestamp; values move as bits.
+  const count = n - at;
+  const ts = t.slice(at, n);
+  const bits = vBits.slice(2 * at, 2 * n);
+  const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => ts[a]! - ts[b]! || a - b);
+  let m = at;
   for (const i of order) {
-    if (m > 0 && t2[m - 1] === t[i]) continue;
-    t2[m] = t[i]!;
-    v2[m] = v[i]!;
+    if (m > at && t[m - 1] === ts[i]) continue;
+    t[m] = ts[i]!;
+    vBits[2 * m] = bits[2 * i]!;
+    vBits[2 * m + 1] = bits[2 * i + 1]!;
     m++;
   }
-  return { t: t2, v: v2, n: m };
+  return m;
 }
 
 /** Samples [from, to) of the columns as XOR chunks of at most 120 samples. */

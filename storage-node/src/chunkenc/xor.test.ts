@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { XorAppender, XorIterator } from './xor.js';
+import { decodeXor, XorAppender, XorIterator } from './xor.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 /** Prometheus's staleness marker: a NaN with this exact bit pattern. */
@@ -83,5 +83,56 @@ describe('XOR chunk', () => {
     while (it.next()) n++;
     expect(n).toBeLessThan(50);
     expect(it.err).toBeDefined();
+  });
+
+  it('decodeXor gives what XorIterator gives: valid, cut short, corrupted and random chunks, any time window (property)', () => {
+    const viaIterator = (chunk: Uint8Array, mint: number, maxt: number) => {
+      const it = new XorIterator().reset(chunk);
+      const t: number[] = [];
+      const bits: bigint[] = [];
+      const dv = new DataView(new ArrayBuffer(8));
+      while (it.next()) {
+        if (it.t < mint) continue;
+        if (it.t > maxt) break;
+        t.push(it.t);
+        dv.setFloat64(0, it.v);
+        bits.push(dv.getBigUint64(0));
+      }
+      return { t, bits };
+    };
+    const viaDecoder = (chunk: Uint8Array, mint: number, maxt: number) => {
+      const cap = chunk.length >= 2 ? (chunk[0]! << 8) | chunk[1]! : 0;
+      const t = new Float64Array(cap + 3);
+      const v = new Float64Array(cap + 3);
+      // Samples land after `at`; what is before it stays.
+      const n = decodeXor(chunk, mint, maxt, t, new Uint32Array(v.buffer), 3);
+      const dv = new DataView(v.buffer);
+      return { t: Array.from(t.subarray(3, n)), bits: Array.from({ length: n - 3 }, (_, i) => dv.getBigUint64((3 + i) * 8, true)) };
+    };
+    const sample = fc.tuple(
+      fc.oneof(fc.constant(15_000), fc.integer({ min: 0, max: 2 ** 21 }), fc.integer({ min: 0, max: 2 ** 40 })),
+      fc.oneof(fc.double(), fc.constant(1), fc.integer({ min: 0, max: 1000 }).map((x) => x / 8), fc.constant(STALE_BITS).map(() => Number.NaN)),
+    );
+    const chunkArb = fc.oneof(
+      fc.tuple(fc.integer({ min: -(2 ** 45), max: 2 ** 45 }), fc.array(sample, { minLength: 1, maxLength: 200 }), fc.nat(), fc.nat()).map(([t0, steps, cut, flip]) => {
+        const a = new XorAppender();
+        let t = t0;
+        for (const [d, v] of steps) a.append((t += d), v);
+        const bytes = a.bytes().slice();
+        const mode = cut % 3;
+        if (mode === 1) return bytes.slice(0, Math.max(0, bytes.length - 1 - (cut % bytes.length)));
+        if (mode === 2 && bytes.length > 2) bytes[2 + (flip % (bytes.length - 2))]! ^= 1 << flip % 8;
+        return bytes;
+      }),
+      fc.uint8Array({ minLength: 0, maxLength: 300 }),
+    );
+    fc.assert(
+      fc.property(chunkArb, fc.option(fc.integer({ min: -(2 ** 46), max: 2 ** 46 })), fc.option(fc.integer({ min: -(2 ** 46), max: 2 ** 46 })), (chunk, lo, hi) => {
+        const mint = lo ?? -Infinity;
+        const maxt = hi ?? Infinity;
+        expect(viaDecoder(chunk, mint, maxt)).toEqual(viaIterator(chunk, mint, maxt));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

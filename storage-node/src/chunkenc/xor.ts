@@ -304,6 +304,7 @@ export class XorIterator {
       let sig = r.readBits(6);
       if (sig === 0) sig = 64;
       this.trailing = 64 - this.leading - sig;
+      if (this.trailing < 0) throw new Error('malformed XOR chunk: leading and significant bits over 64');
     }
     const sig = 64 - this.leading - this.trailing;
     // Read `sig` bits and shift left by `trailing` into a 64-bit (hi:lo).
@@ -350,4 +351,140 @@ function readUvarint(r: BitReader): number {
     mul *= 128;
   }
   throw new Error('uvarint longer than 10 bytes in XOR chunk');
+}
+
+/** Chunk bytes copied here with zero padding, so 32-bit windows never read past the end. */
+let scratch = new Uint8Array(4096);
+
+/** 32 bits of `b` from bit `p` on, most significant first (b is padded). */
+function peek32(b: Uint8Array, p: number): number {
+  const i = p >>> 3;
+  const s = p & 7;
+  const w = ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+  return s === 0 ? w : ((w << s) | (b[i + 4]! >>> (8 - s))) >>> 0;
+}
+
+/** `n` bits (1..32) from bit `p`. */
+function bitsAt(b: Uint8Array, p: number, n: number): number {
+  return peek32(b, p) >>> (32 - n);
+}
+
+/**
+ * Decode `chunk`'s samples within [mint, maxt] into t[at..] and the value
+ * column's raw bits (`vBits`: a Uint32Array over a Float64Array, so every NaN
+ * keeps its bits), and return the index after the last one written. The
+ * columns must have room for the header's count. A chunk that ends early
+ * gives the samples before the break, as XorIterator does. This is the
+ * query path's decoder: one pass with the state in locals, each field read
+ * from one 32-bit window.
+ */
+export function decodeXor(chunk: Uint8Array, mint: number, maxt: number, t: Float64Array, vBits: Uint32Array, at: number): number {
+  const len = chunk.length;
+  if (len < 2) return at;
+  const total = (chunk[0]! << 8) | chunk[1]!;
+  if (scratch.length < len + 8) scratch = new Uint8Array(2 * (len + 8));
+  const b = scratch;
+  b.set(chunk);
+  b.fill(0, len, len + 8);
+  const end = len * 8;
+  let p = 16;
+  let ts = 0;
+  let delta = 0;
+  let hi = 0;
+  let lo = 0;
+  let leading = 0;
+  let trailing = 0;
+  for (let k = 0; k < total; k++) {
+    if (k === 0) {
+      let z = 0;
+      let mul = 1;
+      for (let i = 0; ; i++) {
+        if (i === 10 || p > end) return at;
+        const byte = bitsAt(b, p, 8);
+        p += 8;
+        z += (byte & 0x7f) * mul;
+        if ((byte & 0x80) === 0) break;
+        mul *= 128;
+      }
+      ts = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+      hi = peek32(b, p);
+      lo = peek32(b, p + 32);
+      p += 64;
+    } else {
+      if (k === 1) {
+        let z = 0;
+        let mul = 1;
+        for (let i = 0; ; i++) {
+          if (i === 10 || p > end) return at;
+          const byte = bitsAt(b, p, 8);
+          p += 8;
+          z += (byte & 0x7f) * mul;
+          if ((byte & 0x80) === 0) break;
+          mul *= 128;
+        }
+        delta = z;
+      } else {
+        const w = peek32(b, p);
+        if ((w & 0x80000000) === 0) p += 1;
+        else if ((w & 0x40000000) === 0) {
+          let dod = (w >>> 16) & 0x3fff;
+          if (dod > 0x2000) dod -= 0x4000;
+          delta += dod;
+          p += 16;
+        } else if ((w & 0x20000000) === 0) {
+          let dod = (w >>> 12) & 0x1ffff;
+          if (dod > 0x10000) dod -= 0x20000;
+          delta += dod;
+          p += 20;
+        } else if ((w & 0x10000000) === 0) {
+          let dod = (w >>> 8) & 0xfffff;
+          if (dod > 0x80000) dod -= 0x100000;
+          delta += dod;
+          p += 24;
+        } else {
+          delta += (peek32(b, p + 4) | 0) * 0x100000000 + peek32(b, p + 36);
+          p += 68;
+        }
+      }
+      ts += delta;
+      const w = peek32(b, p);
+      if ((w & 0x80000000) === 0) p += 1;
+      else {
+        if ((w & 0x40000000) === 0) p += 2;
+        else {
+          leading = (w >>> 25) & 0x1f;
+          let sig = (w >>> 19) & 0x3f;
+          if (sig === 0) sig = 64;
+          trailing = 64 - leading - sig;
+          if (trailing < 0) return at; // malformed, as XorIterator reports it
+          p += 13;
+        }
+        const sig = 64 - leading - trailing;
+        let xHi = 0;
+        let xLo = 0;
+        if (sig > 32) {
+          xHi = bitsAt(b, p, sig - 32);
+          xLo = peek32(b, p + sig - 32);
+        } else xLo = bitsAt(b, p, sig);
+        p += sig;
+        if (trailing >= 32) {
+          xHi = (xLo << (trailing - 32)) >>> 0;
+          xLo = 0;
+        } else if (trailing > 0) {
+          xHi = ((xHi << trailing) | (xLo >>> (32 - trailing))) >>> 0;
+          xLo = (xLo << trailing) >>> 0;
+        }
+        hi = (hi ^ xHi) >>> 0;
+        lo = (lo ^ xLo) >>> 0;
+      }
+    }
+    if (p > end) return at; // the chunk ended inside this sample
+    if (ts < mint) continue;
+    if (ts > maxt) return at; // a chunk's samples are in time order
+    t[at] = ts;
+    vBits[2 * at + LO] = lo;
+    vBits[2 * at + HI] = hi;
+    at++;
+  }
+  return at;
 }

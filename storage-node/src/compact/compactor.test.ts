@@ -142,7 +142,6 @@ describe('retention', () => {
 
 describe('merging in a worker thread', () => {
   it('the bundled compact-worker produces the same block content as an in-thread merge', async () => {
-    // @ts-expect-error plain ESM script
     const { buildStorageNode } = await import('../../../scripts/build.mjs');
     const main: string = await buildStorageNode();
     const { workerRunner } = await import('../jobs/runner.js');

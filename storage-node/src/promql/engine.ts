@@ -17,8 +17,9 @@
  * numerics in float-stats.ts, classic histograms in classic-histograms.ts.
  */
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
-import { isStale, mergeChunks, type ChunkRange } from '../chunkenc/merge.js';
-import type { SeriesColumns, TenantDB } from '../db/tenant-db.js';
+import { ColumnsBuffer, isStale, mergeMany } from '../chunkenc/merge.js';
+import type { TierChunk } from '../chunkenc/aggr-chunk.js';
+import type { TenantDB } from '../db/tenant-db.js';
 import type { Labels } from '../model/labels.js';
 import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
 import { positionOf } from './parse.js';
@@ -29,13 +30,13 @@ import { fittingResolution, planTiers, RAW_PLAN, rangeView, readTierChunks, sele
 import { aggregate, type GroupCache } from './aggregate.js';
 import { dropsName, isComparison, scalarOp, vectorOp } from './binary-ops.js';
 import { callFunction } from './functions.js';
-import { fuseAggregations, type FusedAggregate, type FuseHost } from './fused.js';
+import { fuseAggregations, fusedSelectors, type FusedAggregate, type FuseHost, type SeriesSource } from './fused.js';
 import { atOrBefore, windowOf, type LoadedSeries } from './windows.js';
 import { nextTurn } from './turns.js';
 import { dropName, finishVector, key, uniqueLabelSets } from './label-sets.js';
-import { QueryError, type EvalContext, type RangeSeries, type Sample, type Value } from './values.js';
+import { QueryError, queryCanceled, queryTimedOut, type EvalContext, type RangeSeries, type Sample, type Value } from './values.js';
 
-export { QueryError, type QueryErrorId, type RangeSeries, type Sample, type Value } from './values.js';
+export { QueryError, queryCanceled, queryTimedOut, type QueryErrorId, type RangeSeries, type Sample, type Value } from './values.js';
 
 export interface EngineOptions {
   lookbackMs?: number;
@@ -58,7 +59,20 @@ export interface EngineOptions {
   maxResolutionMs?: number;
   /** Range queries compute aggregations of range functions series by series (fused.ts); false: step by step (tests compare). */
   fuse?: boolean;
+  /** The query's deadline (ms since the epoch), when the thread that started it set one; else now + timeoutMs. */
+  deadline?: number;
+  /** The query's series, gathered by another thread's Engine (gatherFor): nothing is read here. */
+  gathered?: Gathered[];
 }
+
+/** A series and its chunks, still compressed (aggregate chunks where read through a tier). */
+export interface ChunkSeries {
+  labels: Labels;
+  chunks: TierChunk[];
+}
+
+/** What a query read for one selector, before decoding (EngineOptions.gathered). */
+export type Gathered = { kind: 'raw'; series: ChunkSeries[] } | { kind: 'tiered'; mint: number; sources: TieredChunks[] };
 
 /** Series other nodes hold, as compressed chunks. */
 export interface PeerSeries {
@@ -106,6 +120,8 @@ export class Engine implements FuseHost {
   private readonly maxResolutionMs: number;
   private points = 0;
   private loaded = new Map<VectorSelector, LoadedSeries[]>();
+  /** Selectors only fused aggregations read, left compressed until the fused pass (seriesOf). */
+  private readonly deferred = new Map<VectorSelector, { f: Fetch; parts: readonly ChunkSeries[] }>();
   /** Selectors read through downsampled tiers, with the lookback their points need. */
   private readonly tiered = new Map<VectorSelector, { lookback: number }>();
   /** PromQL warnings for the response's `warnings` (Prometheus's annotations). */
@@ -116,6 +132,8 @@ export class Engine implements FuseHost {
   rangeQuery = false;
   /** Range queries: aggregations computed series by series before the steps (fused.ts). */
   private readonly fuse: boolean;
+  private readonly deadlineAt: number | undefined;
+  private readonly gatheredIn: Gathered[] | undefined;
   private fused = new Map<Expr, FusedAggregate>();
 
   /** Add a PromQL warning about `node` once (steps repeat them). */
@@ -146,6 +164,12 @@ export class Engine implements FuseHost {
     this.stats = opts.stats;
     this.maxResolutionMs = opts.maxResolutionMs ?? Infinity;
     this.fuse = opts.fuse ?? true;
+    this.deadlineAt = opts.deadline;
+    this.gatheredIn = opts.gathered;
+  }
+
+  private deadline(): number {
+    return this.deadlineAt ?? Date.now() + this.timeoutMs;
   }
 
   /**
@@ -155,7 +179,7 @@ export class Engine implements FuseHost {
    * copied while loading, so nothing it reads changes under it.
    */
   async instantAsync(expr: Expr, t: number): Promise<Value> {
-    const ctx: Ctx = { start: t, end: t, step: 0, deadline: Date.now() + this.timeoutMs };
+    const ctx: Ctx = { start: t, end: t, step: 0, deadline: this.deadline() };
     await this.loadAsync(expr, t, t, ctx);
     const v = this.eval(expr, t, ctx);
     if (v.type === 'vector') {
@@ -172,10 +196,11 @@ export class Engine implements FuseHost {
 
   /** A range query: one matrix (scalars become a series without labels). */
   async rangeAsync(expr: Expr, start: number, end: number, step: number): Promise<RangeSeries[]> {
-    const ctx: Ctx = { start, end, step, deadline: Date.now() + this.timeoutMs };
+    const ctx: Ctx = { start, end, step, deadline: this.deadline() };
     this.rangeQuery = true;
-    await this.loadAsync(expr, start, end, ctx);
+    await this.loadAsync(expr, start, end, ctx, this.fuse ? await fusedSelectors(expr) : undefined);
     if (this.fuse) this.fused = await fuseAggregations(this, expr, start, end, step, ctx);
+    for (const sel of this.deferred.keys()) if (![...this.fused.values()].some((a) => a.sel === sel)) this.materialize(sel);
     const acc: RangeAcc = new Map();
     for (let t = start; t <= end; t += step) {
       await this.yieldIfDue(ctx);
@@ -189,12 +214,12 @@ export class Engine implements FuseHost {
     if (performance.now() - this.lastYield < YIELD_MS) return;
     await nextTurn();
     this.lastYield = performance.now();
-    if (this.signal?.aborted) throw new QueryError('query was canceled: the client went away', ErrorIds.queryCanceled);
+    if (this.signal?.aborted) throw queryCanceled();
     this.checkDeadline(ctx);
   }
 
   private checkDeadline(ctx: Ctx): void {
-    if (Date.now() > ctx.deadline) throw new QueryError(`query timed out after ${this.timeoutMs / 1000}s (limit query_timeout_seconds / ISOBAR_QUERY_TIMEOUT_SECONDS, or the request's timeout parameter)`, ErrorIds.queryTimeout);
+    if (Date.now() > ctx.deadline) throw queryTimedOut(this.timeoutMs);
   }
 
   private countPoints(n: number): void {
@@ -205,20 +230,56 @@ export class Engine implements FuseHost {
   }
 
   /**
-   * load(), with the peers' series fetched (all selectors at once), yielding
-   * between selectors. Selectors a downsampled tier can serve (tiers.ts) are
-   * read through each node's own tiers: the coarsest resolution the query's
-   * step and ranges allow, where a node holds it; raw samples otherwise.
+   * Read what the query needs, decode it and count it against the limits:
+   * gather (on the thread holding the data) unless the series came gathered
+   * (EngineOptions.gathered), then decode selector by selector, yielding
+   * between them.
    */
-  private async loadAsync(expr: Expr, lo: number, hi: number, ctx: Ctx): Promise<void> {
+  private async loadAsync(expr: Expr, lo: number, hi: number, ctx: Ctx, lazy?: ReadonlySet<VectorSelector>): Promise<void> {
+    const pending = this.planned(expr, lo, hi, ctx);
+    const gathered = this.gatheredIn ?? (await this.gather(pending, ctx));
+    if (gathered.length !== pending.length) throw new Error(`gathered ${gathered.length} selectors for a query of ${pending.length}`);
+    for (let i = 0; i < pending.length; i++) {
+      const f = pending[i]!;
+      const g = gathered[i]!;
+      if (g.kind === 'tiered') this.fetchTiered(f, g.sources, g.mint);
+      else if (lazy?.has(f.sel)) this.deferred.set(f.sel, { f, parts: g.series });
+      else this.decode(f, g.series);
+      await this.yieldIfDue(ctx);
+    }
+  }
+
+  /**
+   * The first half of a query, for the thread that holds the data: each
+   * selector's series and their chunks, still compressed, from this node and
+   * its peers (plan order). Another thread's Engine, given them as
+   * `gathered`, answers the query.
+   */
+  async gatherFor(expr: Expr, start: number, end: number, step: number): Promise<Gathered[]> {
+    const ctx: Ctx = { start, end, step, deadline: this.deadline() };
+    return this.gather(this.planned(expr, start, end, ctx), ctx);
+  }
+
+  private planned(expr: Expr, lo: number, hi: number, ctx: Ctx): Fetch[] {
     const pending: Fetch[] = [];
     this.plan(expr, lo, hi, ctx, pending);
     this.checkRanges(pending);
+    return pending;
+  }
+
+  /**
+   * Each selector's chunks, peers' fetched for all selectors at once. Selectors
+   * a downsampled tier can serve (tiers.ts) are read through each node's own
+   * tiers: the coarsest resolution the query's step and ranges allow, where a
+   * node holds it; raw samples otherwise.
+   */
+  private async gather(pending: Fetch[], ctx: Ctx): Promise<Gathered[]> {
     const res = this.tierResolution(pending, ctx);
     const tiered = (f: Fetch) => res > 0 && f.view !== 'raw';
     // Plain selectors look back at least one window through tiers (a window's point is its last sample's time).
     const mintOf = (f: Fetch) => (tiered(f) && f.range === undefined ? f.mint - Math.max(0, res - this.lookback) : f.mint);
     const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, mintOf(f), f.maxt, tiered(f) ? res : 0))) : [];
+    const out: Gathered[] = [];
     for (let i = 0; i < pending.length; i++) {
       const f = pending[i]!;
       const peers = remote[i] ?? [];
@@ -227,14 +288,15 @@ export class Engine implements FuseHost {
       if (plan || peers.some((p) => p.plan.segments.length > 0)) {
         const mint = mintOf(f);
         const own = this.db ? [await readTierChunks(this.db, f.sel.matchers, mint, f.maxt, plan ?? RAW_PLAN)] : [];
-        this.fetchTiered(f, [...own, ...peers], mint);
+        out.push({ kind: 'tiered', mint, sources: [...own, ...peers] });
       } else {
-        const fetch = () => this.fetch(f.sel, f.mint, f.maxt, peers.flatMap((p) => p.series));
-        if (this.db) await this.db.read(f.mint, f.maxt, fetch, [f.sel.matchers], [{ res: RES_RAW, mint: f.mint, maxt: f.maxt }]);
-        else fetch();
+        const db = this.db;
+        const own = db ? await db.read(f.mint, f.maxt, () => db.selectChunks(f.sel.matchers, f.mint, f.maxt), [f.sel.matchers], [{ res: RES_RAW, mint: f.mint, maxt: f.maxt }]) : [];
+        out.push({ kind: 'raw', series: withPeerSeries(own, peers.flatMap((p) => p.series)) });
       }
       await this.yieldIfDue(ctx);
     }
+    return out;
   }
 
   /** The coarsest downsampled resolution this query's step and ranges allow (0: raw samples only). */
@@ -244,7 +306,7 @@ export class Engine implements FuseHost {
     return fittingResolution({ step: ctx.step, ranges: tiered.flatMap((f) => (f.range !== undefined ? [f.range] : [])), subquerySteps: this.subquerySteps }, this.maxResolutionMs);
   }
 
-  /** fetch(), through the tiers each node's plan names, in the selector's view. */
+  /** A selector's series through the tiers each node's plan names, in the selector's view, counted and kept. */
   private fetchTiered(f: Fetch, sources: TieredChunks[], mint: number): void {
     if (this.loaded.has(f.sel)) return;
     const plans = sources.map((s) => s.plan);
@@ -346,35 +408,36 @@ export class Engine implements FuseHost {
     }
   }
 
-  private fetch(sel: VectorSelector, mint: number, maxt: number, remote: Array<{ labels: Labels; chunks: ChunkRange[] }> = []): void {
-    const prev = this.loaded.get(sel);
-    if (prev) return; // one fetch per selector node: load() gives each its full range at once
-    let parts = this.db ? this.db.selectChunks(sel.matchers, mint, maxt) : [];
-    if (remote.length > 0) {
-      // The same series on several nodes (its shard moved): all chunks, this node's first.
-      const byKey = new Map(parts.map((p) => [key(p.labels), { labels: p.labels, chunks: [...p.chunks] }]));
-      for (const r of remote) {
-        const e = byKey.get(key(r.labels));
-        if (e) e.chunks.push(...r.chunks);
-        else byKey.set(key(r.labels), { labels: r.labels, chunks: [...r.chunks] });
-      }
-      parts = [...byKey.values()].sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
-    }
-    const series: Array<SeriesColumns & { hasStale: boolean }> = [];
-    for (const p of parts) {
-      const cols = mergeChunks(p.chunks, mint, maxt);
-      if (cols.n === 0) continue;
+  /** A selector's raw chunks decoded within its range (one pair of columns for all its series), counted and kept. */
+  private decode(f: Fetch, parts: readonly ChunkSeries[]): void {
+    const cols = mergeMany(
+      parts.map((p) => p.chunks),
+      f.mint,
+      f.maxt,
+    );
+    const series: LoadedSeries[] = [];
+    for (let k = 0; k < parts.length; k++) {
+      const c = cols[k]!;
+      if (c.n === 0) continue;
       let hasStale = false;
-      for (let i = 0; i < cols.n && !hasStale; i++) hasStale = isStale(cols.v, i);
-      series.push({ labels: p.labels, ...cols, hasStale });
+      for (let i = 0; i < c.n && !hasStale; i++) hasStale = isStale(c.v, i);
+      series.push({ labels: parts[k]!.labels, t: c.t, v: c.v, n: c.n, hasStale });
     }
-    this.account(sel, series);
+    this.account(f.sel, series);
   }
 
   /** Count a selector's loaded series and samples against the limits, and keep them. */
   private account(sel: VectorSelector, series: LoadedSeries[]): void {
-    for (const s of series) this.samplesLoaded += s.n;
-    this.seriesLoaded += series.length;
+    let samples = 0;
+    for (const s of series) samples += s.n;
+    this.count(series.length, samples);
+    this.loaded.set(sel, series);
+  }
+
+  /** Count loaded series and samples against the limits. */
+  private count(series: number, samples: number): void {
+    this.samplesLoaded += samples;
+    this.seriesLoaded += series;
     if (this.seriesLoaded > this.maxSeries) {
       throw new QueryError(`query would load more than ${this.maxSeries} series (limit query_max_series / ISOBAR_QUERY_MAX_SERIES); narrow the selectors`, ErrorIds.queryMaxSeries);
     }
@@ -382,7 +445,39 @@ export class Engine implements FuseHost {
     if (this.samplesLoaded > this.maxSamples) {
       throw new QueryError(`query processing would load too many samples into memory: more than ${this.maxSamples} (limit query_max_samples / ISOBAR_QUERY_MAX_SAMPLES); narrow the selectors or the time range`, ErrorIds.queryMaxSamples);
     }
-    this.loaded.set(sel, series);
+  }
+
+  /**
+   * A selector's series for a fused pass. A deferred selector's are decoded
+   * one at a time into one reused pair of columns (and counted as they are),
+   * so the pass holds one series' samples, not the selector's.
+   */
+  seriesOf(sel: VectorSelector): SeriesSource {
+    const d = this.deferred.get(sel);
+    if (!d) {
+      const list = this.loaded.get(sel) ?? [];
+      return { length: list.length, labels: (k) => list[k]!.labels, at: (k) => list[k] };
+    }
+    const buffer = new ColumnsBuffer();
+    return {
+      length: d.parts.length,
+      labels: (k) => d.parts[k]!.labels,
+      at: (k) => {
+        const c = buffer.decode(d.parts[k]!.chunks, d.f.mint, d.f.maxt);
+        if (c.n === 0) return undefined;
+        this.count(1, c.n);
+        let hasStale = false;
+        for (let i = 0; i < c.n && !hasStale; i++) hasStale = isStale(c.v, i);
+        return { labels: d.parts[k]!.labels, t: c.t, v: c.v, n: c.n, hasStale };
+      },
+    };
+  }
+
+  materialize(sel: VectorSelector): void {
+    const d = this.deferred.get(sel);
+    if (!d) return;
+    this.deferred.delete(sel);
+    this.decode(d.f, d.parts);
   }
 
   // ---- evaluation ----------------------------------------------------------
@@ -427,7 +522,7 @@ export class Engine implements FuseHost {
   }
 
   /** For each series, the sample a vector selector picks at `t` (newest within the lookback, not a staleness marker). */
-  picked(sel: VectorSelector, t: number, ctx: Ctx, each: (s: SeriesColumns, i: number) => void): void {
+  picked(sel: VectorSelector, t: number, ctx: Ctx, each: (s: LoadedSeries, i: number) => void): void {
     const ts = this.atTime(sel.at, t, ctx) - sel.offset;
     const series = this.loaded.get(sel) ?? [];
     const at = this.cursor(sel, series.length, ts);
@@ -493,9 +588,6 @@ export class Engine implements FuseHost {
     return this.tiered.get(sel)?.lookback ?? this.lookback;
   }
 
-  loadedSeries(sel: VectorSelector): readonly LoadedSeries[] {
-    return this.loaded.get(sel) ?? [];
-  }
 
   private subquery(sq: Subquery, t: number, ctx: Ctx): RangeSeries[] {
     const ts = this.atTime(sq.at, t, ctx) - sq.offset;
@@ -556,6 +648,18 @@ export class Engine implements FuseHost {
 }
 
 // ---- helpers -----------------------------------------------------------------
+
+/** The same series on several nodes (its shard moved): all its chunks, this node's first. */
+function withPeerSeries(own: ChunkSeries[], remote: readonly ChunkSeries[]): ChunkSeries[] {
+  if (remote.length === 0) return own;
+  const byKey = new Map(own.map((p) => [key(p.labels), { labels: p.labels, chunks: [...p.chunks] }]));
+  for (const r of remote) {
+    const e = byKey.get(key(r.labels));
+    if (e) e.chunks.push(...r.chunks);
+    else byKey.set(key(r.labels), { labels: r.labels, chunks: [...r.chunks] });
+  }
+  return [...byKey.values()].sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+}
 
 /** "3h20m" style, for limit messages. */
 function formatDuration(ms: number): string {

@@ -23,10 +23,20 @@ import { atOrBefore, windowOf, type LoadedSeries } from './windows.js';
 import { isStale } from '../chunkenc/merge.js';
 import { RunningMean } from './float-stats.js';
 
+/** A selector's series as a fused pass reads them: labels first, then each series' columns once. */
+export interface SeriesSource {
+  readonly length: number;
+  labels(k: number): Labels;
+  /** Series k's columns (valid until the next call), undefined when it has no samples in the query's range. */
+  at(k: number): LoadedSeries | undefined;
+}
+
 /** What fusing needs of the engine beyond the Evaluator. */
 export interface FuseHost extends Evaluator {
-  /** A selector's loaded series. */
-  loadedSeries(sel: VectorSelector): readonly LoadedSeries[];
+  /** A selector's series: decoded one at a time if the engine deferred them (fusedSelectors). */
+  seriesOf(sel: VectorSelector): SeriesSource;
+  /** Decode a deferred selector's series for the step evaluation (its aggregation was not fused after all). */
+  materialize(sel: VectorSelector): void;
   /** How far back a plain selector looks for a sample (longer through downsampled tiers). */
   lookbackOf(sel: VectorSelector): number;
   yieldIfDue(ctx: EvalContext): Promise<void>;
@@ -53,6 +63,8 @@ interface Group {
 /** One fused aggregation's answer for every step of the range. */
 export class FusedAggregate {
   constructor(
+    /** The selector it read. */
+    readonly sel: VectorSelector,
     private readonly op: FusedOp,
     private readonly start: number,
     private readonly step: number,
@@ -101,20 +113,16 @@ function fusible(e: Expr): Fusible | undefined {
 }
 
 /**
- * Every aggregation of `root` that is evaluated at the range's step times
- * (not inside a subquery) and can be fused, computed series by series.
+ * The aggregations of `root` evaluated at the range's step times (not inside
+ * a subquery) that can be fused, outermost first: `inner` says whether to
+ * look inside one too (it is when it could not be fused after all).
  */
-export async function fuseAggregations(host: FuseHost, root: Expr, start: number, end: number, step: number, ctx: EvalContext): Promise<Map<Expr, FusedAggregate>> {
-  const out = new Map<Expr, FusedAggregate>();
+async function eachFusible(root: Expr, each: (f: Fusible) => Promise<boolean>): Promise<void> {
   const visit = async (e: Expr): Promise<void> => {
     switch (e.kind) {
       case 'aggregate': {
         const f = fusible(e);
-        const fused = f && (await fuseOne(host, f, start, end, step, ctx));
-        if (fused) {
-          out.set(e, fused);
-          return;
-        }
+        if (f && (await each(f))) return;
         if (e.param) await visit(e.param);
         return visit(e.expr);
       }
@@ -132,6 +140,30 @@ export async function fuseAggregations(host: FuseHost, root: Expr, start: number
     }
   };
   await visit(root);
+}
+
+/**
+ * The selectors only fusible aggregations read: a range query's loader may
+ * leave them compressed, for the fused pass to decode one series at a time.
+ */
+export async function fusedSelectors(root: Expr): Promise<Set<VectorSelector>> {
+  const out = new Set<VectorSelector>();
+  await eachFusible(root, async (f) => {
+    out.add('call' in f ? f.m.vector : f.sel);
+    return true;
+  });
+  return out;
+}
+
+/** Every aggregation of `root` that can be fused (eachFusible), computed series by series. */
+export async function fuseAggregations(host: FuseHost, root: Expr, start: number, end: number, step: number, ctx: EvalContext): Promise<Map<Expr, FusedAggregate>> {
+  const out = new Map<Expr, FusedAggregate>();
+  await eachFusible(root, async (f) => {
+    const fused = await fuseOne(host, f, start, end, step, ctx);
+    if (fused) out.set(f.agg, fused);
+    else host.materialize('call' in f ? f.m.vector : f.sel);
+    return fused !== undefined;
+  });
   return out;
 }
 
@@ -148,17 +180,13 @@ async function fuseOne(host: FuseHost, f: Fusible, start: number, end: number, s
   const { agg } = f;
   const sel = 'call' in f ? f.m.vector : f.sel;
   const op = agg.op as FusedOp;
-  const series = host.loadedSeries(sel);
+  const series = host.seriesOf(sel);
+  // Each series' group, from its labels alone: nothing is decoded for an aggregation left to the step evaluation.
   const index = new Map<string, number>();
   const groups: Group[] = [];
-  const stepTimes = Float64Array.from({ length: steps }, (_, j) => host.atTime(sel.at, start + j * step, ctx) - sel.offset);
-  const lookback = host.lookbackOf(sel);
-  const pos = new Int32Array(2);
-  const w: RangeSeries = { labels: [], t: new Float64Array(0), v: new Float64Array(0), lo: 0, hi: 0 };
+  const groupOf = new Int32Array(series.length);
   for (let k = 0; k < series.length; k++) {
-    if (k % YIELD_EVERY === YIELD_EVERY - 1) await host.yieldIfDue(ctx);
-    const s = series[k]!;
-    const labels = groupLabels(s.labels, agg.grouping, agg.without);
+    const labels = groupLabels(series.labels(k), agg.grouping, agg.without);
     const gk = key(labels);
     let gi = index.get(gk);
     if (gi === undefined) {
@@ -167,7 +195,17 @@ async function fuseOne(host: FuseHost, f: Fusible, start: number, end: number, s
       index.set(gk, gi);
       groups.push({ labels, v: new Float64Array(steps).fill(op === 'min' || op === 'max' ? NaN : 0), c: new Float64Array(op === 'sum' ? steps : 0), n: new Float64Array(steps), first: new Int32Array(steps), means: [] });
     }
-    const g = groups[gi]!;
+    groupOf[k] = gi;
+  }
+  const stepTimes = Float64Array.from({ length: steps }, (_, j) => host.atTime(sel.at, start + j * step, ctx) - sel.offset);
+  const lookback = host.lookbackOf(sel);
+  const pos = new Int32Array(2);
+  const w: RangeSeries = { labels: [], t: new Float64Array(0), v: new Float64Array(0), lo: 0, hi: 0 };
+  for (let k = 0; k < series.length; k++) {
+    if (k % YIELD_EVERY === YIELD_EVERY - 1) await host.yieldIfDue(ctx);
+    const s = series.at(k);
+    if (!s) continue;
+    const g = groups[groupOf[k]!]!;
     pos[0] = pos[1] = -1;
     for (let j = 0; j < steps; j++) {
       let x: number | undefined;
@@ -213,5 +251,5 @@ async function fuseOne(host: FuseHost, f: Fusible, start: number, end: number, s
       }
     }
   }
-  return new FusedAggregate(op, start, step, groups);
+  return new FusedAggregate(sel, op, start, step, groups);
 }

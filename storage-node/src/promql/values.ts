@@ -24,6 +24,16 @@ export class QueryError extends IsobarError {
   }
 }
 
+/** The error of a query past its deadline. */
+export function queryTimedOut(timeoutMs: number): QueryError {
+  return new QueryError(`query timed out after ${timeoutMs / 1000}s (limit query_timeout_seconds / ISOBAR_QUERY_TIMEOUT_SECONDS, or the request's timeout parameter)`, ErrorIds.queryTimeout);
+}
+
+/** The error of a query whose client went away. */
+export function queryCanceled(): QueryError {
+  return new QueryError('query was canceled: the client went away', ErrorIds.queryCanceled);
+}
+
 export interface Sample {
   labels: Labels;
   v: number;
