@@ -4,12 +4,21 @@
  * instance: counters, histogram buckets, gauges), `query_range` over the last
  * hour at 60 s. For profiling (`node --cpu-prof`) and before/after ratios.
  * Usage: query-engine SERIES [HOURS] [RUNS] [QUERY INDEX]. Prints one JSON line.
+ * With QUERY_THREADS=N (N > 0) each query goes the way the node answers it:
+ * gathered here, evaluated and written as JSON in a pool of N worker threads
+ * (the bundle scripts/build.mjs makes; run from the repository's root); the
+ * figure then includes the hand-over.
  */
 import { PairLabels } from '../../wire/remote-write.js';
 import { TenantDB } from '../src/db/tenant-db.js';
 import type { AppendResult } from '../src/head/head.js';
 import { Engine } from '../src/promql/engine.js';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parsePromQL } from '../src/promql/parse.js';
+import { queryRangeApi } from '../src/api/query.js';
+import { QueryPool } from '../src/jobs/query-pool.js';
+import { createLogger } from '../../wire/log.js';
 import DASHBOARD_QUERIES from './dashboard-queries.json';
 
 const QUERIES: string[] = DASHBOARD_QUERIES;
@@ -49,6 +58,12 @@ for (let inst = 0; made < nSeries; inst++) {
   }
 }
 
+const threads = Number(process.env.QUERY_THREADS ?? 0);
+// The bundle of the worker is made by scripts/build.mjs, found from the working directory (the repository's root).
+const build = (await import(pathToFileURL(resolve('scripts/build.mjs')).href)) as { buildStorageNode(): Promise<string> };
+const pool = threads > 0 ? new QueryPool(new URL('./query-worker.mjs', pathToFileURL(await build.buildStorageNode())), threads, createLogger('bench', 'error')) : undefined;
+const params = (q: string) => new URLSearchParams({ query: q, start: String((end - 3_600_000) / 1000), end: String(end / 1000), step: '60' });
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const out: Record<string, number> = {};
 for (const q of only >= 0 ? [QUERIES[only]!] : QUERIES) {
@@ -56,11 +71,18 @@ for (const q of only >= 0 ? [QUERIES[only]!] : QUERIES) {
   let points = 0;
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
-    const m = await new Engine(db, {}).rangeAsync(parsePromQL(q), end - 3_600_000, end, 60_000);
-    times.push(performance.now() - t0);
-    points = m.reduce((n, s) => n + s.t.length, 0);
+    if (pool) {
+      const body = JSON.parse(await queryRangeApi(db, params(q), { runner: pool.run })) as { data: { result: Array<{ values: unknown[] }> } };
+      times.push(performance.now() - t0);
+      points = body.data.result.reduce((n, s) => n + s.values.length, 0);
+    } else {
+      const m = await new Engine(db, {}).rangeAsync(parsePromQL(q), end - 3_600_000, end, 60_000);
+      times.push(performance.now() - t0);
+      points = m.reduce((n, s) => n + s.t.length, 0);
+    }
   }
   if (points === 0) throw new Error(`${q}: no points`);
   out[q] = +median(times).toFixed(1);
 }
-console.log(JSON.stringify({ bench: 'query-engine', series: nSeries, hours, runs, medianMs: out }));
+console.log(JSON.stringify({ bench: 'query-engine', series: nSeries, hours, runs, threads, medianMs: out }));
+await pool?.close();

@@ -273,29 +273,42 @@ export class TenantDB {
    * earlier chunk wins when merged. Sorted by labels.
    */
   selectChunks(matchers: readonly Matcher[], mint: number, maxt: number): Array<{ labels: Labels; chunks: ChunkRange[] }> {
-    const acc = new Map<string, { labels: Labels; chunks: ChunkRange[] }>();
-    const add = (labels: Labels, chunks: Iterable<ChunkRange>) => {
-      let e = acc.get(key(labels));
-      if (!e) acc.set(key(labels), (e = { labels, chunks: [] }));
-      for (const c of chunks) if (c.maxT >= mint && c.minT <= maxt) e.chunks.push(c);
-    };
-    for (const b of this.overlapping(mint, maxt)) {
-      for (const ref of b.postingsFor(matchers)) {
-        const s = b.series(ref);
-        add(s.labels, s.chunks.filter((c) => c.maxT >= mint && c.minT <= maxt).map((c) => ({ minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref) })));
+    const blocks = this.overlapping(mint, maxt);
+    let found: Array<{ labels: Labels; chunks: ChunkRange[] }>;
+    if (blocks.length === 0) {
+      // The head alone holds each series once: no need to find series across sources by their labels.
+      found = [];
+      for (const s of this.head.select(matchers, mint, maxt)) {
+        const chunks: ChunkRange[] = [];
+        for (const c of s.chunks()) if (c.maxT >= mint && c.minT <= maxt) chunks.push(c);
+        if (chunks.length > 0) found.push({ labels: s.labels, chunks });
       }
+    } else {
+      const acc = new Map<string, { labels: Labels; chunks: ChunkRange[] }>();
+      const add = (labels: Labels, chunks: Iterable<ChunkRange>) => {
+        let e = acc.get(key(labels));
+        if (!e) acc.set(key(labels), (e = { labels, chunks: [] }));
+        for (const c of chunks) if (c.maxT >= mint && c.minT <= maxt) e.chunks.push(c);
+      };
+      for (const b of blocks) {
+        for (const ref of b.postingsFor(matchers)) {
+          const s = b.series(ref);
+          add(s.labels, s.chunks.filter((c) => c.maxT >= mint && c.minT <= maxt).map((c) => ({ minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref) })));
+        }
+      }
+      for (const s of this.head.select(matchers, mint, maxt)) add(s.labels, s.chunks());
+      found = [...acc.values()];
     }
-    for (const s of this.head.select(matchers, mint, maxt)) add(s.labels, s.chunks());
     if (this.deletions.length > 0) {
       // Series with deleted samples: re-encoded without them (the rest keep their stored chunks).
-      for (const e of acc.values()) {
+      for (const e of found) {
         const iv = this.deletedIntervals(e.labels);
         if (iv.length === 0) continue;
         const cols = withoutIntervals(mergeChunks(e.chunks), iv);
         e.chunks = cols.n ? encodeColumns(cols) : [];
       }
     }
-    return [...acc.values()].filter((e) => e.chunks.length > 0).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+    return found.filter((e) => e.chunks.length > 0).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
   }
 
   /**

@@ -57,8 +57,12 @@ function classicHistograms(ev: Evaluator, arg: Expr, node: Expr, t: number, ctx:
   return [...groups.values()];
 }
 
-/** Per rate/increase/irate call node: the label sets already checked for a counter-like name. */
-const counterChecked = new WeakMap<object, WeakSet<Labels>>();
+/** Per rate/increase/irate call node: the label sets already checked for a counter-like name, and the last one. */
+interface CounterChecks {
+  last: Labels | undefined;
+  labels: WeakSet<Labels>;
+}
+const counterChecked = new WeakMap<object, CounterChecks>();
 
 /** A call's arguments, a range argument read through parentheses (`rate((m[5m]))`). */
 function argsOf(e: Extract<Expr, { kind: 'call' }>): Expr[] {
@@ -83,11 +87,14 @@ export function rangeKernel(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, t
   const fn = e.fn;
   const scalarArg = (i: number) => scalarAt(ev, args[i]!, t, ctx);
   /** Prometheus's info for a rate over a metric not named like a counter; each series checked once per call node, not at every step. */
+  let seen: CounterChecks | undefined;
   const counterCheck = (s: RangeSeries) => {
-    let seen = counterChecked.get(e);
-    if (!seen) counterChecked.set(e, (seen = new WeakSet()));
-    if (seen.has(s.labels)) return;
-    seen.add(s.labels);
+    seen ??= counterChecked.get(e) ?? counterChecked.set(e, { last: undefined, labels: new WeakSet() }).get(e)!;
+    // Windows of one series come one after another (steps, or a fused pass): most checks end here.
+    if (seen.last === s.labels) return;
+    seen.last = s.labels;
+    if (seen.labels.has(s.labels)) return;
+    seen.labels.add(s.labels);
     const name = labelValue(s.labels, NAME);
     if (name !== '' && !/(_total|_sum|_count|_bucket)$/.test(name)) ev.info(`metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${goQuote(name)}`, e.args[0]!);
   };
