@@ -17,7 +17,7 @@
  * numerics in float-stats.ts, classic histograms in classic-histograms.ts.
  */
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
-import { ColumnsBuffer, isStale, mergeMany } from '../chunkenc/merge.js';
+import { ColumnsBuffer, columnsSize, isStale, mergeChunks, mergeMany, type SampleColumns } from '../chunkenc/merge.js';
 import type { TierChunk } from '../chunkenc/aggr-chunk.js';
 import type { TenantDB } from '../db/tenant-db.js';
 import type { Labels } from '../model/labels.js';
@@ -314,11 +314,7 @@ export class Engine implements FuseHost {
     this.tiered.set(f.sel, { lookback: f.range === undefined ? Math.max(this.lookback, coarsest) : this.lookback });
     const info = tierInfo(plans);
     if (!this.infos.includes(info)) this.infos.push(info);
-    const series = selectTiered(sources, mint, f.maxt, f.view).map((s) => {
-      let hasStale = false;
-      if (f.view === 'avg') for (let i = 0; i < s.n && !hasStale; i++) hasStale = isStale(s.v, i);
-      return { ...s, hasStale };
-    });
+    const series = selectTiered(sources, mint, f.maxt, f.view).map((s) => ({ ...s, hasStale: f.view === 'avg' && hasStale(s) }));
     this.account(f.sel, series);
   }
 
@@ -410,6 +406,21 @@ export class Engine implements FuseHost {
 
   /** A selector's raw chunks decoded within its range (one pair of columns for all its series), counted and kept. */
   private decode(f: Fetch, parts: readonly ChunkSeries[]): void {
+    let bound = 0;
+    for (const p of parts) bound += columnsSize(p.chunks, f.mint, f.maxt);
+    if (bound > this.maxSamples - this.samplesLoaded || parts.length > this.maxSeries - this.seriesLoaded) {
+      // The chunks' headers say a limit may be passed: decode series by series,
+      // counting exactly, so the query stops at the limit, not after decoding all.
+      const series: LoadedSeries[] = [];
+      for (const p of parts) {
+        const c = mergeChunks(p.chunks, f.mint, f.maxt);
+        if (c.n === 0) continue;
+        this.count(1, c.n);
+        series.push({ labels: p.labels, ...c, hasStale: hasStale(c) });
+      }
+      this.loaded.set(f.sel, series);
+      return;
+    }
     const cols = mergeMany(
       parts.map((p) => p.chunks),
       f.mint,
@@ -418,10 +429,7 @@ export class Engine implements FuseHost {
     const series: LoadedSeries[] = [];
     for (let k = 0; k < parts.length; k++) {
       const c = cols[k]!;
-      if (c.n === 0) continue;
-      let hasStale = false;
-      for (let i = 0; i < c.n && !hasStale; i++) hasStale = isStale(c.v, i);
-      series.push({ labels: parts[k]!.labels, t: c.t, v: c.v, n: c.n, hasStale });
+      if (c.n > 0) series.push({ labels: parts[k]!.labels, t: c.t, v: c.v, n: c.n, hasStale: hasStale(c) });
     }
     this.account(f.sel, series);
   }
@@ -466,9 +474,7 @@ export class Engine implements FuseHost {
         const c = buffer.decode(d.parts[k]!.chunks, d.f.mint, d.f.maxt);
         if (c.n === 0) return undefined;
         this.count(1, c.n);
-        let hasStale = false;
-        for (let i = 0; i < c.n && !hasStale; i++) hasStale = isStale(c.v, i);
-        return { labels: d.parts[k]!.labels, t: c.t, v: c.v, n: c.n, hasStale };
+        return { labels: d.parts[k]!.labels, t: c.t, v: c.v, n: c.n, hasStale: hasStale(c) };
       },
     };
   }
@@ -648,6 +654,12 @@ export class Engine implements FuseHost {
 }
 
 // ---- helpers -----------------------------------------------------------------
+
+/** Whether a staleness marker is among the columns' samples. */
+function hasStale(c: SampleColumns): boolean {
+  for (let i = 0; i < c.n; i++) if (isStale(c.v, i)) return true;
+  return false;
+}
 
 /** The same series on several nodes (its shard moved): all its chunks, this node's first. */
 function withPeerSeries(own: ChunkSeries[], remote: readonly ChunkSeries[]): ChunkSeries[] {
