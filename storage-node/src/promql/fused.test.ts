@@ -30,14 +30,17 @@ const seriesArb = fc.record({
 const FUNCTIONS = ['rate', 'increase', 'delta', 'irate', 'idelta', 'sum_over_time', 'avg_over_time', 'min_over_time', 'max_over_time', 'count_over_time', 'last_over_time', 'stddev_over_time', 'changes', 'resets', 'deriv'];
 const queryArb = fc
   .record({
-    op: fc.constantFrom('sum', 'avg', 'count', 'min', 'max', 'group'),
+    op: fc.constantFrom('sum', 'avg', 'count', 'min', 'max', 'group', 'topk 2', 'bottomk 1', 'topk 3', 'topk 0', 'bottomk (2.5)'),
     grouping: fc.constantFrom('by (job)', 'by (job, instance)', 'without (instance)', '', 'by (nope)'),
     fn: fc.constantFrom(...FUNCTIONS, '', ''), // '': the plain selector
     range: fc.constantFrom('30s', '1m', '3m'),
     offset: fc.constantFrom('', ' offset 1m'),
     wrap: fc.constantFrom('%', 'topk(2, %)', 'bottomk(1, %)', '% * 2', 'sum(%)', 'abs(%) > 1'),
   })
-  .map(({ op, grouping, fn, range, offset, wrap }) => wrap.replace('%', `${op} ${grouping} (${fn ? `${fn}(m[${range}]${offset})` : `m${offset}`})`));
+  .map(({ op, grouping, fn, range, offset, wrap }) => {
+    const [name, k] = op.split(' ');
+    return wrap.replace('%', `${name} ${grouping} (${k ? `${k}, ` : ''}${fn ? `${fn}(m[${range}]${offset})` : `m${offset}`})`);
+  });
 
 function same(a: RangeSeries[], b: RangeSeries[]): boolean {
   if (a.length !== b.length) return false;

@@ -1,6 +1,6 @@
 /**
  * Range queries, series by series. An aggregation (sum, avg, count, min,
- * max, group) of a range function over a selector — `sum by (job) (rate(x[5m]))`,
+ * max, group; topk and bottomk with a literal k) of a range function over a selector — `sum by (job) (rate(x[5m]))`,
  * the shape of most dashboard panels — or of a plain selector (`count(up)`)
  * is computed before the steps: one pass
  * per series over every step, its group found once, its windows carried
@@ -21,7 +21,7 @@ import { key, NAME, unwrapParens } from './label-sets.js';
 import type { EvalContext, RangeSeries, Sample } from './values.js';
 import { atOrBefore, windowOf, type LoadedSeries } from './windows.js';
 import { isStale } from '../chunkenc/merge.js';
-import { RunningMean } from './float-stats.js';
+import { cmpAsc, cmpDesc, RunningMean } from './float-stats.js';
 
 /** A selector's series as a fused pass reads them: labels first, then each series' columns once. */
 export interface SeriesSource {
@@ -42,8 +42,8 @@ export interface FuseHost extends Evaluator {
   yieldIfDue(ctx: EvalContext): Promise<void>;
 }
 
-type FusedOp = 'sum' | 'avg' | 'count' | 'min' | 'max' | 'group';
-const FUSED_OPS: ReadonlySet<string> = new Set<FusedOp>(['sum', 'avg', 'count', 'min', 'max', 'group']);
+type FusedOp = 'sum' | 'avg' | 'count' | 'min' | 'max' | 'group' | 'topk' | 'bottomk';
+const FUSED_OPS: ReadonlySet<string> = new Set<FusedOp>(['sum', 'avg', 'count', 'min', 'max', 'group', 'topk', 'bottomk']);
 /** Groups x steps above which the step evaluation is kept (its memory is bounded by its output alone). */
 const MAX_CELLS = 1_000_000;
 /** Series between chances to give the event loop back. */
@@ -58,6 +58,8 @@ interface Group {
   first: Int32Array;
   /** avg: a running mean per step (made at its first value). */
   means: RunningMean[];
+  /** topk, bottomk: per step, the group's chosen series (index, value) in their order. */
+  best: Array<Array<{ k: number; v: number }> | undefined>;
 }
 
 /** One fused aggregation's answer for every step of the range. */
@@ -71,10 +73,15 @@ export class FusedAggregate {
     private readonly groups: Group[],
   ) {}
 
+  /** topk, bottomk: the chosen series' labels, and whether their samples drop the name (a function's result). */
+  chosen?: { labels: (k: number) => Labels; drop: boolean };
+
   /** The aggregation's vector at step time `t`. */
   at(t: number): Sample[] {
     const j = Math.round((t - this.start) / this.step);
     const present = this.groups.filter((g) => g.n[j]! > 0).sort((a, b) => a.first[j]! - b.first[j]!);
+    const chosen = this.chosen;
+    if (chosen) return present.flatMap((g) => g.best[j]!.map((b) => (chosen.drop ? { labels: chosen.labels(b.k), v: b.v, drop: true } : { labels: chosen.labels(b.k), v: b.v })));
     return present.map((g) => ({ labels: g.labels, v: this.value(g, j) }));
   }
 
@@ -101,7 +108,9 @@ export class FusedAggregate {
 type Fusible = { agg: Extract<Expr, { kind: 'aggregate' }> } & ({ call: Extract<Expr, { kind: 'call' }>; m: MatrixSelector } | { sel: VectorSelector });
 
 function fusible(e: Expr): Fusible | undefined {
-  if (e.kind !== 'aggregate' || !FUSED_OPS.has(e.op) || e.param) return undefined;
+  if (e.kind !== 'aggregate' || !FUSED_OPS.has(e.op)) return undefined;
+  // topk/bottomk with a literal k of at least 1 (any other k is the step evaluation's to refuse or answer).
+  if (e.op === 'topk' || e.op === 'bottomk' ? topK(e) === undefined : e.param) return undefined;
   // by (__name__) keeps a name-drop mark per group: left to the step evaluation.
   if (!e.without && e.grouping.includes(NAME)) return undefined;
   const call = unwrapParens(e.expr);
@@ -167,20 +176,32 @@ export async function fuseAggregations(host: FuseHost, root: Expr, start: number
   return out;
 }
 
+/** topk/bottomk's k when it is a number literal in [1, 2^63), else undefined. */
+function topK(e: Extract<Expr, { kind: 'aggregate' }>): number | undefined {
+  const p = e.param && unwrapParens(e.param);
+  if (p?.kind !== 'number' || !(Math.abs(p.value) < 2 ** 63)) return undefined;
+  const k = Math.floor(p.value);
+  return k >= 1 ? k : undefined;
+}
+
 async function fuseOne(host: FuseHost, f: Fusible, start: number, end: number, step: number, ctx: EvalContext): Promise<FusedAggregate | undefined> {
   const steps = Math.floor((end - start) / step) + 1;
   const kernels: WindowKernel[] = [];
+  let keepName = false;
   if ('call' in f) {
     for (let j = 0; j < steps; j++) {
       const k = rangeKernel(host, f.call, start + j * step, ctx);
       if (!k) return undefined; // not a function over windows
       kernels.push(k.f);
+      keepName = k.keepName ?? false;
     }
   }
   const { agg } = f;
   const sel = 'call' in f ? f.m.vector : f.sel;
   const op = agg.op as FusedOp;
   const series = host.seriesOf(sel);
+  const K = op === 'topk' || op === 'bottomk' ? Math.min(topK(agg)!, Math.max(series.length, 1)) : 1;
+  const cmp = op === 'topk' ? cmpDesc : cmpAsc;
   // Each series' group, from its labels alone: nothing is decoded for an aggregation left to the step evaluation.
   const index = new Map<string, number>();
   const groups: Group[] = [];
@@ -190,10 +211,10 @@ async function fuseOne(host: FuseHost, f: Fusible, start: number, end: number, s
     const gk = key(labels);
     let gi = index.get(gk);
     if (gi === undefined) {
-      if ((groups.length + 1) * steps > MAX_CELLS) return undefined;
+      if ((groups.length + 1) * steps * K > MAX_CELLS) return undefined;
       gi = groups.length;
       index.set(gk, gi);
-      groups.push({ labels, v: new Float64Array(steps).fill(op === 'min' || op === 'max' ? NaN : 0), c: new Float64Array(op === 'sum' ? steps : 0), n: new Float64Array(steps), first: new Int32Array(steps), means: [] });
+      groups.push({ labels, v: new Float64Array(steps).fill(op === 'min' || op === 'max' ? NaN : 0), c: new Float64Array(op === 'sum' ? steps : 0), n: new Float64Array(steps), first: new Int32Array(steps), means: [], best: [] });
     }
     groupOf[k] = gi;
   }
@@ -246,10 +267,23 @@ async function fuseOne(host: FuseHost, f: Fusible, start: number, end: number, s
           if (Number.isNaN(cur) || x > cur) g.v[j] = x;
           break;
         }
+        case 'topk':
+        case 'bottomk': {
+          // As aggregate.ts firstK: the first K in order, ties in series order (NaN last).
+          const best = (g.best[j] ??= []);
+          if (best.length === K && cmp(x, best[K - 1]!.v) >= 0) break;
+          let i = best.length;
+          while (i > 0 && cmp(x, best[i - 1]!.v) < 0) i--;
+          best.splice(i, 0, { k, v: x });
+          if (best.length > K) best.pop();
+          break;
+        }
         default:
           break;
       }
     }
   }
-  return new FusedAggregate(sel, op, start, step, groups);
+  const fused = new FusedAggregate(sel, op, start, step, groups);
+  if (op === 'topk' || op === 'bottomk') fused.chosen = { labels: (k) => series.labels(k), drop: 'call' in f && !keepName };
+  return fused;
 }
