@@ -90,8 +90,8 @@ export class MemSeries {
   /** Every chunk of the series: in-order ones oldest first, then out-of-order ones (which may overlap them). */
   *chunks(): Generator<SealedChunk> {
     yield* this.sealed;
-    // The open chunk as it is now: a copy, since appends (and other readers' bytes()) go on writing its buffer while a query holds it.
-    if (this.open && this.open.count > 0) yield { minT: this.openMinT, maxT: this.maxT, data: this.open.seal() };
+    // The open chunk as a view: appends go on writing its buffer, so a reader that keeps it past this turn copies it (packed.ts settleChunks).
+    if (this.open && this.open.count > 0) yield { minT: this.openMinT, maxT: this.maxT, data: this.open.bytes() };
     if (this.ooo) yield* this.ooo.chunks();
   }
 }

@@ -18,11 +18,11 @@
  */
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
 import { ColumnsBuffer, columnsSize, isStale, mergeChunks, mergeMany, type SampleColumns } from '../chunkenc/merge.js';
-import type { TierChunk } from '../chunkenc/aggr-chunk.js';
 import type { TenantDB } from '../db/tenant-db.js';
 import type { Labels } from '../model/labels.js';
 import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
 import { positionOf } from './parse.js';
+import { settleChunks, type ChunkSeries, type Gathered } from './packed.js';
 import { ErrorIds } from '../../../wire/errors.js';
 import { QUERY_LIMIT_DEFAULTS } from '../../../wire/query-limits.js';
 import { RES_RAW } from '../downsample/downsample.js';
@@ -65,14 +65,7 @@ export interface EngineOptions {
   gathered?: Gathered[];
 }
 
-/** A series and its chunks, still compressed (aggregate chunks where read through a tier). */
-export interface ChunkSeries {
-  labels: Labels;
-  chunks: TierChunk[];
-}
-
-/** What a query read for one selector, before decoding (EngineOptions.gathered). */
-export type Gathered = { kind: 'raw'; series: ChunkSeries[] } | { kind: 'tiered'; mint: number; sources: TieredChunks[] };
+export type { ChunkSeries, Gathered } from './packed.js';
 
 /** Series other nodes hold, as compressed chunks. */
 export interface PeerSeries {
@@ -287,11 +280,12 @@ export class Engine implements FuseHost {
       const plan = tiered(f) && this.db ? planTiers(this.db, res, mintOf(f)) : undefined;
       if (plan || peers.some((p) => p.plan.segments.length > 0)) {
         const mint = mintOf(f);
-        const own = this.db ? [await readTierChunks(this.db, f.sel.matchers, mint, f.maxt, plan ?? RAW_PLAN)] : [];
+        const own = this.db ? [settleTiered(await readTierChunks(this.db, f.sel.matchers, mint, f.maxt, plan ?? RAW_PLAN))] : [];
         out.push({ kind: 'tiered', mint, sources: [...own, ...peers] });
       } else {
         const db = this.db;
-        const own = db ? await db.read(f.mint, f.maxt, () => db.selectChunks(f.sel.matchers, f.mint, f.maxt), [f.sel.matchers], [{ res: RES_RAW, mint: f.mint, maxt: f.maxt }]) : [];
+        // Settled in the same turn as read: the head's open chunks are written on by appends.
+        const own = db ? await db.read(f.mint, f.maxt, () => settleChunks(db.selectChunks(f.sel.matchers, f.mint, f.maxt)), [f.sel.matchers], [{ res: RES_RAW, mint: f.mint, maxt: f.maxt }]) : [];
         out.push({ kind: 'raw', series: withPeerSeries(own, peers.flatMap((p) => p.series)) });
       }
       await this.yieldIfDue(ctx);
@@ -654,6 +648,10 @@ export class Engine implements FuseHost {
 }
 
 // ---- helpers -----------------------------------------------------------------
+
+function settleTiered(t: TieredChunks): TieredChunks {
+  return { plan: t.plan, series: settleChunks(t.series) };
+}
 
 /** Whether a staleness marker is among the columns' samples. */
 function hasStale(c: SampleColumns): boolean {

@@ -7,8 +7,17 @@
  * without a copy.
  */
 import type { TierChunk } from '../chunkenc/aggr-chunk.js';
-import type { TierPlan } from './tiers.js';
-import type { ChunkSeries, Gathered } from './engine.js';
+import type { Labels } from '../model/labels.js';
+import type { TierPlan, TieredChunks } from './tiers.js';
+
+/** A series and its chunks, still compressed (aggregate chunks where read through a tier). */
+export interface ChunkSeries {
+  labels: Labels;
+  chunks: TierChunk[];
+}
+
+/** What a query read for one selector, before decoding (EngineOptions.gathered). */
+export type Gathered = { kind: 'raw'; series: ChunkSeries[] } | { kind: 'tiered'; mint: number; sources: TieredChunks[] };
 
 /** Series and chunks in arrays (a chunk's fields by its index). */
 export interface PackedSeries {
@@ -29,6 +38,41 @@ export interface PackedSeries {
 
 export type PackedGathered = { kind: 'raw'; series: PackedSeries } | { kind: 'tiered'; mint: number; sources: Array<{ plan: TierPlan; series: PackedSeries }> };
 
+/**
+ * The series with every chunk's bytes copied into one new buffer, in order.
+ * The gathering thread calls it at once after reading: the head goes on
+ * writing its open chunks, and one buffer is one allocation where a copy per
+ * chunk would be thousands (and packSeries then moves it as it is).
+ */
+export function settleChunks<S extends ChunkSeries>(list: readonly S[]): S[] {
+  let size = 0;
+  for (const s of list) for (const c of s.chunks) size += c.data.length;
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  return list.map((s) => ({
+    ...s,
+    chunks: s.chunks.map((c) => {
+      bytes.set(c.data, at);
+      at += c.data.length;
+      return { ...c, data: bytes.subarray(at - c.data.length, at) };
+    }),
+  }));
+}
+
+/** The one buffer holding every chunk of `list` back to back in order (settleChunks'), if there is one. */
+function sharedBuffer(list: readonly ChunkSeries[], size: number): Uint8Array | undefined {
+  let buffer: ArrayBufferLike | undefined;
+  let next = 0;
+  for (const s of list) {
+    for (const c of s.chunks) {
+      if (c.data.byteOffset !== next || (buffer !== undefined && c.data.buffer !== buffer)) return undefined;
+      buffer = c.data.buffer;
+      next += c.data.length;
+    }
+  }
+  return buffer && buffer.byteLength === size ? new Uint8Array(buffer) : undefined;
+}
+
 export function packSeries(list: readonly ChunkSeries[]): PackedSeries {
   let chunks = 0;
   let size = 0;
@@ -36,6 +80,7 @@ export function packSeries(list: readonly ChunkSeries[]): PackedSeries {
     chunks += s.chunks.length;
     for (const c of s.chunks) size += c.data.length;
   }
+  const shared = sharedBuffer(list, size);
   const p: PackedSeries = {
     labels: JSON.stringify(list.map((s) => s.labels)),
     firstChunk: new Uint32Array(list.length + 1),
@@ -43,7 +88,7 @@ export function packSeries(list: readonly ChunkSeries[]): PackedSeries {
     maxT: new Float64Array(chunks),
     resolution: new Float64Array(chunks),
     byteStart: new Uint32Array(chunks + 1),
-    bytes: new Uint8Array(size),
+    bytes: shared ?? new Uint8Array(size),
   };
   const where: Record<number, string> = {};
   let i = 0;
@@ -56,7 +101,7 @@ export function packSeries(list: readonly ChunkSeries[]): PackedSeries {
       p.resolution[i] = c.resolution ?? 0;
       if (c.where !== undefined) where[i] = c.where;
       p.byteStart[i] = at;
-      p.bytes.set(c.data, at);
+      if (!shared) p.bytes.set(c.data, at);
       at += c.data.length;
       i++;
     }

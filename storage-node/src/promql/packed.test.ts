@@ -1,0 +1,41 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { packSeries, settleChunks, unpackSeries, type ChunkSeries } from './packed.js';
+
+const seriesArb = fc.array(
+  fc.record({
+    labels: fc.array(fc.string(), { maxLength: 6 }),
+    chunks: fc.array(
+      fc.record({ minT: fc.integer(), maxT: fc.integer(), data: fc.uint8Array({ maxLength: 40 }), resolution: fc.option(fc.constantFrom(300_000, 3_600_000), { nil: undefined }), where: fc.option(fc.string(), { nil: undefined }) }),
+      { maxLength: 4 },
+    ),
+  }),
+  { maxLength: 20 },
+);
+
+/** The fields a reader sees (absent optional fields stay absent). */
+const plain = (list: ChunkSeries[]) =>
+  list.map((s) => ({ labels: [...s.labels], chunks: s.chunks.map((c) => ({ minT: c.minT, maxT: c.maxT, data: Array.from(c.data), ...(c.resolution ? { resolution: c.resolution } : {}), ...(c.where !== undefined ? { where: c.where } : {}) })) }));
+
+describe('packed series', () => {
+  it('unpack(pack(x)) is x, settled (one buffer, moved as it is) or not (property)', () => {
+    fc.assert(
+      fc.property(seriesArb, (list) => {
+        expect(plain(unpackSeries(packSeries(list)))).toEqual(plain(list));
+        const settled = settleChunks(list);
+        expect(plain(settled)).toEqual(plain(list));
+        const packed = packSeries(settled);
+        expect(plain(unpackSeries(packed))).toEqual(plain(list));
+        const first = settled.flatMap((s) => s.chunks)[0];
+        if (first && first.data.buffer.byteLength > 0) expect(packed.bytes.buffer).toBe(first.data.buffer);
+      }),
+    );
+  });
+
+  it('settled chunks keep the bytes they had when read, whatever happens to the source after', () => {
+    const source = new Uint8Array([1, 2, 3, 4]);
+    const settled = settleChunks([{ labels: ['a', 'b'], chunks: [{ minT: 0, maxT: 1, data: source.subarray(0, 3) }] }]);
+    source.fill(9);
+    expect(Array.from(settled[0]!.chunks[0]!.data)).toEqual([1, 2, 3]);
+  });
+});
