@@ -6,10 +6,14 @@
 // BENCH_CLIENTS (16) clients sending the same queries at once (queries per
 // second), the peak RSS growth of each system during the heaviest query, and
 // Isobar's remote-write p99 while the clients run against its idle p99.
+// Then a 7-day panel: BENCH_PANEL_SERIES (10,000) more series, a sample every
+// 5 minutes for 7 days, flushed to blocks; one query_range over the 7 days at
+// a 10 m step, cold (each system restarted, the page cache dropped where this
+// user may) and warm (median of BENCH_RUNS).
 // Options (environment): BENCH_SERIES (50000), BENCH_HOURS (2), BENCH_RUNS (5),
-// BENCH_CLIENTS (16), BENCH_DIR.
-import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// BENCH_CLIENTS (16), BENCH_PANEL_SERIES (10000; 0 skips the panel), BENCH_DIR.
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join, resolve } from 'node:path';
 import { ROOT, settings, startEdge, startNode, stop } from './stack.mjs';
@@ -31,7 +35,7 @@ const peersDir = join(work, 'peers-query');
 execFileSync('bash', [join(BENCH_DIR, 'peers.sh'), 'start', peersDir], { stdio: 'inherit' });
 const s = settings({ ...process.env, ISOBAR_DATA_DIR: join(work, 'isobar-query'), ISOBAR_PORT: '18797', ISOBAR_NODE_PORT: '18791' });
 execFileSync('rm', ['-rf', s.ISOBAR_DATA_DIR]);
-const node = await startNode(s);
+let node = await startNode(s);
 const edge = await startEdge(s);
 const end = Math.floor(Date.now() / 15000) * 15000 - 60_000;
 try {
@@ -109,8 +113,92 @@ try {
   }
   console.log(`isobar vs prometheus ${(qps.isobar / qps.prometheus).toFixed(2)}x, vs victoria-metrics ${(qps.isobar / qps['victoria-metrics']).toFixed(2)}x`);
   console.log(`\n== isobar remote write (2,000 series x 60 rounds, 240 requests; statuses ${JSON.stringify(busy.statuses)}): p99 ${idle.p99_ms} ms idle, ${busy.p99_ms} ms beside the clients (${(busy.p99_ms / idle.p99_ms).toFixed(1)}x); p50 ${idle.p50_ms} -> ${busy.p50_ms} ms`);
+
+  const PANEL_SERIES = Number(process.env.BENCH_PANEL_SERIES ?? 10000);
+  if (PANEL_SERIES > 0) {
+    const STEP = 300_000;
+    const panelEnd = Math.floor((end - 3 * 3_600_000) / STEP) * STEP;
+    const panelStart = panelEnd - 7 * 86_400_000;
+    const panelQuery = 'sum by (job) (rate(http_requests_total{panel="7d"}[1h]))';
+    console.log(`\n== 7-day panel: ${PANEL_SERIES} series, a sample every 5 min for 7 days; ${panelQuery}, step 10m`);
+    for (const [name, t] of Object.entries(targets)) {
+      const args = [join(work, 'rwload.mjs'), '--url', t.write, '--series', String(PANEL_SERIES), '--rounds', String(7 * 288), '--step-ms', String(STEP), '--end-ms', String(panelEnd), '--extra-label', 'panel=7d'];
+      if (t.auth) args.push('--header', `Authorization: ${t.auth}`);
+      const out = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 }).trim().split('\n').at(-1));
+      if (out.ok_requests !== out.requests) throw new Error(`${name}: ${out.first_error}`);
+      console.log(`${name.padEnd(17)} loaded ${out.samples} samples in ${out.wall_s}s`);
+    }
+    // Isobar's heads cut into blocks; VictoriaMetrics' buffers flushed.
+    const flushed = await fetch(`http://127.0.0.1:${s.ISOBAR_NODE_PORT}/internal/v1/flush`, { method: 'POST', headers: { authorization: `Bearer ${s.ISOBAR_NODE_SECRET}` } });
+    if (!flushed.ok) throw new Error(`isobar flush: ${flushed.status} ${await flushed.text()}`);
+    execFileSync('curl', ['-s', '-XPOST', 'http://127.0.0.1:18428/internal/force_flush']);
+    await new Promise((r) => setTimeout(r, 5000));
+    const panel = async (t, name) => {
+      const t0 = performance.now();
+      const r = await fetch(`${t.read}/api/v1/query_range?query=${encodeURIComponent(panelQuery)}&start=${panelStart / 1000}&end=${panelEnd / 1000}&step=600`, { headers: t.auth ? { authorization: t.auth } : {} });
+      const body = await r.json();
+      if (body.status !== 'success' || body.data.result.length === 0) throw new Error(`${name} panel: ${JSON.stringify(body).slice(0, 300)}`);
+      return performance.now() - t0;
+    };
+    // Cold: every system restarted on its data, the page cache dropped (when this user may).
+    await stop(node);
+    node = await startNode(s);
+    for (const peer of ['prom', 'vm']) pids[peer === 'prom' ? 'prometheus' : 'victoria-metrics'] = await restartPeer(join(peersDir, `${peer}.pid`), join(peersDir, `${peer}.log`), peer === 'prom' ? 'http://127.0.0.1:19090/-/ready' : 'http://127.0.0.1:18428/health');
+    let dropped = true;
+    try {
+      execFileSync('sh', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches'], { stdio: 'ignore' });
+    } catch {
+      dropped = false;
+    }
+    const cold = {};
+    for (const [name, t] of Object.entries(targets)) cold[name] = await retry(() => panel(t, name));
+    const warm = {};
+    for (const [name, t] of Object.entries(targets)) {
+      const times = [];
+      for (let i = 0; i < RUNS; i++) times.push(await panel(t, name));
+      warm[name] = median(times);
+    }
+    console.log(`cold (restarted${dropped ? ', page cache dropped' : '; the page cache could not be dropped'}): isobar ${cold.isobar.toFixed(0)} ms   prometheus ${cold.prometheus.toFixed(0)} ms (${(cold.isobar / cold.prometheus).toFixed(1)}x)   victoria-metrics ${cold['victoria-metrics'].toFixed(0)} ms (${(cold.isobar / cold['victoria-metrics']).toFixed(1)}x)`);
+    console.log(`warm (median of ${RUNS}):    isobar ${warm.isobar.toFixed(0)} ms   prometheus ${warm.prometheus.toFixed(0)} ms (${(warm.isobar / warm.prometheus).toFixed(1)}x)   victoria-metrics ${warm['victoria-metrics'].toFixed(0)} ms (${(warm.isobar / warm['victoria-metrics']).toFixed(1)}x)`);
+  }
 } finally {
   await stop(edge);
   await stop(node);
   execFileSync('bash', [join(BENCH_DIR, 'peers.sh'), 'stop', peersDir]);
+}
+
+/** Restart a peer on its data: the same command line, a new pid written where peers.sh keeps it; resolves to the new pid once ready. */
+async function restartPeer(pidFile, logFile, readyUrl) {
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 600; i++) {
+    try {
+      process.kill(pid, 0);
+      await new Promise((r) => setTimeout(r, 100));
+    } catch {
+      break; // gone
+    }
+  }
+  const out = openSync(logFile, 'a');
+  const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, out] });
+  child.unref();
+  writeFileSync(pidFile, `${child.pid}\n`);
+  await retry(async () => {
+    const r = await fetch(readyUrl);
+    if (!r.ok) throw new Error(`${readyUrl}: ${r.status}`);
+  });
+  return child.pid;
+}
+
+/** `fn` until it resolves (a restarted system may take a while to answer), up to two minutes. */
+async function retry(fn) {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= 240) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }

@@ -31,7 +31,7 @@ import { aggregate, type GroupCache } from './aggregate.js';
 import { dropsName, isComparison, scalarOp, vectorOp } from './binary-ops.js';
 import { callFunction } from './functions.js';
 import { fuseAggregations, fusedSelectors, type FusedAggregate, type FuseHost, type SeriesSource } from './fused.js';
-import { atOrBefore, windowOf, type LoadedSeries } from './windows.js';
+import { atOrBefore, hasStale, loadedSeries, windowOf, type LoadedSeries } from './windows.js';
 import { nextTurn } from './turns.js';
 import { dropName, finishVector, key, uniqueLabelSets } from './label-sets.js';
 import { QueryError, queryCanceled, queryTimedOut, type EvalContext, type RangeSeries, type Sample, type Value } from './values.js';
@@ -410,7 +410,7 @@ export class Engine implements FuseHost {
         const c = mergeChunks(p.chunks, f.mint, f.maxt);
         if (c.n === 0) continue;
         this.count(1, c.n);
-        series.push({ labels: p.labels, ...c, hasStale: hasStale(c) });
+        series.push(loadedSeries(p.labels, c));
       }
       this.loaded.set(f.sel, series);
       return;
@@ -423,7 +423,7 @@ export class Engine implements FuseHost {
     const series: LoadedSeries[] = [];
     for (let k = 0; k < parts.length; k++) {
       const c = cols[k]!;
-      if (c.n > 0) series.push({ labels: parts[k]!.labels, t: c.t, v: c.v, n: c.n, hasStale: hasStale(c) });
+      if (c.n > 0) series.push(loadedSeries(parts[k]!.labels, c));
     }
     this.account(f.sel, series);
   }
@@ -468,7 +468,7 @@ export class Engine implements FuseHost {
         const c = buffer.decode(d.parts[k]!.chunks, d.f.mint, d.f.maxt);
         if (c.n === 0) return undefined;
         this.count(1, c.n);
-        return { labels: d.parts[k]!.labels, t: c.t, v: c.v, n: c.n, hasStale: hasStale(c) };
+        return loadedSeries(d.parts[k]!.labels, c);
       },
     };
   }
@@ -653,11 +653,6 @@ function settleTiered(t: TieredChunks): TieredChunks {
   return { plan: t.plan, series: settleChunks(t.series) };
 }
 
-/** Whether a staleness marker is among the columns' samples. */
-function hasStale(c: SampleColumns): boolean {
-  for (let i = 0; i < c.n; i++) if (isStale(c.v, i)) return true;
-  return false;
-}
 
 /** The same series on several nodes (its shard moved): all its chunks, this node's first. */
 function withPeerSeries(own: ChunkSeries[], remote: readonly ChunkSeries[]): ChunkSeries[] {

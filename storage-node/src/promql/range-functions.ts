@@ -8,7 +8,7 @@ export function extrapolatedRate(s: RangeSeries, rangeStart: number, rangeEnd: n
   if (n < 2) return undefined;
   const first = s.v[lo]!;
   let result = s.v[hi - 1]! - first;
-  if (isCounter) {
+  if (isCounter && !s.monotonic) {
     let last = first;
     for (let i = lo + 1; i < hi; i++) {
       const v = s.v[i]!;

@@ -56,6 +56,8 @@ export interface RangeSeries {
   w?: Float64Array;
   /** Its __name__ goes when the query's result is made (a subquery over a name-dropping expression). */
   drop?: boolean;
+  /** True when no value is below the one before it (a counter without resets): rate needs no reset pass. */
+  monotonic?: boolean;
 }
 
 /** Values of a window as their own array (for the less common functions). */

@@ -1,10 +1,25 @@
 /** Where a series' samples stand relative to a time: cursors carried from step to step, and windows (ts - range, ts]. */
-import { isStale } from '../chunkenc/merge.js';
+import { isStale, type SampleColumns } from '../chunkenc/merge.js';
+import type { Labels } from '../model/labels.js';
 import type { SeriesColumns } from '../db/tenant-db.js';
 import type { RangeSeries } from './values.js';
 
 /** A selector's series as a query loaded them: columns, whether a staleness marker is among them, and (downsampled) weights. */
-export type LoadedSeries = SeriesColumns & { hasStale: boolean; w?: Float64Array };
+export type LoadedSeries = SeriesColumns & { hasStale: boolean; w?: Float64Array; monotonic?: boolean };
+
+/** Whether a staleness marker is among the columns' samples. */
+export function hasStale(c: SampleColumns): boolean {
+  for (let i = 0; i < c.n; i++) if (isStale(c.v, i)) return true;
+  return false;
+}
+
+/** A decoded series as the engine keeps it: whether a staleness marker is among its samples, and whether no value is below its predecessor. */
+export function loadedSeries(labels: Labels, c: SampleColumns): LoadedSeries {
+  const v = c.v;
+  let monotonic = true;
+  for (let i = 1; i < c.n && monotonic; i++) if (v[i]! < v[i - 1]!) monotonic = false;
+  return { labels, t: c.t, v, n: c.n, hasStale: hasStale(c), monotonic };
+}
 
 /**
  * Index of the last sample at or before `ts` (-1: none), stepping on from
@@ -50,6 +65,7 @@ export function windowOf(s: LoadedSeries, ts: number, range: number, pos: Int32A
     w.t = s.t;
     w.v = s.v;
     w.w = s.w;
+    w.monotonic = s.monotonic;
     w.lo = lo;
     w.hi = hi + 1;
     return true;
@@ -67,6 +83,7 @@ export function windowOf(s: LoadedSeries, ts: number, range: number, pos: Int32A
   w.t = tt;
   w.v = vv;
   w.w = undefined;
+  w.monotonic = undefined; // without its markers, two values that were apart may now be neighbours
   w.lo = 0;
   w.hi = n;
   return true;
