@@ -272,6 +272,14 @@ export class Engine implements FuseHost {
     // Plain selectors look back at least one window through tiers (a window's point is its last sample's time).
     const mintOf = (f: Fetch) => (tiered(f) && f.range === undefined ? f.mint - Math.max(0, res - this.lookback) : f.mint);
     const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, mintOf(f), f.maxt, tiered(f) ? res : 0))) : [];
+    // A selector that appears more than once (`x - x offset 1d`) is read once, over all the time its uses need.
+    const spans = new Map<string, { mint: number; maxt: number; series?: ChunkSeries[] }>();
+    for (const f of pending) {
+      const k = JSON.stringify(f.sel.matchers);
+      const span = spans.get(k);
+      if (span) spans.set(k, { mint: Math.min(span.mint, f.mint), maxt: Math.max(span.maxt, f.maxt) });
+      else spans.set(k, { mint: f.mint, maxt: f.maxt });
+    }
     const out: Gathered[] = [];
     for (let i = 0; i < pending.length; i++) {
       const f = pending[i]!;
@@ -284,9 +292,10 @@ export class Engine implements FuseHost {
         out.push({ kind: 'tiered', mint, sources: [...own, ...peers] });
       } else {
         const db = this.db;
+        const span = spans.get(JSON.stringify(f.sel.matchers))!;
         // Settled in the same turn as read: the head's open chunks are written on by appends.
-        const own = db ? await db.read(f.mint, f.maxt, () => settleChunks(db.selectChunks(f.sel.matchers, f.mint, f.maxt)), [f.sel.matchers], [{ res: RES_RAW, mint: f.mint, maxt: f.maxt }]) : [];
-        out.push({ kind: 'raw', series: withPeerSeries(own, peers.flatMap((p) => p.series)) });
+        span.series ??= db ? await db.read(span.mint, span.maxt, () => settleChunks(db.selectChunks(f.sel.matchers, span.mint, span.maxt)), [f.sel.matchers], [{ res: RES_RAW, mint: span.mint, maxt: span.maxt }]) : [];
+        out.push({ kind: 'raw', series: withPeerSeries(span.series, peers.flatMap((p) => p.series)) });
       }
       await this.yieldIfDue(ctx);
     }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { packSeries, settleChunks, unpackSeries, type ChunkSeries } from './packed.js';
+import { MessageChannel } from 'node:worker_threads';
+import { packGathered, packSeries, settleChunks, transferList, unpackSeries, type ChunkSeries } from './packed.js';
 
 const seriesArb = fc.array(
   fc.record({
@@ -37,5 +38,19 @@ describe('packed series', () => {
     const settled = settleChunks([{ labels: ['a', 'b'], chunks: [{ minT: 0, maxT: 1, data: source.subarray(0, 3) }] }]);
     source.fill(9);
     expect(Array.from(settled[0]!.chunks[0]!.data)).toEqual([1, 2, 3]);
+  });
+
+  it('moves a buffer that two uses of one selector share once', () => {
+    const settled = settleChunks([{ labels: ['a', 'b'], chunks: [{ minT: 0, maxT: 1, data: new Uint8Array([1, 2, 3]) }] }]);
+    const gs = [packGathered({ kind: 'raw', series: settled }), packGathered({ kind: 'raw', series: settled })];
+    const list = transferList(gs);
+    expect(new Set(list).size).toBe(list.length);
+    const { port1, port2 } = new MessageChannel();
+    try {
+      expect(() => port1.postMessage(gs, list)).not.toThrow();
+    } finally {
+      port1.close();
+      port2.close();
+    }
   });
 });
