@@ -24,10 +24,10 @@ import { decodeTombstones, type Tombstone } from './tombstones.js';
  * Every chunk of a raw block is XOR, every chunk of a downsampled block an
  * aggregate chunk (docs/format/downsampled.md): anything else is corruption.
  */
-export function checkChunkEncoding(meta: BlockMeta, encoding: number, where: string, offset: number): void {
+export function checkChunkEncoding(meta: BlockMeta, encoding: number, where: string | (() => string), offset: number): void {
   const want = resolutionOf(meta) > 0 ? ENCODING_AGGR : ENCODING_XOR;
   if (encoding === want) return;
-  throw new CorruptionError(where, offset, `chunk encoding ${encoding} is not ${want === ENCODING_XOR ? 'XOR (native histograms are not read yet)' : `an aggregate chunk (${ENCODING_AGGR}) in a downsampled block`}`);
+  throw new CorruptionError(typeof where === 'string' ? where : where(), offset, `chunk encoding ${encoding} is not ${want === ENCODING_XOR ? 'XOR (native histograms are not read yet)' : `an aggregate chunk (${ENCODING_AGGR}) in a downsampled block`}`);
 }
 
 export interface BlockSeries {
@@ -258,21 +258,27 @@ export class BlockReader {
     }
     const seq = Math.floor(ref / 0x100000000);
     const off = ref % 0x100000000;
-    const where = `${CHUNKS_DIR}/${segmentName(seq + 1)}`;
+    // The hot path of every block read: no DecBuf, no DataView, the file's name made only for an error.
+    const where = () => `${CHUNKS_DIR}/${segmentName(seq + 1)}`;
     const seg = this.segment(seq);
     let win = seg.file.read(off, 256);
-    const d = new DecBuf(win, 0, win.length, where, off);
-    const len = d.uvarint();
-    const start = d.pos;
+    let len = 0;
+    let start = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (start >= win.length || shift > 28) throw new CorruptionError(where(), off, 'bad chunk length');
+      const b = win[start++]!;
+      len += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) break;
+    }
     const total = start + 1 + len + 4;
-    if (off + total > seg.size) d.fail(`chunk of ${len} bytes runs past the end of the file`);
+    if (off + total > seg.size) throw new CorruptionError(where(), off + start, `chunk of ${len} bytes runs past the end of the file`);
     if (total > win.length) win = seg.file.read(off, total);
     const encoding = win[start]!;
-    if (crc32c(win, start, start + 1 + len) !== new DataView(win.buffer, win.byteOffset).getUint32(start + 1 + len)) {
-      throw new CorruptionError(where, off, 'chunk checksum mismatch');
-    }
+    const c = start + 1 + len;
+    const stored = ((win[c]! << 24) | (win[c + 1]! << 16) | (win[c + 2]! << 8) | win[c + 3]!) >>> 0;
+    if (crc32c(win, start, c) !== stored) throw new CorruptionError(where(), off, 'chunk checksum mismatch');
     checkChunkEncoding(this.meta, encoding, where, off);
-    return win.subarray(start + 1, start + 1 + len);
+    return win.subarray(start + 1, c);
   }
 
   /** Bytes of the block's files on disk (index alone for a bucket block). */
