@@ -10,8 +10,9 @@
 // 5 minutes for 7 days, flushed to blocks; one query_range over the 7 days at
 // a 10 m step, cold (each system restarted, the page cache dropped where this
 // user may) and warm (median of BENCH_RUNS).
-// Options (environment): BENCH_SERIES (50000), BENCH_HOURS (2), BENCH_RUNS (5),
-// BENCH_CLIENTS (16), BENCH_PANEL_SERIES (10000; 0 skips the panel), BENCH_DIR.
+// Options (environment): BENCH_SERIES (50000; 0 skips the dashboard queries),
+// BENCH_HOURS (2), BENCH_RUNS (5), BENCH_CLIENTS (16), BENCH_PANEL_SERIES
+// (10000; 0 skips the panel), BENCH_DIR.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -44,75 +45,77 @@ try {
     prometheus: { write: 'http://127.0.0.1:19090/api/v1/write', read: 'http://127.0.0.1:19090' },
     'victoria-metrics': { write: 'http://127.0.0.1:18428/api/v1/write', read: 'http://127.0.0.1:18428' },
   };
-  console.log(`== loading ${SERIES} series x ${ROUNDS} samples into each`);
-  for (const [name, t] of Object.entries(targets)) {
-    const args = [join(work, 'rwload.mjs'), '--url', t.write, '--series', String(SERIES), '--rounds', String(ROUNDS), '--end-ms', String(end)];
-    if (t.auth) args.push('--header', `Authorization: ${t.auth}`);
-    const out = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 }).trim().split('\n').at(-1));
-    if (out.ok_requests !== out.requests) throw new Error(`${name}: ${out.first_error}`);
-    console.log(`${name.padEnd(17)} loaded ${out.samples} samples in ${out.wall_s}s`);
-  }
-  execFileSync('curl', ['-s', '-XPOST', 'http://127.0.0.1:18428/internal/force_flush']);
-  await new Promise((r) => setTimeout(r, 5000));
-
-  console.log(`\n== query_range over the last hour, step 60s; median of ${RUNS} runs`);
-  const qs = (q) => `query=${encodeURIComponent(q)}&start=${(end - 3_600_000) / 1000}&end=${end / 1000}&step=60`;
-  const ask = async (t, name, q) => {
-    const r = await fetch(`${t.read}/api/v1/query_range?${qs(q)}`, { headers: t.auth ? { authorization: t.auth } : {} });
-    const body = await r.json();
-    if (body.status !== 'success') throw new Error(`${name} ${q}: ${JSON.stringify(body).slice(0, 200)}`);
-  };
-  const medians = {};
-  for (const q of QUERIES) {
-    const ms = {};
-    for (const [name, t] of Object.entries(targets)) {
-      const times = [];
-      for (let i = 0; i < RUNS; i++) {
-        const t0 = performance.now();
-        await ask(t, name, q);
-        times.push(performance.now() - t0);
-      }
-      ms[name] = median(times);
-    }
-    medians[q] = ms;
-    console.log(`${q}\n    isobar ${ms.isobar.toFixed(0)} ms   prometheus ${ms.prometheus.toFixed(0)} ms (${(ms.isobar / ms.prometheus).toFixed(1)}x)   victoria-metrics ${ms['victoria-metrics'].toFixed(0)} ms (${(ms.isobar / ms['victoria-metrics']).toFixed(1)}x)`);
-  }
-
-  // Peak memory: each process's high-water mark reset (clear_refs 5), the heaviest query, the mark read.
   const pids = { isobar: node.pid, prometheus: Number(readFileSync(join(peersDir, 'prom.pid'), 'utf8')), 'victoria-metrics': Number(readFileSync(join(peersDir, 'vm.pid'), 'utf8')) };
-  const status = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
-  const heaviest = QUERIES.reduce((a, b) => (medians[a].prometheus >= medians[b].prometheus ? a : b));
-  console.log(`\n== peak RSS growth during the heaviest query (${heaviest})`);
-  for (const [name, t] of Object.entries(targets)) {
-    writeFileSync(`/proc/${pids[name]}/clear_refs`, '5');
-    const before = status(pids[name], 'VmRSS');
-    await ask(t, name, heaviest);
-    console.log(`${name.padEnd(17)} +${((status(pids[name], 'VmHWM') - before) / 1e6).toFixed(0)} MB (from ${(before / 1e6).toFixed(0)} MB)`);
-  }
+  if (SERIES > 0) {
+    console.log(`== loading ${SERIES} series x ${ROUNDS} samples into each`);
+    for (const [name, t] of Object.entries(targets)) {
+      const args = [join(work, 'rwload.mjs'), '--url', t.write, '--series', String(SERIES), '--rounds', String(ROUNDS), '--end-ms', String(end)];
+      if (t.auth) args.push('--header', `Authorization: ${t.auth}`);
+      const out = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 }).trim().split('\n').at(-1));
+      if (out.ok_requests !== out.requests) throw new Error(`${name}: ${out.first_error}`);
+      console.log(`${name.padEnd(17)} loaded ${out.samples} samples in ${out.wall_s}s`);
+    }
+    execFileSync('curl', ['-s', '-XPOST', 'http://127.0.0.1:18428/internal/force_flush']);
+    await new Promise((r) => setTimeout(r, 5000));
 
-  // Remote write while dashboards load: a small steady writer, alone and then beside the clients.
-  // 240 requests of 500 samples each (p99 is the third slowest, not the slowest), on series
-  // created beforehand (creation is not what is measured), in time order (no out-of-order path).
-  const base = Math.floor(Date.now() / 15000) * 15000;
-  const writer = (label, rounds, endMs) =>
-    promisify(execFile)(process.execPath, [join(work, 'rwload.mjs'), '--url', targets.isobar.write, '--header', `Authorization: ${targets.isobar.auth}`, '--series', '2000', '--rounds', String(rounds), '--samples-per-request', '500', '--concurrency', '2', '--extra-label', `bench=${label}`, '--end-ms', String(endMs)], { encoding: 'utf8' }).then(({ stdout }) => JSON.parse(stdout.trim().split('\n').at(-1)));
-  for (const label of ['rw-idle', 'rw-busy']) await writer(label, 1, base - 61 * 15000);
-  const idle = await writer('rw-idle', 60, base);
-  console.log(`\n== ${CLIENTS} concurrent clients, each running the ${QUERIES.length} queries twice`);
-  const qps = {};
-  let busy;
-  for (const [name, t] of Object.entries(targets)) {
-    const w = name === 'isobar' ? writer('rw-busy', 60, base) : undefined;
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
-      for (let i = 0; i < 2 * QUERIES.length; i++) await ask(t, name, QUERIES[(c + i) % QUERIES.length]);
-    }));
-    qps[name] = (CLIENTS * 2 * QUERIES.length) / ((performance.now() - t0) / 1000);
-    if (w) busy = await w;
-    console.log(`${name.padEnd(17)} ${qps[name].toFixed(2)} queries/s`);
+    console.log(`\n== query_range over the last hour, step 60s; median of ${RUNS} runs`);
+    const qs = (q) => `query=${encodeURIComponent(q)}&start=${(end - 3_600_000) / 1000}&end=${end / 1000}&step=60`;
+    const ask = async (t, name, q) => {
+      const r = await fetch(`${t.read}/api/v1/query_range?${qs(q)}`, { headers: t.auth ? { authorization: t.auth } : {} });
+      const body = await r.json();
+      if (body.status !== 'success') throw new Error(`${name} ${q}: ${JSON.stringify(body).slice(0, 200)}`);
+    };
+    const medians = {};
+    for (const q of QUERIES) {
+      const ms = {};
+      for (const [name, t] of Object.entries(targets)) {
+        const times = [];
+        for (let i = 0; i < RUNS; i++) {
+          const t0 = performance.now();
+          await ask(t, name, q);
+          times.push(performance.now() - t0);
+        }
+        ms[name] = median(times);
+      }
+      medians[q] = ms;
+      console.log(`${q}\n    isobar ${ms.isobar.toFixed(0)} ms   prometheus ${ms.prometheus.toFixed(0)} ms (${(ms.isobar / ms.prometheus).toFixed(1)}x)   victoria-metrics ${ms['victoria-metrics'].toFixed(0)} ms (${(ms.isobar / ms['victoria-metrics']).toFixed(1)}x)`);
+    }
+
+    // Peak memory: each process's high-water mark reset (clear_refs 5), the heaviest query, the mark read.
+    const status = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+    const heaviest = QUERIES.reduce((a, b) => (medians[a].prometheus >= medians[b].prometheus ? a : b));
+    console.log(`\n== peak RSS growth during the heaviest query (${heaviest})`);
+    for (const [name, t] of Object.entries(targets)) {
+      writeFileSync(`/proc/${pids[name]}/clear_refs`, '5');
+      const before = status(pids[name], 'VmRSS');
+      await ask(t, name, heaviest);
+      console.log(`${name.padEnd(17)} +${((status(pids[name], 'VmHWM') - before) / 1e6).toFixed(0)} MB (from ${(before / 1e6).toFixed(0)} MB)`);
+    }
+
+    // Remote write while dashboards load: a small steady writer, alone and then beside the clients.
+    // 240 requests of 500 samples each (p99 is the third slowest, not the slowest), on series
+    // created beforehand (creation is not what is measured), in time order (no out-of-order path).
+    const base = Math.floor(Date.now() / 15000) * 15000;
+    const writer = (label, rounds, endMs) =>
+      promisify(execFile)(process.execPath, [join(work, 'rwload.mjs'), '--url', targets.isobar.write, '--header', `Authorization: ${targets.isobar.auth}`, '--series', '2000', '--rounds', String(rounds), '--samples-per-request', '500', '--concurrency', '2', '--extra-label', `bench=${label}`, '--end-ms', String(endMs)], { encoding: 'utf8' }).then(({ stdout }) => JSON.parse(stdout.trim().split('\n').at(-1)));
+    for (const label of ['rw-idle', 'rw-busy']) await writer(label, 1, base - 61 * 15000);
+    const idle = await writer('rw-idle', 60, base);
+    console.log(`\n== ${CLIENTS} concurrent clients, each running the ${QUERIES.length} queries twice`);
+    const qps = {};
+    let busy;
+    for (const [name, t] of Object.entries(targets)) {
+      const w = name === 'isobar' ? writer('rw-busy', 60, base) : undefined;
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
+        for (let i = 0; i < 2 * QUERIES.length; i++) await ask(t, name, QUERIES[(c + i) % QUERIES.length]);
+      }));
+      qps[name] = (CLIENTS * 2 * QUERIES.length) / ((performance.now() - t0) / 1000);
+      if (w) busy = await w;
+      console.log(`${name.padEnd(17)} ${qps[name].toFixed(2)} queries/s`);
+    }
+    console.log(`isobar vs prometheus ${(qps.isobar / qps.prometheus).toFixed(2)}x, vs victoria-metrics ${(qps.isobar / qps['victoria-metrics']).toFixed(2)}x`);
+    console.log(`\n== isobar remote write (2,000 series x 60 rounds, 240 requests; statuses ${JSON.stringify(busy.statuses)}): p99 ${idle.p99_ms} ms idle, ${busy.p99_ms} ms beside the clients (${(busy.p99_ms / idle.p99_ms).toFixed(1)}x); p50 ${idle.p50_ms} -> ${busy.p50_ms} ms`);
   }
-  console.log(`isobar vs prometheus ${(qps.isobar / qps.prometheus).toFixed(2)}x, vs victoria-metrics ${(qps.isobar / qps['victoria-metrics']).toFixed(2)}x`);
-  console.log(`\n== isobar remote write (2,000 series x 60 rounds, 240 requests; statuses ${JSON.stringify(busy.statuses)}): p99 ${idle.p99_ms} ms idle, ${busy.p99_ms} ms beside the clients (${(busy.p99_ms / idle.p99_ms).toFixed(1)}x); p50 ${idle.p50_ms} -> ${busy.p50_ms} ms`);
 
   const PANEL_SERIES = Number(process.env.BENCH_PANEL_SERIES ?? 10000);
   if (PANEL_SERIES > 0) {
@@ -129,8 +132,10 @@ try {
       console.log(`${name.padEnd(17)} loaded ${out.samples} samples in ${out.wall_s}s`);
     }
     // Isobar's heads cut into blocks; VictoriaMetrics' buffers flushed.
-    const flushed = await fetch(`http://127.0.0.1:${s.ISOBAR_NODE_PORT}/internal/v1/flush`, { method: 'POST', headers: { authorization: `Bearer ${s.ISOBAR_NODE_SECRET}` } });
-    if (!flushed.ok) throw new Error(`isobar flush: ${flushed.status} ${await flushed.text()}`);
+    await retry(async () => {
+      const flushed = await fetch(`http://127.0.0.1:${s.ISOBAR_NODE_PORT}/internal/v1/flush`, { method: 'POST', headers: { authorization: `Bearer ${s.ISOBAR_NODE_SECRET}` } });
+      if (!flushed.ok) throw new Error(`isobar flush: ${flushed.status} ${await flushed.text()}`);
+    });
     execFileSync('curl', ['-s', '-XPOST', 'http://127.0.0.1:18428/internal/force_flush']);
     await new Promise((r) => setTimeout(r, 5000));
     const panel = async (t, name) => {
@@ -141,9 +146,17 @@ try {
       return performance.now() - t0;
     };
     // Cold: every system restarted on its data, the page cache dropped (when this user may).
+    const ready = {};
+    let t0 = performance.now();
     await stop(node);
     node = await startNode(s);
-    for (const peer of ['prom', 'vm']) pids[peer === 'prom' ? 'prometheus' : 'victoria-metrics'] = await restartPeer(join(peersDir, `${peer}.pid`), join(peersDir, `${peer}.log`), peer === 'prom' ? 'http://127.0.0.1:19090/-/ready' : 'http://127.0.0.1:18428/health');
+    ready.isobar = performance.now() - t0;
+    for (const [peer, name, url] of [['prom', 'prometheus', 'http://127.0.0.1:19090/-/ready'], ['vm', 'victoria-metrics', 'http://127.0.0.1:18428/health']]) {
+      t0 = performance.now();
+      pids[name] = await restartPeer(join(peersDir, `${peer}.pid`), join(peersDir, `${peer}.log`), url);
+      ready[name] = performance.now() - t0;
+    }
+    console.log(`restart until ready: isobar ${(ready.isobar / 1000).toFixed(1)} s   prometheus ${(ready.prometheus / 1000).toFixed(1)} s   victoria-metrics ${(ready['victoria-metrics'] / 1000).toFixed(1)} s`);
     let dropped = true;
     try {
       execFileSync('sh', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches'], { stdio: 'ignore' });
@@ -191,13 +204,13 @@ async function restartPeer(pidFile, logFile, readyUrl) {
   return child.pid;
 }
 
-/** `fn` until it resolves (a restarted system may take a while to answer), up to two minutes. */
+/** `fn` until it resolves (a restarted system may take a while to answer: Prometheus replays its WAL), up to ten minutes. */
 async function retry(fn) {
   for (let i = 0; ; i++) {
     try {
       return await fn();
     } catch (e) {
-      if (i >= 240) throw e;
+      if (i >= 1200) throw e;
       await new Promise((r) => setTimeout(r, 500));
     }
   }

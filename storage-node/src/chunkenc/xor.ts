@@ -369,6 +369,20 @@ function bitsAt(b: Uint8Array, p: number, n: number): number {
   return peek32(b, p) >>> (32 - n);
 }
 
+/** The uvarint at bit `p` and the bit after it; undefined past `end` or past 10 bytes (twice a chunk, not per sample). */
+function uvarintAt(b: Uint8Array, p: number, end: number): { z: number; p: number } | undefined {
+  let z = 0;
+  let mul = 1;
+  for (let i = 0; i < 10 && p <= end; i++) {
+    const byte = bitsAt(b, p, 8);
+    p += 8;
+    z += (byte & 0x7f) * mul;
+    if ((byte & 0x80) === 0) return { z, p };
+    mul *= 128;
+  }
+  return undefined;
+}
+
 /**
  * Decode `chunk`'s samples within [mint, maxt] into t[at..] and the value
  * column's raw bits (`vBits`: a Uint32Array over a Float64Array, so every NaN
@@ -396,33 +410,19 @@ export function decodeXor(chunk: Uint8Array, mint: number, maxt: number, t: Floa
   let trailing = 0;
   for (let k = 0; k < total; k++) {
     if (k === 0) {
-      let z = 0;
-      let mul = 1;
-      for (let i = 0; ; i++) {
-        if (i === 10 || p > end) return at;
-        const byte = bitsAt(b, p, 8);
-        p += 8;
-        z += (byte & 0x7f) * mul;
-        if ((byte & 0x80) === 0) break;
-        mul *= 128;
-      }
-      ts = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+      const u = uvarintAt(b, p, end);
+      if (!u) return at;
+      p = u.p;
+      ts = u.z % 2 === 0 ? u.z / 2 : -(u.z + 1) / 2;
       hi = peek32(b, p);
       lo = peek32(b, p + 32);
       p += 64;
     } else {
       if (k === 1) {
-        let z = 0;
-        let mul = 1;
-        for (let i = 0; ; i++) {
-          if (i === 10 || p > end) return at;
-          const byte = bitsAt(b, p, 8);
-          p += 8;
-          z += (byte & 0x7f) * mul;
-          if ((byte & 0x80) === 0) break;
-          mul *= 128;
-        }
-        delta = z;
+        const u = uvarintAt(b, p, end);
+        if (!u) return at;
+        p = u.p;
+        delta = u.z;
       } else {
         const w = peek32(b, p);
         if ((w & 0x80000000) === 0) p += 1;
