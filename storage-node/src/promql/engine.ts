@@ -205,6 +205,11 @@ export class Engine implements FuseHost {
   private lastYield = performance.now();
   async yieldIfDue(ctx: Ctx): Promise<void> {
     if (performance.now() - this.lastYield < YIELD_MS) return;
+    await this.turn(ctx);
+  }
+
+  /** Wait for this query's next turn of the loop (turns.ts), then check that it should go on. */
+  private async turn(ctx: Ctx): Promise<void> {
     await nextTurn();
     this.lastYield = performance.now();
     if (this.signal?.aborted) throw queryCanceled();
@@ -282,6 +287,9 @@ export class Engine implements FuseHost {
     }
     const out: Gathered[] = [];
     for (let i = 0; i < pending.length; i++) {
+      // Each selector's read waits for a turn of the loop: a storm of queries reads one selector
+      // per turn, and the writes that arrived meanwhile are served between any two reads.
+      await this.turn(ctx);
       const f = pending[i]!;
       const peers = remote[i] ?? [];
       // Bucket blocks: indexes and chunks fetched (through tiers: only the blocks read), then read at once.
@@ -297,7 +305,6 @@ export class Engine implements FuseHost {
         span.series ??= db ? await db.read(span.mint, span.maxt, () => settleChunks(db.selectChunks(f.sel.matchers, span.mint, span.maxt)), [f.sel.matchers], [{ res: RES_RAW, mint: span.mint, maxt: span.maxt }]) : [];
         out.push({ kind: 'raw', series: withPeerSeries(span.series, peers.flatMap((p) => p.series)) });
       }
-      await this.yieldIfDue(ctx);
     }
     return out;
   }
