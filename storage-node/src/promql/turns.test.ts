@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { TenantDB } from '../db/tenant-db.js';
+import { Engine } from './engine.js';
+import { parsePromQL } from './parse.js';
 import { nextTurn } from './turns.js';
 
 describe('query turns', () => {
@@ -17,5 +20,29 @@ describe('query turns', () => {
     // Each on a turn of its own: whatever else waits for the loop runs between them.
     expect(resumed[1]![1]).toBeGreaterThan(resumed[0]![1]);
     expect(resumed[2]![1]).toBeGreaterThan(resumed[1]![1]);
+  });
+
+  it('reads each selector of a query on a turn of its own, never in the callback that received the query', async () => {
+    const db = new TenantDB('t');
+    const reads: number[] = [];
+    let turn = 0;
+    let ticking = true;
+    const tick = () => {
+      turn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const select = db.selectChunks.bind(db);
+    vi.spyOn(db, 'selectChunks').mockImplementation((...args) => {
+      reads.push(turn);
+      return select(...args);
+    });
+    const gathering = new Engine(db).gatherFor(parsePromQL('a + b + c'), 0, 60_000, 15_000);
+    expect(reads).toEqual([]); // nothing read before the caller gave the loop back
+    await gathering;
+    ticking = false;
+    expect(reads).toHaveLength(3);
+    expect(reads[1]!).toBeGreaterThan(reads[0]!);
+    expect(reads[2]!).toBeGreaterThan(reads[1]!);
   });
 });
