@@ -81,7 +81,7 @@ const app = createServer({
   staging: new ImportStaging(layout.importRoot),
   onFlushed: () => void scheduler.compactNow(),
   onTenantDeleted: (tenant) => shardRegistry.forget(tenant),
-  ...(queryPool ? { queryRunner: queryPool.run } : {}),
+  ...(queryPool ? { queryRunner: queryPool.run, queryPoolStats: () => queryPool.stats() } : {}),
   queryLimits: {
     lookbackMs: config.ISOBAR_QUERY_LOOKBACK_SECONDS * 1000,
     maxSamples: config.ISOBAR_QUERY_MAX_SAMPLES,

@@ -30,7 +30,7 @@ import type { EngineOptions } from './promql/engine.js';
 import { peerSeries } from './api/peers.js';
 import { QueryUsage } from './usage.js';
 import { chunksApi, deleteSeriesParams, labelName, labelsApi, labelValuesApi, metadataQuery, metadataRead, seriesApi } from './api/read.js';
-import type { NodeMetrics } from './node/metrics.js';
+import type { NodeMetrics, QueryPoolGauges } from './node/metrics.js';
 import { nodeGauges } from './node/node-gauges.js';
 import type { NodeStore } from './node/store.js';
 import { Retentions } from './node/retention.js';
@@ -47,6 +47,8 @@ export interface ServerDeps {
   queryLimits?: EngineOptions;
   /** Where queries are evaluated once their series are gathered (default: this thread). */
   queryRunner?: QueryRunner;
+  /** The query threads' state, for the metrics page. */
+  queryPoolStats?: () => QueryPoolGauges;
   /** Called after a tenant's data was deleted (the node forgets its shards). */
   onTenantDeleted?: (tenant: string) => void;
   /** Called after a flush wrote blocks (the node schedules a compaction). */
@@ -61,14 +63,14 @@ export interface ServerDeps {
 /** Largest part of an imported file per request (the edge relays it; Workers bodies stay far below their limits). */
 export const MAX_IMPORT_PART = 32 * 1024 * 1024;
 
-export function createServer({ store, metrics, log, secret, staging, onFlushed = () => {}, onTenantDeleted = () => {}, queryLimits = {}, queryRunner }: ServerDeps): Hono {
+export function createServer({ store, metrics, log, secret, staging, onFlushed = () => {}, onTenantDeleted = () => {}, queryLimits = {}, queryRunner, queryPoolStats }: ServerDeps): Hono {
   const usage = new QueryUsage();
   const app = new Hono();
   const secretDigest = createHash('sha256').update(secret).digest();
 
   app.get('/-/healthy', (c) => c.text('Isobar storage node is Healthy.\n'));
   app.get('/-/ready', (c) => c.text('Isobar storage node is Ready.\n'));
-  app.get('/metrics', (c) => c.text(metrics.render(nodeGauges(store)), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }));
+  app.get('/metrics', (c) => c.text(metrics.render({ ...nodeGauges(store), ...(queryPoolStats ? { queryPool: queryPoolStats() } : {}) }), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }));
 
   app.use(`${INTERNAL_PREFIX}/*`, async function requireSecret(c, next) {
     const auth = c.req.header('authorization') ?? '';

@@ -13,6 +13,7 @@ import { queryApi, queryRangeApi, type QueryOptions } from '../api/query.js';
 import { TenantDB } from '../db/tenant-db.js';
 import type { AppendResult } from '../head/head.js';
 import { QueryError } from '../promql/engine.js';
+import { NodeMetrics } from '../node/metrics.js';
 import { QueryPool } from './query-pool.js';
 
 const END = 1_700_000_000_000;
@@ -92,5 +93,13 @@ describe('query pool', () => {
     const next = await pool.run({ query: 'vector(2)', range: false, start: END, end: END, step: 0, opts: {}, gathered: [] });
     expect(next).toMatchObject({ ok: true, body: expect.stringContaining('"2"') });
     expect(pool.stats()).toMatchObject({ busy: 0, queued: 0, replaced: 0 });
+  });
+
+  it('shows its threads on the metrics page', () => {
+    const page = new NodeMetrics().render({ tenants: [], queryPool: pool.stats() });
+    expect(page).toContain('\nisobar_node_query_threads 1\n');
+    expect(page).toContain('\nisobar_node_query_threads_busy 0\n');
+    expect(page).toContain('\nisobar_node_queries_queued 0\n');
+    expect(page).toContain('# TYPE isobar_node_query_threads_replaced_total counter\nisobar_node_query_threads_replaced_total 0\n');
   });
 });

@@ -32,10 +32,19 @@ export interface BucketGauges {
   fetchedBytes: number;
 }
 
+/** The query threads (jobs/query-pool.ts PoolStats). */
+export interface QueryPoolGauges {
+  threads: number;
+  busy: number;
+  queued: number;
+  replaced: number;
+}
+
 /** What the metrics page reads of the node's state (node-gauges.ts reads it from the store). */
 export interface NodeGauges {
   tenants: TenantGauges[];
   bucket?: BucketGauges;
+  queryPool?: QueryPoolGauges;
 }
 
 export class NodeMetrics {
@@ -122,6 +131,13 @@ export class NodeMetrics {
       lines.push(`isobar_node_wal_fsync_duration_seconds_bucket{le="${b}"} ${cum}`);
     });
     lines.push(`isobar_node_wal_fsync_duration_seconds_bucket{le="+Inf"} ${this.fsyncCount}`, `isobar_node_wal_fsync_duration_seconds_sum ${this.fsyncSum}`, `isobar_node_wal_fsync_duration_seconds_count ${this.fsyncCount}`);
+    if (g.queryPool) {
+      const q = g.queryPool;
+      metric('isobar_node_query_threads', 'gauge', 'Worker threads that evaluate queries.', [['', q.threads]]);
+      metric('isobar_node_query_threads_busy', 'gauge', 'Query threads evaluating a query now.', [['', q.busy]]);
+      metric('isobar_node_queries_queued', 'gauge', 'Queries gathered and waiting for a query thread.', [['', q.queued]]);
+      metric('isobar_node_query_threads_replaced_total', 'counter', 'Query threads replaced (died, or held a query far past its deadline).', [['', q.replaced]]);
+    }
     if (g.bucket) {
       const b = g.bucket;
       const remote = g.tenants.reduce((n, t) => n + t.remoteBlocks, 0);
