@@ -113,7 +113,7 @@ export class Engine implements FuseHost {
   private readonly maxResolutionMs: number;
   private points = 0;
   private loaded = new Map<VectorSelector, LoadedSeries[]>();
-  /** Selectors only fused aggregations read, left compressed until the fused pass (seriesOf). */
+  /** Selectors only fused aggregations read, left compressed: decoded one series at a time by the fused pass (seriesOf), or all at once where the step evaluation needs them after all (loadedOf). */
   private readonly deferred = new Map<VectorSelector, { f: Fetch; parts: readonly ChunkSeries[] }>();
   /** Selectors read through downsampled tiers, with the lookback their points need. */
   private readonly tiered = new Map<VectorSelector, { lookback: number }>();
@@ -193,7 +193,6 @@ export class Engine implements FuseHost {
     this.rangeQuery = true;
     await this.loadAsync(expr, start, end, ctx, this.fuse ? await fusedSelectors(expr) : undefined);
     if (this.fuse) this.fused = await fuseAggregations(this, expr, start, end, step, ctx);
-    for (const sel of this.deferred.keys()) if (![...this.fused.values()].some((a) => a.sel === sel)) this.materialize(sel);
     const acc: RangeAcc = new Map();
     for (let t = start; t <= end; t += step) {
       await this.yieldIfDue(ctx);
@@ -473,7 +472,7 @@ export class Engine implements FuseHost {
   seriesOf(sel: VectorSelector): SeriesSource {
     const d = this.deferred.get(sel);
     if (!d) {
-      const list = this.loaded.get(sel) ?? [];
+      const list = this.loadedOf(sel);
       return { length: list.length, labels: (k) => list[k]!.labels, at: (k) => list[k] };
     }
     const buffer = new ColumnsBuffer();
@@ -489,11 +488,14 @@ export class Engine implements FuseHost {
     };
   }
 
-  materialize(sel: VectorSelector): void {
+  /** A selector's loaded series; a deferred selector's (its aggregation was not fused after all) are decoded now. */
+  private loadedOf(sel: VectorSelector): LoadedSeries[] {
     const d = this.deferred.get(sel);
-    if (!d) return;
-    this.deferred.delete(sel);
-    this.decode(d.f, d.parts);
+    if (d) {
+      this.deferred.delete(sel);
+      this.decode(d.f, d.parts);
+    }
+    return this.loaded.get(sel) ?? [];
   }
 
   // ---- evaluation ----------------------------------------------------------
@@ -540,7 +542,7 @@ export class Engine implements FuseHost {
   /** For each series, the sample a vector selector picks at `t` (newest within the lookback, not a staleness marker). */
   picked(sel: VectorSelector, t: number, ctx: Ctx, each: (s: LoadedSeries, i: number) => void): void {
     const ts = this.atTime(sel.at, t, ctx) - sel.offset;
-    const series = this.loaded.get(sel) ?? [];
+    const series = this.loadedOf(sel);
     const at = this.cursor(sel, series.length, ts);
     const lookback = this.lookbackOf(sel);
     for (let k = 0; k < series.length; k++) {
@@ -586,7 +588,7 @@ export class Engine implements FuseHost {
   windows(m: MatrixSelector, t: number, ctx: Ctx, each: (w: RangeSeries) => void): void {
     const ts = this.atTime(m.vector.at, t, ctx) - m.vector.offset;
     const w: RangeSeries = { labels: [], t: EMPTY, v: EMPTY, lo: 0, hi: 0 };
-    const series = this.loaded.get(m.vector) ?? [];
+    const series = this.loadedOf(m.vector);
     const his = this.cursor(m, series.length, ts);
     const los = this.cursor(m, series.length, ts - m.range, 1);
     const pos = new Int32Array(2);
@@ -603,7 +605,6 @@ export class Engine implements FuseHost {
   lookbackOf(sel: VectorSelector): number {
     return this.tiered.get(sel)?.lookback ?? this.lookback;
   }
-
 
   private subquery(sq: Subquery, t: number, ctx: Ctx): RangeSeries[] {
     const ts = this.atTime(sq.at, t, ctx) - sq.offset;
@@ -668,7 +669,6 @@ export class Engine implements FuseHost {
 function settleTiered(t: TieredChunks): TieredChunks {
   return { plan: t.plan, series: settleChunks(t.series) };
 }
-
 
 /** The same series on several nodes (its shard moved): all its chunks, this node's first. */
 function withPeerSeries(own: ChunkSeries[], remote: readonly ChunkSeries[]): ChunkSeries[] {

@@ -29,7 +29,8 @@ const seriesArb = fc.record({
   points: fc.array(fc.tuple(fc.integer({ min: 0, max: 240 }), value), { minLength: 0, maxLength: 60 }),
 });
 
-const FUNCTIONS = ['rate', 'increase', 'delta', 'irate', 'idelta', 'sum_over_time', 'avg_over_time', 'min_over_time', 'max_over_time', 'count_over_time', 'last_over_time', 'stddev_over_time', 'changes', 'resets', 'deriv'];
+// absent_over_time is no window function: its aggregation falls back to the step evaluation, which then decodes the deferred selector.
+const FUNCTIONS = ['rate', 'increase', 'delta', 'irate', 'idelta', 'sum_over_time', 'avg_over_time', 'min_over_time', 'max_over_time', 'count_over_time', 'last_over_time', 'stddev_over_time', 'changes', 'resets', 'deriv', 'absent_over_time'];
 const queryArb = fc
   .record({
     op: fc.constantFrom('sum', 'avg', 'count', 'min', 'max', 'group', 'topk 2', 'bottomk 1', 'topk 3', 'topk 0', 'bottomk (2.5)'),

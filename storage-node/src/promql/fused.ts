@@ -35,8 +35,6 @@ export interface SeriesSource {
 export interface FuseHost extends Evaluator {
   /** A selector's series: decoded one at a time if the engine deferred them (fusedSelectors). */
   seriesOf(sel: VectorSelector): SeriesSource;
-  /** Decode a deferred selector's series for the step evaluation (its aggregation was not fused after all). */
-  materialize(sel: VectorSelector): void;
   /** How far back a plain selector looks for a sample (longer through downsampled tiers). */
   lookbackOf(sel: VectorSelector): number;
   yieldIfDue(ctx: EvalContext): Promise<void>;
@@ -65,8 +63,6 @@ interface Group {
 /** One fused aggregation's answer for every step of the range. */
 export class FusedAggregate {
   constructor(
-    /** The selector it read. */
-    readonly sel: VectorSelector,
     private readonly op: FusedOp,
     private readonly start: number,
     private readonly step: number,
@@ -104,8 +100,8 @@ export class FusedAggregate {
   }
 }
 
-/** What an aggregation that can be fused aggregates: a range function over a selector, or a plain selector. */
-type Fusible = { agg: Extract<Expr, { kind: 'aggregate' }> } & ({ call: Extract<Expr, { kind: 'call' }>; m: MatrixSelector } | { sel: VectorSelector });
+/** What an aggregation that can be fused aggregates: a range function over a selector, or a plain selector; `sel` is the selector either way. */
+type Fusible = { agg: Extract<Expr, { kind: 'aggregate' }>; sel: VectorSelector } & ({ call: Extract<Expr, { kind: 'call' }>; m: MatrixSelector } | object);
 
 function fusible(e: Expr): Fusible | undefined {
   if (e.kind !== 'aggregate' || !FUSED_OPS.has(e.op)) return undefined;
@@ -118,13 +114,14 @@ function fusible(e: Expr): Fusible | undefined {
   if (call.kind !== 'call') return undefined;
   const ranges = call.args.map(unwrapParens).filter((a) => a.kind === 'matrix' || a.kind === 'subquery');
   if (ranges.length !== 1 || ranges[0]!.kind !== 'matrix') return undefined;
-  return { agg: e, call, m: ranges[0] as MatrixSelector };
+  const m = ranges[0] as MatrixSelector;
+  return { agg: e, sel: m.vector, call, m };
 }
 
 /**
  * The aggregations of `root` evaluated at the range's step times (not inside
- * a subquery) that can be fused, outermost first: `inner` says whether to
- * look inside one too (it is when it could not be fused after all).
+ * a subquery) that can be fused, outermost first: `each` answers whether it
+ * took one (when not, its operands are visited as any other's).
  */
 async function eachFusible(root: Expr, each: (f: Fusible) => Promise<boolean>): Promise<void> {
   const visit = async (e: Expr): Promise<void> => {
@@ -158,7 +155,7 @@ async function eachFusible(root: Expr, each: (f: Fusible) => Promise<boolean>): 
 export async function fusedSelectors(root: Expr): Promise<Set<VectorSelector>> {
   const out = new Set<VectorSelector>();
   await eachFusible(root, async (f) => {
-    out.add('call' in f ? f.m.vector : f.sel);
+    out.add(f.sel);
     return true;
   });
   return out;
@@ -170,7 +167,6 @@ export async function fuseAggregations(host: FuseHost, root: Expr, start: number
   await eachFusible(root, async (f) => {
     const fused = await fuseOne(host, f, start, end, step, ctx);
     if (fused) out.set(f.agg, fused);
-    else host.materialize('call' in f ? f.m.vector : f.sel);
     return fused !== undefined;
   });
   return out;
@@ -196,8 +192,7 @@ async function fuseOne(host: FuseHost, f: Fusible, start: number, end: number, s
       keepName = k.keepName ?? false;
     }
   }
-  const { agg } = f;
-  const sel = 'call' in f ? f.m.vector : f.sel;
+  const { agg, sel } = f;
   const op = agg.op as FusedOp;
   const series = host.seriesOf(sel);
   const K = op === 'topk' || op === 'bottomk' ? Math.min(topK(agg)!, Math.max(series.length, 1)) : 1;
@@ -283,7 +278,7 @@ async function fuseOne(host: FuseHost, f: Fusible, start: number, end: number, s
       }
     }
   }
-  const fused = new FusedAggregate(sel, op, start, step, groups);
+  const fused = new FusedAggregate(op, start, step, groups);
   if (op === 'topk' || op === 'bottomk') fused.chosen = { labels: (k) => series.labels(k), drop: 'call' in f && !keepName };
   return fused;
 }
