@@ -112,6 +112,11 @@ export type QueryRunner = (job: QueryJob, signal?: AbortSignal) => Promise<JobAn
 /** Options of a query request: the engine's, and where its job runs (default: this thread). */
 export type QueryOptions = EngineOptions & { runner?: QueryRunner };
 
+/** A query error as a job's answer. */
+export function errorAnswer(e: QueryError, samples = 0): JobAnswer {
+  return { ok: false, message: e.message, id: e.id as QueryErrorId, samples };
+}
+
 /** Evaluate a job and write its body. A query error is an answer; anything else is thrown. */
 export async function answerJob(job: QueryJob, signal?: AbortSignal): Promise<JobAnswer> {
   const stats = { samples: 0 };
@@ -121,7 +126,7 @@ export async function answerJob(job: QueryJob, signal?: AbortSignal): Promise<Jo
     const json = job.range ? valueJson({ type: 'matrix', series: await engine.rangeAsync(expr, job.start, job.end, job.step) }, job.end) : valueJson(await engine.instantAsync(expr, job.start), job.start);
     return { ok: true, body: successJson(json, engine.warnings, engine.infos), samples: stats.samples };
   } catch (e) {
-    if (e instanceof QueryError) return { ok: false, message: e.message, id: e.id as QueryErrorId, samples: stats.samples };
+    if (e instanceof QueryError) return errorAnswer(e, stats.samples);
     throw e;
   }
 }

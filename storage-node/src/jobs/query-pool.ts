@@ -13,7 +13,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../../wire/log.js';
-import type { JobAnswer, QueryJob, QueryRunner } from '../api/query.js';
+import { errorAnswer, type JobAnswer, type QueryJob, type QueryRunner } from '../api/query.js';
 import { packGathered, transferList, type PackedGathered } from '../promql/packed.js';
 import { queryCanceled, queryTimedOut } from '../promql/values.js';
 import { QUERY_LIMIT_DEFAULTS } from '../../../wire/query-limits.js';
@@ -86,7 +86,7 @@ export class QueryPool {
         signal,
         onAbort: () => this.cancel(p),
       };
-      if (signal?.aborted) return this.finish(p, failed(queryCanceled()));
+      if (signal?.aborted) return this.finish(p, errorAnswer(queryCanceled()));
       signal?.addEventListener('abort', p.onAbort, { once: true });
       // At the deadline a waiting job times out; a running one has GRACE_MS more to stop by itself.
       p.timer = setTimeout(() => this.expire(p), Math.max(0, p.deadline - Date.now()));
@@ -151,7 +151,7 @@ export class QueryPool {
     const q = this.queue.indexOf(p);
     if (q >= 0) {
       this.queue.splice(q, 1);
-      return this.finish(p, failed(queryCanceled()));
+      return this.finish(p, errorAnswer(queryCanceled()));
     }
     const slot = this.slots.find((s) => s.job === p);
     if (slot) slot.worker.postMessage({ cancel: p.id } satisfies ToWorker); // the engine stops at its next pause and answers
@@ -161,14 +161,14 @@ export class QueryPool {
     const q = this.queue.indexOf(p);
     if (q >= 0) {
       this.queue.splice(q, 1);
-      return this.finish(p, failed(queryTimedOut(p.timeoutMs)));
+      return this.finish(p, errorAnswer(queryTimedOut(p.timeoutMs)));
     }
     const slot = this.slots.find((s) => s.job === p);
     if (!slot) return;
     p.timer = setTimeout(() => {
       if (slot.job !== p) return;
       slot.job = undefined;
-      this.finish(p, failed(queryTimedOut(p.timeoutMs)));
+      this.finish(p, errorAnswer(queryTimedOut(p.timeoutMs)));
       this.replace(slot, `a query held its thread ${GRACE_MS / 1000}s past its deadline`);
     }, GRACE_MS);
     p.timer.unref?.();
@@ -180,8 +180,4 @@ export class QueryPool {
     if (answer) p.resolve(answer);
     else p.reject(error ?? new Error('query failed'));
   }
-}
-
-function failed(e: { message: string; id: string }): JobAnswer {
-  return { ok: false, message: e.message, id: e.id as Extract<JobAnswer, { ok: false }>['id'], samples: 0 };
 }
