@@ -55,10 +55,10 @@ export function mergeChunks(iterable: Iterable<ChunkRange>, mint = -Infinity, ma
 /**
  * Many series' chunks (each list as mergeChunks takes it) decoded within
  * [mint, maxt] into slices of two shared columns: one allocation for all of
- * them, not two per series. A query's loader uses it.
+ * them, not two per series. A query's loader uses it (with each list's
+ * columnsSize when it has them already).
  */
-export function mergeMany(lists: ReadonlyArray<readonly ChunkRange[]>, mint = -Infinity, maxt = Infinity): SampleColumns[] {
-  const sizes = lists.map((l) => columnsSize(l, mint, maxt));
+export function mergeMany(lists: ReadonlyArray<readonly ChunkRange[]>, mint = -Infinity, maxt = Infinity, sizes = lists.map((l) => columnsSize(l, mint, maxt))): SampleColumns[] {
   const total = sizes.reduce((a, b) => a + b, 0);
   const t = new Float64Array(total);
   const v = new Float64Array(total);

@@ -274,13 +274,14 @@ export class TenantDB {
    */
   selectChunks(matchers: readonly Matcher[], mint: number, maxt: number): Array<{ labels: Labels; chunks: ChunkRange[] }> {
     const blocks = this.overlapping(mint, maxt);
+    const overlaps = (c: { minT: number; maxT: number }) => c.maxT >= mint && c.minT <= maxt;
     let found: Array<{ labels: Labels; chunks: ChunkRange[] }>;
     if (blocks.length === 0) {
       // The head alone holds each series once: no need to find series across sources by their labels.
       found = [];
       for (const s of this.head.select(matchers, mint, maxt)) {
         const chunks: ChunkRange[] = [];
-        for (const c of s.chunks()) if (c.maxT >= mint && c.minT <= maxt) chunks.push(c);
+        for (const c of s.chunks()) if (overlaps(c)) chunks.push(c);
         if (chunks.length > 0) found.push({ labels: s.labels, chunks });
       }
     } else {
@@ -288,12 +289,12 @@ export class TenantDB {
       const add = (labels: Labels, chunks: Iterable<ChunkRange>) => {
         let e = acc.get(key(labels));
         if (!e) acc.set(key(labels), (e = { labels, chunks: [] }));
-        for (const c of chunks) if (c.maxT >= mint && c.minT <= maxt) e.chunks.push(c);
+        for (const c of chunks) if (overlaps(c)) e.chunks.push(c);
       };
       for (const b of blocks) {
         for (const ref of b.postingsFor(matchers)) {
           const s = b.series(ref);
-          add(s.labels, s.chunks.filter((c) => c.maxT >= mint && c.minT <= maxt).map((c) => ({ minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref) })));
+          add(s.labels, s.chunks.filter(overlaps).map((c) => ({ minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref) })));
         }
       }
       for (const s of this.head.select(matchers, mint, maxt)) add(s.labels, s.chunks());

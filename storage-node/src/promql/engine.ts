@@ -415,8 +415,8 @@ export class Engine implements FuseHost {
 
   /** A selector's raw chunks decoded within its range (one pair of columns for all its series), counted and kept. */
   private decode(f: Fetch, parts: readonly ChunkSeries[]): void {
-    let bound = 0;
-    for (const p of parts) bound += columnsSize(p.chunks, f.mint, f.maxt);
+    const sizes = parts.map((p) => columnsSize(p.chunks, f.mint, f.maxt));
+    const bound = sizes.reduce((a, b) => a + b, 0);
     if (bound > this.maxSamples - this.samplesLoaded || parts.length > this.maxSeries - this.seriesLoaded) {
       // The chunks' headers say a limit may be passed: decode series by series,
       // counting exactly, so the query stops at the limit, not after decoding all.
@@ -434,6 +434,7 @@ export class Engine implements FuseHost {
       parts.map((p) => p.chunks),
       f.mint,
       f.maxt,
+      sizes,
     );
     const series: LoadedSeries[] = [];
     for (let k = 0; k < parts.length; k++) {
