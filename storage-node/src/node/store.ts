@@ -82,8 +82,6 @@ export interface BucketOptions {
   deleteDelayMs: number;
 }
 
-/** A block compaction or downsampling may take: a local one, or one only in the bucket (downloaded first). */
-
 export type { ShipResult } from './bucket-sync.js';
 
 export interface FlushResult {
