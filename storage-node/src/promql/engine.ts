@@ -278,12 +278,13 @@ export class Engine implements FuseHost {
     const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, mintOf(f), f.maxt, tiered(f) ? res : 0))) : [];
     // A selector that appears more than once (`x - x offset 1d`) is read once, over all the time its uses need.
     const spans = new Map<string, { mint: number; maxt: number; series?: ChunkSeries[] }>();
-    for (const f of pending) {
-      const k = JSON.stringify(f.sel.matchers);
+    const keys = pending.map((f) => JSON.stringify(f.sel.matchers));
+    pending.forEach((f, i) => {
+      const k = keys[i]!;
       const span = spans.get(k);
       if (span) spans.set(k, { mint: Math.min(span.mint, f.mint), maxt: Math.max(span.maxt, f.maxt) });
       else spans.set(k, { mint: f.mint, maxt: f.maxt });
-    }
+    });
     const out: Gathered[] = [];
     for (let i = 0; i < pending.length; i++) {
       // Each selector's read waits for a turn of the loop: a storm of queries reads one selector
@@ -299,7 +300,7 @@ export class Engine implements FuseHost {
         out.push({ kind: 'tiered', mint, sources: [...own, ...peers] });
       } else {
         const db = this.db;
-        const span = spans.get(JSON.stringify(f.sel.matchers))!;
+        const span = spans.get(keys[i]!)!;
         // Settled in the same turn as read: the head's open chunks are written on by appends.
         span.series ??= db ? await db.read(span.mint, span.maxt, () => settleChunks(db.selectChunks(f.sel.matchers, span.mint, span.maxt)), [f.sel.matchers], [{ res: RES_RAW, mint: span.mint, maxt: span.maxt }]) : [];
         out.push({ kind: 'raw', series: withPeerSeries(span.series, peers.flatMap((p) => p.series)) });
