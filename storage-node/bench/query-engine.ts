@@ -7,16 +7,21 @@
  * With QUERY_THREADS=N (N > 0) each query goes the way the node answers it:
  * gathered here, evaluated and written as JSON in a pool of N worker threads
  * (the bundle scripts/build.mjs makes; run from the repository's root); the
- * figure then includes the hand-over.
+ * figure then includes the hand-over, and the phases (gather here, wait,
+ * evaluate there) are printed too. With BLOCKS=1 the head is first flushed to
+ * blocks in a temporary folder, so queries read blocks, as a node's do once
+ * its data is older than the head.
  */
 import { PairLabels } from '../../wire/remote-write.js';
 import { TenantDB } from '../src/db/tenant-db.js';
 import type { AppendResult } from '../src/head/head.js';
 import { Engine } from '../src/promql/engine.js';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parsePromQL } from '../src/promql/parse.js';
-import { queryRangeApi } from '../src/api/query.js';
+import { queryRangeApi, type QueryStats } from '../src/api/query.js';
 import { QueryPool } from '../src/jobs/query-pool.js';
 import { createLogger } from '../../wire/log.js';
 import DASHBOARD_QUERIES from './dashboard-queries.json';
@@ -36,7 +41,8 @@ const SHAPES: Array<[string, boolean, Array<Array<[string, string]>>]> = [
 const [nSeries = 50_000, hours = 2, runs = 5, only = -1] = process.argv.slice(2).map(Number);
 const perSeries = Math.round(hours * 240);
 const end = 1_700_000_000_000;
-const db = new TenantDB('bench');
+const blocksDir = process.env.BLOCKS === '1' ? mkdtempSync(join(tmpdir(), 'isobar-qe-')) : undefined;
+const db = new TenantDB('bench', blocksDir ? { blocksDir: join(blocksDir, 'blocks'), walDir: join(blocksDir, 'wal') } : undefined);
 const ts = Float64Array.from({ length: perSeries }, (_, i) => end - (perSeries - 1 - i) * 15_000);
 const vs = new Float64Array(perSeries);
 const res: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 };
@@ -57,6 +63,10 @@ for (let inst = 0; made < nSeries; inst++) {
     }
   }
 }
+if (blocksDir) {
+  db.openBlocks();
+  db.flushHead();
+}
 
 const threads = Number(process.env.QUERY_THREADS ?? 0);
 // The bundle of the worker is made by scripts/build.mjs, found from the working directory (the repository's root).
@@ -66,14 +76,18 @@ const params = (q: string) => new URLSearchParams({ query: q, start: String((end
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const out: Record<string, number> = {};
+const phases: Record<string, string> = {};
 for (const q of only >= 0 ? [QUERIES[only]!] : QUERIES) {
   const times: number[] = [];
+  const split: QueryStats[] = [];
   let points = 0;
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
     if (pool) {
-      const body = JSON.parse(await queryRangeApi(db, params(q), { runner: pool.run })) as { data: { result: Array<{ values: unknown[] }> } };
+      const stats: QueryStats = { samples: 0 };
+      const body = JSON.parse(await queryRangeApi(db, params(q), { runner: pool.run, stats })) as { data: { result: Array<{ values: unknown[] }> } };
       times.push(performance.now() - t0);
+      split.push(stats);
       points = body.data.result.reduce((n, s) => n + s.values.length, 0);
     } else {
       const m = await new Engine(db, {}).rangeAsync(parsePromQL(q), end - 3_600_000, end, 60_000);
@@ -83,6 +97,9 @@ for (const q of only >= 0 ? [QUERIES[only]!] : QUERIES) {
   }
   if (points === 0) throw new Error(`${q}: no points`);
   out[q] = +median(times).toFixed(1);
+  if (split.length) phases[q] = (['gatherMs', 'waitMs', 'evalMs'] as const).map((k) => `${k} ${median(split.map((x) => x[k] ?? 0)).toFixed(1)}`).join(', ');
 }
-console.log(JSON.stringify({ bench: 'query-engine', series: nSeries, hours, runs, threads, medianMs: out }));
+console.log(JSON.stringify({ bench: 'query-engine', series: nSeries, hours, runs, threads, blocks: db.blocks.length, medianMs: out, ...(pool ? { phases } : {}) }));
 await pool?.close();
+db.close();
+if (blocksDir) rmSync(blocksDir, { recursive: true, force: true });

@@ -50,6 +50,8 @@ const Env = z.object({
   ISOBAR_QUERY_THREADS: z.coerce.number().int().min(0).max(256).default(availableParallelism()),
   /** PromQL: how much lower the query threads' priority is than the main thread's, which acknowledges writes (nice increment). */
   ISOBAR_QUERY_THREAD_NICE: z.coerce.number().int().min(0).max(19).default(10),
+  /** PromQL: queries that take at least this long (ms) are logged with where their time went (gather, wait, eval). */
+  ISOBAR_QUERY_LOG_SLOW_MS: z.coerce.number().min(0).default(2000),
   /** PromQL: how long one query may run (seconds). */
   ISOBAR_QUERY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(QUERY_LIMIT_DEFAULTS.timeoutSeconds),
   /** The edge, which a restarted node asks to have its coordinators replay (unset: coordinators find out on their own). */

@@ -82,6 +82,7 @@ const app = createServer({
   onFlushed: () => void scheduler.compactNow(),
   onTenantDeleted: (tenant) => shardRegistry.forget(tenant),
   ...(queryPool ? { queryRunner: queryPool.run, queryPoolStats: () => queryPool.stats() } : {}),
+  slowQueryMs: config.ISOBAR_QUERY_LOG_SLOW_MS,
   queryLimits: {
     lookbackMs: config.ISOBAR_QUERY_LOOKBACK_SECONDS * 1000,
     maxSamples: config.ISOBAR_QUERY_MAX_SAMPLES,

@@ -25,7 +25,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, PEERS_HEADER, parseRetentionHeaders, QUERY_LIMITS_HEADER, type NodeUsage, type TenantQueryLimits } from '../../wire/internal-api.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
-import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi, type QueryOptions, type QueryRunner } from './api/query.js';
+import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi, type QueryOptions, type QueryRunner, type QueryStats } from './api/query.js';
 import type { EngineOptions } from './promql/engine.js';
 import { peerSeries } from './api/peers.js';
 import { QueryUsage } from './usage.js';
@@ -49,6 +49,8 @@ export interface ServerDeps {
   queryRunner?: QueryRunner;
   /** The query threads' state, for the metrics page. */
   queryPoolStats?: () => QueryPoolGauges;
+  /** Queries that take at least this long (ms) are logged, with where their time went. */
+  slowQueryMs?: number;
   /** Called after a tenant's data was deleted (the node forgets its shards). */
   onTenantDeleted?: (tenant: string) => void;
   /** Called after a flush wrote blocks (the node schedules a compaction). */
@@ -63,7 +65,7 @@ export interface ServerDeps {
 /** Largest part of an imported file per request (the edge relays it; Workers bodies stay far below their limits). */
 export const MAX_IMPORT_PART = 32 * 1024 * 1024;
 
-export function createServer({ store, metrics, log, secret, staging, onFlushed = () => {}, onTenantDeleted = () => {}, queryLimits = {}, queryRunner, queryPoolStats }: ServerDeps): Hono {
+export function createServer({ store, metrics, log, secret, staging, onFlushed = () => {}, onTenantDeleted = () => {}, queryLimits = {}, queryRunner, queryPoolStats, slowQueryMs = Infinity }: ServerDeps): Hono {
   const usage = new QueryUsage();
   const app = new Hono();
   const secretDigest = createHash('sha256').update(secret).digest();
@@ -121,14 +123,22 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
    * A query stops when its client goes away (the edge's fetch is cancelled with
    * the user's request), and reads the series other nodes hold from them.
    */
-  const counted = async (tenant: string, c: Context, run: (o: QueryOptions) => Promise<string>): Promise<string> => {
+  const counted = async (tenant: string, c: Context, query: string, run: (o: QueryOptions) => Promise<string>): Promise<string> => {
     const signal = c.req.raw.signal;
     const peers = (c.req.header(PEERS_HEADER) ?? '').split(',').map((p) => p.trim()).filter(Boolean);
-    const stats = { samples: 0 };
+    const stats: QueryStats = { samples: 0 };
+    const t0 = performance.now();
     try {
       return await run({ ...tenantLimits(queryLimits, c.req.header(QUERY_LIMITS_HEADER)), signal, stats, ...(queryRunner ? { runner: queryRunner } : {}), ...(peers.length ? { peers: peerSeries(peers, tenant, secret, signal) } : {}) });
     } finally {
       usage.record(tenant, stats.samples); // usage: queries and the samples they read
+      const ms = performance.now() - t0;
+      const phases = { gatherMs: stats.gatherMs ?? 0, waitMs: stats.waitMs ?? 0, evalMs: stats.evalMs ?? 0 };
+      c.header('Server-Timing', `gather;dur=${phases.gatherMs.toFixed(1)}, wait;dur=${phases.waitMs.toFixed(1)}, eval;dur=${phases.evalMs.toFixed(1)}`);
+      if (ms >= slowQueryMs) {
+        const round = (x: number) => Math.round(x * 10) / 10;
+        log.info('slow query', { tenant, query, ms: round(ms), gatherMs: round(phases.gatherMs), waitMs: round(phases.waitMs), evalMs: round(phases.evalMs), samples: stats.samples });
+      }
     }
   };
   for (const method of ['get', 'post'] as const) {
@@ -138,8 +148,8 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
       const name = labelName(c.req.param('name')!);
       return metadataRead(store.tenantDb(t), metadataQuery(p), (db, q) => labelValuesApi(db, name, q));
     }));
-    app[method](`${prom}/query`, read((t, p, c) => counted(t, c, (o) => queryApi(store.tenantDb(t), p, o))));
-    app[method](`${prom}/query_range`, read((t, p, c) => counted(t, c, (o) => queryRangeApi(store.tenantDb(t), p, o))));
+    app[method](`${prom}/query`, read((t, p, c) => counted(t, c, p.get('query') ?? '', (o) => queryApi(store.tenantDb(t), p, o))));
+    app[method](`${prom}/query_range`, read((t, p, c) => counted(t, c, p.get('query') ?? '', (o) => queryRangeApi(store.tenantDb(t), p, o))));
     app[method](`${prom}/format_query`, read((_t, p) => formatQueryApi(p)));
     app[method](`${prom}/parse_query`, read((_t, p) => parseQueryApi(p)));
   }

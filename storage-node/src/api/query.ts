@@ -103,30 +103,39 @@ export interface QueryJob {
 /** The engine's options that travel to another thread (the deadline among them). */
 export type JobOptions = Omit<EngineOptions, 'signal' | 'peers' | 'stats' | 'gathered'>;
 
-/** A job's answer: the body, or the query's error; with the samples it loaded (usage). */
-export type JobAnswer = { ok: true; body: string; samples: number } | { ok: false; message: string; id: QueryErrorId; samples: number };
+/** A job's answer: the body, or the query's error; with the samples it loaded (usage) and how long it took (ms). */
+export type JobAnswer = ({ ok: true; body: string } | { ok: false; message: string; id: QueryErrorId }) & { samples: number; evalMs: number };
+
+/** What a query cost, filled in as it runs: samples loaded; ms gathering on this thread, waiting for a query thread (and moving there), evaluating. */
+export interface QueryStats {
+  samples: number;
+  gatherMs?: number;
+  waitMs?: number;
+  evalMs?: number;
+}
 
 /** Runs jobs: answerJob on this thread, or a pool of worker threads. */
 export type QueryRunner = (job: QueryJob, signal?: AbortSignal) => Promise<JobAnswer>;
 
 /** Options of a query request: the engine's, and where its job runs (default: this thread). */
-export type QueryOptions = EngineOptions & { runner?: QueryRunner };
+export type QueryOptions = Omit<EngineOptions, 'stats'> & { runner?: QueryRunner; stats?: QueryStats };
 
 /** A query error as a job's answer. */
-export function errorAnswer(e: QueryError, samples = 0): JobAnswer {
-  return { ok: false, message: e.message, id: e.id as QueryErrorId, samples };
+export function errorAnswer(e: QueryError, samples = 0, evalMs = 0): JobAnswer {
+  return { ok: false, message: e.message, id: e.id as QueryErrorId, samples, evalMs };
 }
 
 /** Evaluate a job and write its body. A query error is an answer; anything else is thrown. */
 export async function answerJob(job: QueryJob, signal?: AbortSignal): Promise<JobAnswer> {
+  const t0 = performance.now();
   const stats = { samples: 0 };
   const engine = new Engine(undefined, { ...job.opts, gathered: job.gathered, stats, ...(signal ? { signal } : {}) });
   try {
     const expr = parsePromQL(job.query);
     const json = job.range ? valueJson({ type: 'matrix', series: await engine.rangeAsync(expr, job.start, job.end, job.step) }, job.end) : valueJson(await engine.instantAsync(expr, job.start), job.start);
-    return { ok: true, body: successJson(json, engine.warnings, engine.infos), samples: stats.samples };
+    return { ok: true, body: successJson(json, engine.warnings, engine.infos), samples: stats.samples, evalMs: performance.now() - t0 };
   } catch (e) {
-    if (e instanceof QueryError) return errorAnswer(e, stats.samples);
+    if (e instanceof QueryError) return errorAnswer(e, stats.samples, performance.now() - t0);
     throw e;
   }
 }
@@ -136,9 +145,16 @@ async function runQuery(db: TenantDB | undefined, params: URLSearchParams, expr:
   const { signal, peers: _peers, stats, runner = answerJob, gathered: _gathered, ...rest } = opts;
   const deadline = Date.now() + (opts.timeoutMs ?? QUERY_LIMIT_DEFAULTS.timeoutSeconds * 1000);
   const jobOpts: JobOptions = { ...rest, deadline };
-  const gathered = await new Engine(db, { ...opts, deadline }).gatherFor(expr, range.start, range.end, range.step);
-  const answer = await runner({ query: params.get('query') ?? '', ...range, opts: jobOpts, gathered }, signal);
-  if (stats) stats.samples = answer.samples;
+  const t0 = performance.now();
+  const { gathered, release } = await new Engine(db, { ...rest, ...(signal ? { signal } : {}), ...(opts.peers ? { peers: opts.peers } : {}), deadline }).gatherFor(expr, range.start, range.end, range.step);
+  const t1 = performance.now();
+  let answer: JobAnswer;
+  try {
+    answer = await runner({ query: params.get('query') ?? '', ...range, opts: jobOpts, gathered }, signal);
+  } finally {
+    release(); // the local blocks the job read
+  }
+  if (stats) Object.assign(stats, { samples: answer.samples, gatherMs: t1 - t0, waitMs: Math.max(0, performance.now() - t1 - answer.evalMs), evalMs: answer.evalMs });
   if (!answer.ok) throw new QueryError(answer.message, answer.id);
   return answer.body;
 }

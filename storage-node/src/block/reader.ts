@@ -45,6 +45,21 @@ export interface ChunkSource {
   chunk(ref: number): Uint8Array | undefined;
 }
 
+/**
+ * A local block's open files, lent to another thread of this process (file
+ * descriptors are the process's): a query thread reads the block through them
+ * (BlockReader.borrow) while the main thread holds a lease on the block, so
+ * they stay open and the files stay in place until the query is done.
+ */
+export interface BlockHandles {
+  dir: string;
+  meta: BlockMeta;
+  indexFd: number;
+  indexSize: number;
+  /** The chunk files, by sequence number (000001 is 0). */
+  segments: Array<{ fd: number; size: number }>;
+}
+
 export class BlockReader {
   readonly symbols: string[] = [];
   /** name -> value -> postings list offset. */
@@ -60,6 +75,8 @@ export class BlockReader {
     private readonly indexFd: number,
     private readonly indexSize: number,
     private readonly chunkSource?: ChunkSource,
+    /** Another thread's open files (borrow): this reader closes none of them. */
+    private readonly lent?: BlockHandles,
   ) {
     this.indexFile = new WindowedFile(indexFd);
     const where = INDEX_FILE;
@@ -96,6 +113,12 @@ export class BlockReader {
     }
 
     let stones: Tombstone[] = [];
+    if (lent) {
+      // A query thread reads no tombstones: reads apply the tenant's deletions in force (TenantDB).
+      this.tombstones = stones;
+      lent.segments.forEach((seg, seq) => this.segments.set(seq, { ...seg, file: new WindowedFile(seg.fd) }));
+      return;
+    }
     try {
       stones = decodeTombstones(readFileSync(join(dir, TOMBSTONES_FILE)), join(dir, TOMBSTONES_FILE));
     } catch (e) {
@@ -119,6 +142,51 @@ export class BlockReader {
       closeSync(fd);
       throw e;
     }
+  }
+
+  /**
+   * A reader over another thread's open files of a block (handles()). It
+   * checks the index as open() does, and closes nothing.
+   */
+  static borrow(h: BlockHandles): BlockReader {
+    return new BlockReader(h.dir, h.meta, h.indexFd, h.indexSize, undefined, h);
+  }
+
+  private handlesMade: BlockHandles | undefined;
+
+  /** This local block's open files, every chunk file opened, to lend to a query thread (lease() it first). */
+  handles(): BlockHandles {
+    if (this.chunkSource || this.lent) throw new Error(`block ${this.meta.ulid} has no local files of its own to lend`);
+    if (!this.handlesMade) {
+      const files = readdirSync(join(this.dir, CHUNKS_DIR)).filter((f) => /^[0-9]{6}$/.test(f)).length;
+      const segments = Array.from({ length: files }, (_, seq) => this.segment(seq)).map(({ fd, size }) => ({ fd, size }));
+      this.handlesMade = { dir: this.dir, meta: this.meta, indexFd: this.indexFd, indexSize: this.indexSize, segments };
+    }
+    return this.handlesMade;
+  }
+
+  private leases = 0;
+  private whenUnleased: (() => void) | undefined;
+
+  /** Keep the block's files open and in place until the returned function is called (a query reading it elsewhere). */
+  lease(): () => void {
+    this.leases++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.leases > 0 || !this.whenUnleased) return;
+      const fn = this.whenUnleased;
+      this.whenUnleased = undefined;
+      fn();
+    };
+  }
+
+  /** Run `fn` (closing, deleting) now, or when the last lease ends. */
+  whenFree(fn: () => void): void {
+    if (this.leases === 0) return fn();
+    const before = this.whenUnleased;
+    this.whenUnleased = before ? () => (before(), fn()) : fn;
   }
 
   /** A `len <4> body CRC <4>` section at `at`, checked; the DecBuf spans the body. */
@@ -235,6 +303,7 @@ export class BlockReader {
   private segment(seq: number): { fd: number; size: number; file: WindowedFile } {
     let s = this.segments.get(seq);
     if (!s) {
+      if (this.lent) throw new CorruptionError(`${CHUNKS_DIR}/${segmentName(seq + 1)}`, 0, 'chunk file beyond the block\'s chunk files');
       const path = join(this.dir, CHUNKS_DIR, segmentName(seq + 1));
       const fd = openSync(path, 'r');
       const size = fstatSync(fd).size;
@@ -294,10 +363,34 @@ export class BlockReader {
   }
 
   close(): void {
+    if (this.lent) return;
     closeSync(this.indexFd);
     for (const s of this.segments.values()) closeSync(s.fd);
     this.segments.clear();
   }
+}
+
+/** Borrowed readers by block folder and file descriptors (numbers the process reuses once a block's files are closed). */
+const borrowed = new Map<string, { reader: BlockReader; used: number }>();
+/** A borrowed reader unused this long is dropped (its block was compacted or deleted, most likely). */
+const BORROWED_IDLE_MS = 10 * 60_000;
+let lastSweep = 0;
+
+/**
+ * A reader over lent block files (BlockReader.borrow), kept for the next
+ * query: opening one parses the block's symbols and postings table.
+ */
+export function borrowedReader(h: BlockHandles): BlockReader {
+  const now = Date.now();
+  if (now - lastSweep > 60_000) {
+    lastSweep = now;
+    for (const [k, e] of borrowed) if (now - e.used > BORROWED_IDLE_MS) borrowed.delete(k);
+  }
+  const key = `${h.dir}\0${h.indexFd}\0${h.segments.map((x) => x.fd).join(',')}`;
+  let e = borrowed.get(key);
+  if (!e) borrowed.set(key, (e = { reader: BlockReader.borrow(h), used: now }));
+  e.used = now;
+  return e.reader;
 }
 
 /** Block folders (ULID names) under a tenant's blocks directory. */

@@ -142,8 +142,10 @@ function rechunk(parts: readonly BlockChunk[]): BlockChunk[] {
   return encodeColumns(mergeChunks(parts));
 }
 
-/** Close a reader and delete its folder. */
+/** Close a reader and delete its folder: now, or when the last query reading it elsewhere is done (BlockReader.lease). */
 export function deleteBlock(b: BlockReader): void {
-  b.close();
-  rmSync(b.dir, { recursive: true, force: true });
+  b.whenFree(() => {
+    b.close();
+    rmSync(b.dir, { recursive: true, force: true });
+  });
 }

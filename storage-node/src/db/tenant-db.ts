@@ -14,9 +14,11 @@ import { TMP_BLOCK_SUFFIX } from '../block/filenames.js';
 import { BlockSet } from './block-set.js';
 import { BlockReader, listBlocks } from '../block/reader.js';
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
+import { deletedIntervals } from '../model/deletions.js';
+import { selectChunksFrom, type SeriesChunks } from './select.js';
 import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/writer.js';
 import { TenantHead } from '../head/head.js';
-import { labelsKey as key, labelValue as labelValueOf, type Labels } from '../model/labels.js';
+import { labelsKey as key, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
 import { Wal } from '../wal/wal.js';
 import type { BlockCache, RemoteBlock } from '../bucket/remote-block.js';
@@ -24,6 +26,11 @@ import { UPLOADED_MARKER } from '../bucket/shipper.js';
 import { resolutionOf } from '../block/meta.js';
 import { AGGR_COLUMNS, decodeAggrChunk, emptyAggr, encodeAggrChunk, type AggrColumns, type TierChunk } from '../chunkenc/aggr-chunk.js';
 import { RES_RAW } from '../downsample/downsample.js';
+
+/** Does a block of `meta` overlap [mint, maxt] at resolution `res` (any, with 'any')? */
+function overlapsBlock(meta: BlockReader['meta'], mint: number, maxt: number, res: number | 'any'): boolean {
+  return meta.minTime <= maxt && meta.maxTime > mint && (res === 'any' || resolutionOf(meta) === res);
+}
 
 /** Default block range: Prometheus's 2 h. */
 export const DEFAULT_BLOCK_RANGE_MS = 2 * 60 * 60 * 1000;
@@ -121,7 +128,7 @@ export class TenantDB {
       list.push({ labels, chunks });
     };
     for (const s of this.head.select([], -Infinity, Infinity)) {
-      if ((s.ooo?.n ?? 0) === 0 && (this.deletions.length === 0 || this.deletedIntervals(s.labels).length === 0)) {
+      if ((s.ooo?.n ?? 0) === 0 && (this.deletions.length === 0 || deletedIntervals(this.deletions, s.labels).length === 0)) {
         // In order and nothing deleted: the head's chunks go to the block as they are.
         for (const [start, chunks] of chunksByRange(s.chunks(), blockRangeMs)) add(start, s.labels, chunks);
         continue;
@@ -146,10 +153,17 @@ export class TenantDB {
    * downsampled blocks hold the same series).
    */
   private overlapping(mint: number, maxt: number, res: number | 'any' = RES_RAW): BlockReader[] {
-    const fits = (m: BlockReader['meta']) => m.minTime <= maxt && m.maxTime > mint && (res === 'any' || resolutionOf(m) === res);
-    const out = this.blocks.filter((b) => fits(b.meta));
+    return [...this.localOverlapping(mint, maxt, res), ...this.remoteOverlapping(mint, maxt, res)];
+  }
+
+  private localOverlapping(mint: number, maxt: number, res: number | 'any'): BlockReader[] {
+    return this.blocks.filter((b) => overlapsBlock(b.meta, mint, maxt, res));
+  }
+
+  private remoteOverlapping(mint: number, maxt: number, res: number | 'any'): BlockReader[] {
+    const out: BlockReader[] = [];
     for (const r of this.remote) {
-      if (!fits(r.meta)) continue;
+      if (!overlapsBlock(r.meta, mint, maxt, res)) continue;
       if (!r.reader) throw new Error(`bucket block ${this.tenant}/${r.meta.ulid} read without prepare()`);
       out.push(r.reader);
     }
@@ -190,18 +204,9 @@ export class TenantDB {
   /** Deletions in force (delete_series), applied to every read and to flushes. */
   deletions: Deletion[] = [];
 
-  /** The intervals deleted from a series, if any. */
-  private deletedIntervals(labels: Labels): Array<[number, number]> {
-    const out: Array<[number, number]> = [];
-    for (const d of this.deletions) {
-      if (d.matchers.every((m) => m.matches(labelValueOf(labels, m.name)))) out.push([d.mint, d.maxt]);
-    }
-    return out;
-  }
-
   private deleted(labels: Labels, cols: SampleColumns): SampleColumns {
     if (this.deletions.length === 0) return cols;
-    const iv = this.deletedIntervals(labels);
+    const iv = deletedIntervals(this.deletions, labels);
     return iv.length ? withoutIntervals(cols, iv) : cols;
   }
 
@@ -215,7 +220,7 @@ export class TenantDB {
     this.deletions.push(d);
     const stones = new Map<BlockReader, Array<{ ref: number; minT: number; maxT: number }>>();
     // Local raw blocks only: bucket and downsampled blocks have the deletion applied when read (and in deletions.json).
-    for (const b of this.blocks.filter((x) => x.meta.minTime <= d.maxt && x.meta.maxTime > d.mint && resolutionOf(x.meta) === RES_RAW)) {
+    for (const b of this.localOverlapping(d.mint, d.maxt, RES_RAW)) {
       const add = [...b.postingsFor(d.matchers)].map((ref) => ({ ref, minT: Math.max(d.mint, b.meta.minTime), maxT: Math.min(d.maxt, b.meta.maxTime) }));
       if (add.length) stones.set(b, add);
     }
@@ -272,44 +277,34 @@ export class TenantDB {
    * overlap [mint, maxt], blocks first then the head: at equal timestamps the
    * earlier chunk wins when merged. Sorted by labels.
    */
-  selectChunks(matchers: readonly Matcher[], mint: number, maxt: number): Array<{ labels: Labels; chunks: ChunkRange[] }> {
-    const blocks = this.overlapping(mint, maxt);
-    const overlaps = (c: { minT: number; maxT: number }) => c.maxT >= mint && c.minT <= maxt;
-    let found: Array<{ labels: Labels; chunks: ChunkRange[] }>;
-    if (blocks.length === 0) {
-      // The head alone holds each series once: no need to find series across sources by their labels.
-      found = [];
-      for (const s of this.head.select(matchers, mint, maxt)) {
-        const chunks: ChunkRange[] = [];
-        for (const c of s.chunks()) if (overlaps(c)) chunks.push(c);
-        if (chunks.length > 0) found.push({ labels: s.labels, chunks });
-      }
-    } else {
-      const acc = new Map<string, { labels: Labels; chunks: ChunkRange[] }>();
-      const add = (labels: Labels, chunks: Iterable<ChunkRange>) => {
-        let e = acc.get(key(labels));
-        if (!e) acc.set(key(labels), (e = { labels, chunks: [] }));
-        for (const c of chunks) if (overlaps(c)) e.chunks.push(c);
-      };
-      for (const b of blocks) {
-        for (const ref of b.postingsFor(matchers)) {
-          const s = b.series(ref);
-          add(s.labels, s.chunks.filter(overlaps).map((c) => ({ minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref) })));
-        }
-      }
-      for (const s of this.head.select(matchers, mint, maxt)) add(s.labels, s.chunks());
-      found = [...acc.values()];
+  selectChunks(matchers: readonly Matcher[], mint: number, maxt: number): SeriesChunks[] {
+    return selectChunksFrom(this.overlapping(mint, maxt), this.head.select(matchers, mint, maxt), matchers, mint, maxt, { deletions: this.deletions });
+  }
+
+  /**
+   * selectChunks with the local blocks left for a query thread to read: those
+   * blocks (lease them before this thread's next turn), and the chunks of the
+   * bucket blocks and the head, in slices of about `sliceSize` series. The
+   * reader puts the blocks' chunks in front (selectChunksFrom) and applies
+   * the deletions in force; with no local block, the slices are the whole
+   * answer. Not sorted: the reader sorts.
+   *
+   * Each slice is read when asked for, so a caller may give the event loop
+   * back between slices (a series is read whole in one slice). The bucket's
+   * blocks are read in the first slice, with all of the head, as `read`
+   * requires.
+   */
+  selectChunksLater(matchers: readonly Matcher[], mint: number, maxt: number, sliceSize = 1024): { local: BlockReader[]; slices: Generator<SeriesChunks[]> } {
+    const local = this.localOverlapping(mint, maxt, RES_RAW);
+    const remote = this.remoteOverlapping(mint, maxt, RES_RAW);
+    const opts = { deletions: local.length ? [] : this.deletions, sort: false };
+    const head = this.head;
+    function* slices(): Generator<SeriesChunks[]> {
+      const series = head.select(matchers, mint, maxt);
+      if (remote.length > 0) return yield selectChunksFrom(remote, series, matchers, mint, maxt, opts);
+      for (let i = 0; i < series.length; i += sliceSize) yield selectChunksFrom([], series.slice(i, i + sliceSize), matchers, mint, maxt, opts);
     }
-    if (this.deletions.length > 0) {
-      // Series with deleted samples: re-encoded without them (the rest keep their stored chunks).
-      for (const e of found) {
-        const iv = this.deletedIntervals(e.labels);
-        if (iv.length === 0) continue;
-        const cols = withoutIntervals(mergeChunks(e.chunks), iv);
-        e.chunks = cols.n ? encodeColumns(cols) : [];
-      }
-    }
-    return found.filter((e) => e.chunks.length > 0).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+    return { local, slices: slices() };
   }
 
   /**
@@ -376,7 +371,7 @@ export class TenantDB {
     for (const e of out) {
       e.chunks.sort((a, b) => a.minT - b.minT);
       if (this.deletions.length === 0) continue;
-      const iv = this.deletedIntervals(e.labels);
+      const iv = deletedIntervals(this.deletions, e.labels);
       if (iv.length === 0) continue;
       e.chunks = e.chunks.flatMap((c) => {
         const kept = withoutWindows(decodeAggrChunk(c.data, c.where), iv);
@@ -393,7 +388,7 @@ export class TenantDB {
 
   close(): void {
     this.wal?.close();
-    for (const b of this.blocks) b.close();
+    for (const b of this.blocks) b.whenFree(() => b.close());
     for (const r of this.remote) r.closeIndex();
   }
 }

@@ -12,8 +12,7 @@
  * `without`) are left out before aggregating.
  */
 import { isStale, mergeChunks, withoutIntervals, type SampleColumns } from '../chunkenc/merge.js';
-import { labelValue } from '../model/labels.js';
-import { Matcher, type MatchType } from '../model/matcher.js';
+import { deletedIntervals, deletionRanges, type DeletionSpec } from '../model/deletions.js';
 import { XorIterator } from '../chunkenc/xor.js';
 import type { BlockReader } from '../block/reader.js';
 import { resolutionOf, type BlockMeta } from '../block/meta.js';
@@ -174,17 +173,10 @@ export function downsampleBlocks(
 }
 
 /** Deletions in force, as the downsampler applies them to raw series (a worker thread gets them as data). */
-export interface DeletionSpec {
-  /** The selector's matchers as plain data (they cross into a worker thread). */
-  matchers: Array<{ type: MatchType; name: string; value: string }>;
-  mint: number;
-  maxt: number;
-}
-
 export function deletionFilter(deletions: readonly DeletionSpec[]): (labels: readonly string[], c: SampleColumns) => SampleColumns {
-  const parsed = deletions.map((d) => ({ ...d, matchers: d.matchers.map((m) => new Matcher(m.type, m.name, m.value)) }));
+  const ranges = deletionRanges(deletions);
   return (labels, c) => {
-    const iv = parsed.filter((d) => d.matchers.every((m) => m.matches(labelValue(labels, m.name)))).map((d) => [d.mint, d.maxt] as const);
+    const iv = deletedIntervals(ranges, labels);
     return iv.length ? withoutIntervals(c, iv) : c;
   };
 }

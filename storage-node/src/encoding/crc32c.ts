@@ -1,20 +1,31 @@
 /**
  * CRC-32C (Castagnoli), the checksum of Prometheus's index, chunk and
- * tombstone files. Table-driven, slicing by 1 byte.
+ * tombstone files, and of our WAL records. Table-driven, eight bytes per step
+ * ("slicing by 8"): every chunk a query reads from a block is checked, and
+ * every WAL record written. The tables are Int32Array so every value stays a
+ * small integer to V8 (a Uint32Array's upper half would not).
  */
-const TABLE = (() => {
-  const t = new Uint32Array(256);
+const TABLES = (() => {
+  const t = Array.from({ length: 8 }, () => new Int32Array(256));
   for (let i = 0; i < 256; i++) {
     let c = i;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[i] = c >>> 0;
+    t[0]![i] = c;
   }
+  // Table k: the CRC of a byte followed by k zero bytes.
+  for (let k = 1; k < 8; k++) for (let i = 0; i < 256; i++) t[k]![i] = (t[k - 1]![i]! >>> 8) ^ t[0]![t[k - 1]![i]! & 0xff]!;
   return t;
 })();
+const [T0, T1, T2, T3, T4, T5, T6, T7] = TABLES as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
 
 /** CRC-32C of bytes[start, end), optionally continuing from a previous value. */
 export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, prev = 0): number {
-  let c = ~prev >>> 0;
-  for (let i = start; i < end; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  let c = ~prev | 0;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    c ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
+    c = T7[c & 0xff]! ^ T6[(c >>> 8) & 0xff]! ^ T5[(c >>> 16) & 0xff]! ^ T4[c >>> 24]! ^ T3[bytes[i + 4]!]! ^ T2[bytes[i + 5]!]! ^ T1[bytes[i + 6]!]! ^ T0[bytes[i + 7]!]!;
+  }
+  for (; i < end; i++) c = T0[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }

@@ -14,15 +14,12 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../../wire/log.js';
 import { errorAnswer, type JobAnswer, type QueryJob, type QueryRunner } from '../api/query.js';
-import { packGathered, transferList, type PackedGathered } from '../promql/packed.js';
+import { transferList } from '../promql/packed.js';
 import { queryCanceled, queryTimedOut } from '../promql/values.js';
 import { QUERY_LIMIT_DEFAULTS } from '../../../wire/query-limits.js';
 
-/** A job as it travels to a worker thread. */
-export type PackedJob = Omit<QueryJob, 'gathered'> & { gathered: PackedGathered[] };
-
 /** Main thread to worker: a job, or a running job's cancellation. */
-export type ToWorker = { id: number; job: PackedJob } | { cancel: number };
+export type ToWorker = { id: number; job: QueryJob } | { cancel: number };
 /** Worker to main thread: a job's answer, or what it threw. */
 export type FromWorker = { id: number; answer: JobAnswer } | { id: number; error: string };
 
@@ -31,7 +28,7 @@ const GRACE_MS = 5_000;
 
 interface Pending {
   id: number;
-  job: PackedJob;
+  job: QueryJob;
   deadline: number;
   timeoutMs: number;
   resolve: (a: JobAnswer) => void;
@@ -78,7 +75,7 @@ export class QueryPool {
       const timeoutMs = job.opts.timeoutMs ?? QUERY_LIMIT_DEFAULTS.timeoutSeconds * 1000;
       const p: Pending = {
         id: this.nextId++,
-        job: { ...job, gathered: job.gathered.map(packGathered) },
+        job,
         deadline: job.opts.deadline ?? Date.now() + timeoutMs,
         timeoutMs,
         resolve,

@@ -11,7 +11,6 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { answerJob } from '../api/query.js';
-import { unpackGathered } from '../promql/packed.js';
 import type { FromWorker, ToWorker } from './query-pool.js';
 
 const { nice } = (workerData ?? {}) as { nice?: number };
@@ -31,7 +30,7 @@ port.on('message', (m: ToWorker) => {
   const stop = new AbortController();
   running.set(m.id, stop);
   const reply = (r: FromWorker) => port.postMessage(r);
-  answerJob({ ...m.job, gathered: m.job.gathered.map(unpackGathered) }, stop.signal)
+  answerJob(m.job, stop.signal)
     .then((answer) => reply({ id: m.id, answer }))
     .catch((e: unknown) => reply({ id: m.id, error: e instanceof Error ? e.message : String(e) }))
     .finally(() => running.delete(m.id));

@@ -5,7 +5,8 @@
 import { Worker } from 'node:worker_threads';
 import type { BlockReader } from '../block/reader.js';
 import { compactBlocks } from '../compact/compactor.js';
-import { deletionFilter, downsampleBlocks, type DeletionSpec } from '../downsample/downsample.js';
+import { deletionFilter, downsampleBlocks } from '../downsample/downsample.js';
+import type { DeletionSpec } from '../model/deletions.js';
 
 /** Instead of merging: downsample the sources to `res`, leaving out the deletions in force. */
 export interface DownsampleTask {

@@ -20,6 +20,7 @@ import type { NodeMetrics } from './metrics.js';
 import { tierName } from '../promql/tiers.js';
 import type { BucketSync } from './bucket-sync.js';
 import type { TierRetention } from './state-files.js';
+import { deletionSpecs } from '../model/deletions.js';
 
 /** A block compaction or downsampling may take: a local one, or one only in the bucket (downloaded first). */
 type Candidate = BlockReader | { meta: BlockMeta; tombstones: never[]; remote: RemoteBlock };
@@ -114,8 +115,7 @@ export class Maintenance {
       if (!job.sources.every(here)) continue; // gone meanwhile (an earlier job replaced it)
       const t0 = performance.now();
       const sources = await this.localize(tenant, db, job.sources);
-      const deletions = db.deletions.map(({ matchers, mint, maxt }) => ({ matchers: matchers.map(({ type, name, value }) => ({ type, name, value })), mint, maxt }));
-      const dir = await merge(db.paths!.blocksDir, sources, { res: job.res, deletions });
+      const dir = await merge(db.paths!.blocksDir, sources, { res: job.res, deletions: deletionSpecs(db.deletions) });
       if (!dir) continue; // deletions left nothing to keep
       const fresh = BlockReader.open(dir);
       db.localBlocks.add(fresh);

@@ -22,7 +22,10 @@ import type { TenantDB } from '../db/tenant-db.js';
 import type { Labels } from '../model/labels.js';
 import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
 import { positionOf } from './parse.js';
-import { settleChunks, type ChunkSeries, type Gathered } from './packed.js';
+import { concatPacked, packSeries, unpackSeries, type ChunkSeries, type Gathered, type LocalRead, type PackedSeries } from './packed.js';
+import { borrowedReader } from '../block/reader.js';
+import { asAfter, selectChunksFrom, sortedByLabels } from '../db/select.js';
+import { deletionRanges, deletionSpecs } from '../model/deletions.js';
 import { ErrorIds } from '../../../wire/errors.js';
 import { QUERY_LIMIT_DEFAULTS } from '../../../wire/query-limits.js';
 import { RES_RAW } from '../downsample/downsample.js';
@@ -236,12 +239,24 @@ export class Engine implements FuseHost {
     const pending = this.planned(expr, lo, hi, ctx);
     const gathered = this.gatheredIn ?? (await this.gather(pending, ctx));
     if (gathered.length !== pending.length) throw new Error(`gathered ${gathered.length} selectors for a query of ${pending.length}`);
+    const own = new Map<PackedSeries, ChunkSeries[]>(); // a selector used twice shares its read
     for (let i = 0; i < pending.length; i++) {
       const f = pending[i]!;
       const g = gathered[i]!;
-      if (g.kind === 'tiered') this.fetchTiered(f, g.sources, g.mint);
-      else if (lazy?.has(f.sel)) this.deferred.set(f.sel, { f, parts: g.series });
-      else this.decode(f, g.series);
+      if (g.kind === 'tiered') {
+        this.fetchTiered(f, g.sources.map((s) => ({ plan: s.plan, series: unpackSeries(s.series) })), g.mint);
+        continue;
+      }
+      let mine = own.get(g.series);
+      if (!mine) {
+        const copied = unpackSeries(g.series);
+        const local = g.local;
+        mine = local ? selectChunksFrom(local.blocks.map(borrowedReader), asAfter(copied), f.sel.matchers, local.mint, local.maxt, { deletions: deletionRanges(local.deletions) }) : sortedByLabels(copied);
+        own.set(g.series, mine);
+      }
+      const series = g.peers ? withPeerSeries(mine, unpackSeries(g.peers)) : mine;
+      if (lazy?.has(f.sel)) this.deferred.set(f.sel, { f, parts: series });
+      else this.decode(f, series);
       await this.yieldIfDue(ctx);
     }
   }
@@ -250,11 +265,21 @@ export class Engine implements FuseHost {
    * The first half of a query, for the thread that holds the data: each
    * selector's series and their chunks, still compressed, from this node and
    * its peers (plan order). Another thread's Engine, given them as
-   * `gathered`, answers the query.
+   * `gathered`, answers the query. Local blocks are not read here but lent
+   * (LocalRead): the blocks stay open and in place until `release`.
    */
-  async gatherFor(expr: Expr, start: number, end: number, step: number): Promise<Gathered[]> {
+  async gatherFor(expr: Expr, start: number, end: number, step: number): Promise<{ gathered: Gathered[]; release: () => void }> {
     const ctx: Ctx = { start, end, step, deadline: this.deadline() };
-    return this.gather(this.planned(expr, start, end, ctx), ctx);
+    const leases: Array<() => void> = [];
+    const release = () => {
+      for (const r of leases.splice(0)) r();
+    };
+    try {
+      return { gathered: await this.gather(this.planned(expr, start, end, ctx), ctx, leases), release };
+    } catch (e) {
+      release();
+      throw e;
+    }
   }
 
   private planned(expr: Expr, lo: number, hi: number, ctx: Ctx): Fetch[] {
@@ -270,14 +295,14 @@ export class Engine implements FuseHost {
    * tiers: the coarsest resolution the query's step and ranges allow, where a
    * node holds it; raw samples otherwise.
    */
-  private async gather(pending: Fetch[], ctx: Ctx): Promise<Gathered[]> {
+  private async gather(pending: Fetch[], ctx: Ctx, leases?: Array<() => void>): Promise<Gathered[]> {
     const res = this.tierResolution(pending, ctx);
     const tiered = (f: Fetch) => res > 0 && f.view !== 'raw';
     // Plain selectors look back at least one window through tiers (a window's point is its last sample's time).
     const mintOf = (f: Fetch) => (tiered(f) && f.range === undefined ? f.mint - Math.max(0, res - this.lookback) : f.mint);
     const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, mintOf(f), f.maxt, tiered(f) ? res : 0))) : [];
     // A selector that appears more than once (`x - x offset 1d`) is read once, over all the time its uses need.
-    const spans = new Map<string, { mint: number; maxt: number; series?: ChunkSeries[] }>();
+    const spans = new Map<string, { mint: number; maxt: number; series?: PackedSeries; local?: LocalRead }>();
     const keys = pending.map((f) => JSON.stringify(f.sel.matchers));
     pending.forEach((f, i) => {
       const k = keys[i]!;
@@ -296,14 +321,39 @@ export class Engine implements FuseHost {
       const plan = tiered(f) && this.db ? planTiers(this.db, res, mintOf(f)) : undefined;
       if (plan || peers.some((p) => p.plan.segments.length > 0)) {
         const mint = mintOf(f);
-        const own = this.db ? [settleTiered(await readTierChunks(this.db, f.sel.matchers, mint, f.maxt, plan ?? RAW_PLAN))] : [];
-        out.push({ kind: 'tiered', mint, sources: [...own, ...peers] });
+        const own = this.db ? [await readTierChunks(this.db, f.sel.matchers, mint, f.maxt, plan ?? RAW_PLAN)] : [];
+        // Packed at once: what was read from the bucket's caches is copied before anything evicts it.
+        out.push({ kind: 'tiered', mint, sources: [...own, ...peers].map((t) => ({ plan: t.plan, series: packSeries(t.series) })) });
       } else {
         const db = this.db;
         const span = spans.get(keys[i]!)!;
-        // Settled in the same turn as read: the head's open chunks are written on by appends.
-        span.series ??= db ? await db.read(span.mint, span.maxt, () => settleChunks(db.selectChunks(f.sel.matchers, span.mint, span.maxt)), [f.sel.matchers], [{ res: RES_RAW, mint: span.mint, maxt: span.maxt }]) : [];
-        out.push({ kind: 'raw', series: withPeerSeries(span.series, peers.flatMap((p) => p.series)) });
+        if (!span.series && db) {
+          // Packed in the same turn as read: the head's open chunks are written on by appends.
+          // With `leases`, local blocks are lent, leased in that turn too, before compaction can delete them;
+          // the rest is read a slice of series per turn, so appends wait for one slice at most.
+          let slices: Generator<ChunkSeries[]> | undefined;
+          const parts: PackedSeries[] = [];
+          await db.read(span.mint, span.maxt, () => {
+            if (!leases) return void parts.push(packSeries(db.selectChunks(f.sel.matchers, span.mint, span.maxt)));
+            const lent = db.selectChunksLater(f.sel.matchers, span.mint, span.maxt);
+            for (const b of lent.local) leases.push(b.lease());
+            if (lent.local.length) span.local = { blocks: lent.local.map((b) => b.handles()), mint: span.mint, maxt: span.maxt, deletions: deletionSpecs(db.deletions) };
+            slices = lent.slices;
+            const first = slices.next();
+            if (!first.done) parts.push(packSeries(first.value));
+          }, [f.sel.matchers], [{ res: RES_RAW, mint: span.mint, maxt: span.maxt }]);
+          for (;;) {
+            if (!slices) break;
+            await this.turn(ctx);
+            const next = slices.next();
+            if (next.done) break;
+            parts.push(packSeries(next.value));
+          }
+          span.series = concatPacked(parts);
+        }
+        span.series ??= packSeries([]);
+        const theirs = peers.flatMap((p) => p.series);
+        out.push({ kind: 'raw', series: span.series, ...(theirs.length ? { peers: packSeries(theirs) } : {}), ...(span.local ? { local: span.local } : {}) });
       }
     }
     return out;
@@ -667,10 +717,6 @@ export class Engine implements FuseHost {
 }
 
 // ---- helpers -----------------------------------------------------------------
-
-function settleTiered(t: TieredChunks): TieredChunks {
-  return { plan: t.plan, series: settleChunks(t.series) };
-}
 
 /** The same series on several nodes (its shard moved): all its chunks, this node's first. */
 function withPeerSeries(own: ChunkSeries[], remote: readonly ChunkSeries[]): ChunkSeries[] {

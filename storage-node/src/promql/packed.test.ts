@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MessageChannel } from 'node:worker_threads';
-import { packGathered, packSeries, settleChunks, transferList, unpackSeries, type ChunkSeries } from './packed.js';
+import { concatPacked, packSeries, transferList, unpackSeries, type ChunkSeries, type Gathered } from './packed.js';
 
 const seriesArb = fc.array(
   fc.record({
@@ -19,32 +19,36 @@ const plain = (list: ChunkSeries[]) =>
   list.map((s) => ({ labels: [...s.labels], chunks: s.chunks.map((c) => ({ minT: c.minT, maxT: c.maxT, data: Array.from(c.data), ...(c.resolution ? { resolution: c.resolution } : {}), ...(c.where !== undefined ? { where: c.where } : {}) })) }));
 
 describe('packed series', () => {
-  it('unpack(pack(x)) is x, settled (one buffer, moved as it is) or not (property)', () => {
+  it('unpack(pack(x)) is x (property)', () => {
     fc.assert(
       fc.property(seriesArb, (list) => {
         expect(plain(unpackSeries(packSeries(list)))).toEqual(plain(list));
-        const settled = settleChunks(list);
-        expect(plain(settled)).toEqual(plain(list));
-        const packed = packSeries(settled);
-        expect(plain(unpackSeries(packed))).toEqual(plain(list));
-        const first = settled.flatMap((s) => s.chunks)[0];
-        if (first && first.data.buffer.byteLength > 0) expect(packed.bytes.buffer).toBe(first.data.buffer);
       }),
     );
   });
 
-  it('settled chunks keep the bytes they had when read, whatever happens to the source after', () => {
+  it('packed lists one after the other unpack as one list (property)', () => {
+    fc.assert(
+      fc.property(fc.array(seriesArb, { maxLength: 4 }), (lists) => {
+        expect(plain(unpackSeries(concatPacked(lists.map(packSeries))))).toEqual(plain(lists.flat()));
+      }),
+    );
+  });
+
+  it('packed chunks keep the bytes they had when read, whatever happens to the source after', () => {
     const source = new Uint8Array([1, 2, 3, 4]);
-    const settled = settleChunks([{ labels: ['a', 'b'], chunks: [{ minT: 0, maxT: 1, data: source.subarray(0, 3) }] }]);
+    const packed = packSeries([{ labels: ['a', 'b'], chunks: [{ minT: 0, maxT: 1, data: source.subarray(0, 3) }] }]);
     source.fill(9);
-    expect(Array.from(settled[0]!.chunks[0]!.data)).toEqual([1, 2, 3]);
+    expect(Array.from(unpackSeries(packed)[0]!.chunks[0]!.data)).toEqual([1, 2, 3]);
   });
 
   it('moves a buffer that two uses of one selector share once', () => {
-    const settled = settleChunks([{ labels: ['a', 'b'], chunks: [{ minT: 0, maxT: 1, data: new Uint8Array([1, 2, 3]) }] }]);
-    const gs = [packGathered({ kind: 'raw', series: settled }), packGathered({ kind: 'raw', series: settled })];
+    const series = packSeries([{ labels: ['a', 'b'], chunks: [{ minT: 0, maxT: 1, data: new Uint8Array([1, 2, 3]) }] }]);
+    const peers = packSeries([{ labels: ['a', 'c'], chunks: [{ minT: 0, maxT: 1, data: new Uint8Array([4]) }] }]);
+    const gs: Gathered[] = [{ kind: 'raw', series }, { kind: 'raw', series, peers }];
     const list = transferList(gs);
     expect(new Set(list).size).toBe(list.length);
+    expect(list).toHaveLength(12); // six arrays each: the shared series once, the peers' once
     const { port1, port2 } = new MessageChannel();
     try {
       expect(() => port1.postMessage(gs, list)).not.toThrow();

@@ -6,9 +6,11 @@
  * sides); here the main thread writes a few arrays, and the buffers move
  * without a copy.
  */
+import type { BlockHandles } from '../block/reader.js';
 import type { TierChunk } from '../chunkenc/aggr-chunk.js';
+import type { DeletionSpec } from '../model/deletions.js';
 import type { Labels } from '../model/labels.js';
-import type { TierPlan, TieredChunks } from './tiers.js';
+import type { TierPlan } from './tiers.js';
 
 /** A series and its chunks, still compressed (aggregate chunks where read through a tier). */
 export interface ChunkSeries {
@@ -16,8 +18,17 @@ export interface ChunkSeries {
   chunks: TierChunk[];
 }
 
-/** What a query read for one selector, before decoding (EngineOptions.gathered). */
-export type Gathered = { kind: 'raw'; series: ChunkSeries[] } | { kind: 'tiered'; mint: number; sources: TieredChunks[] };
+/**
+ * Local blocks a selector's reader reads itself (TenantDB.selectChunksLater),
+ * over [mint, maxt], in front of the series the main thread copied; then the
+ * deletions in force apply to the whole.
+ */
+export interface LocalRead {
+  blocks: BlockHandles[];
+  mint: number;
+  maxt: number;
+  deletions: DeletionSpec[];
+}
 
 /** Series and chunks in arrays (a chunk's fields by its index). */
 export interface PackedSeries {
@@ -36,47 +47,22 @@ export interface PackedSeries {
   where?: string;
 }
 
-export type PackedGathered = { kind: 'raw'; series: PackedSeries } | { kind: 'tiered'; mint: number; sources: Array<{ plan: TierPlan; series: PackedSeries }> };
+/**
+ * What a query read for one selector, before decoding (EngineOptions.gathered),
+ * packed as it moves to a query thread. Raw series: the local blocks' (read
+ * by the evaluating thread), then this node's others (`series`: the head's,
+ * the bucket's), then the peers'; each series' chunks in that order.
+ */
+export type Gathered =
+  | { kind: 'raw'; series: PackedSeries; peers?: PackedSeries; local?: LocalRead }
+  | { kind: 'tiered'; mint: number; sources: Array<{ plan: TierPlan; series: PackedSeries }> };
 
 /**
  * The series with every chunk's bytes copied into one new buffer, in order.
- * The gathering thread calls it at once after reading: the head goes on
- * writing its open chunks, and one buffer is one allocation where a copy per
- * chunk would be thousands (and packSeries then moves it as it is).
+ * The gathering thread calls it in the turn it reads: the head goes on
+ * writing its open chunks. One pass, no object per chunk: this runs on the
+ * thread that acknowledges writes.
  */
-export function settleChunks(list: readonly ChunkSeries[]): ChunkSeries[] {
-  let size = 0;
-  for (const s of list) for (const c of s.chunks) size += c.data.length;
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  return list.map((s) => ({
-    labels: s.labels,
-    chunks: s.chunks.map((c) => {
-      bytes.set(c.data, at);
-      const data = bytes.subarray(at, (at += c.data.length));
-      // Fields by name, not a spread: this runs for every chunk a query reads.
-      const out: TierChunk = { minT: c.minT, maxT: c.maxT, data };
-      if (c.resolution !== undefined) out.resolution = c.resolution;
-      if (c.where !== undefined) out.where = c.where;
-      return out;
-    }),
-  }));
-}
-
-/** The one buffer holding every chunk of `list` back to back in order (settleChunks'), if there is one. */
-function sharedBuffer(list: readonly ChunkSeries[], size: number): Uint8Array | undefined {
-  let buffer: ArrayBufferLike | undefined;
-  let next = 0;
-  for (const s of list) {
-    for (const c of s.chunks) {
-      if (c.data.byteOffset !== next || (buffer !== undefined && c.data.buffer !== buffer)) return undefined;
-      buffer = c.data.buffer;
-      next += c.data.length;
-    }
-  }
-  return buffer && buffer.byteLength === size ? new Uint8Array(buffer) : undefined;
-}
-
 export function packSeries(list: readonly ChunkSeries[]): PackedSeries {
   let chunks = 0;
   let size = 0;
@@ -84,7 +70,6 @@ export function packSeries(list: readonly ChunkSeries[]): PackedSeries {
     chunks += s.chunks.length;
     for (const c of s.chunks) size += c.data.length;
   }
-  const shared = sharedBuffer(list, size);
   const p: PackedSeries = {
     labels: JSON.stringify(list.map((s) => s.labels)),
     firstChunk: new Uint32Array(list.length + 1),
@@ -92,28 +77,71 @@ export function packSeries(list: readonly ChunkSeries[]): PackedSeries {
     maxT: new Float64Array(chunks),
     resolution: new Float64Array(chunks),
     byteStart: new Uint32Array(chunks + 1),
-    bytes: shared ?? new Uint8Array(size),
+    bytes: new Uint8Array(size),
   };
-  const where: Record<number, string> = {};
+  let where: Record<number, string> | undefined;
   let i = 0;
   let at = 0;
-  list.forEach((s, k) => {
+  for (let k = 0; k < list.length; k++) {
     p.firstChunk[k] = i;
-    for (const c of s.chunks) {
+    for (const c of list[k]!.chunks) {
       p.minT[i] = c.minT;
       p.maxT[i] = c.maxT;
-      p.resolution[i] = c.resolution ?? 0;
-      if (c.where !== undefined) where[i] = c.where;
+      if (c.resolution) p.resolution[i] = c.resolution;
+      if (c.where !== undefined) (where ??= {})[i] = c.where;
       p.byteStart[i] = at;
-      if (!shared) p.bytes.set(c.data, at);
+      p.bytes.set(c.data, at);
       at += c.data.length;
       i++;
     }
-  });
+  }
   p.firstChunk[list.length] = i;
   p.byteStart[i] = at;
-  if (Object.keys(where).length > 0) p.where = JSON.stringify(where);
+  if (where) p.where = JSON.stringify(where);
   return p;
+}
+
+/** Packed lists one after the other, as one (a selector packed a slice at a time). */
+export function concatPacked(parts: readonly PackedSeries[]): PackedSeries {
+  if (parts.length === 1) return parts[0]!;
+  let series = 0;
+  let chunks = 0;
+  let size = 0;
+  for (const p of parts) {
+    series += p.firstChunk.length - 1;
+    chunks += p.minT.length;
+    size += p.bytes.length;
+  }
+  const out: PackedSeries = {
+    labels: `[${parts.map((p) => p.labels.slice(1, -1)).filter((l) => l !== '').join(',')}]`,
+    firstChunk: new Uint32Array(series + 1),
+    minT: new Float64Array(chunks),
+    maxT: new Float64Array(chunks),
+    resolution: new Float64Array(chunks),
+    byteStart: new Uint32Array(chunks + 1),
+    bytes: new Uint8Array(size),
+  };
+  let where: Record<number, string> | undefined;
+  let k = 0;
+  let i = 0;
+  let at = 0;
+  for (const p of parts) {
+    const n = p.firstChunk.length - 1;
+    for (let j = 0; j < n; j++) out.firstChunk[k + j] = p.firstChunk[j]! + i;
+    out.minT.set(p.minT, i);
+    out.maxT.set(p.maxT, i);
+    out.resolution.set(p.resolution, i);
+    for (let j = 0; j < p.minT.length; j++) out.byteStart[i + j] = p.byteStart[j]! + at;
+    out.bytes.set(p.bytes, at);
+    if (p.where) for (const [c, w] of Object.entries(JSON.parse(p.where) as Record<string, string>)) (where ??= {})[Number(c) + i] = w;
+    k += n;
+    i += p.minT.length;
+    at += p.bytes.length;
+  }
+  out.firstChunk[series] = chunks;
+  out.byteStart[chunks] = size;
+  if (where) out.where = JSON.stringify(where);
+  return out;
 }
 
 export function unpackSeries(p: PackedSeries): ChunkSeries[] {
@@ -131,25 +159,17 @@ export function unpackSeries(p: PackedSeries): ChunkSeries[] {
   });
 }
 
-export function packGathered(g: Gathered): PackedGathered {
-  if (g.kind === 'raw') return { kind: 'raw', series: packSeries(g.series) };
-  return { kind: 'tiered', mint: g.mint, sources: g.sources.map((s) => ({ plan: s.plan, series: packSeries(s.series) })) };
-}
-
-export function unpackGathered(g: PackedGathered): Gathered {
-  if (g.kind === 'raw') return { kind: 'raw', series: unpackSeries(g.series) };
-  return { kind: 'tiered', mint: g.mint, sources: g.sources.map((s) => ({ plan: s.plan, series: unpackSeries(s.series) })) };
-}
-
 /** The buffers to move (not copy) with a postMessage of `gs`. */
-export function transferList(gs: readonly PackedGathered[]): ArrayBuffer[] {
-  const out = new Set<ArrayBuffer>(); // once each: two uses of a selector share their settled bytes
+export function transferList(gs: readonly Gathered[]): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>(); // once each: two uses of a selector share their packed series
   const add = (p: PackedSeries) => {
     for (const a of [p.firstChunk, p.minT, p.maxT, p.resolution, p.byteStart, p.bytes]) out.add(a.buffer as ArrayBuffer);
   };
   for (const g of gs) {
-    if (g.kind === 'raw') add(g.series);
-    else for (const s of g.sources) add(s.series);
+    if (g.kind === 'raw') {
+      add(g.series);
+      if (g.peers) add(g.peers);
+    } else for (const s of g.sources) add(s.series);
   }
   return [...out];
 }

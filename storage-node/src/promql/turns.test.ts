@@ -3,6 +3,8 @@ import { TenantDB } from '../db/tenant-db.js';
 import { Engine } from './engine.js';
 import { parsePromQL } from './parse.js';
 import { nextTurn } from './turns.js';
+import { unpackSeries } from './packed.js';
+import { PairLabels } from '../../../wire/remote-write.js';
 
 /** Counts turns of the event loop (a callback queued for every check phase) until stopped. */
 function countTurns(): { turn: number; stop(): void } {
@@ -37,8 +39,8 @@ describe('query turns', () => {
     const db = new TenantDB('t');
     const reads: number[] = [];
     const loop = countTurns();
-    const select = db.selectChunks.bind(db);
-    vi.spyOn(db, 'selectChunks').mockImplementation((...args) => {
+    const select = db.selectChunksLater.bind(db);
+    vi.spyOn(db, 'selectChunksLater').mockImplementation((...args) => {
       reads.push(loop.turn);
       return select(...args);
     });
@@ -49,5 +51,36 @@ describe('query turns', () => {
     expect(reads).toHaveLength(3);
     expect(reads[1]!).toBeGreaterThan(reads[0]!);
     expect(reads[2]!).toBeGreaterThan(reads[1]!);
+  });
+
+  it('reads a large selector from the head a slice of series per turn, every series once', async () => {
+    const db = new TenantDB('t');
+    const res = { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 };
+    for (let i = 0; i < 2500; i++) {
+      const { s } = db.head.getOrCreate(new PairLabels([['__name__', 'a'], ['i', String(i)]]));
+      db.head.appendSamples(s, Float64Array.of(1000, 16_000), Float64Array.of(i, i + 1), 2, res);
+    }
+    const loop = countTurns();
+    const slices: Array<{ turn: number; n: number }> = [];
+    const later = db.selectChunksLater.bind(db);
+    vi.spyOn(db, 'selectChunksLater').mockImplementation((...args) => {
+      const lent = later(...args);
+      const inner = lent.slices;
+      function* counted() {
+        for (const slice of inner) {
+          slices.push({ turn: loop.turn, n: slice.length });
+          yield slice;
+        }
+      }
+      return { ...lent, slices: counted() };
+    });
+    const { gathered } = await new Engine(db).gatherFor(parsePromQL('a'), 15_000, 60_000, 15_000);
+    loop.stop();
+    expect(slices.map((x) => x.n)).toEqual([1024, 1024, 452]);
+    expect(slices[1]!.turn).toBeGreaterThan(slices[0]!.turn);
+    expect(slices[2]!.turn).toBeGreaterThan(slices[1]!.turn);
+    const g = gathered[0]!;
+    const labels = g.kind === 'raw' ? unpackSeries(g.series).map((x) => x.labels[3]) : [];
+    expect(new Set(labels).size).toBe(2500);
   });
 });
