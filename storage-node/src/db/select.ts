@@ -23,7 +23,9 @@ export interface SeriesChunks {
  * `after`'s, which holds each series once. At equal timestamps the earlier
  * chunk wins when merged. Series with deleted samples are re-encoded without
  * them. Sorted by labels, unless `sort` is false (the thread that evaluates
- * sorts, not the one that acknowledges writes).
+ * sorts, not the one that acknowledges writes). With `lazy`, a block's chunk
+ * is read when its bytes are first used (LazyChunk): the caller must not let
+ * the blocks close before, and gets to skip the series it never decodes.
  */
 export function selectChunksFrom(
   blocks: readonly BlockReader[],
@@ -31,7 +33,7 @@ export function selectChunksFrom(
   matchers: readonly Matcher[],
   mint: number,
   maxt: number,
-  { deletions = [], sort = true }: { deletions?: readonly DeletionRange[]; sort?: boolean } = {},
+  { deletions = [], sort = true, lazy = false }: { deletions?: readonly DeletionRange[]; sort?: boolean; lazy?: boolean } = {},
 ): SeriesChunks[] {
   const overlaps = (c: { minT: number; maxT: number }) => c.maxT >= mint && c.minT <= maxt;
   let found: SeriesChunks[];
@@ -54,7 +56,7 @@ export function selectChunksFrom(
     for (const b of blocks) {
       for (const ref of b.postingsFor(matchers)) {
         const s = b.series(ref);
-        add(s.labels, s.chunks.filter(overlaps).map((c) => ({ minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref) })));
+        add(s.labels, s.chunks.filter(overlaps).map((c) => (lazy ? new LazyChunk(b, c.ref, c.minT, c.maxT) : { minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref) })));
       }
     }
     for (const s of after) add(s.labels, s.chunks());
@@ -78,6 +80,22 @@ export function sortedByLabels<T extends { labels: Labels }>(list: T[]): T[] {
     if (compareLabelsUtf8(list[i - 1]!.labels, list[i]!.labels) > 0) return list.sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
   }
   return list;
+}
+
+/** A block's chunk, read (and its checksum checked) when its bytes are first used. */
+class LazyChunk implements ChunkRange {
+  private bytes: Uint8Array | undefined;
+
+  constructor(
+    private readonly block: BlockReader,
+    private readonly ref: number,
+    readonly minT: number,
+    readonly maxT: number,
+  ) {}
+
+  get data(): Uint8Array {
+    return (this.bytes ??= this.block.chunk(this.ref));
+  }
 }
 
 /** Series with their chunks as `selectChunksFrom`'s `after`. */

@@ -218,8 +218,13 @@ export class TenantHead {
       }
       let app = s.open;
       if (!app || app.count >= SAMPLES_PER_CHUNK) {
-        if (app) s.sealed.push({ minT: s.openMinT, maxT: app.lastT, data: app.seal() });
-        app = s.open = new XorAppender(32);
+        let size = 32;
+        if (app) {
+          const data = app.seal();
+          s.sealed.push({ minT: s.openMinT, maxT: app.lastT, data });
+          size = data.length + 32; // the next chunk of a series compresses about as well: no growing as it fills
+        }
+        app = s.open = new XorAppender(size);
         s.openMinT = t;
         this.chunkCount++;
       }

@@ -251,7 +251,7 @@ export class Engine implements FuseHost {
       if (!mine) {
         const copied = unpackSeries(g.series);
         const local = g.local;
-        mine = local ? selectChunksFrom(local.blocks.map(borrowedReader), asAfter(copied), f.sel.matchers, local.mint, local.maxt, { deletions: deletionRanges(local.deletions) }) : sortedByLabels(copied);
+        mine = local ? selectChunksFrom(local.blocks.map(borrowedReader), asAfter(copied), f.sel.matchers, local.mint, local.maxt, { deletions: deletionRanges(local.deletions), lazy: true }) : sortedByLabels(copied);
         own.set(g.series, mine);
       }
       const series = g.peers ? withPeerSeries(mine, unpackSeries(g.peers)) : mine;
