@@ -57,6 +57,19 @@ export type Gathered =
   | { kind: 'raw'; series: PackedSeries; peers?: PackedSeries; local?: LocalRead }
   | { kind: 'tiered'; mint: number; sources: Array<{ plan: TierPlan; series: PackedSeries }> };
 
+/** Packed series' arrays for this many series, chunks and bytes, zeroed. */
+function allocPacked(labels: string, series: number, chunks: number, size: number): PackedSeries {
+  return {
+    labels,
+    firstChunk: new Uint32Array(series + 1),
+    minT: new Float64Array(chunks),
+    maxT: new Float64Array(chunks),
+    resolution: new Float64Array(chunks),
+    byteStart: new Uint32Array(chunks + 1),
+    bytes: new Uint8Array(size),
+  };
+}
+
 /**
  * The series with every chunk's bytes copied into one new buffer, in order.
  * The gathering thread calls it in the turn it reads: the head goes on
@@ -70,15 +83,7 @@ export function packSeries(list: readonly ChunkSeries[]): PackedSeries {
     chunks += s.chunks.length;
     for (const c of s.chunks) size += c.data.length;
   }
-  const p: PackedSeries = {
-    labels: JSON.stringify(list.map((s) => s.labels)),
-    firstChunk: new Uint32Array(list.length + 1),
-    minT: new Float64Array(chunks),
-    maxT: new Float64Array(chunks),
-    resolution: new Float64Array(chunks),
-    byteStart: new Uint32Array(chunks + 1),
-    bytes: new Uint8Array(size),
-  };
+  const p = allocPacked(JSON.stringify(list.map((s) => s.labels)), list.length, chunks, size);
   let where: Record<number, string> | undefined;
   let i = 0;
   let at = 0;
@@ -112,15 +117,7 @@ export function concatPacked(parts: readonly PackedSeries[]): PackedSeries {
     chunks += p.minT.length;
     size += p.bytes.length;
   }
-  const out: PackedSeries = {
-    labels: `[${parts.map((p) => p.labels.slice(1, -1)).filter((l) => l !== '').join(',')}]`,
-    firstChunk: new Uint32Array(series + 1),
-    minT: new Float64Array(chunks),
-    maxT: new Float64Array(chunks),
-    resolution: new Float64Array(chunks),
-    byteStart: new Uint32Array(chunks + 1),
-    bytes: new Uint8Array(size),
-  };
+  const out = allocPacked(`[${parts.map((p) => p.labels.slice(1, -1)).filter((l) => l !== '').join(',')}]`, series, chunks, size);
   let where: Record<number, string> | undefined;
   let k = 0;
   let i = 0;
