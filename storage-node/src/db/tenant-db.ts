@@ -32,6 +32,9 @@ function overlapsBlock(meta: BlockReader['meta'], mint: number, maxt: number, re
   return meta.minTime <= maxt && meta.maxTime > mint && (res === 'any' || resolutionOf(meta) === res);
 }
 
+/** Head series a query reads per turn of the event loop (TenantDB.selectChunksLater): about 3 ms of work. */
+export const HEAD_SLICE_SERIES = 512;
+
 /** Default block range: Prometheus's 2 h. */
 export const DEFAULT_BLOCK_RANGE_MS = 2 * 60 * 60 * 1000;
 
@@ -284,7 +287,7 @@ export class TenantDB {
   /**
    * selectChunks with the local blocks left for a query thread to read: those
    * blocks (lease them before this thread's next turn), and the chunks of the
-   * bucket blocks and the head, in slices of about `sliceSize` series. The
+   * bucket blocks and the head, in slices of `sliceSize` series. The
    * reader puts the blocks' chunks in front (selectChunksFrom) and applies
    * the deletions in force; with no local block, the slices are the whole
    * answer. Not sorted: the reader sorts.
@@ -294,7 +297,7 @@ export class TenantDB {
    * blocks are read in the first slice, with all of the head, as `read`
    * requires.
    */
-  selectChunksLater(matchers: readonly Matcher[], mint: number, maxt: number, sliceSize = 1024): { local: BlockReader[]; slices: Generator<SeriesChunks[]> } {
+  selectChunksLater(matchers: readonly Matcher[], mint: number, maxt: number, sliceSize = HEAD_SLICE_SERIES): { local: BlockReader[]; slices: Generator<SeriesChunks[]> } {
     const local = this.localOverlapping(mint, maxt, RES_RAW);
     const remote = this.remoteOverlapping(mint, maxt, RES_RAW);
     const opts = { deletions: local.length ? [] : this.deletions, sort: false };
