@@ -331,21 +331,19 @@ export class Engine implements FuseHost {
           // Packed in the same turn as read: the head's open chunks are written on by appends.
           // With `leases`, local blocks are lent, leased in that turn too, before compaction can delete them;
           // the rest is read a slice of series per turn, so appends wait for one slice at most.
-          let slices: Generator<ChunkSeries[]> | undefined;
           const parts: PackedSeries[] = [];
-          await db.read(span.mint, span.maxt, () => {
+          const rest = await db.read(span.mint, span.maxt, () => {
             if (!leases) return void parts.push(packSeries(db.selectChunks(f.sel.matchers, span.mint, span.maxt)));
             const lent = db.selectChunksLater(f.sel.matchers, span.mint, span.maxt);
             for (const b of lent.local) leases.push(b.lease());
             if (lent.local.length) span.local = { blocks: lent.local.map((b) => b.handles()), mint: span.mint, maxt: span.maxt, deletions: deletionSpecs(db.deletions) };
-            slices = lent.slices;
-            const first = slices.next();
+            const first = lent.slices.next();
             if (!first.done) parts.push(packSeries(first.value));
+            return lent.slices;
           }, [f.sel.matchers], [{ res: RES_RAW, mint: span.mint, maxt: span.maxt }]);
-          for (;;) {
-            if (!slices) break;
+          while (rest) {
             await this.turn(ctx);
-            const next = slices.next();
+            const next = rest.next();
             if (next.done) break;
             parts.push(packSeries(next.value));
           }
