@@ -18,14 +18,14 @@ export function write(series: SeriesInput[] | Uint8Array, headers: Record<string
   });
 }
 
-export async function read(path: string, auth = `Bearer ${DEMO_KEY}`): Promise<{ status: number; body: any; text: string }> {
+export async function read(path: string, auth = `Bearer ${DEMO_KEY}`): Promise<{ status: number; body: any; text: string; headers: Headers }> {
   const r = await SELF.fetch(`${BASE}/prometheus/api/v1/${path}`, { headers: { authorization: auth } });
   const text = await r.text();
   let body: any;
   try {
     body = JSON.parse(text);
   } catch {}
-  return { status: r.status, body, text };
+  return { status: r.status, body, text, headers: r.headers };
 }
 
 export async function admin(method: string, path: string, body?: unknown): Promise<Response> {

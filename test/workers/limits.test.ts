@@ -151,7 +151,10 @@ describe('query limits per tenant', () => {
     expect(over.body).toMatchObject({ status: 'error', errorType: 'execution', error: expect.stringMatching(/more than 3 series \(limit query_max_series/) });
 
     const range = (hours: number) => read(`query_range?query=q&start=${t / 1000 - hours * 3600}&end=${t / 1000}&step=60`, auth);
-    expect((await range(1)).status).toBe(200);
+    const ok = await range(1);
+    expect(ok.status).toBe(200);
+    // The node's phases reach the user (browser developer tools show them).
+    expect(ok.headers.get('server-timing')).toMatch(/^gather;dur=[\d.]+, wait;dur=[\d.]+, eval;dur=[\d.]+$/);
     const wide = await range(2);
     expect(wide.status).toBe(422);
     expect(wide.body.error).toMatch(/query would read 2h of data, over the limit of 1h \(limit query_max_range_seconds/);

@@ -95,7 +95,8 @@ export function readApp(): Hono<AppEnv> {
         if (answers.length === 1) {
           const a = answers[0]!;
           if (a.status >= 500 && a.status !== 503) throw new Error(`storage node answered ${a.status}`);
-          return new Response(a.body, { status: a.status, headers: { 'content-type': 'application/json' } });
+          const timing = a.headers.get('server-timing'); // the node's phases of a query (gather, wait, eval)
+          return new Response(a.body, { status: a.status, headers: { 'content-type': 'application/json', ...(timing ? { 'server-timing': timing } : {}) } });
         }
         return await mergeAnswers(answers, merge);
       } catch (e) {
