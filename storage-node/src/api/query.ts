@@ -146,7 +146,7 @@ async function runQuery(db: TenantDB | undefined, params: URLSearchParams, expr:
   const deadline = Date.now() + (opts.timeoutMs ?? QUERY_LIMIT_DEFAULTS.timeoutSeconds * 1000);
   const jobOpts: JobOptions = { ...rest, deadline };
   const t0 = performance.now();
-  const { gathered, release } = await new Engine(db, { ...rest, ...(signal ? { signal } : {}), ...(opts.peers ? { peers: opts.peers } : {}), deadline }).gatherFor(expr, range.start, range.end, range.step);
+  const { gathered, release } = await new Engine(db, { ...opts, deadline }).gatherFor(expr, range.start, range.end, range.step);
   const t1 = performance.now();
   let answer: JobAnswer;
   try {
