@@ -353,28 +353,47 @@ function readUvarint(r: BitReader): number {
   throw new Error('uvarint longer than 10 bytes in XOR chunk');
 }
 
-/** Chunk bytes copied here with zero padding, so 32-bit windows never read past the end. */
-let scratch = new Uint8Array(4096);
+/**
+ * The chunk being decoded as big-endian 32-bit words, with zero words after
+ * it, so that any field is read from two words whatever its bit position.
+ */
+let words = new Int32Array(1024);
+/** Zero words after a chunk: the widest read (a 64-bit delta-of-delta at the end) stays inside. */
+const PAD_WORDS = 8;
 
-/** 32 bits of `b` from bit `p` on, most significant first (b is padded). */
-function peek32(b: Uint8Array, p: number): number {
-  const i = p >>> 3;
-  const s = p & 7;
-  const w = ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
-  return s === 0 ? w : ((w << s) | (b[i + 4]! >>> (8 - s))) >>> 0;
+/** `chunk` into `words` (grown when needed); returns them. */
+function loadWords(chunk: Uint8Array): Int32Array {
+  const len = chunk.length;
+  const full = len >>> 2;
+  if (words.length < full + 1 + PAD_WORDS) words = new Int32Array(2 * (full + 1 + PAD_WORDS));
+  const w = words;
+  for (let i = 0, j = 0; i < full; i++, j += 4) w[i] = (chunk[j]! << 24) | (chunk[j + 1]! << 16) | (chunk[j + 2]! << 8) | chunk[j + 3]!;
+  let last = 0;
+  for (let j = full * 4, sh = 24; j < len; j++, sh -= 8) last |= chunk[j]! << sh;
+  w[full] = last;
+  w.fill(0, full + 1, full + 1 + PAD_WORDS);
+  return w;
+}
+
+/** 32 bits of the word stream `w` from bit `p` on, most significant first. */
+function peek32(w: Int32Array, p: number): number {
+  const i = p >>> 5;
+  const s = p & 31;
+  // (x >>> 1) >>> (31 - s) is x >>> (32 - s), and 0 when s is 0 (a shift by 32 would be none).
+  return ((w[i]! << s) | ((w[i + 1]! >>> 1) >>> (31 - s))) >>> 0;
 }
 
 /** `n` bits (1..32) from bit `p`. */
-function bitsAt(b: Uint8Array, p: number, n: number): number {
-  return peek32(b, p) >>> (32 - n);
+function bitsAt(w: Int32Array, p: number, n: number): number {
+  return peek32(w, p) >>> (32 - n);
 }
 
 /** The uvarint at bit `p` and the bit after it; undefined past `end` or past 10 bytes (twice a chunk, not per sample). */
-function uvarintAt(b: Uint8Array, p: number, end: number): { z: number; p: number } | undefined {
+function uvarintAt(w: Int32Array, p: number, end: number): { z: number; p: number } | undefined {
   let z = 0;
   let mul = 1;
   for (let i = 0; i < 10 && p <= end; i++) {
-    const byte = bitsAt(b, p, 8);
+    const byte = bitsAt(w, p, 8);
     p += 8;
     z += (byte & 0x7f) * mul;
     if ((byte & 0x80) === 0) return { z, p };
@@ -389,17 +408,16 @@ function uvarintAt(b: Uint8Array, p: number, end: number): { z: number; p: numbe
  * keeps its bits), and return the index after the last one written. The
  * columns must have room for the header's count. A chunk that ends early
  * gives the samples before the break, as XorIterator does. This is the
- * query path's decoder: one pass with the state in locals, each field read
- * from one 32-bit window.
+ * query path's decoder: one pass with the state in locals, the chunk read as
+ * 32-bit words, each field from one 32-bit window; a sample whose timestamp
+ * and value both repeat their pattern ('0' delta-of-delta, '10' value) is
+ * read from one window.
  */
 export function decodeXor(chunk: Uint8Array, mint: number, maxt: number, t: Float64Array, vBits: Uint32Array, at: number): number {
   const len = chunk.length;
   if (len < 2) return at;
   const total = (chunk[0]! << 8) | chunk[1]!;
-  if (scratch.length < len + 8) scratch = new Uint8Array(2 * (len + 8));
-  const b = scratch;
-  b.set(chunk);
-  b.fill(0, len, len + 8);
+  const b = loadWords(chunk);
   const end = len * 8;
   let p = 16;
   let ts = 0;
@@ -418,54 +436,68 @@ export function decodeXor(chunk: Uint8Array, mint: number, maxt: number, t: Floa
       lo = peek32(b, p + 32);
       p += 64;
     } else {
+      let w: number;
+      let avail = 32; // bits of w read from p on
       if (k === 1) {
         const u = uvarintAt(b, p, end);
         if (!u) return at;
         p = u.p;
         delta = u.z;
+        w = peek32(b, p);
       } else {
-        const w = peek32(b, p);
-        if ((w & 0x80000000) === 0) p += 1;
-        else if ((w & 0x40000000) === 0) {
-          let dod = (w >>> 16) & 0x3fff;
-          if (dod > 0x2000) dod -= 0x4000;
-          delta += dod;
-          p += 16;
-        } else if ((w & 0x20000000) === 0) {
-          let dod = (w >>> 12) & 0x1ffff;
-          if (dod > 0x10000) dod -= 0x20000;
-          delta += dod;
-          p += 20;
-        } else if ((w & 0x10000000) === 0) {
-          let dod = (w >>> 8) & 0xfffff;
-          if (dod > 0x80000) dod -= 0x100000;
-          delta += dod;
-          p += 24;
+        w = peek32(b, p);
+        if ((w & 0x80000000) === 0) {
+          // '0': the same delta; the value's control bits follow in this window.
+          p += 1;
+          w = (w << 1) >>> 0;
+          avail = 31;
         } else {
-          delta += (peek32(b, p + 4) | 0) * 0x100000000 + peek32(b, p + 36);
-          p += 68;
+          if ((w & 0x40000000) === 0) {
+            let dod = (w >>> 16) & 0x3fff;
+            if (dod > 0x2000) dod -= 0x4000;
+            delta += dod;
+            p += 16;
+          } else if ((w & 0x20000000) === 0) {
+            let dod = (w >>> 12) & 0x1ffff;
+            if (dod > 0x10000) dod -= 0x20000;
+            delta += dod;
+            p += 20;
+          } else if ((w & 0x10000000) === 0) {
+            let dod = (w >>> 8) & 0xfffff;
+            if (dod > 0x80000) dod -= 0x100000;
+            delta += dod;
+            p += 24;
+          } else {
+            delta += (peek32(b, p + 4) | 0) * 0x100000000 + peek32(b, p + 36);
+            p += 68;
+          }
+          w = peek32(b, p);
         }
       }
       ts += delta;
-      const w = peek32(b, p);
       if ((w & 0x80000000) === 0) p += 1;
       else {
-        if ((w & 0x40000000) === 0) p += 2;
-        else {
+        let sig: number;
+        if ((w & 0x40000000) === 0) {
+          p += 2;
+          sig = 64 - leading - trailing;
+          w = sig <= avail - 2 ? (w << 2) >>> 0 : peek32(b, p);
+        } else {
           leading = (w >>> 25) & 0x1f;
-          let sig = (w >>> 19) & 0x3f;
+          sig = (w >>> 19) & 0x3f;
           if (sig === 0) sig = 64;
           trailing = 64 - leading - sig;
           if (trailing < 0) return at; // malformed, as XorIterator reports it
           p += 13;
+          w = sig <= avail - 13 ? (w << 13) >>> 0 : peek32(b, p);
         }
-        const sig = 64 - leading - trailing;
+        // w holds the significant bits from its top.
         let xHi = 0;
         let xLo = 0;
         if (sig > 32) {
-          xHi = bitsAt(b, p, sig - 32);
+          xHi = w >>> (64 - sig);
           xLo = peek32(b, p + sig - 32);
-        } else xLo = bitsAt(b, p, sig);
+        } else xLo = w >>> (32 - sig);
         p += sig;
         if (trailing >= 32) {
           xHi = (xLo << (trailing - 32)) >>> 0;
