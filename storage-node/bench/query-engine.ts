@@ -10,7 +10,9 @@
  * figure then includes the hand-over, and the phases (gather here, wait,
  * evaluate there) are printed too. With BLOCKS=1 the head is first flushed to
  * blocks in a temporary folder, so queries read blocks, as a node's do once
- * its data is older than the head.
+ * its data is older than the head. With CONCURRENT=N (and QUERY_THREADS) each
+ * run sends N copies of the query at once and times them all: against a run
+ * of one, how well the threads share the machine.
  */
 import { PairLabels } from '../../wire/remote-write.js';
 import { TenantDB } from '../src/db/tenant-db.js';
@@ -69,6 +71,7 @@ if (blocksDir) {
 }
 
 const threads = Number(process.env.QUERY_THREADS ?? 0);
+const concurrent = Math.max(1, Number(process.env.CONCURRENT ?? 1));
 // The bundle of the worker is made by scripts/build.mjs, found from the working directory (the repository's root).
 const build = (await import(pathToFileURL(resolve('scripts/build.mjs')).href)) as { buildStorageNode(): Promise<string> };
 const pool = threads > 0 ? new QueryPool(new URL('./query-worker.mjs', pathToFileURL(await build.buildStorageNode())), threads, createLogger('bench', 'error')) : undefined;
@@ -85,9 +88,10 @@ for (const q of only >= 0 ? [QUERIES[only]!] : QUERIES) {
     const t0 = performance.now();
     if (pool) {
       const stats: QueryStats = { samples: 0 };
-      const body = JSON.parse(await queryRangeApi(db, params(q), { runner: pool.run, stats })) as { data: { result: Array<{ values: unknown[] }> } };
+      const bodies = await Promise.all(Array.from({ length: concurrent }, (_, i) => queryRangeApi(db, params(q), { runner: pool.run, ...(i === 0 ? { stats } : {}) })));
       times.push(performance.now() - t0);
       split.push(stats);
+      const body = JSON.parse(bodies[0]!) as { data: { result: Array<{ values: unknown[] }> } };
       points = body.data.result.reduce((n, s) => n + s.values.length, 0);
     } else {
       const m = await new Engine(db, {}).rangeAsync(parsePromQL(q), end - 3_600_000, end, 60_000);
@@ -99,7 +103,7 @@ for (const q of only >= 0 ? [QUERIES[only]!] : QUERIES) {
   out[q] = +median(times).toFixed(1);
   if (split.length) phases[q] = (['gatherMs', 'waitMs', 'evalMs'] as const).map((k) => `${k} ${median(split.map((x) => x[k] ?? 0)).toFixed(1)}`).join(', ');
 }
-console.log(JSON.stringify({ bench: 'query-engine', series: nSeries, hours, runs, threads, blocks: db.blocks.length, medianMs: out, ...(pool ? { phases } : {}) }));
+console.log(JSON.stringify({ bench: 'query-engine', series: nSeries, hours, runs, threads, ...(concurrent > 1 ? { concurrent } : {}), blocks: db.blocks.length, medianMs: out, ...(pool ? { phases } : {}) }));
 await pool?.close();
 db.close();
 if (blocksDir) rmSync(blocksDir, { recursive: true, force: true });
