@@ -12,13 +12,15 @@
  * blocks in a temporary folder, so queries read blocks, as a node's do once
  * its data is older than the head. With CONCURRENT=N (and QUERY_THREADS) each
  * run sends N copies of the query at once and times them all: against a run
- * of one, how well the threads share the machine.
+ * of one, how well the threads share the machine. On Linux it also prints
+ * each query's peak RSS growth (the process's high-water mark reset before a
+ * run, read after it; the largest of the runs), as bench:query measures it.
  */
 import { PairLabels } from '../../wire/remote-write.js';
 import { TenantDB } from '../src/db/tenant-db.js';
 import type { AppendResult } from '../src/head/head.js';
 import { Engine } from '../src/promql/engine.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -77,14 +79,29 @@ const build = (await import(pathToFileURL(resolve('scripts/build.mjs')).href)) a
 const pool = threads > 0 ? new QueryPool(new URL('./query-worker.mjs', pathToFileURL(await build.buildStorageNode())), threads, createLogger('bench', 'error')) : undefined;
 const params = (q: string) => new URLSearchParams({ query: q, start: String((end - 3_600_000) / 1000), end: String(end / 1000), step: '60' });
 
+/** The process's RSS now and its high-water mark (bytes), the mark reset first when `reset`; undefined off Linux. */
+function rss(reset: boolean): { now: number; peak: number } | undefined {
+  try {
+    if (reset) writeFileSync('/proc/self/clear_refs', '5');
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) * 1024;
+    return { now: kb('VmRSS'), peak: kb('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const out: Record<string, number> = {};
 const phases: Record<string, string> = {};
+const rssGrowthMb: Record<string, number> = {};
 for (const q of only >= 0 ? [QUERIES[only]!] : QUERIES) {
   const times: number[] = [];
   const split: QueryStats[] = [];
   let points = 0;
+  let growth = 0;
   for (let r = 0; r < runs; r++) {
+    const before = rss(true);
     const t0 = performance.now();
     if (pool) {
       const stats: QueryStats = { samples: 0 };
@@ -98,12 +115,15 @@ for (const q of only >= 0 ? [QUERIES[only]!] : QUERIES) {
       times.push(performance.now() - t0);
       points = m.reduce((n, s) => n + s.t.length, 0);
     }
+    const after = rss(false);
+    if (before && after) growth = Math.max(growth, after.peak - before.now);
   }
+  rssGrowthMb[q] = Math.round(growth / 1e5) / 10;
   if (points === 0) throw new Error(`${q}: no points`);
   out[q] = +median(times).toFixed(1);
   if (split.length) phases[q] = (['gatherMs', 'waitMs', 'evalMs'] as const).map((k) => `${k} ${median(split.map((x) => x[k] ?? 0)).toFixed(1)}`).join(', ');
 }
-console.log(JSON.stringify({ bench: 'query-engine', series: nSeries, hours, runs, threads, ...(concurrent > 1 ? { concurrent } : {}), blocks: db.blocks.length, medianMs: out, ...(pool ? { phases } : {}) }));
+console.log(JSON.stringify({ bench: 'query-engine', series: nSeries, hours, runs, threads, ...(concurrent > 1 ? { concurrent } : {}), blocks: db.blocks.length, medianMs: out, ...(pool ? { phases } : {}), peakRssGrowthMb: rssGrowthMb }));
 await pool?.close();
 db.close();
 if (blocksDir) rmSync(blocksDir, { recursive: true, force: true });

@@ -30,6 +30,8 @@ export interface ChunkRange {
   minT: number;
   maxT: number;
   data: Uint8Array;
+  /** Let go of `data` (read lazily, and again when used again): its samples are decoded. */
+  forget?(): void;
 }
 
 /** Room the columns of `chunks` within [mint, maxt] need: the overlapping chunks' header counts. */
@@ -82,7 +84,7 @@ export class ColumnsBuffer {
   private v = new Float64Array(256);
   private bits = new Uint32Array(this.v.buffer);
 
-  /** mergeChunks' answer, in this buffer's columns: valid until the next call. */
+  /** mergeChunks' answer, in this buffer's columns: valid until the next call. The chunks' bytes are let go (ChunkRange.forget). */
   decode(chunks: readonly ChunkRange[], mint = -Infinity, maxt = Infinity): SampleColumns {
     const size = columnsSize(chunks, mint, maxt);
     if (size > this.t.length) {
@@ -90,7 +92,9 @@ export class ColumnsBuffer {
       this.v = new Float64Array(size * 2);
       this.bits = new Uint32Array(this.v.buffer);
     }
-    return { t: this.t, v: this.v, n: mergeInto(chunks, mint, maxt, this.t, this.bits, 0) };
+    const n = mergeInto(chunks, mint, maxt, this.t, this.bits, 0);
+    for (const c of chunks) c.forget?.();
+    return { t: this.t, v: this.v, n };
   }
 }
 

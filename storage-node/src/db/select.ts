@@ -9,7 +9,7 @@ import { encodeColumns, mergeChunks, withoutIntervals, type ChunkRange } from '.
 import type { BlockReader } from '../block/reader.js';
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
 import { deletedIntervals, type DeletionRange } from '../model/deletions.js';
-import { labelsKey as key, type Labels } from '../model/labels.js';
+import type { Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
 
 export interface SeriesChunks {
@@ -46,21 +46,27 @@ export function selectChunksFrom(
       if (chunks.length > 0) found.push({ labels: s.labels, chunks });
     }
   } else {
-    const acc = new Map<string, SeriesChunks>();
-    const add = (labels: Labels, chunks: Iterable<ChunkRange>) => {
-      const k = key(labels);
-      let e = acc.get(k);
-      if (!e) acc.set(k, (e = { labels, chunks: [] }));
-      for (const c of chunks) if (overlaps(c)) e.chunks.push(c);
-    };
-    for (const b of blocks) {
+    // Each source in label order (a block's postings are: its series are
+    // written sorted), then one merge: a series found in several sources is
+    // met in each at once, with no key string or map per series.
+    const lists: SeriesChunks[][] = blocks.map((b) => {
+      const list: SeriesChunks[] = [];
       for (const ref of b.postingsFor(matchers)) {
         const s = b.series(ref);
-        add(s.labels, s.chunks.filter(overlaps).map((c) => (lazy ? new LazyChunk(b, c.ref, c.minT, c.maxT) : { minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref) })));
+        const chunks: ChunkRange[] = [];
+        for (const c of s.chunks) if (overlaps(c)) chunks.push(lazy ? new LazyChunk(b, c.ref, c.minT, c.maxT) : { minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref) });
+        if (chunks.length > 0) list.push({ labels: s.labels, chunks });
       }
+      return sortedByLabels(list);
+    });
+    const rest: SeriesChunks[] = [];
+    for (const s of after) {
+      const chunks: ChunkRange[] = [];
+      for (const c of s.chunks()) if (overlaps(c)) chunks.push(c);
+      if (chunks.length > 0) rest.push({ labels: s.labels, chunks });
     }
-    for (const s of after) add(s.labels, s.chunks());
-    found = [...acc.values()];
+    lists.push(sortedByLabels(rest));
+    found = mergeSorted(lists);
   }
   if (deletions.length > 0) {
     for (const e of found) {
@@ -71,7 +77,36 @@ export function selectChunksFrom(
     }
   }
   const out = found.filter((e) => e.chunks.length > 0);
-  return sort ? sortedByLabels(out) : out;
+  return sort && blocks.length === 0 ? sortedByLabels(out) : out; // merged lists are sorted already
+}
+
+/**
+ * Lists sorted by labels merged into one: a series in several lists once,
+ * its chunks in list order (the earlier list's first). The entries are
+ * reused (their chunk arrays grow).
+ */
+function mergeSorted(lists: SeriesChunks[][]): SeriesChunks[] {
+  const live = lists.filter((l) => l.length > 0);
+  if (live.length === 1) return live[0]!;
+  const out: SeriesChunks[] = [];
+  const at = new Int32Array(live.length);
+  for (;;) {
+    let min: Labels | undefined;
+    for (let i = 0; i < live.length; i++) {
+      const e = live[i]![at[i]!];
+      if (e && (!min || compareLabelsUtf8(e.labels, min) < 0)) min = e.labels;
+    }
+    if (!min) return out;
+    let merged: SeriesChunks | undefined;
+    for (let i = 0; i < live.length; i++) {
+      const e = live[i]![at[i]!];
+      if (!e || (e.labels !== min && compareLabelsUtf8(e.labels, min) !== 0)) continue;
+      at[i]!++;
+      if (!merged) merged = e;
+      else merged.chunks.push(...e.chunks); // the lists' entries and their chunk arrays are this read's own
+    }
+    out.push(merged!);
+  }
 }
 
 /** The list sorted by labels: as it is when it already is (a check costs less than a sort). */
@@ -82,7 +117,11 @@ export function sortedByLabels<T extends { labels: Labels }>(list: T[]): T[] {
   return list;
 }
 
-/** A block's chunk, read (and its checksum checked) when its bytes are first used. */
+/**
+ * A block's chunk, read (and its checksum checked) when its bytes are first
+ * used, and let go by `forget` once decoded (read again if used again), so a
+ * pass over many series does not hold every chunk it has read.
+ */
 class LazyChunk implements ChunkRange {
   private bytes: Uint8Array | undefined;
 
@@ -95,6 +134,10 @@ class LazyChunk implements ChunkRange {
 
   get data(): Uint8Array {
     return (this.bytes ??= this.block.chunk(this.ref));
+  }
+
+  forget(): void {
+    this.bytes = undefined;
   }
 }
 
