@@ -212,7 +212,7 @@ export class Engine implements FuseHost {
 
   /** Wait for this query's next turn of the loop (turns.ts), then check that it should go on. */
   private async turn(ctx: Ctx): Promise<void> {
-    await nextTurn();
+    await nextTurn(this);
     this.lastYield = performance.now();
     if (this.signal?.aborted) throw queryCanceled();
     this.checkDeadline(ctx);

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { HEAD_SLICE_SERIES, TenantDB } from '../db/tenant-db.js';
 import { Engine } from './engine.js';
 import { parsePromQL } from './parse.js';
-import { nextTurn } from './turns.js';
+import { nextTurn, QUANTUM_MS } from './turns.js';
 import { unpackSeries } from './packed.js';
 import { PairLabels } from '../../../wire/remote-write.js';
 
@@ -33,6 +33,29 @@ describe('query turns', () => {
     // Each on a turn of its own: whatever else waits for the loop runs between them.
     expect(resumed[1]![1]).toBeGreaterThan(resumed[0]![1]);
     expect(resumed[2]![1]).toBeGreaterThan(resumed[1]![1]);
+  });
+
+  it('gives the turns to the query that had the last one, for up to a quantum, then to the one waiting longest', async () => {
+    let now = 1_000;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      const order: string[] = [];
+      // Each query wants four turns; each turn costs it 10 ms of the (mocked) clock.
+      const query = async (name: string) => {
+        const owner = {};
+        for (let k = 0; k < 4; k++) {
+          await nextTurn(owner);
+          order.push(name);
+          now += 10;
+        }
+      };
+      await Promise.all([query('a'), query('b'), query('c')]);
+      // a keeps the turns for QUANTUM_MS (25 ms: three turns), then b and c get theirs in the same way.
+      expect(QUANTUM_MS).toBe(25);
+      expect(order.join('')).toBe('aaabbbcccabc');
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it('reads each selector of a query on a turn of its own, never in the callback that received the query', async () => {
