@@ -3,9 +3,11 @@
 // against Isobar, Prometheus and VictoriaMetrics loaded with the same data in
 // the same run (../shared/bench: rwload.mjs for the data, peers.sh for the
 // peers). Prints each query's median latency and its ratio to the peers; then
+// the peak RSS growth of each system during the heaviest query, and
 // BENCH_CLIENTS (16) clients sending the same queries at once (queries per
-// second), the peak RSS growth of each system during the heaviest query, and
-// Isobar's remote-write p99 while the clients run against its idle p99.
+// second) beside a small steady remote write, the same for every system, whose
+// p99 is compared with its p99 alone. Each system is measured once the
+// background work of all (merges, compaction, uploads after the load) is done.
 // Then a 7-day panel: BENCH_PANEL_SERIES (10,000) more series, a sample every
 // 5 minutes for 7 days, flushed to blocks; one query_range over the 7 days at
 // a 10 m step, cold (each system restarted, the page cache dropped where this
@@ -57,6 +59,9 @@ try {
     }
     execFileSync('curl', ['-s', '-XPOST', 'http://127.0.0.1:18428/internal/force_flush']);
     await new Promise((r) => setTimeout(r, 5000));
+    // Background work after a load (VictoriaMetrics' merges, Prometheus's head compaction, Isobar's
+    // flush and upload) would slow whichever system is measured first: wait until all are idle.
+    await quiet(pids);
 
     console.log(`\n== query_range over the last hour, step 60s; median of ${RUNS} runs`);
     const qs = (q) => `query=${encodeURIComponent(q)}&start=${(end - 3_600_000) / 1000}&end=${end / 1000}&step=60`;
@@ -92,29 +97,38 @@ try {
       console.log(`${name.padEnd(17)} +${((status(pids[name], 'VmHWM') - before) / 1e6).toFixed(0)} MB (from ${(before / 1e6).toFixed(0)} MB)`);
     }
 
-    // Remote write while dashboards load: a small steady writer, alone and then beside the clients.
+    // Remote write while dashboards load: a small steady writer, alone and then beside the clients,
+    // the same for every system (the clients of each share the machine with the same writes).
     // 240 requests of 500 samples each (p99 is the third slowest, not the slowest), on series
     // created beforehand (creation is not what is measured), in time order (no out-of-order path).
     const base = Math.floor(Date.now() / 15000) * 15000;
-    const writer = (label, rounds, endMs) =>
-      promisify(execFile)(process.execPath, [join(work, 'rwload.mjs'), '--url', targets.isobar.write, '--header', `Authorization: ${targets.isobar.auth}`, '--series', '2000', '--rounds', String(rounds), '--samples-per-request', '500', '--concurrency', '2', '--extra-label', `bench=${label}`, '--end-ms', String(endMs)], { encoding: 'utf8' }).then(({ stdout }) => JSON.parse(stdout.trim().split('\n').at(-1)));
-    for (const label of ['rw-idle', 'rw-busy']) await writer(label, 1, base - 61 * 15000);
-    const idle = await writer('rw-idle', 60, base);
-    console.log(`\n== ${CLIENTS} concurrent clients, each running the ${QUERIES.length} queries twice`);
-    const qps = {};
-    let busy;
+    const writer = (t, label, rounds, endMs) =>
+      promisify(execFile)(process.execPath, [join(work, 'rwload.mjs'), '--url', t.write, ...(t.auth ? ['--header', `Authorization: ${t.auth}`] : []), '--series', '2000', '--rounds', String(rounds), '--samples-per-request', '500', '--concurrency', '2', '--extra-label', `bench=${label}`, '--end-ms', String(endMs)], { encoding: 'utf8' }).then(({ stdout }) => JSON.parse(stdout.trim().split('\n').at(-1)));
+    const idle = {};
     for (const [name, t] of Object.entries(targets)) {
-      const w = name === 'isobar' ? writer('rw-busy', 60, base) : undefined;
+      for (const label of ['rw-idle', 'rw-busy']) await writer(t, label, 1, base - 61 * 15000);
+      idle[name] = await writer(t, 'rw-idle', 60, base);
+    }
+    console.log(`\n== ${CLIENTS} concurrent clients, each running the ${QUERIES.length} queries twice, beside the same remote write`);
+    const qps = {};
+    const busy = {};
+    for (const [name, t] of Object.entries(targets)) {
+      await quiet(pids);
+      const w = writer(t, 'rw-busy', 60, base);
       const t0 = performance.now();
       await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
         for (let i = 0; i < 2 * QUERIES.length; i++) await ask(t, name, QUERIES[(c + i) % QUERIES.length]);
       }));
       qps[name] = (CLIENTS * 2 * QUERIES.length) / ((performance.now() - t0) / 1000);
-      if (w) busy = await w;
+      busy[name] = await w;
       console.log(`${name.padEnd(17)} ${qps[name].toFixed(2)} queries/s`);
     }
     console.log(`isobar vs prometheus ${(qps.isobar / qps.prometheus).toFixed(2)}x, vs victoria-metrics ${(qps.isobar / qps['victoria-metrics']).toFixed(2)}x`);
-    console.log(`\n== isobar remote write (2,000 series x 60 rounds, 240 requests; statuses ${JSON.stringify(busy.statuses)}): p99 ${idle.p99_ms} ms idle, ${busy.p99_ms} ms beside the clients (${(busy.p99_ms / idle.p99_ms).toFixed(1)}x); p50 ${idle.p50_ms} -> ${busy.p50_ms} ms`);
+    console.log(`\n== remote write (2,000 series x 60 rounds, 240 requests of 500 samples), alone and beside the clients`);
+    for (const name of Object.keys(targets)) {
+      const [a, b] = [idle[name], busy[name]];
+      console.log(`${name.padEnd(17)} p99 ${a.p99_ms} ms idle, ${b.p99_ms} ms beside the clients (${(b.p99_ms / a.p99_ms).toFixed(1)}x); p50 ${a.p50_ms} -> ${b.p50_ms} ms; statuses ${JSON.stringify(b.statuses)}`);
+    }
   }
 
   const PANEL_SERIES = Number(process.env.BENCH_PANEL_SERIES ?? 10000);
@@ -138,6 +152,9 @@ try {
     });
     execFileSync('curl', ['-s', '-XPOST', 'http://127.0.0.1:18428/internal/force_flush']);
     await new Promise((r) => setTimeout(r, 5000));
+    // Background work after a load (VictoriaMetrics' merges, Prometheus's head compaction, Isobar's
+    // flush and upload) would slow whichever system is measured first: wait until all are idle.
+    await quiet(pids);
     const panel = async (t, name) => {
       const t0 = performance.now();
       const r = await fetch(`${t.read}/api/v1/query_range?query=${encodeURIComponent(panelQuery)}&start=${panelStart / 1000}&end=${panelEnd / 1000}&step=600`, { headers: t.auth ? { authorization: t.auth } : {} });
@@ -178,6 +195,38 @@ try {
   await stop(edge);
   await stop(node);
   execFileSync('bash', [join(BENCH_DIR, 'peers.sh'), 'stop', peersDir]);
+}
+
+/** CPU seconds used so far by each process (and, for Isobar, the edge's workerd). */
+function cpuSeconds(pids) {
+  const ticks = (pid) => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
+    } catch {
+      return 0;
+    }
+  };
+  const workerd = execFileSync('sh', ['-c', 'pgrep -f "workerd serve" || true'], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  const out = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, ticks(pid)]));
+  out.isobar += workerd.reduce((a, pid) => a + ticks(pid), 0);
+  return out;
+}
+
+/** Wait (up to 3 minutes) until every system uses under a tenth of a core over 2 s; says how long it took. */
+async function quiet(pids) {
+  const t0 = Date.now();
+  let last = cpuSeconds(pids);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 2000));
+    const now = cpuSeconds(pids);
+    const busy = Object.entries(now).map(([name, s]) => [name, (s - last[name]) / 2]).sort((a, b) => b[1] - a[1]);
+    last = now;
+    if (busy[0][1] < 0.1 || Date.now() - t0 > 180_000) {
+      console.log(`(waited ${((Date.now() - t0) / 1000).toFixed(0)} s for background work to end; busiest now: ${busy[0][0]} at ${(100 * busy[0][1]).toFixed(0)}% of a core)`);
+      return;
+    }
+  }
 }
 
 /** Restart a peer on its data: the same command line, a new pid written where peers.sh keeps it; resolves to the new pid once ready. */
