@@ -22,7 +22,8 @@ export interface SeriesChunks {
  * overlap [mint, maxt]: the blocks' (in the order given) first, then
  * `after`'s, which holds each series once. At equal timestamps the earlier
  * chunk wins when merged. Series with deleted samples are re-encoded without
- * them. Sorted by labels, unless `sort` is false (the thread that evaluates
+ * them. Sorted by labels: always with blocks (the sources are merged in
+ * label order); with none, unless `sort` is false (the thread that evaluates
  * sorts, not the one that acknowledges writes). With `lazy`, a block's chunk
  * is read when its bytes are first used (LazyChunk): the caller must not let
  * the blocks close before, and gets to skip the series it never decodes.
