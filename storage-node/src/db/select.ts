@@ -37,38 +37,27 @@ export function selectChunksFrom(
   { deletions = [], sort = true, lazy = false }: { deletions?: readonly DeletionRange[]; sort?: boolean; lazy?: boolean } = {},
 ): SeriesChunks[] {
   const overlaps = (c: { minT: number; maxT: number }) => c.maxT >= mint && c.minT <= maxt;
-  let found: SeriesChunks[];
-  if (blocks.length === 0) {
-    // `after` alone holds each series once: no need to find series across sources by their labels.
-    found = [];
-    for (const s of after) {
-      const chunks: ChunkRange[] = [];
-      for (const c of s.chunks()) if (overlaps(c)) chunks.push(c);
-      if (chunks.length > 0) found.push({ labels: s.labels, chunks });
-    }
-  } else {
-    // Each source in label order (a block's postings are: its series are
-    // written sorted), then one merge: a series found in several sources is
-    // met in each at once, with no key string or map per series.
-    const lists: SeriesChunks[][] = blocks.map((b) => {
-      const list: SeriesChunks[] = [];
-      for (const ref of b.postingsFor(matchers)) {
-        const s = b.series(ref);
-        const chunks: ChunkRange[] = [];
-        for (const c of s.chunks) if (overlaps(c)) chunks.push(lazy ? new LazyChunk(b, c.ref, c.minT, c.maxT) : { minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref) });
-        if (chunks.length > 0) list.push({ labels: s.labels, chunks });
-      }
-      return sortedByLabels(list);
-    });
-    const rest: SeriesChunks[] = [];
-    for (const s of after) {
-      const chunks: ChunkRange[] = [];
-      for (const c of s.chunks()) if (overlaps(c)) chunks.push(c);
-      if (chunks.length > 0) rest.push({ labels: s.labels, chunks });
-    }
-    lists.push(sortedByLabels(rest));
-    found = mergeSorted(lists);
+  // `after` holds each series once.
+  const rest: SeriesChunks[] = [];
+  for (const s of after) {
+    const chunks: ChunkRange[] = [];
+    for (const c of s.chunks()) if (overlaps(c)) chunks.push(c);
+    if (chunks.length > 0) rest.push({ labels: s.labels, chunks });
   }
+  // A block's series in label order (its postings are: its series are written sorted).
+  const fromBlock = (b: BlockReader): SeriesChunks[] => {
+    const list: SeriesChunks[] = [];
+    for (const ref of b.postingsFor(matchers)) {
+      const s = b.series(ref);
+      const chunks: ChunkRange[] = [];
+      for (const c of s.chunks) if (overlaps(c)) chunks.push(lazy ? new LazyChunk(b, c.ref, c.minT, c.maxT) : { minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref) });
+      if (chunks.length > 0) list.push({ labels: s.labels, chunks });
+    }
+    return sortedByLabels(list);
+  };
+  // With blocks, one merge of the sources in label order: a series found in
+  // several is met in each at once, with no key string or map per series.
+  const found = blocks.length === 0 ? rest : mergeSorted([...blocks.map(fromBlock), sortedByLabels(rest)]);
   if (deletions.length > 0) {
     for (const e of found) {
       const iv = deletedIntervals(deletions, e.labels);
