@@ -48,6 +48,8 @@ const Env = z.object({
   ISOBAR_QUERY_MAX_RANGE_SECONDS: z.coerce.number().int().min(0).default(0),
   /** PromQL: worker threads that evaluate queries (default: one per core; 0: on the main thread). */
   ISOBAR_QUERY_THREADS: z.coerce.number().int().min(0).max(256).default(availableParallelism()),
+  /** PromQL: most query threads one range query is split over when they are idle (1: never split). */
+  ISOBAR_QUERY_SPLIT_THREADS: z.coerce.number().int().min(1).max(256).default(4),
   /** PromQL: how much lower the query threads' priority is than the main thread's, which acknowledges writes (nice increment). */
   ISOBAR_QUERY_THREAD_NICE: z.coerce.number().int().min(0).max(19).default(10),
   /** PromQL: queries that take at least this long (ms) are logged with where their time went (gather, wait, eval). */

@@ -72,7 +72,7 @@ const scheduler = new NodeScheduler({
 });
 scheduler.start();
 // Queries are evaluated in worker threads (query-worker.mjs, bundled beside this file).
-const queryPool = config.ISOBAR_QUERY_THREADS > 0 ? new QueryPool(new URL('./query-worker.mjs', import.meta.url), config.ISOBAR_QUERY_THREADS, log, config.ISOBAR_QUERY_THREAD_NICE) : undefined;
+const queryPool = config.ISOBAR_QUERY_THREADS > 0 ? new QueryPool(new URL('./query-worker.mjs', import.meta.url), config.ISOBAR_QUERY_THREADS, log, config.ISOBAR_QUERY_THREAD_NICE, config.ISOBAR_QUERY_SPLIT_THREADS) : undefined;
 const app = createServer({
   store,
   metrics,

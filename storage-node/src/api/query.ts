@@ -17,6 +17,7 @@ import { Engine, QueryError, type EngineOptions, type Gathered, type QueryErrorI
 import { formatFloat, formatTime } from '../promql/format.js';
 import { parseDuration, parsePromQL, PromQLParseError } from '../promql/parse.js';
 import type { Expr } from '../promql/ast.js';
+import type { FuseSplit } from '../promql/fused.js';
 import { astJson, prettify } from '../promql/printer.js';
 import { goString, labelsObject, successJson } from '../../../wire/prom-json.js';
 import { ParamError, parseTime } from './params.js';
@@ -98,6 +99,8 @@ export interface QueryJob {
   step: number;
   opts: JobOptions;
   gathered: Gathered[];
+  /** A range query whose threads may split it (Engine.splittable): a pool may give it to every idle thread. */
+  splittable?: boolean;
 }
 
 /** The engine's options that travel to another thread (the deadline among them). */
@@ -126,10 +129,10 @@ export function errorAnswer(e: QueryError, samples = 0, evalMs = 0): JobAnswer {
 }
 
 /** Evaluate a job and write its body. A query error is an answer; anything else is thrown. */
-export async function answerJob(job: QueryJob, signal?: AbortSignal): Promise<JobAnswer> {
+export async function answerJob(job: QueryJob, signal?: AbortSignal, split?: FuseSplit): Promise<JobAnswer> {
   const t0 = performance.now();
   const stats = { samples: 0 };
-  const engine = new Engine(undefined, { ...job.opts, gathered: job.gathered, stats, ...(signal ? { signal } : {}) });
+  const engine = new Engine(undefined, { ...job.opts, gathered: job.gathered, stats, ...(signal ? { signal } : {}), ...(split ? { split } : {}) });
   try {
     const expr = parsePromQL(job.query);
     const json = job.range ? valueJson({ type: 'matrix', series: await engine.rangeAsync(expr, job.start, job.end, job.step) }, job.end) : valueJson(await engine.instantAsync(expr, job.start), job.start);
@@ -146,11 +149,11 @@ async function runQuery(db: TenantDB | undefined, params: URLSearchParams, expr:
   const deadline = Date.now() + (opts.timeoutMs ?? QUERY_LIMIT_DEFAULTS.timeoutSeconds * 1000);
   const jobOpts: JobOptions = { ...rest, deadline };
   const t0 = performance.now();
-  const { gathered, release } = await new Engine(db, { ...opts, deadline }).gatherFor(expr, range.start, range.end, range.step);
+  const { gathered, release, splittable } = await new Engine(db, { ...opts, deadline }).gatherFor(expr, range.start, range.end, range.step, range.range);
   const t1 = performance.now();
   let answer: JobAnswer;
   try {
-    answer = await runner({ query: params.get('query') ?? '', ...range, opts: jobOpts, gathered }, signal);
+    answer = await runner({ query: params.get('query') ?? '', ...range, opts: jobOpts, gathered, ...(splittable ? { splittable } : {}) }, signal);
   } finally {
     release(); // the local blocks the job read
   }

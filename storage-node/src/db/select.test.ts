@@ -2,7 +2,8 @@
  * selectChunksFrom over blocks and the head: a series found in several
  * sources is one series, listed in label order, and at an equal timestamp the
  * sample of the earlier source (the blocks, in the order given, then the
- * head) is the one read, with or without lazily read chunks.
+ * head) is the one read, with or without lazily read chunks. A split
+ * query's parts together are the whole, each series in one part.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +64,12 @@ describe('selectChunksFrom', () => {
           const first = Math.min(...[0, 1, 2].filter((b) => want[i]!.h & (1 << b)));
           expect(Array.from(cols.v.subarray(0, cols.n))).toEqual(ts.map(() => first + 1));
         });
+        // A split query's parts, one after the other, are the whole: each series in one part only, in order.
+        for (const parts of [2, 3, 5]) {
+          const joined = Array.from({ length: parts }, (_, part) => selectChunksFrom(blocks, head, parseSeriesSelector('m'), T0, T0 + HOUR, { lazy, part: { part, parts } })).flat();
+          expect(joined.map((s) => s.labels), `${parts} parts`).toEqual(got.map((s) => s.labels));
+          expect(joined.map((s) => Array.from(mergeChunks(s.chunks).v.subarray(0, ts.length)))).toEqual(got.map((s) => Array.from(mergeChunks(s.chunks).v.subarray(0, ts.length))));
+        }
         db.close();
       }),
       { numRuns: 25 },

@@ -27,6 +27,8 @@ export interface SeriesChunks {
  * sorts, not the one that acknowledges writes). With `lazy`, a block's chunk
  * is read when its bytes are first used (LazyChunk): the caller must not let
  * the blocks close before, and gets to skip the series it never decodes.
+ * With `part`, only that part of the answer (partBounds): a block's series
+ * outside it are never read.
  */
 export function selectChunksFrom(
   blocks: readonly BlockReader[],
@@ -34,12 +36,19 @@ export function selectChunksFrom(
   matchers: readonly Matcher[],
   mint: number,
   maxt: number,
-  { deletions = [], sort = true, lazy = false }: { deletions?: readonly DeletionRange[]; sort?: boolean; lazy?: boolean } = {},
+  { deletions = [], sort = true, lazy = false, part }: { deletions?: readonly DeletionRange[]; sort?: boolean; lazy?: boolean; part?: Part } = {},
 ): SeriesChunks[] {
   const overlaps = (c: { minT: number; maxT: number }) => c.maxT >= mint && c.minT <= maxt;
-  // `after` holds each series once.
+  // `after` holds each series once; of a part, only the series in its range are looked at.
+  let range: ReturnType<typeof partRange> | undefined;
+  let source = after;
+  if (part && part.parts > 1) {
+    const head = sortedByLabels(Array.from(after));
+    range = partRange(blocks, head, matchers, part);
+    source = head.slice(...indexRange(head.length, (i) => head[i]!.labels, range));
+  }
   const rest: SeriesChunks[] = [];
-  for (const s of after) {
+  for (const s of source) {
     const chunks: ChunkRange[] = [];
     for (const c of s.chunks()) if (overlaps(c)) chunks.push(c);
     if (chunks.length > 0) rest.push({ labels: s.labels, chunks });
@@ -47,7 +56,12 @@ export function selectChunksFrom(
   // A block's series in label order (its postings are: its series are written sorted).
   const fromBlock = (b: BlockReader): SeriesChunks[] => {
     const list: SeriesChunks[] = [];
-    for (const ref of b.postingsFor(matchers)) {
+    let refs = b.postingsFor(matchers);
+    if (range) {
+      const labelsAt = (i: number) => b.series(refs[i]!).labels;
+      refs = refs.slice(...indexRange(refs.length, labelsAt, range));
+    }
+    for (const ref of refs) {
       const s = b.series(ref);
       const chunks: ChunkRange[] = [];
       for (const c of s.chunks) if (overlaps(c)) chunks.push(lazy ? new LazyChunk(b, c.ref, c.minT, c.maxT) : { minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref) });
@@ -68,6 +82,53 @@ export function selectChunksFrom(
   }
   const out = found.filter((e) => e.chunks.length > 0);
   return sort && blocks.length === 0 ? sortedByLabels(out) : out; // merged lists are sorted already
+}
+
+/** Part `part` (from 0) of `parts` of a selector's series, in label order. */
+export interface Part {
+  part: number;
+  parts: number;
+}
+
+/**
+ * The label sets part `part` of a selector's series holds: [from, to) (no
+ * `from`: from the first; no `to`: to the last; `none`: no series at all).
+ * The bounds are the label sets at 1/parts, 2/parts, ... of the longer of
+ * the list after the blocks (the head's series, sorted) and the first
+ * block's. Every thread given the
+ * same blocks and head finds the same bounds, and the parts never share a
+ * series: each is a range of label sets, in every source alike.
+ */
+export function partRange(blocks: readonly BlockReader[], head: ReadonlyArray<{ labels: Labels }>, matchers: readonly Matcher[], { part, parts }: Part): { from?: Labels; to?: Labels; none?: true } {
+  let n = head.length;
+  let labelsAt = (i: number) => head[i]!.labels;
+  const refs = blocks.length > 0 ? blocks[0]!.postingsFor(matchers) : [];
+  if (refs.length > n) {
+    n = refs.length;
+    labelsAt = (i) => blocks[0]!.series(refs[i]!).labels;
+  }
+  if (n === 0) return part === 0 ? {} : { none: true };
+  const bound = (p: number) => (p <= 0 || p >= parts ? undefined : labelsAt(Math.floor((n * p) / parts)));
+  const from = bound(part);
+  const to = bound(part + 1);
+  return { ...(from ? { from } : {}), ...(to ? { to } : {}) };
+}
+
+/** Of n label sets in order (labelsAt), those in `range`: [lo, hi). */
+function indexRange(n: number, labelsAt: (i: number) => Labels, range: { from?: Labels; to?: Labels; none?: true }): [number, number] {
+  if (range.none) return [0, 0];
+  const first = (at: Labels) => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareLabelsUtf8(labelsAt(mid), at) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const lo = range.from ? first(range.from) : 0;
+  return [lo, range.to ? Math.max(lo, first(range.to)) : n];
 }
 
 /**

@@ -5,15 +5,16 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { toBlockInput } from '../block/test-helpers.js';
 import { writeBlock } from '../block/writer.js';
+import { crc32c } from '../encoding/crc32c.js';
 import { ImportError, validateBlock } from './validate.js';
 
 const H = 3_600_000;
 const T0 = 1_700_000_000_000;
 const wide = { oldestMs: 0, newestMs: Number.MAX_SAFE_INTEGER };
 
-function block(labels: string[] = ['__name__', 'm', 'job', 'a']) {
+function block(labels: string[] = ['__name__', 'm', 'job', 'a'], other = ['__name__', 'n']) {
   const samples = Array.from({ length: 300 }, (_, i) => [T0 + i * 15_000, i] as [number, number]);
-  return writeBlock(mkdtempSync(join(tmpdir(), 'isobar-val-')), toBlockInput([{ labels, samples }, { labels: ['__name__', 'n'], samples }]));
+  return writeBlock(mkdtempSync(join(tmpdir(), 'isobar-val-')), toBlockInput([{ labels, samples }, { labels: other, samples }]));
 }
 
 describe('validateBlock', () => {
@@ -47,6 +48,25 @@ describe('validateBlock', () => {
     expect(() => validateBlock(dir, wide)).toThrow(/checksum mismatch/);
     const nameless = block(['job', 'a']);
     expect(() => validateBlock(nameless.dir, wide)).toThrow(/series \{job="a"\}: no valid metric name/);
+  });
+
+  it('refuses an index whose series are not sorted by labels', () => {
+    // Two series named a and b; swapping the two symbols in the symbol table (and fixing its checksum) lists b before a.
+    const { dir } = block(['__name__', 'a'], ['__name__', 'b']);
+    const path = join(dir, 'index');
+    const bytes = readFileSync(path);
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const symbolsAt = Number(view.getBigUint64(bytes.length - 52));
+    const len = view.getUint32(symbolsAt);
+    const body = bytes.subarray(symbolsAt + 4, symbolsAt + 4 + len);
+    const a = body.indexOf(Buffer.from([1, 0x61])); // the symbol "a": its length, then its byte
+    const b = body.indexOf(Buffer.from([1, 0x62]));
+    expect(a).toBeGreaterThan(0);
+    expect(b).toBeGreaterThan(a);
+    [body[a + 1], body[b + 1]] = [0x62, 0x61];
+    view.setUint32(symbolsAt + 4 + len, crc32c(body));
+    writeFileSync(path, bytes);
+    expect(() => validateBlock(dir, wide)).toThrow(/series \{__name__="a"\}: series not sorted by labels in the index, or repeated \(it follows \{__name__="b"\}\)/);
   });
 
   it('refuses a downsampled block', () => {

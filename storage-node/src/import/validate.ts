@@ -10,6 +10,7 @@ import { basename } from 'node:path';
 import { isValidLabelName, isValidMetricName } from '../../../wire/remote-write.js';
 import { XorIterator } from '../chunkenc/xor.js';
 import { BlockReader } from '../block/reader.js';
+import { compareLabelsUtf8 } from '../block/utf8-order.js';
 import { labelsText } from '../../../wire/prom-json.js';
 import { ErrorIds, IsobarError } from '../../../wire/errors.js';
 
@@ -64,9 +65,13 @@ export function validateBlock(dir: string, opts: ValidateOptions): BlockSummary 
     const it = new XorIterator();
     let samples = 0;
     let chunks = 0;
+    let prev: readonly string[] | undefined;
     refs.forEach((ref, i) => {
       const s = reader.series(ref);
       const what = () => `${where}, series ${labelsText(s.labels)}`;
+      // As the format requires (a query thread finds a part of a selector's series by bisecting them).
+      if (prev && compareLabelsUtf8(prev, s.labels) >= 0) throw new ImportError(`${what()}: series not sorted by labels in the index, or repeated (it follows ${labelsText(prev)})`);
+      prev = s.labels;
       const metric = s.labels[0] === '__name__' ? s.labels[1] : undefined;
       if (metric === undefined || !isValidMetricName(metric)) throw new ImportError(`${what()}: no valid metric name`);
       for (let k = 0; k < s.labels.length; k += 2) {

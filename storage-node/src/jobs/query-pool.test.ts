@@ -101,5 +101,6 @@ describe('query pool', () => {
     expect(page).toContain('\nisobar_node_query_threads_busy 0\n');
     expect(page).toContain('\nisobar_node_queries_queued 0\n');
     expect(page).toContain('# TYPE isobar_node_query_threads_replaced_total counter\nisobar_node_query_threads_replaced_total 0\n');
+    expect(page).toContain('# TYPE isobar_node_queries_split_total counter\nisobar_node_queries_split_total 0\n');
   });
 });

@@ -38,6 +38,8 @@ export interface QueryPoolGauges {
   busy: number;
   queued: number;
   replaced: number;
+  /** Queries whose fused pass was split over idle threads. */
+  split: number;
 }
 
 /** What the metrics page reads of the node's state (node-gauges.ts reads it from the store). */
@@ -137,6 +139,7 @@ export class NodeMetrics {
       metric('isobar_node_query_threads_busy', 'gauge', 'Query threads evaluating a query now.', [['', q.busy]]);
       metric('isobar_node_queries_queued', 'gauge', 'Queries gathered and waiting for a query thread.', [['', q.queued]]);
       metric('isobar_node_query_threads_replaced_total', 'counter', 'Query threads replaced (died, or held a query far past its deadline).', [['', q.replaced]]);
+      metric('isobar_node_queries_split_total', 'counter', 'Range queries whose fused aggregations were computed on several query threads at once (threads that were idle).', [['', q.split]]);
     }
     if (g.bucket) {
       const b = g.bucket;

@@ -22,7 +22,7 @@ import type { TenantDB } from '../db/tenant-db.js';
 import type { Labels } from '../model/labels.js';
 import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
 import { positionOf } from './parse.js';
-import { concatPacked, packSeries, unpackSeries, type ChunkSeries, type Gathered, type LocalRead, type PackedSeries } from './packed.js';
+import { concatPacked, packSeries, unpackLazily, unpackSeries, type ChunkSeries, type Gathered, type LocalRead, type PackedSeries } from './packed.js';
 import { borrowedReader } from '../block/reader.js';
 import { asAfter, selectChunksFrom, sortedByLabels } from '../db/select.js';
 import { deletionRanges, deletionSpecs } from '../model/deletions.js';
@@ -33,7 +33,7 @@ import { fittingResolution, planTiers, RAW_PLAN, rangeView, readTierChunks, sele
 import { aggregate, type GroupCache } from './aggregate.js';
 import { dropsName, isComparison, scalarOp, vectorOp } from './binary-ops.js';
 import { callFunction } from './functions.js';
-import { fuseAggregations, fusedSelectors, type FusedAggregate, type FuseHost, type SeriesSource } from './fused.js';
+import { fuseAggregations, fusedSelectors, fuseRows, MAX_ROW_CELLS, MIN_SPLIT_SERIES, SplitDeclined, type FusedAggregate, type FuseHost, type FuseSplit, type SeriesSource } from './fused.js';
 import { atOrBefore, hasStale, loadedSeries, windowOf, type LoadedSeries } from './windows.js';
 import { nextTurn } from './turns.js';
 import { dropName, finishVector, key, uniqueLabelSets } from './label-sets.js';
@@ -66,6 +66,12 @@ export interface EngineOptions {
   deadline?: number;
   /** The query's series, gathered by another thread's Engine (gatherFor): nothing is read here. */
   gathered?: Gathered[];
+  /**
+   * A range query's fused pass split over threads (fused.ts FuseSplit): part
+   * 0 answers the query; a part above 0 only computes its rows of the fused
+   * aggregations (rangeAsync then answers nothing).
+   */
+  split?: FuseSplit;
 }
 
 export type { ChunkSeries, Gathered } from './packed.js';
@@ -130,6 +136,7 @@ export class Engine implements FuseHost {
   private readonly fuse: boolean;
   private readonly deadlineAt: number | undefined;
   private readonly gatheredIn: Gathered[] | undefined;
+  private readonly split: FuseSplit | undefined;
   private fused = new Map<Expr, FusedAggregate>();
 
   /** Add a PromQL warning about `node` once (steps repeat them). */
@@ -162,6 +169,7 @@ export class Engine implements FuseHost {
     this.fuse = opts.fuse ?? true;
     this.deadlineAt = opts.deadline;
     this.gatheredIn = opts.gathered;
+    this.split = opts.split;
   }
 
   private deadline(): number {
@@ -194,8 +202,15 @@ export class Engine implements FuseHost {
   async rangeAsync(expr: Expr, start: number, end: number, step: number): Promise<RangeSeries[]> {
     const ctx: Ctx = { start, end, step, deadline: this.deadline() };
     this.rangeQuery = true;
-    await this.loadAsync(expr, start, end, ctx, this.fuse ? await fusedSelectors(expr) : undefined);
-    if (this.fuse) this.fused = await fuseAggregations(this, expr, start, end, step, ctx);
+    const lazy = this.fuse ? await fusedSelectors(expr) : undefined;
+    const split = this.fuse ? this.split : undefined;
+    await this.loadAsync(expr, start, end, ctx, lazy, split);
+    if (split && split.part > 0) {
+      // A helper of a split pass: its part of every fused aggregation's series, as rows for part 0.
+      await fuseRows(this, expr, start, end, step, ctx, split);
+      return [];
+    }
+    if (this.fuse) this.fused = await fuseAggregations(this, expr, start, end, step, ctx, split);
     const acc: RangeAcc = new Map();
     for (let t = start; t <= end; t += step) {
       await this.yieldIfDue(ctx);
@@ -233,9 +248,11 @@ export class Engine implements FuseHost {
    * Read what the query needs, decode it and count it against the limits:
    * gather (on the thread holding the data) unless the series came gathered
    * (EngineOptions.gathered), then decode selector by selector, yielding
-   * between them.
+   * between them. A part of a split query reads its part of each selector's
+   * series (select.ts partRange); it is split only where every selector is
+   * fused (splittable).
    */
-  private async loadAsync(expr: Expr, lo: number, hi: number, ctx: Ctx, lazy?: ReadonlySet<VectorSelector>): Promise<void> {
+  private async loadAsync(expr: Expr, lo: number, hi: number, ctx: Ctx, lazy?: ReadonlySet<VectorSelector>, split?: FuseSplit): Promise<void> {
     const pending = this.planned(expr, lo, hi, ctx);
     const gathered = this.gatheredIn ?? (await this.gather(pending, ctx));
     if (gathered.length !== pending.length) throw new Error(`gathered ${gathered.length} selectors for a query of ${pending.length}`);
@@ -243,15 +260,22 @@ export class Engine implements FuseHost {
     for (let i = 0; i < pending.length; i++) {
       const f = pending[i]!;
       const g = gathered[i]!;
+      if (split && (g.kind !== 'raw' || g.peers || !lazy?.has(f.sel))) throw new SplitDeclined('a selector is not fused, or not read from local raw series'); // as splittable() rules out
       if (g.kind === 'tiered') {
         this.fetchTiered(f, g.sources.map((s) => ({ plan: s.plan, series: unpackSeries(s.series) })), g.mint);
         continue;
       }
       let mine = own.get(g.series);
       if (!mine) {
-        const copied = unpackSeries(g.series);
         const local = g.local;
-        mine = local ? selectChunksFrom(local.blocks.map(borrowedReader), asAfter(copied), f.sel.matchers, local.mint, local.maxt, { deletions: deletionRanges(local.deletions), lazy: true }) : sortedByLabels(copied);
+        if (split) {
+          // Only this part's series of the head are unpacked.
+          const part = { part: split.part, parts: split.parts };
+          mine = selectChunksFrom(local ? local.blocks.map(borrowedReader) : [], unpackLazily(g.series), f.sel.matchers, local?.mint ?? -Infinity, local?.maxt ?? Infinity, { deletions: deletionRanges(local?.deletions ?? []), lazy: true, part });
+        } else {
+          const copied = unpackSeries(g.series);
+          mine = local ? selectChunksFrom(local.blocks.map(borrowedReader), asAfter(copied), f.sel.matchers, local.mint, local.maxt, { deletions: deletionRanges(local.deletions), lazy: true }) : sortedByLabels(copied);
+        }
         own.set(g.series, mine);
       }
       const series = g.peers ? withPeerSeries(mine, unpackSeries(g.peers)) : mine;
@@ -268,19 +292,39 @@ export class Engine implements FuseHost {
    * `gathered`, answers the query. Local blocks are not read here but lent
    * (LocalRead): the blocks stay open and in place until `release`.
    */
-  async gatherFor(expr: Expr, start: number, end: number, step: number): Promise<{ gathered: Gathered[]; release: () => void }> {
+  async gatherFor(expr: Expr, start: number, end: number, step: number, range = false): Promise<{ gathered: Gathered[]; release: () => void; splittable: boolean }> {
     const ctx: Ctx = { start, end, step, deadline: this.deadline() };
     const leases: Array<() => void> = [];
     const release = () => {
       for (const r of leases.splice(0)) r();
     };
     try {
-      return { gathered: await this.gather(this.planned(expr, start, end, ctx), ctx, leases), release };
+      const pending = this.planned(expr, start, end, ctx);
+      const gathered = await this.gather(pending, ctx, leases);
+      return { gathered, release, splittable: range && this.fuse && (await this.splittable(expr, pending, gathered, Math.floor((end - start) / step) + 1)) };
     } catch (e) {
       release();
       throw e;
     }
   }
+
+  /**
+   * Whether a range query's threads may split it (fused.ts FuseSplit): every
+   * selector is read by fused aggregations alone, from this node's raw
+   * series; one of them has MIN_SPLIT_SERIES series or more (counted in the
+   * head, or else in the first local block), and half of none would make
+   * rows over MAX_ROW_CELLS values.
+   */
+  private async splittable(expr: Expr, pending: readonly Fetch[], gathered: readonly Gathered[], steps: number): Promise<boolean> {
+    const fusedSels = await fusedSelectors(expr);
+    const local = (g: Gathered) => g.kind === 'raw' && !g.peers;
+    if (pending.length === 0 || !pending.every((f, i) => fusedSels.has(f.sel) && local(gathered[i]!))) return false;
+    const sizes = gathered.map((g) => this.gatheredSeries.get(g) ?? 0);
+    return sizes.some((n) => n >= MIN_SPLIT_SERIES) && sizes.every((n) => (n / 2) * steps <= MAX_ROW_CELLS);
+  }
+
+  /** A raw selector's series as gathered: the head's, or the first local block's if more. */
+  private readonly gatheredSeries = new WeakMap<Gathered, number>();
 
   private planned(expr: Expr, lo: number, hi: number, ctx: Ctx): Fetch[] {
     const pending: Fetch[] = [];
@@ -302,7 +346,7 @@ export class Engine implements FuseHost {
     const mintOf = (f: Fetch) => (tiered(f) && f.range === undefined ? f.mint - Math.max(0, res - this.lookback) : f.mint);
     const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, mintOf(f), f.maxt, tiered(f) ? res : 0))) : [];
     // A selector that appears more than once (`x - x offset 1d`) is read once, over all the time its uses need.
-    const spans = new Map<string, { mint: number; maxt: number; series?: PackedSeries; local?: LocalRead }>();
+    const spans = new Map<string, { mint: number; maxt: number; series?: PackedSeries; local?: LocalRead; blockSeries?: number }>();
     const keys = pending.map((f) => JSON.stringify(f.sel.matchers));
     pending.forEach((f, i) => {
       const k = keys[i]!;
@@ -336,7 +380,10 @@ export class Engine implements FuseHost {
             if (!leases) return void parts.push(packSeries(db.selectChunks(f.sel.matchers, span.mint, span.maxt)));
             const lent = db.selectChunksLater(f.sel.matchers, span.mint, span.maxt);
             for (const b of lent.local) leases.push(b.lease());
-            if (lent.local.length) span.local = { blocks: lent.local.map((b) => b.handles()), mint: span.mint, maxt: span.maxt, deletions: deletionSpecs(db.deletions) };
+            if (lent.local.length) {
+              span.local = { blocks: lent.local.map((b) => b.handles()), mint: span.mint, maxt: span.maxt, deletions: deletionSpecs(db.deletions) };
+              span.blockSeries = lent.local[0]!.postingsFor(f.sel.matchers).length; // whether a split pays (splittable)
+            }
             const first = lent.slices.next();
             if (!first.done) parts.push(packSeries(first.value));
             return lent.slices;
@@ -351,7 +398,9 @@ export class Engine implements FuseHost {
         }
         span.series ??= packSeries([]);
         const theirs = peers.flatMap((p) => p.series);
-        out.push({ kind: 'raw', series: span.series, ...(theirs.length ? { peers: packSeries(theirs) } : {}), ...(span.local ? { local: span.local } : {}) });
+        const g: Gathered = { kind: 'raw', series: span.series, ...(theirs.length ? { peers: packSeries(theirs) } : {}), ...(span.local ? { local: span.local } : {}) };
+        this.gatheredSeries.set(g, Math.max(span.series.firstChunk.length - 1, span.blockSeries ?? 0));
+        out.push(g);
       }
     }
     return out;
@@ -499,6 +548,10 @@ export class Engine implements FuseHost {
     for (const s of series) samples += s.n;
     this.count(series.length, samples);
     this.loaded.set(sel, series);
+  }
+
+  countSeries(series: number, samples: number): void {
+    this.count(series, samples);
   }
 
   /** Count loaded series and samples against the limits. */

@@ -142,18 +142,26 @@ export function concatPacked(parts: readonly PackedSeries[]): PackedSeries {
 }
 
 export function unpackSeries(p: PackedSeries): ChunkSeries[] {
-  const labels = JSON.parse(p.labels) as string[][];
   const where = p.where ? (JSON.parse(p.where) as Record<string, string>) : undefined;
-  return labels.map((l, k) => {
-    const chunks: TierChunk[] = [];
-    for (let i = p.firstChunk[k]!; i < p.firstChunk[k + 1]!; i++) {
-      const c: TierChunk = { minT: p.minT[i]!, maxT: p.maxT[i]!, data: p.bytes.subarray(p.byteStart[i]!, p.byteStart[i + 1]!) };
-      if (p.resolution[i]) c.resolution = p.resolution[i]!;
-      if (where?.[i] !== undefined) c.where = where[i];
-      chunks.push(c);
-    }
-    return { labels: l, chunks };
-  });
+  return (JSON.parse(p.labels) as string[][]).map((labels, k) => ({ labels, chunks: chunksOf(p, k, where) }));
+}
+
+/** The series with their labels, each one's chunks made when asked for (a part of a split query unpacks only its own). */
+export function unpackLazily(p: PackedSeries): Array<{ labels: Labels; chunks: () => TierChunk[] }> {
+  const where = p.where ? (JSON.parse(p.where) as Record<string, string>) : undefined;
+  return (JSON.parse(p.labels) as string[][]).map((labels, k) => ({ labels, chunks: () => chunksOf(p, k, where) }));
+}
+
+/** Series k's chunks, their bytes views of the packed buffer. */
+function chunksOf(p: PackedSeries, k: number, where: Record<string, string> | undefined): TierChunk[] {
+  const chunks: TierChunk[] = [];
+  for (let i = p.firstChunk[k]!; i < p.firstChunk[k + 1]!; i++) {
+    const c: TierChunk = { minT: p.minT[i]!, maxT: p.maxT[i]!, data: p.bytes.subarray(p.byteStart[i]!, p.byteStart[i + 1]!) };
+    if (p.resolution[i]) c.resolution = p.resolution[i]!;
+    if (where?.[i] !== undefined) c.where = where[i];
+    chunks.push(c);
+  }
+  return chunks;
 }
 
 /** The buffers to move (not copy) with a postMessage of `gs`. */
