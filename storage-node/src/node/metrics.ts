@@ -139,7 +139,7 @@ export class NodeMetrics {
       metric('isobar_node_query_threads_busy', 'gauge', 'Query threads evaluating a query now.', [['', q.busy]]);
       metric('isobar_node_queries_queued', 'gauge', 'Queries gathered and waiting for a query thread.', [['', q.queued]]);
       metric('isobar_node_query_threads_replaced_total', 'counter', 'Query threads replaced (died, or held a query far past its deadline).', [['', q.replaced]]);
-      metric('isobar_node_queries_split_total', 'counter', 'Range queries whose fused aggregations were computed on several query threads at once (threads that were idle).', [['', q.split]]);
+      metric('isobar_node_queries_split_total', 'counter', 'Range queries split over several idle query threads, each reading its own part of the series.', [['', q.split]]);
     }
     if (g.bucket) {
       const b = g.bucket;
