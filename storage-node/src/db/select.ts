@@ -27,7 +27,7 @@ export interface SeriesChunks {
  * sorts, not the one that acknowledges writes). With `lazy`, a block's chunk
  * is read when its bytes are first used (LazyChunk): the caller must not let
  * the blocks close before, and gets to skip the series it never decodes.
- * With `part`, only that part of the answer (partBounds): a block's series
+ * With `part`, only that part of the answer (partRange): a block's series
  * outside it are never read.
  */
 export function selectChunksFrom(
@@ -39,12 +39,13 @@ export function selectChunksFrom(
   { deletions = [], sort = true, lazy = false, part }: { deletions?: readonly DeletionRange[]; sort?: boolean; lazy?: boolean; part?: Part } = {},
 ): SeriesChunks[] {
   const overlaps = (c: { minT: number; maxT: number }) => c.maxT >= mint && c.minT <= maxt;
+  const postings = blocks.map((b) => b.postingsFor(matchers));
   // `after` holds each series once; of a part, only the series in its range are looked at.
   let range: ReturnType<typeof partRange> | undefined;
   let source = after;
   if (part && part.parts > 1) {
     const head = sortedByLabels(Array.from(after));
-    range = partRange(blocks, head, matchers, part);
+    range = partRange(blocks[0] && { block: blocks[0], refs: postings[0]! }, head, part);
     source = head.slice(...indexRange(head.length, (i) => head[i]!.labels, range));
   }
   const rest: SeriesChunks[] = [];
@@ -54,9 +55,9 @@ export function selectChunksFrom(
     if (chunks.length > 0) rest.push({ labels: s.labels, chunks });
   }
   // A block's series in label order (its postings are: its series are written sorted).
-  const fromBlock = (b: BlockReader): SeriesChunks[] => {
+  const fromBlock = (b: BlockReader, i: number): SeriesChunks[] => {
     const list: SeriesChunks[] = [];
-    let refs = b.postingsFor(matchers);
+    let refs = postings[i]!;
     if (range) {
       const labelsAt = (i: number) => b.series(refs[i]!).labels;
       refs = refs.slice(...indexRange(refs.length, labelsAt, range));
@@ -71,7 +72,7 @@ export function selectChunksFrom(
   };
   // With blocks, one merge of the sources in label order: a series found in
   // several is met in each at once, with no key string or map per series.
-  const found = blocks.length === 0 ? rest : mergeSorted([...blocks.map(fromBlock), sortedByLabels(rest)]);
+  const found = blocks.length === 0 ? rest : mergeSorted([...blocks.map((b, i) => fromBlock(b, i)), sortedByLabels(rest)]);
   if (deletions.length > 0) {
     for (const e of found) {
       const iv = deletedIntervals(deletions, e.labels);
@@ -95,17 +96,16 @@ export interface Part {
  * `from`: from the first; no `to`: to the last; `none`: no series at all).
  * The bounds are the label sets at 1/parts, 2/parts, ... of the longer of
  * the list after the blocks (the head's series, sorted) and the first
- * block's. Every thread given the
+ * block's (its postings for the selector, `refs`). Every thread given the
  * same blocks and head finds the same bounds, and the parts never share a
  * series: each is a range of label sets, in every source alike.
  */
-export function partRange(blocks: readonly BlockReader[], head: ReadonlyArray<{ labels: Labels }>, matchers: readonly Matcher[], { part, parts }: Part): { from?: Labels; to?: Labels; none?: true } {
+export function partRange(first: { block: BlockReader; refs: readonly number[] } | undefined, head: ReadonlyArray<{ labels: Labels }>, { part, parts }: Part): { from?: Labels; to?: Labels; none?: true } {
   let n = head.length;
   let labelsAt = (i: number) => head[i]!.labels;
-  const refs = blocks.length > 0 ? blocks[0]!.postingsFor(matchers) : [];
-  if (refs.length > n) {
-    n = refs.length;
-    labelsAt = (i) => blocks[0]!.series(refs[i]!).labels;
+  if (first && first.refs.length > n) {
+    n = first.refs.length;
+    labelsAt = (i) => first.block.series(first.refs[i]!).labels;
   }
   if (n === 0) return part === 0 ? {} : { none: true };
   const bound = (p: number) => (p <= 0 || p >= parts ? undefined : labelsAt(Math.floor((n * p) / parts)));

@@ -53,7 +53,7 @@ class RowsInbox {
     w(rows);
   }
 
-  /** Part `part` has finished: rows it did not send will not come (computed here instead). */
+  /** Part `part` has finished: rows it did not send will not come (the query is then answered here whole). */
   partDone(part: number): void {
     this.done.add(part);
     for (const [k, w] of this.waiting) {

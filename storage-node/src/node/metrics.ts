@@ -38,7 +38,7 @@ export interface QueryPoolGauges {
   busy: number;
   queued: number;
   replaced: number;
-  /** Queries whose fused pass was split over idle threads. */
+  /** Range queries split over idle query threads. */
   split: number;
 }
 

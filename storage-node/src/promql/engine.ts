@@ -23,7 +23,7 @@ import type { Labels } from '../model/labels.js';
 import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
 import { positionOf } from './parse.js';
 import { concatPacked, packSeries, unpackLazily, unpackSeries, type ChunkSeries, type Gathered, type LocalRead, type PackedSeries } from './packed.js';
-import { borrowedReader } from '../block/reader.js';
+import { borrowedReader, type BlockReader } from '../block/reader.js';
 import { asAfter, selectChunksFrom, sortedByLabels } from '../db/select.js';
 import { deletionRanges, deletionSpecs } from '../model/deletions.js';
 import { ErrorIds } from '../../../wire/errors.js';
@@ -319,12 +319,12 @@ export class Engine implements FuseHost {
     const fusedSels = await fusedSelectors(expr);
     const local = (g: Gathered) => g.kind === 'raw' && !g.peers;
     if (pending.length === 0 || !pending.every((f, i) => fusedSels.has(f.sel) && local(gathered[i]!))) return false;
-    const sizes = gathered.map((g) => this.gatheredSeries.get(g) ?? 0);
+    const sizes = gathered.map((g) => this.gatheredSeries.get(g)?.() ?? 0);
     return sizes.some((n) => n >= MIN_SPLIT_SERIES) && sizes.every((n) => (n / 2) * steps <= MAX_ROW_CELLS);
   }
 
-  /** A raw selector's series as gathered: the head's, or the first local block's if more. */
-  private readonly gatheredSeries = new WeakMap<Gathered, number>();
+  /** A raw selector's series as gathered: the head's, or the first local block's if more (read only when asked for). */
+  private readonly gatheredSeries = new WeakMap<Gathered, () => number>();
 
   private planned(expr: Expr, lo: number, hi: number, ctx: Ctx): Fetch[] {
     const pending: Fetch[] = [];
@@ -346,7 +346,7 @@ export class Engine implements FuseHost {
     const mintOf = (f: Fetch) => (tiered(f) && f.range === undefined ? f.mint - Math.max(0, res - this.lookback) : f.mint);
     const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, mintOf(f), f.maxt, tiered(f) ? res : 0))) : [];
     // A selector that appears more than once (`x - x offset 1d`) is read once, over all the time its uses need.
-    const spans = new Map<string, { mint: number; maxt: number; series?: PackedSeries; local?: LocalRead; blockSeries?: number }>();
+    const spans = new Map<string, { mint: number; maxt: number; series?: PackedSeries; local?: LocalRead; firstBlock?: BlockReader }>();
     const keys = pending.map((f) => JSON.stringify(f.sel.matchers));
     pending.forEach((f, i) => {
       const k = keys[i]!;
@@ -382,7 +382,7 @@ export class Engine implements FuseHost {
             for (const b of lent.local) leases.push(b.lease());
             if (lent.local.length) {
               span.local = { blocks: lent.local.map((b) => b.handles()), mint: span.mint, maxt: span.maxt, deletions: deletionSpecs(db.deletions) };
-              span.blockSeries = lent.local[0]!.postingsFor(f.sel.matchers).length; // whether a split pays (splittable)
+              span.firstBlock = lent.local[0]; // leased: its series are counted only if splittable asks
             }
             const first = lent.slices.next();
             if (!first.done) parts.push(packSeries(first.value));
@@ -399,7 +399,9 @@ export class Engine implements FuseHost {
         span.series ??= packSeries([]);
         const theirs = peers.flatMap((p) => p.series);
         const g: Gathered = { kind: 'raw', series: span.series, ...(theirs.length ? { peers: packSeries(theirs) } : {}), ...(span.local ? { local: span.local } : {}) };
-        this.gatheredSeries.set(g, Math.max(span.series.firstChunk.length - 1, span.blockSeries ?? 0));
+        const head = span.series.firstChunk.length - 1;
+        const first = span.firstBlock;
+        this.gatheredSeries.set(g, () => Math.max(head, first ? first.postingsFor(f.sel.matchers).length : 0));
         out.push(g);
       }
     }

@@ -224,7 +224,7 @@ export async function fuseAggregations(host: FuseHost, root: Expr, start: number
   const out = new Map<Expr, FusedAggregate>();
   let index = 0;
   await eachFusible(root, async (f) => {
-    const plan = planFuse(host, f, start, end, step, ctx, split !== undefined);
+    const plan = planFuse(host, f, start, end, step, ctx);
     if (!plan) {
       if (split) throw new SplitDeclined('an aggregation of the query is not fused');
       return false;
@@ -242,7 +242,7 @@ export async function fuseAggregations(host: FuseHost, root: Expr, start: number
 export async function fuseRows(host: FuseHost, root: Expr, start: number, end: number, step: number, ctx: EvalContext, split: FuseSplit): Promise<void> {
   let index = 0;
   await eachFusible(root, async (f) => {
-    const plan = planFuse(host, f, start, end, step, ctx, true, false);
+    const plan = planFuse(host, f, start, end, step, ctx, false);
     if (!plan) throw new SplitDeclined('an aggregation of the query is not fused');
     const { series, steps } = plan;
     const n = series.length;
@@ -258,13 +258,7 @@ export async function fuseRows(host: FuseHost, root: Expr, start: number, end: n
       const labels = series.labels(k);
       rows.labels?.push(labels);
       const gl = groupLabels(labels, agg.grouping, agg.without);
-      const gk = key(gl);
-      let gi = groupIndex.get(gk);
-      if (gi === undefined) {
-        groupIndex.set(gk, (gi = rows.groups.length));
-        rows.groups.push(gl);
-      }
-      rows.groupOf[k] = gi;
+      rows.groupOf[k] = interned(rows.groups, groupIndex, gl, () => gl);
       const s = series.at(k);
       if (!s) continue;
       rows.series++;
@@ -293,7 +287,7 @@ interface FusePlan {
   steps: number;
   start: number;
   step: number;
-  /** topk/bottomk: how many per group and step; else 1. */
+  /** topk/bottomk: k, the most kept per group and step; else 1. */
   K: number;
   cmp: (a: number, b: number) => number;
   /** A range function's window kernel per step (none over a plain selector). */
@@ -310,11 +304,10 @@ interface FusePlan {
 
 /**
  * The plan of a fused aggregation, undefined where it is left to the step
- * evaluation. `partial`: the series are a part of a split query's (topk's K
- * is then not capped by their number). Without `grouped`, no groups (a
- * helper's rows carry their series' groups instead).
+ * evaluation. Without `grouped`, no groups (a helper's rows carry their
+ * series' groups instead).
  */
-function planFuse(host: FuseHost, f: Fusible, start: number, end: number, step: number, ctx: EvalContext, partial = false, grouped = true): FusePlan | undefined {
+function planFuse(host: FuseHost, f: Fusible, start: number, end: number, step: number, ctx: EvalContext, grouped = true): FusePlan | undefined {
   const steps = Math.floor((end - start) / step) + 1;
   const kernels: WindowKernel[] = [];
   let keepName = false;
@@ -329,8 +322,8 @@ function planFuse(host: FuseHost, f: Fusible, start: number, end: number, step: 
   const { agg, sel } = f;
   const op = agg.op as FusedOp;
   const series = host.seriesOf(sel);
-  // A group keeps at most as many series per step as there are: K bounds the cells counted below, not the answer.
-  const K = op === 'topk' || op === 'bottomk' ? (partial ? topK(agg)! : Math.min(topK(agg)!, Math.max(series.length, 1))) : 1;
+  // A group never keeps more series per step than there are: the cells counted below take the lesser.
+  const K = op === 'topk' || op === 'bottomk' ? topK(agg)! : 1;
   // Each series' group, from its labels alone: nothing is decoded for an aggregation left to the step evaluation.
   const groupIndex = new Map<string, number>();
   const groups: Group[] = [];
@@ -347,13 +340,18 @@ function planFuse(host: FuseHost, f: Fusible, start: number, end: number, step: 
 
 /** The index of the group with these labels, made (empty at every step) if new. */
 function groupFor(groups: Group[], groupIndex: Map<string, number>, labels: Labels, op: FusedOp, steps: number): number {
-  const gk = key(labels);
-  let gi = groupIndex.get(gk);
-  if (gi === undefined) {
-    groupIndex.set(gk, (gi = groups.length));
-    groups.push({ labels, v: new Float64Array(steps).fill(op === 'min' || op === 'max' ? NaN : 0), c: new Float64Array(op === 'sum' ? steps : 0), n: new Float64Array(steps), first: new Int32Array(steps), means: [], best: [] });
+  return interned(groups, groupIndex, labels, () => ({ labels, v: new Float64Array(steps).fill(op === 'min' || op === 'max' ? NaN : 0), c: new Float64Array(op === 'sum' ? steps : 0), n: new Float64Array(steps), first: new Int32Array(steps), means: [], best: [] }));
+}
+
+/** The index in `list` of the entry for these labels (`index` by their key), made if new. */
+function interned<T>(list: T[], index: Map<string, number>, labels: Labels, make: () => T): number {
+  const k = key(labels);
+  let i = index.get(k);
+  if (i === undefined) {
+    index.set(k, (i = list.length));
+    list.push(make());
   }
-  return gi;
+  return i;
 }
 
 /** Window cursor and view a series' row reuses. */
