@@ -230,6 +230,30 @@ describe('PromQL answers equal real Prometheus\u2019s', () => {
     expect(await slow.json()).toMatchObject({ status: 'error', errorType: 'timeout', error: expect.stringMatching(/timed out after 0.2s/) });
   });
 
+  it('answers a form POSTed as Grafana sends it as it answers the same GET', async () => {
+    // PromQL streams through the edge to the node that evaluates it; series and labels go to every node as a copy.
+    const range = `start=${START / 1000 + 603}&end=${END / 1000 - 57}&step=60`;
+    const forms = [
+      ['query_range', `query=${encodeURIComponent('sum by (job) (rate(http_total[5m]))')}&${range}`],
+      ['query', `query=${encodeURIComponent('temp')}&time=${END / 1000 - 57}`],
+      ['series', `match[]=${encodeURIComponent('temp')}&start=${START / 1000}&end=${END / 1000}`],
+      ['labels', `start=${START / 1000}&end=${END / 1000}`],
+    ];
+    const auth = `Bearer ${st.s.ISOBAR_DEMO_KEY}`;
+    for (const [route, form] of forms) {
+      const got = await fetch(`${st.client.base}/prometheus/api/v1/${route}?${form}`, { headers: { authorization: auth } });
+      const posted = await fetch(`${st.client.base}/prometheus/api/v1/${route}`, {
+        method: 'POST',
+        body: form,
+        headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      const [a, b] = [await got.text(), await posted.text()];
+      expect(posted.status, `${route}: ${b}`).toBe(200);
+      expect(JSON.parse(a).status, route).toBe('success');
+      expect(b, route).toBe(a);
+    }
+  });
+
   it('range queries', async () => {
     const failures: string[] = [];
     let compared = 0;

@@ -63,7 +63,8 @@ export function readApp(): Hono<AppEnv> {
       const target = promApiPrefix(tenant) + path(c) + url.search;
       const init: RequestInit = { method: c.req.method };
       if (c.req.method === 'POST') {
-        init.body = await c.req.text();
+        // One node evaluates PromQL: the body streams through. Several nodes answer the others: each gets a copy.
+        init.body = merge === 'single' ? c.req.raw.body : await c.req.arrayBuffer();
         init.headers = { 'content-type': c.req.header('content-type') ?? 'application/x-www-form-urlencoded' };
       }
       let nodes: NodeClient[];

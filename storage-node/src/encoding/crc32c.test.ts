@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32c } from './crc32c.js';
+import { crc32c, NATIVE_MIN, tableCrc32c } from './crc32c.js';
 
 /** The definition, a bit at a time: what the table-driven code must equal. */
 function bitwise(bytes: Uint8Array, start: number, end: number, prev: number): number {
@@ -25,6 +25,21 @@ describe('crc32c', () => {
         const end = start + (b % (bytes.length - start + 1));
         expect(crc32c(bytes, start, end, prev)).toBe(bitwise(bytes, start, end, prev));
       }),
+    );
+  });
+
+  it('is the same native (long ranges) and table-driven (short ones), on both sides of the threshold (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: NATIVE_MIN - 8, maxLength: 3 * NATIVE_MIN }), fc.nat(), fc.integer({ min: 0, max: 0xffffffff }), (bytes, a, prev) => {
+        const start = a % 9;
+        for (const end of [start + NATIVE_MIN - 1, start + NATIVE_MIN, bytes.length]) {
+          if (end > bytes.length) continue;
+          const want = bitwise(bytes, start, end, prev);
+          expect(crc32c(bytes, start, end, prev)).toBe(want);
+          expect(tableCrc32c(bytes, start, end, prev)).toBe(want);
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 

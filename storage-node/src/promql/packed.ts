@@ -57,6 +57,19 @@ export type Gathered =
   | { kind: 'raw'; series: PackedSeries; peers?: PackedSeries; local?: LocalRead }
   | { kind: 'tiered'; mint: number; sources: Array<{ plan: TierPlan; series: PackedSeries }> };
 
+/**
+ * Each label set's JSON, kept while the label set lives: the head's series
+ * keep theirs for their life, so a dashboard's series are written once, not
+ * on every query (about half of packing's time on the thread that
+ * acknowledges writes). About 100 bytes per series queried.
+ */
+const jsonOf = new WeakMap<Labels, string>();
+function labelsJson(labels: Labels): string {
+  let json = jsonOf.get(labels);
+  if (json === undefined) jsonOf.set(labels, (json = JSON.stringify(labels)));
+  return json;
+}
+
 /** Packed series' arrays for this many series, chunks and bytes, zeroed. */
 function allocPacked(labels: string, series: number, chunks: number, size: number): PackedSeries {
   return {
@@ -83,7 +96,7 @@ export function packSeries(list: readonly ChunkSeries[]): PackedSeries {
     chunks += s.chunks.length;
     for (const c of s.chunks) size += c.data.length;
   }
-  const p = allocPacked(JSON.stringify(list.map((s) => s.labels)), list.length, chunks, size);
+  const p = allocPacked(`[${list.map((s) => labelsJson(s.labels)).join(',')}]`, list.length, chunks, size);
   let where: Record<number, string> | undefined;
   let i = 0;
   let at = 0;
