@@ -20,6 +20,7 @@ import { rangeKernel, type Evaluator, type WindowKernel } from './functions.js';
 import { key, NAME, unwrapParens } from './label-sets.js';
 import type { EvalContext, RangeSeries, Sample } from './values.js';
 import { atOrBefore, windowOf, type LoadedSeries } from './windows.js';
+import { extrapolatedRateOf } from './range-functions.js';
 import { isStale } from '../chunkenc/merge.js';
 import { cmpAsc, cmpDesc, RunningMean } from './float-stats.js';
 
@@ -292,6 +293,8 @@ interface FusePlan {
   cmp: (a: number, b: number) => number;
   /** A range function's window kernel per step (none over a plain selector). */
   kernels: WindowKernel[];
+  /** rate, increase or delta: what seriesRow computes on a series' columns without the kernels. */
+  rate?: { range: number; isCounter: boolean; isRate: boolean };
   keepName: boolean;
   series: SeriesSource;
   groups: Group[];
@@ -335,7 +338,9 @@ function planFuse(host: FuseHost, f: Fusible, start: number, end: number, step: 
     groupOf[k] = gi;
   }
   const stepTimes = Float64Array.from({ length: steps }, (_, j) => host.atTime(sel.at, start + j * step, ctx) - sel.offset);
-  return { f, op, steps, start, step, K, cmp: op === 'topk' ? cmpDesc : cmpAsc, kernels, keepName, series, groups, groupIndex, groupOf, stepTimes, lookback: host.lookbackOf(sel) };
+  const fn = 'call' in f ? f.call.fn : '';
+  const rate = fn === 'rate' || fn === 'increase' || fn === 'delta' ? { range: (f as { m: MatrixSelector }).m.range, isCounter: fn !== 'delta', isRate: fn === 'rate' } : undefined;
+  return { f, op, steps, start, step, K, cmp: op === 'topk' ? cmpDesc : cmpAsc, kernels, ...(rate ? { rate } : {}), keepName, series, groups, groupIndex, groupOf, stepTimes, lookback: host.lookbackOf(sel) };
 }
 
 /** The index of the group with these labels, made (empty at every step) if new. */
@@ -364,11 +369,22 @@ function seriesRow(plan: FusePlan, s: LoadedSeries, values: Float64Array, presen
   const f = plan.f;
   const lookback = plan.lookback;
   pos[0] = pos[1] = -1;
+  // rate, increase, delta over a series without staleness markers: straight on its columns once its
+  // first window went through the kernel (which makes the "might not be a counter" check, once per series).
+  const rate = plan.rate && !s.hasStale && s.w === undefined ? plan.rate : undefined;
+  let kernelled = false;
   for (let j = 0; j < plan.steps; j++) {
     let x: number | undefined;
     const ts = plan.stepTimes[j]!;
-    if ('call' in f) {
+    if (rate && kernelled) {
+      const hi = (pos[0] = atOrBefore(s, ts, pos[0]!));
+      const lo = (pos[1] = atOrBefore(s, ts - rate.range, pos[1]!)) + 1; // left-open window
+      if (hi < lo) continue;
+      x = extrapolatedRateOf(s.t, s.v, lo, hi + 1, s.monotonic === true, ts - rate.range, ts, rate.isCounter, rate.isRate);
+      if (x === undefined) continue;
+    } else if ('call' in f) {
       if (!windowOf(s, ts, f.m.range, pos, w)) continue;
+      kernelled = true;
       x = plan.kernels[j]!(w);
       if (x === undefined) continue;
     } else {

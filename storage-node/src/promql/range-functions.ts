@@ -3,22 +3,30 @@ import type { RangeSeries } from './values.js';
 
 /** Prometheus's extrapolatedRate, for rate/increase/delta. */
 export function extrapolatedRate(s: RangeSeries, rangeStart: number, rangeEnd: number, isCounter: boolean, isRate: boolean): number | undefined {
-  const { lo, hi } = s;
+  return extrapolatedRateOf(s.t, s.v, s.lo, s.hi, s.monotonic === true, rangeStart, rangeEnd, isCounter, isRate);
+}
+
+/**
+ * extrapolatedRate over the samples [lo, hi) of columns `t`, `v` (`monotonic`:
+ * no value below the one before it, so no reset pass). The fused pass calls it
+ * on a series' columns directly, without a window object.
+ */
+export function extrapolatedRateOf(t: Float64Array, v: Float64Array, lo: number, hi: number, monotonic: boolean, rangeStart: number, rangeEnd: number, isCounter: boolean, isRate: boolean): number | undefined {
   const n = hi - lo;
   if (n < 2) return undefined;
-  const first = s.v[lo]!;
-  let result = s.v[hi - 1]! - first;
-  if (isCounter && !s.monotonic) {
+  const first = v[lo]!;
+  let result = v[hi - 1]! - first;
+  if (isCounter && !monotonic) {
     let last = first;
     for (let i = lo + 1; i < hi; i++) {
-      const v = s.v[i]!;
-      if (v < last) result += last;
-      last = v;
+      const x = v[i]!;
+      if (x < last) result += last;
+      last = x;
     }
   }
-  let durationToStart = (s.t[lo]! - rangeStart) / 1000;
-  let durationToEnd = (rangeEnd - s.t[hi - 1]!) / 1000;
-  const sampled = (s.t[hi - 1]! - s.t[lo]!) / 1000;
+  let durationToStart = (t[lo]! - rangeStart) / 1000;
+  let durationToEnd = (rangeEnd - t[hi - 1]!) / 1000;
+  const sampled = (t[hi - 1]! - t[lo]!) / 1000;
   const avgBetween = sampled / (n - 1);
   // A series that stops short of a window boundary (by more than 10% over the
   // average spacing) is extrapolated half a spacing past its last sample only.
