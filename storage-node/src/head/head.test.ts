@@ -104,4 +104,29 @@ describe('TenantHead', () => {
       }),
     );
   });
+
+  it('selects the series with a sample in [mint, maxt], out-of-order samples included, past its arrays\' first growth (property)', () => {
+    const times = fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 6 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(times, times), { minLength: 1, maxLength: 40 }), fc.integer({ min: -10, max: 1010 }), fc.integer({ min: 0, max: 1100 }), (series, mint, width) => {
+        const head = new TenantHead();
+        // Series the arrays grow past (1,024 at first), all with one sample at 5000, outside any range asked.
+        for (let i = 0; i < 1100; i++) add(head, [['__name__', 'filler'], ['i', String(i)]], [[5000, 1]]);
+        const spans: Array<[number, number]> = [];
+        series.forEach(([first, later], i) => {
+          // A first batch in order, then one that may be older (the out-of-order path).
+          const a = [...new Set(first)].sort((x, y) => x - y);
+          add(head, [['__name__', 'm'], ['i', String(i)]], a.map((t) => [t, 1]));
+          add(head, [['__name__', 'm'], ['i', String(i)]], [...new Set(later)].sort((x, y) => x - y).map((t) => [t, 2]));
+          const all = [...a, ...later];
+          spans.push([Math.min(...all), Math.max(...all)]);
+        });
+        const maxt = mint + width;
+        const got = head.select([new Matcher('=', '__name__', 'm')], mint, maxt).map((s) => Number(s.labels[3]));
+        const want = spans.flatMap(([lo, hi], i) => (hi >= mint && lo <= maxt ? [i] : []));
+        expect(got.sort((x, y) => x - y)).toEqual(want);
+      }),
+      { numRuns: 60 },
+    );
+  });
 });

@@ -128,6 +128,14 @@ export class TenantHead {
   private readonly postings = new Map<string, Map<string, number[]>>();
   private readonly strings = new Map<string, string>();
   private readonly allRefs: number[] = [];
+  /**
+   * Each series' oldest and newest sample time by ref, beside MemSeries's own
+   * fields: a selector's time filter reads these dense arrays instead of
+   * visiting every series object (42k scattered objects took 36-100 ms of
+   * the thread that acknowledges writes, at 200k series).
+   */
+  private spanMin = new Float64Array(1024);
+  private spanMax = new Float64Array(1024);
   chunkCount = 0;
   /** Oldest and newest sample time in the head (out-of-order samples included). */
   minT = Infinity;
@@ -167,6 +175,17 @@ export class TenantHead {
     }
     const s = new MemSeries(this.series.length, labels);
     this.series.push(s);
+    if (s.ref >= this.spanMin.length) {
+      const grow = (a: Float64Array) => {
+        const b = new Float64Array(2 * a.length);
+        b.set(a);
+        return b;
+      };
+      this.spanMin = grow(this.spanMin);
+      this.spanMax = grow(this.spanMax);
+    }
+    this.spanMin[s.ref] = Infinity;
+    this.spanMax[s.ref] = -Infinity;
     this.allRefs.push(s.ref);
     if (ref === undefined) this.byHash.set(key, s.ref);
     else {
@@ -211,7 +230,7 @@ export class TenantHead {
         else {
           res.appended++;
           res.outOfOrder++;
-          if (t < s.minT) s.minT = t;
+          if (t < s.minT) this.spanMin[s.ref] = s.minT = t;
           if (t < this.minT) this.minT = t;
         }
         continue;
@@ -229,8 +248,8 @@ export class TenantHead {
         this.chunkCount++;
       }
       app.append(t, v);
-      if (t < s.minT) s.minT = t;
-      s.maxT = t;
+      if (t < s.minT) this.spanMin[s.ref] = s.minT = t;
+      this.spanMax[s.ref] = s.maxT = t;
       if (t < this.minT) this.minT = t;
       if (t > this.maxT) this.maxT = t;
       s.lastValue = v;
@@ -277,10 +296,9 @@ export class TenantHead {
   /** Series matching `matchers` with at least one sample in [mint, maxt]. */
   select(matchers: readonly Matcher[], mint: number, maxt: number): MemSeries[] {
     const out: MemSeries[] = [];
-    for (const ref of this.postingsFor(matchers)) {
-      const s = this.series[ref]!;
-      if (s.maxT >= mint && s.minT <= maxt) out.push(s);
-    }
+    const lo = this.spanMin;
+    const hi = this.spanMax;
+    for (const ref of this.postingsFor(matchers)) if (hi[ref]! >= mint && lo[ref]! <= maxt) out.push(this.series[ref]!);
     return out;
   }
 

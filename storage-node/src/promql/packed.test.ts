@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MessageChannel } from 'node:worker_threads';
-import { concatPacked, packSeries, transferList, unpackSeries, type ChunkSeries, type Gathered } from './packed.js';
+import { packSeries, transferList, unpackLazily, unpackSeries, type ChunkSeries, type Gathered } from './packed.js';
 
 const seriesArb = fc.array(
   fc.record({
@@ -27,10 +27,12 @@ describe('packed series', () => {
     );
   });
 
-  it('packed lists one after the other unpack as one list (property)', () => {
+  it('packed lists one after the other (the head slices) unpack as one list, at once or lazily (property)', () => {
     fc.assert(
       fc.property(fc.array(seriesArb, { maxLength: 4 }), (lists) => {
-        expect(plain(unpackSeries(concatPacked(lists.map(packSeries))))).toEqual(plain(lists.flat()));
+        const parts = lists.map(packSeries);
+        expect(plain(unpackSeries(parts))).toEqual(plain(lists.flat()));
+        expect(plain(unpackLazily(parts).map((s) => ({ labels: s.labels, chunks: s.chunks() })))).toEqual(plain(lists.flat()));
       }),
     );
   });
@@ -43,7 +45,7 @@ describe('packed series', () => {
   });
 
   it('moves a buffer that two uses of one selector share once', () => {
-    const series = packSeries([{ labels: ['a', 'b'], chunks: [{ minT: 0, maxT: 1, data: new Uint8Array([1, 2, 3]) }] }]);
+    const series = [packSeries([{ labels: ['a', 'b'], chunks: [{ minT: 0, maxT: 1, data: new Uint8Array([1, 2, 3]) }] }])];
     const peers = packSeries([{ labels: ['a', 'c'], chunks: [{ minT: 0, maxT: 1, data: new Uint8Array([4]) }] }]);
     const gs: Gathered[] = [{ kind: 'raw', series }, { kind: 'raw', series, peers }];
     const list = transferList(gs);

@@ -50,11 +50,11 @@ export interface PackedSeries {
 /**
  * What a query read for one selector, before decoding (EngineOptions.gathered),
  * packed as it moves to a query thread. Raw series: the local blocks' (read
- * by the evaluating thread), then this node's others (`series`: the head's,
+ * by the evaluating thread), then this node's others (`series`: the head's, in the slices it was read in,
  * the bucket's), then the peers'; each series' chunks in that order.
  */
 export type Gathered =
-  | { kind: 'raw'; series: PackedSeries; peers?: PackedSeries; local?: LocalRead }
+  | { kind: 'raw'; series: PackedSeries[]; peers?: PackedSeries; local?: LocalRead }
   | { kind: 'tiered'; mint: number; sources: Array<{ plan: TierPlan; series: PackedSeries }> };
 
 /**
@@ -119,50 +119,20 @@ export function packSeries(list: readonly ChunkSeries[]): PackedSeries {
   return p;
 }
 
-/** Packed lists one after the other, as one (a selector packed a slice at a time). */
-export function concatPacked(parts: readonly PackedSeries[]): PackedSeries {
-  if (parts.length === 1) return parts[0]!;
-  let series = 0;
-  let chunks = 0;
-  let size = 0;
-  for (const p of parts) {
-    series += p.firstChunk.length - 1;
-    chunks += p.minT.length;
-    size += p.bytes.length;
-  }
-  const out = allocPacked(`[${parts.map((p) => p.labels.slice(1, -1)).filter((l) => l !== '').join(',')}]`, series, chunks, size);
-  let where: Record<number, string> | undefined;
-  let k = 0;
-  let i = 0;
-  let at = 0;
-  for (const p of parts) {
-    const n = p.firstChunk.length - 1;
-    for (let j = 0; j < n; j++) out.firstChunk[k + j] = p.firstChunk[j]! + i;
-    out.minT.set(p.minT, i);
-    out.maxT.set(p.maxT, i);
-    out.resolution.set(p.resolution, i);
-    for (let j = 0; j < p.minT.length; j++) out.byteStart[i + j] = p.byteStart[j]! + at;
-    out.bytes.set(p.bytes, at);
-    if (p.where) for (const [c, w] of Object.entries(JSON.parse(p.where) as Record<string, string>)) (where ??= {})[Number(c) + i] = w;
-    k += n;
-    i += p.minT.length;
-    at += p.bytes.length;
-  }
-  out.firstChunk[series] = chunks;
-  out.byteStart[chunks] = size;
-  if (where) out.where = JSON.stringify(where);
-  return out;
-}
-
-export function unpackSeries(p: PackedSeries): ChunkSeries[] {
-  const where = p.where ? (JSON.parse(p.where) as Record<string, string>) : undefined;
-  return (JSON.parse(p.labels) as string[][]).map((labels, k) => ({ labels, chunks: chunksOf(p, k, where) }));
+/** The series of one packing, or of its parts in order (the head's slices). */
+export function unpackSeries(p: PackedSeries | readonly PackedSeries[]): ChunkSeries[] {
+  if (Array.isArray(p)) return p.flatMap((x: PackedSeries) => unpackSeries(x));
+  const one = p as PackedSeries;
+  const where = one.where ? (JSON.parse(one.where) as Record<string, string>) : undefined;
+  return (JSON.parse(one.labels) as string[][]).map((labels, k) => ({ labels, chunks: chunksOf(one, k, where) }));
 }
 
 /** The series with their labels, each one's chunks made when asked for (a part of a split query unpacks only its own). */
-export function unpackLazily(p: PackedSeries): Array<{ labels: Labels; chunks: () => TierChunk[] }> {
-  const where = p.where ? (JSON.parse(p.where) as Record<string, string>) : undefined;
-  return (JSON.parse(p.labels) as string[][]).map((labels, k) => ({ labels, chunks: () => chunksOf(p, k, where) }));
+export function unpackLazily(parts: readonly PackedSeries[]): Array<{ labels: Labels; chunks: () => TierChunk[] }> {
+  return parts.flatMap((p) => {
+    const where = p.where ? (JSON.parse(p.where) as Record<string, string>) : undefined;
+    return (JSON.parse(p.labels) as string[][]).map((labels, k) => ({ labels, chunks: () => chunksOf(p, k, where) }));
+  });
 }
 
 /** Series k's chunks, their bytes views of the packed buffer. */
@@ -185,7 +155,7 @@ export function transferList(gs: readonly Gathered[]): ArrayBuffer[] {
   };
   for (const g of gs) {
     if (g.kind === 'raw') {
-      add(g.series);
+      for (const p of g.series) add(p);
       if (g.peers) add(g.peers);
     } else for (const s of g.sources) add(s.series);
   }
