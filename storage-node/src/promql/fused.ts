@@ -339,7 +339,7 @@ function planFuse(host: FuseHost, f: Fusible, start: number, end: number, step: 
   }
   const stepTimes = Float64Array.from({ length: steps }, (_, j) => host.atTime(sel.at, start + j * step, ctx) - sel.offset);
   const fn = 'call' in f ? f.call.fn : '';
-  const rate = fn === 'rate' || fn === 'increase' || fn === 'delta' ? { range: (f as { m: MatrixSelector }).m.range, isCounter: fn !== 'delta', isRate: fn === 'rate' } : undefined;
+  const rate = 'call' in f && (fn === 'rate' || fn === 'increase' || fn === 'delta') ? { range: f.m.range, isCounter: fn !== 'delta', isRate: fn === 'rate' } : undefined;
   return { f, op, steps, start, step, K, cmp: op === 'topk' ? cmpDesc : cmpAsc, kernels, ...(rate ? { rate } : {}), keepName, series, groups, groupIndex, groupOf, stepTimes, lookback: host.lookbackOf(sel) };
 }
 

@@ -121,18 +121,18 @@ export function packSeries(list: readonly ChunkSeries[]): PackedSeries {
 
 /** The series of one packing, or of its parts in order (the head's slices). */
 export function unpackSeries(p: PackedSeries | readonly PackedSeries[]): ChunkSeries[] {
-  if (Array.isArray(p)) return p.flatMap((x: PackedSeries) => unpackSeries(x));
-  const one = p as PackedSeries;
-  const where = one.where ? (JSON.parse(one.where) as Record<string, string>) : undefined;
-  return (JSON.parse(one.labels) as string[][]).map((labels, k) => ({ labels, chunks: chunksOf(one, k, where) }));
+  return ('bytes' in p ? [p] : p).flatMap((x) => unpacked(x, (k, where) => chunksOf(x, k, where)));
 }
 
 /** The series with their labels, each one's chunks made when asked for (a part of a split query unpacks only its own). */
 export function unpackLazily(parts: readonly PackedSeries[]): Array<{ labels: Labels; chunks: () => TierChunk[] }> {
-  return parts.flatMap((p) => {
-    const where = p.where ? (JSON.parse(p.where) as Record<string, string>) : undefined;
-    return (JSON.parse(p.labels) as string[][]).map((labels, k) => ({ labels, chunks: () => chunksOf(p, k, where) }));
-  });
+  return parts.flatMap((x) => unpacked(x, (k, where) => () => chunksOf(x, k, where)));
+}
+
+/** One packing's series: their labels, and for series k what `chunks` makes of it. */
+function unpacked<T>(p: PackedSeries, chunks: (k: number, where: Record<string, string> | undefined) => T): Array<{ labels: Labels; chunks: T }> {
+  const where = p.where ? (JSON.parse(p.where) as Record<string, string>) : undefined;
+  return (JSON.parse(p.labels) as string[][]).map((labels, k) => ({ labels, chunks: chunks(k, where) }));
 }
 
 /** Series k's chunks, their bytes views of the packed buffer. */
