@@ -20,7 +20,9 @@ function run(label, bin, args, { report } = {}) {
     try {
       const j = JSON.parse(readFileSync(report, 'utf8'));
       totals.passed += j.numPassedTests;
-      totals.failed += j.numFailedTests;
+      // A file that failed before any of its tests could (its setup threw) counts as one failure: its tests only show as skipped.
+      const brokenFiles = (j.testResults ?? []).filter((f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed')).length;
+      totals.failed += j.numFailedTests + brokenFiles;
       totals.skipped += j.numPendingTests + (j.numTodoTests ?? 0);
     } catch {
       totals.failed += 1; // no report: the run itself broke
