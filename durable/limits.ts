@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { durationMs } from '../wire/duration.js';
 import { QUERY_LIMIT_DEFAULTS } from '../wire/query-limits.js';
-import type { RetentionSpec } from '../wire/internal-api.js';
+import { DEFAULT_MAX_EXEMPLARS, type RetentionSpec } from '../wire/internal-api.js';
 
 const positive = z.number().int().min(1);
 
@@ -57,6 +57,8 @@ export const LimitsSchema = z.object({
    * (it grows while the bucket or the storage node is down); over it, writes get 429.
    */
   commitLogMaxBytes: positive.min(65_536).max(10 * 1024 ** 3),
+  /** Most exemplars kept for the tenant (the newest; older ones make room). 0: exemplars are not kept. */
+  maxExemplars: z.number().int().min(0).max(10_000_000),
 });
 export type Limits = z.infer<typeof LimitsSchema>;
 
@@ -86,6 +88,7 @@ export const BUILTIN_LIMITS: Limits = {
   queryMaxRangeSeconds: QUERY_LIMIT_DEFAULTS.maxRangeSeconds,
   shards: 1,
   commitLogMaxBytes: 2 * 1024 ** 3,
+  maxExemplars: DEFAULT_MAX_EXEMPLARS,
 };
 
 /** Environment variable holding each limit's global default. */
@@ -109,6 +112,7 @@ export const LIMIT_ENV: Record<keyof Limits, string> = {
   queryMaxRangeSeconds: 'ISOBAR_QUERY_MAX_RANGE_SECONDS',
   shards: 'ISOBAR_DEFAULT_SHARDS',
   commitLogMaxBytes: 'ISOBAR_COMMIT_LOG_MAX_BYTES',
+  maxExemplars: 'ISOBAR_MAX_EXEMPLARS',
 };
 
 /** The global defaults: built-in values, each replaced by its environment variable when set. */

@@ -21,7 +21,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { ErrorIds } from '../wire/errors.js';
-import { applyPath, LOG_ID_HEADER, LOG_START_HEADER, shardStatePath, type Rejection, type ShardState, retentionHeaders, type RetentionSpec } from '../wire/internal-api.js';
+import { applyPath, LOG_ID_HEADER, LOG_START_HEADER, MAX_EXEMPLARS_HEADER, shardStatePath, type Rejection, type ShardState, retentionHeaders, type RetentionSpec } from '../wire/internal-api.js';
 import { createLogger, errorFields, type Logger } from '../wire/log.js';
 import { encodeBatch, MAX_RECORD_BYTES, RECORD_HEADER_BYTES } from '../wire/node-batch.js';
 import { edgeConfig, type EdgeVars } from './vars.js';
@@ -104,6 +104,8 @@ export interface AppendOptions {
   retention?: RetentionSpec;
   /** Most bytes the log may hold that the bucket has not confirmed (the tenant's commit_log_max_bytes). */
   maxLogBytes?: number;
+  /** This shard's share of the tenant's max_exemplars, passed on to the storage node with every forward. */
+  exemplars?: number;
   /** Series of this append the edge has not had admitted lately: admitted before anything is written. */
   admit?: AdmitRequest;
 }
@@ -146,6 +148,8 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
   private generation = 0;
   /** The tenant's retention as its last append said (not stored: every append says it again). */
   private retention: RetentionSpec | undefined;
+  /** This shard's share of the tenant's max_exemplars as its last append said (not stored either). */
+  private exemplars: number | undefined;
   private deletedGeneration = 0;
   private logId = '';
   private nextSeq = 1;
@@ -212,9 +216,10 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
    * two. When any is refused, nothing of the append is written (its refused
    * samples are counted): the edge drops those series and appends the rest.
    */
-  async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0, rejected: refusedAtEdge, retention, maxLogBytes, admit }: AppendOptions = {}): Promise<AppendAck | SeriesRefused | RateLimited | Backlogged | TenantGone> {
+  async append(tenant: string, shard: number, payloads: Uint8Array[], { quota, generation = 0, rejected: refusedAtEdge, retention, maxLogBytes, admit, exemplars }: AppendOptions = {}): Promise<AppendAck | SeriesRefused | RateLimited | Backlogged | TenantGone> {
     if (!this.adopt(generation)) return { gone: true };
     if (retention) this.retention = retention;
+    if (exemplars !== undefined) this.exemplars = exemplars;
     if (refusedAtEdge) this.count(refusedAtEdge);
     this.identify(tenant, shard);
     if (admit) {
@@ -423,6 +428,7 @@ export class ShardCoordinator extends DurableObject<EdgeVars> {
             [LOG_START_HEADER]: String(logStart),
             [LOG_ID_HEADER]: this.logId,
             ...(this.retention ? retentionHeaders(this.retention) : {}),
+            ...(this.exemplars !== undefined ? { [MAX_EXEMPLARS_HEADER]: String(this.exemplars) } : {}),
           },
           signal: AbortSignal.timeout(APPLY_TIMEOUT_MS),
         });

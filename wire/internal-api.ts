@@ -105,6 +105,15 @@ export function parseRetentionHeaders(header: (name: string) => string | undefin
   return { raw, '5m': tiers ? Number(tiers[1]) : 0, '1h': tiers ? Number(tiers[2]) : 0 };
 }
 
+/**
+ * Header on apply: how many exemplars the node keeps for this tenant×shard (the
+ * tenant's max_exemplars divided over its shards); a tenant's store on a node
+ * holds the sum over the shards it applies.
+ */
+export const MAX_EXEMPLARS_HEADER = 'x-isobar-max-exemplars';
+/** Exemplars a tenant keeps unless told otherwise: Prometheus's default (storage.exemplars.max_exemplars). */
+export const DEFAULT_MAX_EXEMPLARS = 100_000;
+
 /** Header: the oldest sequence number still in the coordinator's log (all below are durable). */
 export const LOG_START_HEADER = 'x-isobar-log-start';
 

@@ -42,7 +42,6 @@ export function goString(s: string): string {
   return out + s.slice(start) + '"';
 }
 
-/** `{"name":"value",...}` in the label set's (sorted) order. */
 /** A label set as Prometheus prints a series in messages: `{__name__="up", job="api"}`. */
 export function labelsText(ls: Labels): string {
   const parts: string[] = [];
@@ -50,6 +49,7 @@ export function labelsText(ls: Labels): string {
   return `{${parts.join(', ')}}`;
 }
 
+/** `{"name":"value",...}` in the label set's (sorted) order. */
 export function labelsObject(ls: Labels): string {
   let out = '{';
   for (let i = 0; i < ls.length; i += 2) {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IsobarError } from './errors.js';
-import { encodeWriteRequest, WriteRequestReader, type SeriesInput } from './remote-write.js';
+import { encodeWriteRequest, EXEMPLAR_MAX_LABEL_CHARS, isMetadataProblem, WriteRequestReader, type SeriesInput } from './remote-write.js';
 import { seriesHash } from './hash.js';
 import { encodeMessage, rw, type ProtoField, type ProtoMessage } from '../test/support/protobuf.js';
 
@@ -231,10 +231,12 @@ describe('fields the reader steps over (unknown, metadata, exemplars, histograms
         samples: Array.from({ length: r.sampleCount }, (_, i) => [r.timestamps[i]!, r.sampleValues[i]!]),
         problem: r.problem?.id,
         hash: [r.hashHi, r.hashLo],
-        exemplars: r.exemplarCount,
+        exemplars: Array.from({ length: r.exemplarCount }, (_, j) => [r.exemplarLabels(j), r.exemplarTimestamps[j], r.exemplarValues[j]]),
         histograms: r.histogramCount,
       });
     }
+    const meta = r.metadataRanges;
+    for (let i = 0; i < meta.length; i += 2) out.push(r.readMetadata(meta[i]!, meta[i + 1]!));
     return out;
   };
 
@@ -268,10 +270,120 @@ describe('fields the reader steps over (unknown, metadata, exemplars, histograms
   it('metadata before, between or after the series leaves them whole (the skip() length bug)', () => {
     const series = rw.series([rw.label('__name__', 'up'), rw.label('job', 'x'), rw.sample(1000, 1)]);
     const md = rw.metadata('up', 2, 'Whether the target is up.'.repeat(10)); // a help over 127 bytes: a 2-byte length
+    const help = 'Whether the target is up.'.repeat(10);
     for (const order of [[md, series], [series, md], [md, series, md]]) {
-      expect(view(encodeMessage(order))).toMatchObject([{ labels: [['__name__', 'up'], ['job', 'x']], samples: [[1000, 1]], problem: undefined }]);
+      const entries = order.filter((f) => f === md).map(() => ({ family: 'up', type: 'gauge', help, unit: '' }));
+      expect(view(encodeMessage(order))).toMatchObject([{ labels: [['__name__', 'up'], ['job', 'x']], samples: [[1000, 1]], problem: undefined }, ...entries]);
     }
     // Prometheus's metadata-only request: no series, no error.
-    expect(view(encodeMessage([md, rw.metadata('http_requests_total', 1, 'Requests.')]))).toEqual([]);
+    expect(view(encodeMessage([md, rw.metadata('http_requests_total', 1, 'Requests.')]))).toEqual([
+      { family: 'up', type: 'gauge', help, unit: '' },
+      { family: 'http_requests_total', type: 'counter', help: 'Requests.', unit: '' },
+    ]);
+  });
+});
+
+describe('exemplars', () => {
+  const series = (exemplars: NonNullable<SeriesInput['exemplars']>, samples: SeriesInput['samples'] = [[1000, 1]]): SeriesInput => ({
+    labels: [['__name__', 'http_request_duration_seconds_bucket'], ['le', '0.5']],
+    samples,
+    exemplars,
+  });
+  const read = (s: SeriesInput) => {
+    const r = new WriteRequestReader(encodeWriteRequest([s]));
+    expect(r.next()).toBe(true);
+    return r;
+  };
+
+  it('are read with their labels sorted by name, value and timestamp', () => {
+    const r = read(series([{ labels: [['trace_id', 'abc'], ['span_id', 'def']], value: 0.42, timestampMs: 1500 }]));
+    expect(r.problem).toBeUndefined();
+    expect(r.exemplarCount).toBe(1);
+    expect(r.exemplarLabels(0)).toEqual(['span_id', 'def', 'trace_id', 'abc']);
+    expect([r.exemplarTimestamps[0], r.exemplarValues[0]]).toEqual([1500, 0.42]);
+  });
+
+  it('count label names and values together against 128 UTF-8 characters, not bytes', () => {
+    const name = 'trace_id'; // 8 characters
+    const ok = 'é'.repeat(EXEMPLAR_MAX_LABEL_CHARS - name.length); // 2 bytes each: 240 bytes, 120 characters
+    const r1 = read(series([{ labels: [[name, ok]], value: 1, timestampMs: 1 }]));
+    expect([r1.exemplarCount, r1.exemplarProblem]).toEqual([1, undefined]);
+    const r2 = read(series([{ labels: [[name, ok + 'x']], value: 1, timestampMs: 1 }]));
+    expect(r2.exemplarCount).toBe(0);
+    expect(r2.exemplarsDropped).toBe(1);
+    expect(r2.exemplarProblem?.id).toBe('err-isobar-exemplar-labels-too-long');
+    expect(r2.exemplarProblem?.message).toContain('129 UTF-8 characters');
+    expect(r2.exemplarProblem?.message).toContain('http_request_duration_seconds_bucket');
+  });
+
+  it('a bad exemplar is dropped alone: the series, its samples and its good exemplars stay', () => {
+    const r = read(
+      series(
+        [
+          { labels: [['trace_id', 'a']], value: 1, timestampMs: 10 },
+          { labels: [['0bad', 'x']], value: 2, timestampMs: 20 },
+          { labels: [['trace_id', 'c']], value: 3, timestampMs: 30 },
+        ],
+        [[1000, 5], [2000, 6]],
+      ),
+    );
+    expect(r.problem).toBeUndefined();
+    expect(r.sampleCount).toBe(2);
+    expect(r.exemplarCount).toBe(2);
+    expect([r.exemplarLabels(0), r.exemplarLabels(1)]).toEqual([['trace_id', 'a'], ['trace_id', 'c']]);
+    expect(Array.from(r.exemplarTimestamps.subarray(0, 2))).toEqual([10, 30]);
+    expect(r.exemplarProblem?.id).toBe('err-isobar-invalid-exemplar');
+    expect(r.exemplarProblem?.message).toContain('"0bad"');
+  });
+
+  it('an exemplar with no labels is kept, as Prometheus keeps it', () => {
+    const r = read(series([{ labels: [], value: 7, timestampMs: 5 }]));
+    expect([r.exemplarCount, r.exemplarLabels(0)]).toEqual([1, []]);
+  });
+
+  it('the reader state is per series: a later series starts clean', () => {
+    const bad = series([{ labels: [['x'.repeat(200), 'y']], value: 1, timestampMs: 1 }]);
+    const good: SeriesInput = { labels: [['__name__', 'b']], samples: [[1, 1]], exemplars: [{ labels: [['t', 'u']], value: 2, timestampMs: 2 }] };
+    const r = new WriteRequestReader(encodeWriteRequest([bad, good]));
+    r.next();
+    expect(r.exemplarProblem).toBeDefined();
+    r.next();
+    expect([r.exemplarProblem, r.exemplarsDropped, r.exemplarCount, r.exemplarLabels(0)]).toEqual([undefined, 0, 1, ['t', 'u']]);
+  });
+});
+
+describe('metadata', () => {
+  const entries = (metadata: Parameters<typeof encodeWriteRequest>[1]) => {
+    const r = new WriteRequestReader(encodeWriteRequest([], metadata));
+    while (r.next());
+    const out = [];
+    for (let i = 0; i < r.metadataRanges.length; i += 2) out.push(r.readMetadata(r.metadataRanges[i]!, r.metadataRanges[i + 1]!));
+    return out;
+  };
+
+  it('reads family, type, help and unit', () => {
+    expect(entries([{ family: 'http_requests', type: 1, help: 'Requests served.', unit: 'requests' }, { family: 'temp', type: 2 }])).toEqual([
+      { family: 'http_requests', type: 'counter', help: 'Requests served.', unit: 'requests' },
+      { family: 'temp', type: 'gauge', help: '', unit: '' },
+    ]);
+  });
+
+  it('names what is wrong with an entry, and reading one does not disturb the series walk', () => {
+    const [unknownType, noName, longHelp] = entries([{ family: 'a', type: 9 }, { family: '', type: 1 }, { family: 'b', type: 1, help: 'h'.repeat(1025) }]);
+    for (const m of [unknownType, noName, longHelp]) expect(isMetadataProblem(m!)).toBe(true);
+    expect(JSON.stringify(unknownType)).toContain('unknown metric type 9');
+    expect(JSON.stringify(noName)).toContain('no metric family name');
+    expect(JSON.stringify(longHelp)).toContain('1025 bytes, over the limit of 1024');
+
+    // Metadata first, then two series (a concatenation of WriteRequests is one).
+    const md = encodeWriteRequest([], [{ family: 'x', type: 2 }]);
+    const ts = encodeWriteRequest([{ labels: [['__name__', 'x']], samples: [[1, 1]] }, { labels: [['__name__', 'y']], samples: [[1, 1]] }]);
+    const r = new WriteRequestReader(new Uint8Array([...md, ...ts]));
+    const names: string[] = [];
+    while (r.next()) {
+      names.push(r.value(0));
+      expect(r.readMetadata(r.metadataRanges[0]!, r.metadataRanges[1]!)).toMatchObject({ family: 'x', type: 'gauge' });
+    }
+    expect(names).toEqual(['x', 'y']);
   });
 });

@@ -2,11 +2,13 @@
  * Prometheus remote write 1.0 (`prometheus.WriteRequest`), hand-written because
  * it is the hottest path in the system.
  *
- *   WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
- *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2;
- *                  repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
- *   Label        { string name = 1; string value = 2; }
- *   Sample       { double value = 1; int64 timestamp = 2; }
+ *   WriteRequest   { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
+ *   TimeSeries     { repeated Label labels = 1; repeated Sample samples = 2;
+ *                    repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
+ *   Label          { string name = 1; string value = 2; }
+ *   Sample         { double value = 1; int64 timestamp = 2; }
+ *   Exemplar       { repeated Label labels = 1; double value = 2; int64 timestamp = 3; }
+ *   MetricMetadata { MetricType type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
  *
  * The reader walks a request one TimeSeries at a time and keeps, for each, the
  * byte range of its field in the request: the edge forwards those original
@@ -25,6 +27,14 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Lossy = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 /** "__name__" as bytes. */
 const METRIC_NAME_BYTES = [0x5f, 0x5f, 0x6e, 0x61, 0x6d, 0x65, 0x5f, 0x5f];
+
+/**
+ * Most UTF-8 characters an exemplar's label names and values may hold together:
+ * OpenMetrics' rule, which Prometheus enforces on every exemplar it stores.
+ */
+export const EXEMPLAR_MAX_LABEL_CHARS = 128;
+/** Longest metric-family name, help text or unit a metadata entry may carry, in bytes (as Mimir's max_metadata_length). */
+export const METADATA_MAX_BYTES = 1024;
 
 export interface SeriesProblem {
   id: ErrorId;
@@ -70,7 +80,18 @@ export class WriteRequestReader implements LabelSource {
   timestamps = new Float64Array(64);
   sampleValues = new Float64Array(64);
   histogramCount = 0;
+  /** Valid exemplars of the current series; invalid ones are counted in `exemplarsDropped` and named in `exemplarProblem`. */
   exemplarCount = 0;
+  exemplarTimestamps = new Float64Array(8);
+  exemplarValues = new Float64Array(8);
+  exemplarsDropped = 0;
+  /** First problem of the current series' exemplars; its samples are not affected. */
+  exemplarProblem: SeriesProblem | undefined;
+  /**
+   * Byte ranges [start, end) of the request's MetricMetadata fields (tag
+   * included), in order, as `next()` passed them; read one with `readMetadata`.
+   */
+  readonly metadataRanges: number[] = [];
   /** FNV-1a-64 of the canonical label bytes (see hash.ts), as two uint32 halves. */
   hashHi = 0;
   hashLo = 0;
@@ -82,6 +103,11 @@ export class WriteRequestReader implements LabelSource {
   private readonly hasher = new SeriesHasher();
   /** Per label: nameStart, nameEnd, valueStart, valueEnd. */
   private offs = new Int32Array(128);
+  /** Per valid exemplar: its first label's index in `exemplarOffs` and its label count. */
+  private exemplarLabelAt = new Int32Array(16);
+  /** Per exemplar label: nameStart, nameEnd, valueStart, valueEnd. */
+  private exemplarOffs = new Int32Array(32);
+  private exemplarLabelCount = 0;
 
   constructor(
     private readonly buf: Uint8Array,
@@ -108,9 +134,32 @@ export class WriteRequestReader implements LabelSource {
         this.pos = end;
         return true;
       }
-      this.skip(wire, fieldStart, buf.length); // metadata (3) and unknown fields
+      if (field === 3 && wire === 2) {
+        const len = this.varint32();
+        if (this.pos + len > buf.length) this.malformed(fieldStart, 'metadata runs past the end of the body');
+        this.pos += len;
+        this.metadataRanges.push(fieldStart, this.pos);
+        continue;
+      }
+      this.skip(wire, fieldStart, buf.length); // unknown fields
     }
     return false;
+  }
+
+  /**
+   * The labels of valid exemplar `j` of the current series, as a flat list
+   * [name, value, ...] sorted by name (allocates).
+   */
+  exemplarLabels(j: number): string[] {
+    const at = this.exemplarLabelAt[2 * j]!;
+    const n = this.exemplarLabelAt[2 * j + 1]!;
+    const o = this.exemplarOffs;
+    const pairs: Array<[string, string]> = [];
+    for (let k = at; k < at + n; k++) {
+      pairs.push([utf8Lossy.decode(this.buf.subarray(o[4 * k]!, o[4 * k + 1]!)), utf8Lossy.decode(this.buf.subarray(o[4 * k + 2]!, o[4 * k + 3]!))]);
+    }
+    pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return pairs.flat();
   }
 
   name(i: number): string {
@@ -146,6 +195,9 @@ export class WriteRequestReader implements LabelSource {
     this.sampleCount = 0;
     this.histogramCount = 0;
     this.exemplarCount = 0;
+    this.exemplarsDropped = 0;
+    this.exemplarLabelCount = 0;
+    this.exemplarProblem = undefined;
     this.problem = undefined;
     this.hasher.reset();
     let hasName = false;
@@ -166,7 +218,7 @@ export class WriteRequestReader implements LabelSource {
       } else if (field === 2) {
         this.readSample(fend);
       } else if (field === 3) {
-        this.exemplarCount++;
+        this.readExemplar(fend);
       } else if (field === 4) {
         this.histogramCount++;
       }
@@ -300,6 +352,155 @@ export class WriteRequestReader implements LabelSource {
     this.sampleValues[i] = value;
   }
 
+  /**
+   * Read one Exemplar. A valid one is kept (its labels as offsets); an invalid
+   * one is dropped and named in `exemplarProblem`, and the series stays valid.
+   */
+  private readExemplar(end: number): void {
+    const buf = this.buf;
+    let value = 0;
+    let ts = 0;
+    let tsOk = true;
+    const first = this.exemplarLabelCount;
+    let bad: SeriesProblem | undefined;
+    while (this.pos < end) {
+      const at = this.pos;
+      const tag = this.varint32();
+      const field = tag >>> 3;
+      const wire = tag & 7;
+      if (field === 1 && wire === 2) {
+        const len = this.varint32();
+        const lend = this.pos + len;
+        if (lend > end) this.malformed(at, 'exemplar label runs past the end of its exemplar');
+        let ns = lend;
+        let ne = lend;
+        let vs = lend;
+        let ve = lend;
+        while (this.pos < lend) {
+          const lat = this.pos;
+          const ltag = this.varint32();
+          if ((ltag & 7) !== 2) {
+            this.skip(ltag & 7, lat, lend);
+            continue;
+          }
+          const l = this.varint32();
+          const e = this.pos + l;
+          if (e > lend) this.malformed(lat, 'label string runs past the end of its label');
+          if (ltag >>> 3 === 1) [ns, ne] = [this.pos, e];
+          else if (ltag >>> 3 === 2) [vs, ve] = [this.pos, e];
+          this.pos = e;
+        }
+        const k = this.exemplarLabelCount++;
+        if (4 * k + 4 > this.exemplarOffs.length) this.exemplarOffs = grown(this.exemplarOffs);
+        const o = this.exemplarOffs;
+        o[4 * k] = ns;
+        o[4 * k + 1] = ne;
+        o[4 * k + 2] = vs;
+        o[4 * k + 3] = ve;
+      } else if (field === 2 && wire === 1) {
+        if (this.pos + 8 > end) this.malformed(at, 'exemplar value runs past the end of its exemplar');
+        value = this.view.getFloat64(this.pos, true);
+        this.pos += 8;
+      } else if (field === 3 && wire === 0) {
+        const t = this.varint64Signed();
+        if (t === undefined) tsOk = false;
+        else ts = t;
+      } else {
+        this.skip(wire, at, end);
+      }
+    }
+    if (this.pos > end) this.malformed(end, 'a varint runs past the end of its exemplar');
+
+    // The checks Prometheus makes before it stores an exemplar, and ours on names.
+    const o = this.exemplarOffs;
+    let chars = 0;
+    for (let k = first; k < this.exemplarLabelCount && !bad; k++) {
+      const [ns, ne, vs, ve] = [o[4 * k]!, o[4 * k + 1]!, o[4 * k + 2]!, o[4 * k + 3]!];
+      if (!validNameBytes(buf, ns, ne, false)) {
+        bad = { id: ErrorIds.invalidExemplar, message: `an exemplar of series ${this.describeSeries()} has the invalid label name ${JSON.stringify(utf8Lossy.decode(buf.subarray(ns, ne)))}: names match [a-zA-Z_][a-zA-Z0-9_]*` };
+      } else if (!validUtf8(buf, vs, ve)) {
+        bad = { id: ErrorIds.invalidExemplar, message: `an exemplar of series ${this.describeSeries()} has a label value that is not valid UTF-8` };
+      } else {
+        chars += ne - ns + utf8Chars(buf, vs, ve);
+      }
+    }
+    if (!bad && chars > EXEMPLAR_MAX_LABEL_CHARS) {
+      bad = {
+        id: ErrorIds.exemplarLabelsTooLong,
+        message: `an exemplar of series ${this.describeSeries()} has labels of ${chars} UTF-8 characters together, over the limit of ${EXEMPLAR_MAX_LABEL_CHARS} (OpenMetrics' and Prometheus's exemplar rule)`,
+      };
+    }
+    if (!bad && !tsOk) bad = { id: ErrorIds.invalidExemplar, message: `an exemplar of series ${this.describeSeries()} has a timestamp outside ±2^53 ms` };
+    if (bad) {
+      this.exemplarLabelCount = first;
+      this.exemplarsDropped++;
+      this.exemplarProblem ??= bad;
+      return;
+    }
+    const j = this.exemplarCount++;
+    if (j === this.exemplarTimestamps.length) {
+      this.exemplarTimestamps = grownF(this.exemplarTimestamps);
+      this.exemplarValues = grownF(this.exemplarValues);
+    }
+    if (2 * j + 2 > this.exemplarLabelAt.length) this.exemplarLabelAt = grown(this.exemplarLabelAt);
+    this.exemplarTimestamps[j] = ts;
+    this.exemplarValues[j] = value;
+    this.exemplarLabelAt[2 * j] = first;
+    this.exemplarLabelAt[2 * j + 1] = this.exemplarLabelCount - first;
+  }
+
+  /**
+   * One MetricMetadata of the request (a range from `metadataRanges`), checked:
+   * a problem names the entry and the rule it broke.
+   */
+  readMetadata(start: number, end: number): MetricMetadata | SeriesProblem {
+    const saved = this.pos;
+    try {
+      return this.metadataAt(start, end);
+    } finally {
+      this.pos = saved;
+    }
+  }
+
+  private metadataAt(start: number, end: number): MetricMetadata | SeriesProblem {
+    const buf = this.buf;
+    this.pos = start;
+    this.varint32(); // tag
+    const len = this.varint32();
+    const stop = this.pos + len;
+    if (stop !== end) this.malformed(start, 'metadata length disagrees with its range');
+    let type = 0;
+    const str: Array<[number, number]> = [[stop, stop], [stop, stop], [stop, stop], [stop, stop], [stop, stop], [stop, stop]];
+    while (this.pos < stop) {
+      const at = this.pos;
+      const tag = this.varint32();
+      const field = tag >>> 3;
+      const wire = tag & 7;
+      if (field === 1 && wire === 0) {
+        type = this.varint64Signed() ?? -1;
+      } else if ((field === 2 || field === 4 || field === 5) && wire === 2) {
+        const l = this.varint32();
+        if (this.pos + l > stop) this.malformed(at, 'metadata string runs past the end of its entry');
+        str[field] = [this.pos, this.pos + l];
+        this.pos += l;
+      } else {
+        this.skip(wire, at, stop);
+      }
+    }
+    const text = (f: number) => utf8Lossy.decode(buf.subarray(str[f]![0], str[f]![1]));
+    const family = text(2);
+    const name = JSON.stringify(family.length > 80 ? family.slice(0, 80) + '...' : family);
+    for (const [f, what] of [[2, 'metric family name'], [4, 'help'], [5, 'unit']] as const) {
+      const [s, e] = str[f]!;
+      if (!validUtf8(buf, s, e)) return { id: ErrorIds.invalidMetadata, message: `the ${what} of metadata for ${name} is not valid UTF-8` };
+      if (e - s > METADATA_MAX_BYTES) return { id: ErrorIds.invalidMetadata, message: `the ${what} of metadata for ${name} is ${e - s} bytes, over the limit of ${METADATA_MAX_BYTES}` };
+    }
+    if (family === '') return { id: ErrorIds.invalidMetadata, message: 'a metadata entry has no metric family name' };
+    const typeName = METRIC_TYPES[type];
+    if (typeName === undefined) return { id: ErrorIds.invalidMetadata, message: `metadata for ${name} has the unknown metric type ${type}` };
+    return { family, type: typeName, help: text(4), unit: text(5) };
+  }
+
   private fail(id: ErrorId, message: string): void {
     if (!this.problem) this.problem = { id, message };
   }
@@ -389,6 +590,42 @@ export class WriteRequestReader implements LabelSource {
   }
 }
 
+/** What a MetricMetadata entry says of one metric family. */
+export interface MetricMetadata {
+  family: string;
+  /** Prometheus's name of the type, as `/api/v1/metadata` prints it. */
+  type: MetricTypeName;
+  help: string;
+  unit: string;
+}
+
+/** `MetricMetadata.MetricType`, by its number. */
+export const METRIC_TYPES = ['unknown', 'counter', 'gauge', 'histogram', 'gaugehistogram', 'summary', 'info', 'stateset'] as const;
+export type MetricTypeName = (typeof METRIC_TYPES)[number];
+
+export function isMetadataProblem(m: MetricMetadata | SeriesProblem): m is SeriesProblem {
+  return 'id' in m;
+}
+
+function grown(a: Int32Array): Int32Array<ArrayBuffer> {
+  const next = new Int32Array(a.length * 2);
+  next.set(a);
+  return next;
+}
+
+function grownF(a: Float64Array): Float64Array<ArrayBuffer> {
+  const next = new Float64Array(a.length * 2);
+  next.set(a);
+  return next;
+}
+
+/** UTF-8 characters (code points) in b[s,e), which is valid UTF-8. */
+function utf8Chars(b: Uint8Array, s: number, e: number): number {
+  let n = 0;
+  for (let i = s; i < e; i++) if ((b[i]! & 0xc0) !== 0x80) n++;
+  return n;
+}
+
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
@@ -467,6 +704,21 @@ export interface SeriesInput {
   /** Label pairs in the order to encode them (sorted, for a valid request). */
   labels: ReadonlyArray<readonly [string, string]>;
   samples: ReadonlyArray<readonly [timestampMs: number, value: number]>;
+  exemplars?: ReadonlyArray<ExemplarInput>;
+}
+
+export interface ExemplarInput {
+  labels: ReadonlyArray<readonly [string, string]>;
+  value: number;
+  timestampMs: number;
+}
+
+export interface MetadataInput {
+  family: string;
+  /** Index into METRIC_TYPES. */
+  type: number;
+  help?: string;
+  unit?: string;
 }
 
 const textEncoder = new TextEncoder();
@@ -535,24 +787,41 @@ export class ProtoWriter {
   }
 }
 
+function encodeLabel(name: string, value: string): Uint8Array {
+  const l = new ProtoWriter();
+  l.bytes(1, textEncoder.encode(name));
+  l.bytes(2, textEncoder.encode(value));
+  return l.finish();
+}
+
 /** Encode a WriteRequest exactly as given (no sorting, no validation). */
-export function encodeWriteRequest(series: ReadonlyArray<SeriesInput>): Uint8Array {
+export function encodeWriteRequest(series: ReadonlyArray<SeriesInput>, metadata: ReadonlyArray<MetadataInput> = []): Uint8Array {
   const out = new ProtoWriter();
   for (const s of series) {
     const ts = new ProtoWriter();
-    for (const [name, value] of s.labels) {
-      const l = new ProtoWriter();
-      l.bytes(1, textEncoder.encode(name));
-      l.bytes(2, textEncoder.encode(value));
-      ts.bytes(1, l.finish());
-    }
+    for (const [name, value] of s.labels) ts.bytes(1, encodeLabel(name, value));
     for (const [t, v] of s.samples) {
       const sm = new ProtoWriter();
       sm.double(1, v);
       sm.int64(2, t);
       ts.bytes(2, sm.finish());
     }
+    for (const e of s.exemplars ?? []) {
+      const ex = new ProtoWriter();
+      for (const [name, value] of e.labels) ex.bytes(1, encodeLabel(name, value));
+      ex.double(2, e.value);
+      ex.int64(3, e.timestampMs);
+      ts.bytes(3, ex.finish());
+    }
     out.bytes(1, ts.finish());
+  }
+  for (const m of metadata) {
+    const md = new ProtoWriter();
+    md.int64(1, m.type);
+    md.bytes(2, textEncoder.encode(m.family));
+    if (m.help !== undefined) md.bytes(4, textEncoder.encode(m.help));
+    if (m.unit !== undefined) md.bytes(5, textEncoder.encode(m.unit));
+    out.bytes(3, md.finish());
   }
   return out.finish();
 }

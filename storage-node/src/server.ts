@@ -22,14 +22,14 @@
 import { Hono, type Context } from 'hono';
 import { ErrorIds, httpStatusOf, IsobarError, promErrorTypeOf } from '../../wire/errors.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, PEERS_HEADER, parseRetentionHeaders, QUERY_LIMITS_HEADER, type NodeUsage, type TenantQueryLimits } from '../../wire/internal-api.js';
+import { INTERNAL_PREFIX, LOG_ID_HEADER, LOG_START_HEADER, MAX_EXEMPLARS_HEADER, PEERS_HEADER, parseRetentionHeaders, QUERY_LIMITS_HEADER, type NodeUsage, type TenantQueryLimits } from '../../wire/internal-api.js';
 import { errorFields, type Logger } from '../../wire/log.js';
 import { errorJson } from '../../wire/prom-json.js';
 import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi, type QueryOptions, type QueryRunner, type QueryStats } from './api/query.js';
 import type { EngineOptions } from './promql/engine.js';
 import { peerSeries } from './api/peers.js';
 import { QueryUsage } from './usage.js';
-import { chunksApi, deleteSeriesParams, labelName, labelsApi, labelValuesApi, metadataQuery, metadataRead, seriesApi } from './api/read.js';
+import { chunksApi, deleteSeriesParams, exemplarsApi, labelName, labelsApi, labelValuesApi, metadataApi, metadataQuery, metadataRead, seriesApi } from './api/read.js';
 import type { NodeMetrics, QueryPoolGauges } from './node/metrics.js';
 import { nodeGauges } from './node/node-gauges.js';
 import type { NodeStore } from './node/store.js';
@@ -97,6 +97,8 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
     const logId = c.req.header(LOG_ID_HEADER);
     const retention = Retentions.fromSpec(parseRetentionHeaders((n) => c.req.header(n)));
     if (retention) store.setRetention(tenant, retention.ms, retention.tiers);
+    const exemplars = Number(c.req.header(MAX_EXEMPLARS_HEADER) ?? NaN);
+    if (Number.isInteger(exemplars) && exemplars >= 0 && exemplars <= 10_000_000) store.setExemplarShare(tenant, shard, exemplars);
     metrics.applyRequests++;
     const out = store.apply(tenant, shard, body, logStart, logId);
     if (!out.ok) {
@@ -150,6 +152,8 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
     }));
     app[method](`${prom}/query`, read((t, p, c) => counted(t, c, p.get('query') ?? '', (o) => queryApi(store.tenantDb(t), p, o))));
     app[method](`${prom}/query_range`, read((t, p, c) => counted(t, c, p.get('query') ?? '', (o) => queryRangeApi(store.tenantDb(t), p, o))));
+    app[method](`${prom}/query_exemplars`, read((t, p) => exemplarsApi(store.tenantDb(t), p)));
+    app[method](`${prom}/metadata`, read((t, p) => metadataApi(store.tenantDb(t), p)));
     app[method](`${prom}/format_query`, read((_t, p) => formatQueryApi(p)));
     app[method](`${prom}/parse_query`, read((_t, p) => parseQueryApi(p)));
   }

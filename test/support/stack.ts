@@ -59,8 +59,20 @@ export class Client {
 }
 
 
-/** Debian's Prometheus, scraping itself and remote-writing to `writeUrl` with Basic auth. */
-export async function startPrometheus(writeUrl: string, user: string, password: string): Promise<{ child: ChildProcess; url: string }> {
+/** How to run Prometheus: which binary, what it scrapes, what else its remote_write says. */
+export interface PrometheusOptions {
+  /** Default: Debian's `prometheus` on the PATH. */
+  binary?: string;
+  /** Extra command-line flags (`--enable-feature=...`). */
+  flags?: string[];
+  /** `host:port` to scrape instead of itself (job `target`). */
+  target?: string;
+  /** Extra lines under the remote_write entry, indented as its keys (`'    send_exemplars: true'`). */
+  writeLines?: string[];
+}
+
+/** A Prometheus scraping itself (or `opts.target`) and remote-writing to `writeUrl` with Basic auth. */
+export async function startPrometheus(writeUrl: string, user: string, password: string, opts: PrometheusOptions = {}): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'isobar-prom-'));
   writeFileSync(
@@ -69,9 +81,9 @@ export async function startPrometheus(writeUrl: string, user: string, password: 
       'global:',
       '  scrape_interval: 1s',
       'scrape_configs:',
-      '  - job_name: prometheus',
+      `  - job_name: ${opts.target ? 'target' : 'prometheus'}`,
       '    static_configs:',
-      `      - targets: ['127.0.0.1:${port}']`,
+      `      - targets: ['${opts.target ?? `127.0.0.1:${port}`}']`,
       'remote_write:',
       `  - url: ${writeUrl}`,
       '    basic_auth:',
@@ -84,12 +96,12 @@ export async function startPrometheus(writeUrl: string, user: string, password: 
       '      batch_send_deadline: 1s',
       '      min_backoff: 100ms',
       '      max_backoff: 1s',
+      ...(opts.writeLines ?? []),
       '',
     ].join('\n'),
   );
-  const child = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const args = [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, ...(opts.flags ?? [])];
+  const child = spawn(opts.binary ?? 'prometheus', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeWriteRequest } from '../../wire/remote-write.js';
 import { snappyEncode } from '../../wire/snappy.js';
-import { DEMO_KEY, eventually, now, read, write } from './helpers.js';
+import { DEMO_KEY, eventually, newTenant, now, read, write } from './helpers.js';
 import { encodeMessage, rw } from '../support/protobuf.js';
 
 type L = [string, string][];
@@ -142,8 +142,9 @@ describe('read API details', () => {
   });
 
   it('answers metadata and exemplars as Prometheus does when it has none', async () => {
-    expect((await read('metadata')).text).toBe('{"status":"success","data":{}}');
-    expect((await read('query_exemplars?query=up')).text).toBe('{"status":"success","data":[]}');
+    const key = `Bearer ${await newTenant('empty-side-stores', 1)}`;
+    expect((await read('metadata', key)).text).toBe('{"status":"success","data":{}}');
+    expect((await read('query_exemplars?query=up', key)).text).toBe('{"status":"success","data":[]}');
   });
 });
 
@@ -224,5 +225,68 @@ describe('requests that carry more than samples', () => {
       ['200', '3'],
       ['500', '7'],
     ]);
+    // The exemplars and the metadata are kept and served as Prometheus serves them.
+    const ex = await read(`query_exemplars?query=${encodeURIComponent(`sum(rate(${name}[5m]))`)}&start=${t / 1000 - 60}&end=${t / 1000}`);
+    expect(ex.text).toBe(
+      `{"status":"success","data":[` +
+        `{"seriesLabels":{"__name__":"${name}","code":"200"},"exemplars":[{"labels":{"trace_id":"f00d"},"value":"0.25","timestamp":${(t - 1000) / 1000}}]},` +
+        `{"seriesLabels":{"__name__":"${name}","code":"500"},"exemplars":[{"labels":{"trace_id":"beef"},"value":"3","timestamp":${t / 1000}}]}]}`,
+    );
+    const meta = await read(`metadata?metric=${name}`);
+    expect(meta.body).toEqual({ status: 'success', data: { [name]: [{ type: 'counter', help, unit: '' }] } });
+  });
+
+  it('an exemplar over 128 characters of labels -> 400 naming it; the samples and the good exemplars are kept', async () => {
+    const name = `bad_exemplar_${Date.now()}`;
+    const t = now();
+    const r = await write(
+      body(
+        rw.series([rw.label('__name__', name), rw.sample(t, 5), rw.exemplar([['trace_id', 'x'.repeat(121)]], 1, t)]),
+        rw.series([rw.label('__name__', name), rw.label('pod', 'b'), rw.sample(t, 6), rw.exemplar([['trace_id', 'ok']], 2, t)]),
+      ),
+    );
+    const text = await r.text();
+    expect(r.status).toBe(400);
+    expect(text).toContain('err-isobar-exemplar-labels-too-long');
+    expect(text).toContain(`__name__="${name}"`);
+    expect(text).toContain('129 UTF-8 characters');
+    expect(text).toContain('1 exemplars dropped');
+    const got = await eventually(() => read(`query?query=${name}&time=${t / 1000}`), (x) => x.body?.data?.result?.length === 2);
+    expect(got.body.data.result.map((x: { value: [number, string] }) => x.value[1]).sort()).toEqual(['5', '6']);
+    const ex = await read(`query_exemplars?query=${name}`);
+    expect(ex.body.data).toEqual([{ seriesLabels: { __name__: name, pod: 'b' }, exemplars: [{ labels: { trace_id: 'ok' }, value: '2', timestamp: t / 1000 }] }]);
+  });
+
+  it('a bad metadata entry -> 400 naming it; the other entries are kept', async () => {
+    const name = `bad_metadata_${Date.now()}`;
+    const r = await write(body(rw.metadata(name, 42, 'A help.'), rw.metadata(`${name}_ok`, 2, 'Fine.')));
+    const text = await r.text();
+    expect(r.status).toBe(400);
+    expect(text).toContain('err-isobar-invalid-metadata');
+    expect(text).toContain(`metadata for "${name}" has the unknown metric type 42`);
+    const md = await eventually(() => read(`metadata?metric=${name}_ok`), (x) => Object.keys(x.body?.data ?? {}).length === 1);
+    expect(md.body.data).toEqual({ [`${name}_ok`]: [{ type: 'gauge', help: 'Fine.', unit: '' }] });
+    expect((await read(`metadata?metric=${name}`)).body.data).toEqual({});
+  });
+
+  it('a tenant with several shards has each family\u2019s metadata once, and sees none of another tenant\u2019s', async () => {
+    const key = `Bearer ${await newTenant('side-stores-sharded', 4)}`;
+    const t = now();
+    const families = Array.from({ length: 12 }, (_, i) => `family_${i}`);
+    const r = await write(
+      body(...families.map((f) => rw.metadata(f, 2, `Help of ${f}.`, 'bytes')), ...families.map((f) => rw.series([rw.label('__name__', f), rw.sample(t, 1), rw.exemplar([['trace_id', f]], 1, t)]))),
+      {},
+      key,
+    );
+    expect(r.status, await r.text()).toBe(204);
+    const md = await read('metadata', key);
+    expect(Object.keys(md.body.data)).toEqual([...families].sort());
+    expect(md.body.data.family_3).toEqual([{ type: 'gauge', help: 'Help of family_3.', unit: 'bytes' }]);
+    expect(Object.keys((await read('metadata?limit=5', key)).body.data)).toHaveLength(5);
+    const ex = await read(`query_exemplars?query=${encodeURIComponent('{__name__=~"family_.*"}')}`, key);
+    expect(ex.body.data.map((x: { exemplars: Array<{ labels: { trace_id: string } }> }) => x.exemplars[0]!.labels.trace_id)).toEqual([...families].sort());
+    // The demo tenant sees none of it.
+    expect((await read('metadata?metric=family_3')).body.data).toEqual({});
+    expect((await read(`query_exemplars?query=${encodeURIComponent('{__name__=~"family_.*"}')}`)).body.data).toEqual([]);
   });
 });

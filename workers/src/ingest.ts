@@ -6,8 +6,11 @@
  *   2. body limit    413 over the tenant's max_body_bytes, checked before and while reading
  *   3. decode        snappy, refusing blocks that declare more than ISOBAR_MAX_DECOMPRESSED_BYTES
  *   4. validate      each series (labels, UTF-8, timestamps, the tenant's label and time
- *                    limits); bad series are dropped and reported
- *   5. route         series hash -> jump hash over the tenant's shard count
+ *                    limits); bad series are dropped and reported. A bad exemplar
+ *                    or metadata entry is reported, and dropped by the node, which
+ *                    checks them by the same code; its series is kept
+ *   5. route         series hash -> jump hash over the tenant's shard count; a
+ *                    metadata entry goes where a series of only its name would
  *   6. commit        one RPC per shard coordinator, in parallel, carrying the shard's
  *                    series as their original bytes, snappy-compressed, its share
  *                    of the ingestion rate, and (5b) the series this isolate has not
@@ -24,10 +27,10 @@ import { ErrorIds, IsobarError, type ErrorId } from '../../wire/errors.js';
 import type { AppendAck, AppendOptions, Backlogged, RateLimited, SeriesRefused, TenantGone } from '../../durable/shard-coordinator.js';
 import { howToRaise, retentionSpec, type Limits } from '../../durable/limits.js';
 import { admitRequest, admittedSeries, knownSeries, metricOf, refusalsOf, settleAdmission, type NewSeries } from './series-limits.js';
-import { jumpHash } from '../../wire/hash.js';
+import { jumpHash, seriesHash } from '../../wire/hash.js';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { MAX_RECORD_BYTES } from '../../wire/node-batch.js';
-import { WriteRequestReader, type SeriesProblem } from '../../wire/remote-write.js';
+import { isMetadataProblem, WriteRequestReader, type SeriesProblem } from '../../wire/remote-write.js';
 import { snappyDecode, snappyEncode } from '../../wire/snappy.js';
 import { edgeConfig } from '../../durable/env.js';
 import type { AppEnv } from './context.js';
@@ -119,6 +122,8 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   let rejected = 0;
   let samples = 0;
   let first: SeriesProblem | undefined;
+  /** Exemplars and metadata entries dropped (their series are kept), and the first problem. */
+  const dropped = { exemplars: 0, metadata: 0, first: undefined as SeriesProblem | undefined };
   /** Samples of refused series, by error id: the tenant's usage counts them. */
   const refusedHere: Record<string, number> = {};
   /** Series this isolate has not had admitted lately, per shard (series limits). */
@@ -144,6 +149,10 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
         refusedHere[problem.id] = (refusedHere[problem.id] ?? 0) + reader.sampleCount;
         continue;
       }
+      if (reader.exemplarProblem) {
+        dropped.exemplars += reader.exemplarsDropped;
+        dropped.first ??= reader.exemplarProblem;
+      }
       samples += reader.sampleCount;
       const shard = jumpHash(reader.hashHi, reader.hashLo, shards);
       let b = byShard.get(shard);
@@ -152,11 +161,27 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
       b.bytes += reader.seriesEnd - reader.seriesStart;
       b.samples += reader.sampleCount;
       const hash = `${reader.hashHi}:${reader.hashLo}`;
-      if (!knownSeries(known, hash, now)) {
+      // A series carrying only exemplars creates nothing (the node keeps them beside the series).
+      if (reader.sampleCount > 0 && !knownSeries(known, hash, now)) {
         let list = newSeries.get(shard);
         if (!list) newSeries.set(shard, (list = []));
         list.push({ hash, metric: metricOf(reader), start: reader.seriesStart, end: reader.seriesEnd, samples: reader.sampleCount });
       }
+    }
+    const meta = reader.metadataRanges;
+    for (let i = 0; i < meta.length; i += 2) {
+      const m = reader.readMetadata(meta[i]!, meta[i + 1]!);
+      if (isMetadataProblem(m)) {
+        dropped.metadata++;
+        dropped.first ??= m;
+        continue;
+      }
+      const h = seriesHash([['__name__', m.family]]);
+      const shard = jumpHash(h.hi, h.lo, shards);
+      let b = byShard.get(shard);
+      if (!b) byShard.set(shard, (b = { ranges: [], bytes: 0, samples: 0 }));
+      b.ranges.push(meta[i]!, meta[i + 1]!);
+      b.bytes += meta[i + 1]! - meta[i]!;
     }
   } catch (e) {
     if (e instanceof IsobarError) return textError(e);
@@ -175,6 +200,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
       generation: principal.generation,
       retention: retentionSpec(limits),
       maxLogBytes: limits.commitLogMaxBytes,
+      exemplars: Math.ceil(limits.maxExemplars / shards),
       ...extra,
     });
   const sent = [...byShard];
@@ -246,6 +272,10 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
     if (raise) first = { id: first.id, message: `${first.message}; ${howToRaise(principal.tenant, raise)}` };
     const e = new IsobarError(first.id, 'bad-data', `${first.message}; ${rejected} of ${total} series rejected, the other ${total - rejected} (${samples} samples) were accepted`);
     return textError(e);
+  }
+  if (dropped.first) {
+    const what = [dropped.exemplars ? `${dropped.exemplars} exemplars` : '', dropped.metadata ? `${dropped.metadata} metadata entries` : ''].filter(Boolean).join(' and ');
+    return textError(new IsobarError(dropped.first.id as ErrorId, 'bad-data', `${dropped.first.message}; ${what} dropped, every series' samples (${samples}) were accepted`));
   }
   // Samples the storage node refused (known when it applied the batch in time).
   const refused = acks.flatMap((a) => a.rejected ?? []);

@@ -25,7 +25,7 @@ export const BUILD_INFO = {
   goVersion: '',
 } as const;
 
-type Merge = 'series' | 'strings' | 'single';
+type Merge = 'series' | 'strings' | 'single' | 'exemplars' | 'metadata';
 
 /** How long the edge waits for a PromQL answer: past any node query timeout (the node answers 503 `timeout` first). */
 const QUERY_WAIT_MS = 600_000;
@@ -99,7 +99,7 @@ export function readApp(): Hono<AppEnv> {
           const timing = a.headers.get('server-timing'); // the node's phases of a query (gather, wait, eval)
           return new Response(a.body, { status: a.status, headers: { 'content-type': 'application/json', ...(timing ? { 'server-timing': timing } : {}) } });
         }
-        return await mergeAnswers(answers, merge);
+        return await mergeAnswers(answers, merge, url.searchParams);
       } catch (e) {
         log.error('read from storage nodes failed', { tenant, path: url.pathname, ...errorFields(e) });
         return promError(new IsobarError(ErrorIds.storageUnavailable, 'unavailable', 'storage is unavailable; retry'));
@@ -115,10 +115,9 @@ export function readApp(): Hono<AppEnv> {
     app[method]('/api/v1/query_range', forward(() => '/api/v1/query_range', 'single'));
     app[method]('/api/v1/format_query', forward(() => '/api/v1/format_query', 'single'));
     app[method]('/api/v1/parse_query', forward(() => '/api/v1/parse_query', 'single'));
-    // Nothing stored yet for these: answered as Prometheus answers when it has none,
-    // so Grafana's metrics browser and Explore work (metadata and exemplar ingestion are later stages).
-    app[method]('/api/v1/metadata', () => promJson(successJson('{}')));
-    app[method]('/api/v1/query_exemplars', () => promJson(successJson('[]')));
+    // Each node answers from the exemplars and metadata of the shards it applies.
+    app[method]('/api/v1/query_exemplars', forward(() => '/api/v1/query_exemplars', 'exemplars'));
+    app[method]('/api/v1/metadata', forward(() => '/api/v1/metadata', 'metadata'));
     app[method]('/api/v1/status/buildinfo', () =>
       promJson(successJson('{' + Object.entries(BUILD_INFO).map(([k, v]) => `${goString(k)}:${goString(v)}`).join(',') + '}')),
     );
@@ -130,10 +129,12 @@ export function readApp(): Hono<AppEnv> {
 }
 
 /** Union of several nodes' answers: series sorted by labels, strings sorted, as Prometheus sorts them. */
-async function mergeAnswers(answers: Response[], merge: Merge): Promise<Response> {
+async function mergeAnswers(answers: Response[], merge: Merge, params: URLSearchParams): Promise<Response> {
   const bodies = await Promise.all(answers.map(async (a) => ({ status: a.status, json: (await a.json()) as { status: string; data: unknown } })));
   const failed = bodies.find((b) => b.json.status !== 'success');
   if (failed) return promJson(JSON.stringify(failed.json), failed.status);
+  if (merge === 'exemplars') return promJson(successJson(mergeExemplars(bodies.map((b) => b.json.data as ExemplarSeries[]))));
+  if (merge === 'metadata') return promJson(successJson(mergeMetadata(bodies.map((b) => b.json.data as MetadataAnswer), params)));
   if (merge === 'strings') {
     const set = new Set<string>();
     for (const b of bodies) for (const s of b.json.data as string[]) set.add(s);
@@ -142,13 +143,71 @@ async function mergeAnswers(answers: Response[], merge: Merge): Promise<Response
   const seen = new Map<string, string[]>();
   for (const b of bodies) {
     for (const obj of b.json.data as Array<Record<string, string>>) {
-      const flat = Object.entries(obj).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).flat();
+      const flat = flatLabels(obj);
       seen.set(flat.join('\u0000'), flat);
     }
   }
-  const all = [...seen.values()].sort((a, b) => {
-    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
-    return a.length - b.length;
-  });
+  const all = [...seen.values()].sort(compareFlat);
   return promJson(successJson('[' + all.map(labelsObject).join(',') + ']'));
+}
+
+/** A label object as a flat, name-sorted [name, value, ...] list. */
+function flatLabels(obj: Record<string, string>): string[] {
+  return Object.entries(obj).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).flat();
+}
+
+function compareFlat(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+  return a.length - b.length;
+}
+
+interface ExemplarSeries {
+  seriesLabels: Record<string, string>;
+  exemplars: Array<{ labels: Record<string, string>; value: string; timestamp: number }>;
+}
+
+/** Nodes' exemplars: one entry per series (sorted by labels), its exemplars by time, each once. */
+function mergeExemplars(answers: ExemplarSeries[][]): string {
+  const bySeries = new Map<string, { flat: string[]; exemplars: ExemplarSeries['exemplars'] }>();
+  for (const list of answers) {
+    for (const s of list) {
+      const flat = flatLabels(s.seriesLabels);
+      const k = flat.join('\u0000');
+      const entry = bySeries.get(k);
+      if (entry) entry.exemplars.push(...s.exemplars);
+      else bySeries.set(k, { flat, exemplars: [...s.exemplars] });
+    }
+  }
+  const out = [...bySeries.values()].sort((a, b) => compareFlat(a.flat, b.flat)).map((s) => {
+    const once = new Map<string, ExemplarSeries['exemplars'][number]>();
+    for (const e of s.exemplars) once.set(`${e.timestamp}\u0000${e.value}\u0000${flatLabels(e.labels).join('\u0000')}`, e);
+    const list = [...once.values()].sort((a, b) => a.timestamp - b.timestamp);
+    const ex = list.map((e) => `{"labels":${labelsObject(flatLabels(e.labels))},"value":${goString(e.value)},"timestamp":${e.timestamp}}`);
+    return `{"seriesLabels":${labelsObject(s.flat)},"exemplars":[${ex.join(',')}]}`;
+  });
+  return '[' + out.join(',') + ']';
+}
+
+type MetadataAnswer = Record<string, Array<{ type: string; help: string; unit: string }>>;
+
+/** Nodes' metadata: per family the distinct entries, with `limit` and `limit_per_metric` applied again to the union. */
+function mergeMetadata(answers: MetadataAnswer[], params: URLSearchParams): string {
+  const limit = Number(params.get('limit') || -1);
+  const perMetric = Number(params.get('limit_per_metric') || -1);
+  const byName = new Map<string, Map<string, { type: string; help: string; unit: string }>>();
+  for (const a of answers) {
+    for (const [name, list] of Object.entries(a)) {
+      let m = byName.get(name);
+      if (!m) byName.set(name, (m = new Map()));
+      for (const e of list) m.set(`${e.type}\u0000${e.help}\u0000${e.unit}`, e);
+    }
+  }
+  const names = [...byName.keys()].sort();
+  const kept = limit >= 0 ? names.slice(0, limit) : names;
+  const parts = kept.map((name) => {
+    const list = [...byName.get(name)!.values()];
+    const cut = perMetric > 0 ? list.slice(0, perMetric) : list;
+    return `${goString(name)}:[${cut.map((e) => `{"type":${goString(e.type)},"unit":${goString(e.unit)},"help":${goString(e.help)}}`).join(',')}]`;
+  });
+  return '{' + parts.join(',') + '}';
 }

@@ -59,7 +59,7 @@ function parseStep(raw: string | null): number {
 }
 
 /** The `query` parameter parsed; a parse error names the parameter, as Prometheus does. */
-function queryParam(params: URLSearchParams): Expr {
+export function queryParam(params: URLSearchParams): Expr {
   try {
     return parsePromQL(params.get('query') ?? '');
   } catch (e) {

@@ -1,6 +1,7 @@
 /**
  * The metadata read API of one tenant, answered from the head:
- * `series`, `labels`, `label/<name>/values`. Output is Prometheus's JSON.
+ * `series`, `labels`, `label/<name>/values`; and from its side stores,
+ * `query_exemplars` and `metadata`. Output is Prometheus's JSON.
  * Each function answers the success body; a bad parameter is thrown as an
  * IsobarError for the server's one error handler.
  */
@@ -9,7 +10,11 @@ import type { TenantDB } from '../db/tenant-db.js';
 import { encodeChunkedSeries } from '../../../wire/chunked-series.js';
 import type { Matcher } from '../model/matcher.js';
 import { parseSeriesSelector, SelectorError } from '../promql/selector.js';
-import { labelsObject, stringArray, successJson } from '../../../wire/prom-json.js';
+import { goString, labelsObject, stringArray, successJson } from '../../../wire/prom-json.js';
+import { vectorSelectors } from '../promql/ast.js';
+import { formatFloat, formatTime } from '../promql/format.js';
+import { deletedIntervals } from '../model/deletions.js';
+import { queryParam } from './query.js';
 import { MAX_TIME_MS, MIN_TIME_MS, ParamError, parseTime } from './params.js';
 import { TIERS } from '../downsample/downsample.js';
 import { planTiers, RAW_PLAN, readTierChunks } from '../promql/tiers.js';
@@ -108,4 +113,54 @@ export function deleteSeriesParams(params: URLSearchParams): { selectors: string
   parseMatchers(params);
   const { mint, maxt } = timeRange(params);
   return { selectors, mint, maxt };
+}
+
+/**
+ * `query_exemplars`: the exemplars of every series a selector in `query`
+ * selects, in [start, end] (default: all time), as Prometheus answers:
+ * series sorted by labels, each one's exemplars oldest first. Exemplars in a
+ * deleted range (delete_series) are left out, as the samples there are.
+ */
+export function exemplarsApi(db: TenantDB | undefined, params: URLSearchParams): string {
+  const expr = queryParam(params);
+  const mint = parseTime('start', params.get('start') ?? undefined, MIN_TIME_MS);
+  const maxt = parseTime('end', params.get('end') ?? undefined, MAX_TIME_MS);
+  if (maxt < mint) throw new ParamError('invalid parameter "end": end timestamp must not be before start timestamp');
+  const sets = vectorSelectors(expr).map((s) => s.matchers);
+  if (!db || sets.length === 0) return successJson('[]');
+  const parts: string[] = [];
+  for (const s of db.exemplars.select(sets, mint, maxt)) {
+    const gone = db.deletions.length ? deletedIntervals(db.deletions, s.labels) : [];
+    const kept = gone.length ? s.exemplars.filter((e) => !gone.some(([lo, hi]) => e.t >= lo && e.t <= hi)) : s.exemplars;
+    if (kept.length === 0) continue;
+    const list = kept.map((e) => `{"labels":${labelsObject(e.labels)},"value":"${formatFloat(e.value)}","timestamp":${formatTime(e.t)}}`);
+    parts.push(`{"seriesLabels":${labelsObject(s.labels)},"exemplars":[${list.join(',')}]}`);
+  }
+  return successJson('[' + parts.join(',') + ']');
+}
+
+function intParam(params: URLSearchParams, name: string, fallback: number): number {
+  const raw = params.get(name);
+  if (raw === null || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n)) throw new ParamError(`invalid parameter "${name}": ${name} must be a number`);
+  return n;
+}
+
+/**
+ * `metadata`: per metric family, the distinct (type, help, unit) its senders
+ * said; `metric` picks one, `limit` caps the families (negative: none, 0:
+ * nothing, as Prometheus), `limit_per_metric` the entries of each (0 or
+ * negative: none).
+ */
+export function metadataApi(db: TenantDB | undefined, params: URLSearchParams): string {
+  const limit = intParam(params, 'limit', -1);
+  const perMetric = intParam(params, 'limit_per_metric', -1);
+  const metric = params.get('metric') || undefined;
+  if (!db) return successJson('{}');
+  const parts: string[] = [];
+  for (const [name, list] of db.metadata.query(metric, limit, perMetric)) {
+    parts.push(`${goString(name)}:[${list.map((m) => `{"type":${goString(m.type)},"unit":${goString(m.unit)},"help":${goString(m.help)}}`).join(',')}]`);
+  }
+  return successJson('{' + parts.join(',') + '}');
 }

@@ -18,6 +18,9 @@ import { deletedIntervals } from '../model/deletions.js';
 import { selectChunksFrom, type SeriesChunks } from './select.js';
 import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/writer.js';
 import { TenantHead } from '../head/head.js';
+import { ExemplarStore } from './exemplars.js';
+import { DEFAULT_MAX_EXEMPLARS } from '../../../wire/internal-api.js';
+import { MetadataStore } from './metadata.js';
 import { labelsKey as key, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
 import { Wal } from '../wal/wal.js';
@@ -96,6 +99,9 @@ export class TenantDB {
   readonly uploaded = new Set<string>();
   cache: BlockCache | undefined;
   readonly wal: Wal | undefined;
+  /** The newest exemplars (capacity: the tenant's max_exemplars shares of the shards applied here). */
+  readonly exemplars = new ExemplarStore(DEFAULT_MAX_EXEMPLARS);
+  readonly metadata = new MetadataStore();
 
   constructor(
     readonly tenant: string,

@@ -4,10 +4,10 @@
  */
 export type Labels = readonly string[];
 
-/** Value of `name`, or "" when absent (Prometheus's convention). */
 /** A label set as one string, for maps keyed by series (0xff never occurs in UTF-8 text). */
 export const labelsKey = (ls: Labels): string => ls.join('\xff');
 
+/** Value of `name`, or "" when absent (Prometheus's convention). */
 export function labelValue(ls: Labels, name: string): string {
   for (let i = 0; i < ls.length; i += 2) if (ls[i] === name) return ls[i + 1]!;
   return '';

@@ -7,6 +7,8 @@
  *   remote/<tenant>/<ULID>/         bucket blocks: meta.json, cached index
  *   state/<tenant>.json             positions, log ids, retention
  *   state/<tenant>.deletions.json   delete_series in force
+ *   state/<tenant>.exemplars        exemplars at the last flush (snappy WriteRequest)
+ *   state/<tenant>.metadata.json    metric metadata at the last flush
  *   shards.json                     tenant×shard pairs served
  *   import/<tenant>/<ULID>/         blocks being imported (staging)
  */
@@ -52,9 +54,15 @@ export class NodeLayout {
   deletionsFile(tenant: string): string {
     return join(this.stateDir, `${tenant}.deletions.json`);
   }
+  exemplarsFile(tenant: string): string {
+    return join(this.stateDir, `${tenant}.exemplars`);
+  }
+  metadataFile(tenant: string): string {
+    return join(this.stateDir, `${tenant}.metadata.json`);
+  }
 
   /** Everything this node holds of a tenant. */
   tenantPaths(tenant: string): string[] {
-    return [this.wal(tenant), this.blocks(tenant), this.remote(tenant), this.stateFile(tenant), this.deletionsFile(tenant)];
+    return [this.wal(tenant), this.blocks(tenant), this.remote(tenant), this.stateFile(tenant), this.deletionsFile(tenant), this.exemplarsFile(tenant), this.metadataFile(tenant)];
   }
 }

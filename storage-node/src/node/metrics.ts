@@ -3,6 +3,7 @@
  * Kept to plain counters and gauges computed on scrape; no client library.
  */
 import type { AppendResult } from '../head/head.js';
+import type { AddOutcome } from '../db/exemplars.js';
 
 /** One tenant's gauges, read at each scrape. */
 export interface TenantGauges {
@@ -14,6 +15,7 @@ export interface TenantGauges {
   walBytes: number;
   /** Blocks served from the bucket (no local copy). */
   remoteBlocks: number;
+  exemplars: number;
 }
 
 /** The bucket's counters and gauges, where the node has a bucket. */
@@ -59,6 +61,8 @@ export class NodeMetrics {
   applyGaps = 0;
   blocksWritten = 0;
   compactions = 0;
+  /** Exemplars offered to the tenants' stores, by what became of them. */
+  readonly exemplars: Record<AddOutcome, number> = { added: 0, duplicate: 0, 'out-of-order': 0, disabled: 0 };
   /** WAL fsync durations: cumulative histogram buckets (seconds). */
   private readonly fsyncBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1];
   private readonly fsyncCounts = new Array<number>(8).fill(0);
@@ -114,6 +118,8 @@ export class NodeMetrics {
     metric('isobar_node_samples_appended_total', 'counter', 'Samples appended to the head.', [['', this.samplesAppended]]);
     metric('isobar_node_ooo_samples_appended_total', 'counter', 'Samples appended older than their series\u2019 newest (backfill, late data).', [['', this.oooSamplesAppended]]);
     metric('isobar_node_duplicate_samples_total', 'counter', 'Samples ignored as exact duplicates (same timestamp and value).', [['', this.duplicateSamples]]);
+    metric('isobar_node_exemplars_total', 'counter', 'Exemplars offered to the tenants\u2019 stores, by outcome (added; duplicate or out-of-order: ignored, as Prometheus; disabled: max_exemplars is 0).', Object.entries(this.exemplars).map(([o, n]) => [`{outcome=${JSON.stringify(o)}}`, n]));
+    metric('isobar_node_exemplars', 'gauge', 'Exemplars held in the tenants\u2019 stores.', [['', g.tenants.reduce((n, t) => n + t.exemplars, 0)]]);
     metric('isobar_node_series_created_total', 'counter', 'Series created in the head.', [['', this.seriesCreated]]);
     const disc: Array<[string, number]> = [];
     for (const [reason, byTenant] of this.discards) for (const [t, n] of byTenant) disc.push([`{reason=${JSON.stringify(reason)},tenant=${JSON.stringify(t)}}`, n]);

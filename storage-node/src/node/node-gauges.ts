@@ -7,6 +7,7 @@ export function nodeGauges(store: NodeStore): NodeGauges {
     tenant,
     headSeries: db.head.numSeries,
     headChunks: db.head.chunkCount,
+    exemplars: db.exemplars.size,
     localBlocks: db.blocks.length,
     localBlockBytes: db.blocks.reduce((n, b) => n + b.bytes(), 0),
     walBytes: db.wal?.bytes() ?? 0,

@@ -126,6 +126,67 @@ describe('NodeStore on disk', () => {
   });
 });
 
+describe('exemplars and metadata on a node', () => {
+  const open = (nodeDir: string) => {
+    const store = new NodeStore(new NodeMetrics(), createLogger('test', 'error'), { nodeDir });
+    store.open();
+    return store;
+  };
+  const all = [[new Matcher('=~', '__name__', '.+')]];
+  /** Record `seq`: a sample and an exemplar of series `le` at t, and a metadata entry whose help says `help`. */
+  const record = (seq: number, t: number, help = 'Request latency.') => ({
+    seq,
+    payload: new Uint8Array(
+      compressSync(
+        Buffer.from(
+          encodeWriteRequest(
+            [{ labels: [['__name__', 'req_bucket'], ['le', '1']], samples: [[t, seq]], exemplars: [{ labels: [['trace_id', `t${seq}`]], value: 0.3, timestampMs: t }] }],
+            [{ family: 'req', type: 3, help, unit: 'seconds' }],
+          ),
+        ),
+      ),
+    ),
+  });
+  const traces = (store: NodeStore) => store.tenantDb('acme')!.exemplars.select(all, -Infinity, Infinity).flatMap((s) => s.exemplars.map((e) => e.labels[1]));
+
+  it('come back after a restart: from the WAL, and from the snapshot a flush writes before it empties the WAL', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isobar-node-'));
+    const a = open(dir);
+    a.apply('acme', 0, encodeBatch([record(1, 1000), record(2, 2000)]), 1);
+    a.close();
+    const b = open(dir); // WAL replay
+    expect(traces(b)).toEqual(['t1', 't2']);
+    b.flush();
+    expect(readdirSync(join(dir, 'wal', 'acme'))).toEqual([]);
+    b.apply('acme', 0, encodeBatch([record(3, 3000, 'Request latency, new help.')]), 1);
+    b.close();
+    const c = open(dir); // snapshot, then WAL replay
+    expect(traces(c)).toEqual(['t1', 't2', 't3']);
+    const meta = c.tenantDb('acme')!.metadata.query(undefined, -1, -1);
+    expect(Object.fromEntries(meta)).toEqual({
+      req: [
+        { type: 'histogram', help: 'Request latency, new help.', unit: 'seconds' },
+        { type: 'histogram', help: 'Request latency.', unit: 'seconds' },
+      ],
+    });
+    c.close();
+  });
+
+  it('keeps the sum of its shards\u2019 shares, the newest first, and remembers the shares across a restart', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isobar-node-'));
+    const a = open(dir);
+    a.setExemplarShare('acme', 0, 2);
+    a.setExemplarShare('acme', 1, 1);
+    a.apply('acme', 0, encodeBatch([1, 2, 3, 4, 5].map((i) => record(i, i * 1000))), 1);
+    expect(traces(a)).toEqual(['t3', 't4', 't5']);
+    a.close();
+    const b = open(dir);
+    expect(b.tenantDb('acme')!.exemplars.capacity).toBe(3);
+    expect(traces(b)).toEqual(['t3', 't4', 't5']);
+    b.close();
+  });
+});
+
 describe('automatic head cut', () => {
   it('flushes a tenant once its head spans 1.5 block ranges, not before', () => {
     const dir = mkdtempSync(join(tmpdir(), 'isobar-node-'));

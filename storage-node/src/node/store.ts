@@ -15,7 +15,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { uncompressSync } from 'snappy';
-import { WriteRequestReader } from '../../../wire/remote-write.js';
+import { isMetadataProblem, WriteRequestReader } from '../../../wire/remote-write.js';
 import { decodeBatch, type BatchRecord } from '../../../wire/node-batch.js';
 import { snappyDeclaredLength } from '../../../wire/snappy.js';
 import type { Rejection, ShardState } from '../../../wire/internal-api.js';
@@ -42,7 +42,8 @@ import { NodeLayout } from './layout.js';
 import { BucketSync, type ShipResult } from './bucket-sync.js';
 import { Maintenance } from './maintenance.js';
 import { Retentions } from './retention.js';
-import { DeletionsFile, readDeletions, readTenantState, writeDeletions, writeTenantState, type DeletionEntry, type TenantState, type TierRetention } from './state-files.js';
+import { DeletionsFile, readDeletions, readExemplarSnapshot, readMetadataFile, readTenantState, writeDeletions, writeStateBytes, writeTenantState, type DeletionEntry, type TenantState, type TierRetention } from './state-files.js';
+import type { Labels } from '../model/labels.js';
 
 export type ApplyOutcome = { ok: true; state: ShardState } | { ok: false; gap: true; state: ShardState };
 
@@ -101,6 +102,8 @@ export class NodeStore {
   private readonly maintenance: Maintenance;
   /** Tenants' own retention (ms), told by their coordinators and kept in their state files. */
   private readonly retentions: Retentions;
+  /** tenant -> shard -> its share of the tenant's max_exemplars */
+  private readonly exemplarShares = new Map<string, Record<string, number>>();
   private readonly onNewShard: (tenant: string, shard: number) => void;
   readonly bucket: BucketOptions | undefined;
   /** Uploads, deletion marks and deletions files going to the bucket (none without a bucket). */
@@ -143,6 +146,9 @@ export class NodeStore {
       if (this.bucket) db.remoteBlocks.replace(this.bucket.cache.known(tenant));
       const state = readTenantState(this.layout.stateFile(tenant), this.log, tenant);
       this.retentions.load(tenant, state.retentionMs, state.tiersMs);
+      if (state.exemplars) this.exemplarShares.set(tenant, state.exemplars);
+      this.sizeExemplars(tenant, db);
+      this.loadSideStores(tenant, db);
       for (const { shard, persisted, logId } of state.positions) this.shards.set(`${tenant}/${shard}`, { applied: persisted, persisted, ...(logId ? { logId } : {}) });
       const t0 = performance.now();
       const res = db.wal!.replay(
@@ -226,6 +232,43 @@ export class NodeStore {
     return this.retentions.tiersOf(tenant);
   }
 
+  /**
+   * This shard's share of the tenant's max_exemplars (its coordinator says it
+   * with every forward); the tenant's store here keeps the sum over its shards.
+   */
+  setExemplarShare(tenant: string, shard: number, n: number): void {
+    const shares = this.exemplarShares.get(tenant) ?? {};
+    if (shares[String(shard)] === n) return;
+    this.exemplarShares.set(tenant, { ...shares, [String(shard)]: n });
+    this.sizeExemplars(tenant, this.db(tenant));
+    this.writeState(tenant);
+  }
+
+  private sizeExemplars(tenant: string, db: TenantDB): void {
+    const shares = this.exemplarShares.get(tenant);
+    if (shares) db.exemplars.resize(Object.values(shares).reduce((a, b) => a + b, 0));
+  }
+
+  /** Exemplars and metadata as the last flush wrote them down; the WAL replays what came after. */
+  private loadSideStores(tenant: string, db: TenantDB): void {
+    if (!this.layout) return;
+    db.metadata.load(readMetadataFile(this.layout.metadataFile(tenant), this.log, tenant));
+    const snapshot = readExemplarSnapshot(this.layout.exemplarsFile(tenant), this.log, tenant);
+    if (!snapshot) return;
+    try {
+      db.exemplars.restore(snapshot);
+    } catch (e) {
+      this.log.error('exemplar snapshot damaged; exemplars from before the last flush are gone', { tenant, ...errorFields(e) });
+    }
+  }
+
+  /** Written before a flush empties the WAL, which held what they hold. */
+  private writeSideStores(tenant: string, db: TenantDB): void {
+    if (!this.layout) return;
+    writeStateBytes(this.layout.exemplarsFile(tenant), db.exemplars.snapshot());
+    writeStateBytes(this.layout.metadataFile(tenant), JSON.stringify(db.metadata));
+  }
+
   private writeState(tenant: string): void {
     if (!this.layout) return;
     const positions: TenantState['positions'] = [];
@@ -233,7 +276,8 @@ export class NodeStore {
       const [t, sh] = k.split('/');
       if (t === tenant) positions.push({ shard: Number(sh), persisted: st.persisted, ...(st.logId ? { logId: st.logId } : {}) });
     }
-    writeTenantState(this.layout.stateFile(tenant), { positions, ...this.retentions.said(tenant) });
+    const exemplars = this.exemplarShares.get(tenant);
+    writeTenantState(this.layout.stateFile(tenant), { positions, ...this.retentions.said(tenant), ...(exemplars ? { exemplars } : {}) });
   }
 
   private db(tenant: string): TenantDB {
@@ -374,9 +418,26 @@ export class NodeStore {
           this.metrics.discarded(tenant, reader.problem.id, reader.sampleCount);
           continue;
         }
-        const { s, created } = head.getOrCreate(reader);
-        if (created) res.newSeries++;
-        head.appendSamples(s, reader.timestamps, reader.sampleValues, reader.sampleCount, res);
+        let labels: Labels | undefined;
+        if (reader.sampleCount > 0) {
+          const { s, created } = head.getOrCreate(reader);
+          if (created) res.newSeries++;
+          head.appendSamples(s, reader.timestamps, reader.sampleValues, reader.sampleCount, res);
+          labels = s.labels;
+        }
+        // Exemplars the reader found invalid were dropped by it (the edge named them to the client).
+        if (reader.exemplarCount > 0) {
+          labels ??= Array.from({ length: reader.labelCount }, (_, i) => [reader.name(i), reader.value(i)]).flat();
+          for (let j = 0; j < reader.exemplarCount; j++) {
+            const outcome = db.exemplars.add(labels, { labels: reader.exemplarLabels(j), value: reader.exemplarValues[j]!, t: reader.exemplarTimestamps[j]! });
+            this.metrics.exemplars[outcome]++;
+          }
+        }
+      }
+      const meta = reader.metadataRanges;
+      for (let i = 0; i < meta.length; i += 2) {
+        const m = reader.readMetadata(meta[i]!, meta[i + 1]!);
+        if (!isMetadataProblem(m)) db.metadata.add(m);
       }
     } catch (e) {
       this.corrupt(tenant, shard, r.seq, (e as Error).message);
@@ -396,6 +457,7 @@ export class NodeStore {
       if (only !== undefined && tenant !== only) continue;
       const metas = db.head.numSeries > 0 ? db.flushHead(this.blockRangeMs, this.sections(tenant)) : [];
       for (const [k, st] of this.shards) if (k.startsWith(`${tenant}/`)) st.persisted = st.applied;
+      this.writeSideStores(tenant, db);
       this.writeState(tenant);
       db.wal?.truncateAll();
       this.metrics.blocksWritten += metas.length;
@@ -571,6 +633,7 @@ export class NodeStore {
     this.dbs.delete(tenant);
     for (const k of [...this.shards.keys()]) if (k.startsWith(`${tenant}/`)) this.shards.delete(k);
     this.retentions.forget(tenant);
+    this.exemplarShares.delete(tenant);
     this.sync?.forget(tenant);
     let removed = db !== undefined;
     if (this.layout) {

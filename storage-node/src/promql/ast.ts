@@ -146,3 +146,17 @@ export const FUNCTIONS: Record<string, FunctionSig> = {
   minute: dateFn, hour: dateFn, day_of_week: dateFn, day_of_month: dateFn, day_of_year: dateFn,
   days_in_month: dateFn, month: dateFn, year: dateFn,
 };
+
+/** Every vector selector in an expression, range selectors' too (Prometheus's ExtractSelectors). */
+export function vectorSelectors(e: Expr, out: VectorSelector[] = []): VectorSelector[] {
+  switch (e.kind) {
+    case 'vector': out.push(e); break;
+    case 'matrix': out.push(e.vector); break;
+    case 'subquery': case 'paren': case 'unary': case 'stepInvariant': vectorSelectors(e.expr, out); break;
+    case 'call': e.args.forEach((a) => vectorSelectors(a, out)); break;
+    case 'aggregate': if (e.param) vectorSelectors(e.param, out); vectorSelectors(e.expr, out); break;
+    case 'binary': vectorSelectors(e.lhs, out); vectorSelectors(e.rhs, out); break;
+    default: break;
+  }
+  return out;
+}

@@ -14,7 +14,7 @@ import { PairLabels } from '../../../wire/remote-write.js';
 import { TenantDB } from '../db/tenant-db.js';
 import type { AppendResult } from '../head/head.js';
 import { Engine, type EngineOptions, type RangeSeries, type Value } from './engine.js';
-import type { Expr, VectorSelector } from './ast.js';
+import { vectorSelectors, type Expr } from './ast.js';
 import { parsePromQL } from './parse.js';
 import { parseScript, type EvalCommand, type Expectation, type Point, type SeriesLine } from './promqltest-script.js';
 
@@ -103,22 +103,8 @@ class Store {
       return false;
     }
     const value = (ls: Array<[string, string]>, name: string) => ls.find(([n]) => n === name)?.[1] ?? '';
-    return selectors(expr).some((sel) => this.histogramSeries.some((ls) => sel.matchers.every((m) => m.matches(value(ls, m.name)))));
+    return vectorSelectors(expr).some((sel) => this.histogramSeries.some((ls) => sel.matchers.every((m) => m.matches(value(ls, m.name)))));
   }
-}
-
-/** Every vector selector in an expression (range selectors' too). */
-function selectors(e: Expr, out: VectorSelector[] = []): VectorSelector[] {
-  switch (e.kind) {
-    case 'vector': out.push(e); break;
-    case 'matrix': out.push(e.vector); break;
-    case 'subquery': case 'paren': case 'unary': case 'stepInvariant': selectors(e.expr, out); break;
-    case 'call': e.args.forEach((a) => selectors(a, out)); break;
-    case 'aggregate': if (e.param) selectors(e.param, out); selectors(e.expr, out); break;
-    case 'binary': selectors(e.lhs, out); selectors(e.rhs, out); break;
-    default: break;
-  }
-  return out;
 }
 
 function matches(e: Expectation, text: string): boolean {

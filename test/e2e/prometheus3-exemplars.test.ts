@@ -1,0 +1,112 @@
+/**
+ * Exemplars and metric metadata end to end, judged by a real Prometheus 3: it
+ * scrapes an OpenMetrics target (histogram and counter with exemplars, and
+ * HELP/TYPE/UNIT), keeps its own copy, and remote-writes to the stack with
+ * exemplars and metadata on. `query_exemplars` and `metadata` must answer
+ * what Prometheus itself answers, byte for byte.
+ */
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prometheus3Dir } from '../support/peers.js';
+import { eventually, startPrometheus, stopChild, useStack } from '../support/stack.js';
+
+const PROM3 = prometheus3Dir();
+
+/** An OpenMetrics target whose every scrape adds one request, with a fresh exemplar on its bucket and on the counter. */
+function startTarget(): Promise<{ server: Server; address: string }> {
+  let n = 0;
+  const server = createServer((_req, res) => {
+    n++;
+    const ts = (Date.now() / 1000 - 0.25).toFixed(3);
+    const bounds = ['0.1', '0.5', '+Inf'];
+    const latency = [0.05, 0.3, 0.9][n % 3]!;
+    const lines = [
+      '# TYPE demo_request_duration_seconds histogram',
+      '# HELP demo_request_duration_seconds Time spent serving a request, with "quotes" and a \\\\ backslash.',
+      '# UNIT demo_request_duration_seconds seconds',
+      ...bounds.map((le, i) => {
+        const count = Math.ceil(n * (i + 1) / bounds.length);
+        const hit = latency <= Number(le) && (i === 0 || latency > Number(bounds[i - 1]));
+        return `demo_request_duration_seconds_bucket{le="${le}",path="/api"} ${count}${hit ? ` # {trace_id="t${n}",span_id="s${n}"} ${latency} ${ts}` : ''}`;
+      }),
+      `demo_request_duration_seconds_sum{path="/api"} ${(n * 0.4).toFixed(2)}`,
+      `demo_request_duration_seconds_count{path="/api"} ${n}`,
+      '# TYPE demo_jobs counter',
+      '# HELP demo_jobs Jobs processed.',
+      `demo_jobs_total{queue="mail"} ${n} # {trace_id="j${n}"} 1 ${ts}`,
+      '# TYPE demo_queue_depth gauge',
+      '# HELP demo_queue_depth Jobs waiting.',
+      `demo_queue_depth{queue="mail"} ${n % 7}`,
+      '# EOF',
+      '',
+    ];
+    res.writeHead(200, { 'content-type': 'application/openmetrics-text; version=1.0.0; charset=utf-8' });
+    res.end(lines.join('\n'));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, address: `127.0.0.1:${(server.address() as AddressInfo).port}` })));
+}
+
+describe.runIf(PROM3)('Prometheus 3 writing exemplars and metadata', () => {
+  const h = useStack();
+  let target: { server: Server; address: string };
+  let prom: Awaited<ReturnType<typeof startPrometheus>>;
+
+  beforeAll(async () => {
+    target = await startTarget();
+    prom = await startPrometheus(`${h.client.base}/api/v1/write`, 'demo', h.s.ISOBAR_DEMO_KEY, {
+      binary: join(PROM3!, 'prometheus'),
+      flags: ['--enable-feature=exemplar-storage'],
+      target: target.address,
+      writeLines: ['    send_exemplars: true'],
+    });
+  });
+
+  afterAll(async () => {
+    await stopChild(prom?.child);
+    target?.server.close();
+  });
+
+  const fromProm = async (path: string) => (await fetch(`${prom.url}/api/v1/${path}`)).text();
+  const fromIsobar = async (path: string) =>
+    (await fetch(`${h.client.base}/prometheus/api/v1/${path}`, { headers: { authorization: `Bearer ${h.s.ISOBAR_DEMO_KEY}` } })).text();
+
+  it('answers query_exemplars exactly as Prometheus 3 does', async () => {
+    // Wait for a few scrapes, then compare a window that ended a few seconds ago (all of it sent).
+    await eventually(() => fromIsobar('query_exemplars?query=demo_jobs_total'), (t) => (t.match(/trace_id/g) ?? []).length >= 4, 60_000);
+    const end = Date.now() / 1000 - 3;
+    const start = end - 600;
+    for (const query of [
+      'demo_request_duration_seconds_bucket',
+      'histogram_quantile(0.9, sum by (le) (rate(demo_request_duration_seconds_bucket[1m])))',
+      'demo_jobs_total{queue="mail"} + on() group_left demo_request_duration_seconds_bucket{le="0.5"}',
+      '{__name__=~"demo_.*"}',
+      'demo_queue_depth',
+    ]) {
+      const path = `query_exemplars?query=${encodeURIComponent(query)}&start=${start}&end=${end}`;
+      const want = await fromProm(path);
+      expect(JSON.parse(want).status, want).toBe('success');
+      const got = await eventually(() => fromIsobar(path), (g) => g === want, 20_000);
+      expect(got, query).toBe(want);
+    }
+    // Something was compared: both series kinds carry exemplars.
+    const all = JSON.parse(await fromIsobar(`query_exemplars?query=${encodeURIComponent('{__name__=~"demo_.*"}')}&start=${start}&end=${end}`)) as { data: Array<{ seriesLabels: { __name__: string } }> };
+    expect(new Set(all.data.map((s) => s.seriesLabels.__name__))).toEqual(new Set(['demo_jobs_total', 'demo_request_duration_seconds_bucket']));
+  });
+
+  it('answers metadata exactly as Prometheus 3 does, with its filters and its field order', async () => {
+    for (const path of ['metadata', 'metadata?metric=demo_request_duration_seconds', 'metadata?metric=demo_jobs', 'metadata?limit_per_metric=1', 'metadata?limit=0', 'metadata?metric=nothing_here']) {
+      const want = await fromProm(path);
+      expect(JSON.parse(want).status, want).toBe('success');
+      const got = await eventually(() => fromIsobar(path), (g) => g === want, 30_000);
+      expect(got, path).toBe(want);
+    }
+    // Which families `limit` keeps is Prometheus's map order; how many is the contract.
+    expect(Object.keys(JSON.parse(await fromProm('metadata?limit=2')).data)).toHaveLength(2);
+    expect(Object.keys(JSON.parse(await fromIsobar('metadata?limit=2')).data)).toEqual(['demo_jobs', 'demo_queue_depth']);
+    expect(JSON.parse(await fromIsobar('metadata?metric=demo_request_duration_seconds')).data.demo_request_duration_seconds).toEqual([
+      { type: 'histogram', help: 'Time spent serving a request, with "quotes" and a \\ backslash.', unit: 'seconds' },
+    ]);
+  });
+});
