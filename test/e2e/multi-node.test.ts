@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEdge, startNode, stop } from '../../scripts/stack.mjs';
 import { freePort } from '../support/node-process.js';
 import { Client, eventually, testSettings, type StackSettings } from '../support/stack.js';
+import { encodeWriteRequest } from '../../wire/remote-write.js';
+import { snappyEncode } from '../../wire/snappy.js';
 
 const SERIES = 240;
 const FAST_COMPACTION = { ISOBAR_COMPACTION_INTERVAL_SECONDS: '1' };
@@ -63,6 +65,37 @@ describe('a tenant spread over two storage nodes', () => {
     expect(b).toBeGreaterThan(0);
     expect(a + b).toBe(SERIES);
     expect((await client.read('series?match[]=spread_total')).data).toHaveLength(SERIES);
+  });
+
+  it('merges both nodes\u2019 exemplars and metadata into one answer, sorted as Prometheus sorts it', async () => {
+    const t = Date.now();
+    const series = Array.from({ length: 40 }, (_, i) => ({
+      labels: [['__name__', 'traced_total'], ['i', String(i).padStart(2, '0')]] as [string, string][],
+      samples: [[t, i]] as [number, number][],
+      exemplars: [{ labels: [['trace_id', `trace-${i}`]] as [string, string][], value: i, timestampMs: t }],
+    }));
+    const families = Array.from({ length: 20 }, (_, i) => ({ family: `family_${String(i).padStart(2, '0')}`, type: 1 + (i % 2), help: `Help ${i}.` }));
+    const r = await fetch(`${client.base}/api/v1/write`, {
+      method: 'POST',
+      body: Buffer.from(snappyEncode(encodeWriteRequest(series, families))),
+      headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', authorization: `Bearer ${s.ISOBAR_DEMO_KEY}` },
+    });
+    expect(r.status, await r.text()).toBe(204);
+    const fromNode = async (st: StackSettings, path: string) =>
+      (await (await fetch(`http://127.0.0.1:${st.ISOBAR_NODE_PORT}/internal/v1/tenants/demo/prom/api/v1/${path}`, { headers: { authorization: `Bearer ${st.ISOBAR_NODE_SECRET}` } })).json()) as { data: any };
+    // Each node holds a part.
+    const parts = await Promise.all([s, s2].map((st) => fromNode(st, 'query_exemplars?query=traced_total')));
+    expect(parts.map((p) => p.data.length).every((n) => n > 0 && n < 40)).toBe(true);
+    const metaParts = await Promise.all([s, s2].map((st) => fromNode(st, 'metadata')));
+    expect(metaParts.map((p) => Object.keys(p.data).length).every((n) => n > 0 && n < 20)).toBe(true);
+    // The edge answers the whole.
+    const ex = await client.read('query_exemplars?query=traced_total');
+    expect(ex.data.map((x: any) => x.seriesLabels.i)).toEqual(series.map((x) => x.labels[1]![1]));
+    expect(ex.data.map((x: any) => x.exemplars)).toEqual(series.map((x, i) => [{ labels: { trace_id: `trace-${i}` }, value: String(i), timestamp: t / 1000 }]));
+    const meta = await client.read('metadata');
+    expect(Object.keys(meta.data).filter((k) => k.startsWith('family_'))).toEqual(families.map((f) => f.family));
+    expect(meta.data.family_03).toEqual([{ type: 'gauge', unit: '', help: 'Help 3.' }]);
+    expect(Object.keys((await client.read('metadata?limit=3')).data)).toEqual(['family_00', 'family_01', 'family_02']);
   });
 
   it('evaluates PromQL over the series of both nodes', async () => {
