@@ -28,6 +28,7 @@ export const ErrorIds = {
   invalidUtf8: 'err-isobar-invalid-utf8',
   invalidTimestamp: 'err-isobar-invalid-timestamp',
   nativeHistogramsUnsupported: 'err-isobar-native-histograms-unsupported',
+  invalidNativeHistogram: 'err-isobar-invalid-native-histogram',
   invalidExemplar: 'err-isobar-invalid-exemplar',
   exemplarLabelsTooLong: 'err-isobar-exemplar-labels-too-long',
   invalidMetadata: 'err-isobar-invalid-metadata',

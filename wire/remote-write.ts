@@ -22,6 +22,7 @@
  */
 import { ErrorIds, IsobarError, type ErrorId } from './errors.js';
 import { SeriesHasher, seriesHash } from './hash.js';
+import { emptyHistogram, histogramProblem, type NativeHistogram } from './histogram.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Lossy = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
@@ -80,6 +81,8 @@ export class WriteRequestReader implements LabelSource {
   timestamps = new Float64Array(64);
   sampleValues = new Float64Array(64);
   histogramCount = 0;
+  /** The current series' native histograms, the first `histogramCount` (fresh objects per series). */
+  readonly histograms: NativeHistogram[] = [];
   /** Valid exemplars of the current series; invalid ones are counted in `exemplarsDropped` and named in `exemplarProblem`. */
   exemplarCount = 0;
   exemplarTimestamps = new Float64Array(8);
@@ -99,6 +102,9 @@ export class WriteRequestReader implements LabelSource {
   problem: SeriesProblem | undefined;
 
   private pos = 0;
+  /** The last 64-bit varint read (varint64). */
+  private lo = 0;
+  private hi = 0;
   private readonly view: DataView;
   private readonly hasher = new SeriesHasher();
   /** Per label: nameStart, nameEnd, valueStart, valueEnd. */
@@ -220,7 +226,7 @@ export class WriteRequestReader implements LabelSource {
       } else if (field === 3) {
         this.readExemplar(fend);
       } else if (field === 4) {
-        this.histogramCount++;
+        this.readHistogram(fend);
       }
       this.pos = fend;
     }
@@ -229,6 +235,8 @@ export class WriteRequestReader implements LabelSource {
     if (this.problem) return;
     if (!hasName) {
       this.fail(ErrorIds.missingMetricName, `series ${this.describeSeries()} has no metric name (__name__ label)`);
+    } else if (this.histogramCount > 0 && this.histogramProblem()) {
+      // named by histogramProblem()
     } else if (this.histogramCount > 0) {
       this.fail(
         ErrorIds.nativeHistogramsUnsupported,
@@ -350,6 +358,106 @@ export class WriteRequestReader implements LabelSource {
     }
     this.timestamps[i] = ts;
     this.sampleValues[i] = value;
+  }
+
+  /** Read one Histogram into the next reused slot of `histograms`. */
+  private readHistogram(end: number): void {
+    const h = emptyHistogram();
+    this.histograms[this.histogramCount++] = h;
+    let tsOk = true;
+    let zigzagOk = true;
+    const doubles = (into: number[], wire: number, at: number) => {
+      if (wire === 1) {
+        if (this.pos + 8 > end) this.malformed(at, 'histogram value runs past the end of its histogram');
+        into.push(this.view.getFloat64(this.pos, true));
+        this.pos += 8;
+        return;
+      }
+      const len = this.varint32();
+      const stop = this.pos + len;
+      if (stop > end || len % 8 !== 0) this.malformed(at, 'packed doubles of a histogram are cut short');
+      for (; this.pos < stop; this.pos += 8) into.push(this.view.getFloat64(this.pos, true));
+    };
+    const zigzags = (into: number[], wire: number, at: number) => {
+      const one = () => {
+        const v = this.varintZigzag();
+        if (v === undefined) zigzagOk = false;
+        into.push(v ?? 0);
+      };
+      if (wire === 0) return one();
+      const len = this.varint32(); // first: `this.pos + this.varint32()` would add the length to the position before it
+      const stop = this.pos + len;
+      if (stop > end) this.malformed(at, 'packed deltas of a histogram run past its end');
+      while (this.pos < stop) one();
+      if (this.pos !== stop) this.malformed(at, 'packed deltas of a histogram run past their length');
+    };
+    const span = (into: number[], at: number) => {
+      const len = this.varint32();
+      const stop = this.pos + len;
+      if (stop > end) this.malformed(at, 'a histogram span runs past its histogram');
+      let offset = 0;
+      let length = 0;
+      while (this.pos < stop) {
+        const sat = this.pos;
+        const tag = this.varint32();
+        if (tag === 0x08) {
+          const o = this.varintZigzag();
+          if (o === undefined) zigzagOk = false;
+          offset = o ?? 0;
+        }
+        else if (tag === 0x10) length = this.varintUnsigned();
+        else this.skip(tag & 7, sat, stop);
+      }
+      into.push(offset, length);
+    };
+    while (this.pos < end) {
+      const at = this.pos;
+      const tag = this.varint32();
+      const field = tag >>> 3;
+      const wire = tag & 7;
+      const double = () => {
+        if (this.pos + 8 > end) this.malformed(at, 'histogram value runs past the end of its histogram');
+        const v = this.view.getFloat64(this.pos, true);
+        this.pos += 8;
+        return v;
+      };
+      if (field === 1 && wire === 0) [h.count, h.float] = [this.varintUnsigned(), false];
+      else if (field === 2 && wire === 1) [h.count, h.float] = [double(), true];
+      else if (field === 3 && wire === 1) h.sum = double();
+      else if (field === 4 && wire === 0) h.schema = this.varintZigzag() ?? NaN; // NaN: an invalid schema
+      else if (field === 5 && wire === 1) h.zeroThreshold = double();
+      else if (field === 6 && wire === 0) h.zeroCount = this.varintUnsigned();
+      else if (field === 7 && wire === 1) h.zeroCount = double();
+      else if (field === 8 && wire === 2) span(h.negativeSpans, at);
+      else if (field === 9 && (wire === 0 || wire === 2)) zigzags(h.negativeBuckets, wire, at);
+      else if (field === 10 && (wire === 1 || wire === 2)) doubles(h.negativeBuckets, wire, at);
+      else if (field === 11 && wire === 2) span(h.positiveSpans, at);
+      else if (field === 12 && (wire === 0 || wire === 2)) zigzags(h.positiveBuckets, wire, at);
+      else if (field === 13 && (wire === 1 || wire === 2)) doubles(h.positiveBuckets, wire, at);
+      else if (field === 14 && wire === 0) h.resetHint = this.varintUnsigned();
+      else if (field === 15 && wire === 0) {
+        const t = this.varint64Signed();
+        if (t === undefined) tsOk = false;
+        else h.t = t;
+      } else if (field === 16 && (wire === 1 || wire === 2)) doubles(h.customValues, wire, at);
+      else this.skip(wire, at, end);
+    }
+    if (this.pos > end) this.malformed(end, 'a varint runs past the end of its histogram');
+    if (!tsOk) this.fail(ErrorIds.invalidTimestamp, `series ${this.describeSeries()} has a histogram timestamp outside ±2^53 ms; timestamps are milliseconds since the Unix epoch`);
+    if (!zigzagOk) this.fail(ErrorIds.invalidNativeHistogram, `series ${this.describeSeries()} has a histogram bucket delta or span offset outside ±2^53`);
+  }
+
+  /** The first invalid histogram of the current series, named as a series problem; false when all are valid. */
+  private histogramProblem(): boolean {
+    for (let k = 0; k < this.histogramCount; k++) {
+      const h = this.histograms[k]!;
+      const why = histogramProblem(h);
+      if (why) {
+        this.fail(ErrorIds.invalidNativeHistogram, `series ${this.describeSeries()} has an invalid native histogram at ${new Date(h.t).toISOString()}: ${why}`);
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -538,6 +646,29 @@ export class WriteRequestReader implements LabelSource {
 
   /** An int64 varint as a number; undefined when outside the safe integer range. */
   private varint64Signed(): number | undefined {
+    this.varint64();
+    const shi = this.hi | 0;
+    if (shi >= 0x200000 || shi < -0x200000) return undefined;
+    return shi * 0x100000000 + (this.lo >>> 0);
+  }
+
+  /** A uint64 varint as a number (exact below 2^53). */
+  private varintUnsigned(): number {
+    this.varint64();
+    return (this.hi >>> 0) * 0x100000000 + (this.lo >>> 0);
+  }
+
+  /** A zigzag (sint32/sint64) varint as a number; undefined when outside ±2^53. */
+  private varintZigzag(): number | undefined {
+    this.varint64();
+    const hi = this.hi >>> 1;
+    if (hi >= 0x200000) return undefined;
+    const magnitude = hi * 0x100000000 + (((this.lo >>> 1) | ((this.hi & 1) << 31)) >>> 0);
+    return this.lo & 1 ? -magnitude - 1 : magnitude;
+  }
+
+  /** Read a varint's 64 bits into `lo` and `hi`. */
+  private varint64(): void {
     const buf = this.buf;
     const start = this.pos;
     let lo = 0;
@@ -555,9 +686,8 @@ export class WriteRequestReader implements LabelSource {
       i++;
       if (i > 10) this.malformed(start, 'varint longer than 10 bytes');
     } while (b & 0x80);
-    const shi = hi | 0;
-    if (shi >= 0x200000 || shi < -0x200000) return undefined;
-    return shi * 0x100000000 + (lo >>> 0);
+    this.lo = lo;
+    this.hi = hi;
   }
 
   /** Step over one field whose tag was read at `at`; it must end by `end` (its message's end). */
@@ -705,6 +835,7 @@ export interface SeriesInput {
   labels: ReadonlyArray<readonly [string, string]>;
   samples: ReadonlyArray<readonly [timestampMs: number, value: number]>;
   exemplars?: ReadonlyArray<ExemplarInput>;
+  histograms?: ReadonlyArray<NativeHistogram>;
 }
 
 export interface ExemplarInput {
@@ -772,6 +903,11 @@ export class ProtoWriter {
 
   double(field: number, v: number): void {
     this.varint((field << 3) | 1);
+    this.fixed64(v);
+  }
+
+  /** A bare little-endian double (inside a packed field). */
+  fixed64(v: number): void {
     this.ensure(8);
     this.view.setFloat64(this.length, v, true);
     this.length += 8;
@@ -785,6 +921,50 @@ export class ProtoWriter {
   finish(): Uint8Array {
     return this.buf.slice(0, this.length);
   }
+}
+
+/** sint32/sint64 as protobuf's zigzag varint value (exact within ±2^52). */
+const zigzag = (n: number) => (n >= 0 ? 2 * n : -2 * n - 1);
+
+/** One Histogram message: integer histograms as count_int and bucket deltas, float ones as count_float and counts. */
+export function encodeHistogram(h: NativeHistogram): Uint8Array {
+  const w = new ProtoWriter();
+  if (h.float) w.double(2, h.count);
+  else w.int64(1, h.count);
+  w.double(3, h.sum);
+  w.int64(4, zigzag(h.schema));
+  w.double(5, h.zeroThreshold);
+  if (h.float) w.double(7, h.zeroCount);
+  else w.int64(6, h.zeroCount);
+  const spans = (field: number, list: readonly number[]) => {
+    for (let i = 0; i < list.length; i += 2) {
+      const sp = new ProtoWriter();
+      sp.int64(1, zigzag(list[i]!));
+      sp.int64(2, list[i + 1]!);
+      w.bytes(field, sp.finish());
+    }
+  };
+  const buckets = (field: number, list: readonly number[]) => {
+    if (list.length === 0) return;
+    const packed = new ProtoWriter();
+    for (const v of list) {
+      if (h.float) packed.fixed64(v);
+      else packed.varint(zigzag(v));
+    }
+    w.bytes(field, packed.finish());
+  };
+  spans(8, h.negativeSpans);
+  buckets(h.float ? 10 : 9, h.negativeBuckets);
+  spans(11, h.positiveSpans);
+  buckets(h.float ? 13 : 12, h.positiveBuckets);
+  if (h.resetHint) w.int64(14, h.resetHint);
+  w.int64(15, h.t);
+  if (h.customValues.length) {
+    const packed = new ProtoWriter();
+    for (const v of h.customValues) packed.fixed64(v);
+    w.bytes(16, packed.finish());
+  }
+  return w.finish();
 }
 
 function encodeLabel(name: string, value: string): Uint8Array {
@@ -806,6 +986,7 @@ export function encodeWriteRequest(series: ReadonlyArray<SeriesInput>, metadata:
       sm.int64(2, t);
       ts.bytes(2, sm.finish());
     }
+    for (const h of s.histograms ?? []) ts.bytes(4, encodeHistogram(h));
     for (const e of s.exemplars ?? []) {
       const ex = new ProtoWriter();
       for (const [name, value] of e.labels) ex.bytes(1, encodeLabel(name, value));

@@ -18,9 +18,14 @@ export function formatFloat(v: number): string {
   return (neg ? '-' : '') + out;
 }
 
-/** A timestamp in ms as Prometheus's JSON writes it: seconds, with the milliseconds as decimals. */
+/**
+ * A timestamp in ms as Prometheus's JSON writes it: whole seconds, then, unless
+ * they are 0, the milliseconds as three decimals (`1700000000.200`, not `.2`).
+ */
 export function formatTime(ms: number): string {
-  return formatFloat(ms / 1000);
+  const t = Math.abs(ms);
+  const frac = t % 1000;
+  return (ms < 0 ? '-' : '') + String((t - frac) / 1000) + (frac ? '.' + String(frac).padStart(3, '0') : '');
 }
 
 /** A float as Go's %g writes it in Prometheus's messages (NaN, +Inf, 1.01, 1e+21). */
