@@ -53,3 +53,28 @@ export const validHistogramArb: fc.Arbitrary<NativeHistogram> = fc
     return h;
   });
 
+
+/** Integer histograms keep bucket deltas; counts grow by `adds` per bucket. */
+export function grown(h: NativeHistogram, t: number, adds: number[], sumAdd: number): NativeHistogram {
+  const abs = (bs: number[]) => {
+    let c = 0;
+    return h.float ? [...bs] : bs.map((d) => (c += d));
+  };
+  const rel = (bs: number[]) => (h.float ? bs : bs.map((c, i) => c - (i > 0 ? bs[i - 1]! : 0)));
+  let k = 0;
+  const pos = abs(h.positiveBuckets).map((c) => c + (adds[k++ % adds.length] ?? 0));
+  const neg = abs(h.negativeBuckets).map((c) => c + (adds[k++ % adds.length] ?? 0));
+  const zero = h.zeroCount + (h.schema === -53 ? 0 : (adds[0] ?? 0));
+  const count = [...pos, ...neg].reduce((a, b) => a + b, zero);
+  return { ...h, t, count, zeroCount: zero, sum: h.sum + sumAdd, positiveBuckets: rel(pos), negativeBuckets: rel(neg), resetHint: 0 };
+}
+
+/** A counter series: a valid histogram, then up to 150 that grow from it, same layout, later timestamps. */
+export const histogramSeriesArb = fc
+  .tuple(validHistogramArb, fc.array(fc.tuple(fc.integer({ min: 1, max: 60_000 }), fc.array(fc.nat(1000), { minLength: 1, maxLength: 4 }), fc.double({ min: 0, max: 1e4, noNaN: true })), { maxLength: 150 }))
+  .map(([first, steps]) => {
+    const out = [{ ...first, resetHint: 0 }];
+    for (const [dt, adds, ds] of steps) out.push(grown(out.at(-1)!, out.at(-1)!.t + dt, adds, ds));
+    return out;
+  });
+

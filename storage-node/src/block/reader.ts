@@ -325,6 +325,23 @@ export class BlockReader {
       if (!data) throw new Error(`chunk ${ref} of bucket block ${this.meta.ulid} was read before it was fetched`);
       return data;
     }
+    return this.localChunk(ref, true);
+  }
+
+  /**
+   * A local block's chunk with its encoding byte, whatever the encoding (XOR,
+   * native histograms, aggregates), checksum verified.
+   */
+  encodedChunk(ref: number): { encoding: number; data: Uint8Array } {
+    if (this.chunkSource) throw new Error(`chunk ${ref} of bucket block ${this.meta.ulid}: encoded chunks are read from local blocks only`);
+    const data = this.localChunk(ref, false);
+    return { encoding: this.lastEncoding, data };
+  }
+
+  /** The encoding byte of the chunk localChunk read last (kept out of its answer: no object per chunk on the hot path). */
+  private lastEncoding = 0;
+
+  private localChunk(ref: number, check: boolean): Uint8Array {
     const seq = Math.floor(ref / 0x100000000);
     const off = ref % 0x100000000;
     // The hot path of every block read: no DecBuf, no DataView, the file's name made only for an error.
@@ -346,7 +363,8 @@ export class BlockReader {
     const c = start + 1 + len;
     const stored = ((win[c]! << 24) | (win[c + 1]! << 16) | (win[c + 2]! << 8) | win[c + 3]!) >>> 0;
     if (crc32c(win, start, c) !== stored) throw new CorruptionError(where(), off, 'chunk checksum mismatch');
-    checkChunkEncoding(this.meta, encoding, where, off);
+    if (check) checkChunkEncoding(this.meta, encoding, where, off);
+    this.lastEncoding = encoding;
     return win.subarray(start + 1, c);
   }
 

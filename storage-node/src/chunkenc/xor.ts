@@ -46,15 +46,15 @@ function ctz64(hi: number, lo: number): number {
  * Appends samples to one XOR chunk. The chunk is complete at SAMPLES_PER_CHUNK
  * samples (the caller checks `count` and starts a new appender).
  */
-export class XorAppender {
+export class XorAppender implements XorValueState {
   readonly w: BitWriter;
   count = 0;
   private t = 0;
   private tDelta = 0;
-  private vHi = 0;
-  private vLo = 0;
-  private leading = 0xff;
-  private trailing = 0;
+  vHi = 0;
+  vLo = 0;
+  leading = 0xff;
+  trailing = 0;
 
   constructor(initialBytes = 32) {
     this.w = new BitWriter(initialBytes);
@@ -102,29 +102,7 @@ export class XorAppender {
   }
 
   private writeValue(hi: number, lo: number): void {
-    const w = this.w;
-    const xHi = (hi ^ this.vHi) >>> 0;
-    const xLo = (lo ^ this.vLo) >>> 0;
-    if (xHi === 0 && xLo === 0) {
-      w.writeBit(0);
-      return;
-    }
-    w.writeBit(1);
-    let leading = clz64(xHi, xLo);
-    const trailing = ctz64(xHi, xLo);
-    if (leading >= 32) leading = 31; // 5 bits hold at most 31
-    if (this.leading !== 0xff && leading >= this.leading && trailing >= this.trailing) {
-      w.writeBit(0);
-      writeSignificant(w, xHi, xLo, this.trailing, 64 - this.leading - this.trailing);
-      return;
-    }
-    this.leading = leading;
-    this.trailing = trailing;
-    w.writeBit(1);
-    w.writeBits(leading, 5);
-    const sig = 64 - leading - trailing;
-    w.writeBits(sig & 63, 6); // 64 significant bits are written as 0
-    writeSignificant(w, xHi, xLo, trailing, sig);
+    writeXorValue(this.w, this, hi, lo);
   }
 
   /** Chunk bytes with the sample count header; a view valid until the next append. */
@@ -143,6 +121,101 @@ export class XorAppender {
   get lastT(): number {
     return this.t;
   }
+}
+
+/**
+ * What the XOR value coding carries from one value to the next: the previous
+ * value's bits, and the window (leading and trailing zero bits) of the last
+ * XOR written in full (leading 0xff: none yet).
+ */
+export interface XorValueState {
+  vHi: number;
+  vLo: number;
+  leading: number;
+  trailing: number;
+}
+
+/**
+ * Write the value (hi:lo) as its XOR with the previous one, Gorilla style, as
+ * Prometheus's `xorWrite` does (XOR chunks and native-histogram chunks share it).
+ */
+export function writeXorValue(w: BitWriter, s: XorValueState, hi: number, lo: number): void {
+  const xHi = (hi ^ s.vHi) >>> 0;
+  const xLo = (lo ^ s.vLo) >>> 0;
+  s.vHi = hi;
+  s.vLo = lo;
+  if (xHi === 0 && xLo === 0) {
+    w.writeBit(0);
+    return;
+  }
+  w.writeBit(1);
+  let leading = clz64(xHi, xLo);
+  const trailing = ctz64(xHi, xLo);
+  if (leading >= 32) leading = 31; // 5 bits hold at most 31
+  if (s.leading !== 0xff && leading >= s.leading && trailing >= s.trailing) {
+    w.writeBit(0);
+    writeSignificant(w, xHi, xLo, s.trailing, 64 - s.leading - s.trailing);
+    return;
+  }
+  s.leading = leading;
+  s.trailing = trailing;
+  w.writeBit(1);
+  w.writeBits(leading, 5);
+  const sig = 64 - leading - trailing;
+  w.writeBits(sig & 63, 6); // 64 significant bits are written as 0
+  writeSignificant(w, xHi, xLo, trailing, sig);
+}
+
+/** Read a value writeXorValue wrote, into s.vHi and s.vLo. */
+export function readXorValue(r: BitReader, s: XorValueState): void {
+  if (r.readBit() === 0) return;
+  if (r.readBit() === 1) {
+    s.leading = r.readBits(5);
+    let sig = r.readBits(6);
+    if (sig === 0) sig = 64;
+    s.trailing = 64 - s.leading - sig;
+    if (s.trailing < 0) throw new Error('malformed chunk: leading and significant bits over 64');
+  }
+  const sig = 64 - s.leading - s.trailing;
+  // Read `sig` bits and shift left by `trailing` into a 64-bit (hi:lo).
+  let hi = 0;
+  let lo = 0;
+  if (sig > 32) {
+    hi = r.readBits(sig - 32);
+    lo = r.readBits(32);
+  } else {
+    lo = r.readBits(sig);
+  }
+  const t = s.trailing;
+  let xHi: number;
+  let xLo: number;
+  if (t === 0) {
+    xHi = hi;
+    xLo = lo;
+  } else if (t < 32) {
+    xHi = ((hi << t) | (lo >>> (32 - t))) >>> 0;
+    xLo = (lo << t) >>> 0;
+  } else {
+    xHi = (lo << (t - 32)) >>> 0;
+    xLo = 0;
+  }
+  s.vHi = (s.vHi ^ xHi) >>> 0;
+  s.vLo = (s.vLo ^ xLo) >>> 0;
+}
+
+/** A float64's bits as two uint32 halves (hi, lo), in `into`. */
+export function floatBits(v: number, into: [number, number]): [number, number] {
+  f64[0] = v;
+  into[0] = u32[HI]!;
+  into[1] = u32[LO]!;
+  return into;
+}
+
+/** The float64 of bits (hi:lo). */
+export function bitsFloat(hi: number, lo: number): number {
+  u32[HI] = hi;
+  u32[LO] = lo;
+  return f64[0]!;
 }
 
 /** Write bits [shift, shift+n) of the 64-bit x (hi:lo), most significant first. */
@@ -194,17 +267,17 @@ function writeInt64Bits(w: BitWriter, x: number): void {
  * Iterates an XOR chunk. Reusable (`reset`), allocation-free per sample:
  * read `t` and `v` after each `next()` that returned true.
  */
-export class XorIterator {
+export class XorIterator implements XorValueState {
   t = 0;
   v = 0;
   private readonly r = new BitReader();
   private total = 0;
   private read = 0;
   private tDelta = 0;
-  private vHi = 0;
-  private vLo = 0;
-  private leading = 0;
-  private trailing = 0;
+  vHi = 0;
+  vLo = 0;
+  leading = 0;
+  trailing = 0;
   /** Set when the chunk ended early or was malformed. */
   err: Error | undefined;
 
@@ -294,50 +367,12 @@ export class XorIterator {
   }
 
   private readValue(): void {
-    const r = this.r;
-    if (r.readBit() === 0) {
-      this.setValue();
-      return;
-    }
-    if (r.readBit() === 1) {
-      this.leading = r.readBits(5);
-      let sig = r.readBits(6);
-      if (sig === 0) sig = 64;
-      this.trailing = 64 - this.leading - sig;
-      if (this.trailing < 0) throw new Error('malformed XOR chunk: leading and significant bits over 64');
-    }
-    const sig = 64 - this.leading - this.trailing;
-    // Read `sig` bits and shift left by `trailing` into a 64-bit (hi:lo).
-    let hi = 0;
-    let lo = 0;
-    if (sig > 32) {
-      hi = r.readBits(sig - 32);
-      lo = r.readBits(32);
-    } else {
-      lo = r.readBits(sig);
-    }
-    const t = this.trailing;
-    let xHi: number;
-    let xLo: number;
-    if (t === 0) {
-      xHi = hi;
-      xLo = lo;
-    } else if (t < 32) {
-      xHi = ((hi << t) | (lo >>> (32 - t))) >>> 0;
-      xLo = (lo << t) >>> 0;
-    } else {
-      xHi = (lo << (t - 32)) >>> 0;
-      xLo = 0;
-    }
-    this.vHi = (this.vHi ^ xHi) >>> 0;
-    this.vLo = (this.vLo ^ xLo) >>> 0;
+    readXorValue(this.r, this);
     this.setValue();
   }
 
   private setValue(): void {
-    u32[HI] = this.vHi;
-    u32[LO] = this.vLo;
-    this.v = f64[0]!;
+    this.v = bitsFloat(this.vHi, this.vLo);
   }
 }
 
