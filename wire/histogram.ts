@@ -159,3 +159,42 @@ function goValue(x: number): string {
   if (e < -4 || e >= 6) return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
   return String(x);
 }
+
+/**
+ * The histogram at a lower exponential schema: each bucket added into the one
+ * that holds it there (bucket i of schema s lies in bucket ((i - 1) >> (s - t)) + 1
+ * of schema t), as Prometheus reduces schemas 9..52 to 8 on ingestion.
+ */
+export function reduceResolution(h: NativeHistogram, target: number): NativeHistogram {
+  if (h.schema <= target || h.schema === CUSTOM_BUCKETS_SCHEMA) return h;
+  const shift = h.schema - target;
+  const side = (spans: readonly number[], buckets: readonly number[]) => {
+    const idx: number[] = [];
+    const counts: number[] = [];
+    let at = 0;
+    let k = 0;
+    let c = 0;
+    for (let i = 0; i < spans.length; i += 2) {
+      at += spans[i]!;
+      for (let j = 0; j < spans[i + 1]!; j++, at++, k++) {
+        c = h.float ? buckets[k]! : c + buckets[k]!;
+        const to = ((at - 1) >> shift) + 1;
+        if (idx.length && idx[idx.length - 1] === to) counts[counts.length - 1]! += c;
+        else {
+          idx.push(to);
+          counts.push(c);
+        }
+      }
+    }
+    const outSpans: number[] = [];
+    for (let i = 0; i < idx.length; i++) {
+      if (i > 0 && idx[i] === idx[i - 1]! + 1) outSpans[outSpans.length - 1]!++;
+      else outSpans.push(i === 0 ? idx[0]! : idx[i]! - idx[i - 1]! - 1, 1);
+    }
+    const outBuckets = h.float ? counts : counts.map((x, i) => x - (i > 0 ? counts[i - 1]! : 0));
+    return { spans: outSpans, buckets: outBuckets };
+  };
+  const pos = side(h.positiveSpans, h.positiveBuckets);
+  const neg = side(h.negativeSpans, h.negativeBuckets);
+  return { ...h, schema: target, positiveSpans: pos.spans, positiveBuckets: pos.buckets, negativeSpans: neg.spans, negativeBuckets: neg.buckets };
+}

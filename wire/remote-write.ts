@@ -22,7 +22,7 @@
  */
 import { ErrorIds, IsobarError, type ErrorId } from './errors.js';
 import { SeriesHasher, seriesHash } from './hash.js';
-import { emptyHistogram, histogramProblem, type NativeHistogram } from './histogram.js';
+import { emptyHistogram, histogramProblem, reduceResolution, SCHEMA_MAX, type NativeHistogram } from './histogram.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Lossy = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
@@ -237,11 +237,6 @@ export class WriteRequestReader implements LabelSource {
       this.fail(ErrorIds.missingMetricName, `series ${this.describeSeries()} has no metric name (__name__ label)`);
     } else if (this.histogramCount > 0 && this.histogramProblem()) {
       // named by histogramProblem()
-    } else if (this.histogramCount > 0) {
-      this.fail(
-        ErrorIds.nativeHistogramsUnsupported,
-        `series ${this.describeSeries()} carries native histogram samples, which Isobar does not ingest yet; send classic histograms (Prometheus: drop send_native_histograms / scrape_native_histograms)`,
-      );
     } else if (this.limits && this.labelCount > this.limits.maxLabelNamesPerSeries) {
       this.fail(
         ErrorIds.maxLabelNamesPerSeries,
@@ -447,7 +442,11 @@ export class WriteRequestReader implements LabelSource {
     if (!zigzagOk) this.fail(ErrorIds.invalidNativeHistogram, `series ${this.describeSeries()} has a histogram bucket delta or span offset outside ±2^53`);
   }
 
-  /** The first invalid histogram of the current series, named as a series problem; false when all are valid. */
+  /**
+   * The first invalid histogram of the current series, named as a series
+   * problem; false when all are valid. Valid ones of schema 9..52 are reduced
+   * to schema 8 here, as Prometheus's receiver does.
+   */
   private histogramProblem(): boolean {
     for (let k = 0; k < this.histogramCount; k++) {
       const h = this.histograms[k]!;
@@ -456,6 +455,7 @@ export class WriteRequestReader implements LabelSource {
         this.fail(ErrorIds.invalidNativeHistogram, `series ${this.describeSeries()} has an invalid native histogram at ${new Date(h.t).toISOString()}: ${why}`);
         return true;
       }
+      if (h.schema > SCHEMA_MAX) this.histograms[k] = reduceResolution(h, SCHEMA_MAX);
     }
     return false;
   }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NativeHistogram } from '../../wire/histogram.js';
+import { reduceResolution, type NativeHistogram } from '../../wire/histogram.js';
 import { encodeWriteRequest } from '../../wire/remote-write.js';
 import { snappyEncode } from '../../wire/snappy.js';
 import { BlockReader } from '../../storage-node/src/block/reader.js';
@@ -31,6 +31,8 @@ describe.runIf(PROM3)('native-histogram chunks, read and written by Prometheus 3
   const now = Math.floor(Date.now() / 1000) * 1000;
   // Random counter series, re-timed every 15 s over the last 50 minutes (inside Prometheus's head window).
   const series: NativeHistogram[][] = fc.sample(histogramSeriesArb, { numRuns: SERIES, seed: 1129 }).map((hs) => hs.map((h, k) => ({ ...h, t: now - 3_000_000 + k * 15_000 })));
+  // The exponential ones again at schemas 9..12, finer than Prometheus stores.
+  const fineSeries = series.filter((hs) => hs[0]!.schema !== -53 && hs[0]!.positiveBuckets.length > 1).map((hs, i) => hs.map((h) => ({ ...h, schema: 9 + (i % 4) })));
   const dataDir = mkdtempSync(join(tmpdir(), 'isobar-prom3-chunks-'));
   let prom: ChildProcess;
   let url = '';
@@ -47,9 +49,9 @@ describe.runIf(PROM3)('native-histogram chunks, read and written by Prometheus 3
     await eventually(async () => (await fetch(`${base}/-/ready`).catch(() => undefined))?.ok ?? false, (ok) => ok, 30_000);
     return { child, base };
   };
-  const sendAll = async (base: string) => {
-    for (const [i, hs] of series.entries()) {
-      const body = snappyEncode(encodeWriteRequest([{ labels: [['__name__', 'theirs'], ['i', String(i).padStart(2, '0')]], samples: [], histograms: hs }]));
+  const sendAll = async (base: string, name = 'theirs', all = series) => {
+    for (const [i, hs] of all.entries()) {
+      const body = snappyEncode(encodeWriteRequest([{ labels: [['__name__', name], ['i', String(i).padStart(2, '0')]], samples: [], histograms: hs }]));
       const r = await fetch(`${base}/api/v1/write`, { method: 'POST', body: Buffer.from(body), headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' } });
       expect(r.status, await r.text()).toBe(204);
     }
@@ -92,25 +94,37 @@ describe.runIf(PROM3)('native-histogram chunks, read and written by Prometheus 3
     const own = mkdtempSync(join(tmpdir(), 'isobar-prom3-own-'));
     const { base } = await startProm(own, configFile('global:\n  scrape_interval: 1m\n'));
     await sendAll(base);
+    await sendAll(base, 'fine', fineSeries);
     const snap = (await (await fetch(`${base}/api/v1/admin/tsdb/snapshot`, { method: 'POST' })).json()) as { data: { name: string } };
     const dir = join(own, 'snapshots', snap.data.name);
-    const got = new Map<string, NativeHistogram[]>();
-    for (const ulid of readdirSync(dir)) {
-      const block = BlockReader.open(join(dir, ulid));
-      for (const ref of block.postingsFor([new Matcher('=', '__name__', 'theirs')])) {
-        const s = block.series(ref);
-        const i = s.labels[s.labels.indexOf('i') + 1]!;
-        const hs = got.get(i) ?? [];
-        for (const c of s.chunks) {
-          const { encoding, data } = block.encodedChunk(c.ref);
-          hs.push(...decodeHistogramChunk(data, encoding));
+    const read = (name: string) => {
+      const got = new Map<string, NativeHistogram[]>();
+      for (const ulid of readdirSync(dir)) {
+        const block = BlockReader.open(join(dir, ulid));
+        for (const ref of block.postingsFor([new Matcher('=', '__name__', name)])) {
+          const s = block.series(ref);
+          const i = s.labels[s.labels.indexOf('i') + 1]!;
+          const hs = got.get(i) ?? [];
+          for (const c of s.chunks) {
+            const { encoding, data } = block.encodedChunk(c.ref);
+            hs.push(...decodeHistogramChunk(data, encoding));
+          }
+          got.set(i, hs);
         }
-        got.set(i, hs);
+        block.close();
       }
-      block.close();
-    }
-    expect(got.size).toBe(SERIES);
+      return got;
+    };
     const noHints = (hs: NativeHistogram[]) => hs.map((h) => ({ ...h, resetHint: 0 }));
+    const got = read('theirs');
+    expect(got.size).toBe(SERIES);
     for (const [i, hs] of series.entries()) expect(noHints(got.get(String(i).padStart(2, '0'))!), `series ${i}`).toEqual(noHints(hs));
+    // Schemas 9..12, which Prometheus reduces to 8 as it takes them: as reduceResolution does.
+    const fine = read('fine');
+    expect(fine.size).toBe(fineSeries.length);
+    for (const [i, hs] of fineSeries.entries()) {
+      expect(noHints(fine.get(String(i).padStart(2, '0'))!), `fine series ${i}`).toEqual(noHints(hs.map((h) => reduceResolution(h, 8))));
+    }
+    expect(fine.get('00')!.some((h) => h.positiveBuckets.length > 0)).toBe(true);
   });
 });

@@ -71,7 +71,7 @@ export function grown(h: NativeHistogram, t: number, adds: number[], sumAdd: num
 
 /** A counter series: a valid histogram, then up to 150 that grow from it, same layout, later timestamps. */
 export const histogramSeriesArb = fc
-  .tuple(validHistogramArb, fc.array(fc.tuple(fc.integer({ min: 1, max: 60_000 }), fc.array(fc.nat(1000), { minLength: 1, maxLength: 4 }), fc.double({ min: 0, max: 1e4, noNaN: true })), { maxLength: 150 }))
+  .tuple(validHistogramArb, fc.array(fc.tuple(fc.integer({ min: 1, max: 60_000 }), fc.array(fc.nat(1000), { minLength: 1, maxLength: 4 }), fc.double({ min: 0, max: 1e4, noNaN: true })), { maxLength: 150, size: 'max' }))
   .map(([first, steps]) => {
     const out = [{ ...first, resetHint: 0 }];
     for (const [dt, adds, ds] of steps) out.push(grown(out.at(-1)!, out.at(-1)!.t + dt, adds, ds));

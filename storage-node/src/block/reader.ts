@@ -18,17 +18,29 @@ import { CHUNKS_DIR, CHUNKS_HEADER_BYTES, CHUNKS_MAGIC, INDEX_FILE, INDEX_MAGIC,
 import type { ChunkMeta } from './index-writer.js';
 import { BlockMetaSchema, resolutionOf, type BlockMeta } from './meta.js';
 import { ENCODING_AGGR } from '../chunkenc/aggr-chunk.js';
+import { ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM } from '../chunkenc/histogram.js';
 import { decodeTombstones, type Tombstone } from './tombstones.js';
 
 /**
- * Every chunk of a raw block is XOR, every chunk of a downsampled block an
- * aggregate chunk (docs/format/downsampled.md): anything else is corruption.
+ * Every chunk of a raw block is XOR or a native-histogram chunk (encodings 2
+ * and 3), every chunk of a downsampled block an aggregate chunk
+ * (docs/format/downsampled.md): anything else is corruption.
  */
 export function checkChunkEncoding(meta: BlockMeta, encoding: number, where: string | (() => string), offset: number): void {
-  const want = resolutionOf(meta) > 0 ? ENCODING_AGGR : ENCODING_XOR;
-  if (encoding === want) return;
-  throw new CorruptionError(typeof where === 'string' ? where : where(), offset, `chunk encoding ${encoding} is not ${want === ENCODING_XOR ? 'XOR (native histograms are not read yet)' : `an aggregate chunk (${ENCODING_AGGR}) in a downsampled block`}`);
+  const raw = resolutionOf(meta) === 0;
+  if (raw ? encoding === ENCODING_XOR || isHistogramEncoding(encoding) : encoding === ENCODING_AGGR) return;
+  throw new CorruptionError(typeof where === 'string' ? where : where(), offset, `chunk encoding ${encoding} is not ${raw ? 'XOR (1) or a native-histogram chunk (2, 3)' : `an aggregate chunk (${ENCODING_AGGR}) in a downsampled block`}`);
 }
+
+export function isHistogramEncoding(encoding: number): boolean {
+  return encoding === ENCODING_HISTOGRAM || encoding === ENCODING_FLOAT_HISTOGRAM;
+}
+
+/**
+ * What float reads get for a native-histogram chunk: an XOR chunk of no
+ * samples (histograms are read with `encodedChunk`).
+ */
+export const NO_FLOATS = new Uint8Array(2);
 
 export interface BlockSeries {
   ref: number;
@@ -318,14 +330,24 @@ export class BlockReader {
     return s;
   }
 
-  /** The data of the chunk at `ref` (XOR, or an aggregate chunk in a downsampled block), checksum verified. */
+  /**
+   * The data of the chunk at `ref` (XOR, or an aggregate chunk in a
+   * downsampled block), checksum verified; a native-histogram chunk reads as
+   * no floats (NO_FLOATS).
+   */
   chunk(ref: number): Uint8Array {
     if (this.chunkSource) {
       const data = this.chunkSource.chunk(ref);
       if (!data) throw new Error(`chunk ${ref} of bucket block ${this.meta.ulid} was read before it was fetched`);
       return data;
     }
-    return this.localChunk(ref, true);
+    const data = this.localChunk(ref, true);
+    return isHistogramEncoding(this.lastEncoding) ? NO_FLOATS : data;
+  }
+
+  /** Are the block's chunks in local files (else read through a chunk source: a bucket block)? */
+  get local(): boolean {
+    return !this.chunkSource;
   }
 
   /**

@@ -22,7 +22,7 @@ import { crc32c } from '../encoding/crc32c.js';
 import { CorruptionError, DecBuf } from '../encoding/encbuf.js';
 import { INDEX_FILE, META_FILE, segmentName } from '../block/filenames.js';
 import { BlockMetaSchema, type BlockMeta } from '../block/meta.js';
-import { BlockReader, checkChunkEncoding, type ChunkSource } from '../block/reader.js';
+import { BlockReader, checkChunkEncoding, isHistogramEncoding, NO_FLOATS, type ChunkSource } from '../block/reader.js';
 import { writeFileAtomic } from '../fs/durable-files.js';
 import type { Matcher } from '../model/matcher.js';
 import type { Bucket } from './bucket.js';
@@ -279,8 +279,8 @@ export class RemoteBlock implements ChunkSource {
       }
       checkChunkEncoding(this.meta, win[body]!, where, at);
       if (crc32c(win, body, body + 1 + len) !== new DataView(win.buffer, win.byteOffset).getUint32(body + 1 + len)) throw new CorruptionError(where, at, 'chunk checksum mismatch');
-      // A copy: the cache must not pin the whole range buffer.
-      this.cache.putChunk(this.key(ref), win.slice(body + 1, body + 1 + len));
+      // A copy: the cache must not pin the whole range buffer. Float reads see a histogram chunk as no floats.
+      this.cache.putChunk(this.key(ref), isHistogramEncoding(win[body]!) ? NO_FLOATS : win.slice(body + 1, body + 1 + len));
       this.cache.stats.chunkFetches++;
     }
   }

@@ -16,6 +16,7 @@ import type { NativeHistogram } from '../../../wire/histogram.js';
 import { emptyHistogram } from '../../../wire/histogram.js';
 import { BitReader, BitWriter } from './bstream.js';
 import { bitsFloat, floatBits, readXorValue, writeXorValue, type XorValueState } from './xor.js';
+import { encodeColumns, mergeChunks } from './merge.js';
 
 export const ENCODING_HISTOGRAM = 2;
 export const ENCODING_FLOAT_HISTOGRAM = 3;
@@ -492,6 +493,43 @@ export function decodeHistogramChunk(chunk: Uint8Array, encoding: number): Nativ
     }
     out.push(h);
     prev = h;
+  }
+  return out;
+}
+
+/** A chunk of either kind: XOR (no encoding) or native histograms (encoding 2 or 3). */
+export interface KindedChunk {
+  minT: number;
+  maxT: number;
+  data: Uint8Array;
+  encoding?: number;
+}
+
+/**
+ * One series' float chunks (XOR) and native-histogram chunks as one list in
+ * time order with no two overlapping, as Prometheus's index wants them. Where
+ * the two kinds interleave (a series that switched between floats and
+ * histograms), both are cut into runs of one kind at each switch.
+ */
+export function interleaveChunks(floats: readonly KindedChunk[], histograms: readonly KindedChunk[]): KindedChunk[] {
+  const byTime = (a: KindedChunk, b: KindedChunk) => a.minT - b.minT;
+  const all = [...floats, ...histograms].sort(byTime);
+  if (!all.some((c, i) => i > 0 && c.minT <= all[i - 1]!.maxT)) return all;
+  const cols = mergeChunks(floats);
+  const hs = histograms.flatMap((c) => decodeHistogramChunk(c.data, c.encoding!));
+  const out: KindedChunk[] = [];
+  let i = 0;
+  let k = 0;
+  while (i < cols.n || k < hs.length) {
+    if (k >= hs.length || (i < cols.n && cols.t[i]! < hs[k]!.t)) {
+      const from = i;
+      while (i < cols.n && (k >= hs.length || cols.t[i]! < hs[k]!.t)) i++;
+      out.push(...encodeColumns(cols, from, i));
+    } else {
+      const from = k;
+      while (k < hs.length && (i >= cols.n || hs[k]!.t <= cols.t[i]!)) k++;
+      out.push(...encodeHistogramChunks(hs.slice(from, k)));
+    }
   }
   return out;
 }

@@ -12,8 +12,10 @@
  */
 import { rmSync } from 'node:fs';
 import { encodeColumns, mergeChunks } from '../chunkenc/merge.js';
-import { XorAppender, XorIterator } from '../chunkenc/xor.js';
-import { BlockReader, type BlockSeries } from '../block/reader.js';
+import { ENCODING_XOR, XorAppender, XorIterator } from '../chunkenc/xor.js';
+import { BlockReader, isHistogramEncoding, type BlockSeries } from '../block/reader.js';
+import { decodeHistogramChunk, encodeHistogramChunks, interleaveChunks } from '../chunkenc/histogram.js';
+import type { NativeHistogram } from '../../../wire/histogram.js';
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
 import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/writer.js';
 import type { BlockMeta } from '../block/meta.js';
@@ -87,15 +89,38 @@ export function* mergedSeries(sources: readonly BlockReader[]): Generator<{ labe
   }
 }
 
-/** The XOR chunks of a block series overlapping nothing deleted, tombstoned samples left out. */
+/**
+ * The chunks of a block series overlapping nothing deleted, tombstoned samples
+ * left out: XOR chunks (no `encoding`), and native-histogram chunks (their
+ * `encoding` set) of a local block.
+ */
 export function liveChunks(reader: BlockReader, s: BlockSeries, it = new XorIterator()): BlockChunk[] {
   const stones = reader.tombstones.filter((t) => t.ref === s.ref);
   const out: BlockChunk[] = [];
   for (const m of s.chunks) {
     if (stones.some((t) => t.minT <= m.minT && t.maxT >= m.maxT)) continue; // wholly deleted
-    out.push({ minT: m.minT, maxT: m.maxT, data: deleteRanges(reader.chunk(m.ref), stones, it) });
+    // A bucket block's chunk source keeps floats only (its histogram chunks read as none).
+    const { encoding, data } = reader.local ? reader.encodedChunk(m.ref) : { encoding: ENCODING_XOR, data: reader.chunk(m.ref) };
+    if (!isHistogramEncoding(encoding)) {
+      out.push({ minT: m.minT, maxT: m.maxT, data: deleteRanges(data, stones, it) });
+    } else if (!stones.some((t) => t.minT <= m.maxT && t.maxT >= m.minT)) {
+      out.push({ minT: m.minT, maxT: m.maxT, data, encoding });
+    } else {
+      const kept = decodeHistogramChunk(data, encoding).filter((h) => !stones.some((t) => h.t >= t.minT && h.t <= t.maxT));
+      out.push(...encodeHistogramChunks(kept));
+    }
   }
   return out;
+}
+
+/** Is this a native-histogram chunk (else XOR)? */
+export const isHistogramChunk = (c: BlockChunk) => c.encoding !== undefined && isHistogramEncoding(c.encoding);
+
+/** Native-histogram chunks of several holders as one sorted list: one histogram per timestamp, the first holder's. */
+function rechunkHistograms(parts: readonly BlockChunk[]): BlockChunk[] {
+  const byT = new Map<number, NativeHistogram>();
+  for (const p of parts) for (const h of decodeHistogramChunk(p.data, p.encoding!)) if (!byT.has(h.t)) byT.set(h.t, h);
+  return encodeHistogramChunks([...byT.values()].sort((a, b) => a.t - b.t));
 }
 
 /**
@@ -106,10 +131,10 @@ export function compactBlocks(parentDir: string, sources: readonly BlockReader[]
   const out: BlockSeriesInput[] = [];
   const it = new XorIterator();
   for (const { labels, parts: held } of mergedSeries(sources)) {
-    const parts: BlockChunk[] = held.flatMap((p) => liveChunks(p.reader, p.series, it));
-    parts.sort((a, b) => a.minT - b.minT);
-    const overlap = parts.some((p, i) => i > 0 && p.minT <= parts[i - 1]!.maxT);
-    const chunks = held.length === 1 && !overlap ? parts.filter((p) => p.data.length > 2) : rechunk(parts);
+    const live = held.flatMap((p) => liveChunks(p.reader, p.series, it));
+    const floats = merged(live.filter((c) => !isHistogramChunk(c)), held.length, rechunk);
+    const histograms = merged(live.filter(isHistogramChunk), held.length, rechunkHistograms);
+    const chunks = interleaveChunks(floats, histograms);
     if (chunks.length > 0) out.push({ labels, chunks });
   }
   if (out.length === 0) return undefined;
@@ -135,6 +160,13 @@ function deleteRanges(data: Uint8Array, stones: ReadonlyArray<{ minT: number; ma
   it.reset(data);
   while (it.next()) if (!stones.some((s) => it.t >= s.minT && it.t <= s.maxT)) a.append(it.t, it.v);
   return a.seal();
+}
+
+/** One kind of chunk of a series: as they are when one block held them and none overlap, else merged by `rechunkAll`. */
+function merged(parts: BlockChunk[], holders: number, rechunkAll: (parts: readonly BlockChunk[]) => BlockChunk[]): BlockChunk[] {
+  parts.sort((a, b) => a.minT - b.minT);
+  const overlap = parts.some((p, i) => i > 0 && p.minT <= parts[i - 1]!.maxT);
+  return holders === 1 && !overlap ? parts.filter((p) => ((p.data[0]! << 8) | p.data[1]!) > 0) : rechunkAll(parts);
 }
 
 /** Decode overlapping chunks, sort, keep one sample per timestamp (the earliest chunk's), re-encode. */

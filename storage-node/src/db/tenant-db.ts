@@ -18,6 +18,8 @@ import { deletedIntervals } from '../model/deletions.js';
 import { selectChunksFrom, type SeriesChunks } from './select.js';
 import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/writer.js';
 import { TenantHead } from '../head/head.js';
+import { encodeHistogramChunks, interleaveChunks } from '../chunkenc/histogram.js';
+import type { NativeHistogram } from '../../../wire/histogram.js';
 import { ExemplarStore } from './exemplars.js';
 import { DEFAULT_MAX_EXEMPLARS } from '../../../wire/internal-api.js';
 import { MetadataStore } from './metadata.js';
@@ -131,20 +133,24 @@ export class TenantDB {
   flushHead(blockRangeMs = DEFAULT_BLOCK_RANGE_MS, sections?: Record<string, unknown>): Array<BlockReader['meta']> {
     if (!this.paths) throw new Error('flush needs a data directory');
     const byRange = new Map<number, BlockSeriesInput[]>();
+    // A series' chunks of one range: its floats', then its histograms' (added right after), interleaved.
     const add = (start: number, labels: Labels, chunks: BlockChunk[]) => {
       let list = byRange.get(start);
       if (!list) byRange.set(start, (list = []));
-      list.push({ labels, chunks });
+      const last = list[list.length - 1];
+      if (last && last.labels === labels) list[list.length - 1] = { labels, chunks: interleaveChunks(last.chunks, chunks) };
+      else list.push({ labels, chunks });
     };
     for (const s of this.head.select([], -Infinity, Infinity)) {
       if ((s.ooo?.n ?? 0) === 0 && (this.deletions.length === 0 || deletedIntervals(this.deletions, s.labels).length === 0)) {
         // In order and nothing deleted: the head's chunks go to the block as they are.
         for (const [start, chunks] of chunksByRange(s.chunks(), blockRangeMs)) add(start, s.labels, chunks);
-        continue;
+      } else {
+        // In-order and out-of-order samples together, sorted, one per timestamp; deleted ones left out.
+        const cols = this.deleted(s.labels, mergeChunks(s.chunks()));
+        for (const [start, from, to] of rangesOf(cols, blockRangeMs)) add(start, s.labels, encodeColumns(cols, from, to));
       }
-      // In-order and out-of-order samples together, sorted, one per timestamp; deleted ones left out.
-      const cols = this.deleted(s.labels, mergeChunks(s.chunks()));
-      for (const [start, from, to] of rangesOf(cols, blockRangeMs)) add(start, s.labels, encodeColumns(cols, from, to));
+      if (s.hist) for (const [start, hs] of this.histogramsByRange(s.labels, s.hist.all(), blockRangeMs)) add(start, s.labels, encodeHistogramChunks(hs));
     }
     const metas: Array<BlockReader['meta']> = [];
     for (const start of [...byRange.keys()].sort((a, b) => a - b)) {
@@ -154,6 +160,20 @@ export class TenantDB {
     }
     this.head = new TenantHead();
     return metas;
+  }
+
+  /** A series' native histograms by the block range they fall in, deleted ones left out. */
+  private histogramsByRange(labels: Labels, hs: readonly NativeHistogram[], blockRangeMs: number): Map<number, NativeHistogram[]> {
+    const gone = this.deletions.length ? deletedIntervals(this.deletions, labels) : [];
+    const byStart = new Map<number, NativeHistogram[]>();
+    for (const h of hs) {
+      if (gone.some(([lo, hi]) => h.t >= lo && h.t <= hi)) continue;
+      const start = Math.floor(h.t / blockRangeMs) * blockRangeMs;
+      const list = byStart.get(start);
+      if (list) list.push(h);
+      else byStart.set(start, [h]);
+    }
+    return byStart;
   }
 
   /**

@@ -17,7 +17,7 @@ import { XorIterator } from '../chunkenc/xor.js';
 import type { BlockReader } from '../block/reader.js';
 import { resolutionOf, type BlockMeta } from '../block/meta.js';
 import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/writer.js';
-import { liveChunks, mergedSeries, sourcesOf } from '../compact/compactor.js';
+import { isHistogramChunk, liveChunks, mergedSeries, sourcesOf } from '../compact/compactor.js';
 import { mergedSections } from '../bucket/layout.js';
 import { AGGR_COLUMNS, CounterStitch, decodeAggrChunk, emptyAggr, encodeAggrChunk, ENCODING_AGGR, WINDOWS_PER_CHUNK, type AggrColumns } from '../chunkenc/aggr-chunk.js';
 
@@ -155,7 +155,8 @@ export function downsampleBlocks(
   for (const { labels, parts } of mergedSeries(sources)) {
     let agg: AggrColumns | undefined;
     if (from === RES_RAW) {
-      const cols = without(labels, mergeChunks(parts.flatMap((p) => liveChunks(p.reader, p.series, it))));
+      // Native histograms are not downsampled yet: the tiers hold floats.
+      const cols = without(labels, mergeChunks(parts.flatMap((p) => liveChunks(p.reader, p.series, it).filter((c) => !isHistogramChunk(c)))));
       agg = aggregateRaw(cols, res);
     } else {
       const chunks = parts.flatMap((p) => p.series.chunks.map((m) => decodeAggrChunk(p.reader.chunk(m.ref), `block ${p.reader.meta.ulid} chunk ${m.ref}`)));

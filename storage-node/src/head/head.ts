@@ -1,10 +1,11 @@
 /**
- * The in-memory head of one tenant: series, their XOR chunks and an inverted
- * index from label pairs to series.
+ * The in-memory head of one tenant: series, their XOR chunks (floats) and
+ * native-histogram chunks, and an inverted index from label pairs to series.
  *
  * Memory layout: one MemSeries per series (labels as one flat string array with
  * interned strings, the open chunk's bit stream, sealed chunks as exact-size
- * byte arrays); samples exist only inside chunks, never as objects.
+ * byte arrays); samples exist only inside chunks, never as objects (but for
+ * the last histogram of a series and its late histograms, kept whole).
  */
 import { mergeChunks } from '../chunkenc/merge.js';
 import { XorAppender, SAMPLES_PER_CHUNK } from '../chunkenc/xor.js';
@@ -13,6 +14,8 @@ import type { Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
 import { intersect, subtract, unionAll } from './postings.js';
 import { ErrorIds } from '../../../wire/errors.js';
+import type { NativeHistogram } from '../../../wire/histogram.js';
+import { decodeHistogramChunk, encodeHistogramChunks, flagsFor, HistogramChunkAppender } from '../chunkenc/histogram.js';
 
 export interface SealedChunk {
   readonly minT: number;
@@ -72,6 +75,43 @@ export class OooBuffer {
   }
 }
 
+/** A native-histogram chunk of the head: encoding 2 (integer) or 3 (float). */
+export interface HistogramChunk extends SealedChunk {
+  readonly encoding: number;
+}
+
+/**
+ * A series' native histograms: in-order ones in chunks (the open one appended
+ * to), late ones (older than the newest) kept whole and sorted.
+ */
+export class HeadHistograms {
+  sealed: HistogramChunk[] = [];
+  open: HistogramChunkAppender | undefined;
+  openMinT = 0;
+  /** The newest in-order histogram: duplicates are told from conflicts by it, and a new chunk's flags need it. */
+  last: NativeHistogram | undefined;
+  ooo: NativeHistogram[] | undefined;
+
+  get maxT(): number {
+    return this.last ? this.last.t : -Infinity;
+  }
+
+  /** Every chunk: in-order ones oldest first, then the late ones as chunks (which may overlap them). */
+  *chunks(): Generator<HistogramChunk> {
+    yield* this.sealed;
+    if (this.open && this.open.count > 0) yield { minT: this.openMinT, maxT: this.open.lastT, data: this.open.bytes(), encoding: this.open.encoding };
+    if (this.ooo) yield* encodeHistogramChunks(this.ooo);
+  }
+
+  /** Every histogram, sorted by time, one per timestamp (in-order data wins, as for floats). */
+  all(): NativeHistogram[] {
+    const inOrder = [...this.sealed, ...(this.open && this.open.count > 0 ? [{ data: this.open.bytes(), encoding: this.open.encoding }] : [])].flatMap((c) => decodeHistogramChunk(c.data, c.encoding));
+    if (!this.ooo) return inOrder;
+    const have = new Set(inOrder.map((h) => h.t));
+    return [...inOrder, ...this.ooo.filter((h) => !have.has(h.t))].sort((a, b) => a.t - b.t);
+  }
+}
+
 export class MemSeries {
   minT = Infinity;
   maxT = -Infinity;
@@ -81,6 +121,8 @@ export class MemSeries {
   open: XorAppender | undefined;
   openMinT = 0;
   ooo: OooBuffer | undefined;
+  /** Its native histograms, if it has any. minT and maxT above cover them too. */
+  hist: HeadHistograms | undefined;
 
   constructor(
     readonly ref: number,
@@ -109,6 +151,24 @@ export interface AppendResult {
   newSeries: number;
   /** The first conflicting duplicate (same time, other value), to name it to the client. */
   firstConflict?: { series: MemSeries; t: number };
+}
+
+/** Are two histograms the same sample (every field, float bits compared as values, NaN equal to NaN)? */
+export function sameHistogram(a: NativeHistogram, b: NativeHistogram): boolean {
+  const same = (x: readonly number[], y: readonly number[]) => x.length === y.length && x.every((v, i) => Object.is(v, y[i]));
+  return (
+    a.float === b.float &&
+    Object.is(a.count, b.count) &&
+    Object.is(a.sum, b.sum) &&
+    a.schema === b.schema &&
+    Object.is(a.zeroThreshold, b.zeroThreshold) &&
+    Object.is(a.zeroCount, b.zeroCount) &&
+    same(a.positiveSpans, b.positiveSpans) &&
+    same(a.negativeSpans, b.negativeSpans) &&
+    same(a.positiveBuckets, b.positiveBuckets) &&
+    same(a.negativeBuckets, b.negativeBuckets) &&
+    same(a.customValues, b.customValues)
+  );
 }
 
 const f64 = new Float64Array(2);
@@ -254,6 +314,53 @@ export class TenantHead {
       if (t > this.maxT) this.maxT = t;
       s.lastValue = v;
       res.appended++;
+    }
+  }
+
+  /**
+   * Append native histograms to a series, as appendSamples appends floats:
+   * newer than the series' newest histogram go to its chunks (a new chunk
+   * where the layout changes or a counter goes down), older ones are kept as
+   * late histograms; a repeat of a stored timestamp is a duplicate when equal,
+   * else discarded and counted. Schemas 9..52 arrive reduced to 8 (the reader
+   * does it, as Prometheus's receiver).
+   */
+  appendHistograms(s: MemSeries, hs: readonly NativeHistogram[], n: number, res: AppendResult): void {
+    const hist = (s.hist ??= new HeadHistograms());
+    for (let i = 0; i < n; i++) {
+      const h = hs[i]!;
+      const t = h.t;
+      if (t <= hist.maxT) {
+        const at = t === hist.maxT ? hist.last : hist.ooo?.find((x) => x.t === t);
+        if (at) {
+          if (sameHistogram(at, h)) res.duplicates++;
+          else {
+            res.discarded[ErrorIds.duplicateSample] = (res.discarded[ErrorIds.duplicateSample] ?? 0) + 1;
+            res.firstConflict ??= { series: s, t };
+          }
+          continue;
+        }
+        const ooo = (hist.ooo ??= []);
+        let k = ooo.length;
+        while (k > 0 && ooo[k - 1]!.t > t) k--;
+        ooo.splice(k, 0, h);
+        res.appended++;
+        res.outOfOrder++;
+      } else {
+        if (!hist.open || !hist.open.append(h)) {
+          if (hist.open) hist.sealed.push({ minT: hist.openMinT, maxT: hist.open.lastT, data: hist.open.bytes().slice(), encoding: hist.open.encoding });
+          hist.open = new HistogramChunkAppender(h.float, flagsFor(h, hist.last));
+          hist.openMinT = t;
+          this.chunkCount++;
+          if (!hist.open.append(h)) throw new Error(`histogram at ${t} cannot start a chunk`);
+        }
+        hist.last = h;
+        if (t > s.maxT) this.spanMax[s.ref] = s.maxT = t;
+        if (t > this.maxT) this.maxT = t;
+        res.appended++;
+      }
+      if (t < s.minT) this.spanMin[s.ref] = s.minT = t;
+      if (t < this.minT) this.minT = t;
     }
   }
 

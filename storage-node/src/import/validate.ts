@@ -9,7 +9,9 @@
 import { basename } from 'node:path';
 import { isValidLabelName, isValidMetricName } from '../../../wire/remote-write.js';
 import { XorIterator } from '../chunkenc/xor.js';
-import { BlockReader } from '../block/reader.js';
+import { BlockReader, isHistogramEncoding } from '../block/reader.js';
+import { decodeHistogramChunk } from '../chunkenc/histogram.js';
+import { histogramProblem } from '../../../wire/histogram.js';
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
 import { labelsText } from '../../../wire/prom-json.js';
 import { ErrorIds, IsobarError } from '../../../wire/errors.js';
@@ -87,18 +89,22 @@ export function validateBlock(dir: string, opts: ValidateOptions): BlockSummary 
         if (c.minT <= prevMax) throw new ImportError(`${what()}: chunks overlap or are out of order at ${iso(c.minT)}`);
         prevMax = c.maxT;
         let data: Uint8Array;
+        let times: Iterable<number>;
         try {
-          data = reader.chunk(c.ref);
+          const chunk = reader.encodedChunk(c.ref);
+          data = chunk.data;
+          // Native histograms are checked as Prometheus's rules say, and read whole.
+          if (isHistogramEncoding(chunk.encoding)) times = histogramTimes(chunk.data, chunk.encoding, what);
+          else times = xorTimes(it.reset(data));
         } catch (e) {
-          throw new ImportError(`${what()}: ${(e as Error).message}`);
+          throw e instanceof ImportError ? e : new ImportError(`${what()}: ${(e as Error).message}`);
         }
-        it.reset(data);
         let n = 0;
         let last = -Infinity;
-        while (it.next()) {
-          if (it.t < c.minT || it.t > c.maxT) throw new ImportError(`${what()}: a sample at ${iso(it.t)} outside its chunk's range [${iso(c.minT)}, ${iso(c.maxT)}]`);
-          if (it.t <= last) throw new ImportError(`${what()}: samples out of order at ${iso(it.t)}`);
-          last = it.t;
+        for (const t of times) {
+          if (t < c.minT || t > c.maxT) throw new ImportError(`${what()}: a sample at ${iso(t)} outside its chunk's range [${iso(c.minT)}, ${iso(c.maxT)}]`);
+          if (t <= last) throw new ImportError(`${what()}: samples out of order at ${iso(t)}`);
+          last = t;
           n++;
         }
         const declared = (data[0]! << 8) | data[1]!;
@@ -113,4 +119,18 @@ export function validateBlock(dir: string, opts: ValidateOptions): BlockSummary 
   } finally {
     reader.close();
   }
+}
+
+function* xorTimes(it: XorIterator): Generator<number> {
+  while (it.next()) yield it.t;
+  if (it.err) throw it.err;
+}
+
+/** The times of a native-histogram chunk's samples, each histogram checked by Prometheus's rules. */
+function histogramTimes(data: Uint8Array, encoding: number, what: () => string): number[] {
+  return decodeHistogramChunk(data, encoding).map((h) => {
+    const why = histogramProblem(h);
+    if (why) throw new ImportError(`${what()}: an invalid native histogram at ${iso(h.t)}: ${why}`);
+    return h.t;
+  });
 }

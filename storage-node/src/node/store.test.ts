@@ -11,6 +11,10 @@ import { encodeWriteRequest } from '../../../wire/remote-write.js';
 import { NodeMetrics } from './metrics.js';
 import { NodeStore } from './store.js';
 import { Matcher } from '../model/matcher.js';
+import fc from 'fast-check';
+import type { NativeHistogram } from '../../../wire/histogram.js';
+import { histogramSeriesArb } from '../../../test/support/histograms.js';
+import { decodeHistogramChunk } from '../chunkenc/histogram.js';
 
 const payload = (name: string, t: number, v: number) =>
   new Uint8Array(compressSync(Buffer.from(encodeWriteRequest([{ labels: [['__name__', name]], samples: [[t, v]] }]))));
@@ -184,6 +188,64 @@ describe('exemplars and metadata on a node', () => {
     expect(b.tenantDb('acme')!.exemplars.capacity).toBe(3);
     expect(traces(b)).toEqual(['t3', 't4', 't5']);
     b.close();
+  });
+});
+
+describe('native histograms on a node', () => {
+  const open = (nodeDir: string) => {
+    const store = new NodeStore(new NodeMetrics(), createLogger('test', 'error'), { nodeDir });
+    store.open();
+    return store;
+  };
+  const histogramsIn = (store: NodeStore) => {
+    const db = store.tenantDb('acme')!;
+    const head = db.head.select([new Matcher('=', '__name__', 'lat')], -Infinity, Infinity).flatMap((s) => s.hist?.all() ?? []);
+    const blocks = db.blocks.flatMap((b) =>
+      b.postingsFor([new Matcher('=', '__name__', 'lat')]).flatMap((ref) => b.series(ref).chunks.flatMap((c) => {
+        const { encoding, data } = b.encodedChunk(c.ref);
+        return encoding === 1 ? [] : decodeHistogramChunk(data, encoding);
+      })),
+    );
+    return [...blocks, ...head].map((h) => ({ ...h, resetHint: 0 })).sort((a, b) => a.t - b.t);
+  };
+  const record = (seq: number, hs: NativeHistogram[], floats: Array<[number, number]> = []) => ({
+    seq,
+    payload: new Uint8Array(compressSync(Buffer.from(encodeWriteRequest([{ labels: [['__name__', 'lat'], ['job', 'api']], samples: floats, histograms: hs }])))),
+  });
+
+  /** Inside one 2 h block range, and within retention (which compaction applies). */
+  const WINDOW = Math.floor(Date.now() / 7_200_000) * 7_200_000 - 7_200_000;
+
+  it('keeps them through WAL replay, a flush into blocks, late ones and duplicates, and compaction', () => {
+    const series = fc.sample(histogramSeriesArb, { numRuns: 20, seed: 7 }).find((hs) => hs.length >= 20)!.map((h, k) => ({ ...h, t: WINDOW + k * 15_000 }));
+    const [early, late] = [series.filter((_, k) => k % 5 !== 3), series.filter((_, k) => k % 5 === 3)];
+    const dir = mkdtempSync(join(tmpdir(), 'isobar-node-'));
+    const metrics = new NodeMetrics();
+    const a = new NodeStore(metrics, createLogger('test', 'error'), { nodeDir: dir });
+    a.open();
+    a.apply('acme', 0, encodeBatch([record(1, early.slice(0, 10)), record(2, early.slice(10), [[WINDOW + 5_000, 1]])]), 1);
+    // The newest again (a duplicate), and another histogram at its time (a conflict, refused), and an older one again (merged away on reads).
+    const newest = early.at(-1)!;
+    const out = a.apply('acme', 0, encodeBatch([record(3, [newest, early[4]!]), record(4, [{ ...newest, sum: newest.sum + 1 }])]), 1);
+    expect(out.ok && out.state.rejections).toMatchObject([{ seq: 4, count: 1, message: expect.stringContaining('duplicate sample') }]);
+    expect(metrics.duplicateSamples).toBe(1);
+    a.close();
+    const b = open(dir); // WAL replay
+    expect(histogramsIn(b)).toEqual(early.map((h) => ({ ...h, resetHint: 0 })));
+    b.flush();
+    b.apply('acme', 0, encodeBatch([record(5, late)]), 1); // late ones, older than the newest: the head's out-of-order list
+    b.flush(); // a second block over the same range
+    expect(b.tenantDb('acme')!.blocks.length).toBeGreaterThanOrEqual(2);
+    const want = series.map((h) => ({ ...h, resetHint: 0 }));
+    expect(histogramsIn(b)).toEqual(want);
+    // Compaction merges the overlapping blocks, the floats beside the histograms.
+    return b.compact().then((r) => {
+      expect(r.compactions).toBeGreaterThan(0);
+      expect(b.tenantDb('acme')!.blocks).toHaveLength(1);
+      expect(histogramsIn(b)).toEqual(want);
+      expect(count(b, 'acme')).toBe(1);
+      b.close();
+    });
   });
 });
 

@@ -419,10 +419,11 @@ export class NodeStore {
           continue;
         }
         let labels: Labels | undefined;
-        if (reader.sampleCount > 0) {
+        if (reader.sampleCount > 0 || reader.histogramCount > 0) {
           const { s, created } = head.getOrCreate(reader);
           if (created) res.newSeries++;
-          head.appendSamples(s, reader.timestamps, reader.sampleValues, reader.sampleCount, res);
+          if (reader.sampleCount > 0) head.appendSamples(s, reader.timestamps, reader.sampleValues, reader.sampleCount, res);
+          if (reader.histogramCount > 0) head.appendHistograms(s, reader.histograms, reader.histogramCount, res);
           labels = s.labels;
         }
         // Exemplars the reader found invalid were dropped by it (the edge named them to the client).
