@@ -14,7 +14,7 @@
  */
 import type { TenantDB } from '../db/tenant-db.js';
 import { Engine, QueryError, type EngineOptions, type Gathered, type QueryErrorId, type Value } from '../promql/engine.js';
-import { formatFloat, formatTime } from '../promql/format.js';
+import { formatTime, jsonFloat } from '../promql/format.js';
 import { parseDuration, parsePromQL, PromQLParseError } from '../promql/parse.js';
 import type { Expr } from '../promql/ast.js';
 import type { FuseSplit } from '../promql/fused.js';
@@ -30,13 +30,13 @@ const MAX_POINTS = 11_000;
 function valueJson(v: Value, t: number): string {
   switch (v.type) {
     case 'scalar':
-      return `{"resultType":"scalar","result":[${formatTime(t)},"${formatFloat(v.v)}"]}`;
+      return `{"resultType":"scalar","result":[${formatTime(t)},"${jsonFloat(v.v)}"]}`;
     case 'string':
       return `{"resultType":"string","result":[${formatTime(t)},${JSON.stringify(v.s)}]}`;
     case 'vector':
-      return `{"resultType":"vector","result":[${v.samples.map((s) => `{"metric":${labelsObject(s.labels)},"value":[${formatTime(t)},"${formatFloat(s.v)}"]}`).join(',')}]}`;
+      return `{"resultType":"vector","result":[${v.samples.map((s) => `{"metric":${labelsObject(s.labels)},"value":[${formatTime(t)},"${jsonFloat(s.v)}"]}`).join(',')}]}`;
     case 'matrix':
-      return `{"resultType":"matrix","result":[${v.series.map((s) => `{"metric":${labelsObject(s.labels)},"values":[${Array.from(s.t.subarray(s.lo, s.hi), (ts, i) => `[${formatTime(ts)},"${formatFloat(s.v[s.lo + i]!)}"]`).join(',')}]}`).join(',')}]}`;
+      return `{"resultType":"matrix","result":[${v.series.map((s) => `{"metric":${labelsObject(s.labels)},"values":[${Array.from(s.t.subarray(s.lo, s.hi), (ts, i) => `[${formatTime(ts)},"${jsonFloat(s.v[s.lo + i]!)}"]`).join(',')}]}`).join(',')}]}`;
   }
 }
 

@@ -12,7 +12,7 @@ import type { Matcher } from '../model/matcher.js';
 import { parseSeriesSelector, SelectorError } from '../promql/selector.js';
 import { goString, labelsObject, stringArray, successJson } from '../../../wire/prom-json.js';
 import { vectorSelectors } from '../promql/ast.js';
-import { formatFloat, formatTime } from '../promql/format.js';
+import { formatTime, jsonFloat } from '../promql/format.js';
 import { deletedIntervals } from '../model/deletions.js';
 import { queryParam } from './query.js';
 import { MAX_TIME_MS, MIN_TIME_MS, ParamError, parseTime } from './params.js';
@@ -133,7 +133,7 @@ export function exemplarsApi(db: TenantDB | undefined, params: URLSearchParams):
     const gone = db.deletions.length ? deletedIntervals(db.deletions, s.labels) : [];
     const kept = gone.length ? s.exemplars.filter((e) => !gone.some(([lo, hi]) => e.t >= lo && e.t <= hi)) : s.exemplars;
     if (kept.length === 0) continue;
-    const list = kept.map((e) => `{"labels":${labelsObject(e.labels)},"value":"${formatFloat(e.value)}","timestamp":${formatTime(e.t)}}`);
+    const list = kept.map((e) => `{"labels":${labelsObject(e.labels)},"value":"${jsonFloat(e.value)}","timestamp":${formatTime(e.t)}}`);
     parts.push(`{"seriesLabels":${labelsObject(s.labels)},"exemplars":[${list.join(',')}]}`);
   }
   return successJson('[' + parts.join(',') + ']');

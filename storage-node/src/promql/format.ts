@@ -19,6 +19,21 @@ export function formatFloat(v: number): string {
 }
 
 /**
+ * A float as Prometheus's JSON writes sample values and histogram fields:
+ * Go's shortest 'f' form, or its 'e' form below 1e-6 and from 1e21 on.
+ */
+export function jsonFloat(v: number): string {
+  if (Object.is(v, -0)) return '-0'; // Go keeps the sign (a zero threshold of 0 gives the zero bucket [-0, 0])
+  const abs = Math.abs(v);
+  if (abs !== 0 && Number.isFinite(v) && (abs < 1e-6 || abs >= 1e21)) {
+    const [mantissa, exp] = v.toExponential().split('e') as [string, string];
+    const e = Number(exp);
+    return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  }
+  return formatFloat(v);
+}
+
+/**
  * A timestamp in ms as Prometheus's JSON writes it: whole seconds, then, unless
  * they are 0, the milliseconds as three decimals (`1700000000.200`, not `.2`).
  */

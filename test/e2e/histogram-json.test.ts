@@ -1,0 +1,70 @@
+/**
+ * A native histogram as Prometheus's JSON writes it (count, sum, every
+ * non-empty bucket with its boundaries), judged by Prometheus 3 itself: random
+ * histograms of every schema are written to it and read back with an instant
+ * query; our rendering of the same histogram must be the same bytes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reduceResolution, type NativeHistogram } from '../../wire/histogram.js';
+import { encodeWriteRequest } from '../../wire/remote-write.js';
+import { snappyEncode } from '../../wire/snappy.js';
+import { histogramJson } from '../../storage-node/src/promql/histograms.js';
+import { jsonFloat } from '../../storage-node/src/promql/format.js';
+import { validHistogramArb } from '../support/histograms.js';
+import { freePort } from '../support/node-process.js';
+import { prometheus3Dir } from '../support/peers.js';
+import { eventually, stopChild } from '../support/stack.js';
+
+const PROM3 = prometheus3Dir();
+
+
+describe.runIf(PROM3)('histogram JSON, judged by Prometheus 3', () => {
+  let prom: ChildProcess;
+  let url = '';
+  const t = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'isobar-prom3-json-'));
+    writeFileSync(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 1m\n');
+    prom = spawn(join(PROM3!, 'prometheus'), [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-remote-write-receiver'], { stdio: 'ignore' });
+    await eventually(async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok ?? false, (ok) => ok, 30_000);
+  });
+  afterAll(() => stopChild(prom));
+
+  const at = async (query: string) => (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(query)}&time=${t / 1000}`)).text());
+
+  it('renders every schema, custom buckets, zero buckets and float histograms as Prometheus 3 does', async () => {
+    // Every schema from -4 to 12 (9..12 reduced to 8), wide bucket ranges (far-out indices), sums and thresholds of every size.
+    const arb = fc.tuple(validHistogramArb, fc.integer({ min: -4, max: 12 }), fc.integer({ min: -40, max: 40 }), fc.constantFrom(0, 1e-128, 0.001, 0.25, 3), fc.double({ noNaN: true, noDefaultInfinity: true }));
+    const cases = fc.sample(arb, { numRuns: 120, seed: 20261129 }).map(([h, schema, shift, zero, sum], i): [string, NativeHistogram] => {
+      const exp = h.schema !== -53;
+      const shifted = exp ? { positiveSpans: h.positiveSpans.map((x, k) => (k === 0 ? x * 7 + shift : x)), negativeSpans: h.negativeSpans.map((x, k) => (k === 0 ? x * 5 - shift : x)) } : {};
+      return [`hj_${i}`, { ...h, ...shifted, ...(exp ? { schema, zeroThreshold: zero } : {}), sum, t, resetHint: 0 }];
+    });
+    const body = snappyEncode(encodeWriteRequest(cases.map(([name, h]) => ({ labels: [['__name__', name]], samples: [], histograms: [h] }))));
+    const r = await fetch(`${url}/api/v1/write`, { method: 'POST', body: Buffer.from(body), headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' } });
+    expect(r.status, await r.text()).toBe(204);
+    let buckets = 0;
+    for (const [name, h] of cases) {
+      const got = await at(name);
+      const want = `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"${name}"},"histogram":[${t / 1000},${histogramJson(h.schema > 8 ? reduceResolution(h, 8) : h)}]}]}}`;
+      expect(want, JSON.stringify(h)).toBe(got);
+      buckets += (JSON.parse(got).data.result[0].histogram[1].buckets ?? []).length;
+    }
+    expect(buckets).toBeGreaterThan(300); // the boundaries were compared, not only counts and sums
+  });
+
+  it('writes tiny and huge floats in Go\u2019s exponent form, as sample values', async () => {
+    for (const v of [1e-7, -2.5e-9, 1.5e21, 123456789, 0.000001, 1e20, 5e-324]) {
+      const got = JSON.parse(await at(`vector(${v})`)).data.result[0].value[1];
+      expect(jsonFloat(v), String(v)).toBe(got);
+    }
+  });
+});
