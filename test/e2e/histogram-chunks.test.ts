@@ -97,6 +97,7 @@ describe.runIf(PROM3)('native-histogram chunks, read and written by Prometheus 3
     await sendAll(base, 'fine', fineSeries);
     const snap = (await (await fetch(`${base}/api/v1/admin/tsdb/snapshot`, { method: 'POST' })).json()) as { data: { name: string } };
     const dir = join(own, 'snapshots', snap.data.name);
+    let theirBytes = 0;
     const read = (name: string) => {
       const got = new Map<string, NativeHistogram[]>();
       for (const ulid of readdirSync(dir)) {
@@ -108,6 +109,7 @@ describe.runIf(PROM3)('native-histogram chunks, read and written by Prometheus 3
           for (const c of s.chunks) {
             const { encoding, data } = block.encodedChunk(c.ref);
             hs.push(...decodeHistogramChunk(data, encoding));
+            if (name === 'theirs') theirBytes += data.length;
           }
           got.set(i, hs);
         }
@@ -119,6 +121,11 @@ describe.runIf(PROM3)('native-histogram chunks, read and written by Prometheus 3
     const got = read('theirs');
     expect(got.size).toBe(SERIES);
     for (const [i, hs] of series.entries()) expect(noHints(got.get(String(i).padStart(2, '0'))!), `series ${i}`).toEqual(noHints(hs));
+    // Bytes per histogram sample in blocks, ours against Prometheus 3's, for the same series (chunk data only).
+    const samples = series.reduce((n, hs) => n + hs.length, 0);
+    const ourBytes = series.reduce((n, hs) => n + encodeHistogramChunks(hs).reduce((m, c) => m + c.data.length, 0), 0);
+    console.log(`native histograms in blocks: ${(ourBytes / samples).toFixed(1)} B/sample here, ${(theirBytes / samples).toFixed(1)} B/sample in Prometheus 3's (ratio ${(ourBytes / theirBytes).toFixed(2)}), ${samples} samples`);
+    expect(ourBytes / theirBytes).toBeLessThan(1.1);
     // Schemas 9..12, which Prometheus reduces to 8 as it takes them: as reduceResolution does.
     const fine = read('fine');
     expect(fine.size).toBe(fineSeries.length);
