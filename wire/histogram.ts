@@ -161,6 +161,25 @@ function goValue(x: number): string {
 }
 
 /**
+ * A side's buckets as [index, absolute count] pairs, lowest index first
+ * (`deltas`: the buckets are deltas, as integer histograms keep them).
+ */
+export function bucketsOf(spans: readonly number[], buckets: readonly number[], deltas: boolean): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let idx = 0;
+  let k = 0;
+  let c = 0;
+  for (let i = 0; i < spans.length; i += 2) {
+    idx += spans[i]!;
+    for (let j = 0; j < spans[i + 1]!; j++, idx++, k++) {
+      c = deltas ? c + buckets[k]! : buckets[k]!;
+      out.push([idx, c]);
+    }
+  }
+  return out;
+}
+
+/**
  * The histogram at a lower exponential schema: each bucket added into the one
  * that holds it there (bucket i of schema s lies in bucket ((i - 1) >> (s - t)) + 1
  * of schema t), as Prometheus reduces schemas 9..52 to 8 on ingestion.
@@ -171,19 +190,12 @@ export function reduceResolution(h: NativeHistogram, target: number): NativeHist
   const side = (spans: readonly number[], buckets: readonly number[]) => {
     const idx: number[] = [];
     const counts: number[] = [];
-    let at = 0;
-    let k = 0;
-    let c = 0;
-    for (let i = 0; i < spans.length; i += 2) {
-      at += spans[i]!;
-      for (let j = 0; j < spans[i + 1]!; j++, at++, k++) {
-        c = h.float ? buckets[k]! : c + buckets[k]!;
-        const to = ((at - 1) >> shift) + 1;
-        if (idx.length && idx[idx.length - 1] === to) counts[counts.length - 1]! += c;
-        else {
-          idx.push(to);
-          counts.push(c);
-        }
+    for (const [at, c] of bucketsOf(spans, buckets, !h.float)) {
+      const to = ((at - 1) >> shift) + 1;
+      if (idx.length && idx[idx.length - 1] === to) counts[counts.length - 1]! += c;
+      else {
+        idx.push(to);
+        counts.push(c);
       }
     }
     const outSpans: number[] = [];

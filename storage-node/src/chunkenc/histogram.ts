@@ -13,9 +13,9 @@
  * new chunk; the new chunk's flags say why (a counter reset, or not).
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { emptyHistogram } from '../../../wire/histogram.js';
+import { bucketsOf, emptyHistogram } from '../../../wire/histogram.js';
 import { BitReader, BitWriter } from './bstream.js';
-import { bitsFloat, floatBits, readXorValue, writeXorValue, type XorValueState } from './xor.js';
+import { bitsFloat, floatBits, readFloat64, readXorValue, writeFloat64, writeXorValue, type XorValueState } from './xor.js';
 import { encodeColumns, mergeChunks } from './merge.js';
 
 export const ENCODING_HISTOGRAM = 2;
@@ -139,18 +139,13 @@ function putZeroThreshold(w: BitWriter, z: number): void {
     return;
   }
   w.writeByte(255);
-  const b = floatBits(z, [0, 0]);
-  w.writeBits(b[0], 32);
-  w.writeBits(b[1], 32);
+  writeFloat64(w, z);
 }
 
 function readZeroThreshold(r: BitReader): number {
   const b = r.readByte();
   if (b === 0) return 0;
-  if (b === 255) {
-    const hi = r.readBits(32);
-    return bitsFloat(hi, r.readBits(32));
-  }
+  if (b === 255) return readFloat64(r);
   return 2 ** (b - 244);
 }
 
@@ -181,16 +176,12 @@ function putCustomBound(w: BitWriter, x: number): void {
     return;
   }
   w.writeBit(0);
-  const b = floatBits(x, [0, 0]);
-  w.writeBits(b[0], 32);
-  w.writeBits(b[1], 32);
+  writeFloat64(w, x);
 }
 
 function readCustomBound(r: BitReader): number {
   const u = readVarbitUint(r);
-  if (u !== 0) return (u - 1) / 1000;
-  const hi = r.readBits(32);
-  return bitsFloat(hi, r.readBits(32));
+  return u !== 0 ? (u - 1) / 1000 : readFloat64(r);
 }
 
 function putLayout(w: BitWriter, h: NativeHistogram): void {
@@ -221,13 +212,6 @@ export function sameLayout(a: NativeHistogram, b: NativeHistogram): boolean {
   );
 }
 
-/** Absolute bucket counts of one side (integer histograms keep deltas). */
-function absolute(buckets: readonly number[], deltas: boolean): number[] {
-  if (!deltas) return buckets as number[];
-  let c = 0;
-  return buckets.map((d) => (c += d));
-}
-
 /**
  * Did the counter go down from `prev` to `h` (same layout): the count, the
  * zero bucket, or a bucket? Prometheus cuts a chunk there (a counter reset).
@@ -235,9 +219,10 @@ function absolute(buckets: readonly number[], deltas: boolean): number[] {
 export function wentDown(prev: NativeHistogram, h: NativeHistogram): boolean {
   if (h.count < prev.count || h.zeroCount < prev.zeroCount) return true;
   for (const side of ['positiveBuckets', 'negativeBuckets'] as const) {
-    const a = absolute(prev[side], !prev.float);
-    const b = absolute(h[side], !h.float);
-    for (let i = 0; i < a.length; i++) if (b[i]! < a[i]!) return true;
+    const spans = side === 'positiveBuckets' ? prev.positiveSpans : prev.negativeSpans;
+    const a = bucketsOf(spans, prev[side], !prev.float);
+    const b = bucketsOf(spans, h[side], !h.float);
+    for (let i = 0; i < a.length; i++) if (b[i]![1] < a[i]![1]) return true;
   }
   return false;
 }

@@ -211,6 +211,19 @@ export function floatBits(v: number, into: [number, number]): [number, number] {
   return into;
 }
 
+/** Write a float64's 64 bits as they are. */
+export function writeFloat64(w: BitWriter, v: number): void {
+  f64[0] = v;
+  w.writeBits(u32[HI]!, 32);
+  w.writeBits(u32[LO]!, 32);
+}
+
+/** Read 64 bits as a float64. */
+export function readFloat64(r: BitReader): number {
+  const hi = r.readBits(32);
+  return bitsFloat(hi, r.readBits(32));
+}
+
 /** The float64 of bits (hi:lo). */
 export function bitsFloat(hi: number, lo: number): number {
   u32[HI] = hi;

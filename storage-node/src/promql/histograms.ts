@@ -7,7 +7,7 @@
  * Prometheus builds its table, so they are the same doubles.
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { CUSTOM_BUCKETS_SCHEMA } from '../../../wire/histogram.js';
+import { bucketsOf, CUSTOM_BUCKETS_SCHEMA } from '../../../wire/histogram.js';
 import { jsonFloat } from './format.js';
 
 /**
@@ -56,22 +56,6 @@ export interface Bucket {
   count: number;
 }
 
-/** A side's buckets as (index, absolute count), lowest index first. */
-function sideBuckets(spans: readonly number[], buckets: readonly number[], deltas: boolean): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  let idx = 0;
-  let k = 0;
-  let c = 0;
-  for (let i = 0; i < spans.length; i += 2) {
-    idx += spans[i]!;
-    for (let j = 0; j < spans[i + 1]!; j++, idx++, k++) {
-      c = deltas ? c + buckets[k]! : buckets[k]!;
-      out.push([idx, c]);
-    }
-  }
-  return out;
-}
-
 /**
  * Every bucket from the lowest boundary up: the negative buckets, the zero
  * bucket (when it has a count), the positive buckets, as Prometheus's
@@ -82,7 +66,7 @@ export function allBuckets(h: NativeHistogram): Bucket[] {
   const z = h.zeroThreshold;
   const out: Bucket[] = [];
   const custom = h.schema === CUSTOM_BUCKETS_SCHEMA;
-  for (const [idx, count] of sideBuckets(h.negativeSpans, h.negativeBuckets, deltas).reverse()) {
+  for (const [idx, count] of bucketsOf(h.negativeSpans, h.negativeBuckets, deltas).reverse()) {
     const b = { lower: -bound(idx, h), upper: -bound(idx - 1, h), count, lowerInclusive: false, upperInclusive: false };
     b.lowerInclusive = custom ? idx === 0 : b.lower < 0;
     b.upperInclusive = custom ? true : b.upper > 0;
@@ -91,7 +75,7 @@ export function allBuckets(h: NativeHistogram): Bucket[] {
     out.push(b);
   }
   if (!custom && h.zeroCount > 0) out.push({ lower: -z, upper: z, lowerInclusive: true, upperInclusive: true, count: h.zeroCount });
-  for (const [idx, count] of sideBuckets(h.positiveSpans, h.positiveBuckets, deltas)) {
+  for (const [idx, count] of bucketsOf(h.positiveSpans, h.positiveBuckets, deltas)) {
     const b = { lower: bound(idx - 1, h), upper: bound(idx, h), count, lowerInclusive: false, upperInclusive: false };
     b.lowerInclusive = custom ? idx === 0 : b.lower < 0;
     b.upperInclusive = custom ? true : b.upper > 0;
