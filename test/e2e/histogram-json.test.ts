@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reduceResolution, type NativeHistogram } from '../../wire/histogram.js';
 import { encodeWriteRequest } from '../../wire/remote-write.js';
 import { snappyEncode } from '../../wire/snappy.js';
-import { histogramJson } from '../../storage-node/src/promql/histograms.js';
+import { histogramFraction, histogramJson, histogramQuantile, histogramVariance } from '../../storage-node/src/promql/histograms.js';
 import { jsonFloat } from '../../storage-node/src/promql/format.js';
 import { validHistogramArb } from '../support/histograms.js';
 import { freePort } from '../support/node-process.js';
@@ -21,11 +21,13 @@ import { prometheus3Dir } from '../support/peers.js';
 import { eventually, stopChild } from '../support/stack.js';
 
 const PROM3 = prometheus3Dir();
+const promNumber = (x: number) => (x === Infinity ? 'Inf' : x === -Infinity ? '-Inf' : String(x));
 
 
 describe.runIf(PROM3)('histogram JSON, judged by Prometheus 3', () => {
   let prom: ChildProcess;
   let url = '';
+  const casesWritten: Array<[string, NativeHistogram]> = [];
   const t = Math.floor(Date.now() / 1000) * 1000 - 60_000;
 
   beforeAll(async () => {
@@ -48,6 +50,7 @@ describe.runIf(PROM3)('histogram JSON, judged by Prometheus 3', () => {
       const shifted = exp ? { positiveSpans: h.positiveSpans.map((x, k) => (k === 0 ? x * 7 + shift : x)), negativeSpans: h.negativeSpans.map((x, k) => (k === 0 ? x * 5 - shift : x)) } : {};
       return [`hj_${i}`, { ...h, ...shifted, ...(exp ? { schema, zeroThreshold: zero } : {}), sum, t, resetHint: 0 }];
     });
+    casesWritten.push(...cases);
     const body = snappyEncode(encodeWriteRequest(cases.map(([name, h]) => ({ labels: [['__name__', name]], samples: [], histograms: [h] }))));
     const r = await fetch(`${url}/api/v1/write`, { method: 'POST', body: Buffer.from(body), headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' } });
     expect(r.status, await r.text()).toBe(204);
@@ -59,6 +62,49 @@ describe.runIf(PROM3)('histogram JSON, judged by Prometheus 3', () => {
       buckets += (JSON.parse(got).data.result[0].histogram[1].buckets ?? []).length;
     }
     expect(buckets).toBeGreaterThan(300); // the boundaries were compared, not only counts and sums
+  });
+
+  it('answers histogram_quantile, _fraction, _stddev, _stdvar, _count, _sum and _avg as Prometheus 3 does', async () => {
+    // The histograms the test above wrote (every schema, custom buckets, zero buckets, float and integer).
+    expect(casesWritten.length).toBe(120);
+    const named = 'label_replace({__name__=~"hj_.*"}, "n", "$1", "__name__", "(.*)")';
+    const ours = new Map<string, NativeHistogram>();
+    const byName = async (query: string) => {
+      const body = JSON.parse(await at(query)) as { status: string; data: { result: Array<{ metric: { n: string }; value: [number, string] }> } };
+      expect(body.status, query).toBe('success');
+      return new Map(body.data.result.map((r) => [r.metric.n, r.value[1]]));
+    };
+    // Our copy of each histogram, as Prometheus holds it (schemas above 8 reduced).
+    for (const [name, h] of casesWritten) ours.set(name, h.schema > 8 ? reduceResolution(h, 8) : h);
+    const checks: Array<[string, (h: NativeHistogram) => number]> = [
+      ...[0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.99, 1, -1, 2].map((q): [string, (h: NativeHistogram) => number] => [`histogram_quantile(${q}, ${named})`, (h) => histogramQuantile(q, h).value]),
+      ...[[-Infinity, 0], [0, 1], [0.5, 64], [-3, 3], [1e-3, Infinity], [2, 1]].map(([a, b]): [string, (h: NativeHistogram) => number] => [`histogram_fraction(${promNumber(a!)}, ${promNumber(b!)}, ${named})`, (h) => histogramFraction(a!, b!, h).value]),
+      [`histogram_stdvar(${named})`, (h) => histogramVariance(h)],
+      [`histogram_stddev(${named})`, (h) => Math.sqrt(histogramVariance(h))],
+      [`histogram_count(${named})`, (h) => h.count],
+      [`histogram_sum(${named})`, (h) => h.sum],
+      [`histogram_avg(${named})`, (h) => h.sum / h.count],
+    ];
+    let exact = 0;
+    let compared = 0;
+    for (const [query, fn] of checks) {
+      const theirs = await byName(query);
+      expect(theirs.size, query).toBe(ours.size);
+      for (const [name, h] of ours) {
+        const want = theirs.get(name)!;
+        const got = jsonFloat(fn(h));
+        compared++;
+        if (got === want) {
+          exact++;
+          continue;
+        }
+        // Logarithms and exponentials may differ in the last bits between Go and JavaScript.
+        const [x, y] = [Number(got), Number(want)];
+        expect(Math.abs(x - y) <= 1e-12 * Math.max(Math.abs(x), Math.abs(y)), `${query} of ${name} ${JSON.stringify(h)}: ours ${got}, Prometheus ${want}`).toBe(true);
+      }
+    }
+    expect(compared).toBeGreaterThan(2000);
+    console.log(`histogram functions: ${exact} of ${compared} answers byte-identical to Prometheus 3, the rest within 1e-12`);
   });
 
   it('writes tiny and huge floats in Go\u2019s exponent form, as sample values', async () => {

@@ -8,6 +8,7 @@
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
 import { bucketsOf, CUSTOM_BUCKETS_SCHEMA } from '../../../wire/histogram.js';
+import { compensatedAdd } from './float-stats.js';
 import { jsonFloat } from './format.js';
 
 /**
@@ -95,4 +96,153 @@ export function histogramJson(h: NativeHistogram): string {
     out += `,"buckets":[${buckets.map((b) => `[${rule(b)},"${jsonFloat(b.lower)}","${jsonFloat(b.upper)}","${jsonFloat(b.count)}"]`).join(',')}]`;
   }
   return out + '}';
+}
+
+// ---------------------------------------------------------------------------
+// Functions of one histogram, as Prometheus 3 computes them.
+
+/** Every bucket from the highest boundary down (Prometheus's AllReverseBucketIterator). */
+function allBucketsDown(h: NativeHistogram): Bucket[] {
+  return allBuckets(h).reverse();
+}
+
+/** Why a function's answer comes with an info annotation (NaN observations). */
+export type HistogramInfo = 'nan-result' | 'nan-skew';
+
+/**
+ * histogram_quantile of a native histogram: the rank's bucket, interpolated
+ * inside it exponentially for exponential buckets and linearly for the zero
+ * bucket and custom buckets; counted from the top for q >= 0.5 unless the
+ * sum is NaN.
+ */
+export function histogramQuantile(q: number, h: NativeHistogram): { value: number; info?: HistogramInfo } {
+  if (q < 0) return { value: -Infinity };
+  if (q > 1) return { value: Infinity };
+  if (h.count === 0 || Number.isNaN(q)) return { value: NaN };
+  const custom = h.schema === CUSTOM_BUCKETS_SCHEMA;
+  const up = Number.isNaN(h.sum) || q < 0.5;
+  const buckets = up ? allBuckets(h) : allBucketsDown(h);
+  let rank = up ? q * h.count : (1 - q) * h.count;
+  let count = 0;
+  let i = 0;
+  let bucket: Bucket | undefined;
+  for (; i < buckets.length; i++) {
+    bucket = buckets[i]!;
+    if (bucket.count === 0) continue;
+    count += bucket.count;
+    if (count >= rank) break;
+  }
+  if (!bucket) return { value: NaN };
+  const b = { ...bucket };
+  if (!custom && b.lower < 0 && b.upper > 0) {
+    // The zero bucket of a histogram with observations on one side only lies on that side.
+    if (h.negativeBuckets.length === 0 && h.positiveBuckets.length > 0) b.lower = 0;
+    else if (h.positiveBuckets.length === 0 && h.negativeBuckets.length > 0) b.upper = 0;
+  } else if (custom) {
+    if (b.lower === -Infinity) {
+      if (b.upper <= 0) return { value: b.upper };
+      b.lower = 0;
+    } else if (b.upper === Infinity) {
+      return { value: b.lower };
+    }
+  }
+  if (count > h.count) count = h.count;
+  if (count < rank) {
+    // The rank is past every bucket: NaN observations (with a NaN sum), else the top.
+    return Number.isNaN(h.sum) ? { value: NaN, info: 'nan-result' } : { value: b.upper };
+  }
+  rank = up ? rank - (count - b.count) : count - rank;
+  let info: HistogramInfo | undefined;
+  if (Number.isNaN(h.sum)) {
+    for (i++; i < buckets.length; i++) count += buckets[i]!.count;
+    if (count < h.count) info = 'nan-skew';
+  }
+  const fraction = rank / b.count;
+  const done = (value: number) => (info ? { value, info } : { value });
+  if (custom || (b.lower <= 0 && b.upper >= 0)) return done(b.lower + (b.upper - b.lower) * fraction);
+  const logLower = Math.log2(Math.abs(b.lower));
+  const logUpper = Math.log2(Math.abs(b.upper));
+  if (b.lower > 0) return done(2 ** (logLower + (logUpper - logLower) * fraction));
+  return done(-(2 ** (logUpper + (logLower - logUpper) * (1 - fraction))));
+}
+
+/**
+ * histogram_fraction: the share of observations between `lower` and `upper`,
+ * interpolated inside the buckets that hold a limit (exponentially, linearly
+ * in the zero bucket and custom buckets).
+ */
+export function histogramFraction(lower: number, upper: number, h: NativeHistogram): { value: number; info?: 'nan-result' } {
+  if (h.count === 0 || Number.isNaN(lower) || Number.isNaN(upper)) return { value: NaN };
+  if (lower >= upper) return { value: 0 };
+  const custom = h.schema === CUSTOM_BUCKETS_SCHEMA;
+  const buckets = allBuckets(h);
+  let count = 0;
+  let rank = 0;
+  let lowerRank = 0;
+  let upperRank = 0;
+  let lowerSet = false;
+  let upperSet = false;
+  let i = 0;
+  for (; i < buckets.length; i++) {
+    const b = { ...buckets[i]! };
+    count += b.count;
+    let zeroBucket = false;
+    const linear = (v: number) => (b.lower === -Infinity ? b.count : rank + (b.count * (v - b.lower)) / (b.upper - b.lower));
+    const exponential = (v: number) => {
+      const logLower = Math.log2(Math.abs(b.lower));
+      const logUpper = Math.log2(Math.abs(b.upper));
+      const logV = Math.log2(Math.abs(v));
+      const fraction = v > 0 ? (logV - logLower) / (logUpper - logLower) : 1 - (logV - logUpper) / (logLower - logUpper);
+      return rank + b.count * fraction;
+    };
+    if (b.lower <= 0 && b.upper >= 0) {
+      zeroBucket = true;
+      if (h.negativeBuckets.length === 0 && h.positiveBuckets.length > 0) b.lower = 0;
+      else if (h.positiveBuckets.length === 0 && h.negativeBuckets.length > 0) b.upper = 0;
+    }
+    if (!lowerSet && b.lower >= lower) [lowerRank, lowerSet] = [rank, true];
+    if (!upperSet && b.lower >= upper) [upperRank, upperSet] = [rank, true];
+    if (lowerSet && upperSet) break;
+    const interpolate = custom || zeroBucket ? linear : exponential;
+    if (!lowerSet && b.lower < lower && b.upper > lower) [lowerRank, lowerSet] = [interpolate(lower), true];
+    if (!upperSet && b.lower < upper && b.upper > upper) [upperRank, upperSet] = [interpolate(upper), true];
+    if (lowerSet && upperSet) break;
+    rank += b.count;
+  }
+  let info: 'nan-result' | undefined;
+  if (Number.isNaN(h.sum)) {
+    for (i++; i < buckets.length; i++) count += buckets[i]!.count;
+    if (count < h.count) info = 'nan-result';
+  } else {
+    count = h.count;
+  }
+  if (!lowerSet || lowerRank > count) lowerRank = count;
+  if (!upperSet || upperRank > count) upperRank = count;
+  const value = (upperRank - lowerRank) / h.count;
+  return info ? { value, info } : { value };
+}
+
+/**
+ * histogram_stdvar: the observations' variance, each bucket's observations
+ * taken at its middle (arithmetic for custom buckets, geometric for
+ * exponential ones, 0 in the zero bucket); histogram_stddev is its root.
+ */
+export function histogramVariance(h: NativeHistogram): number {
+  const mean = h.sum / h.count;
+  const custom = h.schema === CUSTOM_BUCKETS_SCHEMA;
+  let variance = 0;
+  let c = 0;
+  for (const b of allBuckets(h)) {
+    if (b.count === 0) continue;
+    let val: number;
+    if (custom) val = (b.upper + b.lower) / 2;
+    else if (b.lower <= 0 && b.upper >= 0) val = 0;
+    else {
+      val = Math.sqrt(b.upper * b.lower);
+      if (b.upper < 0) val = -val;
+    }
+    const delta = val - mean;
+    [variance, c] = compensatedAdd(b.count * delta * delta, variance, c);
+  }
+  return (variance + c) / h.count;
 }
