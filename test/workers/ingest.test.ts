@@ -269,6 +269,20 @@ describe('requests that carry more than samples', () => {
     expect((await read(`metadata?metric=${name}`)).body.data).toEqual({});
   });
 
+  it('keeps only the tenant\u2019s max_exemplars, the newest, over all its shards', async () => {
+    const key = `Bearer ${await newTenant('few-exemplars', 2, { maxExemplars: 4 })}`;
+    const t = now();
+    for (let i = 0; i < 10; i++) {
+      const r = await write(body(rw.series([rw.label('__name__', 'traced'), rw.label('i', String(i)), rw.sample(t, i), rw.exemplar([['trace_id', `t${i}`]], i, t - 10_000 + i)])), {}, key);
+      expect(r.status, await r.text()).toBe(204);
+    }
+    const ex = await read('query_exemplars?query=traced', key);
+    const kept = ex.body.data.flatMap((x: { exemplars: Array<{ labels: { trace_id: string } }> }) => x.exemplars.map((e) => e.labels.trace_id));
+    // Two shards, a share of 2 each: each keeps its own newest two.
+    expect(kept.length).toBe(4);
+    expect(kept.every((id: string) => Number(id.slice(1)) >= 2)).toBe(true);
+  });
+
   it('a tenant with several shards has each family\u2019s metadata once, and sees none of another tenant\u2019s', async () => {
     const key = `Bearer ${await newTenant('side-stores-sharded', 4)}`;
     const t = now();

@@ -17,14 +17,14 @@ describe('tenant limits', () => {
   it('are the global defaults until set; PATCH changes some and answers with all', async () => {
     await newTenant('lim-admin', 1);
     const t = (await (await admin('GET', '/tenants/lim-admin')).json()) as any;
-    expect(t.limits).toMatchObject({ ingestionRate: 500_000, maxLabelNamesPerSeries: 40, shards: 1 });
+    expect(t.limits).toMatchObject({ ingestionRate: 500_000, maxLabelNamesPerSeries: 40, shards: 1, maxExemplars: 100_000 });
     expect(t.overrides).toEqual({});
 
     const r = await admin('PATCH', '/tenants/lim-admin/limits', { maxLabelNamesPerSeries: 12, shards: 3 });
     expect(r.status).toBe(200);
     const all = (await r.json()) as any;
     expect(all).toMatchObject({ maxLabelNamesPerSeries: 12, shards: 3, ingestionRate: 500_000, retentionSeconds: 30 * 86_400 });
-    expect(Object.keys(all)).toHaveLength(19);
+    expect(Object.keys(all)).toHaveLength(20);
     expect(((await (await admin('GET', '/tenants/lim-admin')).json()) as any).overrides).toEqual({ maxLabelNamesPerSeries: 12, shards: 3 });
 
     const withRetention = await admin('POST', '/tenants', { id: 'lim-retention', retention: { raw: '1w' } });
@@ -173,7 +173,7 @@ describe('admin API description', () => {
     expect(create).toMatchObject({ type: 'object', required: ['id'], additionalProperties: false });
     expect(create.properties.id.pattern).toBe('^[a-z0-9-]{1,63}$');
     const patch = doc.paths['/tenants/{id}/limits'].patch.requestBody.content['application/json'].schema;
-    expect(Object.keys(patch.properties)).toHaveLength(19);
+    expect(Object.keys(patch.properties)).toHaveLength(20);
     expect(patch.properties.ingestionRate).toMatchObject({ type: 'integer', minimum: 1 });
     // What the document says is refused is refused.
     expect((await admin('POST', '/tenants', { id: 'doc-check', surprise: true })).status).toBe(400);
