@@ -7,7 +7,7 @@
  * Prometheus builds its table, so they are the same doubles.
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { bucketsOf, CUSTOM_BUCKETS_SCHEMA } from '../../../wire/histogram.js';
+import { bucketsOf, CUSTOM_BUCKETS_SCHEMA, reduceResolution } from '../../../wire/histogram.js';
 import { compensatedAdd } from './float-stats.js';
 import { jsonFloat } from './format.js';
 
@@ -245,4 +245,158 @@ export function histogramVariance(h: NativeHistogram): number {
     [variance, c] = compensatedAdd(b.count * delta * delta, variance, c);
   }
   return (variance + c) / h.count;
+}
+
+// ---------------------------------------------------------------------------
+// Arithmetic of histograms.
+
+/** A histogram in float form: absolute bucket counts, float flag set (a copy for an integer histogram). */
+export function toFloatHistogram(h: NativeHistogram): NativeHistogram {
+  if (h.float) return h;
+  const abs = (spans: readonly number[], buckets: readonly number[]) => bucketsOf(spans, buckets, true).map(([, c]) => c);
+  return { ...h, float: true, positiveBuckets: abs(h.positiveSpans, h.positiveBuckets), negativeBuckets: abs(h.negativeSpans, h.negativeBuckets) };
+}
+
+/** Spans and buckets of one side from [index, count] pairs sorted by index (consecutive indices share a span). */
+function sideOf(pairs: ReadonlyArray<readonly [number, number]>): { spans: number[]; buckets: number[] } {
+  const spans: number[] = [];
+  const buckets: number[] = [];
+  let prev = 0;
+  for (const [idx, c] of pairs) {
+    if (spans.length > 0 && idx === prev + 1) spans[spans.length - 1]!++;
+    else spans.push(spans.length === 0 ? idx : idx - prev - 1, 1);
+    buckets.push(c);
+    prev = idx;
+  }
+  return { spans, buckets };
+}
+
+/** A side's [index, count] pairs with each bucket's lower and upper bound (negative side: as values, below zero). */
+function sideBounds(h: NativeHistogram, positive: boolean): Array<{ count: number; lower: number; upper: number }> {
+  const pairs = positive ? bucketsOf(h.positiveSpans, h.positiveBuckets, false) : bucketsOf(h.negativeSpans, h.negativeBuckets, false);
+  return pairs.map(([idx, count]) => {
+    const [lo, hi] = [exponentialBound(idx - 1, h.schema), exponentialBound(idx, h.schema)];
+    return positive ? { count, lower: lo, upper: hi } : { count, lower: -hi, upper: -lo };
+  });
+}
+
+/**
+ * The zero count a float histogram would have with a zero threshold of at
+ * least `t`, and the threshold it ends at: buckets below it join the zero
+ * bucket, and a non-empty bucket it cuts through widens it to that bucket's
+ * edge (Prometheus's zeroCountForLargerThreshold).
+ */
+function zeroCountForLargerThreshold(h: NativeHistogram, t: number): [number, number] {
+  if (t === h.zeroThreshold) return [h.zeroCount, t];
+  for (;;) {
+    let count = h.zeroCount;
+    let again = false;
+    for (const b of sideBounds(h, true)) {
+      if (b.lower >= t) break;
+      count += b.count;
+      if (b.upper > t) {
+        if (b.count !== 0) t = b.upper;
+        break;
+      }
+    }
+    for (const b of sideBounds(h, false)) {
+      if (b.upper <= -t) break;
+      count += b.count;
+      if (b.lower < -t) {
+        if (b.count !== 0) {
+          t = -b.lower;
+          again = true;
+        }
+        break;
+      }
+    }
+    if (!again) return [count, t];
+  }
+}
+
+/**
+ * a + b (sign -1: a - b) for float histograms, as Prometheus adds them:
+ * zero buckets reconciled first (the one with the lower threshold takes the
+ * other's, its buckets inside it moved into its zero bucket; b's zero count
+ * is what its zero bucket holds at the shared threshold, and b's leading
+ * buckets inside it are left out, as Prometheus leaves them), then the finer
+ * schema reduced to the coarser, then bucket by bucket. Custom buckets add
+ * only with the same bounds.
+ */
+export function addHistograms(a: NativeHistogram, b: NativeHistogram, sign: 1 | -1 = 1): NativeHistogram {
+  let fa = toFloatHistogram(a);
+  const fb = toFloatHistogram(b);
+  const custom = fa.schema === CUSTOM_BUCKETS_SCHEMA;
+  if (custom !== (fb.schema === CUSTOM_BUCKETS_SCHEMA)) throw new Error('cannot add a histogram of custom buckets and an exponential one');
+  if (custom && (fa.customValues.length !== fb.customValues.length || fa.customValues.some((v, i) => v !== fb.customValues[i]))) {
+    throw new Error('adding histograms of different custom bounds is not supported yet');
+  }
+  let otherZero = fb.zeroCount;
+  if (!custom) {
+    let [az, bz] = [fa.zeroThreshold, fb.zeroThreshold];
+    let aZero = fa.zeroCount;
+    let trim = false;
+    while (az !== bz) {
+      if (az > bz) [otherZero, bz] = zeroCountForLargerThreshold(fb, az);
+      if (bz > az) {
+        [aZero, az] = zeroCountForLargerThreshold({ ...fa, zeroThreshold: az, zeroCount: aZero }, bz);
+        trim = true;
+      }
+    }
+    if (trim) {
+      // a's buckets now inside its zero bucket (a leading run on each side) are gone.
+      const keep = (positive: boolean) => sideBounds(fa, positive).map((x) => (positive ? x.lower >= az : x.upper <= -az));
+      const cut = (spans: number[], buckets: number[], kept: boolean[]) => {
+        const first = kept.indexOf(true);
+        const pairs = bucketsOf(spans, buckets, false).filter((_, i) => first >= 0 && i >= first);
+        return sideOf(pairs);
+      };
+      const p = cut(fa.positiveSpans, fa.positiveBuckets, keep(true));
+      const n = cut(fa.negativeSpans, fa.negativeBuckets, keep(false));
+      fa = { ...fa, positiveSpans: p.spans, positiveBuckets: p.buckets, negativeSpans: n.spans, negativeBuckets: n.buckets };
+    }
+    fa = { ...fa, zeroThreshold: az, zeroCount: aZero };
+  }
+  const schema = Math.min(fa.schema, fb.schema);
+  const [ra, rb] = custom ? [fa, fb] : [reduceResolution(fa, schema), reduceResolution(fb, schema)];
+  const side = (aSpans: number[], aBuckets: number[], bSpans: number[], bBuckets: number[]) => {
+    const sum = new Map<number, number>(bucketsOf(aSpans, aBuckets, false));
+    let leading = true;
+    for (const [idx, c] of bucketsOf(bSpans, bBuckets, false)) {
+      // b's leading buckets inside the zero bucket are skipped (their observations are in b's zero count or lost, as in Prometheus).
+      if (leading && !custom && exponentialBound(idx, schema) <= ra.zeroThreshold) continue;
+      leading = false;
+      sum.set(idx, (sum.get(idx) ?? 0) + sign * c);
+    }
+    return sideOf([...sum].sort((x, y) => x[0] - y[0]));
+  };
+  const p = side(ra.positiveSpans, ra.positiveBuckets, rb.positiveSpans, rb.positiveBuckets);
+  const n = side(ra.negativeSpans, ra.negativeBuckets, rb.negativeSpans, rb.negativeBuckets);
+  return {
+    ...ra,
+    t: a.t,
+    float: true,
+    schema,
+    count: fa.count + sign * fb.count,
+    sum: fa.sum + sign * fb.sum,
+    zeroCount: ra.zeroCount + sign * otherZero,
+    positiveSpans: p.spans,
+    positiveBuckets: p.buckets,
+    negativeSpans: n.spans,
+    negativeBuckets: n.buckets,
+    resetHint: 0,
+  };
+}
+
+/** h * k (division: k = 1 / divisor): every count and the sum scaled. */
+export function scaleHistogram(h: NativeHistogram, k: number): NativeHistogram {
+  const f = toFloatHistogram(h);
+  return {
+    ...f,
+    count: f.count * k,
+    sum: f.sum * k,
+    zeroCount: f.zeroCount * k,
+    positiveBuckets: f.positiveBuckets.map((c) => c * k),
+    negativeBuckets: f.negativeBuckets.map((c) => c * k),
+  };
 }
