@@ -55,6 +55,8 @@ export interface BlockSeries {
  */
 export interface ChunkSource {
   chunk(ref: number): Uint8Array | undefined;
+  /** The chunk with its encoding (native histograms read through it). */
+  encodedChunk(ref: number): { encoding: number; data: Uint8Array } | undefined;
 }
 
 /**
@@ -351,11 +353,15 @@ export class BlockReader {
   }
 
   /**
-   * A local block's chunk with its encoding byte, whatever the encoding (XOR,
-   * native histograms, aggregates), checksum verified.
+   * A chunk with its encoding byte, whatever the encoding (XOR, native
+   * histograms, aggregates), checksum verified; a bucket block's once fetched.
    */
   encodedChunk(ref: number): { encoding: number; data: Uint8Array } {
-    if (this.chunkSource) throw new Error(`chunk ${ref} of bucket block ${this.meta.ulid}: encoded chunks are read from local blocks only`);
+    if (this.chunkSource) {
+      const c = this.chunkSource.encodedChunk(ref);
+      if (!c) throw new Error(`chunk ${ref} of bucket block ${this.meta.ulid} was read before it was fetched`);
+      return c;
+    }
     const data = this.localChunk(ref, false);
     return { encoding: this.lastEncoding, data };
   }

@@ -23,6 +23,7 @@ import { CorruptionError, DecBuf } from '../encoding/encbuf.js';
 import { INDEX_FILE, META_FILE, segmentName } from '../block/filenames.js';
 import { BlockMetaSchema, type BlockMeta } from '../block/meta.js';
 import { BlockReader, checkChunkEncoding, isHistogramEncoding, NO_FLOATS, type ChunkSource } from '../block/reader.js';
+import { ENCODING_XOR } from '../chunkenc/xor.js';
 import { writeFileAtomic } from '../fs/durable-files.js';
 import type { Matcher } from '../model/matcher.js';
 import type { Bucket } from './bucket.js';
@@ -57,7 +58,8 @@ export interface CacheStats {
 /** The caches shared by every bucket block of a node. */
 export class BlockCache {
   /** Chunk data, least recently used first, with the epoch of its last use. */
-  private readonly chunks = new Map<string, { v: Uint8Array; epoch: number }>();
+  /** Chunk bytes by block and ref; `encoding` set for a native-histogram chunk (XOR otherwise). */
+  private readonly chunks = new Map<string, { v: Uint8Array; epoch: number; encoding?: number }>();
   private chunkBytes = 0;
   private readonly open = new Set<RemoteBlock>();
   /** Each prepare starts a new epoch; what prepares in flight touched is not evicted. */
@@ -142,18 +144,30 @@ export class BlockCache {
     this.open.add(b);
   }
 
+  /** A cached chunk for float reads: a native-histogram chunk reads as no floats. */
   chunk(k: string): Uint8Array | undefined {
+    const e = this.touch(k);
+    return e && (e.encoding === undefined ? e.v : NO_FLOATS);
+  }
+
+  /** A cached chunk with its encoding (histogram reads). */
+  encodedChunk(k: string): { encoding: number; data: Uint8Array } | undefined {
+    const e = this.touch(k);
+    return e && { encoding: e.encoding ?? ENCODING_XOR, data: e.v };
+  }
+
+  private touch(k: string): { v: Uint8Array; epoch: number; encoding?: number } | undefined {
     const e = this.chunks.get(k);
     if (!e) return undefined;
     this.chunks.delete(k); // most recently used goes last
     e.epoch = this.epoch;
     this.chunks.set(k, e);
-    return e.v;
+    return e;
   }
 
-  putChunk(k: string, v: Uint8Array): void {
+  putChunk(k: string, v: Uint8Array, encoding?: number): void {
     if (this.chunks.has(k)) return;
-    this.chunks.set(k, { v, epoch: this.epoch });
+    this.chunks.set(k, { v, epoch: this.epoch, ...(encoding !== undefined ? { encoding } : {}) });
     this.chunkBytes += v.byteLength;
   }
 
@@ -219,6 +233,10 @@ export class RemoteBlock implements ChunkSource {
     return this.cache.chunk(this.key(ref));
   }
 
+  encodedChunk(ref: number): { encoding: number; data: Uint8Array } | undefined {
+    return this.cache.encodedChunk(this.key(ref));
+  }
+
   /** Fetch the chunks of the series matching `matchers` that overlap [mint, maxt] (not those cached). */
   async prefetch(matchers: readonly Matcher[], mint: number, maxt: number): Promise<void> {
     const reader = await this.openIndex();
@@ -279,8 +297,9 @@ export class RemoteBlock implements ChunkSource {
       }
       checkChunkEncoding(this.meta, win[body]!, where, at);
       if (crc32c(win, body, body + 1 + len) !== new DataView(win.buffer, win.byteOffset).getUint32(body + 1 + len)) throw new CorruptionError(where, at, 'chunk checksum mismatch');
-      // A copy: the cache must not pin the whole range buffer. Float reads see a histogram chunk as no floats.
-      this.cache.putChunk(this.key(ref), isHistogramEncoding(win[body]!) ? NO_FLOATS : win.slice(body + 1, body + 1 + len));
+      // A copy: the cache must not pin the whole range buffer.
+      const encoding = win[body]!;
+      this.cache.putChunk(this.key(ref), win.slice(body + 1, body + 1 + len), isHistogramEncoding(encoding) ? encoding : undefined);
       this.cache.stats.chunkFetches++;
     }
   }

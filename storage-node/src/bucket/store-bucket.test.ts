@@ -24,6 +24,9 @@ import { BlockCache } from './remote-block.js';
 import { Shipper } from './shipper.js';
 import { toBlockInput } from '../block/test-helpers.js';
 import { writeBlock } from '../block/writer.js';
+import fc from 'fast-check';
+import type { NativeHistogram } from '../../../wire/histogram.js';
+import { histogramSeriesArb } from '../../../test/support/histograms.js';
 
 const H = 3_600_000;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % (2 * H));
@@ -198,6 +201,36 @@ describe('blocks in the bucket', () => {
     expect(await samples(b.store, 'acme')).toBe(want);
     expect(b.cache.bytes.chunks).toBeLessThan(200_000);
     b.store.close();
+  });
+
+  it('keeps native histograms through upload and rebuild: read back from bucket blocks, floats beside them unchanged', async () => {
+    const series = fc.sample(histogramSeriesArb, { numRuns: 30, seed: 3 }).filter((hs) => hs.length >= 10).slice(0, 4).map((hs, i) => hs.map((h, k) => ({ ...h, t: T0 + k * 30_000 + i })));
+    const bucket = new FsBucket(tmp('isobar-bkt-'));
+    const a = open(tmp('isobar-node-'), bucket);
+    const records = series.map((hs, i) => ({
+      seq: i + 1,
+      payload: new Uint8Array(compressSync(Buffer.from(encodeWriteRequest([{ labels: [['__name__', 'lat'], ['i', String(i)]], samples: [], histograms: hs }, { labels: [['__name__', 'm0'], ['i', String(i)]], samples: [[T0 + i, i]] }])))),
+    }));
+    expect(a.store.apply('acme', 0, encodeBatch(records), 1, 'log-0').ok).toBe(true);
+    const lat = [new Matcher('=', '__name__', 'lat')];
+    const read = (store: NodeStore) => {
+      const db = store.tenantDb('acme')!;
+      return db.read(-Infinity, Infinity, () => db.selectHistograms(lat, -Infinity, Infinity), [lat]);
+    };
+    const noHints = (x: Array<{ labels: readonly string[]; histograms: NativeHistogram[] }>) => x.map((s) => ({ labels: s.labels, histograms: s.histograms.map((h) => ({ ...h, resetHint: 0 })) }));
+    const want = series.map((hs, i) => ({ labels: ['__name__', 'lat', 'i', String(i)], histograms: hs.map((h) => ({ ...h, resetHint: 0 })) }));
+    expect(noHints(await read(a.store))).toEqual(want); // from the head
+    a.store.flush();
+    await a.store.ship();
+    expect(noHints(await read(a.store))).toEqual(want); // from local blocks
+    a.store.close();
+
+    const b = open(tmp('isobar-node-'), bucket);
+    await b.store.rebuild();
+    expect(b.store.tenantDb('acme')!.blocks).toHaveLength(0);
+    expect(noHints(await read(b.store))).toEqual(want); // from bucket blocks, through the chunk cache
+    expect(await samples(b.store, 'acme')).toBe(series.length); // the floats beside them
+    expect(b.store.tenantDb('acme')!.seriesLabels([lat], -Infinity, Infinity)).toHaveLength(series.length);
   });
 
   it('compacted blocks replace their sources in the bucket; marked blocks go after the delay; a rebuild sees one copy', async () => {

@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import { encodeColumns, mergeChunks, withoutIntervals, type ChunkRange, type SampleColumns } from '../chunkenc/merge.js';
 import { TMP_BLOCK_SUFFIX } from '../block/filenames.js';
 import { BlockSet } from './block-set.js';
-import { BlockReader, listBlocks } from '../block/reader.js';
+import { BlockReader, isHistogramEncoding, listBlocks } from '../block/reader.js';
 import { compareLabelsUtf8, compareUtf8 } from '../block/utf8-order.js';
 import { deletedIntervals } from '../model/deletions.js';
 import { selectChunksFrom, type SeriesChunks } from './select.js';
 import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/writer.js';
 import { TenantHead } from '../head/head.js';
-import { encodeHistogramChunks, interleaveChunks } from '../chunkenc/histogram.js';
+import { decodeHistogramChunk, encodeHistogramChunks, interleaveChunks } from '../chunkenc/histogram.js';
 import type { NativeHistogram } from '../../../wire/histogram.js';
 import { ExemplarStore } from './exemplars.js';
 import { DEFAULT_MAX_EXEMPLARS } from '../../../wire/internal-api.js';
@@ -272,11 +272,49 @@ export class TenantDB {
     return [...out.values()].sort(compareLabelsUtf8);
   }
 
-  /** With deletions in force: the series that still have samples in [mint, maxt] (reads their samples). */
+  /** With deletions in force: the series that still have samples (or native histograms) in [mint, maxt] (reads them). */
   private seriesLabelsAfterDeletions(sets: readonly Matcher[][], mint: number, maxt: number): Labels[] {
     const out = new Map<string, Labels>();
-    for (const ms of sets) for (const s of this.selectChunks(ms, mint, maxt)) out.set(key(s.labels), s.labels);
+    for (const ms of sets) {
+      for (const s of this.selectChunks(ms, mint, maxt)) out.set(key(s.labels), s.labels);
+      for (const s of this.selectHistograms(ms, mint, maxt)) out.set(key(s.labels), s.labels);
+    }
     return [...out.values()].sort(compareLabelsUtf8);
+  }
+
+  /**
+   * The native histograms of the series matching `matchers` in [mint, maxt]:
+   * blocks' (local, and bucket blocks read through `read`), then the head's;
+   * one per timestamp (the first source's), deleted ones left out; series
+   * sorted by labels, each one's histograms by time.
+   */
+  selectHistograms(matchers: readonly Matcher[], mint: number, maxt: number): Array<{ labels: Labels; histograms: NativeHistogram[] }> {
+    const bySeries = new Map<string, { labels: Labels; histograms: NativeHistogram[] }>();
+    const add = (labels: Labels, hs: readonly NativeHistogram[]) => {
+      const k = key(labels);
+      let e = bySeries.get(k);
+      if (!e) bySeries.set(k, (e = { labels, histograms: [] }));
+      for (const h of hs) if (h.t >= mint && h.t <= maxt) e.histograms.push(h);
+    };
+    for (const b of this.overlapping(mint, maxt)) {
+      for (const ref of b.postingsFor(matchers)) {
+        const s = b.series(ref);
+        for (const c of s.chunks) {
+          if (c.maxT < mint || c.minT > maxt) continue;
+          const { encoding, data } = b.encodedChunk(c.ref);
+          if (isHistogramEncoding(encoding)) add(s.labels, decodeHistogramChunk(data, encoding));
+        }
+      }
+    }
+    for (const s of this.head.select(matchers, mint, maxt)) if (s.hist) add(s.labels, s.hist.all());
+    const out: Array<{ labels: Labels; histograms: NativeHistogram[] }> = [];
+    for (const e of bySeries.values()) {
+      const gone = this.deletions.length ? deletedIntervals(this.deletions, e.labels) : [];
+      const seen = new Set<number>();
+      const hs = e.histograms.filter((h) => !seen.has(h.t) && seen.add(h.t) && !gone.some(([lo, hi]) => h.t >= lo && h.t <= hi)).sort((x, y) => x.t - y.t);
+      if (hs.length) out.push({ labels: e.labels, histograms: hs });
+    }
+    return out.sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
   }
 
   labelNames(sets: readonly Matcher[][], mint: number, maxt: number): string[] {
