@@ -29,6 +29,15 @@ export function chunksPath(tenant: string): string {
 }
 
 /**
+ * A tenant's native histograms: `?match[]=<selector>&start=<ms>&end=<ms>`,
+ * answered as a snappy-compressed remote-write request (series, their
+ * histograms, no samples): exact values, and one codec on both sides.
+ */
+export function histogramsPath(tenant: string): string {
+  return `${INTERNAL_PREFIX}/tenants/${encodeURIComponent(tenant)}/histograms`;
+}
+
+/**
  * Header on a PromQL request from the edge: the base URLs (comma-separated) of
  * the other nodes that may hold the tenant's series. The evaluating node asks
  * each for its chunks, with the same node secret.

@@ -29,7 +29,7 @@ import { formatQueryApi, parseQueryApi, queryApi, queryRangeApi, type QueryOptio
 import type { EngineOptions } from './promql/engine.js';
 import { peerSeries } from './api/peers.js';
 import { QueryUsage } from './usage.js';
-import { chunksApi, deleteSeriesParams, exemplarsApi, labelName, labelsApi, labelValuesApi, metadataApi, metadataQuery, metadataRead, seriesApi } from './api/read.js';
+import { chunksApi, deleteSeriesParams, exemplarsApi, histogramsApi, labelName, labelsApi, labelValuesApi, metadataApi, metadataQuery, metadataRead, seriesApi } from './api/read.js';
 import type { NodeMetrics, QueryPoolGauges } from './node/metrics.js';
 import { nodeGauges } from './node/node-gauges.js';
 import type { NodeStore } from './node/store.js';
@@ -167,6 +167,11 @@ export function createServer({ store, metrics, log, secret, staging, onFlushed =
       return c.body(null, 204);
     });
   }
+
+  app.get(`${INTERNAL_PREFIX}/tenants/:tenant/histograms`, async (c) => {
+    const bytes = await histogramsApi(store.tenantDb(c.req.param('tenant')), new URL(c.req.url).searchParams);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/x-protobuf' });
+  });
 
   app.get(`${INTERNAL_PREFIX}/tenants/:tenant/chunks`, async (c) => {
     const bytes = await chunksApi(store.tenantDb(c.req.param('tenant')), new URL(c.req.url).searchParams);

@@ -69,6 +69,8 @@ export interface PrometheusOptions {
   target?: string;
   /** Extra lines under the remote_write entry, indented as its keys (`'    send_exemplars: true'`). */
   writeLines?: string[];
+  /** Extra scrape jobs, as lines under scrape_configs (`'  - job_name: x'`, ...); `$SELF` is Prometheus's own address. */
+  scrapeLines?: string[];
 }
 
 /** A Prometheus scraping itself (or `opts.target`) and remote-writing to `writeUrl` with Basic auth. */
@@ -84,6 +86,7 @@ export async function startPrometheus(writeUrl: string, user: string, password: 
       `  - job_name: ${opts.target ? 'target' : 'prometheus'}`,
       '    static_configs:',
       `      - targets: ['${opts.target ?? `127.0.0.1:${port}`}']`,
+      ...(opts.scrapeLines ?? []).map((l) => l.replace('$SELF', `127.0.0.1:${port}`)),
       'remote_write:',
       `  - url: ${writeUrl}`,
       '    basic_auth:',

@@ -137,13 +137,6 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
     while (reader.next()) {
       total++;
       let problem = reader.problem ?? timeProblem(reader, now + maxFuture, now - retention, maxFuture, retention);
-      if (!problem && reader.histogramCount > 0) {
-        // Stored by the nodes, but PromQL does not read them yet: refused rather than kept unreadable.
-        problem = {
-          id: ErrorIds.nativeHistogramsUnsupported,
-          message: `series ${reader.describeSeries()} carries native histogram samples, which Isobar does not ingest yet; send classic histograms (Prometheus: drop send_native_histograms / scrape_native_histograms)`,
-        };
-      }
       if (!problem && reader.seriesEnd - reader.seriesStart > MAX_RECORD_UNCOMPRESSED) {
         problem = {
           id: ErrorIds.seriesTooLarge,
@@ -153,26 +146,28 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
       if (problem) {
         rejected++;
         first ??= problem;
-        refusedHere[problem.id] = (refusedHere[problem.id] ?? 0) + reader.sampleCount;
+        refusedHere[problem.id] = (refusedHere[problem.id] ?? 0) + reader.sampleCount + reader.histogramCount;
         continue;
       }
       if (reader.exemplarProblem) {
         dropped.exemplars += reader.exemplarsDropped;
         dropped.first ??= reader.exemplarProblem;
       }
-      samples += reader.sampleCount;
+      // A native histogram counts as one sample (the ingestion rate, usage), as in Prometheus and Mimir.
+      const written = reader.sampleCount + reader.histogramCount;
+      samples += written;
       const shard = jumpHash(reader.hashHi, reader.hashLo, shards);
       let b = byShard.get(shard);
       if (!b) byShard.set(shard, (b = { ranges: [], bytes: 0, samples: 0 }));
       b.ranges.push(reader.seriesStart, reader.seriesEnd);
       b.bytes += reader.seriesEnd - reader.seriesStart;
-      b.samples += reader.sampleCount;
+      b.samples += written;
       const hash = `${reader.hashHi}:${reader.hashLo}`;
       // A series carrying only exemplars creates nothing (the node keeps them beside the series).
-      if (reader.sampleCount > 0 && !knownSeries(known, hash, now)) {
+      if (written > 0 && !knownSeries(known, hash, now)) {
         let list = newSeries.get(shard);
         if (!list) newSeries.set(shard, (list = []));
-        list.push({ hash, metric: metricOf(reader), start: reader.seriesStart, end: reader.seriesEnd, samples: reader.sampleCount });
+        list.push({ hash, metric: metricOf(reader), start: reader.seriesStart, end: reader.seriesEnd, samples: written });
       }
     }
     const meta = reader.metadataRanges;

@@ -13,8 +13,9 @@
  * appends are not queued behind them.
  */
 import type { TenantDB } from '../db/tenant-db.js';
-import { Engine, QueryError, type EngineOptions, type Gathered, type QueryErrorId, type Value } from '../promql/engine.js';
+import { Engine, QueryError, type EngineOptions, type Gathered, type QueryErrorId, type RangeSeries, type Value } from '../promql/engine.js';
 import { formatTime, jsonFloat } from '../promql/format.js';
+import { histogramJson } from '../promql/histograms.js';
 import { parseDuration, parsePromQL, PromQLParseError } from '../promql/parse.js';
 import type { Expr } from '../promql/ast.js';
 import type { FuseSplit } from '../promql/fused.js';
@@ -34,10 +35,18 @@ function valueJson(v: Value, t: number): string {
     case 'string':
       return `{"resultType":"string","result":[${formatTime(t)},${JSON.stringify(v.s)}]}`;
     case 'vector':
-      return `{"resultType":"vector","result":[${v.samples.map((s) => `{"metric":${labelsObject(s.labels)},"value":[${formatTime(t)},"${jsonFloat(s.v)}"]}`).join(',')}]}`;
+      return `{"resultType":"vector","result":[${v.samples.map((s) => `{"metric":${labelsObject(s.labels)},${s.h ? `"histogram":[${formatTime(t)},${histogramJson(s.h)}]` : `"value":[${formatTime(t)},"${jsonFloat(s.v)}"]`}}`).join(',')}]}`;
     case 'matrix':
-      return `{"resultType":"matrix","result":[${v.series.map((s) => `{"metric":${labelsObject(s.labels)},"values":[${Array.from(s.t.subarray(s.lo, s.hi), (ts, i) => `[${formatTime(ts)},"${jsonFloat(s.v[s.lo + i]!)}"]`).join(',')}]}`).join(',')}]}`;
+      return `{"resultType":"matrix","result":[${v.series.map(seriesJson).join(',')}]}`;
   }
+}
+
+/** A matrix series as Prometheus writes it: `values` when it has float points, `histograms` when it has histogram points. */
+export function seriesJson(s: RangeSeries): string {
+  const parts = [`"metric":${labelsObject(s.labels)}`];
+  if (s.hi > s.lo || !s.hs?.length) parts.push(`"values":[${Array.from(s.t.subarray(s.lo, s.hi), (ts, i) => `[${formatTime(ts)},"${jsonFloat(s.v[s.lo + i]!)}"]`).join(',')}]`);
+  if (s.hs?.length) parts.push(`"histograms":[${s.hs.map((h) => `[${formatTime(h.t)},${histogramJson(h)}]`).join(',')}]`);
+  return `{${parts.join(',')}}`;
 }
 
 /** A duration parameter: float seconds or a Prometheus duration ("1m30s"), in ms. */

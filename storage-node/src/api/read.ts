@@ -16,8 +16,9 @@ import { formatTime, jsonFloat } from '../promql/format.js';
 import { deletedIntervals } from '../model/deletions.js';
 import { queryParam } from './query.js';
 import { MAX_TIME_MS, MIN_TIME_MS, ParamError, parseTime } from './params.js';
-import { TIERS } from '../downsample/downsample.js';
 import { planTiers, RAW_PLAN, readTierChunks } from '../promql/tiers.js';
+import { encodeHistogramSeries } from './peers.js';
+import { RES_RAW, TIERS } from '../downsample/downsample.js';
 
 function timeRange(params: URLSearchParams): { mint: number; maxt: number } {
   const mint = parseTime('start', params.get('start') ?? undefined, MIN_TIME_MS);
@@ -104,6 +105,18 @@ export async function chunksApi(db: TenantDB | undefined, params: URLSearchParam
   if (!db) return encodeChunkedSeries([]);
   const { plan, series } = await readTierChunks(db, sets[0]!, mint, maxt, planTiers(db, res, mint) ?? RAW_PLAN);
   return encodeChunkedSeries(series, plan.segments.map((s) => ({ resolution: s.res, until: s.to })));
+}
+
+/**
+ * Internal: the native histograms of the series matching one selector in
+ * [start, end], for a peer evaluating a query (api/peers.ts's codec).
+ */
+export async function histogramsApi(db: TenantDB | undefined, params: URLSearchParams): Promise<Uint8Array> {
+  const sets = parseMatchers(params);
+  if (sets.length !== 1) throw new ParamError('histograms takes exactly one match[] selector');
+  const { mint, maxt } = timeRange(params);
+  if (!db) return encodeHistogramSeries([]);
+  return encodeHistogramSeries(await db.read(mint, maxt, () => db.selectHistograms(sets[0]!, mint, maxt), [sets[0]!], [{ res: RES_RAW, mint, maxt }]));
 }
 
 /** `admin/tsdb/delete_series`: the selectors (each checked) and the time range, as Prometheus reads them. */

@@ -12,6 +12,9 @@ export const BlockMetaSchema = z.object({
   stats: z
     .object({
       numSamples: z.number().int().min(0).optional(),
+      /** Of numSamples, floats and native histograms (as Prometheus 3 writes them; absent: no histograms). */
+      numFloatSamples: z.number().int().min(0).optional(),
+      numHistogramSamples: z.number().int().min(0).optional(),
       numSeries: z.number().int().min(0).optional(),
       numChunks: z.number().int().min(0).optional(),
       numTombstones: z.number().int().min(0).optional(),

@@ -3,6 +3,7 @@
  * Built in `<ULID>.tmp-for-creation`, every file fsynced, then renamed into
  * place and the parent fsynced: a crash leaves either no block or a whole one.
  */
+import { ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM } from '../chunkenc/histogram.js';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENCODING_XOR } from '../chunkenc/xor.js';
@@ -62,10 +63,13 @@ export function writeBlock(parentDir: string, input: readonly BlockSeriesInput[]
   let minT = Infinity;
   let maxT = -Infinity;
   let numSamples = 0;
+  let numHistogramSamples = 0;
   let numChunks = 0;
   for (const s of series) {
     const metas = s.chunks.map((c) => {
-      numSamples += (c.data[0]! << 8) | c.data[1]!;
+      const n = (c.data[0]! << 8) | c.data[1]!;
+      numSamples += n;
+      if (c.encoding === ENCODING_HISTOGRAM || c.encoding === ENCODING_FLOAT_HISTOGRAM) numHistogramSamples += n;
       numChunks++;
       if (c.minT < minT) minT = c.minT;
       if (c.maxT > maxT) maxT = c.maxT;
@@ -80,7 +84,7 @@ export function writeBlock(parentDir: string, input: readonly BlockSeriesInput[]
     ulid: id,
     minTime: Math.min(minT, opts.span?.minTime ?? Infinity),
     maxTime: Math.max(maxT + 1, opts.span?.maxTime ?? -Infinity),
-    stats: { numSamples, numSeries: series.length, numChunks },
+    stats: { numSamples, numFloatSamples: numSamples - numHistogramSamples, numHistogramSamples, numSeries: series.length, numChunks },
     compaction: { level: opts.level ?? 1, sources: opts.sources ?? [id], ...(opts.parents ? { parents: opts.parents } : {}) },
     version: META_VERSION,
     ...opts.sections,

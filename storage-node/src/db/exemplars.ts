@@ -16,7 +16,7 @@
 import { snappyDecode, snappyEncode } from '../../../wire/snappy.js';
 import { encodeWriteRequest, WriteRequestReader, type SeriesInput } from '../../../wire/remote-write.js';
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
-import { labelsKey, labelValue, type Labels } from '../model/labels.js';
+import { labelPairs, labelsKey, labelValue, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
 
 export interface Exemplar {
@@ -156,10 +156,10 @@ export class ExemplarStore {
       const s = this.bySeries.get(labelsKey(labels))!;
       let input = index.get(s);
       if (!input) {
-        index.set(s, (input = { labels: pairsOf(labels), samples: [], exemplars: [] }));
+        index.set(s, (input = { labels: labelPairs(labels), samples: [], exemplars: [] }));
         series.push(input);
       }
-      input.exemplars.push({ labels: pairsOf(e.labels), value: e.value, timestampMs: e.t });
+      input.exemplars.push({ labels: labelPairs(e.labels), value: e.value, timestampMs: e.t });
     }
     return snappyEncode(encodeWriteRequest(series));
   }
@@ -178,12 +178,6 @@ export class ExemplarStore {
     for (const [labels, e] of all) if (this.add(labels, e) === 'added') n++;
     return n;
   }
-}
-
-function pairsOf(ls: Labels): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i < ls.length; i += 2) out.push([ls[i]!, ls[i + 1]!]);
-  return out;
 }
 
 function matchesAny(ls: Labels, sets: ReadonlyArray<readonly Matcher[]>): boolean {

@@ -296,7 +296,8 @@ export class TenantDB {
       if (!e) bySeries.set(k, (e = { labels, histograms: [] }));
       for (const h of hs) if (h.t >= mint && h.t <= maxt) e.histograms.push(h);
     };
-    for (const b of this.overlapping(mint, maxt)) {
+    // Only blocks that hold histograms are read (their meta says; a block without the count holds none).
+    for (const b of this.overlapping(mint, maxt).filter((x) => (x.meta.stats?.numHistogramSamples ?? 0) > 0)) {
       for (const ref of b.postingsFor(matchers)) {
         const s = b.series(ref);
         for (const c of s.chunks) {

@@ -37,7 +37,10 @@ import { fuseAggregations, fusedSelectors, fuseRows, MAX_ROW_CELLS, MIN_SPLIT_SE
 import { atOrBefore, hasStale, loadedSeries, windowOf, type LoadedSeries } from './windows.js';
 import { nextTurn } from './turns.js';
 import { dropName, finishVector, key, uniqueLabelSets } from './label-sets.js';
-import { QueryError, queryCanceled, queryTimedOut, type EvalContext, type RangeSeries, type Sample, type Value } from './values.js';
+import { QueryError, queryCanceled, queryTimedOut, type EvalContext, type HistogramSeries, type RangeSeries, type Sample, type Value } from './values.js';
+import type { NativeHistogram } from '../../../wire/histogram.js';
+import { isStaleHistogram } from './histograms.js';
+import { exprString } from './printer.js';
 
 export { QueryError, queryCanceled, queryTimedOut, type QueryErrorId, type RangeSeries, type Sample, type Value } from './values.js';
 
@@ -84,6 +87,8 @@ export interface PeerSeries {
    * the time its tiers serve, raw chunks after); with 0, raw chunks only.
    */
   fetch(sel: VectorSelector, mint: number, maxt: number, res: number): Promise<TieredChunks[]>;
+  /** Each peer's native histograms of the selector over [mint, maxt]. */
+  histograms(sel: VectorSelector, mint: number, maxt: number): Promise<HistogramSeries[]>;
 }
 
 /** One selector's load: the whole time range the query needs of it, and in which view of downsampled data. */
@@ -99,10 +104,65 @@ interface Fetch {
 /** How long the async evaluation works before giving the event loop back. */
 const YIELD_MS = 10;
 const EMPTY = new Float64Array(0);
-type RangeAcc = Map<string, { labels: Labels; t: number[]; v: number[] }>;
+type RangeAcc = Map<string, { labels: Labels; t: number[]; v: number[]; hs?: NativeHistogram[] }>;
 
 function finishRange(acc: RangeAcc): RangeSeries[] {
-  return [...acc.values()].map((e) => ({ labels: e.labels, t: Float64Array.from(e.t), v: Float64Array.from(e.v), lo: 0, hi: e.t.length })).sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+  return [...acc.values()]
+    .map((e) => ({ labels: e.labels, t: Float64Array.from(e.t), v: Float64Array.from(e.v), lo: 0, hi: e.t.length, ...(e.hs ? { hs: e.hs } : {}) }))
+    .sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+}
+
+/** The histogram functions that read native histograms, and the position of their vector argument. */
+const READS_HISTOGRAMS: Record<string, number> = {
+  histogram_count: 0,
+  histogram_sum: 0,
+  histogram_avg: 0,
+  histogram_stddev: 0,
+  histogram_stdvar: 0,
+  histogram_quantile: 1,
+  histogram_fraction: 2,
+};
+
+/**
+ * The selectors of `expr` whose native histograms this engine can evaluate:
+ * the query itself (a vector selector, or a range selector of an instant
+ * query), and the vector argument of a histogram_* function.
+ */
+function histogramReaders(expr: Expr, out = new Set<VectorSelector>(), root = true): Set<VectorSelector> {
+  const inner = (e: Expr): Expr => (e.kind === 'paren' || e.kind === 'stepInvariant' ? inner(e.expr) : e);
+  const e = inner(expr);
+  if (root && e.kind === 'vector') out.add(e);
+  if (root && e.kind === 'matrix') out.add(e.vector);
+  if (e.kind === 'call' && READS_HISTOGRAMS[e.fn] !== undefined) {
+    const arg = inner(e.args[READS_HISTOGRAMS[e.fn]!]!);
+    if (arg.kind === 'vector') out.add(arg);
+  }
+  for (const child of childrenOf(e)) histogramReaders(child, out, false);
+  return out;
+}
+
+function childrenOf(e: Expr): Expr[] {
+  switch (e.kind) {
+    case 'matrix': return [e.vector];
+    case 'subquery': case 'paren': case 'unary': case 'stepInvariant': return [e.expr];
+    case 'call': return e.args;
+    case 'aggregate': return e.param ? [e.param, e.expr] : [e.expr];
+    case 'binary': return [e.lhs, e.rhs];
+    default: return [];
+  }
+}
+
+/** The newest histogram at or before `ts` and after `ts - lookback`, by binary search. */
+function histogramAt(hs: readonly NativeHistogram[], ts: number, lookback: number): NativeHistogram | undefined {
+  let lo = 0;
+  let hi = hs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (hs[mid]!.t <= ts) lo = mid + 1;
+    else hi = mid;
+  }
+  const h = hs[lo - 1];
+  return h && h.t > ts - lookback ? h : undefined;
 }
 
 type Ctx = EvalContext;
@@ -122,6 +182,8 @@ export class Engine implements FuseHost {
   private readonly maxResolutionMs: number;
   private points = 0;
   private loaded = new Map<VectorSelector, LoadedSeries[]>();
+  /** Each selector's native histograms (only selectors that have some). */
+  private readonly nativeHistograms = new Map<VectorSelector, HistogramSeries[]>();
   /** Selectors only fused aggregations read, left compressed: decoded one series at a time by the fused pass (seriesOf), or all at once where the step evaluation needs them after all (loadedOf). */
   private readonly deferred = new Map<VectorSelector, { f: Fetch; parts: readonly ChunkSeries[] }>();
   /** Selectors read through downsampled tiers, with the lookback their points need. */
@@ -185,6 +247,7 @@ export class Engine implements FuseHost {
   async instantAsync(expr: Expr, t: number): Promise<Value> {
     const ctx: Ctx = { start: t, end: t, step: 0, deadline: this.deadline() };
     await this.loadAsync(expr, t, t, ctx);
+    this.checkHistogramReaders(expr);
     const v = this.eval(expr, t, ctx);
     if (v.type === 'vector') {
       this.countPoints(v.samples.length);
@@ -205,6 +268,7 @@ export class Engine implements FuseHost {
     const lazy = this.fuse ? await fusedSelectors(expr) : undefined;
     const split = this.fuse ? this.split : undefined;
     await this.loadAsync(expr, start, end, ctx, lazy, split);
+    this.checkHistogramReaders(expr);
     if (split && split.part > 0) {
       // A helper of a split pass: its part of every fused aggregation's series, as rows for part 0.
       await fuseRows(this, expr, start, end, step, ctx, split);
@@ -217,6 +281,22 @@ export class Engine implements FuseHost {
       this.step(expr, t, ctx, acc);
     }
     return finishRange(acc);
+  }
+
+  /**
+   * Native histograms are read by plain selectors and histogram_* functions
+   * so far: a query that would hand them to anything else is refused, rather
+   * than answered as if the histograms were not there.
+   */
+  private checkHistogramReaders(expr: Expr): void {
+    if (this.nativeHistograms.size === 0) return;
+    const readers = histogramReaders(expr);
+    for (const sel of this.nativeHistograms.keys()) {
+      if (readers.has(sel)) continue;
+      throw new QueryError(
+        `${exprString(sel)} selects native histograms, which this query would pass to an operation that does not read them yet: native histograms are read by plain selectors and by histogram_count, histogram_sum, histogram_avg, histogram_stddev, histogram_stdvar, histogram_quantile and histogram_fraction`,
+      );
+    }
   }
 
   private lastYield = performance.now();
@@ -260,6 +340,7 @@ export class Engine implements FuseHost {
     for (let i = 0; i < pending.length; i++) {
       const f = pending[i]!;
       const g = gathered[i]!;
+      if (g.histograms?.length) this.loadHistograms(f, g.histograms);
       if (split && (g.kind !== 'raw' || g.peers || !lazy?.has(f.sel))) throw new SplitDeclined('a selector is not fused, or not read from local raw series'); // as splittable() rules out
       if (g.kind === 'tiered') {
         this.fetchTiered(f, g.sources.map((s) => ({ plan: s.plan, series: unpackSeries(s.series) })), g.mint);
@@ -317,7 +398,7 @@ export class Engine implements FuseHost {
    */
   private async splittable(expr: Expr, pending: readonly Fetch[], gathered: readonly Gathered[], steps: number): Promise<boolean> {
     const fusedSels = await fusedSelectors(expr);
-    const local = (g: Gathered) => g.kind === 'raw' && !g.peers;
+    const local = (g: Gathered) => g.kind === 'raw' && !g.peers && !g.histograms; // histograms: refused by the fused pass anyway
     if (pending.length === 0 || !pending.every((f, i) => fusedSels.has(f.sel) && local(gathered[i]!))) return false;
     const sizes = gathered.map((g) => this.gatheredSeries.get(g)?.() ?? 0);
     return sizes.some((n) => n >= MIN_SPLIT_SERIES) && sizes.every((n) => (n / 2) * steps <= MAX_ROW_CELLS);
@@ -345,8 +426,9 @@ export class Engine implements FuseHost {
     // Plain selectors look back at least one window through tiers (a window's point is its last sample's time).
     const mintOf = (f: Fetch) => (tiered(f) && f.range === undefined ? f.mint - Math.max(0, res - this.lookback) : f.mint);
     const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, mintOf(f), f.maxt, tiered(f) ? res : 0))) : [];
+    const remoteHistograms = this.peers ? await Promise.all(pending.map((f) => this.peers!.histograms(f.sel, mintOf(f), f.maxt))) : [];
     // A selector that appears more than once (`x - x offset 1d`) is read once, over all the time its uses need.
-    const spans = new Map<string, { mint: number; maxt: number; series?: PackedSeries[]; local?: LocalRead; firstBlock?: BlockReader }>();
+    const spans = new Map<string, { mint: number; maxt: number; series?: PackedSeries[]; local?: LocalRead; firstBlock?: BlockReader; histograms?: HistogramSeries[] }>();
     const keys = pending.map((f) => JSON.stringify(f.sel.matchers));
     pending.forEach((f, i) => {
       const k = keys[i]!;
@@ -367,7 +449,9 @@ export class Engine implements FuseHost {
         const mint = mintOf(f);
         const own = this.db ? [await readTierChunks(this.db, f.sel.matchers, mint, f.maxt, plan ?? RAW_PLAN)] : [];
         // Packed at once: what was read from the bucket's caches is copied before anything evicts it.
-        out.push({ kind: 'tiered', mint, sources: [...own, ...peers].map((t) => ({ plan: t.plan, series: packSeries(t.series) })) });
+        // Native histograms are not in the tiers: they are read raw.
+        const histograms = [...(this.db ? await this.histogramsOf(this.db, f.sel, mint, f.maxt) : []), ...(remoteHistograms[i] ?? [])];
+        out.push({ kind: 'tiered', mint, sources: [...own, ...peers].map((t) => ({ plan: t.plan, series: packSeries(t.series) })), ...(histograms.length ? { histograms } : {}) });
       } else {
         const db = this.db;
         const span = spans.get(keys[i]!)!;
@@ -377,6 +461,7 @@ export class Engine implements FuseHost {
           // the rest is read a slice of series per turn, so appends wait for one slice at most.
           const parts: PackedSeries[] = [];
           const rest = await db.read(span.mint, span.maxt, () => {
+            span.histograms = db.selectHistograms(f.sel.matchers, span.mint, span.maxt);
             if (!leases) return void parts.push(packSeries(db.selectChunks(f.sel.matchers, span.mint, span.maxt)));
             const lent = db.selectChunksLater(f.sel.matchers, span.mint, span.maxt);
             for (const b of lent.local) leases.push(b.lease());
@@ -398,7 +483,8 @@ export class Engine implements FuseHost {
         }
         span.series ??= [];
         const theirs = peers.flatMap((p) => p.series);
-        const g: Gathered = { kind: 'raw', series: span.series, ...(theirs.length ? { peers: packSeries(theirs) } : {}), ...(span.local ? { local: span.local } : {}) };
+        const histograms = [...(span.histograms ?? []), ...(remoteHistograms[i] ?? [])];
+        const g: Gathered = { kind: 'raw', series: span.series, ...(theirs.length ? { peers: packSeries(theirs) } : {}), ...(span.local ? { local: span.local } : {}), ...(histograms.length ? { histograms } : {}) };
         const head = span.series.reduce((n, p) => n + p.firstChunk.length - 1, 0);
         const first = span.firstBlock;
         this.gatheredSeries.set(g, () => Math.max(head, first ? first.postingsFor(f.sel.matchers).length : 0));
@@ -406,6 +492,11 @@ export class Engine implements FuseHost {
       }
     }
     return out;
+  }
+
+  /** A selector's native histograms on this node over [mint, maxt] (bucket blocks fetched first). */
+  private histogramsOf(db: TenantDB, sel: VectorSelector, mint: number, maxt: number): Promise<HistogramSeries[]> {
+    return db.read(mint, maxt, () => db.selectHistograms(sel.matchers, mint, maxt), [sel.matchers], [{ res: RES_RAW, mint, maxt }]);
   }
 
   /** The coarsest downsampled resolution this query's step and ranges allow (0: raw samples only). */
@@ -436,8 +527,11 @@ export class Engine implements FuseHost {
       const k = key(s.labels);
       let e = acc.get(k);
       if (!e) acc.set(k, (e = { labels: s.labels, t: [], v: [] }));
-      e.t.push(t);
-      e.v.push(s.v);
+      if (s.h) (e.hs ??= []).push({ ...s.h, t });
+      else {
+        e.t.push(t);
+        e.v.push(s.v);
+      }
     }
   }
 
@@ -593,6 +687,19 @@ export class Engine implements FuseHost {
     };
   }
 
+  /** A selector's native histograms within its range, counted against the limits like samples. */
+  private loadHistograms(f: Fetch, all: readonly HistogramSeries[]): void {
+    const kept: HistogramSeries[] = [];
+    for (const s of all) {
+      const histograms = s.histograms.filter((h) => h.t >= f.mint && h.t <= f.maxt);
+      if (histograms.length === 0) continue;
+      this.count(1, histograms.length);
+      kept.push({ labels: s.labels, histograms });
+    }
+    const had = this.nativeHistograms.get(f.sel);
+    if (kept.length) this.nativeHistograms.set(f.sel, had ? [...had, ...kept] : kept);
+  }
+
   /** A selector's loaded series; a deferred selector's (its aggregation was not fused after all) are decoded now. */
   private loadedOf(sel: VectorSelector): LoadedSeries[] {
     const d = this.deferred.get(sel);
@@ -675,14 +782,49 @@ export class Engine implements FuseHost {
 
   private instantSelect(sel: VectorSelector, t: number, ctx: Ctx): Sample[] {
     const out: Sample[] = [];
-    this.picked(sel, t, ctx, (s, i) => out.push({ labels: s.labels, v: s.v[i]! }));
-    return out;
+    const hseries = this.nativeHistograms.get(sel);
+    if (!hseries) {
+      this.picked(sel, t, ctx, (s, i) => out.push({ labels: s.labels, v: s.v[i]! }));
+      return out;
+    }
+    // A series with floats and histograms gives whichever sample is newer.
+    const floatAt = new Map<string, number>();
+    this.picked(sel, t, ctx, (s, i) => {
+      out.push({ labels: s.labels, v: s.v[i]! });
+      floatAt.set(key(s.labels), s.t[i]!);
+    });
+    const ts = this.atTime(sel.at, t, ctx) - sel.offset;
+    const lookback = this.lookbackOf(sel);
+    for (const s of hseries) {
+      const h = histogramAt(s.histograms, ts, lookback);
+      if (!h || isStaleHistogram(h)) continue;
+      const k = key(s.labels);
+      const ft = floatAt.get(k);
+      if (ft !== undefined) {
+        if (ft >= h.t) continue;
+        out.splice(out.findIndex((x) => key(x.labels) === k), 1);
+      }
+      out.push({ labels: s.labels, v: NaN, h });
+    }
+    return out.sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
   }
 
   private rangeSelect(m: MatrixSelector, t: number, ctx: Ctx): RangeSeries[] {
     const out: RangeSeries[] = [];
     this.windows(m, t, ctx, (w) => out.push({ ...w }));
-    return out;
+    const hseries = this.nativeHistograms.get(m.vector);
+    if (!hseries) return out;
+    // Histogram points in the window (t - range, t], beside the series' float points.
+    const ts = this.atTime(m.vector.at, t, ctx) - m.vector.offset;
+    for (const s of hseries) {
+      const hs = s.histograms.filter((h) => h.t > ts - m.range && h.t <= ts);
+      if (hs.length === 0) continue;
+      const k = key(s.labels);
+      const w = out.find((x) => key(x.labels) === k);
+      if (w) w.hs = hs;
+      else out.push({ labels: s.labels, t: EMPTY, v: EMPTY, lo: 0, hi: 0, hs });
+    }
+    return out.sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
   }
 
   /**

@@ -2,6 +2,8 @@
  * PromQL's functions, as one table (Prometheus's FunctionCalls): each call is
  * evaluated at one step through the Evaluator, which loads and selects series.
  */
+import type { NativeHistogram } from '../../../wire/histogram.js';
+import { histogramFraction, histogramQuantile, histogramVariance } from './histograms.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import { compileAnchored } from '../model/re2.js';
 import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
@@ -37,9 +39,10 @@ export interface Evaluator extends Annotator {
  * cumulative count) pairs. A series without a valid `le` is left out with
  * a warning, as Prometheus does.
  */
-function classicHistograms(ev: Evaluator, arg: Expr, node: Expr, t: number, ctx: EvalContext): Array<{ labels: Labels; name: string; b: Array<[number, number]> }> {
+function classicHistograms(ev: Evaluator, samples: readonly Sample[], node: Expr): Array<{ labels: Labels; name: string; b: Array<[number, number]> }> {
   const groups = new Map<string, { labels: Labels; name: string; b: Array<[number, number]> }>();
-  for (const s of ev.vec(arg, t, ctx)) {
+  for (const s of samples) {
+    if (s.h) continue; // native histograms are read on their own
     const le = labelValue(s.labels, 'le');
     const upper = parseBucketBound(le);
     if (upper === undefined) {
@@ -264,9 +267,16 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
     case 'histogram_sum':
     case 'histogram_avg':
     case 'histogram_stddev':
-    case 'histogram_stdvar':
-      ev.vec(args[0]!, t, ctx); // evaluated for its errors; its float samples have no histogram to read
-      return { type: 'vector', samples: [] };
+    case 'histogram_stdvar': {
+      // Float samples have no histogram to read: they are left out.
+      const of: (h: NativeHistogram) => number =
+        fn === 'histogram_count' ? (h) => h.count
+        : fn === 'histogram_sum' ? (h) => h.sum
+        : fn === 'histogram_avg' ? (h) => h.sum / h.count
+        : fn === 'histogram_stdvar' ? (h) => histogramVariance(h)
+        : (h) => Math.sqrt(histogramVariance(h));
+      return { type: 'vector', samples: ev.vec(args[0]!, t, ctx).flatMap((s) => (s.h ? [{ labels: s.labels, v: of(s.h), drop: true }] : [])) };
+    }
     case 'vector': return { type: 'vector', samples: [{ labels: [], v: scalarArg(0) }] };
     case 'scalar': { const v = ev.vec(args[0]!, t, ctx); return { type: 'scalar', v: v.length === 1 ? v[0]!.v : NaN }; }
     case 'sort':
@@ -318,7 +328,12 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
         if (!(q >= 0 && q <= 1)) ev.warn(`quantile value should be between 0 and 1, got ${goFloat(q)}`, e.args[many ? i + 2 : 0]!);
       });
       const out: Sample[] = [];
-      for (const g of classicHistograms(ev, args[many ? 0 : 1]!, e.args[many ? 0 : 1]!, t, ctx)) {
+      const input = ev.vec(args[many ? 0 : 1]!, t, ctx);
+      for (const s of input) {
+        if (!s.h || many) continue;
+        out.push({ labels: s.labels, v: histogramQuantile(qs[0]!, s.h).value, drop: true });
+      }
+      for (const g of classicHistograms(ev, input, e.args[many ? 0 : 1]!)) {
         for (const q of qs) {
           const { value, fixed } = bucketQuantile(q, g.b);
           if (fixed) ev.info(`input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name ${goQuote(g.name)}`, e.args[many ? 0 : 1]!);
@@ -330,7 +345,9 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
     case 'histogram_fraction': {
       const lower = scalarArg(0);
       const upper = scalarArg(1);
-      return { type: 'vector', samples: classicHistograms(ev, args[2]!, e.args[2]!, t, ctx).map((g) => ({ labels: g.labels, v: bucketFraction(lower, upper, g.b), drop: true })) };
+      const input = ev.vec(args[2]!, t, ctx);
+      const native = input.flatMap((s) => (s.h ? [{ labels: s.labels, v: histogramFraction(lower, upper, s.h).value, drop: true }] : []));
+      return { type: 'vector', samples: [...native, ...classicHistograms(ev, input, e.args[2]!).map((g) => ({ labels: g.labels, v: bucketFraction(lower, upper, g.b), drop: true }))] };
     }
     default:
       throw new QueryError(`function ${fn} is not implemented`);

@@ -400,3 +400,11 @@ export function scaleHistogram(h: NativeHistogram, k: number): NativeHistogram {
     negativeBuckets: f.negativeBuckets.map((c) => c * k),
   };
 }
+
+/**
+ * A histogram staleness marker, as Prometheus writes one: a NaN sum and
+ * nothing else (JavaScript cannot keep the NaN's payload; the emptiness tells).
+ */
+export function isStaleHistogram(h: NativeHistogram): boolean {
+  return Number.isNaN(h.sum) && h.count === 0 && h.zeroCount === 0 && h.positiveBuckets.length === 0 && h.negativeBuckets.length === 0;
+}

@@ -40,7 +40,7 @@ export const key = (ls: Labels): string => {
  */
 export function finishVector(samples: Sample[]): Sample[] {
   if (!samples.some((x) => x.drop)) return samples;
-  const out = samples.map((x) => (x.drop ? { labels: dropName(x.labels), v: x.v } : x));
+  const out = samples.map((x) => (x.drop ? { labels: dropName(x.labels), v: x.v, ...(x.h ? { h: x.h } : {}) } : x));
   uniqueLabelSets(out);
   return out;
 }

@@ -11,6 +11,7 @@ import type { TierChunk } from '../chunkenc/aggr-chunk.js';
 import type { DeletionSpec } from '../model/deletions.js';
 import type { Labels } from '../model/labels.js';
 import type { TierPlan } from './tiers.js';
+import type { HistogramSeries } from './values.js';
 
 /** A series and its chunks, still compressed (aggregate chunks where read through a tier). */
 export interface ChunkSeries {
@@ -53,9 +54,13 @@ export interface PackedSeries {
  * by the evaluating thread), then this node's others (`series`: the head's, in the slices it was read in,
  * the bucket's), then the peers'; each series' chunks in that order.
  */
-export type Gathered =
+export type Gathered = (
   | { kind: 'raw'; series: PackedSeries[]; peers?: PackedSeries; local?: LocalRead }
-  | { kind: 'tiered'; mint: number; sources: Array<{ plan: TierPlan; series: PackedSeries }> };
+  | { kind: 'tiered'; mint: number; sources: Array<{ plan: TierPlan; series: PackedSeries }> }
+) & {
+  /** The selector's native histograms (raw, from every source), as plain objects: few, and cloned as they are. */
+  histograms?: HistogramSeries[];
+};
 
 /**
  * Each label set's JSON, kept while the label set lives: the head's series

@@ -1,6 +1,7 @@
 /** What PromQL evaluation yields (samples, range series, values) and how it fails. */
 import { ErrorIds, IsobarError, type Cause, type ErrorId } from '../../../wire/errors.js';
 import type { Labels } from '../model/labels.js';
+import type { NativeHistogram } from '../../../wire/histogram.js';
 
 /** Each error a query can end with, and its cause (which gives the HTTP status and Prometheus's errorType). */
 const QUERY_CAUSES = {
@@ -37,6 +38,8 @@ export function queryCanceled(): QueryError {
 export interface Sample {
   labels: Labels;
   v: number;
+  /** A native-histogram sample (then `v` means nothing). */
+  h?: NativeHistogram;
   /** Its __name__ goes when the query's result is made (delayed name removal). */
   drop?: boolean;
 }
@@ -58,6 +61,14 @@ export interface RangeSeries {
   drop?: boolean;
   /** True when no value is below the one before it (a counter without resets): rate needs no reset pass. */
   monotonic?: boolean;
+  /** Native-histogram points of the series, by time (beside its float points in t/v). */
+  hs?: NativeHistogram[];
+}
+
+/** A series' native histograms as a query reads them, sorted by time. */
+export interface HistogramSeries {
+  labels: Labels;
+  histograms: NativeHistogram[];
 }
 
 /** Values of a window as their own array (for the less common functions). */
