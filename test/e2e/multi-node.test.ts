@@ -14,6 +14,7 @@ import { startEdge, startNode, stop } from '../../scripts/stack.mjs';
 import { freePort } from '../support/node-process.js';
 import { Client, eventually, testSettings, type StackSettings } from '../support/stack.js';
 import { encodeWriteRequest } from '../../wire/remote-write.js';
+import { emptyHistogram } from '../../wire/histogram.js';
 import { snappyEncode } from '../../wire/snappy.js';
 
 const SERIES = 240;
@@ -96,6 +97,32 @@ describe('a tenant spread over two storage nodes', () => {
     expect(Object.keys(meta.data).filter((k) => k.startsWith('family_'))).toEqual(families.map((f) => f.family));
     expect(meta.data.family_03).toEqual([{ type: 'gauge', unit: '', help: 'Help 3.' }]);
     expect(Object.keys((await client.read('metadata?limit=3')).data)).toEqual(['family_00', 'family_01', 'family_02']);
+  });
+
+  it('reads native histograms of both nodes: selectors and histogram functions', async () => {
+    const t = Math.floor(Date.now() / 1000) * 1000 - 5_000;
+    const series = Array.from({ length: 24 }, (_, i) => ({
+      labels: [['__name__', 'spread_hist'], ['i', String(i).padStart(2, '0')]] as [string, string][],
+      samples: [] as [number, number][],
+      histograms: [{ ...emptyHistogram(), t, count: i + 4, sum: 2 * i, schema: 0, zeroThreshold: 1e-128, zeroCount: 1, positiveSpans: [0, 2], positiveBuckets: [i + 1, 1 - i] }],
+    }));
+    const r = await fetch(`${client.base}/api/v1/write`, {
+      method: 'POST',
+      body: Buffer.from(snappyEncode(encodeWriteRequest(series))),
+      headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', authorization: `Bearer ${s.ISOBAR_DEMO_KEY}` },
+    });
+    expect(r.status, await r.text()).toBe(204);
+    // Each node holds a part (the evaluating node reads the other's through the histograms route).
+    const held = await Promise.all([s, s2].map(async (st) => {
+      const res = await fetch(`http://127.0.0.1:${st.ISOBAR_NODE_PORT}/internal/v1/tenants/demo/prom/api/v1/series?match[]=spread_hist`, { headers: { authorization: `Bearer ${st.ISOBAR_NODE_SECRET}` } });
+      return ((await res.json()) as { data: unknown[] }).data.length;
+    }));
+    expect(held.every((n) => n > 0) && held[0]! + held[1]! === 24).toBe(true);
+    const counts = await client.read(`query?query=${encodeURIComponent('histogram_count(spread_hist)')}&time=${t / 1000}`);
+    expect(counts.data.result.map((x: any) => [x.metric.i, x.value[1]])).toEqual(series.map((_, i) => [String(i).padStart(2, '0'), String(i + 4)]));
+    const raw = await client.read(`query?query=spread_hist&time=${t / 1000}`);
+    expect(raw.data.result).toHaveLength(24);
+    expect(raw.data.result[5].histogram[1]).toEqual({ count: '9', sum: '10', buckets: [[3, '-1e-128', '1e-128', '1'], [0, '0.5', '1', '6'], [0, '1', '2', '2']] });
   });
 
   it('evaluates PromQL over the series of both nodes', async () => {
