@@ -3,6 +3,8 @@
  * stdvar, quantile, topk, bottomk, limitk, limit_ratio, count_values) over one
  * step's samples, grouped by/without labels, with Prometheus 3's numerics.
  */
+import type { NativeHistogram } from '../../../wire/histogram.js';
+import { addHistograms, meanHistogram, toFloatHistogram } from './histograms.js';
 import { seriesHash } from '../../../wire/hash.js';
 import type { Labels } from '../model/labels.js';
 import type { Expr } from './ast.js';
@@ -71,6 +73,19 @@ export function aggregate(ev: Annotator & { groupCache: GroupCache }, e: Extract
     return out;
   }
   for (const g of groups.values()) {
+    if ((op === 'sum' || op === 'avg') && g.items.some((s) => s.h)) {
+      // Native histograms: added (sum) or averaged; a group mixing them with floats has no result, as in Prometheus.
+      if (g.items.some((s) => !s.h)) continue;
+      const hs = g.items.map((s) => s.h!);
+      let h: NativeHistogram;
+      try {
+        h = op === 'sum' ? hs.slice(1).reduce((acc, x) => addHistograms(acc, x), toFloatHistogram(hs[0]!)) : meanHistogram(hs);
+      } catch {
+        continue; // histograms that do not add (custom bounds that differ): no result
+      }
+      out.push({ ...(g.drop && !without && grouping.includes(NAME) ? { drop: true } : {}), labels: g.labels, v: NaN, h });
+      continue;
+    }
     const vs = g.items.map((s) => s.v);
     switch (op) {
       case 'sum': push(g, compensatedSum(vs)); break;

@@ -123,20 +123,34 @@ const READS_HISTOGRAMS: Record<string, number> = {
   histogram_fraction: 2,
 };
 
+const inner = (e: Expr): Expr => (e.kind === 'paren' || e.kind === 'stepInvariant' ? inner(e.expr) : e);
+
+/**
+ * The selectors of a histogram-valued expression this engine evaluates: a
+ * vector selector; rate, increase or delta of a range selector; sum or avg of
+ * one of these. Undefined for any other expression.
+ */
+function histogramValued(expr: Expr): VectorSelector[] | undefined {
+  const e = inner(expr);
+  if (e.kind === 'vector') return [e];
+  if (e.kind === 'call' && (e.fn === 'rate' || e.fn === 'increase' || e.fn === 'delta')) {
+    const m = inner(e.args[0]!);
+    return m.kind === 'matrix' ? [m.vector] : undefined;
+  }
+  if (e.kind === 'aggregate' && (e.op === 'sum' || e.op === 'avg')) return histogramValued(e.expr);
+  return undefined;
+}
+
 /**
  * The selectors of `expr` whose native histograms this engine can evaluate:
- * the query itself (a vector selector, or a range selector of an instant
- * query), and the vector argument of a histogram_* function.
+ * those of the query itself when it is histogram-valued (or a range selector
+ * of an instant query), and those of a histogram_* function's argument.
  */
 function histogramReaders(expr: Expr, out = new Set<VectorSelector>(), root = true): Set<VectorSelector> {
-  const inner = (e: Expr): Expr => (e.kind === 'paren' || e.kind === 'stepInvariant' ? inner(e.expr) : e);
   const e = inner(expr);
-  if (root && e.kind === 'vector') out.add(e);
+  if (root) for (const s of histogramValued(e) ?? []) out.add(s);
   if (root && e.kind === 'matrix') out.add(e.vector);
-  if (e.kind === 'call' && READS_HISTOGRAMS[e.fn] !== undefined) {
-    const arg = inner(e.args[READS_HISTOGRAMS[e.fn]!]!);
-    if (arg.kind === 'vector') out.add(arg);
-  }
+  if (e.kind === 'call' && READS_HISTOGRAMS[e.fn] !== undefined) for (const s of histogramValued(e.args[READS_HISTOGRAMS[e.fn]!]!) ?? []) out.add(s);
   for (const child of childrenOf(e)) histogramReaders(child, out, false);
   return out;
 }
@@ -274,7 +288,8 @@ export class Engine implements FuseHost {
       await fuseRows(this, expr, start, end, step, ctx, split);
       return [];
     }
-    if (this.fuse) this.fused = await fuseAggregations(this, expr, start, end, step, ctx, split);
+    // The fused pass computes floats only: with native histograms, every step is evaluated.
+    if (this.fuse && this.nativeHistograms.size === 0) this.fused = await fuseAggregations(this, expr, start, end, step, ctx, split);
     const acc: RangeAcc = new Map();
     for (let t = start; t <= end; t += step) {
       await this.yieldIfDue(ctx);
@@ -294,7 +309,7 @@ export class Engine implements FuseHost {
     for (const sel of this.nativeHistograms.keys()) {
       if (readers.has(sel)) continue;
       throw new QueryError(
-        `${exprString(sel)} selects native histograms, which this query would pass to an operation that does not read them yet: native histograms are read by plain selectors and by histogram_count, histogram_sum, histogram_avg, histogram_stddev, histogram_stdvar, histogram_quantile and histogram_fraction`,
+        `${exprString(sel)} selects native histograms, which this query would pass to an operation that does not read them yet: native histograms are read by selectors, rate, increase and delta of a range selector, sum and avg, and histogram_count, histogram_sum, histogram_avg, histogram_stddev, histogram_stdvar, histogram_quantile and histogram_fraction`,
       );
     }
   }
@@ -807,6 +822,16 @@ export class Engine implements FuseHost {
       out.push({ labels: s.labels, v: NaN, h });
     }
     return out.sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+  }
+
+  histogramWindows(m: MatrixSelector, t: number, ctx: Ctx, each: (labels: Labels, hs: readonly NativeHistogram[]) => void): void {
+    const hseries = this.nativeHistograms.get(m.vector);
+    if (!hseries) return;
+    const ts = this.atTime(m.vector.at, t, ctx) - m.vector.offset;
+    for (const s of hseries) {
+      const hs = s.histograms.filter((h) => h.t > ts - m.range && h.t <= ts && !isStaleHistogram(h));
+      if (hs.length) each(s.labels, hs);
+    }
   }
 
   private rangeSelect(m: MatrixSelector, t: number, ctx: Ctx): RangeSeries[] {

@@ -3,7 +3,7 @@
  * evaluated at one step through the Evaluator, which loads and selects series.
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { histogramFraction, histogramQuantile, histogramVariance } from './histograms.js';
+import { histogramFraction, histogramQuantile, histogramRate, histogramVariance } from './histograms.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import { compileAnchored } from '../model/re2.js';
 import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
@@ -24,6 +24,8 @@ export interface Evaluator extends Annotator {
   vec(e: Expr, t: number, ctx: EvalContext): Sample[];
   /** Each series' window of a range selector at `t`; `each` must copy what it keeps. */
   windows(m: MatrixSelector, t: number, ctx: EvalContext, each: (w: RangeSeries) => void): void;
+  /** Each series' native histograms in a range selector's window at `t` (series with none left out). */
+  histogramWindows(m: MatrixSelector, t: number, ctx: EvalContext, each: (labels: Labels, hs: readonly NativeHistogram[]) => void): void;
   /** Each series' sample a vector selector picks at `t`. */
   picked(sel: VectorSelector, t: number, ctx: EvalContext, each: (s: SeriesColumns, i: number) => void): void;
   atTime(at: At | undefined, t: number, ctx: EvalContext): number;
@@ -198,6 +200,17 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
   };
   const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: ev.vec(args[0]!, t, ctx).map((s) => ({ labels: s.labels, v: f(s.v, s), drop: true })) });
   const kernel = rangeKernel(ev, e, t, ctx, args);
+  if (kernel && (fn === 'rate' || fn === 'increase' || fn === 'delta') && args[0]!.kind === 'matrix') {
+    // Native histograms beside the floats: their rate is a histogram.
+    const m = args[0];
+    const out = overTime(kernel.f, kernel.keepName) as Extract<Value, { type: 'vector' }>;
+    const end = ev.atTime(m.vector.at, t, ctx) - m.vector.offset;
+    ev.histogramWindows(m, t, ctx, (labels, hs) => {
+      const h = histogramRate(hs, end - m.range, end, fn !== 'delta', fn === 'rate');
+      if (h) out.samples.push({ labels, v: NaN, h: { ...h, t }, drop: true });
+    });
+    return out;
+  }
   if (kernel) return overTime(kernel.f, kernel.keepName);
 
   switch (fn) {

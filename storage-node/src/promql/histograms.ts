@@ -408,3 +408,115 @@ export function scaleHistogram(h: NativeHistogram, k: number): NativeHistogram {
 export function isStaleHistogram(h: NativeHistogram): boolean {
   return Number.isNaN(h.sum) && h.count === 0 && h.zeroCount === 0 && h.positiveBuckets.length === 0 && h.negativeBuckets.length === 0;
 }
+
+// ---------------------------------------------------------------------------
+// Counters of histograms: resets and rates.
+
+/**
+ * Did the counter reset between `prev` and `curr`: said by curr's hint, or
+ * seen (count down, finer schema, other custom bounds, zero bucket narrower or
+ * cutting a populated bucket, or any bucket down), as Prometheus's DetectReset.
+ */
+export function detectReset(curr: NativeHistogram, prev: NativeHistogram): boolean {
+  if (curr.resetHint === 1) return true;
+  if (curr.resetHint === 2) return false;
+  const c = toFloatHistogram(curr);
+  const p = toFloatHistogram(prev);
+  if (c.count < p.count) return true;
+  const custom = c.schema === CUSTOM_BUCKETS_SCHEMA;
+  if (custom && (p.schema !== CUSTOM_BUCKETS_SCHEMA || c.customValues.join() !== p.customValues.join())) return true;
+  if (c.schema > p.schema) return true;
+  if (c.zeroThreshold < p.zeroThreshold) return true;
+  if (!custom) {
+    const [prevZero, threshold] = zeroCountForLargerThreshold(p, c.zeroThreshold);
+    if (threshold !== c.zeroThreshold) return true;
+    if (c.zeroCount < prevZero) return true;
+  }
+  const reduced = custom ? p : reduceResolution(p, c.schema);
+  for (const [spansC, bucketsC, spansP, bucketsP] of [
+    [c.positiveSpans, c.positiveBuckets, reduced.positiveSpans, reduced.positiveBuckets],
+    [c.negativeSpans, c.negativeBuckets, reduced.negativeSpans, reduced.negativeBuckets],
+  ] as const) {
+    const now = new Map(bucketsOf(spansC, bucketsC, false));
+    for (const [idx, count] of bucketsOf(spansP, bucketsP, false)) {
+      // Buckets inside the zero bucket were compared through it.
+      if (!custom && exponentialBound(idx, c.schema) <= c.zeroThreshold) continue;
+      if (count > (now.get(idx) ?? 0)) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The change of a counter (or gauge) histogram over its points, corrected for
+ * counter resets, at the coarsest schema among them (Prometheus's
+ * histogramRate, before extrapolation); undefined when they cannot be combined.
+ */
+function histogramChange(points: readonly NativeHistogram[], isCounter: boolean): NativeHistogram | undefined {
+  let prev = points[0]!;
+  const last = points[points.length - 1]!;
+  const custom = prev.schema === CUSTOM_BUCKETS_SCHEMA;
+  if (isCounter && points.length > 1 && detectReset(points[1]!, prev)) prev = { ...emptyFloat(), schema: points[1]!.schema, customValues: points[1]!.customValues };
+  let minSchema = Math.min(prev.schema, last.schema);
+  for (const h of points.slice(1, -1)) {
+    if (!isCounter) continue;
+    if ((h.schema === CUSTOM_BUCKETS_SCHEMA) !== custom) return undefined;
+    minSchema = Math.min(minSchema, h.schema);
+  }
+  let h: NativeHistogram;
+  try {
+    h = addHistograms(custom ? last : reduceResolution(toFloatHistogram(last), minSchema), prev, -1);
+    if (isCounter) {
+      for (const curr of points.slice(1)) {
+        if (detectReset(curr, prev)) h = addHistograms(h, prev);
+        prev = curr;
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return { ...h, resetHint: 3 };
+}
+
+function emptyFloat(): NativeHistogram {
+  return { t: 0, float: true, count: 0, sum: 0, schema: 0, zeroThreshold: 0, zeroCount: 0, negativeSpans: [], negativeBuckets: [], positiveSpans: [], positiveBuckets: [], resetHint: 0, customValues: [] };
+}
+
+/**
+ * rate / increase / delta of a range of histograms over (rangeStart,
+ * rangeEnd], extrapolated as Prometheus extrapolates floats (the count stands
+ * in for the value where a counter would reach zero).
+ */
+export function histogramRate(points: readonly NativeHistogram[], rangeStart: number, rangeEnd: number, isCounter: boolean, isRate: boolean): NativeHistogram | undefined {
+  if (points.length < 2) return undefined;
+  const change = histogramChange(points, isCounter);
+  if (!change) return undefined;
+  const firstT = points[0]!.t;
+  const lastT = points[points.length - 1]!.t;
+  let durationToStart = (firstT - rangeStart) / 1000;
+  let durationToEnd = (rangeEnd - lastT) / 1000;
+  const sampledInterval = (lastT - firstT) / 1000;
+  const averageBetween = sampledInterval / (points.length - 1);
+  const threshold = averageBetween * 1.1;
+  if (durationToStart >= threshold) durationToStart = averageBetween / 2;
+  if (isCounter) {
+    let durationToZero = durationToStart;
+    const first = points[0]!.count;
+    if (change.count > 0 && first >= 0) durationToZero = sampledInterval * (first / change.count);
+    if (durationToZero < durationToStart) durationToStart = durationToZero;
+  }
+  if (durationToEnd >= threshold) durationToEnd = averageBetween / 2;
+  let factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval;
+  if (isRate) factor /= (rangeEnd - rangeStart) / 1000;
+  return scaleHistogram(change, factor);
+}
+
+/** avg of histograms, as Prometheus averages them: an incremental mean. */
+export function meanHistogram(hs: readonly NativeHistogram[]): NativeHistogram {
+  let mean = toFloatHistogram(hs[0]!);
+  for (let k = 1; k < hs.length; k++) {
+    const n = k + 1;
+    mean = addHistograms(mean, addHistograms(scaleHistogram(hs[k]!, 1 / n), scaleHistogram(mean, 1 / n), -1));
+  }
+  return mean;
+}
