@@ -112,6 +112,16 @@ function finishRange(acc: RangeAcc): RangeSeries[] {
     .sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
 }
 
+/**
+ * Functions of a sample's float value that leave native histograms out, as
+ * Prometheus's do (`simpleFloatFunc`, clamp, the date functions): a selector
+ * of histograms may be their argument.
+ */
+export const IGNORE_HISTOGRAMS = new Set([
+  'abs', 'ceil', 'floor', 'exp', 'ln', 'log2', 'log10', 'sqrt', 'sgn', 'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'asinh', 'acosh', 'atanh',
+  'deg', 'rad', 'round', 'clamp', 'clamp_min', 'clamp_max', 'minute', 'hour', 'day_of_week', 'day_of_month', 'day_of_year', 'days_in_month', 'month', 'year',
+]);
+
 /** The histogram functions that read native histograms, and the position of their vector argument. */
 const READS_HISTOGRAMS: Record<string, number> = {
   histogram_count: 0,
@@ -151,6 +161,7 @@ function histogramReaders(expr: Expr, out = new Set<VectorSelector>(), root = tr
   if (root) for (const s of histogramValued(e) ?? []) out.add(s);
   if (root && e.kind === 'matrix') out.add(e.vector);
   if (e.kind === 'call' && READS_HISTOGRAMS[e.fn] !== undefined) for (const s of histogramValued(e.args[READS_HISTOGRAMS[e.fn]!]!) ?? []) out.add(s);
+  if (e.kind === 'call' && IGNORE_HISTOGRAMS.has(e.fn) && e.args[0]) for (const s of histogramValued(e.args[0]) ?? []) out.add(s);
   for (const child of childrenOf(e)) histogramReaders(child, out, false);
   return out;
 }

@@ -198,7 +198,8 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
     else for (const s of matrix()) each(s);
     return { type: 'vector', samples: out };
   };
-  const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: ev.vec(args[0]!, t, ctx).map((s) => ({ labels: s.labels, v: f(s.v, s), drop: true })) });
+  // Float functions of a sample leave native histograms out, as Prometheus's do.
+  const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: ev.vec(args[0]!, t, ctx).flatMap((s) => (s.h ? [] : [{ labels: s.labels, v: f(s.v, s), drop: true }])) });
   const kernel = rangeKernel(ev, e, t, ctx, args);
   if (kernel && (fn === 'rate' || fn === 'increase' || fn === 'delta') && args[0]!.kind === 'matrix') {
     // Native histograms beside the floats: their rate is a histogram.

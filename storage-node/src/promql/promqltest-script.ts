@@ -19,19 +19,54 @@
  * are trimmed, a comment line counts as an empty line, and a command's block
  * ends at the first empty line.
  *
- * Native histograms (`{{…}}`) are parsed into their fields, unchecked: the
- * storage engine does not store them yet, so the runner says which cases they
- * touch rather than letting one histogram line void the float cases after it.
+ * Native histograms (`{{schema:0 sum:5 count:4 z_bucket:1 z_bucket_w:0.001
+ * buckets:[1 2 1] offset:1 n_buckets:[…] n_offset:… custom_values:[…]
+ * counter_reset_hint:gauge}}`) become float histograms, as Prometheus's parser
+ * builds them: one span per side, at its offset.
  */
 import { parseDuration } from './parse.js';
 import { parseSeriesSelector } from './selector.js';
 import { unquoteString } from './strings.js';
+import type { NativeHistogram } from '../../../wire/histogram.js';
+import { addHistograms } from './histograms.js';
 
-/** A native histogram as written (`{{schema:1 sum:3 buckets:[1 2]}}`), fields unchecked. */
+/** A native histogram as written (`{{schema:1 sum:3 buckets:[1 2]}}`), and as a float histogram. */
 export interface HistogramPoint {
   kind: 'histogram';
   text: string;
   fields: Record<string, string>;
+  h: NativeHistogram;
+}
+
+const RESET_HINTS: Record<string, number> = { unknown: 0, reset: 1, not_reset: 2, gauge: 3 };
+
+/** The float histogram a description's fields say (absent fields: 0 or none). */
+function histogramOf(fields: Record<string, string>, text: string): NativeHistogram {
+  const num = (k: string) => (fields[k] === undefined ? 0 : parseScriptNumber(fields[k]!));
+  const list = (k: string) => (fields[k] === undefined ? [] : fields[k]!.slice(1, -1).trim().split(/\s+/).filter(Boolean).map(parseScriptNumber));
+  const side = (bucketsKey: string, offsetKey: string) => {
+    const buckets = list(bucketsKey);
+    return { buckets, spans: buckets.length ? [num(offsetKey), buckets.length] : [] };
+  };
+  const pos = side('buckets', 'offset');
+  const neg = side('n_buckets', 'n_offset');
+  const hint = fields.counter_reset_hint;
+  if (hint !== undefined && RESET_HINTS[hint] === undefined) throw new Error(`bad counter_reset_hint in ${text}`);
+  return {
+    t: 0,
+    float: true,
+    schema: num('schema'),
+    sum: num('sum'),
+    count: num('count'),
+    zeroCount: num('z_bucket'),
+    zeroThreshold: num('z_bucket_w'),
+    positiveSpans: pos.spans,
+    positiveBuckets: pos.buckets,
+    negativeSpans: neg.spans,
+    negativeBuckets: neg.buckets,
+    customValues: list('custom_values'),
+    resetHint: hint === undefined ? 0 : RESET_HINTS[hint]!,
+  };
 }
 
 /** One point of a series line: a float, a staleness marker, a histogram, or no sample (undefined). */
@@ -129,7 +164,7 @@ function parseHistogram(text: string): HistogramPoint {
     fields[m[1]!] = m[2]!;
     pos = re.lastIndex;
   }
-  return { kind: 'histogram', text, fields };
+  return { kind: 'histogram', text, fields, h: histogramOf(fields, text) };
 }
 
 /** Split the points part of a series line into tokens; `{{…}}` may hold spaces. */
@@ -172,8 +207,13 @@ function expandToken(tok: string, out: Point[]): void {
     m = /^(?:([+-])(\{\{.*\}\}))?x([0-9]+)$/.exec(rest);
     if (!m) throw new Error(`bad native histogram expansion ${JSON.stringify(tok)}`);
     const n = Number(m[3]);
-    // The increments are not computed: histograms are not stored yet, so each point keeps the base's text with its index.
-    for (let i = 0; i <= n; i++) out.push(i === 0 || !m[2] ? base : { ...base, text: `${base.text}${m[1]}${i}*${m[2]}` });
+    // Each point adds (or takes) the increment to the one before, as Prometheus's parser does.
+    const inc = m[2] ? parseHistogram(m[2]) : undefined;
+    let cur = base;
+    for (let i = 0; i <= n; i++) {
+      if (i > 0 && inc) cur = { ...base, text: `${base.text}${m[1]}${i}*${inc.text}`, h: addHistograms(cur.h, inc.h, m[1] === '-' ? -1 : 1) };
+      out.push(i === 0 || !inc ? base : cur);
+    }
     return;
   }
   m = EXPAND_RE.exec(tok);

@@ -17,6 +17,8 @@ import { Engine, type EngineOptions, type RangeSeries, type Value } from './engi
 import { vectorSelectors, type Expr } from './ast.js';
 import { parsePromQL } from './parse.js';
 import { parseScript, type EvalCommand, type Expectation, type Point, type SeriesLine } from './promqltest-script.js';
+import type { NativeHistogram } from '../../../wire/histogram.js';
+import { allBuckets, toFloatHistogram } from './histograms.js';
 
 export interface CaseResult {
   /** An eval, or a load this runner could not read (a failure of its own). */
@@ -57,10 +59,31 @@ function almostEqual(a: number, b: number): boolean {
 const pairsText = (pairs: ReadonlyArray<readonly [string, string]>): string => labelsText(pairs.flat());
 const pointText = (p: Point): string => (p === undefined ? '_' : p === 'stale' ? 'stale' : typeof p === 'number' ? String(p) : p.text);
 
+/**
+ * Two float histograms the same as Prometheus's runner compares them: after
+ * dropping empty buckets, the same schema, zero threshold and bucket layout,
+ * and counts, sum and buckets equal within its epsilon.
+ */
+function sameHistogram(a: NativeHistogram, b: NativeHistogram): boolean {
+  const [x, y] = [toFloatHistogram(a), toFloatHistogram(b)];
+  if (x.schema !== y.schema || !almostEqual(x.zeroThreshold, y.zeroThreshold)) return false;
+  if (!almostEqual(x.count, y.count) || !almostEqual(x.sum, y.sum) || !almostEqual(x.zeroCount, y.zeroCount)) return false;
+  if (x.customValues.join() !== y.customValues.join()) return false;
+  const buckets = (h: NativeHistogram) => allBuckets(h).filter((bk) => bk.count !== 0 && !(bk.lower <= 0 && bk.upper >= 0 && h.schema !== -53 && bk.lower === -h.zeroThreshold));
+  const [bx, by] = [buckets(x), buckets(y)];
+  return bx.length === by.length && bx.every((bk, i) => bk.lower === by[i]!.lower && bk.upper === by[i]!.upper && almostEqual(bk.count, by[i]!.count));
+}
+
+/** A histogram as the script language writes one (for messages). */
+function histogramText(h: NativeHistogram): string {
+  const f = toFloatHistogram(h);
+  return `{{schema:${f.schema} count:${f.count} sum:${f.sum} z_bucket:${f.zeroCount} z_bucket_w:${f.zeroThreshold} spans:[${f.positiveSpans.join(' ')}] buckets:[${f.positiveBuckets.join(' ')}] n_spans:[${f.negativeSpans.join(' ')}] n_buckets:[${f.negativeBuckets.join(' ')}]}}`;
+}
+
 /** One script's data: the tenant database the evals read, and what could not be stored in it. */
 class Store {
   db = new TenantDB('promqltest');
-  /** Label sets of the series whose native-histogram samples were not stored. */
+  /** Label sets of the series with native histograms (stored, or, for load_with_nhcb, not made). */
   readonly histogramSeries: Array<Array<[string, string]>> = [];
 
   load(intervalMs: number, withNhcb: boolean, series: SeriesLine[]): void {
@@ -69,11 +92,13 @@ class Store {
     for (const s of byLabels.values()) {
       const ts = new Float64Array(s.points.length);
       const vs = new Float64Array(s.points.length);
+      const hs: NativeHistogram[] = [];
       let n = 0;
       s.points.forEach((p, k) => {
         if (p === undefined) return;
         if (typeof p === 'object') {
           if (!this.histogramSeries.includes(s.labels)) this.histogramSeries.push(s.labels);
+          hs.push({ ...p.h, t: k * intervalMs });
           return;
         }
         ts[n] = k * intervalMs;
@@ -85,10 +110,11 @@ class Store {
       if (withNhcb && name.endsWith('_bucket')) {
         this.histogramSeries.push(s.labels.filter(([l]) => l !== 'le').map(([l, v]) => [l, l === '__name__' ? name.slice(0, -'_bucket'.length) : v] as [string, string]));
       }
-      if (n === 0) continue;
+      if (n === 0 && hs.length === 0) continue;
       const { s: series } = this.db.head.getOrCreate(new PairLabels(s.labels));
       const res: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 };
-      this.db.head.appendSamples(series, ts, vs, n, res);
+      if (n > 0) this.db.head.appendSamples(series, ts, vs, n, res);
+      if (hs.length > 0) this.db.head.appendHistograms(series, hs, hs.length, res);
     }
   }
 
@@ -137,17 +163,23 @@ function compareMatrix(got: RangeSeries[], want: SeriesLine[], grid: { start: nu
     seen.add(k);
     const wantPts: Array<[number, Point]> = [];
     w.points.forEach((p, i) => p !== undefined && wantPts.push([grid.start + i * grid.step, p]));
-    const n = s.hi - s.lo;
+    // The series' float and histogram points, in time order.
+    const pts: Array<[number, number | NativeHistogram]> = [];
+    for (let i = s.lo; i < s.hi; i++) pts.push([s.t[i]!, s.v[i]!]);
+    for (const h of s.hs ?? []) pts.push([h.t, h]);
+    pts.sort((a, b) => a[0] - b[0]);
+    const n = pts.length;
+    const valueText = (v: number | NativeHistogram) => (typeof v === 'number' ? String(v) : histogramText(v));
     if (n !== wantPts.length) {
-      const gotText = Array.from({ length: n }, (_, i) => `${s.v[s.lo + i]}@${s.t[s.lo + i]! / 1000}s`).join(' ');
+      const gotText = pts.map(([t, v]) => `${valueText(v)}@${t / 1000}s`).join(' ');
       return `series ${k}: expected ${wantPts.length} points (${wantPts.map(([t, p]) => `${pointText(p)}@${t / 1000}s`).join(' ')}), got ${n} (${gotText})`;
     }
     for (let i = 0; i < n; i++) {
       const [t, p] = wantPts[i]!;
-      const gt = s.t[s.lo + i]!;
-      const gv = s.v[s.lo + i]!;
+      const [gt, gv] = pts[i]!;
       if (gt !== t) return `series ${k}: point ${i} at ${gt / 1000}s, expected at ${t / 1000}s`;
-      if (typeof p !== 'number' || !almostEqual(gv, p)) return `series ${k} at ${t / 1000}s: got ${gv}, expected ${pointText(p)}`;
+      const same = typeof p === 'number' ? typeof gv === 'number' && almostEqual(gv, p) : typeof p === 'object' && typeof gv === 'object' && sameHistogram(gv, p.h);
+      if (!same) return `series ${k} at ${t / 1000}s: got ${valueText(gv)}, expected ${pointText(p)}`;
     }
   }
   for (const k of wantBy.keys()) if (!seen.has(k)) return `expected series ${k} not found in the result`;
@@ -185,6 +217,10 @@ function compare(cmd: EvalCommand, got: Value): string | undefined {
     if (!e) return `unexpected series ${k} ${s.v} in the result`;
     if (cmd.ordered && e.i !== i) return `series ${k} at position ${i + 1}, expected at ${e.i + 1}`;
     const p = e.w.points[0];
+    if (s.h) {
+      if (typeof p !== 'object' || p === null || !sameHistogram(s.h, p.h)) return `series ${k}: got ${histogramText(s.h)}, expected ${pointText(p)}`;
+      continue;
+    }
     if (typeof p !== 'number' || !almostEqual(s.v, p)) return `series ${k}: got ${s.v}, expected ${pointText(p)}`;
   }
   return undefined;
