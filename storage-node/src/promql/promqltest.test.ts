@@ -64,12 +64,19 @@ describe('the promqltest language, as Prometheus judges it', () => {
     expect(await judge('eval instant at 2m m\n  expect no_warn\n  expect no_info\n  m{a="x"} 3\n  m{a="y"} 20')).toEqual([true]);
   });
 
-  it('a native histogram in a load voids only the cases that read it', async () => {
-    const cases = await runPromqlScript('load 1m\n  h {{schema:0 sum:1 count:1}}x2\n  f 1 2 3\n\neval instant at 2m f\n  f 3\n\neval instant at 2m h\n  h {{schema:0 sum:1 count:1}}\n');
+  it('loads native histograms (increments too) and compares them, beside float series', async () => {
+    const cases = await runPromqlScript(
+      'load 1m\n  h {{schema:0 sum:1 count:1 buckets:[1]}}+{{schema:0 sum:2 count:2 buckets:[2]}}x2\n  f 1 2 3\n\n' +
+        'eval instant at 2m f\n  f 3\n\n' +
+        'eval instant at 2m h\n  h {{schema:0 sum:5 count:5 buckets:[5]}}\n\n' +
+        'eval instant at 2m h\n  h {{schema:0 sum:5 count:5 buckets:[4]}}\n',
+    );
     expect(cases.map((c) => [c.ok, c.histograms])).toEqual([
       [true, false],
+      [true, true],
       [false, true],
     ]);
+    expect(cases[2]!.message).toMatch(/got \{\{schema:0 count:5 sum:5 .*buckets:\[5\]/);
   });
 });
 
