@@ -20,7 +20,7 @@ import { compareLabelsUtf8 } from '../block/utf8-order.js';
 import { ColumnsBuffer, columnsSize, isStale, mergeChunks, mergeMany, type SampleColumns } from '../chunkenc/merge.js';
 import type { TenantDB } from '../db/tenant-db.js';
 import type { Labels } from '../model/labels.js';
-import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
+import { typeOf, type At, type Expr, type MatrixSelector, type Subquery, type VectorSelector } from './ast.js';
 import { positionOf } from './parse.js';
 import { packSeries, unpackLazily, unpackSeries, type ChunkSeries, type Gathered, type LocalRead, type PackedSeries } from './packed.js';
 import { borrowedReader, type BlockReader } from '../block/reader.js';
@@ -39,7 +39,7 @@ import { nextTurn } from './turns.js';
 import { dropName, finishVector, key, uniqueLabelSets } from './label-sets.js';
 import { QueryError, queryCanceled, queryTimedOut, type EvalContext, type HistogramSeries, type RangeSeries, type Sample, type Value } from './values.js';
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { isStaleHistogram } from './histograms.js';
+import { isStaleHistogram, scaleHistogram } from './histograms.js';
 import { exprString } from './printer.js';
 
 export { QueryError, queryCanceled, queryTimedOut, type QueryErrorId, type RangeSeries, type Sample, type Value } from './values.js';
@@ -143,11 +143,17 @@ const inner = (e: Expr): Expr => (e.kind === 'paren' || e.kind === 'stepInvarian
 function histogramValued(expr: Expr): VectorSelector[] | undefined {
   const e = inner(expr);
   if (e.kind === 'vector') return [e];
-  if (e.kind === 'call' && (e.fn === 'rate' || e.fn === 'increase' || e.fn === 'delta')) {
+  if (e.kind === 'call' && ['rate', 'increase', 'delta', 'sum_over_time', 'avg_over_time'].includes(e.fn)) {
     const m = inner(e.args[0]!);
     return m.kind === 'matrix' ? [m.vector] : undefined;
   }
   if (e.kind === 'aggregate' && (e.op === 'sum' || e.op === 'avg')) return histogramValued(e.expr);
+  // A histogram times a scalar, or divided by one.
+  if (e.kind === 'binary' && (e.op === '*' || e.op === '/')) {
+    const scalarSide = (x: Expr) => typeOf(x) === 'scalar';
+    if (scalarSide(e.rhs)) return histogramValued(e.lhs);
+    if (e.op === '*' && scalarSide(e.lhs)) return histogramValued(e.rhs);
+  }
   return undefined;
 }
 
@@ -162,6 +168,8 @@ function histogramReaders(expr: Expr, out = new Set<VectorSelector>(), root = tr
   if (root && e.kind === 'matrix') out.add(e.vector);
   if (e.kind === 'call' && READS_HISTOGRAMS[e.fn] !== undefined) for (const s of histogramValued(e.args[READS_HISTOGRAMS[e.fn]!]!) ?? []) out.add(s);
   if (e.kind === 'call' && IGNORE_HISTOGRAMS.has(e.fn) && e.args[0]) for (const s of histogramValued(e.args[0]) ?? []) out.add(s);
+  // count and group count histograms as they count floats.
+  if (e.kind === 'aggregate' && (e.op === 'count' || e.op === 'group')) for (const s of histogramValued(e.expr) ?? []) out.add(s);
   for (const child of childrenOf(e)) histogramReaders(child, out, false);
   return out;
 }
@@ -926,6 +934,11 @@ export class Engine implements FuseHost {
     const swap = l.type === 'scalar';
     const out: Sample[] = [];
     for (const s of vecSide) {
+      if (s.h) {
+        // A histogram times a scalar, or divided by one, is scaled (histogramReaders lets no other operator here).
+        if (op === '*' || (op === '/' && !swap)) out.push({ labels: s.labels, v: NaN, h: scaleHistogram(s.h, op === '*' ? scalar : 1 / scalar), drop: dropsName(op) || s.drop });
+        continue;
+      }
       const [v, keep] = swap ? scalarOp(op, scalar, s.v) : scalarOp(op, s.v, scalar);
       if (isComparison(op)) {
         if (e.bool) out.push({ labels: s.labels, v: keep ? 1 : 0, drop: true });

@@ -3,7 +3,7 @@
  * evaluated at one step through the Evaluator, which loads and selects series.
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { histogramFraction, histogramQuantile, histogramRate, histogramVariance } from './histograms.js';
+import { addHistograms, histogramFraction, histogramQuantile, histogramRate, histogramVariance, meanHistogram, toFloatHistogram } from './histograms.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import { compileAnchored } from '../model/re2.js';
 import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
@@ -201,6 +201,20 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
   // Float functions of a sample leave native histograms out, as Prometheus's do.
   const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: ev.vec(args[0]!, t, ctx).flatMap((s) => (s.h ? [] : [{ labels: s.labels, v: f(s.v, s), drop: true }])) });
   const kernel = rangeKernel(ev, e, t, ctx, args);
+  if (kernel && (fn === 'sum_over_time' || fn === 'avg_over_time') && args[0]!.kind === 'matrix') {
+    // Native histograms beside the floats: their sum or mean over the window.
+    const m = args[0];
+    const out = overTime(kernel.f, kernel.keepName) as Extract<Value, { type: 'vector' }>;
+    ev.histogramWindows(m, t, ctx, (labels, hs) => {
+      try {
+        const h = fn === 'sum_over_time' ? hs.slice(1).reduce((acc, x) => addHistograms(acc, x), toFloatHistogram(hs[0]!)) : meanHistogram(hs);
+        out.samples.push({ labels, v: NaN, h: { ...h, t }, drop: true });
+      } catch {
+        // histograms that do not add (custom bounds that differ): no result for the series
+      }
+    });
+    return out;
+  }
   if (kernel && (fn === 'rate' || fn === 'increase' || fn === 'delta') && args[0]!.kind === 'matrix') {
     // Native histograms beside the floats: their rate is a histogram.
     const m = args[0];
@@ -343,9 +357,15 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
       });
       const out: Sample[] = [];
       const input = ev.vec(args[many ? 0 : 1]!, t, ctx);
+      const nanInfo = (s: Sample, what: string) => {
+        const name = labelValue(s.labels, NAME);
+        ev.info(`input to histogram_quantile has NaN observations, ${what}${name ? ` for metric name ${goQuote(name)}` : ''}`, e.args[1]!);
+      };
       for (const s of input) {
         if (!s.h || many) continue;
-        out.push({ labels: s.labels, v: histogramQuantile(qs[0]!, s.h).value, drop: true });
+        const { value, info } = histogramQuantile(qs[0]!, s.h);
+        if (info) nanInfo(s, info === 'nan-result' ? 'result is NaN' : 'result is skewed higher');
+        out.push({ labels: s.labels, v: value, drop: true });
       }
       for (const g of classicHistograms(ev, input, e.args[many ? 0 : 1]!)) {
         for (const q of qs) {
@@ -360,7 +380,13 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
       const lower = scalarArg(0);
       const upper = scalarArg(1);
       const input = ev.vec(args[2]!, t, ctx);
-      const native = input.flatMap((s) => (s.h ? [{ labels: s.labels, v: histogramFraction(lower, upper, s.h).value, drop: true }] : []));
+      const native = input.flatMap((s) => {
+        if (!s.h) return [];
+        const { value, info } = histogramFraction(lower, upper, s.h);
+        const name = labelValue(s.labels, NAME);
+        if (info) ev.info(`input to histogram_fraction has NaN observations, which are excluded from all fractions${name ? ` for metric name ${goQuote(name)}` : ''}`, e.args[2]!);
+        return [{ labels: s.labels, v: value, drop: true }];
+      });
       return { type: 'vector', samples: [...native, ...classicHistograms(ev, input, e.args[2]!).map((g) => ({ labels: g.labels, v: bucketFraction(lower, upper, g.b), drop: true }))] };
     }
     default:
