@@ -148,6 +148,12 @@ function histogramValued(expr: Expr): VectorSelector[] | undefined {
     return m.kind === 'matrix' ? [m.vector] : undefined;
   }
   if (e.kind === 'aggregate' && (e.op === 'sum' || e.op === 'avg')) return histogramValued(e.expr);
+  // Set operators pass samples through: `and`/`unless` the left side's, `or` both sides'.
+  if (e.kind === 'binary' && (e.op === 'and' || e.op === 'unless')) return histogramValued(e.lhs);
+  if (e.kind === 'binary' && e.op === 'or') {
+    const [l, r] = [histogramValued(e.lhs), histogramValued(e.rhs)];
+    return l && r ? [...l, ...r] : undefined;
+  }
   // A histogram times a scalar, or divided by one.
   if (e.kind === 'binary' && (e.op === '*' || e.op === '/')) {
     const scalarSide = (x: Expr) => typeOf(x) === 'scalar';
@@ -168,6 +174,8 @@ function histogramReaders(expr: Expr, out = new Set<VectorSelector>(), root = tr
   if (root && e.kind === 'matrix') out.add(e.vector);
   if (e.kind === 'call' && READS_HISTOGRAMS[e.fn] !== undefined) for (const s of histogramValued(e.args[READS_HISTOGRAMS[e.fn]!]!) ?? []) out.add(s);
   if (e.kind === 'call' && IGNORE_HISTOGRAMS.has(e.fn) && e.args[0]) for (const s of histogramValued(e.args[0]) ?? []) out.add(s);
+  // The right side of `and`/`unless` is only matched by labels.
+  if (e.kind === 'binary' && (e.op === 'and' || e.op === 'unless')) for (const s of histogramValued(e.rhs) ?? []) out.add(s);
   // count and group count histograms as they count floats.
   if (e.kind === 'aggregate' && (e.op === 'count' || e.op === 'group')) for (const s of histogramValued(e.expr) ?? []) out.add(s);
   for (const child of childrenOf(e)) histogramReaders(child, out, false);

@@ -105,16 +105,77 @@ class Store {
         vs[n] = p === 'stale' ? STALE : p;
         n++;
       });
-      // load_with_nhcb also makes a native histogram with custom buckets of each classic histogram: not stored yet.
-      const name = s.labels.find(([l]) => l === '__name__')?.[1] ?? '';
-      if (withNhcb && name.endsWith('_bucket')) {
-        this.histogramSeries.push(s.labels.filter(([l]) => l !== 'le').map(([l, v]) => [l, l === '__name__' ? name.slice(0, -'_bucket'.length) : v] as [string, string]));
-      }
       if (n === 0 && hs.length === 0) continue;
       const { s: series } = this.db.head.getOrCreate(new PairLabels(s.labels));
       const res: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 };
       if (n > 0) this.db.head.appendSamples(series, ts, vs, n, res);
       if (hs.length > 0) this.db.head.appendHistograms(series, hs, hs.length, res);
+    }
+    if (withNhcb) this.loadNhcb(intervalMs, [...byLabels.values()]);
+  }
+
+  /**
+   * load_with_nhcb: besides each classic histogram (`_bucket`, `_count`,
+   * `_sum` series), a native histogram with custom buckets of the same data
+   * under the base name, as Prometheus's runner makes one: per timestamp, the
+   * finite `le` bounds as custom bounds, each bucket's own count, the count
+   * from `_count` (else the +Inf bucket), the sum from `_sum`.
+   */
+  private loadNhcb(intervalMs: number, series: readonly SeriesLine[]): void {
+    type Temp = { buckets: Array<[number, number]>; count?: number; sum: number; bad: boolean };
+    const groups = new Map<string, { labels: Array<[string, string]>; byT: Map<number, Temp> }>();
+    for (const s of series) {
+      const name = s.labels.find(([l]) => l === '__name__')?.[1] ?? '';
+      const suffix = ['_bucket', '_count', '_sum'].find((x) => name.endsWith(x));
+      if (!suffix) continue;
+      let le = NaN;
+      if (suffix === '_bucket') {
+        le = Number(s.labels.find(([l]) => l === 'le')?.[1]?.replace(/^\+?Inf$/i, 'Infinity') ?? NaN);
+        if (Number.isNaN(le)) continue;
+      }
+      const base = s.labels.filter(([l]) => l !== 'le').map(([l, v]) => [l, l === '__name__' ? name.slice(0, -suffix.length) : v] as [string, string]);
+      const k = pairsText(base);
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { labels: base, byT: new Map() }));
+      s.points.forEach((p, i) => {
+        if (typeof p !== 'number') return;
+        const t = i * intervalMs;
+        let h = g!.byT.get(t);
+        if (!h) g!.byT.set(t, (h = { buckets: [], sum: 0, bad: false }));
+        if (suffix === '_count') h.count = p;
+        else if (suffix === '_sum') h.sum = p;
+        else if (p < 0) h.bad = true;
+        else if (!h.buckets.some(([b]) => b === le)) h.buckets.push([le, p]);
+      });
+    }
+    for (const g of groups.values()) {
+      const hs: NativeHistogram[] = [];
+      for (const [t, temp] of [...g.byT].sort((a, b) => a[0] - b[0])) {
+        const buckets = temp.buckets.sort((a, b) => a[0] - b[0]);
+        if (temp.bad || buckets.some(([, c], i) => i > 0 && c < buckets[i - 1]![1])) continue; // not cumulative: no histogram
+        const count = temp.count ?? buckets.at(-1)?.[1] ?? 0;
+        if (buckets.length === 0 || buckets.at(-1)![0] !== Infinity) buckets.push([Infinity, count]);
+        if (count !== buckets.at(-1)![1]) continue; // count and +Inf bucket disagree
+        hs.push({
+          t,
+          float: true,
+          schema: -53,
+          count,
+          sum: temp.sum,
+          zeroThreshold: 0,
+          zeroCount: 0,
+          positiveSpans: [0, buckets.length],
+          positiveBuckets: buckets.map(([, c], i) => c - (i > 0 ? buckets[i - 1]![1] : 0)),
+          negativeSpans: [],
+          negativeBuckets: [],
+          customValues: buckets.slice(0, -1).map(([b]) => b),
+          resetHint: 0,
+        });
+      }
+      if (hs.length === 0) continue;
+      this.histogramSeries.push(g.labels);
+      const { s } = this.db.head.getOrCreate(new PairLabels(g.labels));
+      this.db.head.appendHistograms(s, hs, hs.length, { appended: 0, outOfOrder: 0, duplicates: 0, discarded: {}, newSeries: 0 });
     }
   }
 
