@@ -1,4 +1,6 @@
 /** Binary operators: scalar arithmetic and comparisons, and vector matching (on/ignoring, group_left/right, set operators). */
+import type { NativeHistogram } from '../../../wire/histogram.js';
+import { addHistograms, scaleHistogram } from './histograms.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import type { BinaryOp, VectorMatching } from './ast.js';
 import { labelsText } from '../../../wire/prom-json.js';
@@ -72,7 +74,13 @@ export function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMa
     const other = bySig.get(sig);
     if (!other) continue;
     const [l, r] = m.card === 'one-to-many' ? [other, s] : [s, other];
-    const [v, keep] = scalarOp(op, l.v, r.v);
+    // Native histograms: added or subtracted to each other, scaled by a float (what the engine lets through).
+    let h: NativeHistogram | undefined;
+    if (l.h || r.h) {
+      h = histogramArithmetic(op, l, r);
+      if (!h) continue;
+    }
+    const [v, keep] = h ? [NaN, true] : scalarOp(op, l.v, r.v);
     // One-to-one: a signature matches once, checked before a comparison filters (Prometheus 3).
     if (m.card === 'one-to-one') {
       if (matchedOnce.has(sig)) throw new QueryError(`multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)`);
@@ -98,9 +106,21 @@ export function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMa
       else if (inserted.has(rk)) throw new QueryError(`multiple matches for labels: grouping labels must ensure unique matches`);
       inserted.add(rk);
     }
-    out.push({ labels, v: isComparison(op) ? (bool ? (keep ? 1 : 0) : m.card === 'one-to-many' ? r.v : l.v) : v, ...(drop ? { drop } : {}) });
+    out.push({ labels, v: isComparison(op) ? (bool ? (keep ? 1 : 0) : m.card === 'one-to-many' ? r.v : l.v) : v, ...(h ? { h } : {}), ...(drop ? { drop } : {}) });
   }
   return out;
+}
+
+/** l op r where a side is a native histogram: h + h, h - h, h * f, f * h, h / f; undefined for anything else. */
+function histogramArithmetic(op: BinaryOp, l: Sample, r: Sample): NativeHistogram | undefined {
+  try {
+    if (l.h && r.h) return op === '+' ? addHistograms(l.h, r.h) : op === '-' ? addHistograms(l.h, r.h, -1) : undefined;
+    if (l.h && (op === '*' || op === '/')) return scaleHistogram(l.h, op === '*' ? r.v : 1 / r.v);
+    if (r.h && op === '*') return scaleHistogram(r.h, l.v);
+  } catch {
+    return undefined; // histograms that do not add (custom bounds that differ)
+  }
+  return undefined;
 }
 
 export function sigString(ls: Labels, m: VectorMatching): string {

@@ -130,6 +130,7 @@ const READS_HISTOGRAMS: Record<string, number> = {
   histogram_stddev: 0,
   histogram_stdvar: 0,
   histogram_quantile: 1,
+  histogram_quantiles: 0,
   histogram_fraction: 2,
 };
 
@@ -145,7 +146,10 @@ function histogramValued(expr: Expr): VectorSelector[] | undefined {
   if (e.kind === 'vector') return [e];
   if (e.kind === 'call' && ['rate', 'increase', 'delta', 'sum_over_time', 'avg_over_time'].includes(e.fn)) {
     const m = inner(e.args[0]!);
-    return m.kind === 'matrix' ? [m.vector] : undefined;
+    if (m.kind === 'matrix') return [m.vector];
+    // sum and avg over time of a subquery of histograms.
+    if (m.kind === 'subquery' && (e.fn === 'sum_over_time' || e.fn === 'avg_over_time')) return histogramValued(m.expr);
+    return undefined;
   }
   if (e.kind === 'aggregate' && (e.op === 'sum' || e.op === 'avg')) return histogramValued(e.expr);
   // Set operators pass samples through: `and`/`unless` the left side's, `or` both sides'.
@@ -153,6 +157,11 @@ function histogramValued(expr: Expr): VectorSelector[] | undefined {
   if (e.kind === 'binary' && e.op === 'or') {
     const [l, r] = [histogramValued(e.lhs), histogramValued(e.rhs)];
     return l && r ? [...l, ...r] : undefined;
+  }
+  // Histograms added to or taken from each other.
+  if (e.kind === 'binary' && (e.op === '+' || e.op === '-') && !e.bool) {
+    const [l, r] = [histogramValued(e.lhs), histogramValued(e.rhs)];
+    if (l && r) return [...l, ...r];
   }
   // A histogram times a scalar, or divided by one.
   if (e.kind === 'binary' && (e.op === '*' || e.op === '/')) {
@@ -174,6 +183,8 @@ function histogramReaders(expr: Expr, out = new Set<VectorSelector>(), root = tr
   if (root && e.kind === 'matrix') out.add(e.vector);
   if (e.kind === 'call' && READS_HISTOGRAMS[e.fn] !== undefined) for (const s of histogramValued(e.args[READS_HISTOGRAMS[e.fn]!]!) ?? []) out.add(s);
   if (e.kind === 'call' && IGNORE_HISTOGRAMS.has(e.fn) && e.args[0]) for (const s of histogramValued(e.args[0]) ?? []) out.add(s);
+  // resets counts a histogram series' resets.
+  if (e.kind === 'call' && e.fn === 'resets' && inner(e.args[0]!).kind === 'matrix') out.add((inner(e.args[0]!) as MatrixSelector).vector);
   // The right side of `and`/`unless` is only matched by labels.
   if (e.kind === 'binary' && (e.op === 'and' || e.op === 'unless')) for (const s of histogramValued(e.rhs) ?? []) out.add(s);
   // count and group count histograms as they count floats.
@@ -911,18 +922,21 @@ export class Engine implements FuseHost {
     // Steps are aligned to multiples of `step` in absolute time, inside (ts - range, ts].
     let first = Math.floor((ts - sq.range) / step) * step;
     if (first <= ts - sq.range) first += step;
-    const acc = new Map<string, { labels: Labels; t: number[]; v: number[]; drop: boolean }>();
+    const acc = new Map<string, { labels: Labels; t: number[]; v: number[]; drop: boolean; hs?: NativeHistogram[] }>();
     for (let x = first; x <= ts; x += step) {
       for (const s of this.vec(sq.expr, x, ctx)) {
         const k = key(s.labels);
         let e = acc.get(k);
         if (!e) acc.set(k, (e = { labels: s.labels, t: [], v: [], drop: false }));
-        e.t.push(x);
-        e.v.push(s.v);
+        if (s.h) (e.hs ??= []).push({ ...s.h, t: x });
+        else {
+          e.t.push(x);
+          e.v.push(s.v);
+        }
         if (s.drop) e.drop = true;
       }
     }
-    return [...acc.values()].map((e) => ({ labels: e.labels, t: Float64Array.from(e.t), v: Float64Array.from(e.v), lo: 0, hi: e.t.length, ...(e.drop ? { drop: true } : {}) }));
+    return [...acc.values()].map((e) => ({ labels: e.labels, t: Float64Array.from(e.t), v: Float64Array.from(e.v), lo: 0, hi: e.t.length, ...(e.drop ? { drop: true } : {}), ...(e.hs ? { hs: e.hs } : {}) }));
   }
 
   // ---- operators -----------------------------------------------------------

@@ -3,7 +3,7 @@
  * evaluated at one step through the Evaluator, which loads and selects series.
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { addHistograms, histogramFraction, histogramQuantile, histogramRate, histogramVariance, meanHistogram, toFloatHistogram } from './histograms.js';
+import { addHistograms, detectReset, histogramFraction, histogramQuantile, histogramRate, histogramVariance, meanHistogram, toFloatHistogram } from './histograms.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import { compileAnchored } from '../model/re2.js';
 import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
@@ -60,6 +60,25 @@ function classicHistograms(ev: Evaluator, samples: readonly Sample[], node: Expr
     g.b.push([upper, s.v]);
   }
   return [...groups.values()];
+}
+
+/**
+ * A histogram function's input as native histograms and classic ones (`le`
+ * series grouped). A label set that is both is left out with Prometheus's
+ * warning.
+ */
+function splitHistograms(ev: Evaluator, input: readonly Sample[], node: Expr): { native: Sample[]; classic: ReturnType<typeof classicHistograms> } {
+  const native = input.filter((s) => s.h);
+  const classic = classicHistograms(ev, input, node);
+  if (native.length === 0 || classic.length === 0) return { native, classic };
+  const classicKeys = new Set(classic.map((g) => key(g.labels)));
+  const mixed = new Set(native.map((s) => key(s.labels)).filter((k) => classicKeys.has(k)));
+  if (mixed.size === 0) return { native, classic };
+  for (const k of mixed) {
+    const name = labelValue(native.find((s) => key(s.labels) === k)!.labels, NAME);
+    ev.warn(`vector contains a mix of classic and native histograms for metric name ${goQuote(name)}`, node);
+  }
+  return { native: native.filter((s) => !mixed.has(key(s.labels))), classic: classic.filter((g) => !mixed.has(key(g.labels))) };
 }
 
 /** Per rate/increase/irate call node: the label sets already checked for a counter-like name, and the last one. */
@@ -201,19 +220,42 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
   // Float functions of a sample leave native histograms out, as Prometheus's do.
   const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: ev.vec(args[0]!, t, ctx).flatMap((s) => (s.h ? [] : [{ labels: s.labels, v: f(s.v, s), drop: true }])) });
   const kernel = rangeKernel(ev, e, t, ctx, args);
-  if (kernel && (fn === 'sum_over_time' || fn === 'avg_over_time') && args[0]!.kind === 'matrix') {
-    // Native histograms beside the floats: their sum or mean over the window.
-    const m = args[0];
+  if (kernel && fn === 'resets' && args[0]!.kind === 'matrix') {
+    // A histogram series' resets are where its counter went down (or said so).
     const out = overTime(kernel.f, kernel.keepName) as Extract<Value, { type: 'vector' }>;
-    ev.histogramWindows(m, t, ctx, (labels, hs) => {
+    ev.histogramWindows(args[0], t, ctx, (labels, hs) => {
+      let n = 0;
+      for (let i = 1; i < hs.length; i++) if (detectReset(hs[i]!, hs[i - 1]!)) n++;
+      out.samples.push({ labels, v: n, drop: true });
+    });
+    return out;
+  }
+  if (kernel && (fn === 'sum_over_time' || fn === 'avg_over_time') && (args[0]!.kind === 'matrix' || args[0]!.kind === 'subquery')) {
+    // Native histograms beside the floats: their sum or mean over the window.
+    const a = args[0];
+    const over = (labels: Labels, hs: readonly NativeHistogram[], into: Sample[]) => {
       try {
         const h = fn === 'sum_over_time' ? hs.slice(1).reduce((acc, x) => addHistograms(acc, x), toFloatHistogram(hs[0]!)) : meanHistogram(hs);
-        out.samples.push({ labels, v: NaN, h: { ...h, t }, drop: true });
+        into.push({ labels, v: NaN, h: { ...h, t }, drop: true });
       } catch {
         // histograms that do not add (custom bounds that differ): no result for the series
       }
-    });
-    return out;
+    };
+    if (a.kind === 'matrix') {
+      const out = overTime(kernel.f, kernel.keepName) as Extract<Value, { type: 'vector' }>;
+      ev.histogramWindows(a, t, ctx, (labels, hs) => over(labels, hs, out.samples));
+      return out;
+    }
+    // A subquery: its series' float points and histogram points.
+    const out: Sample[] = [];
+    for (const s of matrix()) {
+      if (s.hi > s.lo) {
+        const v = kernel.f(s);
+        if (v !== undefined) out.push({ labels: s.labels, v, drop: true });
+      }
+      if (s.hs?.length) over(s.labels, s.hs, out);
+    }
+    return { type: 'vector', samples: out };
   }
   if (kernel && (fn === 'rate' || fn === 'increase' || fn === 'delta') && args[0]!.kind === 'matrix') {
     // Native histograms beside the floats: their rate is a histogram.
@@ -356,18 +398,21 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
         if (!(q >= 0 && q <= 1)) ev.warn(`quantile value should be between 0 and 1, got ${goFloat(q)}`, e.args[many ? i + 2 : 0]!);
       });
       const out: Sample[] = [];
+      const arg = e.args[many ? 0 : 1]!;
       const input = ev.vec(args[many ? 0 : 1]!, t, ctx);
       const nanInfo = (s: Sample, what: string) => {
         const name = labelValue(s.labels, NAME);
-        ev.info(`input to histogram_quantile has NaN observations, ${what}${name ? ` for metric name ${goQuote(name)}` : ''}`, e.args[1]!);
+        ev.info(`input to histogram_quantile has NaN observations, ${what}${name ? ` for metric name ${goQuote(name)}` : ''}`, arg);
       };
-      for (const s of input) {
-        if (!s.h || many) continue;
-        const { value, info } = histogramQuantile(qs[0]!, s.h);
-        if (info) nanInfo(s, info === 'nan-result' ? 'result is NaN' : 'result is skewed higher');
-        out.push({ labels: s.labels, v: value, drop: true });
+      const { native, classic } = splitHistograms(ev, input, arg);
+      for (const s of native) {
+        for (const q of qs) {
+          const { value, info } = histogramQuantile(q, s.h!);
+          if (info) nanInfo(s, info === 'nan-result' ? 'result is NaN' : 'result is skewed higher');
+          out.push({ labels: many ? setLabel(s.labels, qLabel, openMetricsFloat(q)) : s.labels, v: value, drop: true });
+        }
       }
-      for (const g of classicHistograms(ev, input, e.args[many ? 0 : 1]!)) {
+      for (const g of classic) {
         for (const q of qs) {
           const { value, fixed } = bucketQuantile(q, g.b);
           if (fixed) ev.info(`input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name ${goQuote(g.name)}`, e.args[many ? 0 : 1]!);
@@ -380,14 +425,14 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
       const lower = scalarArg(0);
       const upper = scalarArg(1);
       const input = ev.vec(args[2]!, t, ctx);
-      const native = input.flatMap((s) => {
-        if (!s.h) return [];
-        const { value, info } = histogramFraction(lower, upper, s.h);
+      const split = splitHistograms(ev, input, e.args[2]!);
+      const native = split.native.flatMap((s) => {
+        const { value, info } = histogramFraction(lower, upper, s.h!);
         const name = labelValue(s.labels, NAME);
         if (info) ev.info(`input to histogram_fraction has NaN observations, which are excluded from all fractions${name ? ` for metric name ${goQuote(name)}` : ''}`, e.args[2]!);
         return [{ labels: s.labels, v: value, drop: true }];
       });
-      return { type: 'vector', samples: [...native, ...classicHistograms(ev, input, e.args[2]!).map((g) => ({ labels: g.labels, v: bucketFraction(lower, upper, g.b), drop: true }))] };
+      return { type: 'vector', samples: [...native, ...split.classic.map((g) => ({ labels: g.labels, v: bucketFraction(lower, upper, g.b), drop: true }))] };
     }
     default:
       throw new QueryError(`function ${fn} is not implemented`);
