@@ -32,7 +32,8 @@ export interface Subquery {
   at?: At;
 }
 
-export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '^' | 'atan2' | '==' | '!=' | '>' | '<' | '>=' | '<=' | 'and' | 'or' | 'unless';
+/** `</` and `>/` trim a native histogram's observations above or below a value (Prometheus 3's TRIM_UPPER, TRIM_LOWER). */
+export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '^' | 'atan2' | '==' | '!=' | '>' | '<' | '>=' | '<=' | 'and' | 'or' | 'unless' | '</' | '>/';
 
 export interface VectorMatching {
   card: 'one-to-one' | 'many-to-one' | 'one-to-many' | 'many-to-many';

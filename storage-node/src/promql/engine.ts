@@ -39,7 +39,7 @@ import { nextTurn } from './turns.js';
 import { dropName, finishVector, key, uniqueLabelSets } from './label-sets.js';
 import { QueryError, queryCanceled, queryTimedOut, type EvalContext, type HistogramSeries, type RangeSeries, type Sample, type Value } from './values.js';
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { isStaleHistogram, scaleHistogram } from './histograms.js';
+import { isStaleHistogram, scaleHistogram, trimHistogram } from './histograms.js';
 import { exprString } from './printer.js';
 
 export { QueryError, queryCanceled, queryTimedOut, type QueryErrorId, type RangeSeries, type Sample, type Value } from './values.js';
@@ -163,6 +163,8 @@ function histogramValued(expr: Expr): VectorSelector[] | undefined {
     const [l, r] = [histogramValued(e.lhs), histogramValued(e.rhs)];
     if (l && r) return [...l, ...r];
   }
+  // A histogram trimmed at a scalar.
+  if (e.kind === 'binary' && (e.op === '</' || e.op === '>/') && typeOf(e.rhs) === 'scalar') return histogramValued(e.lhs);
   // A histogram times a scalar, or divided by one.
   if (e.kind === 'binary' && (e.op === '*' || e.op === '/')) {
     const scalarSide = (x: Expr) => typeOf(x) === 'scalar';
@@ -957,8 +959,14 @@ export class Engine implements FuseHost {
     const out: Sample[] = [];
     for (const s of vecSide) {
       if (s.h) {
-        // A histogram times a scalar, or divided by one, is scaled (histogramReaders lets no other operator here).
+        // A histogram times a scalar, or divided by one, is scaled; trimmed by `</` and `>/` (histogramReaders lets no other operator here).
         if (op === '*' || (op === '/' && !swap)) out.push({ labels: s.labels, v: NaN, h: scaleHistogram(s.h, op === '*' ? scalar : 1 / scalar), drop: dropsName(op) || s.drop });
+        else if ((op === '</' || op === '>/') && !swap) out.push({ labels: s.labels, v: NaN, h: trimHistogram(s.h, scalar, op === '</'), ...(s.drop ? { drop: true } : {}) });
+        continue;
+      }
+      if (op === '</' || op === '>/') {
+        // Trimming is for histograms: a float is left out, as Prometheus says.
+        this.info(`incompatible sample types encountered for binary operator "${op}": float ${op} float`, e);
         continue;
       }
       const [v, keep] = swap ? scalarOp(op, scalar, s.v) : scalarOp(op, s.v, scalar);

@@ -520,3 +520,106 @@ export function meanHistogram(hs: readonly NativeHistogram[]): NativeHistogram {
   }
   return mean;
 }
+
+// ---------------------------------------------------------------------------
+// Trimming (`</`, `>/`).
+
+/** Where the observations left in a part of a bucket sit: geometric middle of exponential buckets, arithmetic of custom ones. */
+function midpoint(lower: number, upper: number, positive: boolean, linear: boolean): number {
+  if (!Number.isFinite(lower)) {
+    if (!Number.isFinite(upper)) return 0;
+    return upper > 0 ? upper / 2 : upper;
+  }
+  if (!Number.isFinite(upper)) return lower;
+  if (linear) return (lower + upper) / 2;
+  const geo = Math.sqrt(Math.abs(lower * upper));
+  return positive ? geo : -geo;
+}
+
+/** The share of a bucket's observations below v: linear in custom buckets, exponential in exponential ones. */
+function fractionBelow(lower: number, upper: number, v: number, linear: boolean): number {
+  if (linear) return (v - lower) / (upper - lower);
+  const [logLower, logUpper, logV] = [Math.log2(Math.abs(lower)), Math.log2(Math.abs(upper)), Math.log2(Math.abs(v))];
+  return v > 0 ? (logV - logLower) / (logUpper - logLower) : 1 - (logV - logUpper) / (logLower - logUpper);
+}
+
+/** A bucket reaching to ±Inf (custom buckets' first or last), trimmed at rhs: what stays, and where. */
+function trimInfinite(upperTrim: boolean, lower: number, upper: number, count: number, rhs: number): [number, number] {
+  const finiteOr0 = (x: number) => (Number.isFinite(x) ? x : 0);
+  if (lower === -Infinity) {
+    if (upperTrim) {
+      if (rhs >= upper) return [count, 0];
+      if (rhs > 0 && upper > 0 && upper !== Infinity) return [(count * rhs) / upper, rhs / 2];
+      if (upper <= 0) return [count, rhs];
+      return [0, finiteOr0(upper)];
+    }
+    if (rhs <= lower) return [count, 0];
+    if (rhs >= 0 && upper > rhs && upper !== Infinity) return [count * (1 - rhs / upper), (rhs + upper) / 2];
+    return [0, finiteOr0(upper)];
+  }
+  if (upperTrim) return [0, finiteOr0(lower)];
+  if (rhs >= lower) return [count, rhs];
+  return [0, finiteOr0(lower)];
+}
+
+/** One bucket trimmed at rhs: the count it keeps and where those observations sit. */
+function trimOne(lower: number, upper: number, count: number, rhs: number, upperTrim: boolean, positive: boolean, custom: boolean): [number, number] {
+  const keepAll = upperTrim ? upper <= rhs : lower >= rhs;
+  const cut = upperTrim ? lower < rhs : upper > rhs;
+  if (keepAll) return [count, midpoint(lower, upper, positive, custom)];
+  if (!cut) return [0, 0];
+  if (lower === -Infinity || upper === Infinity) return trimInfinite(upperTrim, lower, upper, count, rhs);
+  const under = rhs <= lower ? 0 : rhs >= upper ? count : count * fractionBelow(lower, upper, rhs, custom);
+  return upperTrim ? [under, midpoint(lower, rhs, positive, custom)] : [count - under, midpoint(rhs, upper, positive, custom)];
+}
+
+/**
+ * `h </ rhs` (upperTrim) drops the observations above rhs, `h >/ rhs` those
+ * below; a bucket the value cuts keeps its share (interpolated as
+ * histogram_fraction does), and count and sum are those of what stays, each
+ * bucket's part counted at its middle, as Prometheus's TrimBuckets does.
+ */
+export function trimHistogram(h: NativeHistogram, rhs: number, upperTrim: boolean): NativeHistogram {
+  const f = toFloatHistogram(h);
+  const custom = f.schema === CUSTOM_BUCKETS_SCHEMA;
+  let count = 0;
+  let sum = 0;
+  let trimmed = false;
+  let hasPositive = false;
+  let hasNegative = false;
+  const side = (spans: readonly number[], buckets: readonly number[], positive: boolean) =>
+    bucketsOf(spans, buckets, false).map(([idx, c], i) => {
+      if (c === 0) return buckets[i]!;
+      if (positive) hasPositive = true;
+      else hasNegative = true;
+      const [lo, hi] = [bound(idx - 1, f), bound(idx, f)];
+      const [keep, mid] = positive ? trimOne(lo, hi, c, rhs, upperTrim, true, custom) : trimOne(-hi, -lo, c, rhs, upperTrim, false, custom);
+      count += keep;
+      sum += mid * keep;
+      if (keep !== c) trimmed = true;
+      return keep;
+    });
+  const positiveBuckets = side(f.positiveSpans, f.positiveBuckets, true);
+  const negativeBuckets = side(f.negativeSpans, f.negativeBuckets, false);
+  let zeroCount = f.zeroCount;
+  if (zeroCount > 0) {
+    let [lower, upper] = [-f.zeroThreshold, f.zeroThreshold];
+    if (hasNegative && !hasPositive) upper = 0;
+    if (hasPositive && !hasNegative) lower = 0;
+    let keep: number;
+    let mid: number;
+    if (upperTrim) {
+      if (rhs <= lower) [keep, mid] = [0, 0];
+      else if (rhs >= upper) [keep, mid] = [zeroCount, (lower + upper) / 2];
+      else [keep, mid] = [(zeroCount * (rhs - lower)) / (upper - lower), (lower + rhs) / 2];
+    } else if (rhs <= lower) [keep, mid] = [zeroCount, (lower + upper) / 2];
+    else if (rhs >= upper) [keep, mid] = [0, 0];
+    else [keep, mid] = [(zeroCount * (upper - rhs)) / (upper - lower), (rhs + upper) / 2];
+    if (keep !== zeroCount) trimmed = true;
+    zeroCount = keep;
+    sum += mid * keep;
+    count += keep;
+  }
+  if (!trimmed) return f;
+  return { ...f, count, sum, zeroCount, positiveBuckets, negativeBuckets };
+}
