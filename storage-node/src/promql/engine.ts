@@ -144,7 +144,7 @@ const inner = (e: Expr): Expr => (e.kind === 'paren' || e.kind === 'stepInvarian
 function histogramValued(expr: Expr): VectorSelector[] | undefined {
   const e = inner(expr);
   if (e.kind === 'vector') return [e];
-  if (e.kind === 'call' && ['rate', 'increase', 'delta', 'sum_over_time', 'avg_over_time'].includes(e.fn)) {
+  if (e.kind === 'call' && ['rate', 'increase', 'delta', 'irate', 'idelta', 'last_over_time', 'sum_over_time', 'avg_over_time'].includes(e.fn)) {
     const m = inner(e.args[0]!);
     if (m.kind === 'matrix') return [m.vector];
     // sum and avg over time of a subquery of histograms.
@@ -185,8 +185,8 @@ function histogramReaders(expr: Expr, out = new Set<VectorSelector>(), root = tr
   if (root && e.kind === 'matrix') out.add(e.vector);
   if (e.kind === 'call' && READS_HISTOGRAMS[e.fn] !== undefined) for (const s of histogramValued(e.args[READS_HISTOGRAMS[e.fn]!]!) ?? []) out.add(s);
   if (e.kind === 'call' && IGNORE_HISTOGRAMS.has(e.fn) && e.args[0]) for (const s of histogramValued(e.args[0]) ?? []) out.add(s);
-  // resets counts a histogram series' resets.
-  if (e.kind === 'call' && e.fn === 'resets' && inner(e.args[0]!).kind === 'matrix') out.add((inner(e.args[0]!) as MatrixSelector).vector);
+  // resets, count_over_time and present_over_time read histogram series as they read float ones.
+  if (e.kind === 'call' && ['resets', 'count_over_time', 'present_over_time'].includes(e.fn) && inner(e.args[0]!).kind === 'matrix') out.add((inner(e.args[0]!) as MatrixSelector).vector);
   // The right side of `and`/`unless` is only matched by labels.
   if (e.kind === 'binary' && (e.op === 'and' || e.op === 'unless')) for (const s of histogramValued(e.rhs) ?? []) out.add(s);
   // count and group count histograms as they count floats.

@@ -3,7 +3,7 @@
  * evaluated at one step through the Evaluator, which loads and selects series.
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { addHistograms, detectReset, histogramFraction, histogramQuantile, histogramRate, histogramVariance, meanHistogram, toFloatHistogram } from './histograms.js';
+import { addHistograms, detectReset, scaleHistogram, histogramFraction, histogramQuantile, histogramRate, histogramVariance, meanHistogram, toFloatHistogram } from './histograms.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import { compileAnchored } from '../model/re2.js';
 import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
@@ -220,6 +220,33 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
   // Float functions of a sample leave native histograms out, as Prometheus's do.
   const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: ev.vec(args[0]!, t, ctx).flatMap((s) => (s.h ? [] : [{ labels: s.labels, v: f(s.v, s), drop: true }])) });
   const kernel = rangeKernel(ev, e, t, ctx, args);
+  if (kernel && (fn === 'irate' || fn === 'idelta') && args[0]!.kind === 'matrix') {
+    // Native histograms: the change between the last two, per second for irate (a reset: the last one whole).
+    const out = overTime(kernel.f, kernel.keepName) as Extract<Value, { type: 'vector' }>;
+    ev.histogramWindows(args[0], t, ctx, (labels, hs) => {
+      if (hs.length < 2) return;
+      const [a, b] = [hs[hs.length - 2]!, hs[hs.length - 1]!];
+      const interval = b.t - a.t;
+      if (interval === 0) return;
+      try {
+        let h = fn === 'irate' && detectReset(b, a) ? toFloatHistogram(b) : addHistograms(b, a, -1);
+        if (fn === 'irate') h = scaleHistogram(h, 1000 / interval);
+        out.samples.push({ labels, v: NaN, h: { ...h, t, resetHint: 3 }, drop: true });
+      } catch {
+        // histograms that do not subtract: no result for the series
+      }
+    });
+    return out;
+  }
+  if (kernel && (fn === 'count_over_time' || fn === 'present_over_time' || fn === 'last_over_time') && args[0]!.kind === 'matrix') {
+    // Native histograms counted as samples; the last one is a histogram.
+    const out = overTime(kernel.f, kernel.keepName) as Extract<Value, { type: 'vector' }>;
+    ev.histogramWindows(args[0], t, ctx, (labels, hs) => {
+      if (fn === 'last_over_time') out.samples.push({ labels, v: NaN, h: { ...hs[hs.length - 1]!, t } });
+      else out.samples.push({ labels, v: fn === 'count_over_time' ? hs.length : 1, drop: true });
+    });
+    return out;
+  }
   if (kernel && fn === 'resets' && args[0]!.kind === 'matrix') {
     // A histogram series' resets are where its counter went down (or said so).
     const out = overTime(kernel.f, kernel.keepName) as Extract<Value, { type: 'vector' }>;
