@@ -28,6 +28,9 @@ export function groupLabels(ls: Labels, grouping: readonly string[], without: bo
   return out;
 }
 
+/** Aggregations of floats that leave native histograms out (with an info), as Prometheus's do. */
+export const IGNORES_HISTOGRAMS = new Set(['min', 'max', 'stddev', 'stdvar', 'quantile']);
+
 /** One aggregation at one step: the groups' results, or (topk, bottomk, limitk, limit_ratio) the chosen samples. */
 export function aggregate(ev: Annotator & { groupCache: GroupCache }, e: Extract<Expr, { kind: 'aggregate' }>, param: Value | undefined, samples: Sample[]): Sample[] {
   const { op, grouping, without } = e;
@@ -50,6 +53,11 @@ export function aggregate(ev: Annotator & { groupCache: GroupCache }, e: Extract
     if (p < -1 || p > 1) ev.warn(`ratio value should be between -1 and 1, got ${goFloat(p)}, capping to ${p < -1 ? -1 : 1}`, e.param!);
   }
   if (op === 'quantile' && !(p >= 0 && p <= 1)) ev.warn(`quantile value should be between 0 and 1, got ${goFloat(p)}`, e.param!);
+  if (IGNORES_HISTOGRAMS.has(op) && samples.some((s) => s.h)) {
+    // These aggregate floats only: histograms are left out with Prometheus's info.
+    ev.info(`ignored histogram in ${op} aggregation`, e.expr);
+    samples = samples.filter((s) => !s.h);
+  }
   // A group keeps its members' name-drop mark where it groups by __name__ (delayed name removal).
   const groups = new Map<string, { labels: Labels; items: Sample[]; drop: boolean }>();
   for (const s of samples) {

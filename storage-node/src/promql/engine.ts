@@ -30,7 +30,7 @@ import { ErrorIds } from '../../../wire/errors.js';
 import { QUERY_LIMIT_DEFAULTS } from '../../../wire/query-limits.js';
 import { RES_RAW } from '../downsample/downsample.js';
 import { fittingResolution, planTiers, RAW_PLAN, rangeView, readTierChunks, selectTiered, tierInfo, type TieredChunks, type View } from './tiers.js';
-import { aggregate, type GroupCache } from './aggregate.js';
+import { aggregate, IGNORES_HISTOGRAMS, type GroupCache } from './aggregate.js';
 import { dropsName, isComparison, scalarOp, vectorOp } from './binary-ops.js';
 import { callFunction } from './functions.js';
 import { fuseAggregations, fusedSelectors, fuseRows, MAX_ROW_CELLS, MIN_SPLIT_SERIES, SplitDeclined, type FusedAggregate, type FuseHost, type FuseSplit, type SeriesSource } from './fused.js';
@@ -189,8 +189,8 @@ function histogramReaders(expr: Expr, out = new Set<VectorSelector>(), root = tr
   if (e.kind === 'call' && ['resets', 'count_over_time', 'present_over_time'].includes(e.fn) && inner(e.args[0]!).kind === 'matrix') out.add((inner(e.args[0]!) as MatrixSelector).vector);
   // The right side of `and`/`unless` is only matched by labels.
   if (e.kind === 'binary' && (e.op === 'and' || e.op === 'unless')) for (const s of histogramValued(e.rhs) ?? []) out.add(s);
-  // count and group count histograms as they count floats.
-  if (e.kind === 'aggregate' && (e.op === 'count' || e.op === 'group')) for (const s of histogramValued(e.expr) ?? []) out.add(s);
+  // count and group count histograms as they count floats; min, max, stddev, stdvar and quantile leave them out.
+  if (e.kind === 'aggregate' && (e.op === 'count' || e.op === 'group' || IGNORES_HISTOGRAMS.has(e.op))) for (const s of histogramValued(e.expr) ?? []) out.add(s);
   for (const child of childrenOf(e)) histogramReaders(child, out, false);
   return out;
 }
