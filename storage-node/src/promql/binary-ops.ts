@@ -1,6 +1,7 @@
 /** Binary operators: scalar arithmetic and comparisons, and vector matching (on/ignoring, group_left/right, set operators). */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { addHistograms, scaleHistogram } from './histograms.js';
+import { addHistograms, scaleHistogram, toFloatHistogram } from './histograms.js';
+import { bucketsOf } from '../../../wire/histogram.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import type { BinaryOp, VectorMatching } from './ast.js';
 import { labelsText } from '../../../wire/prom-json.js';
@@ -46,7 +47,7 @@ export function signature(ls: Labels, m: VectorMatching): string {
   return key(out);
 }
 
-export function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMatching, bool: boolean): Sample[] {
+export function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMatching, bool: boolean, info: (text: string) => void = () => {}): Sample[] {
   if (op === 'and' || op === 'or' || op === 'unless') {
     const rs = new Set(rhs.map((s) => signature(s.labels, m)));
     if (op === 'and') return lhs.filter((s) => rs.has(signature(s.labels, m)));
@@ -74,13 +75,25 @@ export function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMa
     const other = bySig.get(sig);
     if (!other) continue;
     const [l, r] = m.card === 'one-to-many' ? [other, s] : [s, other];
-    // Native histograms: added or subtracted to each other, scaled by a float (what the engine lets through).
+    // Native histograms: added or subtracted to each other, scaled by a float, compared for (in)equality.
     let h: NativeHistogram | undefined;
+    let keepHistogram: boolean | undefined;
     if (l.h || r.h) {
-      h = histogramArithmetic(op, l, r);
-      if (!h) continue;
+      if (isComparison(op)) {
+        if (!(l.h && r.h && (op === '==' || op === '!='))) {
+          info(incompatible(op, l, r));
+          continue;
+        }
+        keepHistogram = equalHistograms(l.h, r.h) === (op === '==');
+      } else {
+        h = histogramArithmetic(op, l, r);
+        if (!h) {
+          info(incompatible(op, l, r));
+          continue;
+        }
+      }
     }
-    const [v, keep] = h ? [NaN, true] : scalarOp(op, l.v, r.v);
+    const [v, keep] = keepHistogram !== undefined ? [NaN, keepHistogram] : h ? [NaN, true] : scalarOp(op, l.v, r.v);
     // One-to-one: a signature matches once, checked before a comparison filters (Prometheus 3).
     if (m.card === 'one-to-one') {
       if (matchedOnce.has(sig)) throw new QueryError(`multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)`);
@@ -106,9 +119,33 @@ export function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMa
       else if (inserted.has(rk)) throw new QueryError(`multiple matches for labels: grouping labels must ensure unique matches`);
       inserted.add(rk);
     }
-    out.push({ labels, v: isComparison(op) ? (bool ? (keep ? 1 : 0) : m.card === 'one-to-many' ? r.v : l.v) : v, ...(h ? { h } : {}), ...(drop ? { drop } : {}) });
+    const kept = m.card === 'one-to-many' ? r : l;
+    if (keepHistogram !== undefined && !bool) h = kept.h;
+    out.push({ labels, v: isComparison(op) ? (bool ? (keep ? 1 : 0) : kept.v) : v, ...(h ? { h } : {}), ...(drop ? { drop } : {}) });
   }
   return out;
+}
+
+/** Prometheus's info for an operator between sample types it does not take. */
+export function incompatible(op: BinaryOp, l: { h?: unknown }, r: { h?: unknown }): string {
+  const type = (x: { h?: unknown }) => (x.h ? 'histogram' : 'float');
+  return `incompatible sample types encountered for binary operator ${JSON.stringify(op)}: ${type(l)} ${op} ${type(r)}`;
+}
+
+/** Two histograms the same sample (Prometheus's Equals): schema, zero bucket, counts, sum, custom bounds and every bucket, empty ones included. */
+function equalHistograms(a: NativeHistogram, b: NativeHistogram): boolean {
+  const [x, y] = [toFloatHistogram(a), toFloatHistogram(b)];
+  const same = (p: readonly number[], q: readonly number[]) => p.length === q.length && p.every((v, i) => Object.is(v, q[i]));
+  const sides = (h: NativeHistogram) => [bucketsOf(h.positiveSpans, h.positiveBuckets, false).flat(), bucketsOf(h.negativeSpans, h.negativeBuckets, false).flat()];
+  return (
+    x.schema === y.schema &&
+    x.zeroThreshold === y.zeroThreshold &&
+    Object.is(x.zeroCount, y.zeroCount) &&
+    Object.is(x.count, y.count) &&
+    Object.is(x.sum, y.sum) &&
+    same(x.customValues, y.customValues) &&
+    sides(x).every((s, i) => same(s, sides(y)[i]!))
+  );
 }
 
 /** l op r where a side is a native histogram: h + h, h - h, h * f, f * h, h / f; undefined for anything else. */

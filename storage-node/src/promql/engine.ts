@@ -31,7 +31,7 @@ import { QUERY_LIMIT_DEFAULTS } from '../../../wire/query-limits.js';
 import { RES_RAW } from '../downsample/downsample.js';
 import { fittingResolution, planTiers, RAW_PLAN, rangeView, readTierChunks, selectTiered, tierInfo, type TieredChunks, type View } from './tiers.js';
 import { aggregate, IGNORES_HISTOGRAMS, type GroupCache } from './aggregate.js';
-import { dropsName, isComparison, scalarOp, vectorOp } from './binary-ops.js';
+import { dropsName, incompatible, isComparison, scalarOp, vectorOp } from './binary-ops.js';
 import { callFunction } from './functions.js';
 import { fuseAggregations, fusedSelectors, fuseRows, MAX_ROW_CELLS, MIN_SPLIT_SERIES, SplitDeclined, type FusedAggregate, type FuseHost, type FuseSplit, type SeriesSource } from './fused.js';
 import { atOrBefore, hasStale, loadedSeries, windowOf, type LoadedSeries } from './windows.js';
@@ -141,36 +141,38 @@ const inner = (e: Expr): Expr => (e.kind === 'paren' || e.kind === 'stepInvarian
  * vector selector; rate, increase or delta of a range selector; sum or avg of
  * one of these. Undefined for any other expression.
  */
-function histogramValued(expr: Expr): VectorSelector[] | undefined {
+function histogramValued(expr: Expr, has: (s: VectorSelector) => boolean): VectorSelector[] | undefined {
   const e = inner(expr);
   if (e.kind === 'vector') return [e];
   if (e.kind === 'call' && ['rate', 'increase', 'delta', 'irate', 'idelta', 'last_over_time', 'sum_over_time', 'avg_over_time'].includes(e.fn)) {
     const m = inner(e.args[0]!);
     if (m.kind === 'matrix') return [m.vector];
     // sum and avg over time of a subquery of histograms.
-    if (m.kind === 'subquery' && (e.fn === 'sum_over_time' || e.fn === 'avg_over_time')) return histogramValued(m.expr);
+    if (m.kind === 'subquery' && (e.fn === 'sum_over_time' || e.fn === 'avg_over_time')) return histogramValued(m.expr, has);
     return undefined;
   }
-  if (e.kind === 'aggregate' && (e.op === 'sum' || e.op === 'avg')) return histogramValued(e.expr);
+  if (e.kind === 'aggregate' && (e.op === 'sum' || e.op === 'avg')) return histogramValued(e.expr, has);
   // Set operators pass samples through: `and`/`unless` the left side's, `or` both sides'.
-  if (e.kind === 'binary' && (e.op === 'and' || e.op === 'unless')) return histogramValued(e.lhs);
+  if (e.kind === 'binary' && (e.op === 'and' || e.op === 'unless')) return histogramValued(e.lhs, has);
   if (e.kind === 'binary' && e.op === 'or') {
-    const [l, r] = [histogramValued(e.lhs), histogramValued(e.rhs)];
+    const [l, r] = [histogramValued(e.lhs, has), histogramValued(e.rhs, has)];
     return l && r ? [...l, ...r] : undefined;
   }
   // Histograms added to or taken from each other.
   if (e.kind === 'binary' && (e.op === '+' || e.op === '-') && !e.bool) {
-    const [l, r] = [histogramValued(e.lhs), histogramValued(e.rhs)];
+    const [l, r] = [histogramValued(e.lhs, has), histogramValued(e.rhs, has)];
     if (l && r) return [...l, ...r];
   }
   // A histogram trimmed at a scalar.
-  if (e.kind === 'binary' && (e.op === '</' || e.op === '>/') && typeOf(e.rhs) === 'scalar') return histogramValued(e.lhs);
-  // A histogram times a scalar, or divided by one.
+  if (e.kind === 'binary' && (e.op === '</' || e.op === '>/') && typeOf(e.rhs) === 'scalar') return histogramValued(e.lhs, has);
+  // A histogram times a float (scalar or vector), or divided by one; negated.
   if (e.kind === 'binary' && (e.op === '*' || e.op === '/')) {
-    const scalarSide = (x: Expr) => typeOf(x) === 'scalar';
-    if (scalarSide(e.rhs)) return histogramValued(e.lhs);
-    if (e.op === '*' && scalarSide(e.lhs)) return histogramValued(e.rhs);
+    // The float side: not histogram-valued, or selecting no histograms.
+    const floats = (x: Expr) => (histogramValued(x, has) ?? []).every((s) => !has(s));
+    if (!floats(e.lhs) && floats(e.rhs)) return histogramValued(e.lhs, has);
+    if (e.op === '*' && floats(e.lhs) && !floats(e.rhs)) return histogramValued(e.rhs, has);
   }
+  if (e.kind === 'unary') return histogramValued(e.expr, has);
   return undefined;
 }
 
@@ -179,19 +181,21 @@ function histogramValued(expr: Expr): VectorSelector[] | undefined {
  * those of the query itself when it is histogram-valued (or a range selector
  * of an instant query), and those of a histogram_* function's argument.
  */
-function histogramReaders(expr: Expr, out = new Set<VectorSelector>(), root = true): Set<VectorSelector> {
+function histogramReaders(expr: Expr, has: (s: VectorSelector) => boolean, out = new Set<VectorSelector>(), root = true): Set<VectorSelector> {
   const e = inner(expr);
-  if (root) for (const s of histogramValued(e) ?? []) out.add(s);
+  if (root) for (const s of histogramValued(e, has) ?? []) out.add(s);
   if (root && e.kind === 'matrix') out.add(e.vector);
-  if (e.kind === 'call' && READS_HISTOGRAMS[e.fn] !== undefined) for (const s of histogramValued(e.args[READS_HISTOGRAMS[e.fn]!]!) ?? []) out.add(s);
-  if (e.kind === 'call' && IGNORE_HISTOGRAMS.has(e.fn) && e.args[0]) for (const s of histogramValued(e.args[0]) ?? []) out.add(s);
+  if (e.kind === 'call' && READS_HISTOGRAMS[e.fn] !== undefined) for (const s of histogramValued(e.args[READS_HISTOGRAMS[e.fn]!]!, has) ?? []) out.add(s);
+  if (e.kind === 'call' && IGNORE_HISTOGRAMS.has(e.fn) && e.args[0]) for (const s of histogramValued(e.args[0], has) ?? []) out.add(s);
   // resets, count_over_time and present_over_time read histogram series as they read float ones.
   if (e.kind === 'call' && ['resets', 'count_over_time', 'present_over_time'].includes(e.fn) && inner(e.args[0]!).kind === 'matrix') out.add((inner(e.args[0]!) as MatrixSelector).vector);
+  // Comparisons read histograms (equal or not; anything else is left out with an info).
+  if (e.kind === 'binary' && isComparison(e.op)) for (const side of [e.lhs, e.rhs]) for (const s of histogramValued(side, has) ?? []) out.add(s);
   // The right side of `and`/`unless` is only matched by labels.
-  if (e.kind === 'binary' && (e.op === 'and' || e.op === 'unless')) for (const s of histogramValued(e.rhs) ?? []) out.add(s);
+  if (e.kind === 'binary' && (e.op === 'and' || e.op === 'unless')) for (const s of histogramValued(e.rhs, has) ?? []) out.add(s);
   // count and group count histograms as they count floats; min, max, stddev, stdvar and quantile leave them out.
-  if (e.kind === 'aggregate' && (e.op === 'count' || e.op === 'group' || IGNORES_HISTOGRAMS.has(e.op))) for (const s of histogramValued(e.expr) ?? []) out.add(s);
-  for (const child of childrenOf(e)) histogramReaders(child, out, false);
+  if (e.kind === 'aggregate' && (e.op === 'count' || e.op === 'group' || IGNORES_HISTOGRAMS.has(e.op))) for (const s of histogramValued(e.expr, has) ?? []) out.add(s);
+  for (const child of childrenOf(e)) histogramReaders(child, has, out, false);
   return out;
 }
 
@@ -345,7 +349,7 @@ export class Engine implements FuseHost {
    */
   private checkHistogramReaders(expr: Expr): void {
     if (this.nativeHistograms.size === 0) return;
-    const readers = histogramReaders(expr);
+    const readers = histogramReaders(expr, (sel) => this.nativeHistograms.has(sel));
     for (const sel of this.nativeHistograms.keys()) {
       if (readers.has(sel)) continue;
       throw new QueryError(
@@ -787,7 +791,7 @@ export class Engine implements FuseHost {
         const x = this.eval(e.expr, t, ctx);
         if (e.op === '+') return x;
         if (x.type === 'scalar') return { type: 'scalar', v: -x.v };
-        if (x.type === 'vector') return { type: 'vector', samples: x.samples.map((s) => ({ labels: s.labels, v: -s.v, drop: true })) };
+        if (x.type === 'vector') return { type: 'vector', samples: x.samples.map((s) => ({ labels: s.labels, v: -s.v, drop: true, ...(s.h ? { h: scaleHistogram(s.h, -1) } : {}) })) };
         throw new QueryError('unary minus on a non-numeric value');
       }
       case 'binary':
@@ -951,7 +955,7 @@ export class Engine implements FuseHost {
       const [v, holds] = scalarOp(op, l.v, r.v);
       return { type: 'scalar', v: isComparison(op) ? (holds ? 1 : 0) : v };
     }
-    if (l.type === 'vector' && r.type === 'vector') return { type: 'vector', samples: vectorOp(op, l.samples, r.samples, e.matching, e.bool) };
+    if (l.type === 'vector' && r.type === 'vector') return { type: 'vector', samples: vectorOp(op, l.samples, r.samples, e.matching, e.bool, (text) => this.info(text, e)) };
     // vector op scalar, or scalar op vector
     const vecSide = l.type === 'vector' ? l.samples : (r as { samples: Sample[] }).samples;
     const scalar = l.type === 'scalar' ? l.v : (r as { v: number }).v;
@@ -959,14 +963,15 @@ export class Engine implements FuseHost {
     const out: Sample[] = [];
     for (const s of vecSide) {
       if (s.h) {
-        // A histogram times a scalar, or divided by one, is scaled; trimmed by `</` and `>/` (histogramReaders lets no other operator here).
+        // A histogram times a scalar, or divided by one, is scaled; trimmed by `</` and `>/`; anything else is left out with Prometheus's info.
         if (op === '*' || (op === '/' && !swap)) out.push({ labels: s.labels, v: NaN, h: scaleHistogram(s.h, op === '*' ? scalar : 1 / scalar), drop: dropsName(op) || s.drop });
         else if ((op === '</' || op === '>/') && !swap) out.push({ labels: s.labels, v: NaN, h: trimHistogram(s.h, scalar, op === '</'), ...(s.drop ? { drop: true } : {}) });
+        else this.info(swap ? incompatible(op, {}, s) : incompatible(op, s, {}), e);
         continue;
       }
       if (op === '</' || op === '>/') {
         // Trimming is for histograms: a float is left out, as Prometheus says.
-        this.info(`incompatible sample types encountered for binary operator "${op}": float ${op} float`, e);
+        this.info(incompatible(op, s, {}), e);
         continue;
       }
       const [v, keep] = swap ? scalarOp(op, scalar, s.v) : scalarOp(op, s.v, scalar);
