@@ -431,7 +431,9 @@ export function decodeHistogramChunk(chunk: Uint8Array, encoding: number): Nativ
       positiveSpans: layout.positiveSpans,
       negativeSpans: layout.negativeSpans,
       customValues: layout.customValues,
-      resetHint: flags === GAUGE_TYPE ? 3 : k === 0 ? (flags === COUNTER_RESET ? 1 : flags === NOT_COUNTER_RESET ? 2 : 0) : 2,
+      // As Prometheus's iterator reads them: a chunk's first histogram says "unknown" whatever its header
+      // says (the chunk before it may be gone, or another source's), the rest "no reset"; gauges stay gauges.
+      resetHint: flags === GAUGE_TYPE ? 3 : k === 0 ? 0 : 2,
     };
     if (k === 0) {
       t = readVarbitInt(r);

@@ -4,9 +4,9 @@
  * step's samples, grouped by/without labels, with Prometheus 3's numerics.
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { addHistograms, meanHistogram, toFloatHistogram } from './histograms.js';
+import { IncompatibleSchemas, meanHistogram, sumHistograms, type SumNotes } from './histogram-sum.js';
 import { seriesHash } from '../../../wire/hash.js';
-import type { Labels } from '../model/labels.js';
+import { labelValue, type Labels } from '../model/labels.js';
 import type { Expr } from './ast.js';
 import { cmpAsc, cmpDesc, compensatedSum, floatMean, floatQuantile, RunningVariance } from './float-stats.js';
 import { formatFloat, goFloat } from './format.js';
@@ -83,14 +83,23 @@ export function aggregate(ev: Annotator & { groupCache: GroupCache }, e: Extract
   for (const g of groups.values()) {
     if ((op === 'sum' || op === 'avg') && g.items.some((s) => s.h)) {
       // Native histograms: added (sum) or averaged; a group mixing them with floats has no result, as in Prometheus.
-      if (g.items.some((s) => !s.h)) continue;
+      if (g.items.some((s) => !s.h)) {
+        ev.warn('encountered a mix of histograms and floats for aggregation', e.expr);
+        continue;
+      }
       const hs = g.items.map((s) => s.h!);
+      const notes: SumNotes = {};
       let h: NativeHistogram;
       try {
-        h = op === 'sum' ? hs.slice(1).reduce((acc, x) => addHistograms(acc, x), toFloatHistogram(hs[0]!)) : meanHistogram(hs);
-      } catch {
-        continue; // histograms that do not add (custom bounds that differ): no result
+        h = op === 'sum' ? sumHistograms(hs, notes) : meanHistogram(hs, notes);
+      } catch (err) {
+        if (!(err instanceof IncompatibleSchemas)) throw err;
+        const name = g.items.find((s) => s.h && (s.h.schema === -53) !== (hs[0]!.schema === -53));
+        ev.warn(`vector contains a mix of histograms with exponential and custom buckets schemas for metric name ${goQuote(labelValue(name?.labels ?? [], NAME))}`, e.expr);
+        continue;
       }
+      if (notes.reconciled) ev.info('mismatched custom buckets were reconciled during aggregation', e.expr);
+      if (notes.collision) ev.warn('conflicting counter resets during histogram aggregation', e.expr);
       out.push({ ...(g.drop && !without && grouping.includes(NAME) ? { drop: true } : {}), labels: g.labels, v: NaN, h });
       continue;
     }

@@ -1,6 +1,7 @@
 /** Binary operators: scalar arithmetic and comparisons, and vector matching (on/ignoring, group_left/right, set operators). */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { addHistograms, scaleHistogram, toFloatHistogram } from './histograms.js';
+import { scaleHistogram, toFloatHistogram, type Annotate } from './histograms.js';
+import { addHistograms, IncompatibleSchemas, type SumNotes } from './histogram-sum.js';
 import { bucketsOf } from '../../../wire/histogram.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import type { BinaryOp, VectorMatching } from './ast.js';
@@ -47,7 +48,8 @@ export function signature(ls: Labels, m: VectorMatching): string {
   return key(out);
 }
 
-export function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMatching, bool: boolean, info: (text: string) => void = () => {}): Sample[] {
+export function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMatching, bool: boolean, annotate: Annotate = () => {}): Sample[] {
+  const info = (text: string) => annotate('info', text);
   if (op === 'and' || op === 'or' || op === 'unless') {
     const rs = new Set(rhs.map((s) => signature(s.labels, m)));
     if (op === 'and') return lhs.filter((s) => rs.has(signature(s.labels, m)));
@@ -86,9 +88,9 @@ export function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMa
         }
         keepHistogram = equalHistograms(l.h, r.h) === (op === '==');
       } else {
-        h = histogramArithmetic(op, l, r);
+        h = histogramArithmetic(op, l, r, annotate);
         if (!h) {
-          info(incompatible(op, l, r));
+          if (!(l.h && r.h && (op === '+' || op === '-'))) info(incompatible(op, l, r));
           continue;
         }
       }
@@ -149,14 +151,23 @@ function equalHistograms(a: NativeHistogram, b: NativeHistogram): boolean {
 }
 
 /** l op r where a side is a native histogram: h + h, h - h, h * f, f * h, h / f; undefined for anything else. */
-function histogramArithmetic(op: BinaryOp, l: Sample, r: Sample): NativeHistogram | undefined {
-  try {
-    if (l.h && r.h) return op === '+' ? addHistograms(l.h, r.h) : op === '-' ? addHistograms(l.h, r.h, -1) : undefined;
-    if (l.h && (op === '*' || op === '/')) return scaleHistogram(l.h, op === '*' ? r.v : 1 / r.v);
-    if (r.h && op === '*') return scaleHistogram(r.h, l.v);
-  } catch {
-    return undefined; // histograms that do not add (custom bounds that differ)
+function histogramArithmetic(op: BinaryOp, l: Sample, r: Sample, annotate: Annotate): NativeHistogram | undefined {
+  if (l.h && r.h && (op === '+' || op === '-')) {
+    const notes: SumNotes = {};
+    try {
+      const h = addHistograms(l.h, r.h, op === '+' ? 1 : -1, notes);
+      const what = op === '+' ? 'addition' : 'subtraction';
+      if (notes.reconciled) annotate('info', `mismatched custom buckets were reconciled during ${what}`);
+      if (notes.collision) annotate('warn', `conflicting counter resets during histogram ${what}`);
+      return h;
+    } catch (e) {
+      if (!(e instanceof IncompatibleSchemas)) throw e;
+      annotate('warn', `incompatible bucket layout encountered for binary operator ${op}`);
+      return undefined;
+    }
   }
+  if (l.h && !r.h && (op === '*' || op === '/')) return scaleHistogram(l.h, r.v, op === '/');
+  if (r.h && !l.h && op === '*') return scaleHistogram(r.h, l.v);
   return undefined;
 }
 

@@ -265,6 +265,12 @@ export class Engine implements FuseHost {
     if (!this.warnings.includes(msg)) this.warnings.push(msg);
   }
 
+  /** A warning or an info about `node`, by level. */
+  annotate(level: 'warn' | 'info', text: string, node: object): void {
+    if (level === 'warn') this.warn(text, node);
+    else this.info(text, node);
+  }
+
   /** Add a PromQL info about `node` once. */
   info(text: string, node: object): void {
     const msg = `PromQL info: ${text} (${positionOf(node)})`;
@@ -955,7 +961,7 @@ export class Engine implements FuseHost {
       const [v, holds] = scalarOp(op, l.v, r.v);
       return { type: 'scalar', v: isComparison(op) ? (holds ? 1 : 0) : v };
     }
-    if (l.type === 'vector' && r.type === 'vector') return { type: 'vector', samples: vectorOp(op, l.samples, r.samples, e.matching, e.bool, (text) => this.info(text, e)) };
+    if (l.type === 'vector' && r.type === 'vector') return { type: 'vector', samples: vectorOp(op, l.samples, r.samples, e.matching, e.bool, (level, text) => this.annotate(level, text, e)) };
     // vector op scalar, or scalar op vector
     const vecSide = l.type === 'vector' ? l.samples : (r as { samples: Sample[] }).samples;
     const scalar = l.type === 'scalar' ? l.v : (r as { v: number }).v;
@@ -964,7 +970,7 @@ export class Engine implements FuseHost {
     for (const s of vecSide) {
       if (s.h) {
         // A histogram times a scalar, or divided by one, is scaled; trimmed by `</` and `>/`; anything else is left out with Prometheus's info.
-        if (op === '*' || (op === '/' && !swap)) out.push({ labels: s.labels, v: NaN, h: scaleHistogram(s.h, op === '*' ? scalar : 1 / scalar), drop: dropsName(op) || s.drop });
+        if (op === '*' || (op === '/' && !swap)) out.push({ labels: s.labels, v: NaN, h: scaleHistogram(s.h, scalar, op === '/'), drop: dropsName(op) || s.drop });
         else if ((op === '</' || op === '>/') && !swap) out.push({ labels: s.labels, v: NaN, h: trimHistogram(s.h, scalar, op === '</'), ...(s.drop ? { drop: true } : {}) });
         else this.info(swap ? incompatible(op, {}, s) : incompatible(op, s, {}), e);
         continue;

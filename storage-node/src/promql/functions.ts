@@ -3,7 +3,8 @@
  * evaluated at one step through the Evaluator, which loads and selects series.
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { addHistograms, detectReset, scaleHistogram, histogramFraction, histogramQuantile, histogramRate, histogramVariance, meanHistogram, toFloatHistogram } from './histograms.js';
+import { detectReset, scaleHistogram, histogramFraction, histogramQuantile, histogramRate, histogramVariance, toFloatHistogram } from './histograms.js';
+import { addHistograms, IncompatibleSchemas, meanHistogram, sumHistograms, type SumNotes } from './histogram-sum.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import { compileAnchored } from '../model/re2.js';
 import type { At, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
@@ -220,80 +221,106 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
   // Float functions of a sample leave native histograms out, as Prometheus's do.
   const mapVec = (f: (v: number, s: Sample) => number): Value => ({ type: 'vector', samples: ev.vec(args[0]!, t, ctx).flatMap((s) => (s.h ? [] : [{ labels: s.labels, v: f(s.v, s), drop: true }])) });
   const kernel = rangeKernel(ev, e, t, ctx, args);
-  if (kernel && (fn === 'irate' || fn === 'idelta') && args[0]!.kind === 'matrix') {
-    // Native histograms: the change between the last two, per second for irate (a reset: the last one whole).
-    const out = overTime(kernel.f, kernel.keepName) as Extract<Value, { type: 'vector' }>;
-    ev.histogramWindows(args[0], t, ctx, (labels, hs) => {
-      if (hs.length < 2) return;
-      const [a, b] = [hs[hs.length - 2]!, hs[hs.length - 1]!];
-      const interval = b.t - a.t;
-      if (interval === 0) return;
-      try {
-        let h = fn === 'irate' && detectReset(b, a) ? toFloatHistogram(b) : addHistograms(b, a, -1);
-        if (fn === 'irate') h = scaleHistogram(h, 1000 / interval);
-        out.samples.push({ labels, v: NaN, h: { ...h, t, resetHint: 3 }, drop: true });
-      } catch {
-        // histograms that do not subtract: no result for the series
-      }
-    });
-    return out;
-  }
-  if (kernel && (fn === 'count_over_time' || fn === 'present_over_time' || fn === 'last_over_time') && args[0]!.kind === 'matrix') {
-    // Native histograms counted as samples; the last one is a histogram.
-    const out = overTime(kernel.f, kernel.keepName) as Extract<Value, { type: 'vector' }>;
-    ev.histogramWindows(args[0], t, ctx, (labels, hs) => {
-      if (fn === 'last_over_time') out.samples.push({ labels, v: NaN, h: { ...hs[hs.length - 1]!, t } });
-      else out.samples.push({ labels, v: fn === 'count_over_time' ? hs.length : 1, drop: true });
-    });
-    return out;
-  }
-  if (kernel && fn === 'resets' && args[0]!.kind === 'matrix') {
-    // A histogram series' resets are where its counter went down (or said so).
-    const out = overTime(kernel.f, kernel.keepName) as Extract<Value, { type: 'vector' }>;
-    ev.histogramWindows(args[0], t, ctx, (labels, hs) => {
-      let n = 0;
-      for (let i = 1; i < hs.length; i++) if (detectReset(hs[i]!, hs[i - 1]!)) n++;
-      out.samples.push({ labels, v: n, drop: true });
-    });
-    return out;
-  }
-  if (kernel && (fn === 'sum_over_time' || fn === 'avg_over_time') && (args[0]!.kind === 'matrix' || args[0]!.kind === 'subquery')) {
-    // Native histograms beside the floats: their sum or mean over the window.
-    const a = args[0];
-    const over = (labels: Labels, hs: readonly NativeHistogram[], into: Sample[]) => {
-      try {
-        const h = fn === 'sum_over_time' ? hs.slice(1).reduce((acc, x) => addHistograms(acc, x), toFloatHistogram(hs[0]!)) : meanHistogram(hs);
-        into.push({ labels, v: NaN, h: { ...h, t }, drop: true });
-      } catch {
-        // histograms that do not add (custom bounds that differ): no result for the series
-      }
-    };
-    if (a.kind === 'matrix') {
-      const out = overTime(kernel.f, kernel.keepName) as Extract<Value, { type: 'vector' }>;
-      ev.histogramWindows(a, t, ctx, (labels, hs) => over(labels, hs, out.samples));
-      return out;
-    }
-    // A subquery: its series' float points and histogram points.
+  // Native histograms beside the floats of a range selector (or a subquery): a series with
+  // both in its window has no result where Prometheus gives none, with its warning.
+  const histogramsOf = (fn === 'irate' || fn === 'idelta' || fn === 'count_over_time' || fn === 'present_over_time' || fn === 'last_over_time' || fn === 'resets' || fn === 'sum_over_time' || fn === 'avg_over_time' || fn === 'rate' || fn === 'increase' || fn === 'delta');
+  if (kernel && histogramsOf && (args[0]!.kind === 'matrix' || (args[0]!.kind === 'subquery' && (fn === 'sum_over_time' || fn === 'avg_over_time')))) {
+    const a = args[0]!;
+    const floats = new Map<string, { out: Sample | undefined; times: number[] }>();
     const out: Sample[] = [];
-    for (const s of matrix()) {
-      if (s.hi > s.lo) {
-        const v = kernel.f(s);
-        if (v !== undefined) out.push({ labels: s.labels, v, drop: true });
+    const eachFloat = (w: RangeSeries) => {
+      const v = kernel.f(w);
+      const sample = v === undefined ? undefined : { labels: w.labels, v, drop: !kernel.keepName || w.drop };
+      if (sample) out.push(sample);
+      floats.set(key(w.labels), { out: sample, times: Array.from(w.t.subarray(Math.max(w.lo, w.hi - 2), w.hi)) });
+    };
+    const histogramSeries: Array<{ labels: Labels; hs: readonly NativeHistogram[] }> = [];
+    if (a.kind === 'matrix') {
+      ev.windows(a, t, ctx, eachFloat);
+      ev.histogramWindows(a, t, ctx, (labels, hs) => histogramSeries.push({ labels, hs }));
+    } else {
+      for (const w of matrix()) {
+        if (w.hi > w.lo) eachFloat(w);
+        if (w.hs?.length) histogramSeries.push({ labels: w.labels, hs: w.hs });
       }
-      if (s.hs?.length) over(s.labels, s.hs, out);
+    }
+    const name = (labels: Labels) => goQuote(labelValue(labels, NAME));
+    const dropFloat = (f: { out: Sample | undefined } | undefined) => {
+      if (f?.out) out.splice(out.indexOf(f.out), 1);
+    };
+    const annotate = (level: 'warn' | 'info', text: string) => (level === 'warn' ? ev.warn(text, a) : ev.info(text, a));
+    for (const { labels, hs } of histogramSeries) {
+      const f = floats.get(key(labels));
+      const push = (h: NativeHistogram) => out.push({ labels, v: NaN, h: { ...h, t }, drop: true });
+      const mixed = () => {
+        dropFloat(f);
+        ev.warn(`encountered a mix of histograms and floats for metric name ${name(labels)}`, a);
+      };
+      if (fn === 'count_over_time' || fn === 'present_over_time') {
+        dropFloat(f);
+        out.push({ labels, v: fn === 'count_over_time' ? hs.length + (f?.times.length ? (f.out?.v ?? 0) : 0) : 1, drop: true });
+      } else if (fn === 'last_over_time') {
+        // Whichever sample is newer.
+        const last = hs[hs.length - 1]!;
+        if (f?.times.length && f.times[f.times.length - 1]! > last.t) continue;
+        dropFloat(f);
+        out.push({ labels, v: NaN, h: { ...last, t } });
+      } else if (fn === 'resets') {
+        if (f?.times.length) mixed();
+        else {
+          let n = 0;
+          for (let i = 1; i < hs.length; i++) if (detectReset(hs[i]!, hs[i - 1]!)) n++;
+          out.push({ labels, v: n, drop: true });
+        }
+      } else if (fn === 'irate' || fn === 'idelta') {
+        // The last two samples, floats and histograms together.
+        const last = [...(f?.times ?? []).map((x) => ({ t: x, h: undefined as NativeHistogram | undefined })), ...hs.slice(-2).map((h) => ({ t: h.t, h }))].sort((x, y) => x.t - y.t).slice(-2);
+        if (last.length < 2 || last.every((x) => !x.h)) continue;
+        if (!last.every((x) => x.h)) {
+          mixed();
+          continue;
+        }
+        dropFloat(f);
+        const [p, c] = [last[0]!.h!, last[1]!.h!];
+        const interval = c.t - p.t;
+        if (interval === 0) continue;
+        if (fn === 'irate' && (c.resetHint === 3 || p.resetHint === 3)) ev.warn(`this native histogram metric is not a counter: ${name(labels)}`, a);
+        if (fn === 'idelta' && (c.resetHint !== 3 || p.resetHint !== 3)) ev.warn(`this native histogram metric is not a gauge: ${name(labels)}`, a);
+        let h = toFloatHistogram(c);
+        if (fn === 'idelta' || !detectReset(c, p)) {
+          const notes: SumNotes = {};
+          try {
+            h = addHistograms(c, p, -1, notes);
+          } catch (err) {
+            if (!(err instanceof IncompatibleSchemas)) throw err;
+            ev.warn(`vector contains a mix of histograms with exponential and custom buckets schemas for metric name ${name(labels)}`, a);
+            continue;
+          }
+          if (notes.reconciled) ev.info('mismatched custom buckets were reconciled during subtraction', a);
+        }
+        if (fn === 'irate') h = scaleHistogram(h, interval / 1000, true);
+        push({ ...h, resetHint: 3 });
+      } else if (f?.times.length) {
+        mixed();
+      } else if (fn === 'sum_over_time' || fn === 'avg_over_time') {
+        const notes: SumNotes = {};
+        try {
+          push(fn === 'sum_over_time' ? sumHistograms(hs, notes) : meanHistogram(hs, notes));
+        } catch (err) {
+          if (!(err instanceof IncompatibleSchemas)) throw err;
+          ev.warn(`vector contains a mix of histograms with exponential and custom buckets schemas for metric name ${name(labels)}`, a);
+          continue;
+        }
+        if (notes.collision) ev.warn('conflicting counter resets during histogram aggregation', a);
+        if (notes.reconciled) ev.info('mismatched custom buckets were reconciled during aggregation', a);
+      } else if (a.kind === 'matrix') {
+        // rate, increase, delta.
+        const end = ev.atTime(a.vector.at, t, ctx) - a.vector.offset;
+        const h = histogramRate(hs, end - a.range, end, fn !== 'delta', fn === 'rate', labelValue(labels, NAME), annotate);
+        if (h) push(h);
+      }
     }
     return { type: 'vector', samples: out };
-  }
-  if (kernel && (fn === 'rate' || fn === 'increase' || fn === 'delta') && args[0]!.kind === 'matrix') {
-    // Native histograms beside the floats: their rate is a histogram.
-    const m = args[0];
-    const out = overTime(kernel.f, kernel.keepName) as Extract<Value, { type: 'vector' }>;
-    const end = ev.atTime(m.vector.at, t, ctx) - m.vector.offset;
-    ev.histogramWindows(m, t, ctx, (labels, hs) => {
-      const h = histogramRate(hs, end - m.range, end, fn !== 'delta', fn === 'rate');
-      if (h) out.samples.push({ labels, v: NaN, h: { ...h, t }, drop: true });
-    });
-    return out;
   }
   if (kernel) return overTime(kernel.f, kernel.keepName);
 

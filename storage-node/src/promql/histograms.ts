@@ -9,7 +9,9 @@
 import type { NativeHistogram } from '../../../wire/histogram.js';
 import { bucketsOf, CUSTOM_BUCKETS_SCHEMA, reduceResolution } from '../../../wire/histogram.js';
 import { compensatedAdd } from './float-stats.js';
+import { HistogramSum, IncompatibleSchemas, type SumNotes } from './histogram-sum.js';
 import { jsonFloat } from './format.js';
+import { goQuote } from './printer.js';
 
 /**
  * 0.5 * 2^(j / 256) for j in [0, 256), built as Prometheus's table is (so the
@@ -257,147 +259,22 @@ export function toFloatHistogram(h: NativeHistogram): NativeHistogram {
   return { ...h, float: true, positiveBuckets: abs(h.positiveSpans, h.positiveBuckets), negativeBuckets: abs(h.negativeSpans, h.negativeBuckets) };
 }
 
-/** Spans and buckets of one side from [index, count] pairs sorted by index (consecutive indices share a span). */
-function sideOf(pairs: ReadonlyArray<readonly [number, number]>): { spans: number[]; buckets: number[] } {
-  const spans: number[] = [];
-  const buckets: number[] = [];
-  let prev = 0;
-  for (const [idx, c] of pairs) {
-    if (spans.length > 0 && idx === prev + 1) spans[spans.length - 1]!++;
-    else spans.push(spans.length === 0 ? idx : idx - prev - 1, 1);
-    buckets.push(c);
-    prev = idx;
-  }
-  return { spans, buckets };
-}
-
-/** A side's [index, count] pairs with each bucket's lower and upper bound (negative side: as values, below zero). */
-function sideBounds(h: NativeHistogram, positive: boolean): Array<{ count: number; lower: number; upper: number }> {
-  const pairs = positive ? bucketsOf(h.positiveSpans, h.positiveBuckets, false) : bucketsOf(h.negativeSpans, h.negativeBuckets, false);
-  return pairs.map(([idx, count]) => {
-    const [lo, hi] = [exponentialBound(idx - 1, h.schema), exponentialBound(idx, h.schema)];
-    return positive ? { count, lower: lo, upper: hi } : { count, lower: -hi, upper: -lo };
-  });
-}
-
-/**
- * The zero count a float histogram would have with a zero threshold of at
- * least `t`, and the threshold it ends at: buckets below it join the zero
- * bucket, and a non-empty bucket it cuts through widens it to that bucket's
- * edge (Prometheus's zeroCountForLargerThreshold).
- */
-function zeroCountForLargerThreshold(h: NativeHistogram, t: number): [number, number] {
-  if (t === h.zeroThreshold) return [h.zeroCount, t];
-  for (;;) {
-    let count = h.zeroCount;
-    let again = false;
-    for (const b of sideBounds(h, true)) {
-      if (b.lower >= t) break;
-      count += b.count;
-      if (b.upper > t) {
-        if (b.count !== 0) t = b.upper;
-        break;
-      }
-    }
-    for (const b of sideBounds(h, false)) {
-      if (b.upper <= -t) break;
-      count += b.count;
-      if (b.lower < -t) {
-        if (b.count !== 0) {
-          t = -b.lower;
-          again = true;
-        }
-        break;
-      }
-    }
-    if (!again) return [count, t];
-  }
-}
-
-/**
- * a + b (sign -1: a - b) for float histograms, as Prometheus adds them:
- * zero buckets reconciled first (the one with the lower threshold takes the
- * other's, its buckets inside it moved into its zero bucket; b's zero count
- * is what its zero bucket holds at the shared threshold, and b's leading
- * buckets inside it are left out, as Prometheus leaves them), then the finer
- * schema reduced to the coarser, then bucket by bucket. Custom buckets add
- * only with the same bounds.
- */
-export function addHistograms(a: NativeHistogram, b: NativeHistogram, sign: 1 | -1 = 1): NativeHistogram {
-  let fa = toFloatHistogram(a);
-  const fb = toFloatHistogram(b);
-  const custom = fa.schema === CUSTOM_BUCKETS_SCHEMA;
-  if (custom !== (fb.schema === CUSTOM_BUCKETS_SCHEMA)) throw new Error('cannot add a histogram of custom buckets and an exponential one');
-  if (custom && (fa.customValues.length !== fb.customValues.length || fa.customValues.some((v, i) => v !== fb.customValues[i]))) {
-    throw new Error('adding histograms of different custom bounds is not supported yet');
-  }
-  let otherZero = fb.zeroCount;
-  if (!custom) {
-    let [az, bz] = [fa.zeroThreshold, fb.zeroThreshold];
-    let aZero = fa.zeroCount;
-    let trim = false;
-    while (az !== bz) {
-      if (az > bz) [otherZero, bz] = zeroCountForLargerThreshold(fb, az);
-      if (bz > az) {
-        [aZero, az] = zeroCountForLargerThreshold({ ...fa, zeroThreshold: az, zeroCount: aZero }, bz);
-        trim = true;
-      }
-    }
-    if (trim) {
-      // a's buckets now inside its zero bucket (a leading run on each side) are gone.
-      const keep = (positive: boolean) => sideBounds(fa, positive).map((x) => (positive ? x.lower >= az : x.upper <= -az));
-      const cut = (spans: number[], buckets: number[], kept: boolean[]) => {
-        const first = kept.indexOf(true);
-        const pairs = bucketsOf(spans, buckets, false).filter((_, i) => first >= 0 && i >= first);
-        return sideOf(pairs);
-      };
-      const p = cut(fa.positiveSpans, fa.positiveBuckets, keep(true));
-      const n = cut(fa.negativeSpans, fa.negativeBuckets, keep(false));
-      fa = { ...fa, positiveSpans: p.spans, positiveBuckets: p.buckets, negativeSpans: n.spans, negativeBuckets: n.buckets };
-    }
-    fa = { ...fa, zeroThreshold: az, zeroCount: aZero };
-  }
-  const schema = Math.min(fa.schema, fb.schema);
-  const [ra, rb] = custom ? [fa, fb] : [reduceResolution(fa, schema), reduceResolution(fb, schema)];
-  const side = (aSpans: number[], aBuckets: number[], bSpans: number[], bBuckets: number[]) => {
-    const sum = new Map<number, number>(bucketsOf(aSpans, aBuckets, false));
-    let leading = true;
-    for (const [idx, c] of bucketsOf(bSpans, bBuckets, false)) {
-      // b's leading buckets inside the zero bucket are skipped (their observations are in b's zero count or lost, as in Prometheus).
-      if (leading && !custom && exponentialBound(idx, schema) <= ra.zeroThreshold) continue;
-      leading = false;
-      sum.set(idx, (sum.get(idx) ?? 0) + sign * c);
-    }
-    return sideOf([...sum].sort((x, y) => x[0] - y[0]));
-  };
-  const p = side(ra.positiveSpans, ra.positiveBuckets, rb.positiveSpans, rb.positiveBuckets);
-  const n = side(ra.negativeSpans, ra.negativeBuckets, rb.negativeSpans, rb.negativeBuckets);
-  return {
-    ...ra,
-    t: a.t,
-    float: true,
-    schema,
-    count: fa.count + sign * fb.count,
-    sum: fa.sum + sign * fb.sum,
-    zeroCount: ra.zeroCount + sign * otherZero,
-    positiveSpans: p.spans,
-    positiveBuckets: p.buckets,
-    negativeSpans: n.spans,
-    negativeBuckets: n.buckets,
-    resetHint: 0,
-  };
-}
-
 /** h * k (division: k = 1 / divisor): every count and the sum scaled. */
-export function scaleHistogram(h: NativeHistogram, k: number): NativeHistogram {
+export function scaleHistogram(h: NativeHistogram, k: number, divide = false): NativeHistogram {
   const f = toFloatHistogram(h);
+  const by = (x: number) => (divide ? x / k : x * k);
+  // Dividing by zero leaves no buckets, as in Prometheus; a negative factor makes a gauge.
+  const none = divide && k === 0;
   return {
     ...f,
-    count: f.count * k,
-    sum: f.sum * k,
-    zeroCount: f.zeroCount * k,
-    positiveBuckets: f.positiveBuckets.map((c) => c * k),
-    negativeBuckets: f.negativeBuckets.map((c) => c * k),
+    count: by(f.count),
+    sum: by(f.sum),
+    zeroCount: by(f.zeroCount),
+    positiveSpans: none ? [] : f.positiveSpans,
+    negativeSpans: none ? [] : f.negativeSpans,
+    positiveBuckets: none ? [] : f.positiveBuckets.map(by),
+    negativeBuckets: none ? [] : f.negativeBuckets.map(by),
+    ...(k < 0 ? { resetHint: 3 } : {}),
   };
 }
 
@@ -428,7 +305,7 @@ export function detectReset(curr: NativeHistogram, prev: NativeHistogram): boole
   if (c.schema > p.schema) return true;
   if (c.zeroThreshold < p.zeroThreshold) return true;
   if (!custom) {
-    const [prevZero, threshold] = zeroCountForLargerThreshold(p, c.zeroThreshold);
+    const [prevZero, threshold] = HistogramSum.of(p).zeroCountAt(c.zeroThreshold);
     if (threshold !== c.zeroThreshold) return true;
     if (c.zeroCount < prevZero) return true;
   }
@@ -447,35 +324,51 @@ export function detectReset(curr: NativeHistogram, prev: NativeHistogram): boole
   return false;
 }
 
+/** Where rate and its kin tell the caller what Prometheus would annotate: a warning or an info, its text. */
+export type Annotate = (level: 'warn' | 'info', text: string) => void;
+
 /**
  * The change of a counter (or gauge) histogram over its points, corrected for
  * counter resets, at the coarsest schema among them (Prometheus's
- * histogramRate, before extrapolation); undefined when they cannot be combined.
+ * histogramRate, before extrapolation), with its annotations; undefined when
+ * they cannot be combined.
  */
-function histogramChange(points: readonly NativeHistogram[], isCounter: boolean): NativeHistogram | undefined {
+function histogramChange(points: readonly NativeHistogram[], isCounter: boolean, name: string, annotate: Annotate): NativeHistogram | undefined {
   let prev = points[0]!;
   const last = points[points.length - 1]!;
-  const custom = prev.schema === CUSTOM_BUCKETS_SCHEMA;
+  const mixed = () => annotate('warn', `vector contains a mix of histograms with exponential and custom buckets schemas for metric name ${goQuote(name)}`);
+  const notCounter = () => annotate('warn', `this native histogram metric is not a counter: ${goQuote(name)}`);
+  if (isCounter && (prev.resetHint === 3 || last.resetHint === 3)) notCounter();
   if (isCounter && points.length > 1 && detectReset(points[1]!, prev)) prev = { ...emptyFloat(), schema: points[1]!.schema, customValues: points[1]!.customValues };
+  const custom = prev.schema === CUSTOM_BUCKETS_SCHEMA;
+  if ((last.schema === CUSTOM_BUCKETS_SCHEMA) !== custom) return void mixed();
   let minSchema = Math.min(prev.schema, last.schema);
   for (const h of points.slice(1, -1)) {
     if (!isCounter) continue;
-    if ((h.schema === CUSTOM_BUCKETS_SCHEMA) !== custom) return undefined;
+    if (h.resetHint === 3) notCounter();
     minSchema = Math.min(minSchema, h.schema);
+    if ((h.schema === CUSTOM_BUCKETS_SCHEMA) !== custom) return void mixed();
   }
-  let h: NativeHistogram;
+  const sub: SumNotes = {};
+  const sum = HistogramSum.of(custom ? last : reduceResolution(toFloatHistogram(last), minSchema));
   try {
-    h = addHistograms(custom ? last : reduceResolution(toFloatHistogram(last), minSchema), prev, -1);
+    sum.add(prev, -1, sub);
+    if (sub.reconciled) annotate('info', 'mismatched custom buckets were reconciled during subtraction');
     if (isCounter) {
+      const add: SumNotes = {};
       for (const curr of points.slice(1)) {
-        if (detectReset(curr, prev)) h = addHistograms(h, prev);
+        if (detectReset(curr, prev)) sum.add(prev, 1, add);
         prev = curr;
       }
+      if (add.reconciled) annotate('info', 'mismatched custom buckets were reconciled during addition');
+    } else if (points[0]!.resetHint !== 3 || last.resetHint !== 3) {
+      annotate('warn', `this native histogram metric is not a gauge: ${goQuote(name)}`);
     }
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (e instanceof IncompatibleSchemas) return void mixed();
+    throw e;
   }
-  return { ...h, resetHint: 3 };
+  return { ...sum.value(), resetHint: 3 };
 }
 
 function emptyFloat(): NativeHistogram {
@@ -487,9 +380,9 @@ function emptyFloat(): NativeHistogram {
  * rangeEnd], extrapolated as Prometheus extrapolates floats (the count stands
  * in for the value where a counter would reach zero).
  */
-export function histogramRate(points: readonly NativeHistogram[], rangeStart: number, rangeEnd: number, isCounter: boolean, isRate: boolean): NativeHistogram | undefined {
+export function histogramRate(points: readonly NativeHistogram[], rangeStart: number, rangeEnd: number, isCounter: boolean, isRate: boolean, name = '', annotate: Annotate = () => {}): NativeHistogram | undefined {
   if (points.length < 2) return undefined;
-  const change = histogramChange(points, isCounter);
+  const change = histogramChange(points, isCounter, name, annotate);
   if (!change) return undefined;
   const firstT = points[0]!.t;
   const lastT = points[points.length - 1]!.t;
@@ -511,15 +404,6 @@ export function histogramRate(points: readonly NativeHistogram[], rangeStart: nu
   return scaleHistogram(change, factor);
 }
 
-/** avg of histograms, as Prometheus averages them: an incremental mean. */
-export function meanHistogram(hs: readonly NativeHistogram[]): NativeHistogram {
-  let mean = toFloatHistogram(hs[0]!);
-  for (let k = 1; k < hs.length; k++) {
-    const n = k + 1;
-    mean = addHistograms(mean, addHistograms(scaleHistogram(hs[k]!, 1 / n), scaleHistogram(mean, 1 / n), -1));
-  }
-  return mean;
-}
 
 // ---------------------------------------------------------------------------
 // Trimming (`</`, `>/`).

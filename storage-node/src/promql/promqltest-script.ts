@@ -28,7 +28,7 @@ import { parseDuration } from './parse.js';
 import { parseSeriesSelector } from './selector.js';
 import { unquoteString } from './strings.js';
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { addHistograms } from './histograms.js';
+import { addHistograms } from './histogram-sum.js';
 
 /** A native histogram as written (`{{schema:1 sum:3 buckets:[1 2]}}`), and as a float histogram. */
 export interface HistogramPoint {
