@@ -5,6 +5,7 @@
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
 import { IncompatibleSchemas, meanHistogram, sumHistograms, type SumNotes } from './histogram-sum.js';
+import { histogramString } from './histograms.js';
 import { seriesHash } from '../../../wire/hash.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import type { Expr } from './ast.js';
@@ -29,7 +30,7 @@ export function groupLabels(ls: Labels, grouping: readonly string[], without: bo
 }
 
 /** Aggregations of floats that leave native histograms out (with an info), as Prometheus's do. */
-export const IGNORES_HISTOGRAMS = new Set(['min', 'max', 'stddev', 'stdvar', 'quantile']);
+export const IGNORES_HISTOGRAMS = new Set(['min', 'max', 'stddev', 'stdvar', 'quantile', 'topk', 'bottomk']);
 
 /** One aggregation at one step: the groups' results, or (topk, bottomk, limitk, limit_ratio) the chosen samples. */
 export function aggregate(ev: Annotator & { groupCache: GroupCache }, e: Extract<Expr, { kind: 'aggregate' }>, param: Value | undefined, samples: Sample[]): Sample[] {
@@ -75,7 +76,11 @@ export function aggregate(ev: Annotator & { groupCache: GroupCache }, e: Extract
     if (label === '' || !isValidUtf8(label)) throw new QueryError(`invalid label name ${goQuote(label)}`);
     for (const g of groups.values()) {
       const counts = new Map<string, number>();
-      for (const s of g.items) counts.set(formatFloat(s.v), (counts.get(formatFloat(s.v)) ?? 0) + 1);
+      // A histogram's value is its text, as Prometheus writes it.
+      for (const s of g.items) {
+        const text = s.h ? histogramString(s.h) : formatFloat(s.v);
+        counts.set(text, (counts.get(text) ?? 0) + 1);
+      }
       for (const [val, n] of counts) push({ labels: setLabel(g.labels, label, val), drop: g.drop }, n);
     }
     return out;

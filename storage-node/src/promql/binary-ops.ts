@@ -1,8 +1,7 @@
 /** Binary operators: scalar arithmetic and comparisons, and vector matching (on/ignoring, group_left/right, set operators). */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { scaleHistogram, toFloatHistogram, type Annotate } from './histograms.js';
+import { equalHistograms, scaleHistogram, type Annotate } from './histograms.js';
 import { addHistograms, IncompatibleSchemas, type SumNotes } from './histogram-sum.js';
-import { bucketsOf } from '../../../wire/histogram.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import type { BinaryOp, VectorMatching } from './ast.js';
 import { labelsText } from '../../../wire/prom-json.js';
@@ -134,21 +133,6 @@ export function incompatible(op: BinaryOp, l: { h?: unknown }, r: { h?: unknown 
   return `incompatible sample types encountered for binary operator ${JSON.stringify(op)}: ${type(l)} ${op} ${type(r)}`;
 }
 
-/** Two histograms the same sample (Prometheus's Equals): schema, zero bucket, counts, sum, custom bounds and every bucket, empty ones included. */
-function equalHistograms(a: NativeHistogram, b: NativeHistogram): boolean {
-  const [x, y] = [toFloatHistogram(a), toFloatHistogram(b)];
-  const same = (p: readonly number[], q: readonly number[]) => p.length === q.length && p.every((v, i) => Object.is(v, q[i]));
-  const sides = (h: NativeHistogram) => [bucketsOf(h.positiveSpans, h.positiveBuckets, false).flat(), bucketsOf(h.negativeSpans, h.negativeBuckets, false).flat()];
-  return (
-    x.schema === y.schema &&
-    x.zeroThreshold === y.zeroThreshold &&
-    Object.is(x.zeroCount, y.zeroCount) &&
-    Object.is(x.count, y.count) &&
-    Object.is(x.sum, y.sum) &&
-    same(x.customValues, y.customValues) &&
-    sides(x).every((s, i) => same(s, sides(y)[i]!))
-  );
-}
 
 /** l op r where a side is a native histogram: h + h, h - h, h * f, f * h, h / f; undefined for anything else. */
 function histogramArithmetic(op: BinaryOp, l: Sample, r: Sample, annotate: Annotate): NativeHistogram | undefined {

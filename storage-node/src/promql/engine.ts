@@ -32,7 +32,7 @@ import { RES_RAW } from '../downsample/downsample.js';
 import { fittingResolution, planTiers, RAW_PLAN, rangeView, readTierChunks, selectTiered, tierInfo, type TieredChunks, type View } from './tiers.js';
 import { aggregate, IGNORES_HISTOGRAMS, type GroupCache } from './aggregate.js';
 import { dropsName, incompatible, isComparison, scalarOp, vectorOp } from './binary-ops.js';
-import { callFunction } from './functions.js';
+import { callFunction, FLOAT_RANGE_FUNCTIONS, RANGE_READS_HISTOGRAMS } from './functions.js';
 import { fuseAggregations, fusedSelectors, fuseRows, MAX_ROW_CELLS, MIN_SPLIT_SERIES, SplitDeclined, type FusedAggregate, type FuseHost, type FuseSplit, type SeriesSource } from './fused.js';
 import { atOrBefore, hasStale, loadedSeries, windowOf, type LoadedSeries } from './windows.js';
 import { nextTurn } from './turns.js';
@@ -144,14 +144,16 @@ const inner = (e: Expr): Expr => (e.kind === 'paren' || e.kind === 'stepInvarian
 function histogramValued(expr: Expr, has: (s: VectorSelector) => boolean): VectorSelector[] | undefined {
   const e = inner(expr);
   if (e.kind === 'vector') return [e];
-  if (e.kind === 'call' && ['rate', 'increase', 'delta', 'irate', 'idelta', 'last_over_time', 'sum_over_time', 'avg_over_time'].includes(e.fn)) {
+  if (e.kind === 'call' && ['rate', 'increase', 'delta', 'irate', 'idelta', 'last_over_time', 'first_over_time', 'sum_over_time', 'avg_over_time'].includes(e.fn)) {
     const m = inner(e.args[0]!);
     if (m.kind === 'matrix') return [m.vector];
     // sum and avg over time of a subquery of histograms.
     if (m.kind === 'subquery' && (e.fn === 'sum_over_time' || e.fn === 'avg_over_time')) return histogramValued(m.expr, has);
     return undefined;
   }
-  if (e.kind === 'aggregate' && (e.op === 'sum' || e.op === 'avg')) return histogramValued(e.expr, has);
+  // Functions that pass samples through with other labels, or in another order.
+  if (e.kind === 'call' && ['label_replace', 'label_join', 'sort_by_label', 'sort_by_label_desc'].includes(e.fn)) return histogramValued(e.args[0]!, has);
+  if (e.kind === 'aggregate' && (e.op === 'sum' || e.op === 'avg' || e.op === 'limitk' || e.op === 'limit_ratio')) return histogramValued(e.expr, has);
   // Set operators pass samples through: `and`/`unless` the left side's, `or` both sides'.
   if (e.kind === 'binary' && (e.op === 'and' || e.op === 'unless')) return histogramValued(e.lhs, has);
   if (e.kind === 'binary' && e.op === 'or') {
@@ -187,14 +189,20 @@ function histogramReaders(expr: Expr, has: (s: VectorSelector) => boolean, out =
   if (root && e.kind === 'matrix') out.add(e.vector);
   if (e.kind === 'call' && READS_HISTOGRAMS[e.fn] !== undefined) for (const s of histogramValued(e.args[READS_HISTOGRAMS[e.fn]!]!, has) ?? []) out.add(s);
   if (e.kind === 'call' && IGNORE_HISTOGRAMS.has(e.fn) && e.args[0]) for (const s of histogramValued(e.args[0], has) ?? []) out.add(s);
-  // resets, count_over_time and present_over_time read histogram series as they read float ones.
-  if (e.kind === 'call' && ['resets', 'count_over_time', 'present_over_time'].includes(e.fn) && inner(e.args[0]!).kind === 'matrix') out.add((inner(e.args[0]!) as MatrixSelector).vector);
+  // Range functions that read histograms beside floats, or leave them out (functions.ts).
+  if (e.kind === 'call' && (RANGE_READS_HISTOGRAMS.has(e.fn) || FLOAT_RANGE_FUNCTIONS.has(e.fn) || e.fn === 'absent_over_time')) {
+    const m = e.args.map(inner).find((a) => a.kind === 'matrix' || a.kind === 'subquery');
+    if (m?.kind === 'matrix') out.add(m.vector);
+    if (m?.kind === 'subquery' && e.fn === 'absent_over_time') for (const s of histogramValued(m.expr, has) ?? []) out.add(s);
+  }
+  // Functions of a vector that take histograms as samples (timestamp, presence) or leave them out (sort, scalar).
+  if (e.kind === 'call' && ['timestamp', 'sort', 'sort_desc', 'scalar', 'absent'].includes(e.fn)) for (const s of histogramValued(e.args[0]!, has) ?? []) out.add(s);
   // Comparisons read histograms (equal or not; anything else is left out with an info).
   if (e.kind === 'binary' && isComparison(e.op)) for (const side of [e.lhs, e.rhs]) for (const s of histogramValued(side, has) ?? []) out.add(s);
   // The right side of `and`/`unless` is only matched by labels.
   if (e.kind === 'binary' && (e.op === 'and' || e.op === 'unless')) for (const s of histogramValued(e.rhs, has) ?? []) out.add(s);
   // count and group count histograms as they count floats; min, max, stddev, stdvar and quantile leave them out.
-  if (e.kind === 'aggregate' && (e.op === 'count' || e.op === 'group' || IGNORES_HISTOGRAMS.has(e.op))) for (const s of histogramValued(e.expr, has) ?? []) out.add(s);
+  if (e.kind === 'aggregate' && (e.op === 'count' || e.op === 'group' || e.op === 'count_values' || IGNORES_HISTOGRAMS.has(e.op))) for (const s of histogramValued(e.expr, has) ?? []) out.add(s);
   for (const child of childrenOf(e)) histogramReaders(child, has, out, false);
   return out;
 }

@@ -43,13 +43,19 @@ export function formatTime(ms: number): string {
   return (ms < 0 ? '-' : '') + String((t - frac) / 1000) + (frac ? '.' + String(frac).padStart(3, '0') : '');
 }
 
-/** A float as Go's %g writes it in Prometheus's messages (NaN, +Inf, 1.01, 1e+21). */
+/**
+ * A float as Go's %g (and %v) writes it in Prometheus's messages: the
+ * shortest digits, in exponent form from 1e+06 up and below 1e-04 (NaN,
+ * +Inf, 1.01, 100000, 1.5e+06, 1e-05).
+ */
 export function goFloat(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
-  const abs = Math.abs(v);
-  if (abs !== 0 && (abs < 1e-4 || abs >= 1e21)) return v.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  const [mantissa, e] = v.toExponential().split('e') as [string, string];
+  const exp = Number(e);
+  if (exp < -4 || exp >= 6) return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
   return String(v);
 }
 

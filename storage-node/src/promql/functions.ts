@@ -3,7 +3,7 @@
  * evaluated at one step through the Evaluator, which loads and selects series.
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { detectReset, scaleHistogram, histogramFraction, histogramQuantile, histogramRate, histogramVariance, toFloatHistogram } from './histograms.js';
+import { detectReset, equalHistograms, scaleHistogram, histogramFraction, histogramQuantile, histogramRate, histogramVariance, toFloatHistogram } from './histograms.js';
 import { addHistograms, IncompatibleSchemas, meanHistogram, sumHistograms, type SumNotes } from './histogram-sum.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import { compileAnchored } from '../model/re2.js';
@@ -18,6 +18,31 @@ import { absentLabels, compareByLabels, expandTemplate, key, NAME, setLabel, uni
 import { dateParts, extrapolatedRate, holtWinters, instantValue, linearRegression, tsOfExtreme } from './range-functions.js';
 import { isValidUtf8 } from './strings.js';
 import { QueryError, windowValues, type Annotator, type EvalContext, type RangeSeries, type Sample, type Value } from './values.js';
+
+/** Range functions that read native histograms beside floats (functions.ts evaluates both). */
+export const RANGE_READS_HISTOGRAMS = new Set([
+  'rate', 'increase', 'delta', 'irate', 'idelta', 'resets', 'changes', 'sum_over_time', 'avg_over_time', 'count_over_time', 'present_over_time',
+  'last_over_time', 'first_over_time', 'ts_of_last_over_time', 'ts_of_first_over_time',
+]);
+
+/** Range functions of floats that leave native histograms out, with an info where a window holds both. */
+export const FLOAT_RANGE_FUNCTIONS = new Set([
+  'deriv', 'predict_linear', 'double_exponential_smoothing', 'stddev_over_time', 'stdvar_over_time', 'mad_over_time', 'quantile_over_time',
+  'min_over_time', 'max_over_time', 'ts_of_min_over_time', 'ts_of_max_over_time',
+]);
+
+/** changes() over a window's floats and histograms together, in time order (Prometheus's funcChanges). */
+function changesOf(floats: ReadonlyArray<readonly [number, number]>, hs: readonly NativeHistogram[]): number {
+  const points = [...floats.map(([pt, v]) => ({ t: pt, v, h: undefined as NativeHistogram | undefined })), ...hs.map((h) => ({ t: h.t, v: NaN, h }))].sort((x, y) => x.t - y.t);
+  let n = 0;
+  for (let i = 1; i < points.length; i++) {
+    const [p, c] = [points[i - 1]!, points[i]!];
+    if (!p.h && !c.h) {
+      if (c.v !== p.v && !(Number.isNaN(c.v) && Number.isNaN(p.v))) n++;
+    } else if (!p.h || !c.h || !equalHistograms(p.h, c.h)) n++;
+  }
+  return n;
+}
 
 /** What a function needs of the evaluator (engine.ts implements it). */
 export interface Evaluator extends Annotator {
@@ -223,18 +248,25 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
   const kernel = rangeKernel(ev, e, t, ctx, args);
   // Native histograms beside the floats of a range selector (or a subquery): a series with
   // both in its window has no result where Prometheus gives none, with its warning.
-  const histogramsOf = (fn === 'irate' || fn === 'idelta' || fn === 'count_over_time' || fn === 'present_over_time' || fn === 'last_over_time' || fn === 'resets' || fn === 'sum_over_time' || fn === 'avg_over_time' || fn === 'rate' || fn === 'increase' || fn === 'delta');
-  if (kernel && histogramsOf && (args[0]!.kind === 'matrix' || (args[0]!.kind === 'subquery' && (fn === 'sum_over_time' || fn === 'avg_over_time')))) {
-    const a = args[0]!;
-    const floats = new Map<string, { out: Sample | undefined; times: number[] }>();
+  const a = args.find((x) => x.kind === 'matrix' || x.kind === 'subquery');
+  if (kernel && a && (RANGE_READS_HISTOGRAMS.has(fn) || FLOAT_RANGE_FUNCTIONS.has(fn)) && (a.kind === 'matrix' || fn === 'sum_over_time' || fn === 'avg_over_time')) {
+    const floats = new Map<string, { out: Sample | undefined; times: number[]; first: [number, number] }>();
     const out: Sample[] = [];
     const eachFloat = (w: RangeSeries) => {
       const v = kernel.f(w);
       const sample = v === undefined ? undefined : { labels: w.labels, v, drop: !kernel.keepName || w.drop };
       if (sample) out.push(sample);
-      floats.set(key(w.labels), { out: sample, times: Array.from(w.t.subarray(Math.max(w.lo, w.hi - 2), w.hi)) });
+      floats.set(key(w.labels), { out: sample, times: Array.from(w.t.subarray(Math.max(w.lo, w.hi - 2), w.hi)), first: [w.t[w.lo]!, w.v[w.lo]!] });
     };
     const histogramSeries: Array<{ labels: Labels; hs: readonly NativeHistogram[] }> = [];
+    // A series' float points in the window (changes() walks them beside its histograms).
+    const floatPoints = (labels: Labels): Array<[number, number]> => {
+      const pts: Array<[number, number]> = [];
+      if (a.kind === 'matrix') ev.windows(a, t, ctx, (w) => {
+        if (key(w.labels) === key(labels)) for (let i = w.lo; i < w.hi; i++) pts.push([w.t[i]!, w.v[i]!]);
+      });
+      return pts;
+    };
     if (a.kind === 'matrix') {
       ev.windows(a, t, ctx, eachFloat);
       ev.histogramWindows(a, t, ctx, (labels, hs) => histogramSeries.push({ labels, hs }));
@@ -256,7 +288,24 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
         dropFloat(f);
         ev.warn(`encountered a mix of histograms and floats for metric name ${name(labels)}`, a);
       };
-      if (fn === 'count_over_time' || fn === 'present_over_time') {
+      if (FLOAT_RANGE_FUNCTIONS.has(fn)) {
+        // Floats only: histograms are left out, with Prometheus's info where floats are there too.
+        if (f?.times.length) ev.info(`ignored histograms in a range containing both floats and histograms for metric name ${name(labels)}`, a);
+      } else if (fn === 'ts_of_last_over_time' || fn === 'ts_of_first_over_time') {
+        dropFloat(f);
+        const last = fn === 'ts_of_last_over_time';
+        const th = last ? hs[hs.length - 1]!.t : hs[0]!.t;
+        const tf = f?.times.length ? (last ? f.times[f.times.length - 1]! : f.first[0]) : th;
+        out.push({ labels, v: (last ? Math.max(th, tf) : Math.min(th, tf)) / 1000, drop: true });
+      } else if (fn === 'first_over_time') {
+        if (f?.times.length && f.first[0] < hs[0]!.t) continue;
+        dropFloat(f);
+        out.push({ labels, v: NaN, h: { ...hs[0]!, t } });
+      } else if (fn === 'changes') {
+        // Floats and histograms in time order: a change is a different value, a different histogram, or a change of kind.
+        dropFloat(f);
+        out.push({ labels, v: changesOf(floatPoints(labels), hs), drop: true });
+      } else if (fn === 'count_over_time' || fn === 'present_over_time') {
         dropFloat(f);
         out.push({ labels, v: fn === 'count_over_time' ? hs.length + (f?.times.length ? (f.out?.v ?? 0) : 0) : 1, drop: true });
       } else if (fn === 'last_over_time') {
@@ -368,8 +417,10 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
       // The time of the sample the selector picked, in seconds.
       const a = unwrapParens(args[0]!);
       if (a.kind === 'vector') {
-        const out: Sample[] = [];
-        ev.picked(a, t, ctx, (s, i) => out.push({ labels: s.labels, v: s.t[i]! / 1000, drop: true }));
+        // A histogram's time is its own; a float's, that of the point the selector picked.
+        const times = new Map<string, number>();
+        ev.picked(a, t, ctx, (s, i) => times.set(key(s.labels), s.t[i]!));
+        const out = ev.vec(a, t, ctx).map((s) => ({ labels: s.labels, v: (s.h ? s.h.t : times.get(key(s.labels))!) / 1000, drop: true }));
         return { type: 'vector', samples: out };
       }
       return mapVec(() => t / 1000);
@@ -402,13 +453,19 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
       return { type: 'vector', samples: ev.vec(args[0]!, t, ctx).flatMap((s) => (s.h ? [{ labels: s.labels, v: of(s.h), drop: true }] : [])) };
     }
     case 'vector': return { type: 'vector', samples: [{ labels: [], v: scalarArg(0) }] };
-    case 'scalar': { const v = ev.vec(args[0]!, t, ctx); return { type: 'scalar', v: v.length === 1 ? v[0]!.v : NaN }; }
+    case 'scalar': {
+      // The one float of the vector (histograms do not count), else NaN.
+      const v = ev.vec(args[0]!, t, ctx).filter((x) => !x.h);
+      return { type: 'scalar', v: v.length === 1 ? v[0]!.v : NaN };
+    }
     case 'sort':
     case 'sort_desc':
     case 'sort_by_label':
     case 'sort_by_label_desc': {
       if (ev.rangeQuery) ev.warn('sort is ineffective for range queries since results are always ordered by labels', e);
       const v = [...ev.vec(args[0]!, t, ctx)];
+      // sort and sort_desc order floats: histograms are left out, as Prometheus leaves them.
+      if (fn === 'sort' || fn === 'sort_desc') v.splice(0, v.length, ...v.filter((x) => !x.h));
       if (fn === 'sort') return { type: 'vector', samples: v.sort((a, b) => cmpAsc(a.v, b.v)) };
       if (fn === 'sort_desc') return { type: 'vector', samples: v.sort((a, b) => cmpDesc(a.v, b.v)) };
       // By the named labels' values in natural order (numbers in them by value), then by the whole label set.
@@ -434,14 +491,14 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
         const m = re.exec(labelValue(s.labels, src));
         if (!m) return s;
         // Setting __name__ keeps it, even where an earlier operation marked it to go.
-        return { labels: setLabel(s.labels, dst, expandTemplate(repl, m)), v: s.v, drop: dst === NAME ? false : s.drop };
+        return { ...s, labels: setLabel(s.labels, dst, expandTemplate(repl, m)), drop: dst === NAME ? false : s.drop };
       }));
     }
     case 'label_join': {
       const dst = stringArg(1);
       const sep = stringArg(2);
       const srcs = args.slice(3).map((_, i) => stringArg(i + 3));
-      return uniqueLabelSets(ev.vec(args[0]!, t, ctx).map((s) => ({ labels: setLabel(s.labels, dst, srcs.map((n) => labelValue(s.labels, n)).join(sep)), v: s.v, drop: dst === NAME ? false : s.drop })));
+      return uniqueLabelSets(ev.vec(args[0]!, t, ctx).map((s) => ({ ...s, labels: setLabel(s.labels, dst, srcs.map((n) => labelValue(s.labels, n)).join(sep)), drop: dst === NAME ? false : s.drop })));
     }
     case 'histogram_quantile':
     case 'histogram_quantiles': {

@@ -10,7 +10,7 @@ import type { NativeHistogram } from '../../../wire/histogram.js';
 import { bucketsOf, CUSTOM_BUCKETS_SCHEMA, reduceResolution } from '../../../wire/histogram.js';
 import { compensatedAdd } from './float-stats.js';
 import { HistogramSum, IncompatibleSchemas, type SumNotes } from './histogram-sum.js';
-import { jsonFloat } from './format.js';
+import { goFloat, jsonFloat } from './format.js';
 import { goQuote } from './printer.js';
 
 /**
@@ -98,6 +98,15 @@ export function histogramJson(h: NativeHistogram): string {
     out += `,"buckets":[${buckets.map((b) => `[${rule(b)},"${jsonFloat(b.lower)}","${jsonFloat(b.upper)}","${jsonFloat(b.count)}"]`).join(',')}]`;
   }
   return out + '}';
+}
+
+/** A histogram as Prometheus's FloatHistogram.String writes it (count_values labels): `{count:20, sum:10, [-2,-1):2, (0.5,1]:1}`. */
+export function histogramString(h: NativeHistogram): string {
+  const f = toFloatHistogram(h);
+  const buckets = allBuckets(f)
+    .filter((b) => b.count !== 0)
+    .map((b) => `, ${b.lowerInclusive ? '[' : '('}${goFloat(b.lower)},${goFloat(b.upper)}${b.upperInclusive ? ']' : ')'}:${goFloat(b.count)}`);
+  return `{count:${goFloat(f.count)}, sum:${goFloat(f.sum)}${buckets.join('')}}`;
 }
 
 // ---------------------------------------------------------------------------
@@ -259,7 +268,23 @@ export function toFloatHistogram(h: NativeHistogram): NativeHistogram {
   return { ...h, float: true, positiveBuckets: abs(h.positiveSpans, h.positiveBuckets), negativeBuckets: abs(h.negativeSpans, h.negativeBuckets) };
 }
 
-/** h * k (division: k = 1 / divisor): every count and the sum scaled. */
+/** Two histograms the same sample (Prometheus's Equals): schema, zero bucket, counts, sum, custom bounds and every bucket, empty ones included. */
+export function equalHistograms(a: NativeHistogram, b: NativeHistogram): boolean {
+  const [x, y] = [toFloatHistogram(a), toFloatHistogram(b)];
+  const same = (p: readonly number[], q: readonly number[]) => p.length === q.length && p.every((v, i) => Object.is(v, q[i]));
+  const sides = (h: NativeHistogram) => [bucketsOf(h.positiveSpans, h.positiveBuckets, false).flat(), bucketsOf(h.negativeSpans, h.negativeBuckets, false).flat()];
+  return (
+    x.schema === y.schema &&
+    x.zeroThreshold === y.zeroThreshold &&
+    Object.is(x.zeroCount, y.zeroCount) &&
+    Object.is(x.count, y.count) &&
+    Object.is(x.sum, y.sum) &&
+    same(x.customValues, y.customValues) &&
+    sides(x).every((s, i) => same(s, sides(y)[i]!))
+  );
+}
+
+/** h * k, or (divide) h / k: every count and the sum scaled. */
 export function scaleHistogram(h: NativeHistogram, k: number, divide = false): NativeHistogram {
   const f = toFloatHistogram(h);
   const by = (x: number) => (divide ? x / k : x * k);
