@@ -74,15 +74,19 @@ export function aggregate(ev: Annotator & { groupCache: GroupCache }, e: Extract
     const label = param?.type === 'string' ? param.s : '';
     // Prometheus 3's label names: any non-empty UTF-8.
     if (label === '' || !isValidUtf8(label)) throw new QueryError(`invalid label name ${goQuote(label)}`);
+    // Counted by the output's label set: groups that meet there once the label is set (it may overwrite a grouping label) count together.
+    const counts = new Map<string, { labels: Labels; drop: boolean; n: number }>();
     for (const g of groups.values()) {
-      const counts = new Map<string, number>();
-      // A histogram's value is its text, as Prometheus writes it.
       for (const s of g.items) {
-        const text = s.h ? histogramString(s.h) : formatFloat(s.v);
-        counts.set(text, (counts.get(text) ?? 0) + 1);
+        // A histogram's value is its text, as Prometheus writes it.
+        const labels = setLabel(g.labels, label, s.h ? histogramString(s.h) : formatFloat(s.v));
+        const k = key(labels);
+        const c = counts.get(k);
+        if (c) c.n++;
+        else counts.set(k, { labels, drop: g.drop, n: 1 });
       }
-      for (const [val, n] of counts) push({ labels: setLabel(g.labels, label, val), drop: g.drop }, n);
     }
+    for (const c of counts.values()) push(c, c.n);
     return out;
   }
   for (const g of groups.values()) {

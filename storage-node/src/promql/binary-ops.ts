@@ -1,6 +1,6 @@
 /** Binary operators: scalar arithmetic and comparisons, and vector matching (on/ignoring, group_left/right, set operators). */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { equalHistograms, scaleHistogram, type Annotate } from './histograms.js';
+import { equalHistograms, scaleHistogram, trimHistogram, type Annotate } from './histograms.js';
 import { addHistograms, IncompatibleSchemas, type SumNotes } from './histogram-sum.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import type { BinaryOp, VectorMatching } from './ast.js';
@@ -112,7 +112,8 @@ export function vectorOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], m: VectorMa
         labels = val === '' ? removeLabel(labels, inc) : setLabel(labels, inc, val);
       }
     }
-    const drop = (isComparison(op) ? bool : dropsName(op)) || !!s.drop;
+    // Between vectors, trimming drops the name too (it keeps it against a scalar).
+    const drop = (isComparison(op) ? bool : dropsName(op) || op === '</' || op === '>/') || !!s.drop;
     if (m.card !== 'one-to-one') {
       let inserted = matched.get(sig);
       const rk = key(labels);
@@ -152,6 +153,7 @@ function histogramArithmetic(op: BinaryOp, l: Sample, r: Sample, annotate: Annot
   }
   if (l.h && !r.h && (op === '*' || op === '/')) return scaleHistogram(l.h, r.v, op === '/');
   if (r.h && !l.h && op === '*') return scaleHistogram(r.h, l.v);
+  if (l.h && !r.h && (op === '</' || op === '>/')) return trimHistogram(l.h, r.v, op === '</');
   return undefined;
 }
 

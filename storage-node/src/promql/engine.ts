@@ -39,7 +39,7 @@ import { nextTurn } from './turns.js';
 import { dropName, finishVector, key, uniqueLabelSets } from './label-sets.js';
 import { QueryError, queryCanceled, queryTimedOut, type EvalContext, type HistogramSeries, type RangeSeries, type Sample, type Value } from './values.js';
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { isStaleHistogram, scaleHistogram, trimHistogram } from './histograms.js';
+import { detectReset, isStaleHistogram, scaleHistogram, trimHistogram } from './histograms.js';
 import { exprString } from './printer.js';
 
 export { QueryError, queryCanceled, queryTimedOut, type QueryErrorId, type RangeSeries, type Sample, type Value } from './values.js';
@@ -147,8 +147,8 @@ function histogramValued(expr: Expr, has: (s: VectorSelector) => boolean): Vecto
   if (e.kind === 'call' && ['rate', 'increase', 'delta', 'irate', 'idelta', 'last_over_time', 'first_over_time', 'sum_over_time', 'avg_over_time'].includes(e.fn)) {
     const m = inner(e.args[0]!);
     if (m.kind === 'matrix') return [m.vector];
-    // sum and avg over time of a subquery of histograms.
-    if (m.kind === 'subquery' && (e.fn === 'sum_over_time' || e.fn === 'avg_over_time')) return histogramValued(m.expr, has);
+    // The same over a subquery of histograms.
+    if (m.kind === 'subquery') return histogramValued(m.expr, has);
     return undefined;
   }
   // Functions that pass samples through with other labels, or in another order.
@@ -165,8 +165,8 @@ function histogramValued(expr: Expr, has: (s: VectorSelector) => boolean): Vecto
     const [l, r] = [histogramValued(e.lhs, has), histogramValued(e.rhs, has)];
     if (l && r) return [...l, ...r];
   }
-  // A histogram trimmed at a scalar.
-  if (e.kind === 'binary' && (e.op === '</' || e.op === '>/') && typeOf(e.rhs) === 'scalar') return histogramValued(e.lhs, has);
+  // A histogram trimmed at a float (scalar or vector).
+  if (e.kind === 'binary' && (e.op === '</' || e.op === '>/')) return histogramValued(e.lhs, has);
   // A histogram times a float (scalar or vector), or divided by one; negated.
   if (e.kind === 'binary' && (e.op === '*' || e.op === '/')) {
     // The float side: not histogram-valued, or selecting no histograms.
@@ -193,18 +193,48 @@ function histogramReaders(expr: Expr, has: (s: VectorSelector) => boolean, out =
   if (e.kind === 'call' && (RANGE_READS_HISTOGRAMS.has(e.fn) || FLOAT_RANGE_FUNCTIONS.has(e.fn) || e.fn === 'absent_over_time')) {
     const m = e.args.map(inner).find((a) => a.kind === 'matrix' || a.kind === 'subquery');
     if (m?.kind === 'matrix') out.add(m.vector);
-    if (m?.kind === 'subquery' && e.fn === 'absent_over_time') for (const s of histogramValued(m.expr, has) ?? []) out.add(s);
+    if (m?.kind === 'subquery') for (const s of histogramValued(m.expr, has) ?? []) out.add(s);
   }
   // Functions of a vector that take histograms as samples (timestamp, presence) or leave them out (sort, scalar).
   if (e.kind === 'call' && ['timestamp', 'sort', 'sort_desc', 'scalar', 'absent'].includes(e.fn)) for (const s of histogramValued(e.args[0]!, has) ?? []) out.add(s);
-  // Comparisons read histograms (equal or not; anything else is left out with an info).
-  if (e.kind === 'binary' && isComparison(e.op)) for (const side of [e.lhs, e.rhs]) for (const s of histogramValued(side, has) ?? []) out.add(s);
+  // Every operator reads histograms: it computes with them (+, -, *, /, trims, == and !=) or leaves them out with Prometheus's info.
+  if (e.kind === 'binary' && !['and', 'or', 'unless'].includes(e.op)) for (const side of [e.lhs, e.rhs]) for (const s of histogramValued(side, has) ?? []) out.add(s);
   // The right side of `and`/`unless` is only matched by labels.
   if (e.kind === 'binary' && (e.op === 'and' || e.op === 'unless')) for (const s of histogramValued(e.rhs, has) ?? []) out.add(s);
   // count and group count histograms as they count floats; min, max, stddev, stdvar and quantile leave them out.
   if (e.kind === 'aggregate' && (e.op === 'count' || e.op === 'group' || e.op === 'count_values' || IGNORES_HISTOGRAMS.has(e.op))) for (const s of histogramValued(e.expr, has) ?? []) out.add(s);
   for (const child of childrenOf(e)) histogramReaders(child, has, out, false);
   return out;
+}
+
+/**
+ * The selectors Prometheus reads through its HistogramStatsIterator: under
+ * histogram_count, histogram_sum or histogram_avg, with no subquery, trim or
+ * bucket-reading histogram function between (Prometheus's
+ * detectHistogramStatsDecoding). That iterator tells counter resets on the
+ * fly, so its histograms say "reset" or "no reset" where stored ones say
+ * "unknown", and aggregations over them can warn of conflicting resets.
+ */
+function statsDecoded(expr: Expr, path: Expr[] = [], out = new Set<VectorSelector>()): Set<VectorSelector> {
+  if (expr.kind === 'vector') {
+    let skip = false;
+    for (let i = path.length - 1; i >= 0; i--) {
+      const p = path[i]!;
+      if (p.kind === 'subquery') return out;
+      if (p.kind === 'binary' && (p.op === '</' || p.op === '>/')) return out;
+      if (p.kind === 'call' && ['histogram_quantile', 'histogram_quantiles', 'histogram_fraction', 'histogram_stddev', 'histogram_stdvar'].includes(p.fn)) return out;
+      if (p.kind === 'call' && ['histogram_count', 'histogram_sum', 'histogram_avg'].includes(p.fn)) skip = true;
+    }
+    if (skip) out.add(expr);
+    return out;
+  }
+  for (const child of childrenOf(expr)) statsDecoded(child, [...path, expr], out);
+  return out;
+}
+
+/** A series' histograms as Prometheus's HistogramStatsIterator hands them on: each "unknown" after the first told "reset" or "no reset". */
+function detectedHints(hs: readonly NativeHistogram[]): NativeHistogram[] {
+  return hs.map((h, i) => (i === 0 || h.resetHint !== 0 ? h : { ...h, resetHint: detectReset(h, hs[i - 1]!) ? 1 : 2 }));
 }
 
 function childrenOf(e: Expr): Expr[] {
@@ -357,18 +387,22 @@ export class Engine implements FuseHost {
   }
 
   /**
-   * Native histograms are read by plain selectors and histogram_* functions
-   * so far: a query that would hand them to anything else is refused, rather
-   * than answered as if the histograms were not there.
+   * Every operation Prometheus 3 applies to native histograms evaluates them
+   * here (histogramReaders lists where they may go). A query that would hand
+   * them to anything else is refused, rather than answered as if the
+   * histograms were not there. Selectors read as Prometheus's
+   * HistogramStatsIterator reads them get its counter-reset hints.
    */
   private checkHistogramReaders(expr: Expr): void {
     if (this.nativeHistograms.size === 0) return;
+    for (const sel of statsDecoded(expr)) {
+      const series = this.nativeHistograms.get(sel);
+      if (series) this.nativeHistograms.set(sel, series.map((s) => ({ ...s, histograms: detectedHints(s.histograms) })));
+    }
     const readers = histogramReaders(expr, (sel) => this.nativeHistograms.has(sel));
     for (const sel of this.nativeHistograms.keys()) {
       if (readers.has(sel)) continue;
-      throw new QueryError(
-        `${exprString(sel)} selects native histograms, which this query would pass to an operation that does not read them yet: native histograms are read by selectors, rate, increase and delta of a range selector, sum and avg, and histogram_count, histogram_sum, histogram_avg, histogram_stddev, histogram_stdvar, histogram_quantile and histogram_fraction`,
-      );
+      throw new QueryError(`${exprString(sel)} selects native histograms, which this query would pass to an operation that does not evaluate them yet`);
     }
   }
 
@@ -948,7 +982,9 @@ export class Engine implements FuseHost {
         const k = key(s.labels);
         let e = acc.get(k);
         if (!e) acc.set(k, (e = { labels: s.labels, t: [], v: [], drop: false }));
-        if (s.h) (e.hs ??= []).push({ ...s.h, t: x });
+        // A subquery's histograms say "unknown" where they said "reset" or "no reset": it may skip or
+        // repeat samples, so functions detect resets themselves, as from floats (as Prometheus does).
+        if (s.h) (e.hs ??= []).push({ ...s.h, t: x, resetHint: s.h.resetHint === 3 ? 3 : 0 });
         else {
           e.t.push(x);
           e.v.push(s.v);

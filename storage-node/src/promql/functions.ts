@@ -31,17 +31,31 @@ export const FLOAT_RANGE_FUNCTIONS = new Set([
   'min_over_time', 'max_over_time', 'ts_of_min_over_time', 'ts_of_max_over_time',
 ]);
 
-/** changes() over a window's floats and histograms together, in time order (Prometheus's funcChanges). */
-function changesOf(floats: ReadonlyArray<readonly [number, number]>, hs: readonly NativeHistogram[]): number {
-  const points = [...floats.map(([pt, v]) => ({ t: pt, v, h: undefined as NativeHistogram | undefined })), ...hs.map((h) => ({ t: h.t, v: NaN, h }))].sort((x, y) => x.t - y.t);
+type Point = { t: number; v: number; h: NativeHistogram | undefined };
+
+/** A window's floats and histograms together, in time order. */
+function mergedPoints(floats: ReadonlyArray<readonly [number, number]>, hs: readonly NativeHistogram[]): Point[] {
+  return [...floats.map(([pt, v]): Point => ({ t: pt, v, h: undefined })), ...hs.map((h): Point => ({ t: h.t, v: NaN, h }))].sort((x, y) => x.t - y.t);
+}
+
+/** How many neighbouring points of a window `differ` says are a change (a float next to a histogram always is). */
+function countChanges(points: readonly Point[], differ: (p: Point, c: Point) => boolean): number {
   let n = 0;
   for (let i = 1; i < points.length; i++) {
     const [p, c] = [points[i - 1]!, points[i]!];
-    if (!p.h && !c.h) {
-      if (c.v !== p.v && !(Number.isNaN(c.v) && Number.isNaN(p.v))) n++;
-    } else if (!p.h || !c.h || !equalHistograms(p.h, c.h)) n++;
+    if (!p.h !== !c.h || differ(p, c)) n++;
   }
   return n;
+}
+
+/** changes() over a window's floats and histograms together (Prometheus's funcChanges). */
+function changesOf(floats: ReadonlyArray<readonly [number, number]>, hs: readonly NativeHistogram[]): number {
+  return countChanges(mergedPoints(floats, hs), (p, c) => (p.h && c.h ? !equalHistograms(p.h, c.h) : c.v !== p.v && !(Number.isNaN(c.v) && Number.isNaN(p.v))));
+}
+
+/** resets() over a window's floats and histograms together (Prometheus's funcResets). */
+function resetsOf(floats: ReadonlyArray<readonly [number, number]>, hs: readonly NativeHistogram[]): number {
+  return countChanges(mergedPoints(floats, hs), (p, c) => (p.h && c.h ? detectReset(c.h, p.h) : c.v < p.v));
 }
 
 /** What a function needs of the evaluator (engine.ts implements it). */
@@ -249,7 +263,7 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
   // Native histograms beside the floats of a range selector (or a subquery): a series with
   // both in its window has no result where Prometheus gives none, with its warning.
   const a = args.find((x) => x.kind === 'matrix' || x.kind === 'subquery');
-  if (kernel && a && (RANGE_READS_HISTOGRAMS.has(fn) || FLOAT_RANGE_FUNCTIONS.has(fn)) && (a.kind === 'matrix' || fn === 'sum_over_time' || fn === 'avg_over_time')) {
+  if (kernel && a && (RANGE_READS_HISTOGRAMS.has(fn) || FLOAT_RANGE_FUNCTIONS.has(fn))) {
     const floats = new Map<string, { out: Sample | undefined; times: number[]; first: [number, number] }>();
     const out: Sample[] = [];
     const eachFloat = (w: RangeSeries) => {
@@ -260,18 +274,21 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
     };
     const histogramSeries: Array<{ labels: Labels; hs: readonly NativeHistogram[] }> = [];
     // A series' float points in the window (changes() walks them beside its histograms).
+    const subquery = a.kind === 'subquery' ? matrix() : undefined;
     const floatPoints = (labels: Labels): Array<[number, number]> => {
       const pts: Array<[number, number]> = [];
-      if (a.kind === 'matrix') ev.windows(a, t, ctx, (w) => {
+      const take = (w: RangeSeries) => {
         if (key(w.labels) === key(labels)) for (let i = w.lo; i < w.hi; i++) pts.push([w.t[i]!, w.v[i]!]);
-      });
+      };
+      if (a.kind === 'matrix') ev.windows(a, t, ctx, take);
+      else subquery!.forEach(take);
       return pts;
     };
     if (a.kind === 'matrix') {
       ev.windows(a, t, ctx, eachFloat);
       ev.histogramWindows(a, t, ctx, (labels, hs) => histogramSeries.push({ labels, hs }));
     } else {
-      for (const w of matrix()) {
+      for (const w of subquery!) {
         if (w.hi > w.lo) eachFloat(w);
         if (w.hs?.length) histogramSeries.push({ labels: w.labels, hs: w.hs });
       }
@@ -315,12 +332,8 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
         dropFloat(f);
         out.push({ labels, v: NaN, h: { ...last, t } });
       } else if (fn === 'resets') {
-        if (f?.times.length) mixed();
-        else {
-          let n = 0;
-          for (let i = 1; i < hs.length; i++) if (detectReset(hs[i]!, hs[i - 1]!)) n++;
-          out.push({ labels, v: n, drop: true });
-        }
+        dropFloat(f);
+        out.push({ labels, v: resetsOf(f?.times.length ? floatPoints(labels) : [], hs), drop: true });
       } else if (fn === 'irate' || fn === 'idelta') {
         // The last two samples, floats and histograms together.
         const last = [...(f?.times ?? []).map((x) => ({ t: x, h: undefined as NativeHistogram | undefined })), ...hs.slice(-2).map((h) => ({ t: h.t, h }))].sort((x, y) => x.t - y.t).slice(-2);
@@ -362,9 +375,10 @@ export function callFunction(ev: Evaluator, e: Extract<Expr, { kind: 'call' }>, 
         }
         if (notes.collision) ev.warn('conflicting counter resets during histogram aggregation', a);
         if (notes.reconciled) ev.info('mismatched custom buckets were reconciled during aggregation', a);
-      } else if (a.kind === 'matrix') {
-        // rate, increase, delta.
-        const end = ev.atTime(a.vector.at, t, ctx) - a.vector.offset;
+      } else {
+        // rate, increase, delta, over the window (t - range, t] the selector or subquery reads.
+        const [at, offset] = a.kind === 'matrix' ? [a.vector.at, a.vector.offset] : [a.at, a.offset];
+        const end = ev.atTime(at, t, ctx) - offset;
         const h = histogramRate(hs, end - a.range, end, fn !== 'delta', fn === 'rate', labelValue(labels, NAME), annotate);
         if (h) push(h);
       }

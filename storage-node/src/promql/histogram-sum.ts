@@ -248,12 +248,8 @@ export class HistogramSum {
 
   /** Custom bounds that differ: both sides mapped onto the bounds they share, then added. */
   private reconcileBounds(o: HistogramSum): void {
-    const shared = this.customValues.filter((v) => o.customValues.includes(v));
-    const target = (idx: number, bounds: readonly number[]) => {
-      if (idx >= bounds.length) return shared.length;
-      const j = shared.findIndex((v) => v >= bounds[idx]!);
-      return j < 0 ? shared.length : j;
-    };
+    const shared = sharedBounds(this.customValues, o.customValues);
+    const target = (idx: number, bounds: readonly number[]) => sharedBucket(idx, bounds, shared);
     const out = new Map<number, Term>();
     const into = (idx: number) => {
       let t = out.get(idx);
@@ -270,6 +266,25 @@ export class HistogramSum {
     this.pos = out;
     this.customValues = shared;
   }
+}
+
+/** The custom bounds two histograms share (the +Inf bucket is always shared). */
+export function sharedBounds(a: readonly number[], b: readonly number[]): number[] {
+  return a.filter((v) => b.includes(v));
+}
+
+/** Where bucket `idx` of custom bounds `bounds` goes among `shared` bounds: the first at or above its upper bound (+Inf: the last). */
+function sharedBucket(idx: number, bounds: readonly number[], shared: readonly number[]): number {
+  if (idx >= bounds.length) return shared.length;
+  const j = shared.findIndex((v) => v >= bounds[idx]!);
+  return j < 0 ? shared.length : j;
+}
+
+/** A custom-bucket histogram's counts on `shared` bounds (one more for +Inf). */
+export function countsOnBounds(h: NativeHistogram, shared: readonly number[]): number[] {
+  const out = new Array<number>(shared.length + 1).fill(0);
+  for (const [idx, c] of bucketsOf(h.positiveSpans, h.positiveBuckets, !h.float)) out[sharedBucket(idx, h.customValues, shared)]! += c;
+  return out;
 }
 
 /**

@@ -9,7 +9,7 @@
 import type { NativeHistogram } from '../../../wire/histogram.js';
 import { bucketsOf, CUSTOM_BUCKETS_SCHEMA, reduceResolution } from '../../../wire/histogram.js';
 import { compensatedAdd } from './float-stats.js';
-import { HistogramSum, IncompatibleSchemas, type SumNotes } from './histogram-sum.js';
+import { countsOnBounds, HistogramSum, IncompatibleSchemas, sharedBounds, type SumNotes } from './histogram-sum.js';
 import { goFloat, jsonFloat } from './format.js';
 import { goQuote } from './printer.js';
 
@@ -143,8 +143,8 @@ export function histogramQuantile(q: number, h: NativeHistogram): { value: numbe
     count += bucket.count;
     if (count >= rank) break;
   }
-  if (!bucket) return { value: NaN };
-  const b = { ...bucket };
+  // No bucket at all (only NaN observations, say): an empty one at zero, as Go's zero value is.
+  const b = bucket ? { ...bucket } : { lower: 0, upper: 0, count: 0, lowerInclusive: false, upperInclusive: false };
   if (!custom && b.lower < 0 && b.upper > 0) {
     // The zero bucket of a histogram with observations on one side only lies on that side.
     if (h.negativeBuckets.length === 0 && h.positiveBuckets.length > 0) b.lower = 0;
@@ -326,7 +326,13 @@ export function detectReset(curr: NativeHistogram, prev: NativeHistogram): boole
   const p = toFloatHistogram(prev);
   if (c.count < p.count) return true;
   const custom = c.schema === CUSTOM_BUCKETS_SCHEMA;
-  if (custom && (p.schema !== CUSTOM_BUCKETS_SCHEMA || c.customValues.join() !== p.customValues.join())) return true;
+  if (custom && p.schema !== CUSTOM_BUCKETS_SCHEMA) return true;
+  if (custom && c.customValues.join() !== p.customValues.join()) {
+    // Other bounds: a reset if any bucket went down on the bounds both have.
+    const shared = sharedBounds(c.customValues, p.customValues);
+    const [now, before] = [countsOnBounds(c, shared), countsOnBounds(p, shared)];
+    return now.some((n, i) => n < before[i]!);
+  }
   if (c.schema > p.schema) return true;
   if (c.zeroThreshold < p.zeroThreshold) return true;
   if (!custom) {
