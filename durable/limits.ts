@@ -59,6 +59,10 @@ export const LimitsSchema = z.object({
   commitLogMaxBytes: positive.min(65_536).max(10 * 1024 ** 3),
   /** Most exemplars kept for the tenant (the newest; older ones make room). 0: exemplars are not kept. */
   maxExemplars: z.number().int().min(0).max(10_000_000),
+  /** Most buckets one native histogram may have (0: no limit), as Mimir's max_native_histogram_buckets. */
+  maxNativeHistogramBuckets: z.number().int().min(0).max(1_000_000),
+  /** 1: a histogram over that limit has its resolution halved until it fits (exponential schemas); 0: it is refused. */
+  reduceNativeHistogramOverMaxBuckets: z.number().int().min(0).max(1),
 });
 export type Limits = z.infer<typeof LimitsSchema>;
 
@@ -89,6 +93,9 @@ export const BUILTIN_LIMITS: Limits = {
   shards: 1,
   commitLogMaxBytes: 2 * 1024 ** 3,
   maxExemplars: DEFAULT_MAX_EXEMPLARS,
+  // Mimir's defaults: no bucket limit; where one is set, reduce rather than refuse.
+  maxNativeHistogramBuckets: 0,
+  reduceNativeHistogramOverMaxBuckets: 1,
 };
 
 /** Environment variable holding each limit's global default. */
@@ -113,6 +120,8 @@ export const LIMIT_ENV: Record<keyof Limits, string> = {
   shards: 'ISOBAR_DEFAULT_SHARDS',
   commitLogMaxBytes: 'ISOBAR_COMMIT_LOG_MAX_BYTES',
   maxExemplars: 'ISOBAR_MAX_EXEMPLARS',
+  maxNativeHistogramBuckets: 'ISOBAR_MAX_NATIVE_HISTOGRAM_BUCKETS',
+  reduceNativeHistogramOverMaxBuckets: 'ISOBAR_REDUCE_NATIVE_HISTOGRAM_OVER_MAX_BUCKETS',
 };
 
 /** The global defaults: built-in values, each replaced by its environment variable when set. */

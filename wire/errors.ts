@@ -29,6 +29,7 @@ export const ErrorIds = {
   invalidTimestamp: 'err-isobar-invalid-timestamp',
   nativeHistogramsUnsupported: 'err-isobar-native-histograms-unsupported',
   invalidNativeHistogram: 'err-isobar-invalid-native-histogram',
+  maxNativeHistogramBuckets: 'err-isobar-max-native-histogram-buckets',
   invalidExemplar: 'err-isobar-invalid-exemplar',
   exemplarLabelsTooLong: 'err-isobar-exemplar-labels-too-long',
   invalidMetadata: 'err-isobar-invalid-metadata',

@@ -22,7 +22,7 @@
  */
 import { ErrorIds, IsobarError, type ErrorId } from './errors.js';
 import { SeriesHasher, seriesHash } from './hash.js';
-import { emptyHistogram, histogramProblem, reduceResolution, SCHEMA_MAX, type NativeHistogram } from './histogram.js';
+import { CUSTOM_BUCKETS_SCHEMA, emptyHistogram, histogramProblem, reduceResolution, SCHEMA_MAX, SCHEMA_MIN, type NativeHistogram } from './histogram.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Lossy = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
@@ -47,6 +47,10 @@ export interface SeriesLimits {
   maxLabelNamesPerSeries: number;
   maxLabelNameLength: number;
   maxLabelValueLength: number;
+  /** Most buckets one native histogram may have (0: no limit), as Mimir's max_native_histogram_buckets. */
+  maxNativeHistogramBuckets?: number;
+  /** 1: over that limit, halve an exponential histogram's resolution until it fits, rather than refuse it (Mimir's reduce_native_histogram_over_max_buckets). */
+  reduceNativeHistogramOverMaxBuckets?: number;
 }
 
 /** A label set readable one label at a time, and comparable without allocating. */
@@ -100,6 +104,8 @@ export class WriteRequestReader implements LabelSource {
   hashLo = 0;
   /** First semantic problem of the current series, if any. */
   problem: SeriesProblem | undefined;
+  /** A histogram of the current series was reduced to fit the bucket limit: its bytes are not what was sent (the edge writes the series anew). */
+  histogramsReduced = false;
 
   private pos = 0;
   /** The last 64-bit varint read (varint64). */
@@ -176,6 +182,22 @@ export class WriteRequestReader implements LabelSource {
     return utf8Lossy.decode(this.buf.subarray(this.offs[4 * i + 2]!, this.offs[4 * i + 3]!));
   }
 
+  /**
+   * The current series as a TimeSeries field written anew from what was read:
+   * its samples, valid exemplars and histograms as they stand (reduced to fit
+   * the bucket limit, say). Allocates; for the rare series whose bytes cannot
+   * be forwarded as sent.
+   */
+  rewrittenSeries(): Uint8Array {
+    const labels = Array.from({ length: this.labelCount }, (_, i): [string, string] => [this.name(i), this.value(i)]);
+    const samples = Array.from({ length: this.sampleCount }, (_, i): [number, number] => [this.timestamps[i]!, this.sampleValues[i]!]);
+    const exemplars = Array.from({ length: this.exemplarCount }, (_, j) => {
+      const flat = this.exemplarLabels(j);
+      return { labels: Array.from({ length: flat.length / 2 }, (_, i): [string, string] => [flat[2 * i]!, flat[2 * i + 1]!]), value: this.exemplarValues[j]!, timestampMs: this.exemplarTimestamps[j]! };
+    });
+    return encodeWriteRequest([{ labels, samples, exemplars, histograms: this.histograms.slice(0, this.histogramCount) }]);
+  }
+
   /** All label names of the current series (allocates). */
   get names(): string[] {
     return Array.from({ length: this.labelCount }, (_, i) => this.name(i));
@@ -205,6 +227,7 @@ export class WriteRequestReader implements LabelSource {
     this.exemplarLabelCount = 0;
     this.exemplarProblem = undefined;
     this.problem = undefined;
+    this.histogramsReduced = false;
     this.hasher.reset();
     let hasName = false;
     while (this.pos < end) {
@@ -456,8 +479,38 @@ export class WriteRequestReader implements LabelSource {
         return true;
       }
       if (h.schema > SCHEMA_MAX) this.histograms[k] = reduceResolution(h, SCHEMA_MAX);
+      if (this.bucketLimitProblem(k)) return true;
     }
     return false;
+  }
+
+  /**
+   * Histogram `k` against the tenant's bucket limit: over it, reduced (when
+   * allowed: exponential schemas, one halving of resolution at a time, down to
+   * the coarsest schema) or named as a series problem.
+   */
+  private bucketLimitProblem(k: number): boolean {
+    const max = this.limits?.maxNativeHistogramBuckets ?? 0;
+    if (max <= 0) return false;
+    let h = this.histograms[k]!;
+    const buckets = (x: NativeHistogram) => x.positiveBuckets.length + x.negativeBuckets.length;
+    const sent = buckets(h);
+    if (sent <= max) return false;
+    const reduce = this.limits!.reduceNativeHistogramOverMaxBuckets === 1;
+    if (reduce && h.schema !== CUSTOM_BUCKETS_SCHEMA) {
+      while (buckets(h) > max && h.schema > SCHEMA_MIN) h = reduceResolution(h, h.schema - 1);
+      if (buckets(h) <= max) {
+        this.histograms[k] = h;
+        this.histogramsReduced = true;
+        return false;
+      }
+    }
+    const why = h.schema === CUSTOM_BUCKETS_SCHEMA || !reduce ? '' : `, and still ${buckets(h)} at the coarsest schema (${SCHEMA_MIN})`;
+    this.fail(
+      ErrorIds.maxNativeHistogramBuckets,
+      `series ${this.describeSeries()} has a native histogram at ${new Date(h.t).toISOString()} with ${sent} buckets, over the limit of ${max} (max_native_histogram_buckets)${why}`,
+    );
+    return true;
   }
 
   /**

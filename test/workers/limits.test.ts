@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { SELF } from 'cloudflare:test';
 import { admin, newTenant, now, read, write } from './helpers.js';
+import type { NativeHistogram } from '../../wire/histogram.js';
 
 const series = (name: string, labels: Array<[string, string]>, t = now(), n = 1) => ({
   labels: [['__name__', name], ...labels] as Array<[string, string]>,
@@ -24,7 +25,7 @@ describe('tenant limits', () => {
     expect(r.status).toBe(200);
     const all = (await r.json()) as any;
     expect(all).toMatchObject({ maxLabelNamesPerSeries: 12, shards: 3, ingestionRate: 500_000, retentionSeconds: 30 * 86_400 });
-    expect(Object.keys(all)).toHaveLength(20);
+    expect(Object.keys(all)).toHaveLength(22);
     expect(((await (await admin('GET', '/tenants/lim-admin')).json()) as any).overrides).toEqual({ maxLabelNamesPerSeries: 12, shards: 3 });
 
     const withRetention = await admin('POST', '/tenants', { id: 'lim-retention', retention: { raw: '1w' } });
@@ -42,6 +43,43 @@ describe('tenant limits', () => {
     expect(bad.status).toBe(400);
     expect(await bad.text()).toMatch(/maxLabelNamesPerSeries[\s\S]*nonsense|nonsense[\s\S]*maxLabelNamesPerSeries/);
     expect((await admin('PATCH', '/tenants/no-such-tenant/limits', { shards: 2 })).status).toBe(404);
+  });
+
+  it('max native histogram buckets: over it, reduced to fit where allowed, refused by name where not', async () => {
+    // 8 consecutive buckets at schema 3: (2^(0/8), 2^(1/8)] ... one observation each.
+    const h = (t: number, extra: Partial<NativeHistogram> = {}): NativeHistogram => ({
+      t, float: false, schema: 3, count: 8, sum: 12, zeroThreshold: 0, zeroCount: 0,
+      positiveSpans: [1, 8], positiveBuckets: [1, 0, 0, 0, 0, 0, 0, 0], negativeSpans: [], negativeBuckets: [], customValues: [], resetHint: 0, ...extra,
+    });
+    const hs = (name: string, histogram: NativeHistogram) => ({ labels: [['__name__', name]] as Array<[string, string]>, samples: [], histograms: [histogram] });
+    const t = now();
+
+    const reducing = `Bearer ${await newTenant('lim-buckets', 1, { maxNativeHistogramBuckets: 4 })}`;
+    expect((await write([hs('fits', { ...h(t), schema: 0, positiveSpans: [1, 4], positiveBuckets: [1, 0, 0, 0], count: 4 })], {}, reducing)).status).toBe(204);
+    // Its series is written anew at the edge: its exemplar goes with it.
+    const exemplars = [{ labels: [['trace_id', 'abc123']] as Array<[string, string]>, value: 1.5, timestampMs: t }];
+    expect((await write([{ ...hs('reduced', h(t)), exemplars }], {}, reducing)).status).toBe(204);
+    // Stored at schema 2, the first that fits: 8 buckets of schema 3 fall pairwise into 4, every observation kept.
+    const q = await read(`query?query=reduced&time=${t / 1000}`, reducing);
+    const [, value] = q.body.data.result[0].histogram as [number, { count: string; buckets: Array<[number, string, string, string]> }];
+    expect(value.count).toBe('8');
+    expect(value.buckets.map((b) => b[3])).toEqual(['2', '2', '2', '2']);
+    value.buckets.forEach((b, i) => expect(Number(b[2])).toBeCloseTo(2 ** ((i + 1) / 4), 12));
+    const ex = await read(`query_exemplars?query=reduced&start=${t / 1000 - 60}&end=${t / 1000 + 60}`, reducing);
+    expect(ex.body.data[0].exemplars).toEqual([{ labels: { trace_id: 'abc123' }, value: '1.5', timestamp: t / 1000 }]);
+
+    // Custom buckets cannot be reduced; nor anything where reducing is off.
+    const custom = { ...h(t), schema: -53, positiveSpans: [0, 5], positiveBuckets: [1, 0, 0, 0, 0], count: 5, customValues: [1, 2, 3, 4] };
+    const r = await write([hs('kept', h(t, { schema: 0, positiveSpans: [0, 1], positiveBuckets: [8] })), hs('nhcb', custom)], {}, reducing);
+    expect(r.status).toBe(400);
+    expect(await r.text()).toMatch(/series \{__name__="nhcb"\} has a native histogram at .* with 5 buckets, over the limit of 4 \(max_native_histogram_buckets\); ask the operator to raise it \(isobar limits set lim-buckets --max-native-histogram-buckets N\).*1 of 2 series rejected.*err-isobar-max-native-histogram-buckets/s);
+    const refusing = `Bearer ${await newTenant('lim-buckets-refuse', 1, { maxNativeHistogramBuckets: 4, reduceNativeHistogramOverMaxBuckets: 0 })}`;
+    const off = await write([hs('refused', h(t))], {}, refusing);
+    expect(off.status).toBe(400);
+    expect(await off.text()).toMatch(/with 8 buckets, over the limit of 4 \(max_native_histogram_buckets\);.*err-isobar-max-native-histogram-buckets/s);
+    expect((await read('series?match[]=refused', refusing)).body.data).toHaveLength(0);
+    expect((await read('series?match[]=nhcb', reducing)).body.data).toHaveLength(0);
+    expect((await read('series?match[]=kept', reducing)).body.data).toHaveLength(1);
   });
 
   it('max label names per series: 3 labels pass, 4 are refused by name, the other series kept', async () => {
@@ -173,7 +211,7 @@ describe('admin API description', () => {
     expect(create).toMatchObject({ type: 'object', required: ['id'], additionalProperties: false });
     expect(create.properties.id.pattern).toBe('^[a-z0-9-]{1,63}$');
     const patch = doc.paths['/tenants/{id}/limits'].patch.requestBody.content['application/json'].schema;
-    expect(Object.keys(patch.properties)).toHaveLength(20);
+    expect(Object.keys(patch.properties)).toHaveLength(22);
     expect(patch.properties.ingestionRate).toMatchObject({ type: 'integer', minimum: 1 });
     // What the document says is refused is refused.
     expect((await admin('POST', '/tenants', { id: 'doc-check', surprise: true })).status).toBe(400);

@@ -85,6 +85,8 @@ interface ShardBatch {
   ranges: number[]; // start, end pairs into the decoded request
   bytes: number;
   samples: number;
+  /** Series sent on in other bytes than the client's (histograms reduced to fit the bucket limit), by their range's start. */
+  rewritten?: Map<number, Uint8Array>;
 }
 
 export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
@@ -120,6 +122,8 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   const byShard = new Map<number, ShardBatch>();
   let total = 0;
   let rejected = 0;
+  /** Series whose bytes are not the client's (their histograms were reduced): the body cannot go on whole. */
+  let rewritten = 0;
   let samples = 0;
   let first: SeriesProblem | undefined;
   /** Exemplars and metadata entries dropped (their series are kept), and the first problem. */
@@ -162,6 +166,10 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
       b.ranges.push(reader.seriesStart, reader.seriesEnd);
       b.bytes += reader.seriesEnd - reader.seriesStart;
       b.samples += written;
+      if (reader.histogramsReduced) {
+        (b.rewritten ??= new Map()).set(reader.seriesStart, reader.rewrittenSeries());
+        rewritten++;
+      }
       const hash = `${reader.hashHi}:${reader.hashLo}`;
       // A series carrying only exemplars creates nothing (the node keeps them beside the series).
       if (written > 0 && !knownSeries(known, hash, now)) {
@@ -193,7 +201,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   // 6. commit, one RPC per shard, in parallel, each carrying its new series to
   // be admitted (5b). When the whole request is valid and belongs to one
   // shard, the client's own snappy body is forwarded as is.
-  const wholeBody = byShard.size === 1 && rejected === 0 && body.byteLength <= MAX_RECORD_BYTES && raw.byteLength <= MAX_RECORD_UNCOMPRESSED;
+  const wholeBody = byShard.size === 1 && rejected === 0 && rewritten === 0 && body.byteLength <= MAX_RECORD_BYTES && raw.byteLength <= MAX_RECORD_UNCOMPRESSED;
   const coordinator = (shard: number) => env.SHARD_COORDINATOR.get(env.SHARD_COORDINATOR.idFromName(`${principal.tenant}/${shard}`));
   const append = (shard: number, b: ShardBatch, extra: Pick<AppendOptions, 'admit' | 'rejected'>, whole = false) =>
     coordinator(shard).append(principal.tenant, shard, whole ? [body] : recordsOf(raw, b), {
@@ -316,6 +324,7 @@ function tenantGone(): Response {
 /** The tenant limit behind each per-series refusal the reader or the time window makes (the series limits say it themselves). */
 const RAISED_BY: Partial<Record<string, keyof Limits>> = {
   [ErrorIds.maxLabelNamesPerSeries]: 'maxLabelNamesPerSeries',
+  [ErrorIds.maxNativeHistogramBuckets]: 'maxNativeHistogramBuckets',
   [ErrorIds.labelNameTooLong]: 'maxLabelNameLength',
   [ErrorIds.labelValueTooLong]: 'maxLabelValueLength',
   [ErrorIds.sampleTooFarInFuture]: 'maxFutureSeconds',
@@ -349,13 +358,13 @@ function recordsOf(raw: Uint8Array, b: ShardBatch): Uint8Array[] {
   };
   for (let i = 0; i < b.ranges.length; i += 2) {
     const s = b.ranges[i]!;
-    const e = b.ranges[i + 1]!;
-    if (len + (e - s) > buf.length) {
+    const piece = b.rewritten?.get(s) ?? raw.subarray(s, b.ranges[i + 1]!);
+    if (len + piece.byteLength > buf.length) {
       flush();
-      if (e - s > buf.length) buf = new Uint8Array(e - s);
+      if (piece.byteLength > buf.length) buf = new Uint8Array(piece.byteLength);
     }
-    buf.set(raw.subarray(s, e), len);
-    len += e - s;
+    buf.set(piece, len);
+    len += piece.byteLength;
   }
   flush();
   return out;
