@@ -7,7 +7,8 @@
 //   RSS per active series.
 // Then the commit log's size before and after an upload, and the bucket path
 // (storage-node/bench/bucket.ts: upload, rebuild, cold and warm queries), and the
-// downsampled tiers (storage-node/bench/downsample.ts: a cold 30-day panel, tiers against raw).
+// downsampled tiers (storage-node/bench/downsample.ts: a cold 30-day panel, tiers against raw),
+// and remote write of native histograms against Prometheus 3 (scripts/bench-histograms.mjs).
 // Options (environment): BENCH_SERIES (50000), BENCH_ROUNDS (20), BENCH_RUNS (3),
 // BENCH_SKIP_MICRO=1, BENCH_DIR (default ../shared/bench),
 // BENCH_BUCKET_SERIES (10000), BENCH_BUCKET_HOURS (12).
@@ -134,6 +135,10 @@ try {
   await stop(node);
   execFileSync('bash', [join(BENCH_DIR, 'peers.sh'), 'stop', peersDir]);
 }
+
+// Native histograms: remote-write throughput against Prometheus 3 (its own stack and ports).
+console.log('');
+spawnSync(process.execPath, [join(ROOT, 'scripts/bench-histograms.mjs')], { cwd: ROOT, stdio: 'inherit' });
 
 /** `promtool tsdb dump` of a data dir, rewritten as OpenMetrics text (seconds) for create-blocks-from. */
 async function dumpAsOpenMetrics(dbDir, outFile) {
