@@ -119,7 +119,8 @@ for (let run = 1; run <= RUNS; run++) {
     const r = await send(tg.url, tg.auth, all);
     const requests = all.reduce((n, round) => n + round.length, 0);
     if (r.failed) throw new Error(`${tg.name}: ${r.failed} of ${requests} requests failed: ${r.first_error}`);
-    console.log(JSON.stringify({ run, target: tg.name, series: SERIES, rounds: ROUNDS, requests, ...r }));
+    const mb = all.reduce((n, round) => n + round.reduce((m, b) => m + b.byteLength, 0), 0) / 1e6;
+    console.log(JSON.stringify({ run, target: tg.name, series: SERIES, rounds: ROUNDS, requests, mb_sent: Math.round(mb * 100) / 100, ...r }));
     results.set(tg.name, [...(results.get(tg.name) ?? []), r]);
   }
 }
