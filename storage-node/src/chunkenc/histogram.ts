@@ -391,9 +391,10 @@ export function chunkFlags(chunk: Uint8Array): number {
  * Every histogram of a chunk (encoding 2 or 3). Integer histograms keep their
  * buckets as deltas, as the wire has them. The first sample's reset hint comes
  * from the chunk's flags (counter reset, gauge), the others are "no reset",
- * or gauge in a gauge chunk.
+ * or gauge in a gauge chunk; `read` gives the first "unknown" instead, as
+ * Prometheus's chunk iterator does for queries.
  */
-export function decodeHistogramChunk(chunk: Uint8Array, encoding: number): NativeHistogram[] {
+export function decodeHistogramChunk(chunk: Uint8Array, encoding: number, hints: 'stored' | 'read' = 'stored'): NativeHistogram[] {
   if (chunk.length < 3) throw new Error('histogram chunk shorter than its header');
   const float = encoding === ENCODING_FLOAT_HISTOGRAM;
   if (!float && encoding !== ENCODING_HISTOGRAM) throw new Error(`not a histogram chunk encoding: ${encoding}`);
@@ -431,9 +432,10 @@ export function decodeHistogramChunk(chunk: Uint8Array, encoding: number): Nativ
       positiveSpans: layout.positiveSpans,
       negativeSpans: layout.negativeSpans,
       customValues: layout.customValues,
-      // As Prometheus's iterator reads them: a chunk's first histogram says "unknown" whatever its header
-      // says (the chunk before it may be gone, or another source's), the rest "no reset"; gauges stay gauges.
-      resetHint: flags === GAUGE_TYPE ? 3 : k === 0 ? 0 : 2,
+      // Gauges stay gauges; after the first, "no reset" (a reset starts a chunk). The first says what the
+      // header says, or (`read`, as Prometheus's iterator hands them to PromQL) "unknown" whatever the
+      // header says: the chunk before it may be gone, or another source's.
+      resetHint: flags === GAUGE_TYPE ? 3 : k > 0 ? 2 : hints === 'read' ? 0 : flags === COUNTER_RESET ? 1 : flags === NOT_COUNTER_RESET ? 2 : 0,
     };
     if (k === 0) {
       t = readVarbitInt(r);

@@ -303,11 +303,11 @@ export class TenantDB {
         for (const c of s.chunks) {
           if (c.maxT < mint || c.minT > maxt) continue;
           const { encoding, data } = b.encodedChunk(c.ref);
-          if (isHistogramEncoding(encoding)) add(s.labels, decodeHistogramChunk(data, encoding));
+          if (isHistogramEncoding(encoding)) add(s.labels, decodeHistogramChunk(data, encoding, 'read'));
         }
       }
     }
-    for (const s of this.head.select(matchers, mint, maxt)) if (s.hist) add(s.labels, s.hist.all());
+    for (const s of this.head.select(matchers, mint, maxt)) if (s.hist) add(s.labels, s.hist.all('read'));
     const out: Array<{ labels: Labels; histograms: NativeHistogram[] }> = [];
     for (const e of bySeries.values()) {
       const gone = this.deletions.length ? deletedIntervals(this.deletions, e.labels) : [];

@@ -103,9 +103,9 @@ export class HeadHistograms {
     if (this.ooo) yield* encodeHistogramChunks(this.ooo);
   }
 
-  /** Every histogram, sorted by time, one per timestamp (in-order data wins, as for floats). */
-  all(): NativeHistogram[] {
-    const inOrder = [...this.sealed, ...(this.open && this.open.count > 0 ? [{ data: this.open.bytes(), encoding: this.open.encoding }] : [])].flatMap((c) => decodeHistogramChunk(c.data, c.encoding));
+  /** Every histogram, sorted by time, one per timestamp (in-order data wins, as for floats); `read`: with the hints queries see (decodeHistogramChunk). */
+  all(hints: 'stored' | 'read' = 'stored'): NativeHistogram[] {
+    const inOrder = [...this.sealed, ...(this.open && this.open.count > 0 ? [{ data: this.open.bytes(), encoding: this.open.encoding }] : [])].flatMap((c) => decodeHistogramChunk(c.data, c.encoding, hints));
     if (!this.ooo) return inOrder;
     const have = new Set(inOrder.map((h) => h.t));
     return [...inOrder, ...this.ooo.filter((h) => !have.has(h.t))].sort((a, b) => a.t - b.t);
