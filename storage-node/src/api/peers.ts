@@ -46,8 +46,8 @@ export function peerSeries(peers: readonly string[], tenant: string, secret: str
       const answers = await ask(chunksPath(tenant), paramsOf(sel, mint, maxt, res > 0 ? { resolution: String(res / 1000) } : {}));
       return answers.map((a) => peerPart(a.base, a.body, res));
     },
-    async histograms(sel, mint, maxt) {
-      const answers = await ask(histogramsPath(tenant), paramsOf(sel, mint, maxt));
+    async histograms(sel, mint, maxt, res) {
+      const answers = await ask(histogramsPath(tenant), paramsOf(sel, mint, maxt, res > 0 ? { resolution: String(res / 1000) } : {}));
       return answers.flatMap((a) => {
         try {
           return decodeHistogramSeries(a.body);

@@ -16,7 +16,7 @@ import { formatTime, jsonFloat } from '../promql/format.js';
 import { deletedIntervals } from '../model/deletions.js';
 import { queryParam } from './query.js';
 import { MAX_TIME_MS, MIN_TIME_MS, ParamError, parseTime } from './params.js';
-import { planTiers, RAW_PLAN, readTierChunks } from '../promql/tiers.js';
+import { planTiers, RAW_PLAN, readHistograms, readTierChunks } from '../promql/tiers.js';
 import { encodeHistogramSeries } from './peers.js';
 import { RES_RAW, TIERS } from '../downsample/downsample.js';
 
@@ -98,25 +98,33 @@ export function labelValuesApi(db: TenantDB | undefined, name: string, q: Metada
 export async function chunksApi(db: TenantDB | undefined, params: URLSearchParams): Promise<Uint8Array> {
   const sets = parseMatchers(params);
   if (sets.length !== 1) throw new ParamError('chunks takes exactly one match[] selector');
-  const raw = params.get('resolution');
-  const res = raw === null ? 0 : Number(raw) * 1000;
-  if (res !== 0 && !TIERS.some((t) => t.res === res)) throw new ParamError(`invalid parameter "resolution": ${JSON.stringify(raw)} is not a downsampled tier (${TIERS.map((t) => t.res / 1000).join(' or ')} seconds)`);
+  const res = resolutionParam(params);
   const { mint, maxt } = timeRange(params);
   if (!db) return encodeChunkedSeries([]);
   const { plan, series } = await readTierChunks(db, sets[0]!, mint, maxt, planTiers(db, res, mint) ?? RAW_PLAN);
   return encodeChunkedSeries(series, plan.segments.map((s) => ({ resolution: s.res, until: s.to })));
 }
 
+/** `resolution` (seconds): a downsampled tier's, or absent (0: raw). */
+function resolutionParam(params: URLSearchParams): number {
+  const raw = params.get('resolution');
+  const res = raw === null ? 0 : Number(raw) * 1000;
+  if (res !== 0 && !TIERS.some((t) => t.res === res)) throw new ParamError(`invalid parameter "resolution": ${JSON.stringify(raw)} is not a downsampled tier (${TIERS.map((t) => t.res / 1000).join(' or ')} seconds)`);
+  return res;
+}
+
 /**
  * Internal: the native histograms of the series matching one selector in
- * [start, end], for a peer evaluating a query (api/peers.ts's codec).
+ * [start, end], for a peer evaluating a query (api/peers.ts's codec); with
+ * `resolution`, through this node's tiers up to it (promql/tiers.ts readHistograms).
  */
 export async function histogramsApi(db: TenantDB | undefined, params: URLSearchParams): Promise<Uint8Array> {
   const sets = parseMatchers(params);
   if (sets.length !== 1) throw new ParamError('histograms takes exactly one match[] selector');
+  const res = resolutionParam(params);
   const { mint, maxt } = timeRange(params);
   if (!db) return encodeHistogramSeries([]);
-  return encodeHistogramSeries(await db.read(mint, maxt, () => db.selectHistograms(sets[0]!, mint, maxt), [sets[0]!], [{ res: RES_RAW, mint, maxt }]));
+  return encodeHistogramSeries(await readHistograms(db, sets[0]!, mint, maxt, res > 0 ? planTiers(db, res, mint) : undefined));
 }
 
 /** `admin/tsdb/delete_series`: the selectors (each checked) and the time range, as Prometheus reads them. */

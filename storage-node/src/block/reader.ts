@@ -23,13 +23,14 @@ import { decodeTombstones, type Tombstone } from './tombstones.js';
 
 /**
  * Every chunk of a raw block is XOR or a native-histogram chunk (encodings 2
- * and 3), every chunk of a downsampled block an aggregate chunk
- * (docs/format/downsampled.md): anything else is corruption.
+ * and 3), every chunk of a downsampled block an aggregate chunk or a
+ * native-histogram chunk (docs/format/downsampled.md): anything else is
+ * corruption.
  */
 export function checkChunkEncoding(meta: BlockMeta, encoding: number, where: string | (() => string), offset: number): void {
   const raw = resolutionOf(meta) === 0;
-  if (raw ? encoding === ENCODING_XOR || isHistogramEncoding(encoding) : encoding === ENCODING_AGGR) return;
-  throw new CorruptionError(typeof where === 'string' ? where : where(), offset, `chunk encoding ${encoding} is not ${raw ? 'XOR (1) or a native-histogram chunk (2, 3)' : `an aggregate chunk (${ENCODING_AGGR}) in a downsampled block`}`);
+  if (isHistogramEncoding(encoding) || encoding === (raw ? ENCODING_XOR : ENCODING_AGGR)) return;
+  throw new CorruptionError(typeof where === 'string' ? where : where(), offset, `chunk encoding ${encoding} is not ${raw ? 'XOR (1)' : `an aggregate chunk (${ENCODING_AGGR})`} or a native-histogram chunk (2, 3)${raw ? '' : ' in a downsampled block'}`);
 }
 
 export function isHistogramEncoding(encoding: number): boolean {

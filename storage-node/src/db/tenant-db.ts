@@ -286,9 +286,12 @@ export class TenantDB {
    * The native histograms of the series matching `matchers` in [mint, maxt]:
    * blocks' (local, and bucket blocks read through `read`), then the head's;
    * one per timestamp (the first source's), deleted ones left out; series
-   * sorted by labels, each one's histograms by time.
+   * sorted by labels, each one's histograms by time. `res`: a downsampled
+   * tier's instead (each window's last histogram, docs/format/downsampled.md),
+   * with their stored reset hints: the downsampler marked the windows where
+   * the counter reset.
    */
-  selectHistograms(matchers: readonly Matcher[], mint: number, maxt: number): Array<{ labels: Labels; histograms: NativeHistogram[] }> {
+  selectHistograms(matchers: readonly Matcher[], mint: number, maxt: number, res = RES_RAW): Array<{ labels: Labels; histograms: NativeHistogram[] }> {
     const bySeries = new Map<string, { labels: Labels; histograms: NativeHistogram[] }>();
     const add = (labels: Labels, hs: readonly NativeHistogram[]) => {
       const k = key(labels);
@@ -297,17 +300,17 @@ export class TenantDB {
       for (const h of hs) if (h.t >= mint && h.t <= maxt) e.histograms.push(h);
     };
     // Only blocks that hold histograms are read (their meta says; a block without the count holds none).
-    for (const b of this.overlapping(mint, maxt).filter((x) => (x.meta.stats?.numHistogramSamples ?? 0) > 0)) {
+    for (const b of this.overlapping(mint, maxt, res).filter((x) => (x.meta.stats?.numHistogramSamples ?? 0) > 0)) {
       for (const ref of b.postingsFor(matchers)) {
         const s = b.series(ref);
         for (const c of s.chunks) {
           if (c.maxT < mint || c.minT > maxt) continue;
           const { encoding, data } = b.encodedChunk(c.ref);
-          if (isHistogramEncoding(encoding)) add(s.labels, decodeHistogramChunk(data, encoding, 'read'));
+          if (isHistogramEncoding(encoding)) add(s.labels, decodeHistogramChunk(data, encoding, res === RES_RAW ? 'read' : 'stored'));
         }
       }
     }
-    for (const s of this.head.select(matchers, mint, maxt)) if (s.hist) add(s.labels, s.hist.all('read'));
+    if (res === RES_RAW) for (const s of this.head.select(matchers, mint, maxt)) if (s.hist) add(s.labels, s.hist.all('read'));
     const out: Array<{ labels: Labels; histograms: NativeHistogram[] }> = [];
     for (const e of bySeries.values()) {
       const gone = this.deletions.length ? deletedIntervals(this.deletions, e.labels) : [];
@@ -430,8 +433,11 @@ export class TenantDB {
         let e = acc.get(key(s.labels));
         for (const c of s.chunks) {
           if (c.maxT < mint || c.minT > maxt) continue;
+          // A tier's native histograms are read apart (tierHistograms).
+          const { encoding, data } = b.encodedChunk(c.ref);
+          if (isHistogramEncoding(encoding)) continue;
           if (!e) acc.set(key(s.labels), (e = { labels: s.labels, chunks: [] }));
-          e.chunks.push({ minT: c.minT, maxT: c.maxT, data: b.chunk(c.ref), resolution: res, where: `block ${b.meta.ulid} chunk ${c.ref}` });
+          e.chunks.push({ minT: c.minT, maxT: c.maxT, data, resolution: res, where: `block ${b.meta.ulid} chunk ${c.ref}` });
         }
       }
     }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CorruptionError } from '../encoding/encbuf.js';
 import { CounterStitch, decodeAggrChunk, encodeAggrChunk, type AggrColumns } from '../chunkenc/aggr-chunk.js';
-import { aggregateAggr, aggregateRaw, encodeAggrColumns, RES_1H, RES_5M } from './downsample.js';
+import { aggregateAggr, aggregateRaw, encodeAggrColumns, lastPerWindow, RES_1H, RES_5M } from './downsample.js';
+import type { NativeHistogram } from '../../../wire/histogram.js';
 
 const STALE = new Float64Array(new Uint32Array([2, 0x7ff00000]).buffer)[0]!;
 
@@ -111,5 +112,24 @@ describe('downsampling', () => {
     const wrongCount = bytes.slice();
     wrongCount[1] = 3;
     expect(() => decodeAggrChunk(wrongCount, 'x')).toThrow(/holds 2 windows, not 3/);
+  });
+});
+
+describe('native histograms in tier form', () => {
+  const h = (t: number, count: number, resetHint = 0): NativeHistogram => ({ t, float: true, schema: 0, count, sum: count, zeroThreshold: 0, zeroCount: 0, positiveSpans: [0, 1], positiveBuckets: [count], negativeSpans: [], negativeBuckets: [], customValues: [], resetHint });
+
+  it('keeps each window\u2019s last histogram, marking a reset inside it even where the counter grew back past the window before', () => {
+    const out = lastPerWindow([h(10_000, 100), h(200_000, 110), h(310_000, 5), h(590_000, 200), h(610_000, 210), h(900_000, 220, 3)], RES_5M);
+    expect(out.map((x) => [x.t, x.count, x.resetHint])).toEqual([
+      [200_000, 110, 0],
+      [590_000, 200, 1], // 110 -> 5 inside the window: a reset, though 200 > 110
+      [610_000, 210, 0],
+      [900_000, 220, 3], // a gauge stays a gauge
+    ]);
+  });
+
+  it('leaves staleness markers out', () => {
+    const stale = { ...h(250_000, 0), sum: STALE, positiveSpans: [], positiveBuckets: [] };
+    expect(lastPerWindow([h(10_000, 1), stale], RES_5M).map((x) => x.t)).toEqual([10_000]);
   });
 });

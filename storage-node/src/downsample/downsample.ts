@@ -20,6 +20,10 @@ import { writeBlock, type BlockChunk, type BlockSeriesInput } from '../block/wri
 import { isHistogramChunk, liveChunks, mergedSeries, sourcesOf } from '../compact/compactor.js';
 import { mergedSections } from '../bucket/layout.js';
 import { AGGR_COLUMNS, CounterStitch, decodeAggrChunk, emptyAggr, encodeAggrChunk, ENCODING_AGGR, WINDOWS_PER_CHUNK, type AggrColumns } from '../chunkenc/aggr-chunk.js';
+import { decodeHistogramChunk, encodeHistogramChunks } from '../chunkenc/histogram.js';
+import { isHistogramEncoding } from '../block/reader.js';
+import { detectReset, isStaleHistogram } from '../promql/histograms.js';
+import type { NativeHistogram } from '../../../wire/histogram.js';
 
 export const RES_RAW = 0;
 export const RES_5M = 300_000;
@@ -127,6 +131,34 @@ export function aggregateAggr(chunks: readonly AggrColumns[], res: number): Aggr
   return out;
 }
 
+/**
+ * A series' native histograms in tier form (docs/format/downsampled.md): per
+ * window of `res`, the window's last histogram, at its own time, said to be a
+ * counter reset ("reset" hint, so it starts a chunk with that header) where the
+ * counter reset inside the window or since the window before. Gauge
+ * histograms stay gauges. `hs`: in time order, one per timestamp; staleness
+ * markers are left out.
+ */
+export function lastPerWindow(hs: readonly NativeHistogram[], res: number): NativeHistogram[] {
+  const out: NativeHistogram[] = [];
+  let prev: NativeHistogram | undefined;
+  let reset = false;
+  let win = NaN;
+  for (const h of hs) {
+    if (isStaleHistogram(h)) continue;
+    const w = Math.floor(h.t / res);
+    if (w !== win) {
+      reset = false;
+      win = w;
+      out.push(h);
+    }
+    if (prev && h.resetHint !== 3 && detectReset(h, prev)) reset = true;
+    out[out.length - 1] = h.resetHint === 3 ? h : { ...h, resetHint: reset ? 1 : 0 };
+    prev = h;
+  }
+  return out;
+}
+
 /** Windows as aggregate chunks of at most WINDOWS_PER_CHUNK windows. */
 export function encodeAggrColumns(c: AggrColumns): BlockChunk[] {
   const out: BlockChunk[] = [];
@@ -146,7 +178,7 @@ export function downsampleBlocks(
   parentDir: string,
   sources: readonly BlockReader[],
   res: number,
-  without: (labels: readonly string[], c: SampleColumns) => SampleColumns = (_, c) => c,
+  without: Without = { floats: (_, c) => c, histograms: (_, hs) => hs },
 ): { dir: string; meta: BlockMeta } | undefined {
   const from = resolutionOf(sources[0]!.meta);
   if (sources.some((b) => resolutionOf(b.meta) !== from) || from >= res) throw new Error(`downsampling to ${res} ms takes blocks of one finer resolution`);
@@ -154,15 +186,31 @@ export function downsampleBlocks(
   const it = new XorIterator();
   for (const { labels, parts } of mergedSeries(sources)) {
     let agg: AggrColumns | undefined;
+    // Native histograms: every source's, one per timestamp (the first source's), in time order.
+    const byT = new Map<number, NativeHistogram>();
     if (from === RES_RAW) {
-      // Native histograms are not downsampled yet: the tiers hold floats.
-      const cols = without(labels, mergeChunks(parts.flatMap((p) => liveChunks(p.reader, p.series, it).filter((c) => !isHistogramChunk(c)))));
+      const live = parts.flatMap((p) => liveChunks(p.reader, p.series, it));
+      const cols = without.floats(labels, mergeChunks(live.filter((c) => !isHistogramChunk(c))));
       agg = aggregateRaw(cols, res);
+      for (const c of live.filter(isHistogramChunk)) for (const h of decodeHistogramChunk(c.data, c.encoding!)) if (!byT.has(h.t)) byT.set(h.t, h);
     } else {
-      const chunks = parts.flatMap((p) => p.series.chunks.map((m) => decodeAggrChunk(p.reader.chunk(m.ref), `block ${p.reader.meta.ulid} chunk ${m.ref}`)));
-      agg = aggregateAggr(chunks.sort((a, b) => a.t[0]! - b.t[0]!), res);
+      const chunks: AggrColumns[] = [];
+      for (const p of parts) {
+        for (const m of p.series.chunks) {
+          const { encoding, data } = p.reader.encodedChunk(m.ref);
+          // A finer tier's histograms: their stored hints say where it saw resets.
+          if (!isHistogramEncoding(encoding)) {
+            chunks.push(decodeAggrChunk(data, `block ${p.reader.meta.ulid} chunk ${m.ref}`));
+            continue;
+          }
+          for (const h of decodeHistogramChunk(data, encoding)) if (!byT.has(h.t)) byT.set(h.t, h);
+        }
+      }
+      agg = chunks.length ? aggregateAggr(chunks.sort((a, b) => a.t[0]! - b.t[0]!), res) : undefined;
     }
-    if (agg) out.push({ labels, chunks: encodeAggrColumns(agg) });
+    const hs = byT.size ? lastPerWindow(without.histograms(labels, [...byT.values()].sort((a, b) => a.t - b.t)), res) : [];
+    const chunks = [...(agg ? encodeAggrColumns(agg) : []), ...encodeHistogramChunks(hs)];
+    if (chunks.length) out.push({ labels, chunks });
   }
   if (out.length === 0) return undefined;
   const sections = mergedSections(sources.map((b) => b.meta)) as { thanos?: { downsample: { resolution: number }; source: string }; isobar?: { node: string; shards: object } };
@@ -173,11 +221,23 @@ export function downsampleBlocks(
   return writeBlock(parentDir, out, { level, sources: sourcesOf(sources), sections, span: { minTime: Math.min(...sources.map((b) => b.meta.minTime)), maxTime: Math.max(...sources.map((b) => b.meta.maxTime)) } });
 }
 
+/** What the downsampler leaves out of a raw series' floats and histograms: deletions in force. */
+export interface Without {
+  floats(labels: readonly string[], c: SampleColumns): SampleColumns;
+  histograms(labels: readonly string[], hs: NativeHistogram[]): NativeHistogram[];
+}
+
 /** Deletions in force, as the downsampler applies them to raw series (a worker thread gets them as data). */
-export function deletionFilter(deletions: readonly DeletionSpec[]): (labels: readonly string[], c: SampleColumns) => SampleColumns {
+export function deletionFilter(deletions: readonly DeletionSpec[]): Without {
   const ranges = deletionRanges(deletions);
-  return (labels, c) => {
-    const iv = deletedIntervals(ranges, labels);
-    return iv.length ? withoutIntervals(c, iv) : c;
+  return {
+    floats: (labels, c) => {
+      const iv = deletedIntervals(ranges, labels);
+      return iv.length ? withoutIntervals(c, iv) : c;
+    },
+    histograms: (labels, hs) => {
+      const iv = deletedIntervals(ranges, labels);
+      return iv.length ? hs.filter((h) => !iv.some(([lo, hi]) => h.t >= lo && h.t <= hi)) : hs;
+    },
   };
 }

@@ -29,7 +29,7 @@ import { deletionRanges, deletionSpecs } from '../model/deletions.js';
 import { ErrorIds } from '../../../wire/errors.js';
 import { QUERY_LIMIT_DEFAULTS } from '../../../wire/query-limits.js';
 import { RES_RAW } from '../downsample/downsample.js';
-import { fittingResolution, planTiers, RAW_PLAN, rangeView, readTierChunks, selectTiered, tierInfo, type TieredChunks, type View } from './tiers.js';
+import { fittingResolution, planTiers, RAW_PLAN, rangeView, readHistograms, readTierChunks, selectTiered, tierInfo, tierServesHistograms, type TieredChunks, type View } from './tiers.js';
 import { aggregate, IGNORES_HISTOGRAMS, type GroupCache } from './aggregate.js';
 import { dropsName, incompatible, isComparison, scalarOp, vectorOp } from './binary-ops.js';
 import { callFunction, FLOAT_RANGE_FUNCTIONS, RANGE_READS_HISTOGRAMS } from './functions.js';
@@ -87,8 +87,8 @@ export interface PeerSeries {
    * the time its tiers serve, raw chunks after); with 0, raw chunks only.
    */
   fetch(sel: VectorSelector, mint: number, maxt: number, res: number): Promise<TieredChunks[]>;
-  /** Each peer's native histograms of the selector over [mint, maxt]. */
-  histograms(sel: VectorSelector, mint: number, maxt: number): Promise<HistogramSeries[]>;
+  /** Each peer's native histograms of the selector over [mint, maxt]; `res` > 0: through its tiers up to that resolution. */
+  histograms(sel: VectorSelector, mint: number, maxt: number, res: number): Promise<HistogramSeries[]>;
 }
 
 /** One selector's load: the whole time range the query needs of it, and in which view of downsampled data. */
@@ -533,7 +533,9 @@ export class Engine implements FuseHost {
     // Plain selectors look back at least one window through tiers (a window's point is its last sample's time).
     const mintOf = (f: Fetch) => (tiered(f) && f.range === undefined ? f.mint - Math.max(0, res - this.lookback) : f.mint);
     const remote = this.peers ? await Promise.all(pending.map((f) => this.peers!.fetch(f.sel, mintOf(f), f.maxt, tiered(f) ? res : 0))) : [];
-    const remoteHistograms = this.peers ? await Promise.all(pending.map((f) => this.peers!.histograms(f.sel, mintOf(f), f.maxt))) : [];
+    // Native histograms through tiers where the view lets a window's last histogram stand for it (tierServesHistograms).
+    const histogramRes = (f: Fetch) => (tiered(f) && tierServesHistograms(f.view) ? res : 0);
+    const remoteHistograms = this.peers ? await Promise.all(pending.map((f) => this.peers!.histograms(f.sel, mintOf(f), f.maxt, histogramRes(f)))) : [];
     // A selector that appears more than once (`x - x offset 1d`) is read once, over all the time its uses need.
     const spans = new Map<string, { mint: number; maxt: number; series?: PackedSeries[]; local?: LocalRead; firstBlock?: BlockReader; histograms?: HistogramSeries[] }>();
     const keys = pending.map((f) => JSON.stringify(f.sel.matchers));
@@ -555,9 +557,9 @@ export class Engine implements FuseHost {
       if (plan || peers.some((p) => p.plan.segments.length > 0)) {
         const mint = mintOf(f);
         const own = this.db ? [await readTierChunks(this.db, f.sel.matchers, mint, f.maxt, plan ?? RAW_PLAN)] : [];
+        const ownPlan = this.db && histogramRes(f) > 0 ? planTiers(this.db, histogramRes(f), mint) : undefined;
+        const histograms = [...(this.db ? await readHistograms(this.db, f.sel.matchers, mint, f.maxt, ownPlan) : []), ...(remoteHistograms[i] ?? [])];
         // Packed at once: what was read from the bucket's caches is copied before anything evicts it.
-        // Native histograms are not in the tiers: they are read raw.
-        const histograms = [...(this.db ? await this.histogramsOf(this.db, f.sel, mint, f.maxt) : []), ...(remoteHistograms[i] ?? [])];
         out.push({ kind: 'tiered', mint, sources: [...own, ...peers].map((t) => ({ plan: t.plan, series: packSeries(t.series) })), ...(histograms.length ? { histograms } : {}) });
       } else {
         const db = this.db;
@@ -601,10 +603,6 @@ export class Engine implements FuseHost {
     return out;
   }
 
-  /** A selector's native histograms on this node over [mint, maxt] (bucket blocks fetched first). */
-  private histogramsOf(db: TenantDB, sel: VectorSelector, mint: number, maxt: number): Promise<HistogramSeries[]> {
-    return db.read(mint, maxt, () => db.selectHistograms(sel.matchers, mint, maxt), [sel.matchers], [{ res: RES_RAW, mint, maxt }]);
-  }
 
   /** The coarsest downsampled resolution this query's step and ranges allow (0: raw samples only). */
   private tierResolution(pending: Fetch[], ctx: Ctx): number {

@@ -23,6 +23,7 @@ import { COARSEST_FIRST, TIERS } from '../downsample/downsample.js';
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
 import { labelsKey, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
+import type { NativeHistogram } from '../../../wire/histogram.js';
 
 export type View = 'raw' | 'avg' | 'counter' | 'count' | 'sum' | 'min' | 'max' | 'avgOverTime';
 
@@ -146,6 +147,38 @@ export interface TieredChunks {
  */
 export async function readTierChunks(db: TenantDB, matchers: readonly Matcher[], mint: number, maxt: number, plan: TierPlan): Promise<TieredChunks> {
   return db.read(mint, maxt, () => tierChunksNow(db, matchers, mint, maxt, plan), [matchers], tierParts(plan, mint, maxt));
+}
+
+/**
+ * Views a tier's native histograms serve: each window keeps its last
+ * histogram (docs/format/downsampled.md), which stands for the window where
+ * a counter's change or the latest value is asked (rate, increase, irate,
+ * delta, last_over_time, plain selectors), not where every sample counts.
+ */
+export function tierServesHistograms(view: View): boolean {
+  return view === 'counter' || view === 'avg';
+}
+
+/**
+ * A selector's native histograms over [mint, maxt] on this node: through
+ * `plan`'s tiers for the part each serves, raw after (raw only without a
+ * plan); per series in time order, sorted by labels. Bucket blocks of those
+ * parts only are fetched first.
+ */
+export async function readHistograms(db: TenantDB, matchers: readonly Matcher[], mint: number, maxt: number, plan: TierPlan = RAW_PLAN): Promise<Array<{ labels: Labels; histograms: NativeHistogram[] }>> {
+  const parts = tierParts(plan, mint, maxt);
+  return db.read(mint, maxt, () => {
+    const series = new Map<string, { labels: Labels; histograms: NativeHistogram[] }>();
+    for (const p of parts) {
+      for (const e of db.selectHistograms(matchers, p.mint, p.maxt, p.res)) {
+        const k = labelsKey(e.labels);
+        const have = series.get(k);
+        if (have) have.histograms.push(...e.histograms);
+        else series.set(k, { labels: e.labels, histograms: [...e.histograms] });
+      }
+    }
+    return [...series.values()].sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+  }, [matchers], parts);
 }
 
 /** readTierChunks' read, once the bucket blocks are prepared. */
