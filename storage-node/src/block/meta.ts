@@ -31,8 +31,20 @@ export const BlockMetaSchema = z.object({
 
 export type BlockMeta = z.infer<typeof BlockMetaSchema>;
 
+/** Block resolutions (ms): raw, and the downsampled tiers (docs/format/downsampled.md). */
+export const RES_RAW = 0;
+export const RES_5M = 300_000;
+export const RES_1H = 3_600_000;
+/** The tiers, finest first, with the names the admin API uses. */
+export const TIERS = [
+  { name: '5m', res: RES_5M },
+  { name: '1h', res: RES_1H },
+] as const;
+/** Their resolutions, coarsest first: the order a query tries them in. */
+export const COARSEST_FIRST: readonly number[] = TIERS.map((t) => t.res).reverse();
+
 /** meta.json's downsampling resolution (ms; 0 for raw blocks and blocks without the Thanos section). */
 export function resolutionOf(meta: BlockMeta): number {
   const r = (meta as { thanos?: { downsample?: { resolution?: unknown } } }).thanos?.downsample?.resolution;
-  return typeof r === 'number' && r > 0 ? r : 0;
+  return typeof r === 'number' && r > 0 ? r : RES_RAW;
 }

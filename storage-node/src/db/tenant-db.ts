@@ -28,9 +28,8 @@ import type { Matcher } from '../model/matcher.js';
 import { Wal } from '../wal/wal.js';
 import type { BlockCache, RemoteBlock } from '../bucket/remote-block.js';
 import { UPLOADED_MARKER } from '../bucket/shipper.js';
-import { resolutionOf } from '../block/meta.js';
+import { resolutionOf, RES_RAW } from '../block/meta.js';
 import { AGGR_COLUMNS, decodeAggrChunk, emptyAggr, encodeAggrChunk, type AggrColumns, type TierChunk } from '../chunkenc/aggr-chunk.js';
-import { RES_RAW } from '../downsample/downsample.js';
 
 /** Does a block of `meta` overlap [mint, maxt] at resolution `res` (any, with 'any')? */
 function overlapsBlock(meta: BlockReader['meta'], mint: number, maxt: number, res: number | 'any'): boolean {

@@ -25,16 +25,9 @@ import { isHistogramEncoding } from '../block/reader.js';
 import { detectReset, isStaleHistogram } from '../promql/histograms.js';
 import type { NativeHistogram } from '../../../wire/histogram.js';
 
-export const RES_RAW = 0;
-export const RES_5M = 300_000;
-export const RES_1H = 3_600_000;
-/** The tiers, finest first, with the names the admin API uses. */
-export const TIERS = [
-  { name: '5m', res: RES_5M },
-  { name: '1h', res: RES_1H },
-] as const;
-/** Their resolutions, coarsest first: the order a query tries them in. */
-export const COARSEST_FIRST: readonly number[] = TIERS.map((t) => t.res).reverse();
+import { RES_RAW } from '../block/meta.js';
+// The resolutions and tiers live with block metadata (block/meta.ts), below PromQL, which reads them too.
+export { COARSEST_FIRST, RES_1H, RES_5M, RES_RAW, TIERS } from '../block/meta.js';
 
 /**
  * Folds parts (raw samples, or finer windows) in time order into windows of

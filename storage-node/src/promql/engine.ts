@@ -28,7 +28,7 @@ import { asAfter, selectChunksFrom, sortedByLabels } from '../db/select.js';
 import { deletionRanges, deletionSpecs } from '../model/deletions.js';
 import { ErrorIds } from '../../../wire/errors.js';
 import { QUERY_LIMIT_DEFAULTS } from '../../../wire/query-limits.js';
-import { RES_RAW } from '../downsample/downsample.js';
+import { RES_RAW } from '../block/meta.js';
 import { fittingResolution, planTiers, RAW_PLAN, rangeView, readHistograms, readTierChunks, selectTiered, tierInfo, tierServesHistograms, type TieredChunks, type View } from './tiers.js';
 import { aggregate, IGNORES_HISTOGRAMS, type GroupCache } from './aggregate.js';
 import { dropsName, incompatible, isComparison, scalarOp, vectorOp } from './binary-ops.js';

@@ -3,7 +3,8 @@
  * evaluated at one step through the Evaluator, which loads and selects series.
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { detectReset, equalHistograms, scaleHistogram, histogramFraction, histogramQuantile, histogramRate, histogramVariance, toFloatHistogram } from './histograms.js';
+import { detectReset, equalHistograms, scaleHistogram, histogramFraction, histogramQuantile, histogramRate, histogramVariance } from './histograms.js';
+import { toFloatHistogram } from '../../../wire/histogram.js';
 import { addHistograms, IncompatibleSchemas, meanHistogram, sumHistograms, type SumNotes } from './histogram-sum.js';
 import { labelValue, type Labels } from '../model/labels.js';
 import { compileAnchored } from '../model/re2.js';

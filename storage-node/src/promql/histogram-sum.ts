@@ -17,9 +17,8 @@
  * An exponential histogram and one of custom buckets do not add.
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { bucketsOf, CUSTOM_BUCKETS_SCHEMA } from '../../../wire/histogram.js';
+import { bucketsOf, CUSTOM_BUCKETS_SCHEMA, exponentialBound, toFloatHistogram } from '../../../wire/histogram.js';
 import { compensatedAdd } from './float-stats.js';
-import { exponentialBound, toFloatHistogram } from './histograms.js';
 
 /** A compensated value: the running sum and its compensation. */
 interface Term {

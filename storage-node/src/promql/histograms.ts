@@ -1,48 +1,14 @@
 /**
  * Native histograms as PromQL reads them: float counts, buckets with their
- * boundaries, and Prometheus's JSON for a histogram value.
- *
- * Bucket boundaries of exponential schema s are powers of 2^(2^-s): a
- * fraction in [0.5, 1) times a power of two, the fractions built once as
- * Prometheus builds its table, so they are the same doubles.
+ * boundaries (wire/histogram.ts exponentialBound), and Prometheus's JSON for
+ * a histogram value.
  */
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { bucketsOf, CUSTOM_BUCKETS_SCHEMA, reduceResolution } from '../../../wire/histogram.js';
+import { bucketsOf, CUSTOM_BUCKETS_SCHEMA, exponentialBound, reduceResolution, toFloatHistogram } from '../../../wire/histogram.js';
 import { compensatedAdd } from './float-stats.js';
 import { countsOnBounds, HistogramSum, IncompatibleSchemas, sharedBounds, type SumNotes } from './histogram-sum.js';
 import { goFloat, jsonFloat } from './format.js';
 import { goQuote } from './printer.js';
-
-/**
- * 0.5 * 2^(j / 256) for j in [0, 256), built as Prometheus's table is (so the
- * doubles are the same, last bits included): schema s keeps schema s-1's
- * fractions at even positions, and each odd one is its even neighbour times
- * 2^(1/2^s). That ratio is 1.414213562373095 for schema 1 (a bit below
- * Math.SQRT2), and for s >= 2 the square root of the one before, starting
- * from Math.SQRT2. Schema 8's fractions hold every lower schema's.
- */
-const FRACTIONS: number[] = (() => {
-  let table = [0.5];
-  let root = Math.SQRT2;
-  for (let s = 1; s <= 8; s++) {
-    if (s > 1) root = Math.sqrt(root);
-    const ratio = s === 1 ? 1.414213562373095 : root;
-    table = table.flatMap((f) => [f, f * ratio]);
-  }
-  return table;
-})();
-
-/** Upper bound of bucket `idx` of an exponential schema (Prometheus's getBound). */
-export function exponentialBound(idx: number, schema: number): number {
-  if (schema < 0) {
-    const exp = idx * 2 ** -schema;
-    return exp === 1024 ? Number.MAX_VALUE : 2 ** exp;
-  }
-  const frac = FRACTIONS[(idx & ((1 << schema) - 1)) << (8 - schema)]!;
-  const exp = (idx >> schema) + 1;
-  if (frac === 0.5 && exp === 1025) return Number.MAX_VALUE;
-  return frac * 2 ** (exp - 1) * 2; // 2 ** 1024 alone would overflow where frac * 2^1024 does not
-}
 
 function bound(idx: number, h: NativeHistogram): number {
   if (h.schema !== CUSTOM_BUCKETS_SCHEMA) return exponentialBound(idx, h.schema);
@@ -261,12 +227,6 @@ export function histogramVariance(h: NativeHistogram): number {
 // ---------------------------------------------------------------------------
 // Arithmetic of histograms.
 
-/** A histogram in float form: absolute bucket counts, float flag set (a copy for an integer histogram). */
-export function toFloatHistogram(h: NativeHistogram): NativeHistogram {
-  if (h.float) return h;
-  const abs = (spans: readonly number[], buckets: readonly number[]) => bucketsOf(spans, buckets, true).map(([, c]) => c);
-  return { ...h, float: true, positiveBuckets: abs(h.positiveSpans, h.positiveBuckets), negativeBuckets: abs(h.negativeSpans, h.negativeBuckets) };
-}
 
 /** Two histograms the same sample (Prometheus's Equals): schema, zero bucket, counts, sum, custom bounds and every bucket, empty ones included. */
 export function equalHistograms(a: NativeHistogram, b: NativeHistogram): boolean {

@@ -18,7 +18,8 @@ import { vectorSelectors, type Expr } from './ast.js';
 import { parsePromQL } from './parse.js';
 import { parseScript, type EvalCommand, type Expectation, type Point, type SeriesLine } from './promqltest-script.js';
 import type { NativeHistogram } from '../../../wire/histogram.js';
-import { allBuckets, toFloatHistogram } from './histograms.js';
+import { allBuckets } from './histograms.js';
+import { toFloatHistogram } from '../../../wire/histogram.js';
 
 export interface CaseResult {
   /** An eval, or a load this runner could not read (a failure of its own). */

@@ -19,7 +19,7 @@
 import { isStale, mergeChunks, type SampleColumns } from '../chunkenc/merge.js';
 import type { SeriesColumns, TenantDB } from '../db/tenant-db.js';
 import { CounterStitch, decodeAggrChunk, type AggrColumn, type AggrColumns, type TierChunk } from '../chunkenc/aggr-chunk.js';
-import { COARSEST_FIRST, TIERS } from '../downsample/downsample.js';
+import { COARSEST_FIRST, TIERS } from '../block/meta.js';
 import { compareLabelsUtf8 } from '../block/utf8-order.js';
 import { labelsKey, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
