@@ -189,27 +189,21 @@ export class HistogramSum {
     for (;;) {
       const zero = { ...this.zero };
       let again = false;
-      for (const [idx, b] of sorted(this.pos)) {
-        const [lower, upper] = [exponentialBound(idx - 1, this.schema), exponentialBound(idx, this.schema)];
-        if (lower >= t) break;
-        inc(zero, b.s);
-        if (b.c) inc(zero, b.c);
-        if (upper > t) {
-          if (b.s !== 0) t = upper;
-          break;
-        }
-      }
-      for (const [idx, b] of sorted(this.neg)) {
-        const [lower, upper] = [exponentialBound(idx - 1, this.schema), exponentialBound(idx, this.schema)];
-        if (lower >= t) break;
-        inc(zero, b.s);
-        if (b.c) inc(zero, b.c);
-        if (upper > t) {
-          if (b.s !== 0) {
-            t = upper;
-            again = true;
+      // Positive buckets, then negative ones (by absolute bounds); a widening on the negative side
+      // invalidates what the positive side took in, so the pass starts again.
+      for (const [side, negative] of [[this.pos, false], [this.neg, true]] as const) {
+        for (const [idx, b] of sorted(side)) {
+          const [lower, upper] = [exponentialBound(idx - 1, this.schema), exponentialBound(idx, this.schema)];
+          if (lower >= t) break;
+          inc(zero, b.s);
+          if (b.c) inc(zero, b.c);
+          if (upper > t) {
+            if (b.s !== 0) {
+              t = upper;
+              again = negative;
+            }
+            break;
           }
-          break;
         }
       }
       if (!again) return { zero, threshold: t };
