@@ -5,7 +5,7 @@
  * bucket that fails.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compressSync } from 'snappy';
@@ -27,6 +27,7 @@ import { writeBlock } from '../block/writer.js';
 import fc from 'fast-check';
 import type { NativeHistogram } from '../../../wire/histogram.js';
 import { histogramSeriesArb } from '../../../test/support/histograms.js';
+import { encodeHistogramChunks } from '../chunkenc/histogram.js';
 
 const H = 3_600_000;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % (2 * H));
@@ -350,6 +351,24 @@ describe('blocks in the bucket', () => {
     expect(await samples(store, 'acme')).toBe(60 * 50);
     const ms = [new Matcher('=', '__name__', 'imported')];
     expect(db.select(ms, -Infinity, Infinity)[0]!.samples).toHaveLength(100);
+    store.close();
+  });
+
+  it('an imported block whose meta.json counts no histograms still has its histograms found', () => {
+    const bucket = new FsBucket(tmp('isobar-bkt-'));
+    const { store } = open(tmp('isobar-node-'), bucket);
+    const hs = Array.from({ length: 30 }, (_, i): NativeHistogram => ({ t: T0 + i * 60_000, float: true, schema: 0, count: i, sum: i, zeroThreshold: 0, zeroCount: 0, positiveSpans: [0, 1], positiveBuckets: [i], negativeSpans: [], negativeBuckets: [], customValues: [], resetHint: 0 }));
+    const staged = writeBlock(tmp('isobar-stage-'), [{ labels: ['__name__', 'imported_h'], chunks: encodeHistogramChunks(hs) }]);
+    // As a Prometheus from before native histograms writes it: samples counted, kinds not.
+    const metaFile = join(staged.dir, 'meta.json');
+    const meta = JSON.parse(readFileSync(metaFile, 'utf8'));
+    meta.stats = { numSamples: meta.stats.numSamples, numSeries: meta.stats.numSeries, numChunks: meta.stats.numChunks };
+    writeFileSync(metaFile, JSON.stringify(meta));
+    expect(store.importBlock('acme', staged.dir, T0 + 3 * H)).toMatchObject({ summary: { samples: 30, histogramSamples: 30 } });
+    const db = store.tenantDb('acme')!;
+    expect(db.blocks[0]!.meta.stats).toMatchObject({ numSamples: 30, numFloatSamples: 0, numHistogramSamples: 30 });
+    const [found] = db.selectHistograms([new Matcher('=', '__name__', 'imported_h')], -Infinity, Infinity);
+    expect(found!.histograms.map((h) => h.count)).toEqual(hs.map((h) => h.count));
     store.close();
   });
 

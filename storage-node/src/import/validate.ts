@@ -30,6 +30,8 @@ export interface BlockSummary {
   maxTime: number;
   series: number;
   samples: number;
+  /** Of them native histograms (the import writes both counts into meta.json: queries find histograms by it). */
+  histogramSamples: number;
   chunks: number;
 }
 
@@ -66,6 +68,7 @@ export function validateBlock(dir: string, opts: ValidateOptions): BlockSummary 
     const refs = reader.allPostings();
     const it = new XorIterator();
     let samples = 0;
+    let histogramSamples = 0;
     let chunks = 0;
     let prev: readonly string[] | undefined;
     refs.forEach((ref, i) => {
@@ -90,11 +93,13 @@ export function validateBlock(dir: string, opts: ValidateOptions): BlockSummary 
         prevMax = c.maxT;
         let data: Uint8Array;
         let times: Iterable<number>;
+        let histogram = false;
         try {
           const chunk = reader.encodedChunk(c.ref);
           data = chunk.data;
           // Native histograms are checked as Prometheus's rules say, and read whole.
-          if (isHistogramEncoding(chunk.encoding)) times = histogramTimes(chunk.data, chunk.encoding, what);
+          histogram = isHistogramEncoding(chunk.encoding);
+          if (histogram) times = histogramTimes(chunk.data, chunk.encoding, what);
           else times = xorTimes(it.reset(data));
         } catch (e) {
           throw e instanceof ImportError ? e : new ImportError(`${what()}: ${(e as Error).message}`);
@@ -110,12 +115,13 @@ export function validateBlock(dir: string, opts: ValidateOptions): BlockSummary 
         const declared = (data[0]! << 8) | data[1]!;
         if (n !== declared) throw new ImportError(`${what()}: a chunk declares ${declared} samples and holds ${n}`);
         samples += n;
+        if (histogram) histogramSamples += n;
         chunks++;
       }
       if (opts.onSeries && (i + 1) % 2000 === 0) opts.onSeries(i + 1, refs.length);
     });
     opts.onSeries?.(refs.length, refs.length);
-    return { ulid: meta.ulid, minTime: meta.minTime, maxTime: meta.maxTime, series: refs.length, samples, chunks };
+    return { ulid: meta.ulid, minTime: meta.minTime, maxTime: meta.maxTime, series: refs.length, samples, histogramSamples, chunks };
   } finally {
     reader.close();
   }

@@ -593,6 +593,8 @@ export class NodeStore {
     const summary = validateBlock(dir, { oldestMs: nowMs - this.retentionOf(tenant), newestMs: nowMs + maxFutureMs });
     const meta = JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')) as Record<string, unknown>;
     meta.thanos = thanosSection(tenant, 'isobar-import');
+    // The counts queries go by, as the block holds them (a Prometheus from before native histograms writes no numHistogramSamples).
+    meta.stats = { ...(meta.stats as object | undefined), numSamples: summary.samples, numFloatSamples: summary.samples - summary.histogramSamples, numHistogramSamples: summary.histogramSamples };
     if (this.bucket) meta.isobar = { node: this.bucket.shipper.node, shards: {} };
     writeFileAtomic(join(dir, META_FILE), new TextEncoder().encode(JSON.stringify(meta, null, '\t') + '\n'));
     const db = this.db(tenant);
