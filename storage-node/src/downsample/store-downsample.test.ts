@@ -70,6 +70,32 @@ function series(): PlainSeries[] {
   return out;
 }
 
+/** A counter histogram sampled every 60 s, 7 s past the minute, with a reset a day (as `series()`'s counter). */
+function histogramCounter(): NativeHistogram[] {
+  const out: NativeHistogram[] = [];
+  let buckets = [0, 0, 0];
+  for (let t = T0 + 7_000, i = 0; t < END; t += 60_000, i++) {
+    buckets = i % 1440 === 700 ? [1, 0, 0] : [buckets[0]! + 1, buckets[1]! + Math.floor(noise(i) * 3), buckets[2]! + 3];
+    const count = buckets[0]! + buckets[1]! + buckets[2]!;
+    out.push({ t, float: false, schema: 0, count, sum: count * 1.5, zeroThreshold: 0, zeroCount: 0, positiveSpans: [0, 3], positiveBuckets: buckets.map((b, k) => b - (k ? buckets[k - 1]! : 0)), negativeSpans: [], negativeBuckets: [], customValues: [], resetHint: 0 });
+  }
+  return out;
+}
+
+/** `lat_seconds{job="h"}`'s histograms as one raw block per day. */
+function writeHistogramDays(blocksDir: string, node: string, hs: readonly NativeHistogram[]): void {
+  for (let d = 0; d < DAYS; d++) {
+    const day = hs.filter((h) => h.t >= T0 + d * D && h.t < T0 + (d + 1) * D);
+    writeBlock(blocksDir, [{ labels: ['__name__', 'lat_seconds', 'job', 'h'], chunks: encodeHistogramChunks(day) }], { sections: { thanos: thanosSection('acme', 'isobar'), isobar: { node, shards: {} } } });
+  }
+}
+
+/** The steps of a result whose range (`range` ms before them) holds no reset of `hs` (clean) or holds one. */
+function splitByResets(hs: readonly NativeHistogram[], r: Array<{ metric: Record<string, string>; values: Array<[number, string]> }>, range: number, clean: boolean) {
+  const resetFree = (t: number) => !hs.some((h, i) => i > 0 && h.count < hs[i - 1]!.count && h.t > t * 1000 - range && h.t <= t * 1000);
+  return r.map((s) => ({ metric: s.metric, values: s.values.filter(([t]) => resetFree(t) === clean) }));
+}
+
 /** One raw block per day (as flushes and compaction leave them at the 24 h level) of `all`'s samples in days [from, to). */
 function writeDays(blocksDir: string, node = 'node-a', all = series(), from = 0, to = DAYS): void {
   for (let d = from; d < to; d++) {
@@ -261,6 +287,8 @@ describe('tiers on a tenant spread over two nodes', () => {
   writeDays(join(dirA, 'blocks', 'acme'), 'node-a', [moved], 0, 5);
   writeDays(join(dirB, 'blocks', 'acme'), 'node-b', [c!, b!]);
   writeDays(join(dirB, 'blocks', 'acme'), 'node-b', [moved], 5, DAYS);
+  const histograms = histogramCounter(); // node B's only
+  writeHistogramDays(join(dirB, 'blocks', 'acme'), 'node-b', histograms);
   const nodeA = open(dirA, bucketDir, 'node-a');
   const nodeB = open(dirB, bucketDir, 'node-b');
   for (const n of [nodeA, nodeB]) n.setRetention('acme', 400 * D, { [RES_5M]: 800 * D, [RES_1H]: 2000 * D });
@@ -312,6 +340,17 @@ describe('tiers on a tenant spread over two nodes', () => {
     for (const [t, v] of around) expect(Number(v), `at ${t}`).toBeCloseTo(2 * half.get(t)!, 6);
   });
 
+  it("reads a peer's native histograms through its tiers", async () => {
+    for (const [step, range, tier] of [[H, '1h', '5m'], [6 * H, '6h', '1h']] as const) {
+      const q = `histogram_count(increase(lat_seconds[${range}]))`;
+      const tiered = await query(nodeA, q, step, undefined, peers);
+      const raw = await query(nodeA, q, step, 'raw', peers);
+      expect(tiered.infos.join(), q).toMatch(new RegExp(`from the ${tier} downsampled tier`));
+      const ms = Number.parseInt(range) * H + (tier === '1h' ? H : 5 * 60_000);
+      expectClose(splitByResets(histograms, tiered.result, ms, true), splitByResets(histograms, raw.result, ms, true), 0.02, 15);
+    }
+  });
+
   it("reads a peer's downsampled data after its raw data has expired", async () => {
     nodeB.setRetention('acme', 2 * D, { [RES_5M]: 800 * D, [RES_1H]: 2000 * D });
     await nodeB.compact(END + H);
@@ -322,6 +361,12 @@ describe('tiers on a tenant spread over two nodes', () => {
     expect(tiered.infos.join()).toMatch(/1h downsampled tier/);
     expect(tiered.result[0]!.values[0]![0]).toBe((T0 + 12 * H) / 1000); // the tiers: from the start
     expect(tiered.result[0]!.values.length).toBeGreaterThan(((END - H - T0 - 12 * H) / (6 * H)) * 0.95);
+    // Its native histograms too: from the start through its tiers, the last two days only raw.
+    const h = 'histogram_count(increase(lat_seconds[6h]))';
+    expect((await query(nodeA, h, 6 * H, 'raw', peers)).result[0]!.values[0]![0]).toBeGreaterThan((END + H - 3 * D) / 1000);
+    const ht = await query(nodeA, h, 6 * H, undefined, peers);
+    expect(ht.result[0]!.values[0]![0]).toBe((T0 + 12 * H) / 1000);
+    expect(ht.result[0]!.values.every(([, v]) => Number(v) > 0)).toBe(true);
   });
 
   it('refuses a resolution that is not a tier, naming the parameter', async () => {
@@ -342,25 +387,15 @@ describe('native histograms in the tiers', () => {
   const nodeDir = tmp('isobar-dsh-node-');
   const bucketDir = tmp('isobar-dsh-bucket-');
   dirs.push(nodeDir, bucketDir);
-  const histograms: NativeHistogram[] = [];
-  let buckets = [0, 0, 0];
-  for (let t = T0 + 7_000, i = 0; t < END; t += 60_000, i++) {
-    buckets = i % 1440 === 700 ? [1, 0, 0] : [buckets[0]! + 1, buckets[1]! + Math.floor(noise(i) * 3), buckets[2]! + 3];
-    const count = buckets[0]! + buckets[1]! + buckets[2]!;
-    histograms.push({ t, float: false, schema: 0, count, sum: count * 1.5, zeroThreshold: 0, zeroCount: 0, positiveSpans: [0, 3], positiveBuckets: buckets.map((b, k) => b - (k ? buckets[k - 1]! : 0)), negativeSpans: [], negativeBuckets: [], customValues: [], resetHint: 0 });
-  }
-  for (let d = 0; d < DAYS; d++) {
-    const day = histograms.filter((h) => h.t >= T0 + d * D && h.t < T0 + (d + 1) * D);
-    writeBlock(join(nodeDir, 'blocks', 'acme'), [{ labels: ['__name__', 'lat_seconds', 'job', 'h'], chunks: encodeHistogramChunks(day) }], { sections: { thanos: thanosSection('acme', 'isobar'), isobar: { node: 'node-a', shards: {} } } });
-  }
+  const histograms = histogramCounter();
+  writeHistogramDays(join(nodeDir, 'blocks', 'acme'), 'node-a', histograms);
   const store = open(nodeDir, bucketDir);
   store.setRetention('acme', 400 * D, { [RES_5M]: 800 * D, [RES_1H]: 2000 * D });
   beforeAll(() => settle(store));
   afterAll(() => store.close());
 
-  /** The hours with no reset in [t - range, t]: there the tier's answer is as exact as the floats'. */
-  const resetFree = (t: number, range: number) => !histograms.some((h, i) => i > 0 && h.count < histograms[i - 1]!.count && h.t > t * 1000 - range && h.t <= t * 1000);
-  const split = (r: Awaited<ReturnType<typeof query>>['result'], range: number, clean: boolean) => r.map((s) => ({ metric: s.metric, values: s.values.filter(([t]) => resetFree(t, range) === clean) }));
+  /** Steps with no reset in their range: there the tier's answer is as exact as the floats'. */
+  const split = (r: Awaited<ReturnType<typeof query>>['result'], range: number, clean: boolean) => splitByResets(histograms, r, range, clean);
 
   it('keeps each window\u2019s last histogram in the 5m and 1h blocks', () => {
     const db = store.tenantDb('acme')!;
