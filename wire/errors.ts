@@ -44,6 +44,7 @@ export const ErrorIds = {
   maxSeriesPerTenant: 'err-isobar-max-series-per-tenant',
   maxSeriesPerMetric: 'err-isobar-max-series-per-metric',
   remoteWriteV2Unsupported: 'err-isobar-remote-write-2-unsupported',
+  unsupportedMediaType: 'err-isobar-unsupported-media-type',
   // query side
   badMatcher: 'err-isobar-bad-matcher',
   unsupportedRegex: 'err-isobar-unsupported-regex',

@@ -946,6 +946,13 @@ export class ProtoWriter {
     this.buf[this.length++] = n;
   }
 
+  /** Bytes as they are (already encoded fields). */
+  raw(data: Uint8Array): void {
+    this.ensure(data.length);
+    this.buf.set(data, this.length);
+    this.length += data.length;
+  }
+
   bytes(field: number, data: Uint8Array): void {
     this.varint((field << 3) | 2);
     this.varint(data.length);

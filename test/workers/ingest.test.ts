@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeWriteRequest } from '../../wire/remote-write.js';
+import { encodeHistogram, encodeWriteRequest } from '../../wire/remote-write.js';
+import { encodeWriteRequestV2, type SeriesInputV2 } from '../../wire/remote-write-v2.js';
 import { snappyEncode } from '../../wire/snappy.js';
 import { DEMO_KEY, eventually, newTenant, now, read, write } from './helpers.js';
 import { encodeMessage, rw } from '../support/protobuf.js';
@@ -68,9 +69,43 @@ describe('remote write validation', () => {
     expect(await r.text()).toMatch(/not a valid prometheus.WriteRequest/);
   });
 
-  it('wrong content encoding -> 400, remote write 2.0 -> 415', async () => {
+  it('wrong content encoding -> 400; a content type or proto that is no remote write -> 415 naming it', async () => {
     expect((await write([s([['__name__', 'x']])], { 'content-encoding': 'gzip' })).status).toBe(400);
-    expect((await write([s([['__name__', 'x']])], { 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' })).status).toBe(415);
+    for (const [ctype, said] of [['application/json', /"application\/json" is not application\/x-protobuf/], ['image/png', /is not application\/x-protobuf/], ['application/x-protobuf;proto=io.prometheus.write.v3.Request', /proto=io\.prometheus\.write\.v3\.Request is not a remote-write message/]] as const) {
+      const r = await write([s([['__name__', 'x']])], { 'content-type': ctype });
+      expect(r.status, ctype).toBe(415);
+      expect(await r.text()).toMatch(said);
+    }
+  });
+
+  it('remote write 2.0: stored as 1.0 would be, with the written counts, also on partial failure', async () => {
+    const name = `rw2_${Date.now()}`;
+    const t = now();
+    const h = encodeHistogram({ t, float: false, schema: 0, count: 3, sum: 4.5, zeroThreshold: 0, zeroCount: 0, positiveSpans: [0, 2], positiveBuckets: [1, 1], negativeSpans: [], negativeBuckets: [], customValues: [], resetHint: 0 });
+    const body = (extra: SeriesInputV2[] = []) =>
+      snappyEncode(
+        encodeWriteRequestV2([
+          { labels: [['__name__', name], ['job', 'a']], samples: [[t - 1000, 1], [t, 2]], exemplars: [{ labels: [['trace_id', 'abc']], value: 2, timestampMs: t }], metadata: { type: 1, help: 'Things done.', unit: 'things' } },
+          { labels: [['__name__', `${name}_h`], ['job', 'a']], histograms: [h] },
+          ...extra,
+        ]),
+      );
+    const v2 = { 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'x-prometheus-remote-write-version': '2.0.0' };
+    const ok = await write(body(), v2);
+    expect(ok.status).toBe(204);
+    expect([ok.headers.get('x-prometheus-remote-write-samples-written'), ok.headers.get('x-prometheus-remote-write-histograms-written'), ok.headers.get('x-prometheus-remote-write-exemplars-written')]).toEqual(['2', '1', '1']);
+    expect((await read(`query?query=${name}&time=${t / 1000}`)).body.data.result).toEqual([{ metric: { __name__: name, job: 'a' }, value: [t / 1000, '2'] }]);
+    expect((await read(`query?query=histogram_count(${name}_h)&time=${t / 1000}`)).body.data.result[0].value[1]).toBe('3');
+    expect((await read(`query_exemplars?query=${name}&start=${t / 1000 - 10}&end=${t / 1000 + 10}`)).body.data[0].exemplars).toEqual([{ labels: { trace_id: 'abc' }, value: '2', timestamp: t / 1000 }]);
+    expect((await read(`metadata?metric=${name}`)).body.data).toEqual({ [name]: [{ type: 'counter', unit: 'things', help: 'Things done.' }] });
+    // A bad series (no metric name) is refused by name; the others are written and counted.
+    const partial = await write(body([{ labels: [['job', 'nameless']], samples: [[t, 1]] }]), v2);
+    expect(partial.status).toBe(400);
+    expect(await partial.text()).toMatch(/no metric name.*1 of 3 series rejected.*err-isobar-missing-metric-name/s);
+    expect(partial.headers.get('x-prometheus-remote-write-samples-written')).toBe('2');
+    expect(partial.headers.get('x-prometheus-remote-write-histograms-written')).toBe('1');
+    // 1.0 answers carry no written counts.
+    expect((await write([s([['__name__', name]])])).headers.get('x-prometheus-remote-write-samples-written')).toBeNull();
   });
 
   it('an accepted write is readable through every metadata endpoint', async () => {

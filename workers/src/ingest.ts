@@ -31,6 +31,7 @@ import { jumpHash, seriesHash } from '../../wire/hash.js';
 import { createLogger, errorFields } from '../../wire/log.js';
 import { MAX_RECORD_BYTES } from '../../wire/node-batch.js';
 import { isMetadataProblem, WriteRequestReader, type SeriesProblem } from '../../wire/remote-write.js';
+import { remoteWriteVersion, transcodeV2, V1_PROTO, V2_PROTO } from '../../wire/remote-write-v2.js';
 import { snappyDecode, snappyEncode } from '../../wire/snappy.js';
 import { edgeConfig } from '../../durable/env.js';
 import type { AppEnv } from './context.js';
@@ -85,6 +86,8 @@ interface ShardBatch {
   ranges: number[]; // start, end pairs into the decoded request
   bytes: number;
   samples: number;
+  /** What each series of the batch writes, by its range's start (remote write 2.0's written counts). */
+  written: Map<number, Written>;
   /** Series sent on in other bytes than the client's (histograms reduced to fit the bucket limit), by their range's start. */
   rewritten?: Map<number, Uint8Array>;
 }
@@ -93,10 +96,10 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   const env = c.env;
   const principal = c.get('principal');
 
-  // Remote write 2.0 is negotiated by content type; receivers without it answer 415.
-  const ctype = c.req.header('content-type') ?? '';
-  if (/proto=io\.prometheus\.write\.v2\.Request/i.test(ctype)) {
-    return textError(new IsobarError(ErrorIds.remoteWriteV2Unsupported, 'unsupported-media', 'remote write 2.0 is not supported yet; send remote write 1.0 (Prometheus: protobuf_message: prometheus.WriteRequest)'));
+  // 1.0 or 2.0, by Content-Type (remote write 2.0's negotiation); anything else is a 415.
+  const version = remoteWriteVersion(c.req.header('content-type'));
+  if (typeof version === 'object') {
+    return textError(new IsobarError(ErrorIds.unsupportedMediaType, 'unsupported-media', `${version.unsupported}; send application/x-protobuf with proto=${V1_PROTO} (remote write 1.0, the default) or proto=${V2_PROTO} (2.0)`));
   }
   const encoding = (c.req.header('content-encoding') ?? '').toLowerCase();
   if (encoding !== 'snappy') {
@@ -112,6 +115,8 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   let raw: Uint8Array;
   try {
     raw = snappyDecode(body, edgeConfig(env).maxDecompressedBytes);
+    // 2.0 is taken as the 1.0 request of the same data (wire/remote-write-v2.ts).
+    if (version === 2) raw = transcodeV2(raw);
   } catch (e) {
     if (e instanceof IsobarError) return textError(e);
     throw e;
@@ -162,10 +167,11 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
       samples += written;
       const shard = jumpHash(reader.hashHi, reader.hashLo, shards);
       let b = byShard.get(shard);
-      if (!b) byShard.set(shard, (b = { ranges: [], bytes: 0, samples: 0 }));
+      if (!b) byShard.set(shard, (b = { ranges: [], bytes: 0, samples: 0, written: new Map() }));
       b.ranges.push(reader.seriesStart, reader.seriesEnd);
       b.bytes += reader.seriesEnd - reader.seriesStart;
       b.samples += written;
+      b.written.set(reader.seriesStart, { samples: reader.sampleCount, histograms: reader.histogramCount, exemplars: reader.exemplarCount });
       if (reader.histogramsReduced) {
         (b.rewritten ??= new Map()).set(reader.seriesStart, reader.rewrittenSeries());
         rewritten++;
@@ -189,7 +195,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
       const h = seriesHash([['__name__', m.family]]);
       const shard = jumpHash(h.hi, h.lo, shards);
       let b = byShard.get(shard);
-      if (!b) byShard.set(shard, (b = { ranges: [], bytes: 0, samples: 0 }));
+      if (!b) byShard.set(shard, (b = { ranges: [], bytes: 0, samples: 0, written: new Map() }));
       b.ranges.push(meta[i]!, meta[i + 1]!);
       b.bytes += meta[i + 1]! - meta[i]!;
     }
@@ -201,7 +207,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   // 6. commit, one RPC per shard, in parallel, each carrying its new series to
   // be admitted (5b). When the whole request is valid and belongs to one
   // shard, the client's own snappy body is forwarded as is.
-  const wholeBody = byShard.size === 1 && rejected === 0 && rewritten === 0 && body.byteLength <= MAX_RECORD_BYTES && raw.byteLength <= MAX_RECORD_UNCOMPRESSED;
+  const wholeBody = version === 1 && byShard.size === 1 && rejected === 0 && rewritten === 0 && body.byteLength <= MAX_RECORD_BYTES && raw.byteLength <= MAX_RECORD_UNCOMPRESSED;
   const coordinator = (shard: number) => env.SHARD_COORDINATOR.get(env.SHARD_COORDINATOR.idFromName(`${principal.tenant}/${shard}`));
   const append = (shard: number, b: ShardBatch, extra: Pick<AppendOptions, 'admit' | 'rejected'>, whole = false) =>
     coordinator(shard).append(principal.tenant, shard, whole ? [body] : recordsOf(raw, b), {
@@ -256,44 +262,47 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   const limited = settled.flatMap((x) => ('rateLimited' in x.a ? [x.a] : []));
   if (limited.length > 0) {
     const wait = Math.max(...limited.map((a) => a.rateLimited.retryAfterSeconds));
-    const kept = settled.filter((x) => !('rateLimited' in x.a)).reduce((n, x) => n + x.b.samples, 0);
+    const stored = settled.filter((x) => !('rateLimited' in x.a));
+    const kept = stored.reduce((n, x) => n + x.b.samples, 0);
     const e = new IsobarError(
       ErrorIds.ingestionRateLimited,
       'limited',
       `tenant ${principal.tenant} is over its ingestion rate of ${limits.ingestionRate} samples/s (ingestion_rate; bursts up to ${limits.ingestionBurst}, ingestion_burst); retry after ${wait}s. ${kept} samples of this request were stored, and resending them is harmless (repeats are ignored); to write faster, ${howToRaise(principal.tenant, 'ingestionRate')}`,
     );
-    return textError(e, { 'retry-after': String(wait) });
+    return textError(e, { 'retry-after': String(wait), ...writtenHeaders(version, stored.map((x) => x.b)) });
   }
   const backlogged = settled.flatMap((x) => ('backlogged' in x.a ? [x.a] : []));
   if (backlogged.length > 0) {
     const b = backlogged[0]!.backlogged;
-    const kept = settled.filter((x) => !('backlogged' in x.a)).reduce((n, x) => n + x.b.samples, 0);
+    const stored = settled.filter((x) => !('backlogged' in x.a));
+    const kept = stored.reduce((n, x) => n + x.b.samples, 0);
     const e = new IsobarError(
       ErrorIds.storageBacklogged,
       'limited',
       `storage is behind for tenant ${principal.tenant}: a shard's commit log holds ${b.logBytes} bytes the object store has not confirmed yet, at its bound of ${b.maxBytes} (commit_log_max_bytes); retry after ${b.retryAfterSeconds}s. Nothing acknowledged is lost; ${kept} samples of this request were stored, and resending them is harmless`,
     );
-    return textError(e, { 'retry-after': String(b.retryAfterSeconds) });
+    return textError(e, { 'retry-after': String(b.retryAfterSeconds), ...writtenHeaders(version, stored.map((x) => x.b)) });
   }
   const acks = settled.map((x) => x.a as AppendAck);
+  // Samples the storage node refused (known when it applied the batch in time).
+  const refused = acks.flatMap((a) => a.rejected ?? []);
+  const refusedSamples = refused.reduce((k, r) => k + r.count, 0);
+  const headers = writtenHeaders(version, settled.map((x) => x.b), refusedSamples);
 
   if (first) {
     const raise = RAISED_BY[first.id];
     if (raise) first = { id: first.id, message: `${first.message}; ${howToRaise(principal.tenant, raise)}` };
     const e = new IsobarError(first.id, 'bad-data', `${first.message}; ${rejected} of ${total} series rejected, the other ${total - rejected} (${samples} samples) were accepted`);
-    return textError(e);
+    return textError(e, headers);
   }
   if (dropped.first) {
     const what = [dropped.exemplars ? `${dropped.exemplars} exemplars` : '', dropped.metadata ? `${dropped.metadata} metadata entries` : ''].filter(Boolean).join(' and ');
-    return textError(new IsobarError(dropped.first.id as ErrorId, 'bad-data', `${dropped.first.message}; ${what} dropped, every series' samples (${samples}) were accepted`));
+    return textError(new IsobarError(dropped.first.id as ErrorId, 'bad-data', `${dropped.first.message}; ${what} dropped, every series' samples (${samples}) were accepted`), headers);
   }
-  // Samples the storage node refused (known when it applied the batch in time).
-  const refused = acks.flatMap((a) => a.rejected ?? []);
   if (refused.length > 0) {
-    const n = refused.reduce((k, r) => k + r.count, 0);
-    return textError(new IsobarError(refused[0]!.id as ErrorId, 'bad-data', `${refused[0]!.message}; ${n} of ${samples} samples refused, the rest were accepted`));
+    return textError(new IsobarError(refused[0]!.id as ErrorId, 'bad-data', `${refused[0]!.message}; ${refusedSamples} of ${samples} samples refused, the rest were accepted`), headers);
   }
-  return c.body(null, 204);
+  return c.body(null, 204, headers);
 }
 
 /** A sample (or native histogram) beyond the time window the tenant may write: the first one found, named. */
@@ -331,6 +340,25 @@ const RAISED_BY: Partial<Record<string, keyof Limits>> = {
   [ErrorIds.sampleTooOld]: 'retentionSeconds',
 };
 
+/** Floats, native histograms and exemplars written: remote write 2.0's `X-Prometheus-Remote-Write-*-Written`. */
+interface Written {
+  samples: number;
+  histograms: number;
+  exemplars: number;
+}
+
+/** The written-count headers of the batches stored (2.0 only; 1.0 has none), less samples the node refused. */
+function writtenHeaders(version: 1 | 2, stored: readonly ShardBatch[], refusedSamples = 0): Record<string, string> {
+  if (version !== 2) return {};
+  const w: Written = { samples: 0, histograms: 0, exemplars: 0 };
+  for (const b of stored) for (const x of b.written.values()) (w.samples += x.samples), (w.histograms += x.histograms), (w.exemplars += x.exemplars);
+  return {
+    'x-prometheus-remote-write-samples-written': String(Math.max(0, w.samples - refusedSamples)),
+    'x-prometheus-remote-write-histograms-written': String(w.histograms),
+    'x-prometheus-remote-write-exemplars-written': String(w.exemplars),
+  };
+}
+
 /** Take a refused series out of its shard's batch (and the batch out, when it was its last). */
 function dropRange(byShard: Map<number, ShardBatch>, shard: number, s: NewSeries): void {
   const b = byShard.get(shard)!;
@@ -339,6 +367,7 @@ function dropRange(byShard: Map<number, ShardBatch>, shard: number, s: NewSeries
     b.ranges.splice(i, 2);
     b.bytes -= s.end - s.start;
     b.samples -= s.samples;
+    b.written.delete(s.start);
     break;
   }
   if (b.ranges.length === 0) byShard.delete(shard);

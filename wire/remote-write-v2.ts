@@ -1,0 +1,263 @@
+/**
+ * Remote write 2.0 (`io.prometheus.write.v2.Request`), taken by translating
+ * it into a remote write 1.0 request: the edge then checks, routes and commits
+ * it as it does 1.0, with the same limits and error ids, and the commit log,
+ * the WAL and the storage node see 1.0 only.
+ *
+ * The translation resolves the symbols table and copies bytes where the two
+ * versions agree:
+ * - a Sample is 1.0's Sample (2.0's `start_timestamp`, field 3, is left out:
+ *   created timestamps are ignored, as the spec allows);
+ * - a Histogram is 1.0's Histogram (its `start_timestamp`, field 17, too);
+ * - labels and exemplar labels are written out as strings from their refs;
+ * - per-series metadata (type, help, unit) becomes a 1.0 MetricMetadata of the
+ *   series' metric name, once per name and content in a request.
+ * A request that breaks the format (a ref past the symbols, an odd number of
+ * label refs, a field running past its message) is malformed: a 400 for all of
+ * it. Everything else is judged by the 1.0 reader, series by series.
+ */
+import { ErrorIds, IsobarError } from './errors.js';
+import { ProtoWriter } from './remote-write.js';
+
+/** The 2.0 content type's `proto` parameter. */
+export const V2_PROTO = 'io.prometheus.write.v2.Request';
+/** The 1.0 one (senders may name it, or send no parameter). */
+export const V1_PROTO = 'prometheus.WriteRequest';
+
+/** Which remote-write message a Content-Type announces, or why it is not one we take (answered with 415). */
+export function remoteWriteVersion(contentType: string | undefined): 1 | 2 | { unsupported: string } {
+  if (contentType === undefined || contentType.trim() === '') return 1; // old senders send none
+  const [type, ...params] = contentType.split(';').map((p) => p.trim());
+  if (type!.toLowerCase() !== 'application/x-protobuf') return { unsupported: `Content-Type ${JSON.stringify(contentType)} is not application/x-protobuf` };
+  const proto = params.map((p) => /^proto\s*=\s*"?([^"]*)"?$/i.exec(p)?.[1]).find((p) => p !== undefined);
+  if (proto === undefined || proto === V1_PROTO) return 1;
+  if (proto === V2_PROTO) return 2;
+  return { unsupported: `proto=${proto} is not a remote-write message this receiver takes (${V1_PROTO} or ${V2_PROTO})` };
+}
+
+class Cursor {
+  pos = 0;
+  constructor(readonly buf: Uint8Array) {}
+
+  malformed(what: string): never {
+    throw new IsobarError(ErrorIds.malformedProtobuf, 'bad-data', `body is not a valid ${V2_PROTO}: ${what} at byte ${this.pos}`);
+  }
+
+  varint(): number {
+    let n = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.buf.length) this.malformed('a varint runs past the end');
+      const b = this.buf[this.pos++]!;
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 128;
+    }
+    return this.malformed('a varint longer than 10 bytes');
+  }
+
+  /** A length-delimited field's [start, end). */
+  span(end: number): [number, number] {
+    const len = this.varint();
+    const s = this.pos;
+    if (s + len > end) this.malformed('a field runs past the end of its message');
+    this.pos = s + len;
+    return [s, s + len];
+  }
+
+  skip(wire: number, end: number): void {
+    if (wire === 0) this.varint();
+    else if (wire === 1) this.pos += 8;
+    else if (wire === 2) this.span(end);
+    else if (wire === 5) this.pos += 4;
+    else this.malformed(`an unknown wire type ${wire}`);
+    if (this.pos > end) this.malformed('a field runs past the end of its message');
+  }
+}
+
+/** Translate a 2.0 request (decompressed) into the 1.0 request the edge takes. */
+export function transcodeV2(buf: Uint8Array): Uint8Array {
+  const c = new Cursor(buf);
+  const symbols: Array<[number, number]> = [];
+  const series: Array<[number, number]> = [];
+  while (c.pos < buf.length) {
+    const tag = c.varint();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 4 && wire === 2) symbols.push(c.span(buf.length));
+    else if (field === 5 && wire === 2) series.push(c.span(buf.length));
+    else c.skip(wire, buf.length);
+  }
+  const symbol = (ref: number): Uint8Array => {
+    const s = symbols[ref];
+    if (s === undefined) return c.malformed(`symbol ref ${ref} past the table of ${symbols.length} symbols`);
+    return buf.subarray(s[0], s[1]);
+  };
+  const out = new ProtoWriter();
+  const metadata = new Map<string, Uint8Array>();
+  for (const [start, end] of series) {
+    c.pos = start;
+    const labelRefs: number[] = [];
+    const ts = new ProtoWriter();
+    let meta: Uint8Array | undefined;
+    const body: Array<[number, Uint8Array]> = [];
+    while (c.pos < end) {
+      const tag = c.varint();
+      const field = tag >>> 3;
+      const wire = tag & 7;
+      if (field === 1 && wire === 2) {
+        const [s, e] = c.span(end);
+        const inner = new Cursor(buf);
+        inner.pos = s;
+        while (inner.pos < e) labelRefs.push(inner.varint());
+      } else if (field === 1 && wire === 0) labelRefs.push(c.varint());
+      else if (field === 2 && wire === 2) body.push([2, buf.subarray(...c.span(end))]); // Sample: as 1.0's
+      else if (field === 3 && wire === 2) body.push([4, buf.subarray(...c.span(end))]); // Histogram: as 1.0's
+      else if (field === 4 && wire === 2) body.push([3, exemplarV1(c, c.span(end), symbol)]);
+      else if (field === 5 && wire === 2) meta = buf.subarray(...c.span(end));
+      else c.skip(wire, end);
+    }
+    if (labelRefs.length % 2 !== 0) c.malformed(`a timeseries with ${labelRefs.length} label refs (they come in name, value pairs)`);
+    let name: Uint8Array | undefined;
+    for (let i = 0; i < labelRefs.length; i += 2) {
+      const [n, v] = [symbol(labelRefs[i]!), symbol(labelRefs[i + 1]!)];
+      if (n.length === 8 && new TextDecoder().decode(n) === '__name__') name = v;
+      ts.bytes(1, label(n, v));
+    }
+    for (const [field, bytes] of body) ts.bytes(field, bytes);
+    out.bytes(1, ts.finish());
+    if (meta && name) {
+      const md = metadataV1(meta, name, symbol);
+      if (md) metadata.set(md.join(','), md); // the same entry once per request
+    }
+  }
+  for (const md of metadata.values()) out.bytes(3, md);
+  return out.finish();
+}
+
+function label(name: Uint8Array, value: Uint8Array): Uint8Array {
+  const l = new ProtoWriter();
+  l.bytes(1, name);
+  l.bytes(2, value);
+  return l.finish();
+}
+
+/** A 2.0 Exemplar (labels as refs) as 1.0's (labels as strings); value and timestamp copied. */
+function exemplarV1(c: Cursor, [start, end]: [number, number], symbol: (ref: number) => Uint8Array): Uint8Array {
+  const saved = c.pos;
+  c.pos = start;
+  const refs: number[] = [];
+  const ex = new ProtoWriter();
+  const rest = new ProtoWriter();
+  while (c.pos < end) {
+    const tag = c.varint();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1 && wire === 2) {
+      const [s, e] = c.span(end);
+      const inner = new Cursor(c.buf);
+      inner.pos = s;
+      while (inner.pos < e) refs.push(inner.varint());
+    } else if (field === 1 && wire === 0) refs.push(c.varint());
+    else if ((field === 2 && wire === 1) || (field === 3 && wire === 0)) {
+      const at = c.pos;
+      c.skip(wire, end);
+      rest.varint(tag);
+      rest.raw(c.buf.subarray(at, c.pos));
+    } else c.skip(wire, end);
+  }
+  if (refs.length % 2 !== 0) c.malformed(`an exemplar with ${refs.length} label refs`);
+  for (let i = 0; i < refs.length; i += 2) ex.bytes(1, label(symbol(refs[i]!), symbol(refs[i + 1]!)));
+  ex.raw(rest.finish());
+  c.pos = saved;
+  return ex.finish();
+}
+
+/** A series' 2.0 Metadata as a 1.0 MetricMetadata of its metric name; undefined when it says nothing. */
+function metadataV1(meta: Uint8Array, name: Uint8Array, symbol: (ref: number) => Uint8Array): Uint8Array | undefined {
+  const m = new Cursor(meta);
+  let type = 0;
+  let help: Uint8Array | undefined;
+  let unit: Uint8Array | undefined;
+  while (m.pos < meta.length) {
+    const tag = m.varint();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1 && wire === 0) type = m.varint();
+    else if (field === 3 && wire === 0) help = symbol(m.varint());
+    else if (field === 4 && wire === 0) unit = symbol(m.varint());
+    else m.skip(wire, meta.length);
+  }
+  if (type === 0 && !help?.length && !unit?.length) return undefined;
+  // The type enums of 1.0 and 2.0 number the same types alike (0 unknown/unspecified .. 7 stateset).
+  const md = new ProtoWriter();
+  md.int64(1, type);
+  md.bytes(2, name);
+  if (help?.length) md.bytes(4, help);
+  if (unit?.length) md.bytes(5, unit);
+  return md.finish();
+}
+
+// ---------------------------------------------------------------------------
+// Encoding (tests and benchmarks): a 2.0 request of the same inputs as 1.0's encoder.
+
+export interface SeriesInputV2 {
+  labels: ReadonlyArray<readonly [string, string]>;
+  samples?: ReadonlyArray<readonly [timestampMs: number, value: number]>;
+  /** Histogram messages, as `encodeHistogram` (remote-write.ts) writes them. */
+  histograms?: ReadonlyArray<Uint8Array>;
+  exemplars?: ReadonlyArray<{ labels: ReadonlyArray<readonly [string, string]>; value: number; timestampMs: number }>;
+  metadata?: { type: number; help?: string; unit?: string };
+}
+
+/** Encode a 2.0 request, its symbols interned in first-use order after "". */
+export function encodeWriteRequestV2(series: ReadonlyArray<SeriesInputV2>): Uint8Array {
+  const symbols = new Map<string, number>([['', 0]]);
+  const ref = (s: string) => {
+    let r = symbols.get(s);
+    if (r === undefined) symbols.set(s, (r = symbols.size));
+    return r;
+  };
+  const bodies: Uint8Array[] = [];
+  for (const s of series) {
+    const ts = new ProtoWriter();
+    const refs = new ProtoWriter();
+    for (const [n, v] of s.labels) {
+      refs.varint(ref(n));
+      refs.varint(ref(v));
+    }
+    ts.bytes(1, refs.finish());
+    for (const [t, v] of s.samples ?? []) {
+      const sm = new ProtoWriter();
+      sm.double(1, v);
+      sm.int64(2, t);
+      ts.bytes(2, sm.finish());
+    }
+    for (const h of s.histograms ?? []) ts.bytes(3, h);
+    for (const e of s.exemplars ?? []) {
+      const ex = new ProtoWriter();
+      const er = new ProtoWriter();
+      for (const [n, v] of e.labels) {
+        er.varint(ref(n));
+        er.varint(ref(v));
+      }
+      ex.bytes(1, er.finish());
+      ex.double(2, e.value);
+      ex.int64(3, e.timestampMs);
+      ts.bytes(4, ex.finish());
+    }
+    if (s.metadata) {
+      const md = new ProtoWriter();
+      md.int64(1, s.metadata.type);
+      if (s.metadata.help !== undefined) md.int64(3, ref(s.metadata.help));
+      if (s.metadata.unit !== undefined) md.int64(4, ref(s.metadata.unit));
+      ts.bytes(5, md.finish());
+    }
+    bodies.push(ts.finish());
+  }
+  const out = new ProtoWriter();
+  const enc = new TextEncoder();
+  for (const s of symbols.keys()) out.bytes(4, enc.encode(s));
+  for (const b of bodies) out.bytes(5, b);
+  return out.finish();
+}
