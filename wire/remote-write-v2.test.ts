@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { validHistogramArb } from '../test/support/histograms.js';
 import { IsobarError } from './errors.js';
 import { encodeHistogram, encodeWriteRequest, isMetadataProblem, WriteRequestReader, type SeriesInput } from './remote-write.js';
-import { encodeWriteRequestV2, remoteWriteVersion, transcodeV2 } from './remote-write-v2.js';
+import { encodeWriteRequestV2, remoteWriteVersion, transcodeV2, type SeriesInputV2 } from './remote-write-v2.js';
 
 const labelName = fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,8}$/).filter((n) => n !== '__name__');
 const seriesArb = fc
@@ -63,9 +63,14 @@ describe('remote write 2.0', () => {
       { labels: [['__name__', 'req_total'], ['a', '1']], samples: [[1, 1]], metadata: md },
       { labels: [['__name__', 'req_total'], ['a', '2']], samples: [[1, 1]], metadata: md },
       { labels: [['__name__', 'temp']], samples: [[1, 1]], metadata: { type: 0 } },
+      // A histogram's series name its family without their suffix.
+      ...['lat_bucket', 'lat_count', 'lat_sum'].map((n): SeriesInputV2 => ({ labels: [['__name__', n]], samples: [[1, 1]], metadata: { type: 3, help: 'Latency.' } })),
     ]);
     const { metadata } = readAll(transcodeV2(v2));
-    expect(metadata.filter((m) => !isMetadataProblem(m))).toEqual([{ family: 'req_total', type: 'counter', help: 'Requests served.', unit: 'requests' }]);
+    expect(metadata.filter((m) => !isMetadataProblem(m))).toEqual([
+      { family: 'req_total', type: 'counter', help: 'Requests served.', unit: 'requests' },
+      { family: 'lat', type: 'histogram', help: 'Latency.', unit: '' },
+    ]);
   });
 
   it('says a request is malformed where it breaks the format, and nothing else', () => {

@@ -9,9 +9,10 @@
  * - a Sample is 1.0's Sample (2.0's `start_timestamp`, field 3, is left out:
  *   created timestamps are ignored, as the spec allows);
  * - a Histogram is 1.0's Histogram (its `start_timestamp`, field 17, too);
- * - labels and exemplar labels are written out as strings from their refs;
+ * - labels and exemplar labels are written out as strings from their refs,
+ *   a series' labels sorted by name (Prometheus 3 takes them in any order);
  * - per-series metadata (type, help, unit) becomes a 1.0 MetricMetadata of the
- *   series' metric name, once per name and content in a request.
+ *   series' metric family (familyOf), once per family and content in a request.
  * A request that breaks the format (a ref past the symbols, an odd number of
  * label refs, a field running past its message) is malformed: a 400 for all of
  * it. Everything else is judged by the 1.0 reader, series by series.
@@ -118,9 +119,12 @@ export function transcodeV2(buf: Uint8Array): Uint8Array {
       else c.skip(wire, end);
     }
     if (labelRefs.length % 2 !== 0) c.malformed(`a timeseries with ${labelRefs.length} label refs (they come in name, value pairs)`);
+    // Labels in name order, as Prometheus 3's receiver takes them whatever order they came in (1.0's reader wants them sorted).
+    const pairs: Array<[Uint8Array, Uint8Array]> = [];
+    for (let i = 0; i < labelRefs.length; i += 2) pairs.push([symbol(labelRefs[i]!), symbol(labelRefs[i + 1]!)]);
+    pairs.sort((a, b) => compareBytes(a[0], b[0]));
     let name: Uint8Array | undefined;
-    for (let i = 0; i < labelRefs.length; i += 2) {
-      const [n, v] = [symbol(labelRefs[i]!), symbol(labelRefs[i + 1]!)];
+    for (const [n, v] of pairs) {
       if (n.length === 8 && new TextDecoder().decode(n) === '__name__') name = v;
       ts.bytes(1, label(n, v));
     }
@@ -133,6 +137,13 @@ export function transcodeV2(buf: Uint8Array): Uint8Array {
   }
   for (const md of metadata.values()) out.bytes(3, md);
   return out.finish();
+}
+
+/** Byte order (UTF-8 strings compare so as Go compares them). */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
 }
 
 function label(name: Uint8Array, value: Uint8Array): Uint8Array {
@@ -192,10 +203,30 @@ function metadataV1(meta: Uint8Array, name: Uint8Array, symbol: (ref: number) =>
   // The type enums of 1.0 and 2.0 number the same types alike (0 unknown/unspecified .. 7 stateset).
   const md = new ProtoWriter();
   md.int64(1, type);
-  md.bytes(2, name);
+  md.bytes(2, familyOf(name, type));
   if (help?.length) md.bytes(4, help);
   if (unit?.length) md.bytes(5, unit);
   return md.finish();
+}
+
+/** The suffixes a type's series add to their family's name (histogram: `_bucket`, `_count`, `_sum`; ...). */
+const SUFFIXES: Record<number, readonly string[]> = {
+  3: ['_bucket', '_count', '_sum'],
+  4: ['_bucket', '_gcount', '_gsum'],
+  5: ['_count', '_sum'],
+};
+
+/**
+ * The metric family a series of `type` belongs to: 2.0 gives metadata per
+ * series, 1.0 and `/api/v1/metadata` per family. Histogram, gauge-histogram
+ * and summary series lose their suffix; a counter keeps `_total`, which in
+ * Prometheus's text format is part of the family's name (OpenMetrics leaves it
+ * out; a series cannot tell which format it was scraped in).
+ */
+function familyOf(name: Uint8Array, type: number): Uint8Array {
+  const text = new TextDecoder().decode(name);
+  const suffix = SUFFIXES[type]?.find((x) => text.endsWith(x) && text.length > x.length);
+  return suffix ? name.subarray(0, name.length - suffix.length) : name;
 }
 
 // ---------------------------------------------------------------------------

@@ -104,8 +104,14 @@ export class WriteRequestReader implements LabelSource {
   hashLo = 0;
   /** First semantic problem of the current series, if any. */
   problem: SeriesProblem | undefined;
-  /** A histogram of the current series was reduced to fit the bucket limit: its bytes are not what was sent (the edge writes the series anew). */
-  histogramsReduced = false;
+  /** The current series' labels came out of name order. */
+  private unsorted = false;
+  /**
+   * The current series is not forwarded as sent, the edge writes it anew
+   * (`rewrittenSeries`): its labels came unsorted (they are read sorted), or a
+   * histogram was reduced to fit the bucket limit.
+   */
+  needsRewrite = false;
 
   private pos = 0;
   /** The last 64-bit varint read (varint64). */
@@ -220,6 +226,7 @@ export class WriteRequestReader implements LabelSource {
 
   private readSeries(end: number): void {
     this.labelCount = 0;
+    this.unsorted = false;
     this.sampleCount = 0;
     this.histogramCount = 0;
     this.exemplarCount = 0;
@@ -227,7 +234,7 @@ export class WriteRequestReader implements LabelSource {
     this.exemplarLabelCount = 0;
     this.exemplarProblem = undefined;
     this.problem = undefined;
-    this.histogramsReduced = false;
+    this.needsRewrite = false;
     this.hasher.reset();
     let hasName = false;
     while (this.pos < end) {
@@ -253,6 +260,7 @@ export class WriteRequestReader implements LabelSource {
       }
       this.pos = fend;
     }
+    if (this.unsorted && !this.problem) this.sortLabels();
     this.hashHi = this.hasher.hi;
     this.hashLo = this.hasher.lo;
     if (this.problem) return;
@@ -266,6 +274,31 @@ export class WriteRequestReader implements LabelSource {
         `series ${this.describeSeries()} has ${this.labelCount} labels, over the limit of ${this.limits.maxLabelNamesPerSeries} (max_label_names_per_series)`,
       );
     }
+  }
+
+  /**
+   * Put the current series' labels in name order (they came unsorted), check
+   * that no name repeats, and hash them in that order: the series is the one
+   * its sorted labels name, and is written anew so (needsRewrite).
+   */
+  private sortLabels(): void {
+    const buf = this.buf;
+    const o = this.offs;
+    const order = Array.from({ length: this.labelCount }, (_, i) => i).sort((a, b) => compareBytes(buf, o[4 * a]!, o[4 * a + 1]!, o[4 * b]!, o[4 * b + 1]!));
+    const sorted = order.flatMap((i) => [o[4 * i]!, o[4 * i + 1]!, o[4 * i + 2]!, o[4 * i + 3]!]);
+    o.set(sorted);
+    this.hasher.reset();
+    for (let i = 0; i < this.labelCount; i++) {
+      if (i > 0 && compareBytes(buf, o[4 * i - 4]!, o[4 * i - 3]!, o[4 * i]!, o[4 * i + 1]!) === 0) {
+        this.fail(ErrorIds.duplicateLabelNames, `series ${this.describeSeries()} has label ${this.name(i)} more than once`);
+        return;
+      }
+      this.hasher.update(buf, o[4 * i]!, o[4 * i + 1]!);
+      this.hasher.updateByte(0xff);
+      this.hasher.update(buf, o[4 * i + 2]!, o[4 * i + 3]!);
+      this.hasher.updateByte(0xff);
+    }
+    this.needsRewrite = true;
   }
 
   /** Read one Label; validates it against the previous one. True when it is __name__. */
@@ -316,19 +349,20 @@ export class WriteRequestReader implements LabelSource {
     const isName = bytesEqual(buf, ns, ne, METRIC_NAME_BYTES);
     if (this.problem) return isName;
     const limits = this.limits;
-    if (!validNameBytes(buf, ns, ne, false)) {
-      if (!validUtf8(buf, ns, ne)) this.fail(ErrorIds.invalidUtf8, `a label name of series ${this.describeSeries()} is not valid UTF-8`);
-      else this.fail(ErrorIds.invalidLabelName, `label name ${JSON.stringify(this.name(i))} of series ${this.describeSeries()} is invalid: names match [a-zA-Z_][a-zA-Z0-9_]*`);
+    // Names are Prometheus 3's: any non-empty UTF-8 (its default, utf8 name validation).
+    if (ns === ne) {
+      this.fail(ErrorIds.invalidLabelName, `series ${this.describeSeries()} has a label with an empty name`);
+    } else if (!validUtf8(buf, ns, ne)) {
+      this.fail(ErrorIds.invalidUtf8, `a label name of series ${this.describeSeries()} is not valid UTF-8`);
     } else if (!validUtf8(buf, vs, ve)) {
       this.fail(ErrorIds.invalidUtf8, `the value of label ${this.name(i)} of series ${this.describeSeries()} is not valid UTF-8`);
     } else if (vs === ve) {
       this.fail(ErrorIds.emptyLabelValue, `label ${this.name(i)} of series ${this.describeSeries()} has an empty value; omit the label instead`);
-    } else if (isName && !validNameBytes(buf, vs, ve, true)) {
-      this.fail(ErrorIds.invalidMetricName, `metric name ${JSON.stringify(this.value(i))} is invalid: names match [a-zA-Z_:][a-zA-Z0-9_:]*`);
     } else if (i > 0) {
+      // Unsorted labels are taken, as Prometheus takes them: sorted once the series is read.
       const c = compareBytes(buf, o[4 * i - 4]!, o[4 * i - 3]!, ns, ne);
       if (c === 0) this.fail(ErrorIds.duplicateLabelNames, `series ${this.describeSeries()} has label ${this.name(i)} more than once`);
-      else if (c > 0) this.fail(ErrorIds.unsortedLabels, `labels of series ${this.describeSeries()} are not sorted by name (${this.name(i)} after ${this.name(i - 1)}); remote write requires sorted labels`);
+      else if (c > 0) this.unsorted = true;
     }
     if (!this.problem && limits) {
       if (ne - ns > limits.maxLabelNameLength) {
@@ -501,7 +535,7 @@ export class WriteRequestReader implements LabelSource {
       while (buckets(h) > max && h.schema > SCHEMA_MIN) h = reduceResolution(h, h.schema - 1);
       if (buckets(h) <= max) {
         this.histograms[k] = h;
-        this.histogramsReduced = true;
+        this.needsRewrite = true;
         return false;
       }
     }
@@ -577,8 +611,8 @@ export class WriteRequestReader implements LabelSource {
     let chars = 0;
     for (let k = first; k < this.exemplarLabelCount && !bad; k++) {
       const [ns, ne, vs, ve] = [o[4 * k]!, o[4 * k + 1]!, o[4 * k + 2]!, o[4 * k + 3]!];
-      if (!validNameBytes(buf, ns, ne, false)) {
-        bad = { id: ErrorIds.invalidExemplar, message: `an exemplar of series ${this.describeSeries()} has the invalid label name ${JSON.stringify(utf8Lossy.decode(buf.subarray(ns, ne)))}: names match [a-zA-Z_][a-zA-Z0-9_]*` };
+      if (ns === ne || !validUtf8(buf, ns, ne)) {
+        bad = { id: ErrorIds.invalidExemplar, message: `an exemplar of series ${this.describeSeries()} has a label name that is empty or not valid UTF-8` };
       } else if (!validUtf8(buf, vs, ve)) {
         bad = { id: ErrorIds.invalidExemplar, message: `an exemplar of series ${this.describeSeries()} has a label value that is not valid UTF-8` };
       } else {
@@ -819,17 +853,6 @@ export function isValidLabelName(name: string): boolean {
 
 export function isValidMetricName(name: string): boolean {
   return METRIC_NAME_RE.test(name);
-}
-
-/** Names: [a-zA-Z_][a-zA-Z0-9_]*; metric names (`colon`) also allow ':'. */
-function validNameBytes(b: Uint8Array, s: number, e: number, colon: boolean): boolean {
-  if (s === e) return false;
-  for (let i = s; i < e; i++) {
-    const c = b[i]!;
-    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || (colon && c === 0x3a) || (i > s && c >= 0x30 && c <= 0x39);
-    if (!ok) return false;
-  }
-  return true;
 }
 
 /** Strict UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF), fast on ASCII. */

@@ -3,7 +3,7 @@
  * real Prometheus 3: it scrapes an OpenMetrics target (histogram and counter
  * with exemplars, and HELP/TYPE/UNIT) and itself with native histograms on,
  * keeps its own copy, and remote-writes to the stack with exemplars, metadata
- * and native histograms on. `query_exemplars`, `metadata` and queries of the
+ * and native histograms on, over remote write 1.0 and (another stack) 2.0. `query_exemplars`, `metadata` and queries of the
  * native histograms must answer what Prometheus itself answers, byte for byte.
  */
 import { createServer, type Server } from 'node:http';
@@ -61,7 +61,14 @@ function startTarget(): Promise<{ server: Server; address: string }> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, address: `127.0.0.1:${(server.address() as AddressInfo).port}` })));
 }
 
-describe.runIf(PROM3)('Prometheus 3 writing exemplars and metadata', () => {
+/** Both protocols Prometheus 3 speaks: what it writes must read back the same either way. */
+const PROTOCOLS = [
+  ['1.0', [], 'exemplar-storage'],
+  // 2.0 carries metadata per series, which Prometheus sends only with its metadata WAL records on.
+  ['2.0', ['    protobuf_message: io.prometheus.write.v2.Request'], 'exemplar-storage,metadata-wal-records'],
+] as const;
+
+describe.runIf(PROM3).each(PROTOCOLS)('Prometheus 3 writing exemplars and metadata over remote write %s', (protocol, protocolLines, features) => {
   const h = useStack();
   let target: { server: Server; address: string };
   let prom: Awaited<ReturnType<typeof startPrometheus>>;
@@ -70,9 +77,9 @@ describe.runIf(PROM3)('Prometheus 3 writing exemplars and metadata', () => {
     target = await startTarget();
     prom = await startPrometheus(`${h.client.base}/api/v1/write`, 'demo', h.s.ISOBAR_DEMO_KEY, {
       binary: join(PROM3!, 'prometheus'),
-      flags: ['--enable-feature=exemplar-storage'],
+      flags: [`--enable-feature=${features}`],
       target: target.address,
-      writeLines: ['    send_exemplars: true', '    send_native_histograms: true'],
+      writeLines: ['    send_exemplars: true', '    send_native_histograms: true', ...protocolLines],
       scrapeLines: ['  - job_name: self', '    scrape_native_histograms: true', '    static_configs:', "      - targets: ['$SELF']"],
     });
   });
@@ -160,7 +167,23 @@ describe.runIf(PROM3)('Prometheus 3 writing exemplars and metadata', () => {
     expect(await fromIsobar(max)).toBe(await fromProm(max));
   });
 
-  it('answers metadata exactly as Prometheus 3 does, with its filters and its field order', async () => {
+  it.runIf(protocol === '2.0')('keeps the metadata 2.0 sends per series, by family', async () => {
+    // 2.0 sends metadata per series: a histogram's series name their family without suffix, as Prometheus's API does;
+    // a counter keeps `_total` (whether it is part of the family's name depends on the format scraped, which 2.0 does not say).
+    for (const path of ['metadata?metric=demo_request_duration_seconds', 'metadata?metric=demo_queue_depth', 'metadata?metric=go_gc_duration_seconds', 'metadata?metric=prometheus_http_requests_total']) {
+      const want = await fromProm(path);
+      expect(Object.keys(JSON.parse(want).data), path).toHaveLength(1);
+      expect(await eventually(() => fromIsobar(path), (g) => g === want, 30_000), path).toBe(want);
+    }
+    const counter = JSON.parse(await fromIsobar('metadata?metric=demo_jobs_total')).data;
+    expect(counter).toEqual({ demo_jobs_total: JSON.parse(await fromProm('metadata?metric=demo_jobs')).data.demo_jobs });
+    // Every family Prometheus lists is there, the same, but OpenMetrics counters (under their `_total` name); more may be (`up`, `scrape_*`).
+    const [ours, theirs] = [JSON.parse(await fromIsobar('metadata')).data, JSON.parse(await fromProm('metadata')).data] as Array<Record<string, unknown>>;
+    const missing = Object.keys(theirs!).filter((f) => JSON.stringify(ours![f]) !== JSON.stringify(theirs![f]) && JSON.stringify(ours![`${f}_total`]) !== JSON.stringify(theirs![f]));
+    expect(missing).toEqual([]);
+  });
+
+  it.runIf(protocol === '1.0')('answers metadata exactly as Prometheus 3 does, with its filters and its field order', async () => {
     for (const path of ['metadata', 'metadata?metric=demo_request_duration_seconds', 'metadata?metric=demo_jobs', 'metadata?limit_per_metric=1', 'metadata?limit=0', 'metadata?metric=nothing_here']) {
       const want = await fromProm(path);
       expect(JSON.parse(want).status, want).toBe('success');

@@ -88,7 +88,7 @@ interface ShardBatch {
   samples: number;
   /** What each series of the batch writes, by its range's start (remote write 2.0's written counts). */
   written: Map<number, Written>;
-  /** Series sent on in other bytes than the client's (histograms reduced to fit the bucket limit), by their range's start. */
+  /** Series sent on in other bytes than the client's (labels sorted, histograms reduced to fit the bucket limit), by their range's start. */
   rewritten?: Map<number, Uint8Array>;
 }
 
@@ -103,7 +103,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   }
   const encoding = (c.req.header('content-encoding') ?? '').toLowerCase();
   if (encoding !== 'snappy') {
-    return textError(new IsobarError(ErrorIds.unsupportedEncoding, 'bad-data', `Content-Encoding must be "snappy" for remote write, got ${JSON.stringify(encoding)}`));
+    return textError(new IsobarError(ErrorIds.unsupportedEncoding, 'unsupported-media', `Content-Encoding must be "snappy" for remote write, got ${JSON.stringify(encoding)}`));
   }
 
   const limits = principal.limits;
@@ -127,7 +127,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
   const byShard = new Map<number, ShardBatch>();
   let total = 0;
   let rejected = 0;
-  /** Series whose bytes are not the client's (their histograms were reduced): the body cannot go on whole. */
+  /** Series whose bytes are not the client's (labels sorted, histograms reduced): the body cannot go on whole. */
   let rewritten = 0;
   let samples = 0;
   let first: SeriesProblem | undefined;
@@ -172,7 +172,7 @@ export async function handleWrite(c: Context<AppEnv>): Promise<Response> {
       b.bytes += reader.seriesEnd - reader.seriesStart;
       b.samples += written;
       b.written.set(reader.seriesStart, { samples: reader.sampleCount, histograms: reader.histogramCount, exemplars: reader.exemplarCount });
-      if (reader.histogramsReduced) {
+      if (reader.needsRewrite) {
         (b.rewritten ??= new Map()).set(reader.seriesStart, reader.rewrittenSeries());
         rewritten++;
       }

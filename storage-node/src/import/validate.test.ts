@@ -20,7 +20,7 @@ function block(labels: string[] = ['__name__', 'm', 'job', 'a'], other = ['__nam
 describe('validateBlock', () => {
   it('passes a sound block and counts it', () => {
     const { dir, meta } = block();
-    expect(validateBlock(dir, wide)).toEqual({ ulid: meta.ulid, minTime: T0, maxTime: T0 + 299 * 15_000 + 1, series: 2, samples: 600, chunks: 6 });
+    expect(validateBlock(dir, wide)).toEqual({ ulid: meta.ulid, minTime: T0, maxTime: T0 + 299 * 15_000 + 1, series: 2, samples: 600, histogramSamples: 0, chunks: 6 });
   });
 
   it('refuses samples outside the retention or in the future', () => {
