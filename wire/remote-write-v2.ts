@@ -96,21 +96,25 @@ export function transcodeV2(buf: Uint8Array): Uint8Array {
   };
   const out = new ProtoWriter();
   const metadata = new Map<string, Uint8Array>();
+  const labelRefs: number[] = [];
+  const pairs: Array<[Uint8Array, Uint8Array]> = [];
+  const body: Array<[number, Uint8Array]> = [];
   for (const [start, end] of series) {
     c.pos = start;
-    const labelRefs: number[] = [];
-    const ts = new ProtoWriter();
+    labelRefs.length = 0;
+    pairs.length = 0;
+    body.length = 0;
     let meta: Uint8Array | undefined;
-    const body: Array<[number, Uint8Array]> = [];
     while (c.pos < end) {
       const tag = c.varint();
       const field = tag >>> 3;
       const wire = tag & 7;
       if (field === 1 && wire === 2) {
         const [s, e] = c.span(end);
-        const inner = new Cursor(buf);
-        inner.pos = s;
-        while (inner.pos < e) labelRefs.push(inner.varint());
+        const at = c.pos;
+        c.pos = s;
+        while (c.pos < e) labelRefs.push(c.varint());
+        c.pos = at;
       } else if (field === 1 && wire === 0) labelRefs.push(c.varint());
       else if (field === 2 && wire === 2) body.push([2, buf.subarray(...c.span(end))]); // Sample: as 1.0's
       else if (field === 3 && wire === 2) body.push([4, buf.subarray(...c.span(end))]); // Histogram: as 1.0's
@@ -120,16 +124,27 @@ export function transcodeV2(buf: Uint8Array): Uint8Array {
     }
     if (labelRefs.length % 2 !== 0) c.malformed(`a timeseries with ${labelRefs.length} label refs (they come in name, value pairs)`);
     // Labels in name order, as Prometheus 3's receiver takes them whatever order they came in (1.0's reader wants them sorted).
-    const pairs: Array<[Uint8Array, Uint8Array]> = [];
-    for (let i = 0; i < labelRefs.length; i += 2) pairs.push([symbol(labelRefs[i]!), symbol(labelRefs[i + 1]!)]);
-    pairs.sort((a, b) => compareBytes(a[0], b[0]));
+    let sorted = true;
+    for (let i = 0; i < labelRefs.length; i += 2) {
+      pairs.push([symbol(labelRefs[i]!), symbol(labelRefs[i + 1]!)]);
+      if (pairs.length > 1 && compareBytes(pairs[pairs.length - 2]![0], pairs[pairs.length - 1]![0]) > 0) sorted = false;
+    }
+    if (!sorted) pairs.sort((a, b) => compareBytes(a[0], b[0]));
+    // The TimeSeries written straight into the request: its length first, from its parts' lengths.
+    let size = 0;
+    for (const [n, v] of pairs) size += fieldSize(labelSize(n.length, v.length));
+    for (const [, bytes] of body) size += fieldSize(bytes.length);
+    out.varint(0x0a);
+    out.varint(size);
     let name: Uint8Array | undefined;
     for (const [n, v] of pairs) {
-      if (n.length === 8 && new TextDecoder().decode(n) === '__name__') name = v;
-      ts.bytes(1, label(n, v));
+      if (compareBytes(n, METRIC_NAME) === 0) name = v;
+      out.varint(0x0a);
+      out.varint(labelSize(n.length, v.length));
+      out.bytes(1, n);
+      out.bytes(2, v);
     }
-    for (const [field, bytes] of body) ts.bytes(field, bytes);
-    out.bytes(1, ts.finish());
+    for (const [field, bytes] of body) out.bytes(field, bytes);
     if (meta && name) {
       const md = metadataV1(meta, name, symbol);
       if (md) metadata.set(md.join(','), md); // the same entry once per request
@@ -138,6 +153,14 @@ export function transcodeV2(buf: Uint8Array): Uint8Array {
   for (const md of metadata.values()) out.bytes(3, md);
   return out.finish();
 }
+
+const METRIC_NAME = new TextEncoder().encode('__name__');
+
+const varintSize = (n: number) => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+/** A length-delimited field of `len` bytes with a one-byte tag. */
+const fieldSize = (len: number) => 1 + varintSize(len) + len;
+/** A Label message of a name and a value. */
+const labelSize = (n: number, v: number) => fieldSize(n) + fieldSize(v);
 
 /** Byte order (UTF-8 strings compare so as Go compares them). */
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
