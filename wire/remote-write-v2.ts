@@ -66,6 +66,19 @@ class Cursor {
     return [s, s + len];
   }
 
+  /** Label refs (a field 1), packed or one varint, appended to `into`. */
+  refs(wire: number, end: number, into: number[]): void {
+    if (wire === 0) {
+      into.push(this.varint());
+      return;
+    }
+    const [s, e] = this.span(end);
+    const after = this.pos;
+    this.pos = s;
+    while (this.pos < e) into.push(this.varint());
+    this.pos = after;
+  }
+
   skip(wire: number, end: number): void {
     if (wire === 0) this.varint();
     else if (wire === 1) this.pos += 8;
@@ -109,13 +122,7 @@ export function transcodeV2(buf: Uint8Array): Uint8Array {
       const tag = c.varint();
       const field = tag >>> 3;
       const wire = tag & 7;
-      if (field === 1 && wire === 2) {
-        const [s, e] = c.span(end);
-        const at = c.pos;
-        c.pos = s;
-        while (c.pos < e) labelRefs.push(c.varint());
-        c.pos = at;
-      } else if (field === 1 && wire === 0) labelRefs.push(c.varint());
+      if (field === 1 && (wire === 2 || wire === 0)) c.refs(wire, end, labelRefs);
       else if (field === 2 && wire === 2) body.push([2, buf.subarray(...c.span(end))]); // Sample: as 1.0's
       else if (field === 3 && wire === 2) body.push([4, buf.subarray(...c.span(end))]); // Histogram: as 1.0's
       else if (field === 4 && wire === 2) body.push([3, exemplarV1(c, c.span(end), symbol)]);
@@ -187,12 +194,7 @@ function exemplarV1(c: Cursor, [start, end]: [number, number], symbol: (ref: num
     const tag = c.varint();
     const field = tag >>> 3;
     const wire = tag & 7;
-    if (field === 1 && wire === 2) {
-      const [s, e] = c.span(end);
-      const inner = new Cursor(c.buf);
-      inner.pos = s;
-      while (inner.pos < e) refs.push(inner.varint());
-    } else if (field === 1 && wire === 0) refs.push(c.varint());
+    if (field === 1 && (wire === 2 || wire === 0)) c.refs(wire, end, refs);
     else if ((field === 2 && wire === 1) || (field === 3 && wire === 0)) {
       const at = c.pos;
       c.skip(wire, end);
@@ -272,15 +274,19 @@ export function encodeWriteRequestV2(series: ReadonlyArray<SeriesInputV2>): Uint
     if (r === undefined) symbols.set(s, (r = symbols.size));
     return r;
   };
-  const bodies: Uint8Array[] = [];
-  for (const s of series) {
-    const ts = new ProtoWriter();
+  /** Packed label refs of name, value pairs. */
+  const labelRefs = (labels: ReadonlyArray<readonly [string, string]>) => {
     const refs = new ProtoWriter();
-    for (const [n, v] of s.labels) {
+    for (const [n, v] of labels) {
       refs.varint(ref(n));
       refs.varint(ref(v));
     }
-    ts.bytes(1, refs.finish());
+    return refs.finish();
+  };
+  const bodies: Uint8Array[] = [];
+  for (const s of series) {
+    const ts = new ProtoWriter();
+    ts.bytes(1, labelRefs(s.labels));
     for (const [t, v] of s.samples ?? []) {
       const sm = new ProtoWriter();
       sm.double(1, v);
@@ -290,12 +296,7 @@ export function encodeWriteRequestV2(series: ReadonlyArray<SeriesInputV2>): Uint
     for (const h of s.histograms ?? []) ts.bytes(3, h);
     for (const e of s.exemplars ?? []) {
       const ex = new ProtoWriter();
-      const er = new ProtoWriter();
-      for (const [n, v] of e.labels) {
-        er.varint(ref(n));
-        er.varint(ref(v));
-      }
-      ex.bytes(1, er.finish());
+      ex.bytes(1, labelRefs(e.labels));
       ex.double(2, e.value);
       ex.int64(3, e.timestampMs);
       ts.bytes(4, ex.finish());
